@@ -1,0 +1,2 @@
+//! Criterion benchmarks of the primitives whose rates are the machine limits atoll compares against.
+fn main() {}

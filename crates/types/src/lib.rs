@@ -1,0 +1,6 @@
+//! Canonical CBOR and the common types of atoll.
+//!
+//! placeholder
+pub mod namespace;
+
+pub use namespace::Namespace;
