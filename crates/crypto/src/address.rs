@@ -38,8 +38,6 @@ pub const CONTEXT_SECP256K1ETH: &[u8] = b"oasis-runtime-sdk/address: secp256k1et
 pub const CONTEXT_RUNTIME: &[u8] = b"oasis-core/address: runtime";
 /// Context for accounts owned by a runtime module (fee accumulator, pools).
 pub const CONTEXT_MODULE: &[u8] = b"oasis-runtime-sdk/address: module";
-/// Context for reserved consensus-layer accounts (common pool, fee accumulator).
-pub const CONTEXT_RESERVED: &[u8] = b"oasis-core/address: reserved";
 
 /// An account address.
 #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -83,11 +81,6 @@ impl Address {
         data.push(b'.');
         data.extend_from_slice(kind);
         Self::derive(CONTEXT_MODULE, ADDRESS_V0, &data)
-    }
-
-    /// A reserved consensus-layer account, named by `name` (no key controls it).
-    pub fn reserved(name: &str) -> Self {
-        Self::derive(CONTEXT_RESERVED, ADDRESS_V0, name.as_bytes())
     }
 
     /// Parses 21 raw bytes.
@@ -284,7 +277,7 @@ mod tests {
 
     #[test]
     fn serde_forms() {
-        let a = Address::reserved("common-pool");
+        let a = Address::from_module("accounts", b"common-pool");
         let json = serde_json::to_string(&a).unwrap();
         assert_eq!(json, format!("\"{a}\""));
         assert_eq!(serde_json::from_str::<Address>(&json).unwrap(), a);

@@ -1,0 +1,95 @@
+//! atoll's chores, one entry point: `cargo xtask <task>`.
+//!
+//! - `test`: the whole test suite (the README's test command; CI runs it).
+//! - `lint`: `cargo fmt --check` and clippy with warnings as errors.
+//! - `ci`: `lint`, then `test`.
+//! - `bench [cargo bench args]`: the criterion benchmarks.
+//! - `fuzz <target> [args]`: a `cargo fuzz` target (needs `cargo install cargo-fuzz`).
+
+#![allow(
+    clippy::print_stderr,
+    reason = "a command-line tool reports progress and failures on stderr"
+)]
+
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((task, rest)) = args.split_first() else {
+        eprintln!("usage: cargo xtask <test|lint|ci|bench|fuzz> [args]");
+        return ExitCode::from(2);
+    };
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let result = match task.as_str() {
+        "test" => test(),
+        "lint" => lint(),
+        "ci" => lint().and_then(|()| test()),
+        "bench" => cargo(&[&["bench", "--workspace"], rest.as_slice()].concat()),
+        "fuzz" => fuzz(&rest),
+        other => Err(format!(
+            "unknown task `{other}`; tasks: test, lint, ci, bench, fuzz"
+        )),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Every test: unit, integration and end-to-end tests under nextest, then the
+/// documentation examples (which nextest does not run).
+fn test() -> Result<(), String> {
+    cargo(&[
+        "nextest",
+        "run",
+        "--workspace",
+        "--locked",
+        "--no-fail-fast",
+    ])?;
+    cargo(&["test", "--doc", "--workspace", "--locked"])
+}
+
+fn lint() -> Result<(), String> {
+    cargo(&["fmt", "--all", "--check"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ])
+}
+
+fn fuzz(args: &[&str]) -> Result<(), String> {
+    let Some((target, rest)) = args.split_first() else {
+        return Err(
+            "usage: cargo xtask fuzz <target> [libfuzzer args]; targets: see fuzz/fuzz_targets"
+                .into(),
+        );
+    };
+    let mut cmd = vec!["fuzz", "run", "--fuzz-dir", "fuzz", target];
+    if !rest.is_empty() {
+        cmd.push("--");
+        cmd.extend_from_slice(rest);
+    }
+    cargo(&cmd)
+}
+
+fn cargo(args: &[&str]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("xtask: cargo {}", args.join(" "));
+    let status = Command::new(&cargo)
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot run `{cargo}`: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+    }
+}
