@@ -1,0 +1,27 @@
+//! Events: what clients watch to learn what a block did.
+
+use serde::{Deserialize, Serialize};
+
+use crate::services::{registry, staking};
+
+/// An event, tagged by the service that emitted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    /// From staking.
+    Staking(staking::Event),
+    /// From the registry.
+    Registry(registry::Event),
+}
+
+impl From<registry::Event> for Event {
+    fn from(e: registry::Event) -> Self {
+        Self::Registry(e)
+    }
+}
+
+impl From<staking::Event> for Event {
+    fn from(e: staking::Event) -> Self {
+        Self::Staking(e)
+    }
+}
