@@ -25,6 +25,7 @@ use crate::error::{Failure, FatalError, ModuleError, TxError};
 use crate::event::Event;
 use crate::genesis::{self, BeaconParameters, ConsensusParameters, Genesis};
 use crate::services::registry::{self, Registry};
+use crate::services::roothash::{self, BlockInfo, Roothash};
 use crate::services::staking::{self, Staking, methods};
 use crate::services::{beacon, scheduler};
 use crate::state::{Overlay, Store, StoreExt};
@@ -206,7 +207,7 @@ pub enum NonceCheck {
 /// What every transaction of one block shares.
 struct BlockEnv<'a> {
     params: &'a ConsensusParameters,
-    epoch: Epoch,
+    info: BlockInfo,
     debug: bool,
     /// Gas the block has left, when it has a limit.
     gas_left: Option<u64>,
@@ -223,6 +224,7 @@ struct LastBlock {
 pub struct App {
     chain_context: ChainContext,
     tx_context: Context,
+    commit_context: Context,
     initial_height: u64,
 }
 
@@ -249,9 +251,11 @@ impl App {
         }
         let chain_context = genesis.chain_context()?;
         let tx_context = Context::for_chain(TX_SIGNATURE_CONTEXT, &chain_context)?;
+        let commit_context = roothash::commitment_context(&chain_context)?;
         Ok(Self {
             chain_context,
             tx_context,
+            commit_context,
             initial_height: genesis.initial_height,
         })
     }
@@ -264,6 +268,11 @@ impl App {
     /// The context transactions are signed in.
     pub fn tx_context(&self) -> &Context {
         &self.tx_context
+    }
+
+    /// The context executor commitments are signed in.
+    pub fn commitment_context(&self) -> &Context {
+        &self.commit_context
     }
 
     /// Writes the genesis state into an empty store.
@@ -298,6 +307,15 @@ impl App {
             fatal(reg.state().set_node(n))?;
         }
         fatal(scheduler::state::SchedulerState::new(store).set_parameters(&genesis.scheduler))?;
+        fatal(roothash::state::RoothashState::new(store).set_parameters(&genesis.roothash))?;
+        let genesis_block = BlockInfo {
+            height: genesis.initial_height.saturating_sub(1),
+            time: 0,
+            epoch: genesis.epoch_at(genesis.initial_height),
+        };
+        for rt in &r.runtimes {
+            fatal(Roothash::new(store, &self.commit_context).init_runtime(rt, genesis_block))?;
+        }
         let entropy = beacon::genesis_entropy(&self.chain_context);
         fatal(scheduler::on_epoch(
             store,
@@ -413,6 +431,11 @@ impl App {
             .get_typed(&[BEACON_PARAMETERS])?
             .ok_or_else(|| FatalError::Invariant("beacon parameters missing".into()))?;
         let epoch = genesis::epoch_at(self.initial_height, beacon.interval, block.height);
+        let info = BlockInfo {
+            height: block.height,
+            time: block.time,
+            epoch,
+        };
         let mut block_events = Vec::new();
 
         if last.as_ref().is_some_and(|l| l.epoch != epoch) {
@@ -426,13 +449,17 @@ impl App {
             block_events.extend(events.into_iter().map(Event::from));
             let entropy = beacon::insecure_entropy(&self.chain_context, epoch, &block.prev_hash);
             scheduler::on_epoch(store, epoch, &entropy).map_err(into_fatal)?;
+            let events = Roothash::new(store, &self.commit_context)
+                .on_epoch(info)
+                .map_err(into_fatal)?;
+            block_events.extend(events.into_iter().map(Event::from));
         }
         let debug = store.get_typed::<bool>(&[DEBUG_NETWORK])?.unwrap_or(false);
 
         let valid_sigs = self.verify_signatures(block, &params);
         let mut env = BlockEnv {
             params: &params,
-            epoch,
+            info,
             debug,
             gas_left: (params.max_block_gas > 0).then_some(params.max_block_gas),
         };
@@ -441,6 +468,10 @@ impl App {
             tx_results.push(self.deliver_tx(store, raw, sig_ok, &mut env)?);
         }
 
+        let events = Roothash::new(store, &self.commit_context)
+            .end_block(info)
+            .map_err(into_fatal)?;
+        block_events.extend(events.into_iter().map(Event::from));
         Staking::new(store)
             .distribute_fees(block.proposer.as_ref(), &block.signers)
             .map_err(into_fatal)?;
@@ -506,11 +537,11 @@ impl App {
     ) -> Result<TxResult, FatalError> {
         let BlockEnv {
             params,
-            epoch,
+            info,
             debug,
             gas_left,
         } = env;
-        let (epoch, debug) = (*epoch, *debug);
+        let (info, debug) = (*info, *debug);
         let hash = Hash::digest(raw);
         let refused = |e: ConsensusError| TxResult {
             hash,
@@ -563,13 +594,12 @@ impl App {
 
         // Run the method; keep its writes only if it succeeds.
         let mut overlay = Overlay::new(store);
-        match dispatch(
-            &mut overlay,
-            &tx,
-            &signed.signature.public_key,
-            epoch,
+        let env = DispatchEnv {
+            info,
             debug,
-        ) {
+            commit_ctx: &self.commit_context,
+        };
+        match dispatch(&mut overlay, &tx, &signed.signature.public_key, &env) {
             Ok(events) => {
                 overlay.commit()?;
                 Ok(TxResult {
@@ -594,6 +624,7 @@ impl App {
 pub struct GasTable {
     staking: staking::Parameters,
     registry: registry::Parameters,
+    roothash: roothash::Parameters,
 }
 
 impl GasTable {
@@ -601,7 +632,8 @@ impl GasTable {
     pub fn load(store: &mut dyn Store) -> Result<Self, FatalError> {
         Ok(Self {
             staking: Staking::new(&mut *store).state().parameters()?,
-            registry: Registry::new(store).state().parameters()?,
+            registry: Registry::new(&mut *store).state().parameters()?,
+            roothash: roothash::state::RoothashState::new(store).parameters()?,
         })
     }
 
@@ -615,7 +647,10 @@ impl GasTable {
             methods::RECLAIM_ESCROW => g.reclaim_escrow,
             methods::ALLOW => g.allow,
             methods::WITHDRAW => g.withdraw,
-            other => return registry::method_gas(&self.registry, other),
+            other => {
+                return registry::method_gas(&self.registry, other)
+                    .or_else(|| roothash::method_gas(&self.roothash, other));
+            }
         })
     }
 }
@@ -674,15 +709,21 @@ fn body<T: serde::de::DeserializeOwned>(tx: &Transaction) -> Result<T, Failure> 
     })
 }
 
+/// What a dispatched method may need besides its body and signer.
+struct DispatchEnv<'a> {
+    info: BlockInfo,
+    debug: bool,
+    commit_ctx: &'a Context,
+}
+
 fn dispatch(
     store: &mut dyn Store,
     tx: &Transaction,
     signer_key: &atoll_crypto::ed25519::PublicKey,
-    epoch: Epoch,
-    debug: bool,
+    env: &DispatchEnv<'_>,
 ) -> Result<Vec<Event>, Failure> {
-    let signer = Address::from_ed25519(signer_key);
-    let signer = &signer;
+    let signer = &Address::from_ed25519(signer_key);
+    let epoch = env.info.epoch;
     let events: Vec<Event> = match tx.method.as_str() {
         methods::TRANSFER => vec![Staking::new(store).transfer(signer, &body(tx)?)?.into()],
         methods::BURN => vec![Staking::new(store).burn(signer, &body(tx)?)?.into()],
@@ -710,13 +751,11 @@ fn dispatch(
         registry::methods::DEREGISTER_ENTITY => {
             vec![Registry::new(store).deregister_entity(signer_key)?.into()]
         }
-        registry::methods::REGISTER_NODE => {
-            vec![
-                Registry::new(store)
-                    .register_node(signer_key, &body(tx)?, epoch, debug)?
-                    .into(),
-            ]
-        }
+        registry::methods::REGISTER_NODE => vec![
+            Registry::new(store)
+                .register_node(signer_key, &body(tx)?, epoch, env.debug)?
+                .into(),
+        ],
         registry::methods::UNFREEZE_NODE => {
             vec![
                 Registry::new(store)
@@ -725,11 +764,25 @@ fn dispatch(
             ]
         }
         registry::methods::REGISTER_RUNTIME => {
-            vec![
-                Registry::new(store)
-                    .register_runtime(signer_key, &body(tx)?, debug)?
-                    .into(),
-            ]
+            let event =
+                Registry::new(&mut *store).register_runtime(signer_key, &body(tx)?, env.debug)?;
+            if let registry::Event::Runtime { id } = &event {
+                let runtime = Registry::new(&mut *store)
+                    .state()
+                    .runtime(id)?
+                    .ok_or_else(|| FatalError::Invariant("registered runtime missing".into()))?;
+                Roothash::new(store, env.commit_ctx).init_runtime(&runtime, env.info)?;
+            }
+            vec![event.into()]
+        }
+        roothash::methods::EXECUTOR_COMMIT => Roothash::new(store, env.commit_ctx)
+            .executor_commit(&body(tx)?, env.info)?
+            .into_iter()
+            .map(Event::from)
+            .collect(),
+        roothash::methods::EVIDENCE => {
+            Roothash::new(store, env.commit_ctx).evidence(&body(tx)?, env.info)?;
+            Vec::new()
         }
         other => return Err(ConsensusError::UnknownMethod(other.to_owned()).into()),
     };

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::services::{registry, staking};
+use crate::services::{registry, roothash, staking};
 
 /// An event, tagged by the service that emitted it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -12,6 +12,14 @@ pub enum Event {
     Staking(staking::Event),
     /// From the registry.
     Registry(registry::Event),
+    /// From the roothash.
+    Roothash(roothash::Event),
+}
+
+impl From<roothash::Event> for Event {
+    fn from(e: roothash::Event) -> Self {
+        Self::Roothash(e)
+    }
 }
 
 impl From<registry::Event> for Event {

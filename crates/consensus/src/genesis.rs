@@ -12,7 +12,7 @@ use atoll_crypto::{Address, Hash};
 use atoll_types::{Epoch, Quantity};
 use serde::{Deserialize, Serialize};
 
-use crate::services::{beacon, registry, scheduler, staking};
+use crate::services::{beacon, registry, roothash, scheduler, staking};
 
 /// Parameters of the consensus layer itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,6 +129,9 @@ pub struct Genesis {
     /// Scheduler.
     #[serde(default)]
     pub scheduler: scheduler::Parameters,
+    /// Roothash.
+    #[serde(default)]
+    pub roothash: roothash::Parameters,
 }
 
 fn one() -> u64 {

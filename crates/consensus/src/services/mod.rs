@@ -4,5 +4,6 @@
 
 pub mod beacon;
 pub mod registry;
+pub mod roothash;
 pub mod scheduler;
 pub mod staking;

@@ -8,6 +8,8 @@
     reason = "test harness: a failed setup step should abort the test loudly"
 )]
 
+mod registry;
+mod roothash;
 mod staking;
 
 use atoll_consensus::app::{App, Block, BlockResult};
