@@ -102,7 +102,7 @@ pub struct RegistryGenesis {
 }
 
 /// The whole genesis document.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Genesis {
     /// A human-readable network name (part of the hash, so it separates
     /// networks that would otherwise start identical).
@@ -136,6 +136,24 @@ pub struct Genesis {
 
 fn one() -> u64 {
     1
+}
+
+impl Default for Genesis {
+    /// An empty document with the same defaults as parsing `{}` would give
+    /// (first block at height 1).
+    fn default() -> Self {
+        Self {
+            chain_id: String::new(),
+            initial_height: one(),
+            debug: false,
+            consensus: ConsensusParameters::default(),
+            beacon: BeaconParameters::default(),
+            staking: StakingGenesis::default(),
+            registry: RegistryGenesis::default(),
+            scheduler: scheduler::Parameters::default(),
+            roothash: roothash::Parameters::default(),
+        }
+    }
 }
 
 /// A problem found by [`Genesis::check`].
@@ -195,6 +213,15 @@ impl Genesis {
                 "beacon.interval",
                 "must be at least 1 block per epoch",
             ));
+        }
+        if self.beacon.backend == beacon::Backend::Insecure && !self.debug {
+            out.push(problem(
+                "beacon.backend",
+                "the insecure beacon lets proposers bias elections: it is allowed only with \"debug\": true",
+            ));
+        }
+        if self.scheduler.max_validators == 0 {
+            out.push(problem("scheduler.max_validators", "must be at least 1"));
         }
         let c = &self.consensus;
         if c.max_tx_size == 0 || c.max_tx_size > c.max_block_size {
@@ -340,4 +367,58 @@ impl Genesis {
 /// `interval` blocks per epoch.
 pub fn epoch_at(initial_height: u64, interval: u64, height: u64) -> Epoch {
     Epoch(height.saturating_sub(initial_height) / interval.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_matches_an_empty_json_document() {
+        let from_json: Genesis = serde_json::from_str(r#"{"chain_id": ""}"#).unwrap();
+        assert_eq!(from_json, Genesis::default());
+    }
+
+    #[test]
+    fn check_explains_problems() {
+        let mut g = Genesis {
+            chain_id: "x".into(),
+            ..Genesis::default()
+        };
+        g.staking.total_supply = Quantity(5);
+        let problems = g.check();
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert!(
+            fields.contains(&"beacon.backend"),
+            "insecure beacon on a non-debug network"
+        );
+        assert!(fields.contains(&"staking.total_supply"));
+        let supply = problems
+            .iter()
+            .find(|p| p.field == "staking.total_supply")
+            .unwrap();
+        assert!(
+            supply.problem.contains("set total_supply to 0"),
+            "{}",
+            supply.problem
+        );
+        g.debug = true;
+        g.staking.total_supply = Quantity(0);
+        assert_eq!(g.check(), vec![]);
+    }
+
+    #[test]
+    fn hash_changes_with_any_field() {
+        let a = Genesis {
+            chain_id: "a".into(),
+            ..Genesis::default()
+        };
+        let b = Genesis {
+            chain_id: "b".into(),
+            ..Genesis::default()
+        };
+        assert_ne!(a.hash().unwrap(), b.hash().unwrap());
+        assert_eq!(a.hash().unwrap(), a.clone().hash().unwrap());
+        assert_eq!(a.chain_context().unwrap().as_str().len(), 64);
+    }
 }
