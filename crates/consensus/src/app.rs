@@ -204,9 +204,13 @@ pub enum NonceCheck {
     AtLeast,
 }
 
+/// A transaction decoded strictly, or why it could not be.
+type Decoded = Result<(SignedTransaction, Transaction), ConsensusError>;
+
 /// What every transaction of one block shares.
 struct BlockEnv<'a> {
     params: &'a ConsensusParameters,
+    gas_table: &'a GasTable,
     info: BlockInfo,
     debug: bool,
     /// Gas the block has left, when it has a limit.
@@ -456,16 +460,20 @@ impl App {
         }
         let debug = store.get_typed::<bool>(&[DEBUG_NETWORK])?.unwrap_or(false);
 
-        let valid_sigs = self.verify_signatures(block, &params);
+        let checked = self.verify_signatures(block, &params);
+        // Gas prices change only between blocks (by governance), so they are
+        // read once per block.
+        let gas_table = GasTable::load(store)?;
         let mut env = BlockEnv {
             params: &params,
+            gas_table: &gas_table,
             info,
             debug,
             gas_left: (params.max_block_gas > 0).then_some(params.max_block_gas),
         };
         let mut tx_results = Vec::with_capacity(block.txs.len());
-        for (raw, sig_ok) in block.txs.iter().zip(valid_sigs) {
-            tx_results.push(self.deliver_tx(store, raw, sig_ok, &mut env)?);
+        for (raw, (decoded, sig_ok)) in block.txs.iter().zip(checked) {
+            tx_results.push(self.deliver_tx(store, raw, decoded, sig_ok, &mut env)?);
         }
 
         let events = Roothash::new(store, &self.commit_context)
@@ -492,14 +500,18 @@ impl App {
 
     /// Whether each transaction's signature verifies: one batch for the
     /// block, and single checks only if the batch fails.
-    fn verify_signatures(&self, block: &Block, params: &ConsensusParameters) -> Vec<bool> {
-        let decoded: Vec<Option<SignedTransaction>> = block
+    fn verify_signatures(
+        &self,
+        block: &Block,
+        params: &ConsensusParameters,
+    ) -> Vec<(Decoded, bool)> {
+        let decoded: Vec<Decoded> = block
             .txs
             .iter()
-            .map(|raw| self.decode(raw, params).ok().map(|(s, _)| s))
+            .map(|raw| self.decode(raw, params))
             .collect();
         let mut batch = BatchVerifier::with_capacity(decoded.len());
-        for s in decoded.iter().flatten() {
+        for (s, _) in decoded.iter().flatten() {
             batch.queue(
                 &s.signature.public_key,
                 &self.tx_context,
@@ -508,12 +520,18 @@ impl App {
             );
         }
         if batch.verify().is_ok() {
-            return decoded.iter().map(Option::is_some).collect();
+            return decoded
+                .into_iter()
+                .map(|d| {
+                    let ok = d.is_ok();
+                    (d, ok)
+                })
+                .collect();
         }
         decoded
-            .iter()
-            .map(|s| {
-                s.as_ref().is_some_and(|s| {
+            .into_iter()
+            .map(|d| {
+                let ok = d.as_ref().is_ok_and(|(s, _)| {
                     s.signature
                         .public_key
                         .verify(
@@ -522,7 +540,8 @@ impl App {
                             &s.signature.signature,
                         )
                         .is_ok()
-                })
+                });
+                (d, ok)
             })
             .collect()
     }
@@ -532,11 +551,13 @@ impl App {
         &self,
         store: &mut dyn Store,
         raw: &[u8],
+        decoded: Decoded,
         sig_ok: bool,
         env: &mut BlockEnv<'_>,
     ) -> Result<TxResult, FatalError> {
         let BlockEnv {
             params,
+            gas_table,
             info,
             debug,
             gas_left,
@@ -549,7 +570,7 @@ impl App {
             gas_used: 0,
             events: Vec::new(),
         };
-        let (signed, tx) = match self.decode(raw, params) {
+        let (signed, tx) = match decoded {
             Ok(d) => d,
             Err(e) => return Ok(refused(e)),
         };
@@ -557,8 +578,7 @@ impl App {
             return Ok(refused(ConsensusError::InvalidSignature));
         }
         let signer = Address::from_ed25519(&signed.signature.public_key);
-        let gas_table = GasTable::load(store)?;
-        let (fee, gas) = match admission(params, &gas_table, &tx, raw.len() as u64) {
+        let (fee, gas) = match admission(params, gas_table, &tx, raw.len() as u64) {
             Ok(fg) => fg,
             Err(e) => return Ok(refused(e)),
         };
