@@ -442,7 +442,18 @@ impl App {
         };
         let mut block_events = Vec::new();
 
-        if last.as_ref().is_some_and(|l| l.epoch != epoch) {
+        // The block's signers certified the previous block: count them
+        // toward the epoch that block belonged to, before any transition.
+        if last.is_some() {
+            Staking::new(store)
+                .record_signing(&block.signers)
+                .map_err(into_fatal)?;
+        }
+        if let Some(prev) = last.as_ref().filter(|l| l.epoch != epoch) {
+            let events = Staking::new(store)
+                .reward_epoch(prev.epoch)
+                .map_err(into_fatal)?;
+            block_events.extend(events.into_iter().map(Event::from));
             let events = Staking::new(store)
                 .process_debonding(epoch)
                 .map_err(into_fatal)?;
@@ -667,6 +678,7 @@ impl GasTable {
             methods::RECLAIM_ESCROW => g.reclaim_escrow,
             methods::ALLOW => g.allow,
             methods::WITHDRAW => g.withdraw,
+            methods::AMEND_COMMISSION_SCHEDULE => g.amend_commission_schedule,
             other => {
                 return registry::method_gas(&self.registry, other)
                     .or_else(|| roothash::method_gas(&self.roothash, other));
@@ -756,6 +768,11 @@ fn dispatch(
             ]
         }
         methods::ALLOW => vec![Staking::new(store).allow(signer, &body(tx)?)?.into()],
+        methods::AMEND_COMMISSION_SCHEDULE => vec![
+            Staking::new(store)
+                .amend_commission_schedule(signer, &body(tx)?, epoch)?
+                .into(),
+        ],
         methods::WITHDRAW => Staking::new(store)
             .withdraw(signer, &body(tx)?)?
             .into_iter()

@@ -54,11 +54,12 @@ fn wrong_nonce_and_replay_change_nothing() {
     assert_eq!(state_without_meta(&net.store), state_without_meta(&before));
 }
 
-/// The state minus the last-block marker, which every block rewrites.
+/// The state minus per-block bookkeeping that every block rewrites: the
+/// last-block marker (0x03) and the epoch's signing tally (0x58).
 fn state_without_meta(s: &MemStore) -> Vec<(Vec<u8>, Vec<u8>)> {
     s.entries()
         .iter()
-        .filter(|(k, _)| k.as_slice() != [0x03])
+        .filter(|(k, _)| k.as_slice() != [0x03] && k.as_slice() != [0x58])
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -387,4 +388,97 @@ proptest! {
         let (b, _) = run(&ops);
         prop_assert_eq!(a.store.entries(), b.store.entries());
     }
+}
+
+#[test]
+fn signing_validators_earn_rewards_and_commission() {
+    use atoll_consensus::services::staking::commission::{BoundStep, RateStep};
+    use atoll_consensus::services::staking::{
+        Account, AmendCommissionSchedule, CommissionSchedule, Delegation, RewardStep,
+    };
+    let idle = addr(&key(50)); // an escrow whose validator never signs
+    let mut net = Net::with(2, |g| {
+        g.staking.parameters.reward_schedule = vec![RewardStep {
+            until: Epoch(100),
+            scale: 1_000_000,
+        }];
+        g.staking.common_pool = Quantity(1_000_000);
+        g.staking.total_supply.0 += 1_000_000;
+        for a in [addr(&key(1)), idle] {
+            let acct = g.staking.ledger.entry(a).or_insert_with(Account::default);
+            acct.escrow.active.balance = Quantity(100_000);
+            acct.escrow.active.total_shares = Quantity(100_000);
+            g.staking.delegations.entry(a).or_default().insert(
+                a,
+                Delegation {
+                    shares: Quantity(100_000),
+                },
+            );
+            g.staking.total_supply.0 += 100_000;
+        }
+    });
+    let owner = addr(&net.keys[1]);
+    // 10 % commission from epoch 1, within bounds of 0-20 %.
+    let amend = AmendCommissionSchedule {
+        amendment: CommissionSchedule {
+            rates: vec![RateStep {
+                start: Epoch(1),
+                rate: 10_000,
+            }],
+            bounds: vec![BoundStep {
+                start: Epoch(1),
+                rate_min: 0,
+                rate_max: 20_000,
+            }],
+        },
+    };
+    let r = net.block(vec![net.tx(
+        1,
+        0,
+        methods::AMEND_COMMISSION_SCHEDULE,
+        &amend,
+        0,
+        GAS,
+    )]);
+    assert_eq!(error_of(&r, 0), None);
+    net.advance_to_epoch(2);
+    // Epoch 1's reward: 1 % of 100,000; 10 % of it is the owner's commission.
+    let acct = net.account(&owner);
+    assert_eq!(
+        acct.escrow.active.balance,
+        Quantity(100_000 + 1_000 + 1_010)
+    );
+    let owner_shares = atoll_consensus::services::staking::state::StakingState::new(&mut net.store)
+        .delegation(&owner, &owner)
+        .unwrap()
+        .shares;
+    assert!(
+        owner_shares > Quantity(100_000),
+        "the commission was delegated to the owner"
+    );
+    assert_eq!(
+        net.account(&idle).escrow.active.balance,
+        Quantity(100_000),
+        "no signatures, no reward"
+    );
+    assert_eq!(net.total_tokens(), net.total_supply());
+    // Commission above the bounds is refused.
+    let greedy = AmendCommissionSchedule {
+        amendment: CommissionSchedule {
+            rates: vec![RateStep {
+                start: Epoch(5),
+                rate: 50_000,
+            }],
+            bounds: vec![],
+        },
+    };
+    let r = net.block(vec![net.tx(
+        1,
+        1,
+        methods::AMEND_COMMISSION_SCHEDULE,
+        &greedy,
+        0,
+        GAS,
+    )]);
+    assert_eq!(error_of(&r, 0), Some(("staking".into(), 1)));
 }

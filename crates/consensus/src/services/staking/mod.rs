@@ -4,6 +4,7 @@
 //! Token supply is conserved by every operation except minting (genesis and
 //! rewards), burning and slashing; the property tests check this.
 
+pub mod commission;
 pub mod pool;
 pub mod state;
 pub mod types;
@@ -11,6 +12,7 @@ pub mod types;
 use atoll_crypto::Address;
 use atoll_types::{Epoch, Quantity};
 
+pub use self::commission::{AmendCommissionSchedule, CommissionSchedule, CommissionScheduleRules};
 use self::pool::{checked_add, checked_sub};
 use self::state::StakingState;
 pub use self::types::*;
@@ -34,6 +36,8 @@ pub mod methods {
     pub const ALLOW: &str = "staking.Allow";
     /// `staking.Withdraw`
     pub const WITHDRAW: &str = "staking.Withdraw";
+    /// `staking.AmendCommissionSchedule`
+    pub const AMEND_COMMISSION_SCHEDULE: &str = "staking.AmendCommissionSchedule";
 }
 
 /// Staking's errors, with stable codes.
@@ -417,6 +421,100 @@ impl<'a> Staking<'a> {
         self.state.set_account(payer, &acct)?;
         let fees = self.state.block_fees()?;
         self.state.set_block_fees(checked_add(fees, amount)?)
+    }
+
+    /// `staking.AmendCommissionSchedule`.
+    pub fn amend_commission_schedule(
+        &mut self,
+        owner: &Address,
+        body: &AmendCommissionSchedule,
+        now: Epoch,
+    ) -> Result<Event, Failure> {
+        let params = self.state.parameters()?;
+        let mut acct = self.state.account(owner)?;
+        acct.escrow.commission_schedule.amend(
+            &body.amendment,
+            &params.commission_schedule_rules,
+            now,
+        )?;
+        self.state.set_account(owner, &acct)?;
+        Ok(Event::CommissionScheduleAmended { owner: *owner })
+    }
+
+    /// Counts a block toward the epoch's signing tally: `signers` are the
+    /// accounts of the validators that certified it.
+    pub fn record_signing(&mut self, signers: &[(Address, u64)]) -> Result<(), Failure> {
+        let mut tally = self.state.epoch_signing()?;
+        tally.total = tally.total.saturating_add(1);
+        let mut seen = std::collections::BTreeSet::new();
+        for (a, _) in signers {
+            if seen.insert(*a) {
+                let n = tally.signed.entry(*a).or_insert(0);
+                *n = n.saturating_add(1);
+            }
+        }
+        self.state.set_epoch_signing(&tally)
+    }
+
+    /// Pays the finished epoch's rewards from the common pool to every escrow
+    /// that signed enough of its blocks, then resets the tally. The owner's
+    /// commission is delegated to the owner; the rest raises the share value
+    /// of every delegator. Rewards stop when the common pool runs dry.
+    pub fn reward_epoch(&mut self, finished: Epoch) -> Result<Vec<Event>, Failure> {
+        let params = self.state.parameters()?;
+        let tally = self.state.epoch_signing()?;
+        self.state.set_epoch_signing(&EpochSigning::default())?;
+        let Some(scale) = params
+            .reward_schedule
+            .iter()
+            .find(|s| s.until >= finished)
+            .map(|s| s.scale)
+        else {
+            return Ok(Vec::new());
+        };
+        let num = u128::from(params.signing_reward_threshold_numerator);
+        let den = u128::from(params.signing_reward_threshold_denominator.max(1));
+        let mut events = Vec::new();
+        for (escrow_addr, signed) in &tally.signed {
+            if u128::from(*signed) * den < u128::from(tally.total) * num {
+                continue;
+            }
+            let mut acct = self.state.account(escrow_addr)?;
+            let pool_balance = self.state.common_pool()?;
+            let reward = pool::proportion(
+                acct.escrow.active.balance,
+                u128::from(scale),
+                REWARD_DENOMINATOR,
+            )?;
+            let reward = Quantity(reward.0.min(pool_balance.0));
+            if reward.0 == 0 {
+                continue;
+            }
+            self.state
+                .set_common_pool(checked_sub(pool_balance, reward)?)?;
+            let rate = acct.escrow.commission_schedule.rate_at(finished);
+            let commission = pool::proportion(
+                reward,
+                u128::from(rate),
+                u128::from(commission::COMMISSION_DENOMINATOR),
+            )?;
+            acct.escrow
+                .active
+                .add_reward(checked_sub(reward, commission)?)?;
+            let shares = acct.escrow.active.deposit(commission)?;
+            self.state.set_account(escrow_addr, &acct)?;
+            if shares.0 > 0 {
+                let mut d = self.state.delegation(escrow_addr, escrow_addr)?;
+                d.shares = checked_add(d.shares, shares)?;
+                self.state.set_delegation(escrow_addr, escrow_addr, &d)?;
+            }
+            events.push(Event::Reward {
+                escrow: *escrow_addr,
+                amount: reward,
+                commission,
+            });
+        }
+        Ok(events)
     }
 
     /// Pays out the block's fees: `propose` weight to the proposer, `vote`

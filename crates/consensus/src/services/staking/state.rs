@@ -10,13 +10,14 @@
 //! | `0x55 ‖ end epoch (u64 BE) ‖ escrow ‖ delegator` | debonding queue entry (CBOR null) |
 //! | `0x56` | [`Parameters`] |
 //! | `0x57` | fees collected in the current block ([`Quantity`]) |
+//! | `0x58` | who signed the current epoch's blocks ([`EpochSigning`]) |
 
 use atoll_crypto::Address;
 use atoll_crypto::address::ADDRESS_SIZE;
 use atoll_types::{Epoch, Quantity};
 
 use super::pool::checked_add;
-use super::types::{Account, DebondingDelegation, Delegation, Parameters};
+use super::types::{Account, DebondingDelegation, Delegation, EpochSigning, Parameters};
 use crate::error::{Failure, FatalError};
 use crate::state::{Store, StoreExt, key};
 
@@ -28,6 +29,7 @@ const DEBONDING: u8 = 0x54;
 const DEBONDING_QUEUE: u8 = 0x55;
 const PARAMETERS: u8 = 0x56;
 const BLOCK_FEES: u8 = 0x57;
+const EPOCH_SIGNING: u8 = 0x58;
 
 /// Typed access to staking's state in one store.
 pub struct StakingState<'a> {
@@ -97,6 +99,16 @@ impl<'a> StakingState<'a> {
     /// Sets the fees collected in the current block.
     pub fn set_block_fees(&mut self, q: Quantity) -> Result<(), Failure> {
         Ok(self.store.put_typed(&[BLOCK_FEES], &q)?)
+    }
+
+    /// The current epoch's signing tally.
+    pub fn epoch_signing(&self) -> Result<EpochSigning, FatalError> {
+        Ok(self.store.get_typed(&[EPOCH_SIGNING])?.unwrap_or_default())
+    }
+
+    /// Sets the signing tally.
+    pub fn set_epoch_signing(&mut self, s: &EpochSigning) -> Result<(), Failure> {
+        Ok(self.store.put_typed(&[EPOCH_SIGNING], s)?)
     }
 
     /// Staking's parameters; their absence means the state was never

@@ -6,6 +6,7 @@ use atoll_crypto::Address;
 use atoll_types::{Epoch, Quantity};
 use serde::{Deserialize, Serialize};
 
+use super::commission::{CommissionSchedule, CommissionScheduleRules};
 use super::pool::SharePool;
 
 /// An account: a general part (spendable balance, nonce, allowances) and an
@@ -47,6 +48,13 @@ pub struct EscrowAccount {
     /// What the stake backs (entity, nodes, runtimes) and how much each needs.
     #[serde(default, skip_serializing_if = "StakeAccumulator::is_empty")]
     pub stake_accumulator: StakeAccumulator,
+    /// The owner's commission on rewards.
+    #[serde(default, skip_serializing_if = "is_default_schedule")]
+    pub commission_schedule: CommissionSchedule,
+}
+
+fn is_default_schedule(s: &CommissionSchedule) -> bool {
+    *s == CommissionSchedule::default()
 }
 
 /// Kinds of stake threshold: each registered thing needs its own minimum.
@@ -206,6 +214,13 @@ pub struct GasCosts {
     pub allow: u64,
     /// `staking.Withdraw`.
     pub withdraw: u64,
+    /// `staking.AmendCommissionSchedule`.
+    #[serde(default = "default_amend_gas")]
+    pub amend_commission_schedule: u64,
+}
+
+fn default_amend_gas() -> u64 {
+    1000
 }
 
 impl Default for GasCosts {
@@ -217,6 +232,7 @@ impl Default for GasCosts {
             reclaim_escrow: 1000,
             allow: 1000,
             withdraw: 1000,
+            amend_commission_schedule: default_amend_gas(),
         }
     }
 }
@@ -254,6 +270,49 @@ pub struct Parameters {
     /// Whether runtimes may escrow through messages.
     #[serde(default)]
     pub allow_escrow_messages: bool,
+    /// Rules for commission schedules.
+    #[serde(default)]
+    pub commission_schedule_rules: CommissionScheduleRules,
+    /// Per-epoch reward rates for validators' escrow, by epoch range.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reward_schedule: Vec<RewardStep>,
+    /// A validator entity earns the epoch's reward if it signed at least
+    /// `numerator / denominator` of the epoch's blocks.
+    #[serde(default = "default_threshold_numerator")]
+    pub signing_reward_threshold_numerator: u64,
+    /// See `signing_reward_threshold_numerator`.
+    #[serde(default = "default_threshold_denominator")]
+    pub signing_reward_threshold_denominator: u64,
+}
+
+fn default_threshold_numerator() -> u64 {
+    3
+}
+
+fn default_threshold_denominator() -> u64 {
+    4
+}
+
+/// Rewards are in units of 1/`REWARD_DENOMINATOR` of the active escrow per epoch.
+pub const REWARD_DENOMINATOR: u128 = 100_000_000;
+
+/// A reward rate until an epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardStep {
+    /// Last epoch (inclusive) at this rate.
+    pub until: Epoch,
+    /// Reward per epoch, in 1/100,000,000 of the active escrow.
+    pub scale: u64,
+}
+
+/// Who signed how many of an epoch's blocks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochSigning {
+    /// Blocks in the epoch so far.
+    pub total: u64,
+    /// Blocks each entity signed.
+    #[serde(default)]
+    pub signed: BTreeMap<Address, u64>,
 }
 
 impl Default for Parameters {
@@ -270,6 +329,10 @@ impl Default for Parameters {
             fee_split_weight_vote: 1,
             disable_transfers: false,
             allow_escrow_messages: false,
+            commission_schedule_rules: CommissionScheduleRules::default(),
+            reward_schedule: Vec::new(),
+            signing_reward_threshold_numerator: default_threshold_numerator(),
+            signing_reward_threshold_denominator: default_threshold_denominator(),
         }
     }
 }
@@ -341,6 +404,20 @@ pub enum Event {
         debonding_amount: Quantity,
         /// Why.
         reason: SlashReason,
+    },
+    /// An escrow earned its epoch reward.
+    Reward {
+        /// The escrow account.
+        escrow: Address,
+        /// Added to the pool (raising every delegator's share value).
+        amount: Quantity,
+        /// The owner's commission, delegated to the owner.
+        commission: Quantity,
+    },
+    /// An escrow's commission schedule changed.
+    CommissionScheduleAmended {
+        /// The escrow account.
+        owner: Address,
     },
     /// An allowance changed.
     AllowanceChange {
