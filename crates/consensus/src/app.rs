@@ -321,11 +321,18 @@ impl App {
             fatal(Roothash::new(store, &self.commit_context).init_runtime(rt, genesis_block))?;
         }
         let entropy = beacon::genesis_entropy(&self.chain_context);
-        fatal(scheduler::on_epoch(
-            store,
-            genesis.epoch_at(genesis.initial_height),
-            &entropy,
-        ))?;
+        let epoch = genesis.epoch_at(genesis.initial_height);
+        fatal(scheduler::on_epoch(store, epoch, &entropy, None))?;
+        if genesis.beacon.backend == beacon::Backend::Vrf {
+            beacon::start_vrf_epoch(
+                store,
+                &self.chain_context,
+                epoch,
+                &entropy,
+                genesis.initial_height,
+                &genesis.beacon.vrf,
+            )?;
+        }
         Ok(())
     }
 
@@ -462,8 +469,7 @@ impl App {
                 .expire_nodes(epoch)
                 .map_err(into_fatal)?;
             block_events.extend(events.into_iter().map(Event::from));
-            let entropy = beacon::insecure_entropy(&self.chain_context, epoch, &block.prev_hash);
-            scheduler::on_epoch(store, epoch, &entropy).map_err(into_fatal)?;
+            self.elect(store, &beacon, epoch, block)?;
             let events = Roothash::new(store, &self.commit_context)
                 .on_epoch(info)
                 .map_err(into_fatal)?;
@@ -507,6 +513,47 @@ impl App {
             tx_results,
             events: block_events,
         })
+    }
+
+    /// Runs the epoch's elections from the beacon's entropy.
+    fn elect(
+        &self,
+        store: &mut dyn Store,
+        beacon_params: &BeaconParameters,
+        epoch: Epoch,
+        block: &Block,
+    ) -> Result<(), FatalError> {
+        match beacon_params.backend {
+            beacon::Backend::Insecure => {
+                let entropy =
+                    beacon::insecure_entropy(&self.chain_context, epoch, &block.prev_hash);
+                scheduler::on_epoch(store, epoch, &entropy, None).map_err(into_fatal)
+            }
+            beacon::Backend::Vrf => {
+                let finished = beacon::finish_vrf_epoch(store, &beacon_params.vrf)?;
+                let next_input = match &finished {
+                    Some((entropy, proved)) => {
+                        scheduler::on_epoch(store, epoch, entropy, Some(proved))
+                            .map_err(into_fatal)?;
+                        *entropy
+                    }
+                    None => {
+                        scheduler::skip_epoch(store).map_err(into_fatal)?;
+                        beacon::vrf_state(store)?
+                            .map(|s| s.alpha)
+                            .unwrap_or_default()
+                    }
+                };
+                beacon::start_vrf_epoch(
+                    store,
+                    &self.chain_context,
+                    epoch,
+                    &next_input,
+                    block.height,
+                    &beacon_params.vrf,
+                )
+            }
+        }
     }
 
     /// Whether each transaction's signature verifies: one batch for the
@@ -653,6 +700,7 @@ impl App {
 
 /// Every service's gas parameters, to price any method.
 pub struct GasTable {
+    beacon: BeaconParameters,
     staking: staking::Parameters,
     registry: registry::Parameters,
     roothash: roothash::Parameters,
@@ -662,6 +710,9 @@ impl GasTable {
     /// Loads the current gas parameters.
     pub fn load(store: &mut dyn Store) -> Result<Self, FatalError> {
         Ok(Self {
+            beacon: store
+                .get_typed(&[BEACON_PARAMETERS])?
+                .ok_or_else(|| FatalError::Invariant("beacon parameters missing".into()))?,
             staking: Staking::new(&mut *store).state().parameters()?,
             registry: Registry::new(&mut *store).state().parameters()?,
             roothash: roothash::state::RoothashState::new(store).parameters()?,
@@ -679,6 +730,7 @@ impl GasTable {
             methods::ALLOW => g.allow,
             methods::WITHDRAW => g.withdraw,
             methods::AMEND_COMMISSION_SCHEDULE => g.amend_commission_schedule,
+            beacon::methods::VRF_PROVE => self.beacon.vrf.gas_vrf_prove,
             other => {
                 return registry::method_gas(&self.registry, other)
                     .or_else(|| roothash::method_gas(&self.roothash, other));
@@ -817,6 +869,10 @@ fn dispatch(
             .into_iter()
             .map(Event::from)
             .collect(),
+        beacon::methods::VRF_PROVE => {
+            beacon::vrf_prove(store, signer_key, &body(tx)?, env.info.height)?;
+            Vec::new()
+        }
         roothash::methods::EVIDENCE => {
             Roothash::new(store, env.commit_ctx).evidence(&body(tx)?, env.info)?;
             Vec::new()

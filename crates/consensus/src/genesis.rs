@@ -52,6 +52,9 @@ pub struct BeaconParameters {
     /// Randomness backend.
     #[serde(default)]
     pub backend: beacon::Backend,
+    /// Parameters of the VRF backend.
+    #[serde(default)]
+    pub vrf: beacon::VrfParameters,
 }
 
 impl Default for BeaconParameters {
@@ -59,6 +62,7 @@ impl Default for BeaconParameters {
         Self {
             interval: 100,
             backend: beacon::Backend::Insecure,
+            vrf: beacon::VrfParameters::default(),
         }
     }
 }
@@ -219,6 +223,21 @@ impl Genesis {
                 "beacon.backend",
                 "the insecure beacon lets proposers bias elections: it is allowed only with \"debug\": true",
             ));
+        }
+        if self.beacon.backend == beacon::Backend::Vrf {
+            let v = &self.beacon.vrf;
+            if v.alpha_hq_threshold == 0 {
+                out.push(problem(
+                    "beacon.vrf.alpha_hq_threshold",
+                    "must be at least 1 proof",
+                ));
+            }
+            if v.proof_delay >= self.beacon.interval {
+                out.push(problem(
+                    "beacon.vrf.proof_delay",
+                    format!("must be shorter than the epoch ({} blocks), or no proof could be submitted", self.beacon.interval),
+                ));
+            }
         }
         if self.scheduler.max_validators == 0 {
             out.push(problem("scheduler.max_validators", "must be at least 1"));

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use atoll_consensus::genesis::Genesis;
+use atoll_consensus::services::beacon::{self, VrfProve};
 use atoll_consensus::services::registry::{
     AdmissionPolicy, Entity, ExecutorParameters, KeyAddresses, Node, NodeRuntime, Roles, Runtime,
     RuntimeGenesis, RuntimeKind, StorageParameters, TeeHardware, TxnSchedulerParameters, Version,
@@ -16,6 +17,7 @@ use atoll_consensus::services::roothash::{
 use atoll_consensus::services::scheduler::{Committee, state::SchedulerState};
 use atoll_consensus::services::staking::{Account, Delegation, Slash, SlashReason, Transfer};
 use atoll_crypto::ed25519::{PublicKey, SigningKey};
+use atoll_crypto::vrf::VrfSigningKey;
 use atoll_crypto::{Address, Hash};
 use atoll_types::{Namespace, Quantity, cbor};
 
@@ -77,6 +79,14 @@ fn runtime(policy: AdmissionPolicy) -> Runtime {
 /// A network with `n` entities, each staking [`STAKE`] and running one
 /// compute node that serves the runtime, plus one funded user (key 0).
 fn network(n: u8, policy: AdmissionPolicy) -> (Net, Nodes) {
+    network_with(n, policy, |_| {})
+}
+
+fn vrf_key(i: u8) -> VrfSigningKey {
+    VrfSigningKey::from_seed(&[240 + i; 32])
+}
+
+fn network_with(n: u8, policy: AdmissionPolicy, tweak: impl FnOnce(&mut Genesis)) -> (Net, Nodes) {
     let nodes: Vec<SigningKey> = (0..n).map(node_key).collect();
     let net = Net::with(1, |g: &mut Genesis| {
         // Long enough that no epoch change drops a round under test.
@@ -130,7 +140,7 @@ fn network(n: u8, policy: AdmissionPolicy) -> (Net, Nodes) {
                     id: SigningKey::from_seed(&[220 + i; 32]).public_key(),
                     addresses: vec![],
                 },
-                vrf: None,
+                vrf: Some(vrf_key(i).public_key()),
                 runtimes: vec![NodeRuntime {
                     id: RT,
                     version: Version::default(),
@@ -148,6 +158,7 @@ fn network(n: u8, policy: AdmissionPolicy) -> (Net, Nodes) {
             .insert(Address::from_runtime_id(RT.as_bytes()), rt_acct);
         g.staking.total_supply.0 += 5_000;
         g.registry.runtimes.push(runtime(policy));
+        tweak(g);
     });
     (net, Nodes { nodes })
 }
@@ -488,5 +499,125 @@ fn forged_and_misplaced_commitments_are_refused() {
         rt_state(&mut net).round,
         None,
         "refused commitments left no trace"
+    );
+}
+
+fn node_tx(
+    net: &mut Net,
+    signer: &SigningKey,
+    method: &str,
+    body: &impl serde::Serialize,
+) -> Vec<u8> {
+    let acct = net.account(&Address::from_ed25519(&signer.public_key()));
+    let t = atoll_types::transaction::Transaction {
+        nonce: acct.general.nonce,
+        fee: Some(atoll_types::transaction::Fee {
+            amount: Quantity(0),
+            gas: GAS,
+        }),
+        method: method.into(),
+        body: Some(cbor::to_value(body).unwrap()),
+    };
+    cbor::to_vec(&atoll_types::signed::Signed::sign(signer, net.app.tx_context(), &t).unwrap())
+        .unwrap()
+}
+
+/// Node `i` proves for `epoch` with its own VRF key, in a block of its own.
+fn prove(net: &mut Net, nodes: &Nodes, i: u8, epoch: u64) -> Option<(String, u32)> {
+    let state = beacon::vrf_state(&net.store).unwrap().expect("vrf state");
+    let (proof, _) = vrf_key(i).prove(beacon::VRF_CONTEXT, state.alpha.as_bytes());
+    let body = VrfProve {
+        epoch: atoll_types::Epoch(epoch),
+        proof,
+    };
+    let tx = node_tx(
+        net,
+        &nodes.nodes[usize::from(i)],
+        beacon::methods::VRF_PROVE,
+        &body,
+    );
+    let r = net.block(vec![tx]);
+    r.tx_results[0]
+        .error
+        .as_ref()
+        .map(|e| (e.module.clone(), e.code))
+}
+
+#[test]
+fn vrf_beacon_elects_only_provers_and_skips_weak_epochs() {
+    let (mut net, nodes) = network_with(6, AdmissionPolicy::AnyNode {}, |g| {
+        g.debug = false;
+        g.beacon.backend = beacon::Backend::Vrf;
+        g.beacon.vrf = beacon::VrfParameters {
+            proof_delay: 3,
+            alpha_hq_threshold: 3,
+            gas_vrf_prove: 1000,
+        };
+    });
+    assert_eq!(
+        committee(&mut net).members.len(),
+        5,
+        "genesis elects from every node"
+    );
+    // Too early in the epoch.
+    assert_eq!(prove(&mut net, &nodes, 0, 0), Some(("beacon".into(), 2)));
+    while net.height < 4 {
+        net.block(vec![]);
+    }
+    // The wrong epoch, then four good proofs, then a duplicate.
+    assert_eq!(prove(&mut net, &nodes, 0, 1), Some(("beacon".into(), 2)));
+    for i in 0..4 {
+        assert_eq!(prove(&mut net, &nodes, i, 0), None, "node {i}");
+    }
+    assert_eq!(prove(&mut net, &nodes, 1, 0), Some(("beacon".into(), 4)));
+    // Node 5 submits node 0's proof: it does not verify under node 5's key.
+    let state = beacon::vrf_state(&net.store).unwrap().unwrap();
+    let (forged, _) = vrf_key(0).prove(beacon::VRF_CONTEXT, state.alpha.as_bytes());
+    let body = VrfProve {
+        epoch: atoll_types::Epoch(0),
+        proof: forged,
+    };
+    let tx = node_tx(&mut net, &nodes.nodes[5], beacon::methods::VRF_PROVE, &body);
+    let r = net.block(vec![tx]);
+    assert_eq!(
+        r.tx_results[0]
+            .error
+            .as_ref()
+            .map(|e| (e.module.as_str(), e.code)),
+        Some(("beacon", 5))
+    );
+    // A user account is not a node.
+    let tx = net.tx(0, 0, beacon::methods::VRF_PROVE, &body, 0, GAS);
+    assert_eq!(
+        net.block(vec![tx]).tx_results[0]
+            .error
+            .as_ref()
+            .map(|e| e.code),
+        Some(3)
+    );
+
+    net.advance_to_epoch(1);
+    let provers: Vec<PublicKey> = (0..4).map(|i| nodes.nodes[i].public_key()).collect();
+    let c = committee(&mut net);
+    assert_eq!(c.epoch.0, 1);
+    assert!(
+        c.members.iter().all(|m| provers.contains(&m.node_id)),
+        "only provers serve"
+    );
+
+    // Epoch 1: only two proofs, below the threshold of three.
+    while net.height < 51 + 4 {
+        net.block(vec![]);
+    }
+    for i in 0..2 {
+        assert_eq!(prove(&mut net, &nodes, i, 1), None);
+    }
+    net.advance_to_epoch(2);
+    assert!(
+        SchedulerState::new(&mut net.store)
+            .committee(&RT)
+            .unwrap()
+            .is_none(),
+        "weak entropy: no committee"
     );
 }

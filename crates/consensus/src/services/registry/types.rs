@@ -133,7 +133,7 @@ pub struct Node {
     pub consensus: KeyAddresses,
     /// The node's VRF key (for the beacon and committee elections).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vrf: Option<PublicKey>,
+    pub vrf: Option<atoll_crypto::vrf::VrfPublicKey>,
     /// Runtimes it serves.
     #[serde(default)]
     pub runtimes: Vec<NodeRuntime>,

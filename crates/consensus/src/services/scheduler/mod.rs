@@ -252,11 +252,13 @@ pub fn elect_committee(
     runtime: &Runtime,
     epoch: Epoch,
     entropy: &Hash,
+    proved: Option<&[PublicKey]>,
 ) -> Result<Option<Committee>, FatalError> {
     let staking_params = Staking::new(&mut *store).state().parameters()?;
     let candidates: Vec<Node> = eligible_nodes(store, epoch, &staking_params)?
         .into_iter()
         .filter(|n| n.roles.contains(Roles::COMPUTE))
+        .filter(|n| proved.is_none_or(|p| p.contains(&n.id)))
         .filter(|n| {
             n.runtimes.iter().any(|r| {
                 r.id == runtime.id
@@ -368,8 +370,15 @@ fn draw(
 }
 
 /// Runs the elections for `epoch` and stores the results: the validator set
-/// (which the engine applies from the next height) and each runtime's committee.
-pub fn on_epoch(store: &mut dyn Store, epoch: Epoch, entropy: &Hash) -> Result<(), Failure> {
+/// (which the engine applies from the next height) and each runtime's
+/// committee. With the VRF beacon, `proved` lists the nodes that submitted a
+/// proof in the finished epoch; only they may serve in committees.
+pub fn on_epoch(
+    store: &mut dyn Store,
+    epoch: Epoch,
+    entropy: &Hash,
+    proved: Option<&[PublicKey]>,
+) -> Result<(), Failure> {
     let params = state::SchedulerState::new(&mut *store).parameters()?;
     let validators = elect_validators(store, &params, epoch, entropy)?;
     if !validators.is_empty() {
@@ -377,12 +386,23 @@ pub fn on_epoch(store: &mut dyn Store, epoch: Epoch, entropy: &Hash) -> Result<(
     }
     let runtimes = Registry::new(&mut *store).state().runtimes()?;
     for runtime in runtimes {
-        let committee = elect_committee(store, &runtime, epoch, entropy)?;
+        let committee = elect_committee(store, &runtime, epoch, entropy, proved)?;
         let mut st = state::SchedulerState::new(&mut *store);
         match committee {
             Some(c) => st.set_committee(&c)?,
             None => st.remove_committee(&runtime.id)?,
         }
+    }
+    Ok(())
+}
+
+/// An epoch whose entropy is not trusted (too few VRF proofs): the validator
+/// set stays, and runtimes have no committee until the next epoch.
+pub fn skip_epoch(store: &mut dyn Store) -> Result<(), Failure> {
+    let runtimes = Registry::new(&mut *store).state().runtimes()?;
+    let mut st = state::SchedulerState::new(&mut *store);
+    for runtime in runtimes {
+        st.remove_committee(&runtime.id)?;
     }
     Ok(())
 }
