@@ -9,6 +9,7 @@
 //! - [`genesis`]: the genesis document, its hash (the chain context) and its checks.
 //! - [`app`]: the block processor: fees, nonces, signatures, dispatch, epochs.
 //! - [`services`]: staking (and, as they land, registry, beacon, scheduler, roothash).
+//! - [`query`]: read-only queries by method name, for the node API.
 //! - [`state`]: the store abstraction and nested rollback.
 //! - [`error`]: client-facing [`error::TxError`] (module + code) versus node-fatal errors.
 
@@ -16,5 +17,6 @@ pub mod app;
 pub mod error;
 pub mod event;
 pub mod genesis;
+pub mod query;
 pub mod services;
 pub mod state;

@@ -482,3 +482,48 @@ fn signing_validators_earn_rewards_and_commission() {
     )]);
     assert_eq!(error_of(&r, 0), Some(("staking".into(), 1)));
 }
+
+#[test]
+fn queries_answer_in_human_readable_forms() {
+    use atoll_consensus::query::{QueryError, query};
+    let mut net = Net::new(2);
+    net.block(vec![transfer(&net, 0, 0, 1, 5)]);
+    let a1 = addr(&net.keys[1]);
+    let v = query(
+        &mut net.store,
+        "staking.Account",
+        &serde_json::json!({ "address": a1.to_string() }),
+    )
+    .unwrap();
+    assert_eq!(
+        v["general"]["balance"],
+        serde_json::json!((FUNDS + 5).to_string())
+    );
+    let supply = query(
+        &mut net.store,
+        "staking.TotalSupply",
+        &serde_json::Value::Null,
+    )
+    .unwrap();
+    assert_eq!(supply, serde_json::json!((FUNDS * 2).to_string()));
+    assert!(matches!(
+        query(&mut net.store, "staking.Nope", &serde_json::Value::Null),
+        Err(QueryError::UnknownMethod(_))
+    ));
+    assert!(matches!(
+        query(
+            &mut net.store,
+            "staking.Account",
+            &serde_json::json!({ "address": "oasis1bad" })
+        ),
+        Err(QueryError::InvalidArguments { .. })
+    ));
+    assert!(matches!(
+        query(
+            &mut net.store,
+            "registry.Runtime",
+            &serde_json::json!({ "runtime": "00".repeat(32) })
+        ),
+        Err(QueryError::NotFound(_))
+    ));
+}
