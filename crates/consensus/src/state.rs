@@ -73,6 +73,15 @@ pub trait StoreExt: Store {
         self.insert(key, bytes)
     }
 
+    /// Decodes every value under `prefix`, in key order, without the keys.
+    fn scan_values<T: DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<T>, FatalError> {
+        Ok(self
+            .scan_typed(prefix)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+
     /// Decodes every value under `prefix`, with its key.
     fn scan_typed<T: DeserializeOwned>(
         &self,

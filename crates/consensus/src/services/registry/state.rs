@@ -37,12 +37,7 @@ impl RegistryState<'_> {
 
     /// Every entity, by id.
     pub fn entities(&self) -> Result<Vec<Entity>, FatalError> {
-        Ok(self
-            .store
-            .scan_typed(&[ENTITIES])?
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect())
+        self.store.scan_values(&[ENTITIES])
     }
 
     /// Stores an entity.
@@ -64,12 +59,7 @@ impl RegistryState<'_> {
 
     /// Every registered node, by id.
     pub fn nodes(&self) -> Result<Vec<Node>, FatalError> {
-        Ok(self
-            .store
-            .scan_typed(&[NODES])?
-            .into_iter()
-            .map(|(_, n)| n)
-            .collect())
+        self.store.scan_values(&[NODES])
     }
 
     /// Stores a node.
@@ -105,12 +95,7 @@ impl RegistryState<'_> {
 
     /// Every runtime, by id.
     pub fn runtimes(&self) -> Result<Vec<Runtime>, FatalError> {
-        Ok(self
-            .store
-            .scan_typed(&[RUNTIMES])?
-            .into_iter()
-            .map(|(_, r)| r)
-            .collect())
+        self.store.scan_values(&[RUNTIMES])
     }
 
     /// Stores a runtime.

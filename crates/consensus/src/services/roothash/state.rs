@@ -30,12 +30,7 @@ impl RoothashState<'_> {
 
     /// Every runtime's state, by id.
     pub fn runtimes(&self) -> Result<Vec<RuntimeState>, FatalError> {
-        Ok(self
-            .store
-            .scan_typed(&[RUNTIMES])?
-            .into_iter()
-            .map(|(_, r)| r)
-            .collect())
+        self.store.scan_values(&[RUNTIMES])
     }
 
     /// Stores a runtime's state.

@@ -43,12 +43,7 @@ impl SchedulerState<'_> {
 
     /// Every current committee, by runtime.
     pub fn committees(&self) -> Result<Vec<Committee>, FatalError> {
-        Ok(self
-            .store
-            .scan_typed(&[COMMITTEES])?
-            .into_iter()
-            .map(|(_, c)| c)
-            .collect())
+        self.store.scan_values(&[COMMITTEES])
     }
 
     /// Stores a committee.

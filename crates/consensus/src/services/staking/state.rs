@@ -186,12 +186,7 @@ impl StakingState<'_> {
         delegator: &Address,
     ) -> Result<Vec<DebondingDelegation>, FatalError> {
         let prefix = key(DEBONDING, &[escrow.as_bytes(), delegator.as_bytes()]);
-        Ok(self
-            .store
-            .scan_typed::<DebondingDelegation>(&prefix)?
-            .into_iter()
-            .map(|(_, d)| d)
-            .collect())
+        self.store.scan_values::<DebondingDelegation>(&prefix)
     }
 
     /// Adds `shares` to the debonding delegation maturing at `end` (merging
