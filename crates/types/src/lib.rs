@@ -7,7 +7,7 @@
 //! - [`Namespace`]: runtime identifiers.
 //! - [`signed`]: `Signed<T>`, a body signed in a domain-separated context.
 //! - [`transaction`]: the consensus transaction envelope.
-//! - Re-exported from `atoll-crypto`: [`Hash`], [`Address`], [`PublicKey`], [`Signature`].
+//! - Re-exported from `atoll-crypto`: [`Hash`](struct@Hash), [`Address`], [`PublicKey`], [`Signature`].
 //!
 //! ```
 //! use atoll_crypto::context::{ChainContext, Context};
