@@ -1,5 +1,8 @@
 //! Integration tests for atoll-mkvs.
 
+// Test helpers outside #[test] functions fail loudly on purpose.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod bad_input;
 mod basic;
 mod crash;
