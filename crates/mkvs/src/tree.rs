@@ -8,6 +8,7 @@
 //! Its shape, and so its root hash, depends only on the set of keys.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::engine::BatchOp;
@@ -307,12 +308,35 @@ impl<S: NodeSource> Iterator for RawIter<S> {
     }
 }
 
+/// A fast, deterministic hasher for node ids, whose bytes are already
+/// uniformly distributed (SHA-512/256 output). Used for a set that is
+/// only probed, never iterated.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.0 =
+                (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+}
+
+/// Set of node ids.
+pub(crate) type IdSet = HashSet<NodeId, BuildHasherDefault<IdHasher>>;
+
 /// Commit-time output of [`persist`].
 pub(crate) struct Persisted {
     pub(crate) root: Child,
     pub(crate) hash: atoll_crypto::Hash,
     /// Stored nodes the new tree still points to from new nodes.
-    pub(crate) frontier: HashSet<NodeId>,
+    pub(crate) frontier: IdSet,
 }
 
 /// Hashes every uncommitted node of `root`, appends its stored form under
@@ -324,11 +348,9 @@ pub(crate) fn persist(
     ops: &mut Vec<BatchOp>,
     node_key: &dyn Fn(&NodeId) -> Vec<u8>,
 ) -> Result<Persisted> {
-    let mut frontier = HashSet::new();
-    let root = persist_rec(root, version, ops, node_key, &mut frontier)?;
-    if let Some(id) = root.stored_id() {
-        frontier.insert(id);
-    }
+    let mut frontier = IdSet::default();
+    let mut root = root;
+    persist_rec(&mut root, version, ops, node_key, &mut frontier)?;
     let hash = root.hash(src)?;
     Ok(Persisted {
         root,
@@ -338,40 +360,39 @@ pub(crate) fn persist(
 }
 
 fn persist_rec(
-    child: Child,
+    child: &mut Child,
     version: u64,
     ops: &mut Vec<BatchOp>,
     node_key: &dyn Fn(&NodeId) -> Vec<u8>,
-    frontier: &mut HashSet<NodeId>,
-) -> Result<Child> {
-    let arc = match child {
+    frontier: &mut IdSet,
+) -> Result<()> {
+    let mut arc = match std::mem::replace(child, Child::Empty) {
         Child::Mem(arc) => arc,
-        other => return Ok(other),
+        other => {
+            if let Some(id) = other.stored_id() {
+                frontier.insert(id);
+            }
+            *child = other;
+            return Ok(());
+        }
     };
-    match &*arc {
+    // Usually unique: the overlay owned it. Reuse the allocation in place.
+    let (id, bytes) = match Arc::make_mut(&mut arc) {
         Node::Leaf { key, value } => {
             let id = NodeId {
                 version,
                 hash: crate::node::leaf_hash(key, value),
             };
-            ops.push((node_key(&id), Some(encode_leaf(key, value))));
-            Ok(Child::stored(id, Some(arc)))
+            (id, encode_leaf(key, value))
         }
         Node::Internal {
             bit: b,
             left,
             right,
         } => {
-            let mut kids = [left.clone(), right.clone()];
-            for k in &mut kids {
-                let taken = std::mem::replace(k, Child::Empty);
-                *k = persist_rec(taken, version, ops, node_key, frontier)?;
-                if let Some(id) = k.stored_id() {
-                    frontier.insert(id);
-                }
-            }
-            let [l, r] = kids;
-            let (lid, rid) = match (l.stored_id(), r.stored_id()) {
+            persist_rec(left, version, ops, node_key, frontier)?;
+            persist_rec(right, version, ops, node_key, frontier)?;
+            let (lid, rid) = match (left.stored_id(), right.stored_id()) {
                 (Some(a), Some(b)) => (a, b),
                 _ => return Err(MkvsError::Corrupt("internal node with empty child".into())),
             };
@@ -379,15 +400,12 @@ fn persist_rec(
                 version,
                 hash: crate::node::internal_hash(*b, &lid.hash, &rid.hash),
             };
-            ops.push((node_key(&id), Some(encode_internal(*b, &lid, &rid))));
-            let node = Node::Internal {
-                bit: *b,
-                left: l,
-                right: r,
-            };
-            Ok(Child::stored(id, Some(Arc::new(node))))
+            (id, encode_internal(*b, &lid, &rid))
         }
-    }
+    };
+    ops.push((node_key(&id), Some(bytes)));
+    *child = Child::stored(id, Some(arc));
+    Ok(())
 }
 
 /// Stored nodes of `base` that the new tree no longer reaches: the nodes of
@@ -395,7 +413,7 @@ fn persist_rec(
 pub(crate) fn stale_nodes(
     src: &dyn NodeSource,
     base: &Child,
-    frontier: &HashSet<NodeId>,
+    frontier: &IdSet,
     out: &mut Vec<NodeId>,
 ) -> Result<()> {
     let Some(id) = base.stored_id() else {
@@ -436,15 +454,19 @@ fn all_as(src: &dyn NodeSource, c: &Child, insert: bool, out: &mut Vec<LogEntry>
     })
 }
 
-fn first_key(src: &dyn NodeSource, c: &Child) -> Result<Option<Vec<u8>>> {
+fn first_key<'a>(src: &dyn NodeSource, c: &'a Child) -> Result<Option<&'a [u8]>> {
     let mut cur = c;
     loop {
         match cur.node(src)? {
             None => return Ok(None),
             Some(Node::Internal { left, .. }) => cur = left,
-            Some(Node::Leaf { key, .. }) => return Ok(Some(key.clone())),
+            Some(Node::Leaf { key, .. }) => return Ok(Some(key)),
         }
     }
+}
+
+fn must_first_key<'a>(src: &dyn NodeSource, c: &'a Child) -> Result<&'a [u8]> {
+    first_key(src, c)?.ok_or_else(|| MkvsError::Corrupt("empty subtree under a node".into()))
 }
 
 /// Appends to `out`, in key order, the changes that turn subtree `a` into
@@ -459,33 +481,52 @@ pub(crate) fn diff(
     if a.hash(src_a)? == b.hash(src_b)? {
         return Ok(());
     }
-    let (na, nb) = match (a.node(src_a)?, b.node(src_b)?) {
-        (None, _) => return all_as(src_b, b, true, out),
-        (_, None) => return all_as(src_a, a, false, out),
-        (Some(x), Some(y)) => (x, y),
+    match (first_key(src_a, a)?, first_key(src_b, b)?) {
+        (None, _) => all_as(src_b, b, true, out),
+        (_, None) => all_as(src_a, a, false, out),
+        (Some(ka), Some(kb)) => diff_rec(src_a, a, ka, src_b, b, kb, out),
+    }
+}
+
+/// [`diff`] of two non-empty subtrees, given one key of each (`ka`, `kb`).
+///
+/// A crit-bit node does not store the bits its keys share, so two subtrees
+/// at the same position may still cover disjoint key ranges: the first bit
+/// where `ka` and `kb` differ tells, and it must be checked before pairing
+/// children.
+fn diff_rec(
+    src_a: &dyn NodeSource,
+    a: &Child,
+    ka: &[u8],
+    src_b: &dyn NodeSource,
+    b: &Child,
+    kb: &[u8],
+    out: &mut Vec<LogEntry>,
+) -> Result<()> {
+    if a.hash(src_a)? == b.hash(src_b)? {
+        return Ok(());
+    }
+    let (Some(na), Some(nb)) = (a.node(src_a)?, b.node(src_b)?) else {
+        return Err(MkvsError::Corrupt("empty subtree under a node".into()));
     };
+    if let Some(c) = crit_bit(ka, kb)
+        && c < na.bit().min(nb.bit())
+    {
+        // Disjoint key ranges: everything in one precedes everything in the other.
+        if bit(ka, c) == 0 {
+            all_as(src_a, a, false, out)?;
+            return all_as(src_b, b, true, out);
+        }
+        all_as(src_b, b, true, out)?;
+        return all_as(src_a, a, false, out);
+    }
     match (na, nb) {
-        (Node::Leaf { key: ka, .. }, Node::Leaf { key: kb, value: vb }) => {
-            if ka == kb {
-                out.push(LogEntry {
-                    key: kb.clone(),
-                    value: Some(vb.clone()),
-                });
-            } else {
-                let del = LogEntry {
-                    key: ka.clone(),
-                    value: None,
-                };
-                let ins = LogEntry {
-                    key: kb.clone(),
-                    value: Some(vb.clone()),
-                };
-                if ka < kb {
-                    out.extend([del, ins]);
-                } else {
-                    out.extend([ins, del]);
-                }
-            }
+        (Node::Leaf { .. }, Node::Leaf { key, value }) => {
+            // Same key (the crit-bit check above), different value.
+            out.push(LogEntry {
+                key: key.clone(),
+                value: Some(value.clone()),
+            });
             Ok(())
         }
         (
@@ -500,45 +541,43 @@ pub(crate) fn diff(
                 right: rb,
             },
         ) if ba == bb => {
-            diff(src_a, la, src_b, lb, out)?;
-            diff(src_a, ra, src_b, rb, out)
+            diff_rec(src_a, la, ka, src_b, lb, kb, out)?;
+            let (kra, krb) = (must_first_key(src_a, ra)?, must_first_key(src_b, rb)?);
+            diff_rec(src_a, ra, kra, src_b, rb, krb, out)
         }
-        _ if na.bit() < nb.bit() => {
-            // All of `b` lies on one side of `a`'s branch bit.
-            let Node::Internal {
+        (
+            Node::Internal {
                 bit: ba,
                 left: la,
                 right: ra,
-            } = na
-            else {
-                return Err(MkvsError::Corrupt("diff shape".into()));
-            };
-            let k = first_key(src_b, b)?.unwrap_or_default();
-            if bit(&k, *ba) == 0 {
-                diff(src_a, la, src_b, b, out)?;
+            },
+            _,
+        ) if na.bit() < nb.bit() => {
+            // `b` lies wholly on one side of `a`'s branch bit.
+            if bit(kb, *ba) == 0 {
+                diff_rec(src_a, la, ka, src_b, b, kb, out)?;
                 all_as(src_a, ra, false, out)
             } else {
                 all_as(src_a, la, false, out)?;
-                diff(src_a, ra, src_b, b, out)
+                diff_rec(src_a, ra, must_first_key(src_a, ra)?, src_b, b, kb, out)
             }
         }
-        _ => {
-            let Node::Internal {
+        (
+            _,
+            Node::Internal {
                 bit: bb,
                 left: lb,
                 right: rb,
-            } = nb
-            else {
-                return Err(MkvsError::Corrupt("diff shape".into()));
-            };
-            let k = first_key(src_a, a)?.unwrap_or_default();
-            if bit(&k, *bb) == 0 {
-                diff(src_a, a, src_b, lb, out)?;
+            },
+        ) => {
+            if bit(ka, *bb) == 0 {
+                diff_rec(src_a, a, ka, src_b, lb, kb, out)?;
                 all_as(src_b, rb, true, out)
             } else {
                 all_as(src_b, lb, true, out)?;
-                diff(src_a, a, src_b, rb, out)
+                diff_rec(src_a, a, ka, src_b, rb, must_first_key(src_b, rb)?, out)
             }
         }
+        _ => Err(MkvsError::Corrupt("diff shape".into())),
     }
 }

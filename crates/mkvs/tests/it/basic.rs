@@ -307,3 +307,26 @@ fn redb_engine_works_too() {
     let db = Mkvs::open(&path, opts).unwrap();
     assert_eq!(db.root_hash(ns(1), 1).unwrap(), root);
 }
+
+/// Regression: crit-bit nodes at the same position can cover disjoint key
+/// ranges (their shared prefix bits are implicit); the diff once paired
+/// their children and emitted keys out of order.
+#[test]
+fn diff_of_disjoint_subtrees_is_sorted() {
+    let db = Mkvs::in_memory();
+    let mut ov = db.overlay(ns(1)).unwrap();
+    ov.insert(b"\x01", b"").unwrap();
+    ov.insert(b"a", b"x").unwrap();
+    ov.commit(1).unwrap();
+    let mut ov = db.overlay(ns(1)).unwrap();
+    ov.remove(b"a").unwrap();
+    ov.insert(b"\x01\x00", b"1").unwrap();
+    ov.insert(b"\x01\x01", b"2").unwrap();
+    let (_, log) = ov.commit(2).unwrap();
+    let keys: Vec<&[u8]> = log.iter().map(|e| e.key.as_slice()).collect();
+    assert_eq!(keys, vec![&b"\x01\x00"[..], b"\x01\x01", b"a"]);
+    assert_eq!(db.diff(ns(1), 1, 2).unwrap(), log);
+    let back = db.diff(ns(1), 2, 1).unwrap();
+    let keys: Vec<&[u8]> = back.iter().map(|e| e.key.as_slice()).collect();
+    assert_eq!(keys, vec![&b"\x01\x00"[..], b"\x01\x01", b"a"]);
+}
