@@ -6,7 +6,8 @@
 //! writes, then through MKVS (insert + commit). Then random reads, proof
 //! sizes and proof verification time. `MKVS_BENCH_ENGINES` picks engines
 //! (`fjall`, `redb`, comma-separated; default `fjall`), `MKVS_BENCH_RAW_ONLY=1`
-//! skips MKVS, `MKVS_BENCH_DIR` sets where the databases go (default: a
+//! skips MKVS, `MKVS_BENCH_MEM=1` runs MKVS on the in-memory engine (to
+//! separate the trie's CPU cost from the engine's), `MKVS_BENCH_DIR` sets where the databases go (default: a
 //! temporary directory under `target/`).
 //!
 //! Run: `cargo bench -p atoll-mkvs --bench mkvs`
@@ -131,7 +132,8 @@ fn run(kind: EngineKind, base: &Path, n: usize, batch: usize, raw_only: bool) {
         EngineKind::Fjall => dir.join("mkvs"),
         EngineKind::Redb => dir.join("mkvs.redb"),
     };
-    let db = if std::env::var("MKVS_BENCH_MEM").is_ok_and(|v| v == "1") {
+    let mem = std::env::var("MKVS_BENCH_MEM").is_ok_and(|v| v == "1");
+    let db = if mem {
         Mkvs::in_memory()
     } else {
         Mkvs::open(&path, Options { engine: kind }).unwrap()

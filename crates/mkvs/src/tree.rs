@@ -542,6 +542,10 @@ fn diff_rec(
             },
         ) if ba == bb => {
             diff_rec(src_a, la, ka, src_b, lb, kb, out)?;
+            // Witness keys cost a descent each: only find them when needed.
+            if ra.hash(src_a)? == rb.hash(src_b)? {
+                return Ok(());
+            }
             let (kra, krb) = (must_first_key(src_a, ra)?, must_first_key(src_b, rb)?);
             diff_rec(src_a, ra, kra, src_b, rb, krb, out)
         }
