@@ -65,10 +65,11 @@ pub(crate) enum Node {
     Internal { bit: u32, left: Child, right: Child },
 }
 
-/// A stored node, loaded on first use and then kept.
+/// A stored node, loaded on first use and then kept (inline, so reaching a
+/// cached node costs one pointer hop).
 pub(crate) struct StoredPtr {
     pub(crate) id: NodeId,
-    pub(crate) cell: OnceLock<Arc<Node>>,
+    pub(crate) cell: OnceLock<Node>,
 }
 
 /// A pointer to a subtree.
@@ -89,7 +90,7 @@ pub(crate) trait NodeSource {
 }
 
 impl Child {
-    pub(crate) fn stored(id: NodeId, node: Option<Arc<Node>>) -> Self {
+    pub(crate) fn stored(id: NodeId, node: Option<Node>) -> Self {
         let cell = OnceLock::new();
         if let Some(n) = node {
             let _ = cell.set(n);
@@ -106,7 +107,7 @@ impl Child {
                 if let Some(n) = p.cell.get() {
                     return Ok(Some(n));
                 }
-                let loaded = Arc::new(src.load(&p.id)?);
+                let loaded = src.load(&p.id)?;
                 let _ = p.cell.set(loaded);
                 match p.cell.get() {
                     Some(n) => Ok(Some(n)),

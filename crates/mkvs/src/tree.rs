@@ -404,7 +404,7 @@ fn persist_rec(
         }
     };
     ops.push((node_key(&id), Some(bytes)));
-    *child = Child::stored(id, Some(arc));
+    *child = Child::stored(id, Some(Arc::unwrap_or_clone(arc)));
     Ok(())
 }
 
