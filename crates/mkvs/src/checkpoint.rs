@@ -38,6 +38,53 @@ pub struct Metadata {
     pub chunks: Vec<Hash>,
 }
 
+/// Format version byte of encoded [`Metadata`].
+pub const METADATA_FORMAT: u8 = 1;
+
+impl Metadata {
+    /// Encodes the metadata: `u8 format || ns || u64 version || root ||
+    /// u32 n || n × digest`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(77 + 32 * self.chunks.len());
+        w.u8(METADATA_FORMAT);
+        w.raw(&self.namespace.0);
+        w.u64(self.version);
+        w.raw(&self.root.0);
+        w.u32(u32::try_from(self.chunks.len()).unwrap_or(u32::MAX));
+        for c in &self.chunks {
+            w.raw(&c.0);
+        }
+        w.finish()
+    }
+
+    /// Decodes metadata, bounded by the input size and [`MAX_CHUNKS`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let tag = r.u8("metadata format")?;
+        if tag != METADATA_FORMAT {
+            return Err(DecodeError::BadTag {
+                what: "metadata format",
+                tag,
+            });
+        }
+        let namespace = Namespace(r.array("metadata namespace")?);
+        let version = r.u64("metadata version")?;
+        let root = r.hash("metadata root")?;
+        let n = r.count("metadata chunks", 32, MAX_CHUNKS)?;
+        let mut chunks = Vec::with_capacity(n);
+        for _ in 0..n {
+            chunks.push(r.hash("chunk digest")?);
+        }
+        r.end()?;
+        Ok(Self {
+            namespace,
+            version,
+            root,
+            chunks,
+        })
+    }
+}
+
 /// A key and its value.
 pub type Pair = (Vec<u8>, Vec<u8>);
 

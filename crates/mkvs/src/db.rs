@@ -125,7 +125,14 @@ fn decode_meta(b: &[u8]) -> Result<(u64, u64, Option<u64>)> {
     let latest = r.u64("latest")?;
     let finalized = match r.u8("finalized flag")? {
         0 => None,
-        _ => Some(r.u64("finalized")?),
+        1 => Some(r.u64("finalized")?),
+        tag => {
+            return Err(crate::codec::DecodeError::BadTag {
+                what: "finalized flag",
+                tag,
+            }
+            .into());
+        }
     };
     r.end()?;
     if earliest > latest || finalized.is_some_and(|f| f > latest) {
@@ -159,7 +166,14 @@ fn decode_root(b: &[u8]) -> Result<Child> {
     }
     let root = match r.u8("root kind")? {
         0 => Child::Empty,
-        _ => Child::stored(NodeId::read(&mut r)?, None),
+        1 => Child::stored(NodeId::read(&mut r)?, None),
+        tag => {
+            return Err(crate::codec::DecodeError::BadTag {
+                what: "root kind",
+                tag,
+            }
+            .into());
+        }
     };
     r.end()?;
     Ok(root)
@@ -433,6 +447,12 @@ impl Mkvs {
         if version > s.latest {
             return Err(MkvsError::RootNotFound { version });
         }
+        if version < s.earliest {
+            return Err(MkvsError::VersionPruned {
+                version,
+                earliest: s.earliest,
+            });
+        }
         if s.finalized.is_some_and(|f| f >= version) {
             return Ok(());
         }
@@ -621,6 +641,17 @@ impl Tree {
     pub fn iter_prefix(&self, prefix: &[u8]) -> Result<Iter> {
         make_iter(&self.store, &self.root, prefix)
     }
+    /// Pairs with key `>= start`, in key order (stop when you have enough).
+    pub fn iter_from(&self, start: &[u8]) -> Result<Iter> {
+        let stack = tree::seek_stack(&self.store, &self.root, start)?;
+        Ok(Iter {
+            raw: RawIter {
+                src: self.store.clone(),
+                stack,
+                failed: false,
+            },
+        })
+    }
 }
 
 /// Uncommitted changes on top of the latest version of a namespace.
@@ -669,6 +700,18 @@ impl Overlay {
     /// Pairs whose key starts with `prefix`, pending changes included.
     pub fn iter_prefix(&self, prefix: &[u8]) -> Result<Iter> {
         make_iter(&self.db.store(self.ns), &self.root, prefix)
+    }
+    /// Pairs with key `>= start`, pending changes included, in key order.
+    pub fn iter_from(&self, start: &[u8]) -> Result<Iter> {
+        let store = self.db.store(self.ns);
+        let stack = tree::seek_stack(&store, &self.root, start)?;
+        Ok(Iter {
+            raw: RawIter {
+                src: store,
+                stack,
+                failed: false,
+            },
+        })
     }
     /// The root hash the overlay would commit to.
     pub fn root_hash(&self) -> Result<Hash> {

@@ -275,6 +275,51 @@ pub(crate) fn prefix_root(src: &dyn NodeSource, root: &Child, prefix: &[u8]) -> 
     }
 }
 
+/// The iteration stack that yields, in order, every key `>= start`.
+///
+/// Walks down the path of `start`; a subtree wholly above `start` is pushed
+/// whole, one wholly below is skipped. Whether a subtree lies wholly on one
+/// side is read from one witness key, since a crit-bit node does not store
+/// the prefix its keys share.
+pub(crate) fn seek_stack(src: &dyn NodeSource, root: &Child, start: &[u8]) -> Result<Vec<Child>> {
+    let mut stack = Vec::new();
+    let mut cur = root.clone();
+    loop {
+        let next = match cur.node(src)? {
+            None => break,
+            Some(Node::Leaf { key, .. }) => {
+                if key.as_slice() >= start {
+                    stack.push(cur.clone());
+                }
+                break;
+            }
+            Some(Node::Internal {
+                bit: b,
+                left,
+                right,
+            }) => {
+                let witness = must_first_key(src, &cur)?;
+                if let Some(c) = crit_bit(start, witness)
+                    && c < *b
+                {
+                    if bit(start, c) == 0 {
+                        stack.push(cur.clone());
+                    }
+                    break;
+                }
+                if bit(start, *b) == 0 {
+                    stack.push(right.clone());
+                    left.clone()
+                } else {
+                    right.clone()
+                }
+            }
+        };
+        cur = next;
+    }
+    Ok(stack)
+}
+
 /// In-order iterator over a subtree, loading nodes lazily.
 pub(crate) struct RawIter<S> {
     pub(crate) src: S,

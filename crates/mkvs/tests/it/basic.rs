@@ -330,3 +330,31 @@ fn diff_of_disjoint_subtrees_is_sorted() {
     let keys: Vec<&[u8]> = back.iter().map(|e| e.key.as_slice()).collect();
     assert_eq!(keys, vec![&b"\x01\x00"[..], b"\x01\x01", b"a"]);
 }
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Mkvs>();
+    check::<atoll_mkvs::Tree>();
+    check::<atoll_mkvs::Overlay>();
+    check::<atoll_mkvs::Restorer>();
+}
+
+#[test]
+fn finalize_below_earliest_is_refused() {
+    let db = Mkvs::in_memory();
+    for v in 0..5 {
+        db.overlay(ns(1)).unwrap().commit(v).unwrap();
+    }
+    db.finalize(ns(1), 4).unwrap();
+    db.prune(ns(1), 2).unwrap();
+    assert_eq!(db.versions(ns(1)).unwrap(), Some((3, 4)));
+    assert!(matches!(
+        db.finalize(ns(1), 1),
+        Err(MkvsError::VersionPruned { .. })
+    ));
+    assert!(matches!(
+        db.finalize(ns(1), 9),
+        Err(MkvsError::RootNotFound { .. })
+    ));
+}

@@ -154,6 +154,26 @@ fn run(ops: Vec<Op>) {
             ov.iter().collect::<Result<Vec<_>, _>>().unwrap(),
             as_vec(&pending)
         );
+        for start in [
+            &b""[..],
+            b"\x00",
+            b"\x01\x00",
+            b"a",
+            b"a\xff",
+            b"\x80",
+            b"\xff\xff\xff\xff",
+        ] {
+            let got: Vec<_> = ov
+                .iter_from(start)
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let want: Vec<_> = pending
+                .range(start.to_vec()..)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            assert_eq!(got, want, "iter_from {start:?}");
+        }
     }
 
     // Every kept version still reads back whole, with valid proofs.
@@ -260,9 +280,26 @@ proptest! {
     }
 
     #[test]
+    fn checkpoint_metadata_round_trips(
+        version in any::<u64>(),
+        n in 0usize..20,
+        seed in any::<u8>(),
+    ) {
+        let meta = atoll_mkvs::CheckpointMetadata {
+            namespace: ns(seed),
+            version,
+            root: Hash::digest(&[seed]),
+            chunks: (0..n).map(|i| Hash::digest(&[seed, i as u8])).collect(),
+        };
+        let bytes = meta.encode();
+        prop_assert_eq!(atoll_mkvs::CheckpointMetadata::decode(&bytes).unwrap(), meta);
+    }
+
+    #[test]
     fn decoders_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
         let _ = atoll_mkvs::Proof::decode(&bytes);
         let _ = atoll_mkvs::writelog::decode(&bytes);
         let _ = atoll_mkvs::checkpoint::decode_chunk(&bytes);
+        let _ = atoll_mkvs::CheckpointMetadata::decode(&bytes);
     }
 }
