@@ -128,10 +128,7 @@ fn run(kind: EngineKind, base: &Path, n: usize, batch: usize, raw_only: bool) {
         return;
     }
 
-    let path: PathBuf = match kind {
-        EngineKind::Fjall => dir.join("mkvs"),
-        EngineKind::Redb => dir.join("mkvs.redb"),
-    };
+    let path: PathBuf = dir.join("mkvs");
     let mem = std::env::var("MKVS_BENCH_MEM").is_ok_and(|v| v == "1");
     let db = if mem {
         Mkvs::in_memory()

@@ -192,12 +192,14 @@ fn check_kv(key: &[u8], value: Option<&[u8]>) -> Result<()> {
 }
 
 impl Mkvs {
-    /// Opens (or creates) a database at `path` (a directory for fjall, a
-    /// file for redb).
-    pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Self> {
+    /// Opens (or creates) a database in directory `dir` (created if
+    /// missing): fjall keeps its files there, redb its file `mkvs.redb`.
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Self> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|e| MkvsError::Engine(e.to_string()))?;
         let engine: Box<dyn KvEngine> = match options.engine {
-            EngineKind::Fjall => Box::new(FjallEngine::open(path.as_ref())?),
-            EngineKind::Redb => Box::new(RedbEngine::open(path.as_ref())?),
+            EngineKind::Fjall => Box::new(FjallEngine::open(dir)?),
+            EngineKind::Redb => Box::new(RedbEngine::open(&dir.join("mkvs.redb"))?),
         };
         Self::with_engine(engine)
     }

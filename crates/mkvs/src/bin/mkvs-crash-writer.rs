@@ -3,22 +3,26 @@
 //! version `v - 2` and sets `latest` to `v`; every 7th version it finalizes
 //! and prunes to the last 5 versions. See `expected_contents`.
 //!
-//! Usage: `mkvs-crash-writer <db-dir> [max-versions]`
+//! Usage: `mkvs-crash-writer <db-dir> [fjall|redb] [max-versions]`
 
-use atoll_mkvs::{Mkvs, Options};
+use atoll_mkvs::{EngineKind, Mkvs, Options};
 use atoll_types::Namespace;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let path = args
         .next()
-        .ok_or("usage: mkvs-crash-writer <db-dir> [max-versions]")?;
+        .ok_or("usage: mkvs-crash-writer <db-dir> [fjall|redb] [max-versions]")?;
+    let engine = match args.next().as_deref() {
+        Some("fjall") => EngineKind::Fjall,
+        _ => EngineKind::Redb,
+    };
     let max: u64 = args
         .next()
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(u64::MAX);
-    let db = Mkvs::open(&path, Options::default())?;
+    let db = Mkvs::open(&path, Options { engine })?;
     let ns = Namespace([0xc5; 32]);
     let mut v = db.versions(ns)?.map_or(0, |(_, latest)| latest + 1);
     while v < max {

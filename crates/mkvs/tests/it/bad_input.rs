@@ -3,7 +3,7 @@
 use atoll_crypto::Hash;
 use atoll_mkvs::{DecodeError, Mkvs, MkvsError, Options, Proof, ProofError, proof};
 
-use crate::{ns, open};
+use crate::ns;
 
 fn sample() -> (Mkvs, Hash) {
     let db = Mkvs::in_memory();
@@ -179,8 +179,14 @@ fn corrupted_chunks_are_refused_and_leave_nothing() {
     );
 }
 
+fn fjall() -> Options {
+    Options {
+        engine: atoll_mkvs::EngineKind::Fjall,
+    }
+}
+
 fn populated(dir: &std::path::Path) {
-    let db = open(dir);
+    let db = Mkvs::open(dir, fjall()).unwrap();
     for v in 0..5u64 {
         let mut ov = db.overlay(ns(1)).unwrap();
         for i in 0..300u64 {
@@ -223,14 +229,14 @@ fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn truncated_fjall_database_gives_an_error() {
     let dir = tempfile::tempdir().unwrap();
     populated(dir.path());
-    assert!(open_and_read(dir.path(), Options::default()).is_ok());
+    assert!(open_and_read(dir.path(), fjall()).is_ok());
     // Truncate every file to a third of its length.
     for f in files(dir.path()) {
         let len = std::fs::metadata(&f).unwrap().len();
         let file = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
         file.set_len(len / 3).unwrap();
     }
-    assert!(open_and_read(dir.path(), Options::default()).is_err());
+    assert!(open_and_read(dir.path(), fjall()).is_err());
 }
 
 #[test]
@@ -242,13 +248,13 @@ fn garbage_fjall_database_gives_an_error() {
         let garbage: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
         std::fs::write(&f, garbage).unwrap();
     }
-    assert!(open_and_read(dir.path(), Options::default()).is_err());
+    assert!(open_and_read(dir.path(), fjall()).is_err());
 }
 
 #[test]
 fn truncated_redb_file_gives_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db.redb");
+    let path = dir.path().to_path_buf();
     let opts = Options {
         engine: atoll_mkvs::EngineKind::Redb,
     };
@@ -260,10 +266,11 @@ fn truncated_redb_file_gives_an_error() {
         }
         ov.commit(1).unwrap();
     }
-    let len = std::fs::metadata(&path).unwrap().len();
+    let file = path.join("mkvs.redb");
+    let len = std::fs::metadata(&file).unwrap().len();
     std::fs::OpenOptions::new()
         .write(true)
-        .open(&path)
+        .open(&file)
         .unwrap()
         .set_len(len / 2)
         .unwrap();
@@ -275,7 +282,7 @@ fn corrupted_node_record_gives_a_typed_error() {
     let dir = tempfile::tempdir().unwrap();
     populated(dir.path());
     {
-        let db = open(dir.path());
+        let db = Mkvs::open(dir.path(), fjall()).unwrap();
         // Overwrite every stored node with a valid-looking but wrong leaf.
         let nodes = db.engine().scan_prefix(b"n").unwrap();
         let ops = nodes
@@ -284,7 +291,7 @@ fn corrupted_node_record_gives_a_typed_error() {
             .collect();
         db.engine().write(ops).unwrap();
     }
-    match Mkvs::open(dir.path(), Options::default()) {
+    match Mkvs::open(dir.path(), fjall()) {
         Err(MkvsError::Corrupt(_)) => {}
         Err(e) => panic!("unexpected error {e}"),
         Ok(_) => panic!("corruption not detected"),
@@ -297,7 +304,7 @@ fn corrupted_node_record_gives_a_typed_error() {
             .unwrap();
     }
     assert!(matches!(
-        Mkvs::open(other.path(), Options::default()),
+        Mkvs::open(other.path(), fjall()),
         Err(MkvsError::Corrupt(_))
     ));
 }
@@ -312,4 +319,26 @@ fn oversized_keys_and_values_are_refused() {
         Err(MkvsError::KeyTooLong(_))
     ));
     assert!(matches!(ov.remove(&big), Err(MkvsError::KeyTooLong(_))));
+}
+
+#[test]
+fn garbage_redb_file_gives_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        engine: atoll_mkvs::EngineKind::Redb,
+    };
+    {
+        let db = Mkvs::open(dir.path(), opts.clone()).unwrap();
+        let mut ov = db.overlay(ns(1)).unwrap();
+        ov.insert(b"k", b"v").unwrap();
+        ov.commit(1).unwrap();
+    }
+    let file = dir.path().join("mkvs.redb");
+    let len = std::fs::metadata(&file).unwrap().len() as usize;
+    std::fs::write(
+        &file,
+        (0..len).map(|i| (i * 13 + 7) as u8).collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    assert!(open_and_read(dir.path(), opts).is_err());
 }

@@ -294,7 +294,7 @@ fn checkpoint_round_trip() {
 #[test]
 fn redb_engine_works_too() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db.redb");
+    let path = dir.path().to_path_buf();
     let opts = atoll_mkvs::Options {
         engine: atoll_mkvs::EngineKind::Redb,
     };

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use atoll_mkvs::{Mkvs, MkvsError};
+use atoll_mkvs::{EngineKind, Mkvs, MkvsError, Options};
 use atoll_types::Namespace;
 
-use crate::{contents, open};
+use crate::contents;
 
 const NS: Namespace = Namespace([0xc5; 32]);
 
@@ -50,21 +50,30 @@ fn check_whole(db: &Mkvs) -> Option<u64> {
 }
 
 #[test]
-fn sigkill_never_exposes_a_partial_version() {
+fn sigkill_never_exposes_a_partial_version_fjall() {
+    sigkill_rounds(EngineKind::Fjall, "fjall", 0x1234_5678_9abc_def1);
+}
+
+#[test]
+fn sigkill_never_exposes_a_partial_version_redb() {
+    sigkill_rounds(EngineKind::Redb, "redb", 0x0fed_cba9_8765_4321);
+}
+
+fn sigkill_rounds(engine: EngineKind, name: &str, seed: u64) {
     let dir = tempfile::tempdir().unwrap();
     let exe = env!("CARGO_BIN_EXE_mkvs-crash-writer");
-    let mut seed = 0x1234_5678_9abc_def1u64;
+    let mut seed = seed;
     let mut last_seen: Option<u64> = None;
     let mut progressed = 0;
     for _round in 0..20 {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let mut child = Command::new(exe).arg(dir.path()).spawn().unwrap();
+        let mut child = Command::new(exe).arg(dir.path()).arg(name).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(30 + seed % 250));
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
-        let db = open(dir.path());
+        let db = Mkvs::open(dir.path(), Options { engine }).unwrap();
         let latest = check_whole(&db);
         // Committed versions never go backwards.
         assert!(latest >= last_seen, "{latest:?} < {last_seen:?}");

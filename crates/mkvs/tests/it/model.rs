@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 
 use atoll_crypto::Hash;
-use atoll_mkvs::{LogEntry, Mkvs, MkvsError, proof};
+use atoll_mkvs::{EngineKind, LogEntry, Mkvs, MkvsError, Options, proof};
 use proptest::prelude::*;
 
-use crate::{contents, ns, open};
+use crate::{contents, ns};
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -70,7 +70,8 @@ fn as_vec(m: &Model) -> Vec<(Vec<u8>, Vec<u8>)> {
     m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-fn run(ops: Vec<Op>) {
+fn run(ops: Vec<Op>, engine: EngineKind) {
+    let open = |p: &std::path::Path| Mkvs::open(p, Options { engine }).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let n = ns(1);
     let mut db = open(dir.path());
@@ -227,8 +228,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
-    fn mkvs_matches_model(ops in prop::collection::vec(op(), 1..120)) {
-        run(ops);
+    fn mkvs_matches_model(ops in prop::collection::vec(op(), 1..120), redb in any::<bool>()) {
+        run(ops, if redb { EngineKind::Redb } else { EngineKind::Fjall });
     }
 
     #[test]
