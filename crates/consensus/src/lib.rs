@@ -11,12 +11,14 @@
 //! - [`services`]: staking (and, as they land, registry, beacon, scheduler, roothash).
 //! - [`query`]: read-only queries by method name, for the node API.
 //! - [`state`]: the store abstraction and nested rollback.
+//! - [`mkvs_store`]: the state in MKVS, one authenticated root per height.
 //! - [`error`]: client-facing [`error::TxError`] (module + code) versus node-fatal errors.
 
 pub mod app;
 pub mod error;
 pub mod event;
 pub mod genesis;
+pub mod mkvs_store;
 pub mod query;
 pub mod services;
 pub mod state;

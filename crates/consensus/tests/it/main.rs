@@ -8,6 +8,7 @@
     reason = "test harness: a failed setup step should abort the test loudly"
 )]
 
+mod mkvs;
 mod registry;
 mod roothash;
 mod staking;
@@ -109,17 +110,22 @@ impl Net {
     /// Applies a block of `txs` proposed by key 0 and signed by everyone.
     pub fn block(&mut self, txs: Vec<Vec<u8>>) -> BlockResult {
         self.height += 1;
-        let block = Block {
-            height: self.height,
-            time: 1_700_000_000 + self.height,
-            proposer: self.keys.first().map(addr),
-            signers: self.keys.iter().map(|k| (addr(k), 1)).collect(),
-            prev_hash: atoll_crypto::Hash::digest(&self.height.to_be_bytes()),
-            txs: txs.into_iter().map(serde_bytes::ByteBuf::from).collect(),
-        };
+        let block = self.make_block(self.height, txs);
         self.app
             .apply_block(&mut self.store, &block)
             .expect("block applies")
+    }
+
+    /// The block at `height` of `txs`, proposed by key 0 and signed by everyone.
+    pub fn make_block(&self, height: u64, txs: Vec<Vec<u8>>) -> Block {
+        Block {
+            height,
+            time: 1_700_000_000 + height,
+            proposer: self.keys.first().map(addr),
+            signers: self.keys.iter().map(|k| (addr(k), 1)).collect(),
+            prev_hash: atoll_crypto::Hash::digest(&height.to_be_bytes()),
+            txs: txs.into_iter().map(serde_bytes::ByteBuf::from).collect(),
+        }
     }
 
     /// Applies empty blocks until the given epoch has started.
