@@ -11,6 +11,7 @@
 )]
 
 mod common;
+mod interop;
 mod kat;
 mod props;
 mod reject;
