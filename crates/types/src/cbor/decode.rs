@@ -96,29 +96,29 @@ impl<'a> Decoder<'a> {
         self.input.len().saturating_sub(self.pos)
     }
 
-    /// Takes the next `n` bytes, or reports truncation at the current offset.
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let truncated = DecodeError::Truncated { offset: self.pos };
+    /// Takes the next `n` bytes of the item starting at `start`; if the input
+    /// ends first, that item is reported as truncated.
+    fn take(&mut self, n: usize, start: usize) -> Result<&'a [u8], DecodeError> {
+        let truncated = DecodeError::Truncated { offset: start };
         let end = self.pos.checked_add(n).ok_or(truncated.clone())?;
         let bytes = self.input.get(self.pos..end).ok_or(truncated)?;
         self.pos = end;
         Ok(bytes)
     }
 
-    fn byte(&mut self) -> Result<u8, DecodeError> {
+    fn byte(&mut self, start: usize) -> Result<u8, DecodeError> {
         let b = *self
             .input
             .get(self.pos)
-            .ok_or(DecodeError::Truncated { offset: self.pos })?;
+            .ok_or(DecodeError::Truncated { offset: start })?;
         self.pos += 1;
         Ok(b)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let offset = self.pos;
-        self.take(N)?
+    fn array<const N: usize>(&mut self, start: usize) -> Result<[u8; N], DecodeError> {
+        self.take(N, start)?
             .try_into()
-            .map_err(|_| DecodeError::Truncated { offset })
+            .map_err(|_| DecodeError::Truncated { offset: start })
     }
 
     /// Reads the argument of an integer, length or count whose initial byte
@@ -129,7 +129,7 @@ impl<'a> Decoder<'a> {
         match info {
             0..=23 => Ok(u64::from(info)),
             24 => {
-                let v = self.byte()?;
+                let v = self.byte(start)?;
                 if v < 24 {
                     Err(non_minimal)
                 } else {
@@ -137,7 +137,7 @@ impl<'a> Decoder<'a> {
                 }
             }
             25 => {
-                let v = u16::from_be_bytes(self.array()?);
+                let v = u16::from_be_bytes(self.array(start)?);
                 if v <= 0xff {
                     Err(non_minimal)
                 } else {
@@ -145,7 +145,7 @@ impl<'a> Decoder<'a> {
                 }
             }
             26 => {
-                let v = u32::from_be_bytes(self.array()?);
+                let v = u32::from_be_bytes(self.array(start)?);
                 if v <= 0xffff {
                     Err(non_minimal)
                 } else {
@@ -153,7 +153,7 @@ impl<'a> Decoder<'a> {
                 }
             }
             27 => {
-                let v = u64::from_be_bytes(self.array()?);
+                let v = u64::from_be_bytes(self.array(start)?);
                 if v <= 0xffff_ffff {
                     Err(non_minimal)
                 } else {
@@ -168,15 +168,16 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    /// A byte or text string payload of declared length `len`: it must be
-    /// present in full (so nothing is allocated for data that is not there).
-    fn payload(&mut self, len: u64) -> Result<&'a [u8], DecodeError> {
-        let truncated = DecodeError::Truncated { offset: self.pos };
+    /// The payload of the byte or text string starting at `start`, of
+    /// declared length `len`: it must be present in full, so nothing is
+    /// allocated for data that is not there.
+    fn payload(&mut self, len: u64, start: usize) -> Result<&'a [u8], DecodeError> {
+        let truncated = DecodeError::Truncated { offset: start };
         let n = usize::try_from(len).map_err(|_| truncated.clone())?;
         if n > self.remaining() {
             return Err(truncated);
         }
-        self.take(n)
+        self.take(n, start)
     }
 
     /// Checks a declared collection length against the limit and the input:
@@ -196,13 +197,10 @@ impl<'a> Decoder<'a> {
         if n > self.max_collection_len {
             return Err(too_large);
         }
-        let needed = n
-            .checked_mul(min_bytes)
-            .ok_or(DecodeError::Truncated { offset: self.pos })?;
+        let truncated = DecodeError::Truncated { offset: start };
+        let needed = n.checked_mul(min_bytes).ok_or(truncated.clone())?;
         if needed > self.remaining() {
-            return Err(DecodeError::Truncated {
-                offset: self.input.len(),
-            });
+            return Err(truncated);
         }
         Ok(n)
     }
@@ -221,7 +219,7 @@ impl<'a> Decoder<'a> {
     /// Decodes one item. `depth` is the number of arrays/maps enclosing it.
     fn value(&mut self, depth: usize) -> Result<Value, DecodeError> {
         let start = self.pos;
-        let initial = self.byte()?;
+        let initial = self.byte(start)?;
         let major = initial >> 5;
         let info = initial & 0x1f;
         match major {
@@ -233,10 +231,10 @@ impl<'a> Decoder<'a> {
         match major {
             0 => Ok(Value::Unsigned(arg)),
             1 => Ok(Value::Negative(arg)),
-            2 => Ok(Value::Bytes(self.payload(arg)?.to_vec())),
+            2 => Ok(Value::Bytes(self.payload(arg, start)?.to_vec())),
             3 => {
                 let payload_start = self.pos;
-                let bytes = self.payload(arg)?;
+                let bytes = self.payload(arg, start)?;
                 let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::InvalidUtf8 {
                     offset: payload_start.saturating_add(e.valid_up_to()),
                 })?;
@@ -297,7 +295,7 @@ impl<'a> Decoder<'a> {
                 value: info,
             }),
             24 => {
-                let value = self.byte()?;
+                let value = self.byte(start)?;
                 Err(DecodeError::UnsupportedSimpleValue {
                     offset: start,
                     value,

@@ -47,7 +47,7 @@ impl serde::ser::Error for EncodeError {
 /// Why bytes could not be decoded (or were refused as non-canonical).
 ///
 /// Variants with an `offset` name the byte position in the input where the
-/// offending item starts (or, for truncation, where more bytes were needed).
+/// offending item starts.
 /// The variants after [`DecodeError::NegativeIntegerOverflow`] come from
 /// mapping a well-formed CBOR value onto a Rust type with serde.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,10 +60,12 @@ pub enum DecodeError {
         /// The configured limit.
         limit: usize,
     },
-    /// The input ended in the middle of an item.
-    #[error("input truncated: more bytes needed at offset {offset}")]
+    /// The input ended in the middle of an item (or before any item), or an
+    /// item declares more content than the input has left.
+    #[error("input truncated: the item at offset {offset} runs past the end")]
     Truncated {
-        /// Where the missing bytes should have been.
+        /// Where the innermost incomplete item starts (the input's length if
+        /// the input ended where an item should have begun).
         offset: usize,
     },
     /// Bytes remain after the single top-level item.
