@@ -31,6 +31,12 @@ const PREALLOC_CAP: usize = 256;
 /// - `max_input_len`: 16 MiB, the largest frame of Oasis's runtime host
 ///   protocol. Callers that know tighter bounds (a transaction size limit,
 ///   say) should pass them.
+///
+/// Memory: the decoded tree takes at most about 32 bytes per input byte (one
+/// 32-byte [`Value`] per item, each item at least one byte; string contents
+/// are copied once), so `max_input_len` bounds memory too. Declared lengths
+/// never reserve more than a small fixed number of slots ahead of the items
+/// that actually parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeLimits {
     /// Most arrays/maps nested inside one another (a top-level array is 1).

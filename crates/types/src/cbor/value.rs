@@ -363,3 +363,39 @@ impl<'de> Visitor<'de> for ValueVisitor {
             .map_err(de::Error::custom)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memory bound documented on `DecodeLimits` assumes this size.
+    #[test]
+    fn value_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<Value>(), 32);
+    }
+
+    #[test]
+    fn accessors() {
+        let v = Value::map([
+            (Value::from("n"), Value::from(-5i64)),
+            (Value::from("b"), Value::from(vec![1u8])),
+        ])
+        .unwrap();
+        assert_eq!(v.get("n").and_then(Value::as_i64), Some(-5));
+        assert_eq!(v.get("b").and_then(Value::as_bytes), Some(&[1u8][..]));
+        assert_eq!(v.get("x"), None);
+        assert_eq!(Value::Negative(u64::MAX).as_i64(), None);
+        assert_eq!(
+            Value::Negative(u64::MAX).as_i128(),
+            Some(-1 - i128::from(u64::MAX))
+        );
+        assert_eq!(
+            Value::from(i64::MIN),
+            Value::Negative(i64::MAX.unsigned_abs())
+        );
+        assert_eq!(Value::Unsigned(u64::MAX).as_i64(), None);
+        assert!(Value::Null.is_null());
+        assert_eq!(Value::Bool(true).as_bool(), Some(true));
+        assert_eq!(Value::Array(vec![]).kind(), "array");
+    }
+}
