@@ -78,30 +78,58 @@ fn write_value(out: &mut Vec<u8>, value: &Value, depth: usize) -> Result<(), Enc
         }
         Value::Map(entries) => {
             check_depth(depth)?;
-            let mut keyed = Vec::with_capacity(entries.len());
-            for (k, v) in entries {
-                let mut kb = Vec::new();
-                write_value(&mut kb, k, depth + 1)?;
-                keyed.push((kb, v));
-            }
-            // Stable sort; already-sorted input (the usual case) is linear.
-            keyed.sort_by(|a, b| canonical_key_order(&a.0, &b.0));
-            if let Some(pair) = keyed.windows(2).find(|w| match w {
-                [a, b] => a.0 == b.0,
-                _ => false,
-            }) && let Some((key, _)) = pair.first()
-            {
-                return Err(EncodeError::DuplicateKey { key: key.clone() });
-            }
-            write_head(out, MAJOR_MAP, len_u64(keyed.len()));
-            for (kb, v) in keyed {
-                out.extend_from_slice(&kb);
-                write_value(out, v, depth + 1)?;
-            }
+            write_map(out, entries, depth)?;
         }
         Value::Bool(false) => out.push(FALSE),
         Value::Bool(true) => out.push(TRUE),
         Value::Null => out.push(NULL),
+    }
+    Ok(())
+}
+
+/// Writes a map with its keys in canonical order. Each key is encoded once,
+/// into one scratch buffer; entries already in order (everything that came
+/// from the decoder or the serializer) are written without sorting, and no
+/// value is ever encoded twice.
+fn write_map(
+    out: &mut Vec<u8>,
+    entries: &[(Value, Value)],
+    depth: usize,
+) -> Result<(), EncodeError> {
+    let mut scratch = Vec::new();
+    let mut spans = Vec::with_capacity(entries.len());
+    for (k, _) in entries {
+        let start = scratch.len();
+        write_value(&mut scratch, k, depth + 1)?;
+        spans.push(start..scratch.len());
+    }
+    let key = |i: usize| -> &[u8] {
+        spans
+            .get(i)
+            .and_then(|r| scratch.get(r.clone()))
+            .unwrap_or_default()
+    };
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    let in_order = order
+        .windows(2)
+        .all(|w| matches!(w, [a, b] if canonical_key_order(key(*a), key(*b)).is_lt()));
+    if !in_order {
+        order.sort_by(|a, b| canonical_key_order(key(*a), key(*b)));
+        if let Some(dup) = order.windows(2).find_map(|w| match w {
+            [a, b] if key(*a) == key(*b) => Some(*a),
+            _ => None,
+        }) {
+            return Err(EncodeError::DuplicateKey {
+                key: key(dup).to_vec(),
+            });
+        }
+    }
+    write_head(out, MAJOR_MAP, len_u64(entries.len()));
+    for i in order {
+        out.extend_from_slice(key(i));
+        if let Some((_, v)) = entries.get(i) {
+            write_value(out, v, depth + 1)?;
+        }
     }
     Ok(())
 }

@@ -45,8 +45,27 @@ pub fn canonical_key_order(a: &[u8], b: &[u8]) -> Ordering {
 
 /// Sorts map entries into canonical key order; errors on duplicate keys.
 pub(crate) fn sort_entries(
-    entries: Vec<(Value, Value)>,
+    mut entries: Vec<(Value, Value)>,
 ) -> Result<Vec<(Value, Value)>, EncodeError> {
+    if entries.iter().all(|(k, _)| matches!(k, Value::Text(_))) {
+        // The usual case (struct fields): a text key's encoding is a head
+        // that grows with the length, then the UTF-8 bytes, so the canonical
+        // order is (length, bytes) of the text itself. No encoding needed.
+        entries.sort_by(|(a, _), (b, _)| match (a, b) {
+            (Value::Text(a), Value::Text(b)) => canonical_key_order(a.as_bytes(), b.as_bytes()),
+            _ => Ordering::Equal,
+        });
+        if let Some(pair) = entries.windows(2).find(|w| match w {
+            [(a, _), (b, _)] => a == b,
+            _ => false,
+        }) && let Some((key, _)) = pair.first()
+        {
+            return Err(EncodeError::DuplicateKey {
+                key: encode_value(key)?,
+            });
+        }
+        return Ok(entries);
+    }
     let mut keyed = entries
         .into_iter()
         .map(|(k, v)| Ok((encode_value(&k)?, k, v)))
