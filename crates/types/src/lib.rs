@@ -7,9 +7,9 @@
 //!   compatible with Oasis's encoding. The decoder accepts only the canonical
 //!   form, is bounded by [`cbor::DecodeLimits`], and never panics.
 //! - [`signed`]: Oasis's signed envelope, [`Signed<T>`](signed::Signed), and
-//!   its [`SignatureBundle`](signed::SignatureBundle).
+//!   its [`SignatureBundle`].
 //! - The common types: [`Quantity`] (token amounts), [`Epoch`], [`Height`],
-//!   [`Round`] and [`Namespace`], plus re-exports of [`Hash`], [`Address`],
+//!   [`Round`] and [`Namespace`], plus re-exports of [`Hash`](struct@Hash), [`Address`],
 //!   [`PublicKey`] and [`Signature`] from `atoll-crypto`.
 //!
 //! ```
