@@ -12,6 +12,7 @@
 //! - [`x25519`] and [`mrae`]: key agreement and the Deoxys-II-256-128 box
 //!   used by confidential ParaTimes.
 //! - [`address`]: 21-byte account addresses and their `oasis1…` Bech32 form.
+//! - [`vrf`]: the sr25519 VRF the beacon's entropy comes from.
 //!
 //! Every parser returns a typed [`CryptoError`] on bad input; nothing here
 //! panics on data from outside.
@@ -38,6 +39,7 @@ pub mod error;
 pub mod hash;
 pub mod mrae;
 pub mod secp256k1;
+pub mod vrf;
 pub mod x25519;
 
 pub use address::Address;

@@ -8,6 +8,8 @@
 //!   form, is bounded by [`cbor::DecodeLimits`], and never panics.
 //! - [`signed`]: Oasis's signed envelope, [`Signed<T>`](signed::Signed), and
 //!   its [`SignatureBundle`].
+//! - [`transaction`]: the consensus transaction and its signed envelope,
+//!   [`SignedTransaction`](transaction::SignedTransaction).
 //! - The common types: [`Quantity`] (token amounts), [`Epoch`], [`Height`],
 //!   [`Round`] and [`Namespace`], plus re-exports of [`Hash`](struct@Hash), [`Address`],
 //!   [`PublicKey`] and [`Signature`] from `atoll-crypto`.
@@ -37,6 +39,29 @@
 //! ));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Signing and opening a consensus transaction:
+//!
+//! ```
+//! use atoll_crypto::context::{ChainContext, Context};
+//! use atoll_crypto::ed25519::SigningKey;
+//! use atoll_types::transaction::{Fee, SignedTransaction, Transaction};
+//! use atoll_types::{Hash, Quantity, cbor};
+//!
+//! let chain = ChainContext::from_hash(&Hash::digest(b"genesis"));
+//! let ctx = Context::for_chain("oasis-core/consensus: tx", &chain)?;
+//! let tx = Transaction {
+//!     nonce: 0,
+//!     fee: Some(Fee { amount: Quantity(100), gas: 1000 }),
+//!     method: "staking.Transfer".into(),
+//!     body: None,
+//! };
+//! let signed = SignedTransaction::sign(&SigningKey::from_seed(&[1; 32]), &ctx, &tx)?;
+//! let wire = cbor::to_vec(&signed)?;
+//! let received: SignedTransaction = cbor::from_slice(&wire)?;
+//! assert_eq!(received.open(&ctx)?, tx);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #[macro_use]
 mod counter;
@@ -48,6 +73,7 @@ pub mod namespace;
 pub mod quantity;
 pub mod round;
 pub mod signed;
+pub mod transaction;
 
 pub use atoll_crypto::Address;
 pub use atoll_crypto::Hash;

@@ -15,8 +15,9 @@ pub const QUANTITY_MAX_BYTES: usize = 16;
 ///   big-endian value with no leading zero bytes, so zero is the empty byte
 ///   string. The decoder refuses leading zeros and anything longer than 16
 ///   bytes, so each amount has one encoding.
-/// - In JSON (and other human-readable formats) it is a decimal string such
-///   as `"1000000000"`.
+/// - In JSON (and other human-readable formats) it is written as a decimal
+///   string such as `"1000000000"`; a plain JSON number below 2^64 is also
+///   read, for hand-written genesis files.
 ///
 /// ```
 /// use atoll_types::{Quantity, cbor};
@@ -77,17 +78,17 @@ impl Quantity {
         }
     }
 
-    /// `self * rhs`, or `None` on overflow.
-    pub const fn checked_mul(self, rhs: Self) -> Option<Self> {
-        match self.0.checked_mul(rhs.0) {
+    /// `self * n` (an amount times a scalar), or `None` on overflow.
+    pub const fn checked_mul(self, n: u128) -> Option<Self> {
+        match self.0.checked_mul(n) {
             Some(v) => Some(Self(v)),
             None => None,
         }
     }
 
-    /// `self / rhs` rounded down, or `None` if `rhs` is zero.
-    pub const fn checked_div(self, rhs: Self) -> Option<Self> {
-        match self.0.checked_div(rhs.0) {
+    /// `self / n` rounded down, or `None` if `n` is zero.
+    pub const fn checked_div(self, n: u128) -> Option<Self> {
+        match self.0.checked_div(n) {
             Some(v) => Some(Self(v)),
             None => None,
         }
@@ -184,6 +185,12 @@ impl<'de> serde::Deserialize<'de> for Quantity {
                 })
             }
 
+            /// JSON numbers are accepted too (hand-written genesis files);
+            /// only human-readable formats ever call this.
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Quantity, E> {
+                Ok(Quantity::from(v))
+            }
+
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Quantity, E> {
                 Quantity::from_be_bytes_minimal(v).map_err(|e| match e {
                     QuantityError::TooLong(n) => E::invalid_length(n, &"at most 16 bytes"),
@@ -196,7 +203,7 @@ impl<'de> serde::Deserialize<'de> for Quantity {
         }
 
         if d.is_human_readable() {
-            d.deserialize_str(Visitor)
+            d.deserialize_any(Visitor)
         } else {
             d.deserialize_bytes(Visitor)
         }

@@ -10,6 +10,9 @@
               and proptest bodies of an integration test binary)"
 )]
 
+mod cbor_bad_input;
+mod cbor_known_answers;
+mod cbor_properties;
 mod common;
 mod interop;
 mod kat;

@@ -1,0 +1,922 @@
+//! The block processor.
+//!
+//! For each block, in order:
+//! 1. If the block starts a new epoch: epoch transition (debonding matures).
+//! 2. Every transaction's signature is checked, all of them in one batch
+//!    (falling back to one by one only to find the bad ones).
+//! 3. Each transaction runs through [`App::deliver_tx`]:
+//!    - refused with no state change if it is malformed, mis-signed, too
+//!      large, for an unknown method, has the wrong nonce, offers too little
+//!      gas or too low a gas price, or its signer cannot pay the fee;
+//!    - otherwise the fee is charged and the nonce advances, then the method
+//!      runs in an [`Overlay`]: on success its writes are kept, on failure they
+//!      are discarded and only the fee and nonce change remains.
+//! 4. The block's fees go to its proposer and to the validators that signed.
+
+use atoll_crypto::context::{ChainContext, Context};
+use atoll_crypto::ed25519::BatchVerifier;
+use atoll_crypto::{Address, Hash};
+use atoll_types::cbor::{self, Value};
+use atoll_types::transaction::{SignedTransaction, Transaction};
+use atoll_types::{Epoch, Quantity};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Failure, FatalError, ModuleError, TxError};
+use crate::event::Event;
+use crate::genesis::{self, BeaconParameters, ConsensusParameters, Genesis};
+use crate::services::registry::{self, Registry};
+use crate::services::roothash::{self, BlockInfo, Roothash};
+use crate::services::staking::{self, Staking, methods};
+use crate::services::{beacon, scheduler};
+use crate::state::{Overlay, Store, StoreExt};
+
+/// The module name of errors raised by the transaction pipeline itself.
+pub const MODULE: &str = "consensus";
+
+/// The signature context of consensus transactions (bound to the chain).
+pub const TX_SIGNATURE_CONTEXT: &str = "oasis-core/consensus: tx";
+
+const CONSENSUS_PARAMETERS: u8 = 0x01;
+const BEACON_PARAMETERS: u8 = 0x02;
+const LAST_BLOCK: u8 = 0x03;
+const DEBUG_NETWORK: u8 = 0x04;
+
+/// Errors of the transaction pipeline, with stable codes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConsensusError {
+    /// The bytes are not a canonical signed transaction.
+    #[error("malformed transaction: {0}")]
+    MalformedTransaction(String),
+    /// The signature does not verify for this network.
+    #[error("invalid signature (wrong key, tampered body, or signed for another network)")]
+    InvalidSignature,
+    /// The nonce is not the signer's next nonce.
+    #[error("invalid nonce: expected {expected}, got {got}")]
+    InvalidNonce {
+        /// The account's next nonce.
+        expected: u64,
+        /// The transaction's nonce.
+        got: u64,
+    },
+    /// The signer cannot pay the fee.
+    #[error("insufficient balance to pay the fee of {0}")]
+    InsufficientFeeBalance(Quantity),
+    /// The transaction offers less gas than it needs.
+    #[error("out of gas: needs {needed}, offers {offered}")]
+    OutOfGas {
+        /// Gas needed.
+        needed: u64,
+        /// Gas offered.
+        offered: u64,
+    },
+    /// The fee is below `gas * min_gas_price`.
+    #[error("fee {offered} is below the minimum {minimum} for the gas requested")]
+    FeeTooLow {
+        /// The fee offered.
+        offered: Quantity,
+        /// The minimum fee.
+        minimum: Quantity,
+    },
+    /// No service has this method.
+    #[error("unknown method `{0}`")]
+    UnknownMethod(String),
+    /// The transaction exceeds `max_tx_size`.
+    #[error("transaction of {size} bytes exceeds the maximum of {max}")]
+    Oversized {
+        /// Its size.
+        size: u64,
+        /// The maximum.
+        max: u64,
+    },
+    /// The block has no gas left for this transaction.
+    #[error("block gas limit reached")]
+    BlockGasExhausted,
+    /// The method body does not decode.
+    #[error("malformed body for {method}: {reason}")]
+    MalformedBody {
+        /// The method.
+        method: String,
+        /// What failed.
+        reason: String,
+    },
+}
+
+impl ModuleError for ConsensusError {
+    const MODULE: &'static str = MODULE;
+
+    fn code(&self) -> u32 {
+        match self {
+            Self::MalformedTransaction(_) => 1,
+            Self::InvalidSignature => 2,
+            Self::InvalidNonce { .. } => 3,
+            Self::InsufficientFeeBalance(_) => 4,
+            Self::OutOfGas { .. } => 5,
+            Self::FeeTooLow { .. } => 6,
+            Self::UnknownMethod(_) => 7,
+            Self::Oversized { .. } => 8,
+            Self::BlockGasExhausted => 9,
+            Self::MalformedBody { .. } => 10,
+        }
+    }
+}
+
+impl From<ConsensusError> for Failure {
+    fn from(e: ConsensusError) -> Self {
+        Failure::Tx(e.to_tx_error())
+    }
+}
+
+/// A block as the engine decided it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    /// Height.
+    pub height: u64,
+    /// Time the proposer gave the block (seconds since the Unix epoch);
+    /// data agreed by consensus, never the local clock.
+    pub time: u64,
+    /// The account paid the proposer's share of the fees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposer: Option<Address>,
+    /// Accounts of the validators whose signatures certified the previous
+    /// block, with their voting power: paid the voters' share of the fees.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signers: Vec<(Address, u64)>,
+    /// Hash of the previous block (zero for the first), feeding the
+    /// insecure beacon.
+    #[serde(default)]
+    pub prev_hash: Hash,
+    /// Raw signed transactions, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub txs: Vec<serde_bytes::ByteBuf>,
+}
+
+/// The outcome of one transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxResult {
+    /// SHA-512/256 of the raw signed transaction.
+    pub hash: Hash,
+    /// The error, when it failed (or was refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<TxError>,
+    /// Gas charged (zero when refused before charging).
+    pub gas_used: u64,
+    /// Events it emitted (none when it failed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<Event>,
+}
+
+/// The outcome of a block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockResult {
+    /// Height.
+    pub height: u64,
+    /// Epoch of the block.
+    pub epoch: Epoch,
+    /// Per transaction, in block order.
+    pub tx_results: Vec<TxResult>,
+    /// Events not tied to a transaction (epoch transition, fee payout).
+    pub events: Vec<Event>,
+}
+
+/// What a mempool learns from checking a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedTx {
+    /// Transaction hash.
+    pub hash: Hash,
+    /// Signer's account.
+    pub signer: Address,
+    /// The transaction's nonce.
+    pub nonce: u64,
+    /// Fee offered.
+    pub fee: Quantity,
+    /// Gas offered.
+    pub gas: u64,
+    /// Raw size.
+    pub size: u64,
+}
+
+/// Which nonces [`App::check_tx`] accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonceCheck {
+    /// Exactly the account's next nonce (block execution).
+    Exact,
+    /// The next nonce or later (a mempool holding a sender's queue).
+    AtLeast,
+}
+
+/// A transaction decoded strictly, or why it could not be.
+type Decoded = Result<(SignedTransaction, Transaction), ConsensusError>;
+
+/// What every transaction of one block shares.
+struct BlockEnv<'a> {
+    params: &'a ConsensusParameters,
+    gas_table: &'a GasTable,
+    info: BlockInfo,
+    debug: bool,
+    /// Gas the block has left, when it has a limit.
+    gas_left: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct LastBlock {
+    height: u64,
+    epoch: Epoch,
+}
+
+/// The consensus state machine of one network.
+#[derive(Debug, Clone)]
+pub struct App {
+    chain_context: ChainContext,
+    tx_context: Context,
+    commit_context: Context,
+    initial_height: u64,
+}
+
+/// Why an [`App`] could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The genesis document has problems.
+    #[error("invalid genesis document: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    InvalidGenesis(Vec<genesis::GenesisProblem>),
+    /// The genesis document could not be hashed.
+    #[error("genesis document does not encode: {0}")]
+    Encode(#[from] cbor::EncodeError),
+    /// A signature context could not be built.
+    #[error(transparent)]
+    Crypto(#[from] atoll_crypto::CryptoError),
+}
+
+impl App {
+    /// The state machine of the network `genesis` starts.
+    pub fn new(genesis: &Genesis) -> Result<Self, AppError> {
+        let problems = genesis.check();
+        if !problems.is_empty() {
+            return Err(AppError::InvalidGenesis(problems));
+        }
+        let chain_context = genesis.chain_context()?;
+        let tx_context = Context::for_chain(TX_SIGNATURE_CONTEXT, &chain_context)?;
+        let commit_context = roothash::commitment_context(&chain_context)?;
+        Ok(Self {
+            chain_context,
+            tx_context,
+            commit_context,
+            initial_height: genesis.initial_height,
+        })
+    }
+
+    /// The network's chain context.
+    pub fn chain_context(&self) -> &ChainContext {
+        &self.chain_context
+    }
+
+    /// The context transactions are signed in.
+    pub fn tx_context(&self) -> &Context {
+        &self.tx_context
+    }
+
+    /// The context executor commitments are signed in.
+    pub fn commitment_context(&self) -> &Context {
+        &self.commit_context
+    }
+
+    /// Writes the genesis state into an empty store.
+    pub fn init_chain(&self, store: &mut dyn Store, genesis: &Genesis) -> Result<(), FatalError> {
+        store.put_typed(&[CONSENSUS_PARAMETERS], &genesis.consensus)?;
+        store.put_typed(&[BEACON_PARAMETERS], &genesis.beacon)?;
+        let mut staking = Staking::new(store);
+        let st = staking.state();
+        let g = &genesis.staking;
+        fatal(st.set_parameters(&g.parameters))?;
+        fatal(st.set_total_supply(g.total_supply))?;
+        fatal(st.set_common_pool(g.common_pool))?;
+        for (addr, acct) in &g.ledger {
+            fatal(st.set_account(addr, acct))?;
+        }
+        for (escrow, ds) in &g.delegations {
+            for (delegator, d) in ds {
+                fatal(st.set_delegation(escrow, delegator, d))?;
+            }
+        }
+        store.put_typed(&[DEBUG_NETWORK], &genesis.debug)?;
+        let r = &genesis.registry;
+        let mut reg = Registry::new(store);
+        fatal(reg.state().set_parameters(&r.parameters))?;
+        for e in &r.entities {
+            fatal(reg.state().set_entity(e))?;
+        }
+        for rt in &r.runtimes {
+            fatal(reg.state().set_runtime(rt))?;
+        }
+        for n in &r.nodes {
+            fatal(reg.state().set_node(n))?;
+        }
+        fatal(scheduler::state::SchedulerState::new(store).set_parameters(&genesis.scheduler))?;
+        fatal(roothash::state::RoothashState::new(store).set_parameters(&genesis.roothash))?;
+        let genesis_block = BlockInfo {
+            height: genesis.initial_height.saturating_sub(1),
+            time: 0,
+            epoch: genesis.epoch_at(genesis.initial_height),
+        };
+        for rt in &r.runtimes {
+            fatal(Roothash::new(store, &self.commit_context).init_runtime(rt, genesis_block))?;
+        }
+        let entropy = beacon::genesis_entropy(&self.chain_context);
+        let epoch = genesis.epoch_at(genesis.initial_height);
+        fatal(scheduler::on_epoch(store, epoch, &entropy, None))?;
+        if genesis.beacon.backend == beacon::Backend::Vrf {
+            beacon::start_vrf_epoch(
+                store,
+                &self.chain_context,
+                epoch,
+                &entropy,
+                genesis.initial_height,
+                &genesis.beacon.vrf,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The height of the last applied block (`None` before the first).
+    pub fn last_height(&self, store: &dyn Store) -> Result<Option<u64>, FatalError> {
+        Ok(store
+            .get_typed::<LastBlock>(&[LAST_BLOCK])?
+            .map(|b| b.height))
+    }
+
+    /// Checks a transaction against the current state without changing it:
+    /// what a mempool does before admitting it, and what a proposer does
+    /// before including it.
+    pub fn check_tx(
+        &self,
+        store: &dyn Store,
+        raw: &[u8],
+        nonce_check: NonceCheck,
+    ) -> Result<CheckedTx, TxError> {
+        let params: ConsensusParameters = store
+            .get_typed(&[CONSENSUS_PARAMETERS])
+            .map_err(fatal_as_tx)?
+            .ok_or_else(|| {
+                fatal_as_tx(FatalError::Invariant("consensus parameters missing".into()))
+            })?;
+        let (signed, tx) = self.decode(raw, &params).map_err(|e| e.to_tx_error())?;
+        signed
+            .signature
+            .public_key
+            .verify(
+                &self.tx_context,
+                &signed.untrusted_raw_value,
+                &signed.signature.signature,
+            )
+            .map_err(|_| ConsensusError::InvalidSignature.to_tx_error())?;
+        let signer = Address::from_ed25519(&signed.signature.public_key);
+        let gas_table = GasTable::load(&mut ReadOnly(store)).map_err(fatal_as_tx)?;
+        let (fee, gas) =
+            admission(&params, &gas_table, &tx, raw.len() as u64).map_err(|e| e.to_tx_error())?;
+        let acct = staking::state::StakingState::new(&mut ReadOnly(store))
+            .account(&signer)
+            .map_err(fatal_as_tx)?;
+        let nonce_ok = match nonce_check {
+            NonceCheck::Exact => tx.nonce == acct.general.nonce,
+            NonceCheck::AtLeast => tx.nonce >= acct.general.nonce,
+        };
+        if !nonce_ok {
+            return Err(ConsensusError::InvalidNonce {
+                expected: acct.general.nonce,
+                got: tx.nonce,
+            }
+            .to_tx_error());
+        }
+        if acct.general.balance < fee {
+            return Err(ConsensusError::InsufficientFeeBalance(fee).to_tx_error());
+        }
+        Ok(CheckedTx {
+            hash: Hash::digest(raw),
+            signer,
+            nonce: tx.nonce,
+            fee,
+            gas,
+            size: raw.len() as u64,
+        })
+    }
+
+    fn decode(
+        &self,
+        raw: &[u8],
+        params: &ConsensusParameters,
+    ) -> Result<(SignedTransaction, Transaction), ConsensusError> {
+        let size = raw.len() as u64;
+        if size > params.max_tx_size {
+            return Err(ConsensusError::Oversized {
+                size,
+                max: params.max_tx_size,
+            });
+        }
+        let signed: SignedTransaction = cbor::from_slice_canonical(raw)
+            .map_err(|e| ConsensusError::MalformedTransaction(e.to_string()))?;
+        let tx: Transaction = cbor::from_slice_canonical(&signed.untrusted_raw_value)
+            .map_err(|e| ConsensusError::MalformedTransaction(e.to_string()))?;
+        Ok((signed, tx))
+    }
+
+    /// Applies one block. Returns per-transaction results; a [`FatalError`]
+    /// means the block could not be applied and the store must be discarded.
+    pub fn apply_block(
+        &self,
+        store: &mut dyn Store,
+        block: &Block,
+    ) -> Result<BlockResult, FatalError> {
+        let last: Option<LastBlock> = store.get_typed(&[LAST_BLOCK])?;
+        let expected = last
+            .as_ref()
+            .map_or(Some(self.initial_height), |l| l.height.checked_add(1));
+        if Some(block.height) != expected {
+            return Err(FatalError::Invariant(format!(
+                "block {} applied out of order (expected {expected:?})",
+                block.height
+            )));
+        }
+        let params: ConsensusParameters = store
+            .get_typed(&[CONSENSUS_PARAMETERS])?
+            .ok_or_else(|| FatalError::Invariant("consensus parameters missing".into()))?;
+        let beacon: BeaconParameters = store
+            .get_typed(&[BEACON_PARAMETERS])?
+            .ok_or_else(|| FatalError::Invariant("beacon parameters missing".into()))?;
+        let epoch = genesis::epoch_at(self.initial_height, beacon.interval, block.height);
+        let info = BlockInfo {
+            height: block.height,
+            time: block.time,
+            epoch,
+        };
+        let mut block_events = Vec::new();
+
+        // The block's signers certified the previous block: count them
+        // toward the epoch that block belonged to, before any transition.
+        if last.is_some() {
+            Staking::new(store)
+                .record_signing(&block.signers)
+                .map_err(into_fatal)?;
+        }
+        if let Some(prev) = last.as_ref().filter(|l| l.epoch != epoch) {
+            let events = Staking::new(store)
+                .reward_epoch(prev.epoch)
+                .map_err(into_fatal)?;
+            block_events.extend(events.into_iter().map(Event::from));
+            let events = Staking::new(store)
+                .process_debonding(epoch)
+                .map_err(into_fatal)?;
+            block_events.extend(events.into_iter().map(Event::from));
+            let events = Registry::new(store)
+                .expire_nodes(epoch)
+                .map_err(into_fatal)?;
+            block_events.extend(events.into_iter().map(Event::from));
+            self.elect(store, &beacon, epoch, block)?;
+            let events = Roothash::new(store, &self.commit_context)
+                .on_epoch(info)
+                .map_err(into_fatal)?;
+            block_events.extend(events.into_iter().map(Event::from));
+        }
+        let debug = store.get_typed::<bool>(&[DEBUG_NETWORK])?.unwrap_or(false);
+
+        let checked = self.verify_signatures(block, &params);
+        // Gas prices change only between blocks (by governance), so they are
+        // read once per block.
+        let gas_table = GasTable::load(store)?;
+        let mut env = BlockEnv {
+            params: &params,
+            gas_table: &gas_table,
+            info,
+            debug,
+            gas_left: (params.max_block_gas > 0).then_some(params.max_block_gas),
+        };
+        let mut tx_results = Vec::with_capacity(block.txs.len());
+        for (raw, (decoded, sig_ok)) in block.txs.iter().zip(checked) {
+            tx_results.push(self.deliver_tx(store, raw, decoded, sig_ok, &mut env)?);
+        }
+
+        let events = Roothash::new(store, &self.commit_context)
+            .end_block(info)
+            .map_err(into_fatal)?;
+        block_events.extend(events.into_iter().map(Event::from));
+        Staking::new(store)
+            .distribute_fees(block.proposer.as_ref(), &block.signers)
+            .map_err(into_fatal)?;
+        store.put_typed(
+            &[LAST_BLOCK],
+            &LastBlock {
+                height: block.height,
+                epoch,
+            },
+        )?;
+        Ok(BlockResult {
+            height: block.height,
+            epoch,
+            tx_results,
+            events: block_events,
+        })
+    }
+
+    /// Runs the epoch's elections from the beacon's entropy.
+    fn elect(
+        &self,
+        store: &mut dyn Store,
+        beacon_params: &BeaconParameters,
+        epoch: Epoch,
+        block: &Block,
+    ) -> Result<(), FatalError> {
+        match beacon_params.backend {
+            beacon::Backend::Insecure => {
+                let entropy =
+                    beacon::insecure_entropy(&self.chain_context, epoch, &block.prev_hash);
+                scheduler::on_epoch(store, epoch, &entropy, None).map_err(into_fatal)
+            }
+            beacon::Backend::Vrf => {
+                let finished = beacon::finish_vrf_epoch(store, &beacon_params.vrf)?;
+                let next_input = match &finished {
+                    Some((entropy, proved)) => {
+                        scheduler::on_epoch(store, epoch, entropy, Some(proved))
+                            .map_err(into_fatal)?;
+                        *entropy
+                    }
+                    None => {
+                        scheduler::skip_epoch(store).map_err(into_fatal)?;
+                        beacon::vrf_state(store)?
+                            .map(|s| s.alpha)
+                            .unwrap_or_default()
+                    }
+                };
+                beacon::start_vrf_epoch(
+                    store,
+                    &self.chain_context,
+                    epoch,
+                    &next_input,
+                    block.height,
+                    &beacon_params.vrf,
+                )
+            }
+        }
+    }
+
+    /// Whether each transaction's signature verifies: one batch for the
+    /// block, and single checks only if the batch fails.
+    fn verify_signatures(
+        &self,
+        block: &Block,
+        params: &ConsensusParameters,
+    ) -> Vec<(Decoded, bool)> {
+        let decoded: Vec<Decoded> = block
+            .txs
+            .iter()
+            .map(|raw| self.decode(raw, params))
+            .collect();
+        let mut batch = BatchVerifier::with_capacity(decoded.len());
+        for (s, _) in decoded.iter().flatten() {
+            batch.queue(
+                &s.signature.public_key,
+                &self.tx_context,
+                &s.untrusted_raw_value,
+                &s.signature.signature,
+            );
+        }
+        if batch.verify().is_ok() {
+            return decoded
+                .into_iter()
+                .map(|d| {
+                    let ok = d.is_ok();
+                    (d, ok)
+                })
+                .collect();
+        }
+        decoded
+            .into_iter()
+            .map(|d| {
+                let ok = d.as_ref().is_ok_and(|(s, _)| {
+                    s.signature
+                        .public_key
+                        .verify(
+                            &self.tx_context,
+                            &s.untrusted_raw_value,
+                            &s.signature.signature,
+                        )
+                        .is_ok()
+                });
+                (d, ok)
+            })
+            .collect()
+    }
+
+    /// Runs one transaction whose signature check came out `sig_ok`.
+    fn deliver_tx(
+        &self,
+        store: &mut dyn Store,
+        raw: &[u8],
+        decoded: Decoded,
+        sig_ok: bool,
+        env: &mut BlockEnv<'_>,
+    ) -> Result<TxResult, FatalError> {
+        let BlockEnv {
+            params,
+            gas_table,
+            info,
+            debug,
+            gas_left,
+        } = env;
+        let (info, debug) = (*info, *debug);
+        let hash = Hash::digest(raw);
+        let refused = |e: ConsensusError| TxResult {
+            hash,
+            error: Some(e.to_tx_error()),
+            gas_used: 0,
+            events: Vec::new(),
+        };
+        let (signed, tx) = match decoded {
+            Ok(d) => d,
+            Err(e) => return Ok(refused(e)),
+        };
+        if !sig_ok {
+            return Ok(refused(ConsensusError::InvalidSignature));
+        }
+        let signer = Address::from_ed25519(&signed.signature.public_key);
+        let (fee, gas) = match admission(params, gas_table, &tx, raw.len() as u64) {
+            Ok(fg) => fg,
+            Err(e) => return Ok(refused(e)),
+        };
+        if let Some(left) = gas_left.as_mut() {
+            match left.checked_sub(gas) {
+                Some(rest) => *left = rest,
+                None => return Ok(refused(ConsensusError::BlockGasExhausted)),
+            }
+        }
+
+        // Authenticate and pay: nonce and fee, outside the method's overlay.
+        let mut staking = Staking::new(store);
+        let mut acct = staking.state().account(&signer)?;
+        if tx.nonce != acct.general.nonce {
+            return Ok(refused(ConsensusError::InvalidNonce {
+                expected: acct.general.nonce,
+                got: tx.nonce,
+            }));
+        }
+        if acct.general.balance < fee {
+            return Ok(refused(ConsensusError::InsufficientFeeBalance(fee)));
+        }
+        acct.general.nonce = acct
+            .general
+            .nonce
+            .checked_add(1)
+            .ok_or_else(|| FatalError::Invariant("nonce overflow".into()))?;
+        staking
+            .state()
+            .set_account(&signer, &acct)
+            .map_err(into_fatal)?;
+        staking.charge_fee(&signer, fee).map_err(into_fatal)?;
+
+        // Run the method; keep its writes only if it succeeds.
+        let mut overlay = Overlay::new(store);
+        let env = DispatchEnv {
+            info,
+            debug,
+            commit_ctx: &self.commit_context,
+        };
+        match dispatch(&mut overlay, &tx, &signed.signature.public_key, &env) {
+            Ok(events) => {
+                overlay.commit()?;
+                Ok(TxResult {
+                    hash,
+                    error: None,
+                    gas_used: gas,
+                    events,
+                })
+            }
+            Err(Failure::Tx(e)) => Ok(TxResult {
+                hash,
+                error: Some(e),
+                gas_used: gas,
+                events: Vec::new(),
+            }),
+            Err(Failure::Fatal(e)) => Err(e),
+        }
+    }
+}
+
+/// Every service's gas parameters, to price any method.
+pub struct GasTable {
+    beacon: BeaconParameters,
+    staking: staking::Parameters,
+    registry: registry::Parameters,
+    roothash: roothash::Parameters,
+}
+
+impl GasTable {
+    /// Loads the current gas parameters.
+    pub fn load(store: &mut dyn Store) -> Result<Self, FatalError> {
+        Ok(Self {
+            beacon: store
+                .get_typed(&[BEACON_PARAMETERS])?
+                .ok_or_else(|| FatalError::Invariant("beacon parameters missing".into()))?,
+            staking: Staking::new(&mut *store).state().parameters()?,
+            registry: Registry::new(&mut *store).state().parameters()?,
+            roothash: roothash::state::RoothashState::new(store).parameters()?,
+        })
+    }
+
+    /// Gas a method needs, or `None` for an unknown method.
+    pub fn method_gas(&self, method: &str) -> Option<u64> {
+        let g = &self.staking.gas_costs;
+        Some(match method {
+            methods::TRANSFER => g.transfer,
+            methods::BURN => g.burn,
+            methods::ADD_ESCROW => g.add_escrow,
+            methods::RECLAIM_ESCROW => g.reclaim_escrow,
+            methods::ALLOW => g.allow,
+            methods::WITHDRAW => g.withdraw,
+            methods::AMEND_COMMISSION_SCHEDULE => g.amend_commission_schedule,
+            beacon::methods::VRF_PROVE => self.beacon.vrf.gas_vrf_prove,
+            other => {
+                return registry::method_gas(&self.registry, other)
+                    .or_else(|| roothash::method_gas(&self.roothash, other));
+            }
+        })
+    }
+}
+
+/// The checks that need no account state: known method, enough gas, fee
+/// price. Returns the fee and the gas charged.
+fn admission(
+    params: &ConsensusParameters,
+    gas: &GasTable,
+    tx: &Transaction,
+    size: u64,
+) -> Result<(Quantity, u64), ConsensusError> {
+    let method_cost = gas
+        .method_gas(&tx.method)
+        .ok_or_else(|| ConsensusError::UnknownMethod(tx.method.clone()))?;
+    let needed = params
+        .gas_per_tx_byte
+        .saturating_mul(size)
+        .saturating_add(method_cost);
+    let (offered_gas, fee) = tx
+        .fee
+        .as_ref()
+        .map_or((0, Quantity(0)), |f| (f.gas, f.amount));
+    if offered_gas < needed {
+        return Err(ConsensusError::OutOfGas {
+            needed,
+            offered: offered_gas,
+        });
+    }
+    let minimum = params
+        .min_gas_price
+        .0
+        .checked_mul(u128::from(offered_gas))
+        .map(Quantity)
+        .ok_or(ConsensusError::FeeTooLow {
+            offered: fee,
+            minimum: Quantity(u128::MAX),
+        })?;
+    if fee < minimum {
+        return Err(ConsensusError::FeeTooLow {
+            offered: fee,
+            minimum,
+        });
+    }
+    Ok((fee, needed))
+}
+
+fn body<T: serde::de::DeserializeOwned>(tx: &Transaction) -> Result<T, Failure> {
+    let value = tx.body.clone().unwrap_or(Value::Null);
+    cbor::from_value(value).map_err(|e| {
+        ConsensusError::MalformedBody {
+            method: tx.method.clone(),
+            reason: e.to_string(),
+        }
+        .into()
+    })
+}
+
+/// What a dispatched method may need besides its body and signer.
+struct DispatchEnv<'a> {
+    info: BlockInfo,
+    debug: bool,
+    commit_ctx: &'a Context,
+}
+
+fn dispatch(
+    store: &mut dyn Store,
+    tx: &Transaction,
+    signer_key: &atoll_crypto::ed25519::PublicKey,
+    env: &DispatchEnv<'_>,
+) -> Result<Vec<Event>, Failure> {
+    let signer = &Address::from_ed25519(signer_key);
+    let epoch = env.info.epoch;
+    let events: Vec<Event> = match tx.method.as_str() {
+        methods::TRANSFER => vec![Staking::new(store).transfer(signer, &body(tx)?)?.into()],
+        methods::BURN => vec![Staking::new(store).burn(signer, &body(tx)?)?.into()],
+        methods::ADD_ESCROW => vec![Staking::new(store).add_escrow(signer, &body(tx)?)?.into()],
+        methods::RECLAIM_ESCROW => {
+            vec![
+                Staking::new(store)
+                    .reclaim_escrow(signer, &body(tx)?, epoch)?
+                    .into(),
+            ]
+        }
+        methods::ALLOW => vec![Staking::new(store).allow(signer, &body(tx)?)?.into()],
+        methods::AMEND_COMMISSION_SCHEDULE => vec![
+            Staking::new(store)
+                .amend_commission_schedule(signer, &body(tx)?, epoch)?
+                .into(),
+        ],
+        methods::WITHDRAW => Staking::new(store)
+            .withdraw(signer, &body(tx)?)?
+            .into_iter()
+            .map(Event::from)
+            .collect(),
+        registry::methods::REGISTER_ENTITY => {
+            vec![
+                Registry::new(store)
+                    .register_entity(signer_key, &body(tx)?)?
+                    .into(),
+            ]
+        }
+        registry::methods::DEREGISTER_ENTITY => {
+            vec![Registry::new(store).deregister_entity(signer_key)?.into()]
+        }
+        registry::methods::REGISTER_NODE => vec![
+            Registry::new(store)
+                .register_node(signer_key, &body(tx)?, epoch, env.debug)?
+                .into(),
+        ],
+        registry::methods::UNFREEZE_NODE => {
+            vec![
+                Registry::new(store)
+                    .unfreeze_node(signer_key, &body(tx)?, epoch)?
+                    .into(),
+            ]
+        }
+        registry::methods::REGISTER_RUNTIME => {
+            let event =
+                Registry::new(&mut *store).register_runtime(signer_key, &body(tx)?, env.debug)?;
+            if let registry::Event::Runtime { id } = &event {
+                let runtime = Registry::new(&mut *store)
+                    .state()
+                    .runtime(id)?
+                    .ok_or_else(|| FatalError::Invariant("registered runtime missing".into()))?;
+                Roothash::new(store, env.commit_ctx).init_runtime(&runtime, env.info)?;
+            }
+            vec![event.into()]
+        }
+        roothash::methods::EXECUTOR_COMMIT => Roothash::new(store, env.commit_ctx)
+            .executor_commit(&body(tx)?, env.info)?
+            .into_iter()
+            .map(Event::from)
+            .collect(),
+        beacon::methods::VRF_PROVE => {
+            beacon::vrf_prove(store, signer_key, &body(tx)?, env.info.height)?;
+            Vec::new()
+        }
+        roothash::methods::EVIDENCE => {
+            Roothash::new(store, env.commit_ctx).evidence(&body(tx)?, env.info)?;
+            Vec::new()
+        }
+        other => return Err(ConsensusError::UnknownMethod(other.to_owned()).into()),
+    };
+    Ok(events)
+}
+
+fn fatal(r: Result<(), Failure>) -> Result<(), FatalError> {
+    r.map_err(into_fatal)
+}
+
+/// A failure where only a fatal one is possible (system operations): a
+/// client-facing error there means an invariant broke.
+fn into_fatal(f: Failure) -> FatalError {
+    match f {
+        Failure::Fatal(e) => e,
+        Failure::Tx(e) => FatalError::Invariant(format!("system operation failed: {e}")),
+    }
+}
+
+fn fatal_as_tx(e: FatalError) -> TxError {
+    TxError::new(MODULE, 0, format!("node error: {e}"))
+}
+
+/// A read-only view used where staking's accessors want a mutable store
+/// but only read (mempool checks). Writes are refused as an invariant break.
+struct ReadOnly<'a>(&'a dyn Store);
+
+impl Store for ReadOnly<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, FatalError> {
+        self.0.get(key)
+    }
+
+    fn insert(&mut self, _key: &[u8], _value: Vec<u8>) -> Result<(), FatalError> {
+        Err(FatalError::Invariant("write to a read-only view".into()))
+    }
+
+    fn remove(&mut self, _key: &[u8]) -> Result<(), FatalError> {
+        Err(FatalError::Invariant("write to a read-only view".into()))
+    }
+
+    fn range(&self, start: &[u8], end: Option<&[u8]>) -> Result<crate::state::Entries, FatalError> {
+        self.0.range(start, end)
+    }
+}

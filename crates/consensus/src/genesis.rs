@@ -1,0 +1,443 @@
+//! The genesis document: everything a network starts from.
+//!
+//! It is a JSON file. Its hash (SHA-512/256 of its canonical CBOR encoding)
+//! is the network's chain context, which every signature binds to: a change
+//! of one byte makes a different network. [`Genesis::check`] lists every
+//! problem in a document, in words an operator can act on.
+
+use std::collections::BTreeMap;
+
+use atoll_crypto::context::ChainContext;
+use atoll_crypto::{Address, Hash};
+use atoll_types::{Epoch, Quantity};
+use serde::{Deserialize, Serialize};
+
+use crate::services::{beacon, registry, roothash, scheduler, staking};
+
+/// Parameters of the consensus layer itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsensusParameters {
+    /// Largest transaction, in bytes.
+    pub max_tx_size: u64,
+    /// Largest block (sum of its transactions), in bytes.
+    pub max_block_size: u64,
+    /// Most gas one block may use (0: unlimited).
+    #[serde(default)]
+    pub max_block_gas: u64,
+    /// Smallest fee per unit of gas a transaction must offer.
+    #[serde(default)]
+    pub min_gas_price: Quantity,
+    /// Gas charged per transaction byte, on top of the method's own cost.
+    #[serde(default)]
+    pub gas_per_tx_byte: u64,
+}
+
+impl Default for ConsensusParameters {
+    fn default() -> Self {
+        Self {
+            max_tx_size: 32 * 1024,
+            max_block_size: 4 * 1024 * 1024,
+            max_block_gas: 0,
+            min_gas_price: Quantity(0),
+            gas_per_tx_byte: 1,
+        }
+    }
+}
+
+/// Parameters of epoch time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeaconParameters {
+    /// Blocks per epoch.
+    pub interval: u64,
+    /// Randomness backend.
+    #[serde(default)]
+    pub backend: beacon::Backend,
+    /// Parameters of the VRF backend.
+    #[serde(default)]
+    pub vrf: beacon::VrfParameters,
+}
+
+impl Default for BeaconParameters {
+    fn default() -> Self {
+        Self {
+            interval: 100,
+            backend: beacon::Backend::Insecure,
+            vrf: beacon::VrfParameters::default(),
+        }
+    }
+}
+
+/// Staking's part of the genesis document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StakingGenesis {
+    /// Parameters.
+    #[serde(default)]
+    pub parameters: staking::Parameters,
+    /// Total supply; must equal everything held in the ledger and pools.
+    pub total_supply: Quantity,
+    /// Common pool balance.
+    #[serde(default)]
+    pub common_pool: Quantity,
+    /// Initial accounts.
+    #[serde(default)]
+    pub ledger: BTreeMap<Address, staking::Account>,
+    /// Initial delegations: escrow to delegator to shares.
+    #[serde(default)]
+    pub delegations: BTreeMap<Address, BTreeMap<Address, staking::Delegation>>,
+}
+
+/// The registry's part of the genesis document: descriptors registered
+/// from the start (the genesis document is trusted as a whole, so they carry
+/// no signatures of their own).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryGenesis {
+    /// Parameters.
+    #[serde(default)]
+    pub parameters: registry::Parameters,
+    /// Entities.
+    #[serde(default)]
+    pub entities: Vec<registry::Entity>,
+    /// Runtimes.
+    #[serde(default)]
+    pub runtimes: Vec<registry::Runtime>,
+    /// Nodes.
+    #[serde(default)]
+    pub nodes: Vec<registry::Node>,
+}
+
+/// The whole genesis document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Genesis {
+    /// A human-readable network name (part of the hash, so it separates
+    /// networks that would otherwise start identical).
+    pub chain_id: String,
+    /// Height of the first block.
+    #[serde(default = "one")]
+    pub initial_height: u64,
+    /// Whether this is a debug network (enables insecure conveniences, which
+    /// every tool then announces).
+    #[serde(default)]
+    pub debug: bool,
+    /// Consensus parameters.
+    #[serde(default)]
+    pub consensus: ConsensusParameters,
+    /// Epoch time.
+    #[serde(default)]
+    pub beacon: BeaconParameters,
+    /// Staking.
+    #[serde(default)]
+    pub staking: StakingGenesis,
+    /// Registry.
+    #[serde(default)]
+    pub registry: RegistryGenesis,
+    /// Scheduler.
+    #[serde(default)]
+    pub scheduler: scheduler::Parameters,
+    /// Roothash.
+    #[serde(default)]
+    pub roothash: roothash::Parameters,
+}
+
+fn one() -> u64 {
+    1
+}
+
+impl Default for Genesis {
+    /// An empty document with the same defaults as parsing `{}` would give
+    /// (first block at height 1).
+    fn default() -> Self {
+        Self {
+            chain_id: String::new(),
+            initial_height: one(),
+            debug: false,
+            consensus: ConsensusParameters::default(),
+            beacon: BeaconParameters::default(),
+            staking: StakingGenesis::default(),
+            registry: RegistryGenesis::default(),
+            scheduler: scheduler::Parameters::default(),
+            roothash: roothash::Parameters::default(),
+        }
+    }
+}
+
+/// A problem found by [`Genesis::check`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct GenesisProblem {
+    /// Where in the document.
+    pub field: String,
+    /// What is wrong and what to do about it.
+    pub problem: String,
+}
+
+fn problem(field: impl Into<String>, problem: impl Into<String>) -> GenesisProblem {
+    GenesisProblem {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+impl Genesis {
+    /// Parses a genesis document from JSON.
+    pub fn from_json(json: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    /// The document as pretty JSON.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string_pretty(self)
+    }
+
+    /// The document's hash: SHA-512/256 of its canonical CBOR encoding.
+    pub fn hash(&self) -> Result<Hash, atoll_types::cbor::EncodeError> {
+        Ok(Hash::digest(&atoll_types::cbor::to_vec(self)?))
+    }
+
+    /// The chain context every signature on this network binds to.
+    pub fn chain_context(&self) -> Result<ChainContext, atoll_types::cbor::EncodeError> {
+        Ok(ChainContext::from_hash(&self.hash()?))
+    }
+
+    /// The epoch of block `height`.
+    pub fn epoch_at(&self, height: u64) -> Epoch {
+        epoch_at(self.initial_height, self.beacon.interval, height)
+    }
+
+    /// Every problem in the document; empty when it is valid.
+    pub fn check(&self) -> Vec<GenesisProblem> {
+        let mut out = Vec::new();
+        if self.chain_id.trim().is_empty() {
+            out.push(problem("chain_id", "must not be empty: name the network"));
+        }
+        if self.initial_height == 0 {
+            out.push(problem("initial_height", "must be at least 1"));
+        }
+        if self.beacon.interval == 0 {
+            out.push(problem(
+                "beacon.interval",
+                "must be at least 1 block per epoch",
+            ));
+        }
+        if self.beacon.backend == beacon::Backend::Insecure && !self.debug {
+            out.push(problem(
+                "beacon.backend",
+                "the insecure beacon lets proposers bias elections: it is allowed only with \"debug\": true",
+            ));
+        }
+        if self.beacon.backend == beacon::Backend::Vrf {
+            let v = &self.beacon.vrf;
+            if v.alpha_hq_threshold == 0 {
+                out.push(problem(
+                    "beacon.vrf.alpha_hq_threshold",
+                    "must be at least 1 proof",
+                ));
+            }
+            if v.proof_delay >= self.beacon.interval {
+                out.push(problem(
+                    "beacon.vrf.proof_delay",
+                    format!("must be shorter than the epoch ({} blocks), or no proof could be submitted", self.beacon.interval),
+                ));
+            }
+        }
+        if self.scheduler.max_validators == 0 {
+            out.push(problem("scheduler.max_validators", "must be at least 1"));
+        }
+        let c = &self.consensus;
+        if c.max_tx_size == 0 || c.max_tx_size > c.max_block_size {
+            out.push(problem(
+                "consensus.max_tx_size",
+                format!(
+                    "must be positive and at most consensus.max_block_size ({})",
+                    c.max_block_size
+                ),
+            ));
+        }
+        let s = &self.staking;
+        if s.parameters.debonding_interval == 0 {
+            out.push(problem(
+                "staking.parameters.debonding_interval",
+                "must be at least 1 epoch, or stake could leave before misbehaviour is punished",
+            ));
+        }
+        if s.parameters.fee_split_weight_propose == 0 && s.parameters.fee_split_weight_vote == 0 {
+            out.push(problem(
+                "staking.parameters.fee_split_weight_*",
+                "at least one fee split weight must be positive, or fees would all go to the common pool",
+            ));
+        }
+        self.check_supply(&mut out);
+        self.check_delegations(&mut out);
+        self.check_registry(&mut out);
+        out
+    }
+
+    fn check_registry(&self, out: &mut Vec<GenesisProblem>) {
+        let r = &self.registry;
+        for rt in &r.runtimes {
+            if let Err(e) = registry::validate_runtime(rt, self.debug) {
+                out.push(problem(
+                    format!("registry.runtimes.{}", rt.id),
+                    e.to_string(),
+                ));
+            }
+            if !r.entities.iter().any(|e| e.id == rt.entity_id) {
+                out.push(problem(
+                    format!("registry.runtimes.{}.entity_id", rt.id),
+                    "names an entity that is not in registry.entities",
+                ));
+            }
+        }
+        for n in &r.nodes {
+            let listed = r
+                .entities
+                .iter()
+                .any(|e| e.id == n.entity_id && e.nodes.contains(&n.id));
+            if !listed {
+                out.push(problem(
+                    format!("registry.nodes.{}", n.id),
+                    "its entity is not in registry.entities or does not list the node",
+                ));
+            }
+            if !n.roles.is_valid() {
+                out.push(problem(
+                    format!("registry.nodes.{}.roles", n.id),
+                    "no valid role set",
+                ));
+            }
+            for rt in &n.runtimes {
+                if !r.runtimes.iter().any(|x| x.id == rt.id) {
+                    out.push(problem(
+                        format!("registry.nodes.{}.runtimes", n.id),
+                        format!("serves runtime {} which is not in registry.runtimes", rt.id),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn check_supply(&self, out: &mut Vec<GenesisProblem>) {
+        let s = &self.staking;
+        let mut sum: Option<u128> = Some(s.common_pool.0);
+        for acct in s.ledger.values() {
+            for part in [
+                acct.general.balance,
+                acct.escrow.active.balance,
+                acct.escrow.debonding.balance,
+            ] {
+                sum = sum.and_then(|x| x.checked_add(part.0));
+            }
+        }
+        match sum {
+            None => out.push(problem(
+                "staking.ledger",
+                "balances overflow a 128-bit amount",
+            )),
+            Some(total) if total != s.total_supply.0 => out.push(problem(
+                "staking.total_supply",
+                format!(
+                    "is {} but the ledger and the common pool hold {total}: set total_supply to {total}",
+                    s.total_supply
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
+
+    fn check_delegations(&self, out: &mut Vec<GenesisProblem>) {
+        let s = &self.staking;
+        for (escrow, acct) in &s.ledger {
+            let issued: Option<u128> = s
+                .delegations
+                .get(escrow)
+                .map(|ds| {
+                    ds.values()
+                        .try_fold(0u128, |a, d| a.checked_add(d.shares.0))
+                })
+                .unwrap_or(Some(0));
+            if issued != Some(acct.escrow.active.total_shares.0) {
+                out.push(problem(
+                    format!("staking.ledger.{escrow}.escrow.active.total_shares"),
+                    format!(
+                        "is {} but the delegations to this escrow hold {} shares",
+                        acct.escrow.active.total_shares,
+                        issued.map_or_else(|| "overflowing".to_owned(), |v| v.to_string())
+                    ),
+                ));
+            }
+            if acct.escrow.debonding.total_shares.0 != 0 {
+                out.push(problem(
+                    format!("staking.ledger.{escrow}.escrow.debonding"),
+                    "genesis cannot start with debonding stake: move it to the general balance",
+                ));
+            }
+        }
+        for escrow in s.delegations.keys() {
+            if !s.ledger.contains_key(escrow) {
+                out.push(problem(
+                    format!("staking.delegations.{escrow}"),
+                    "delegates to an escrow account that is not in staking.ledger",
+                ));
+            }
+        }
+    }
+}
+
+/// The epoch of block `height` on a chain starting at `initial_height` with
+/// `interval` blocks per epoch.
+pub fn epoch_at(initial_height: u64, interval: u64, height: u64) -> Epoch {
+    Epoch(height.saturating_sub(initial_height) / interval.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_matches_an_empty_json_document() {
+        let from_json: Genesis = serde_json::from_str(r#"{"chain_id": ""}"#).unwrap();
+        assert_eq!(from_json, Genesis::default());
+    }
+
+    #[test]
+    fn check_explains_problems() {
+        let mut g = Genesis {
+            chain_id: "x".into(),
+            ..Genesis::default()
+        };
+        g.staking.total_supply = Quantity(5);
+        let problems = g.check();
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert!(
+            fields.contains(&"beacon.backend"),
+            "insecure beacon on a non-debug network"
+        );
+        assert!(fields.contains(&"staking.total_supply"));
+        let supply = problems
+            .iter()
+            .find(|p| p.field == "staking.total_supply")
+            .unwrap();
+        assert!(
+            supply.problem.contains("set total_supply to 0"),
+            "{}",
+            supply.problem
+        );
+        g.debug = true;
+        g.staking.total_supply = Quantity(0);
+        assert_eq!(g.check(), vec![]);
+    }
+
+    #[test]
+    fn hash_changes_with_any_field() {
+        let a = Genesis {
+            chain_id: "a".into(),
+            ..Genesis::default()
+        };
+        let b = Genesis {
+            chain_id: "b".into(),
+            ..Genesis::default()
+        };
+        assert_ne!(a.hash().unwrap(), b.hash().unwrap());
+        assert_eq!(a.hash().unwrap(), a.clone().hash().unwrap());
+        assert_eq!(a.chain_context().unwrap().as_str().len(), 64);
+    }
+}

@@ -1,0 +1,165 @@
+//! Read-only queries over the consensus state, by method name.
+//!
+//! The node opens the state at the height a client asks for and calls
+//! [`query`]; arguments and results are JSON in their human-readable forms
+//! (Bech32 addresses, base64 keys, decimal amounts), which is what the node
+//! API serves. Events are not state: the node keeps each block's
+//! [`crate::app::BlockResult`] and serves them itself.
+
+use atoll_crypto::Address;
+use atoll_crypto::ed25519::PublicKey;
+use atoll_types::Namespace;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::FatalError;
+use crate::services::registry::Registry;
+use crate::services::roothash::state::RoothashState;
+use crate::services::scheduler::state::SchedulerState;
+use crate::services::staking::state::StakingState;
+use crate::services::beacon;
+use crate::state::Store;
+
+/// Every query method.
+pub const METHODS: &[&str] = &[
+    "staking.Account",
+    "staking.Delegations",
+    "staking.DebondingDelegations",
+    "staking.TotalSupply",
+    "staking.CommonPool",
+    "staking.Parameters",
+    "registry.Entity",
+    "registry.Entities",
+    "registry.Node",
+    "registry.Nodes",
+    "registry.Runtime",
+    "registry.Runtimes",
+    "scheduler.Validators",
+    "scheduler.Committee",
+    "scheduler.Committees",
+    "roothash.RuntimeState",
+    "roothash.LatestBlock",
+    "beacon.VrfState",
+];
+
+/// Why a query failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// No such query method.
+    #[error("unknown query method `{0}`; known methods: {list}", list = METHODS.join(", "))]
+    UnknownMethod(String),
+    /// The arguments do not fit the method.
+    #[error("invalid arguments for {method}: {reason}")]
+    InvalidArguments {
+        /// The method.
+        method: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The thing asked for does not exist (at this height).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The node's state could not be read.
+    #[error(transparent)]
+    State(#[from] FatalError),
+}
+
+#[derive(Deserialize)]
+struct ByAddress {
+    address: Address,
+}
+
+#[derive(Deserialize)]
+struct ById {
+    id: PublicKey,
+}
+
+#[derive(Deserialize)]
+struct ByRuntime {
+    runtime: Namespace,
+}
+
+#[derive(Deserialize)]
+struct Debonding {
+    escrow: Address,
+    delegator: Address,
+}
+
+fn args<T: DeserializeOwned>(method: &str, v: &Value) -> Result<T, QueryError> {
+    serde_json::from_value(v.clone()).map_err(|e| QueryError::InvalidArguments {
+        method: method.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+fn out<T: Serialize>(v: &T) -> Result<Value, QueryError> {
+    serde_json::to_value(v).map_err(|e| QueryError::State(FatalError::Invariant(e.to_string())))
+}
+
+/// Answers `method` with `arguments` (a JSON object; `null` for none) from
+/// `store`.
+pub fn query(store: &mut dyn Store, method: &str, arguments: &Value) -> Result<Value, QueryError> {
+    match method {
+        "staking.Account" => {
+            let a: ByAddress = args(method, arguments)?;
+            out(&StakingState::new(store).account(&a.address)?)
+        }
+        "staking.Delegations" => {
+            let a: ByAddress = args(method, arguments)?;
+            let list: Vec<Value> = StakingState::new(store)
+                .delegations_to(&a.address)?
+                .into_iter()
+                .map(|(d, del)| json!({ "delegator": d, "shares": del.shares }))
+                .collect();
+            Ok(Value::Array(list))
+        }
+        "staking.DebondingDelegations" => {
+            let a: Debonding = args(method, arguments)?;
+            out(&StakingState::new(store).debondings(&a.escrow, &a.delegator)?)
+        }
+        "staking.TotalSupply" => out(&StakingState::new(store).total_supply()?),
+        "staking.CommonPool" => out(&StakingState::new(store).common_pool()?),
+        "staking.Parameters" => out(&StakingState::new(store).parameters()?),
+        "registry.Entity" => {
+            let a: ById = args(method, arguments)?;
+            let e = Registry::new(store).state().entity(&a.id)?;
+            out(&e.ok_or_else(|| QueryError::NotFound(format!("entity {}", a.id)))?)
+        }
+        "registry.Entities" => out(&Registry::new(store).state().entities()?),
+        "registry.Node" => {
+            let a: ById = args(method, arguments)?;
+            let n = Registry::new(store).state().node(&a.id)?;
+            out(&n.ok_or_else(|| QueryError::NotFound(format!("node {}", a.id)))?)
+        }
+        "registry.Nodes" => out(&Registry::new(store).state().nodes()?),
+        "registry.Runtime" => {
+            let a: ByRuntime = args(method, arguments)?;
+            let r = Registry::new(store).state().runtime(&a.runtime)?;
+            out(&r.ok_or_else(|| QueryError::NotFound(format!("runtime {}", a.runtime)))?)
+        }
+        "registry.Runtimes" => out(&Registry::new(store).state().runtimes()?),
+        "scheduler.Validators" => out(&SchedulerState::new(store).validators()?),
+        "scheduler.Committee" => {
+            let a: ByRuntime = args(method, arguments)?;
+            let c = SchedulerState::new(store).committee(&a.runtime)?;
+            out(&c.ok_or_else(|| {
+                QueryError::NotFound(format!("committee of runtime {}", a.runtime))
+            })?)
+        }
+        "scheduler.Committees" => out(&SchedulerState::new(store).committees()?),
+        "roothash.RuntimeState" | "roothash.LatestBlock" => {
+            let a: ByRuntime = args(method, arguments)?;
+            let rs = RoothashState::new(store)
+                .runtime(&a.runtime)?
+                .ok_or_else(|| QueryError::NotFound(format!("runtime {}", a.runtime)))?;
+            if method == "roothash.LatestBlock" {
+                out(&rs.last_block)
+            } else {
+                out(&rs)
+            }
+        }
+        "beacon.VrfState" => out(&beacon::vrf_state(store)?),
+        other => Err(QueryError::UnknownMethod(other.to_owned())),
+    }
+}

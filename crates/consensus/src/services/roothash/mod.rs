@@ -1,0 +1,647 @@
+//! The roothash: each runtime's chain of blocks, advanced only by its
+//! elected executor committee.
+//!
+//! Consensus never runs runtime transactions. Committee members submit
+//! signed [`ExecutorCommitment`]s (`roothash.ExecutorCommit`); at the end of
+//! each consensus block the pool of a round is evaluated:
+//!
+//! 1. **Workers.** Commitments are grouped by the scheduler (proposer) whose
+//!    batch they executed; the best-ranked scheduler that committed wins. If
+//!    all votes agree and at least `group_size - allowed_stragglers` match the
+//!    scheduler's own, the round finalizes. Two different votes, or more
+//!    failures than stragglers allowed, is a **discrepancy**; so is a round
+//!    whose `round_timeout` expires without enough votes.
+//! 2. **Backups.** After a discrepancy only backup workers vote, and a simple
+//!    majority (`backups / 2 + 1`) decides. If it agrees with the scheduler,
+//!    the round finalizes with that result; workers that voted otherwise are
+//!    slashed (`runtime-incorrect-results`) and frozen. If no majority can
+//!    form, or the backups time out (1.5 × `round_timeout`), the round fails.
+//! 3. A failed round records a `RoundFailed` block: the state root does not
+//!    change and the next round starts from it.
+//!
+//! A finalized round's messages (staking operations from the runtime's own
+//! account) run at once; their results are kept for the runtime to read.
+
+pub mod state;
+pub mod types;
+
+use std::collections::BTreeMap;
+
+use atoll_crypto::context::{ChainContext, Context};
+use atoll_crypto::ed25519::PublicKey;
+use atoll_crypto::{Address, Hash};
+use atoll_types::Namespace;
+
+use self::state::RoothashState;
+pub use self::types::*;
+use crate::error::{Failure, FatalError, ModuleError};
+use crate::services::registry::{Registry, Runtime};
+use crate::services::scheduler::{Committee, Role, state::SchedulerState};
+use crate::services::staking::{SlashReason, Staking};
+use crate::state::{Overlay, Store};
+
+/// The module name.
+pub const MODULE: &str = "roothash";
+
+/// Signature context of executor commitments (bound to the chain).
+pub const COMMITMENT_SIGNATURE_CONTEXT: &str = "oasis-core/roothash: executor commitment";
+
+/// Method names.
+pub mod methods {
+    /// `roothash.ExecutorCommit`
+    pub const EXECUTOR_COMMIT: &str = "roothash.ExecutorCommit";
+    /// `roothash.Evidence`
+    pub const EVIDENCE: &str = "roothash.Evidence";
+}
+
+/// Roothash errors, with stable codes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoothashError {
+    /// No such runtime, or it has no committee this epoch.
+    #[error("runtime {0} has no committee")]
+    NoCommittee(String),
+    /// The commitment is for another round or another previous block.
+    #[error("commitment for round {got} does not extend the latest block (next round {expected})")]
+    WrongRound {
+        /// The round expected.
+        expected: u64,
+        /// The round committed to.
+        got: u64,
+    },
+    /// The committer is not in the committee (or not in the phase's role).
+    #[error("node is not an eligible committee member for this phase")]
+    NotMember,
+    /// The scheduler named is not a worker.
+    #[error("scheduler is not a worker of the committee")]
+    BadScheduler,
+    /// The signature does not verify.
+    #[error("commitment signature does not verify")]
+    BadSignature,
+    /// The messages do not match the committed hash, or come from a non-scheduler.
+    #[error("invalid messages: {0}")]
+    BadMessages(&'static str),
+    /// The node already committed this round.
+    #[error("node already committed for this round")]
+    AlreadyCommitted,
+    /// Evidence that proves nothing.
+    #[error("invalid evidence: {0}")]
+    BadEvidence(&'static str),
+    /// The runtime id in the commitment does not match.
+    #[error("commitment is for another runtime")]
+    WrongRuntime,
+}
+
+impl ModuleError for RoothashError {
+    const MODULE: &'static str = MODULE;
+
+    fn code(&self) -> u32 {
+        match self {
+            Self::NoCommittee(_) => 1,
+            Self::WrongRound { .. } => 2,
+            Self::NotMember => 3,
+            Self::BadScheduler => 4,
+            Self::BadSignature => 5,
+            Self::BadMessages(_) => 6,
+            Self::AlreadyCommitted => 7,
+            Self::BadEvidence(_) => 8,
+            Self::WrongRuntime => 9,
+        }
+    }
+}
+
+impl From<RoothashError> for Failure {
+    fn from(e: RoothashError) -> Self {
+        Failure::Tx(e.to_tx_error())
+    }
+}
+
+/// The consensus block the roothash is working in.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockInfo {
+    /// Height.
+    pub height: u64,
+    /// Block time (seconds).
+    pub time: u64,
+    /// Epoch of the block.
+    pub epoch: atoll_types::Epoch,
+}
+
+/// The roothash on one store.
+pub struct Roothash<'a> {
+    store: &'a mut dyn Store,
+    commit_ctx: &'a Context,
+}
+
+/// The commitment context for a chain.
+pub fn commitment_context(chain: &ChainContext) -> Result<Context, atoll_crypto::CryptoError> {
+    Context::for_chain(COMMITMENT_SIGNATURE_CONTEXT, chain)
+}
+
+/// The bytes a commitment's signature covers.
+pub fn commitment_signing_bytes(header: &CommitmentHeader) -> Result<Vec<u8>, Failure> {
+    atoll_types::cbor::to_vec(header).map_err(|e| {
+        FatalError::Invariant(format!("commitment header does not encode: {e}")).into()
+    })
+}
+
+impl<'a> Roothash<'a> {
+    /// The roothash on `store`, checking commitments in `commit_ctx`.
+    pub fn new(store: &'a mut dyn Store, commit_ctx: &'a Context) -> Self {
+        Self { store, commit_ctx }
+    }
+
+    fn state(&mut self) -> RoothashState<'_> {
+        RoothashState::new(&mut *self.store)
+    }
+
+    /// Starts a runtime's chain from its genesis (at registration).
+    pub fn init_runtime(&mut self, runtime: &Runtime, block: BlockInfo) -> Result<(), Failure> {
+        if self.state().runtime(&runtime.id)?.is_some() {
+            return Ok(());
+        }
+        let header = BlockHeader {
+            namespace: runtime.id,
+            round: runtime.genesis.round,
+            timestamp: block.time,
+            header_type: HeaderType::Normal,
+            previous_hash: Hash::empty(),
+            io_root: Hash::empty(),
+            state_root: runtime.genesis.state_root,
+            messages_hash: Hash::empty(),
+        };
+        self.state().set_runtime(&RuntimeState {
+            last_block: header,
+            last_block_height: block.height,
+            round: None,
+            last_message_results: Vec::new(),
+        })
+    }
+
+    /// `roothash.ExecutorCommit`: adds commitments to the runtime's round.
+    pub fn executor_commit(
+        &mut self,
+        body: &ExecutorCommit,
+        block: BlockInfo,
+    ) -> Result<Vec<Event>, Failure> {
+        let committee = SchedulerState::new(&mut *self.store)
+            .committee(&body.id)?
+            .ok_or_else(|| RoothashError::NoCommittee(body.id.to_string()))?;
+        let runtime = Registry::new(&mut *self.store)
+            .state()
+            .runtime(&body.id)?
+            .ok_or_else(|| RoothashError::NoCommittee(body.id.to_string()))?;
+        let mut rs = self
+            .state()
+            .runtime(&body.id)?
+            .ok_or_else(|| RoothashError::NoCommittee(body.id.to_string()))?;
+        let mut round = rs.round.take().unwrap_or(RoundState {
+            commitments: Vec::new(),
+            discrepancy: false,
+            timeout_height: block.height.saturating_add(runtime.executor.round_timeout),
+        });
+        let mut events = Vec::new();
+        for c in &body.commits {
+            self.check_commitment(&rs, &committee, &round, c)?;
+            round.commitments.push(c.clone());
+        }
+        round.commitments.sort_by_key(|c| c.node_id);
+        rs.round = Some(round);
+        self.state().set_runtime(&rs)?;
+        events.extend(self.try_finalize(&body.id, block, false)?);
+        Ok(events)
+    }
+
+    fn check_commitment(
+        &self,
+        rs: &RuntimeState,
+        committee: &Committee,
+        round: &RoundState,
+        c: &ExecutorCommitment,
+    ) -> Result<(), Failure> {
+        if c.header.runtime != rs.last_block.namespace {
+            return Err(RoothashError::WrongRuntime.into());
+        }
+        let expected = rs.last_block.round.saturating_add(1);
+        let extends = match &c.header.vote {
+            Vote::Results(r) => r.previous_hash == rs.last_block.hash(),
+            Vote::Failure { .. } => true,
+        };
+        if c.header.vote.round() != expected || !extends {
+            return Err(RoothashError::WrongRound {
+                expected,
+                got: c.header.vote.round(),
+            }
+            .into());
+        }
+        let role = if round.discrepancy {
+            Role::BackupWorker
+        } else {
+            Role::Worker
+        };
+        if !committee.has(&c.node_id, role) {
+            return Err(RoothashError::NotMember.into());
+        }
+        if !committee.has(&c.header.scheduler_id, Role::Worker) {
+            return Err(RoothashError::BadScheduler.into());
+        }
+        if round.commitments.iter().any(|x| x.node_id == c.node_id) {
+            return Err(RoothashError::AlreadyCommitted.into());
+        }
+        let bytes = commitment_signing_bytes(&c.header)?;
+        c.node_id
+            .verify(self.commit_ctx, &bytes, &c.signature)
+            .map_err(|_| RoothashError::BadSignature)?;
+        if !c.messages.is_empty() && c.node_id != c.header.scheduler_id {
+            return Err(RoothashError::BadMessages(
+                "only the scheduler's commitment carries messages",
+            )
+            .into());
+        }
+        if let Vote::Results(r) = &c.header.vote
+            && c.node_id == c.header.scheduler_id
+            && messages_hash(&c.messages) != r.messages_hash
+        {
+            return Err(RoothashError::BadMessages("messages do not match messages_hash").into());
+        }
+        Ok(())
+    }
+
+    /// Evaluates every runtime's round at the end of a block: finalizes what
+    /// can be, declares discrepancies and failures on timeout.
+    pub fn end_block(&mut self, block: BlockInfo) -> Result<Vec<Event>, Failure> {
+        let mut events = Vec::new();
+        for rs in self.state().runtimes()? {
+            if rs.round.is_some() {
+                events.extend(self.try_finalize(&rs.last_block.namespace, block, true)?);
+            }
+        }
+        Ok(events)
+    }
+
+    /// At an epoch change: committees change, so pending rounds are dropped
+    /// and every runtime records an epoch-transition block.
+    pub fn on_epoch(&mut self, block: BlockInfo) -> Result<Vec<Event>, Failure> {
+        let mut events = Vec::new();
+        for mut rs in self.state().runtimes()? {
+            rs.round = None;
+            let header = next_header(&rs.last_block, HeaderType::EpochTransition, block, None);
+            events.push(finalized_event(&header));
+            rs.last_block = header;
+            rs.last_block_height = block.height;
+            self.state().set_runtime(&rs)?;
+        }
+        Ok(events)
+    }
+
+    fn try_finalize(
+        &mut self,
+        id: &Namespace,
+        block: BlockInfo,
+        at_end: bool,
+    ) -> Result<Vec<Event>, Failure> {
+        let Some(mut rs) = self.state().runtime(id)? else {
+            return Ok(Vec::new());
+        };
+        let Some(mut round) = rs.round.take() else {
+            return Ok(Vec::new());
+        };
+        let Some(committee) = SchedulerState::new(&mut *self.store).committee(id)? else {
+            return Ok(Vec::new());
+        };
+        let runtime = Registry::new(&mut *self.store)
+            .state()
+            .runtime(id)?
+            .ok_or_else(|| {
+                FatalError::Invariant(format!("roothash runtime {id} not in registry"))
+            })?;
+        let next_round = rs.last_block.round.saturating_add(1);
+        let mut events = Vec::new();
+
+        let mut decision = None;
+        if !round.discrepancy {
+            match evaluate_workers(&committee, &runtime, &round, next_round) {
+                WorkerOutcome::Agreed(vote, scheduler) => decision = Some(Ok((vote, scheduler))),
+                WorkerOutcome::Discrepancy => {
+                    declare_discrepancy(&mut round, &runtime, block, id, next_round, &mut events);
+                }
+                WorkerOutcome::Pending if at_end && block.height >= round.timeout_height => {
+                    declare_discrepancy(&mut round, &runtime, block, id, next_round, &mut events);
+                }
+                WorkerOutcome::Pending => {}
+            }
+        }
+        if decision.is_none() && round.discrepancy {
+            // A discrepancy declared just now has a fresh timeout, so this
+            // only fires once the backups have had their time.
+            let timed_out = at_end && block.height >= round.timeout_height;
+            decision = evaluate_backups(&committee, &round, timed_out);
+        }
+
+        match decision {
+            None => {
+                rs.round = Some(round);
+                self.state().set_runtime(&rs)?;
+            }
+            Some(Err(())) => {
+                let header = next_header(&rs.last_block, HeaderType::RoundFailed, block, None);
+                events.push(finalized_event(&header));
+                rs.last_block = header;
+                rs.last_block_height = block.height;
+                self.state().set_runtime(&rs)?;
+            }
+            Some(Ok((vote, scheduler))) => {
+                // Slash every worker whose vote disagreed with the outcome.
+                let liars: Vec<PublicKey> = round
+                    .commitments
+                    .iter()
+                    .filter(|c| {
+                        committee.has(&c.node_id, Role::Worker)
+                            && c.header.scheduler_id == scheduler
+                            && c.header.vote != vote
+                    })
+                    .map(|c| c.node_id)
+                    .collect();
+                let scheduler_commit = round
+                    .commitments
+                    .iter()
+                    .find(|c| c.node_id == scheduler && c.header.vote == vote)
+                    .cloned();
+                let header = match (&vote, scheduler_commit) {
+                    (Vote::Results(results), Some(sc)) => {
+                        let header =
+                            next_header(&rs.last_block, HeaderType::Normal, block, Some(results));
+                        let results = self.run_messages(id, &sc.messages, block)?;
+                        for r in &results {
+                            events.push(Event::Message {
+                                runtime: *id,
+                                result: r.clone(),
+                            });
+                        }
+                        rs.last_message_results = results;
+                        header
+                    }
+                    // Agreement on a failure, or a scheduler whose own
+                    // commitment lost: the round fails.
+                    _ => next_header(&rs.last_block, HeaderType::RoundFailed, block, None),
+                };
+                events.push(finalized_event(&header));
+                rs.last_block = header;
+                rs.last_block_height = block.height;
+                self.state().set_runtime(&rs)?;
+                for node in liars {
+                    self.slash_node(&node, SlashReason::RuntimeIncorrectResults, block)?;
+                }
+            }
+        }
+        Ok(events)
+    }
+}
+
+fn declare_discrepancy(
+    round: &mut RoundState,
+    runtime: &Runtime,
+    block: BlockInfo,
+    id: &Namespace,
+    next_round: u64,
+    events: &mut Vec<Event>,
+) {
+    round.discrepancy = true;
+    let backup_timeout = runtime.executor.round_timeout.saturating_mul(3) / 2;
+    round.timeout_height = block.height.saturating_add(backup_timeout.max(1));
+    events.push(Event::DiscrepancyDetected {
+        runtime: *id,
+        round: next_round,
+    });
+}
+
+impl Roothash<'_> {
+    /// Runs the round's messages as the runtime's account, each in its own
+    /// overlay: a failing message changes nothing and reports its error.
+    fn run_messages(
+        &mut self,
+        id: &Namespace,
+        messages: &[Message],
+        block: BlockInfo,
+    ) -> Result<Vec<MessageResult>, Failure> {
+        let account = Address::from_runtime_id(id.as_bytes());
+        let mut results = Vec::with_capacity(messages.len());
+        for (i, msg) in messages.iter().enumerate() {
+            let index = u32::try_from(i).unwrap_or(u32::MAX);
+            let mut overlay = Overlay::new(&mut *self.store);
+            let mut staking = Staking::new(&mut overlay);
+            let outcome = match msg {
+                Message::Transfer(t) => staking.transfer(&account, t).map(|_| ()),
+                Message::Withdraw(w) => staking.withdraw(&account, w).map(|_| ()),
+                Message::AddEscrow(e) => staking.add_escrow(&account, e).map(|_| ()),
+                Message::ReclaimEscrow(r) => {
+                    staking.reclaim_escrow(&account, r, block.epoch).map(|_| ())
+                }
+            };
+            match outcome {
+                Ok(()) => {
+                    overlay.commit()?;
+                    results.push(MessageResult {
+                        index,
+                        module: String::new(),
+                        code: 0,
+                    });
+                }
+                Err(Failure::Tx(e)) => results.push(MessageResult {
+                    index,
+                    module: e.module,
+                    code: e.code,
+                }),
+                Err(Failure::Fatal(e)) => return Err(e.into()),
+            }
+        }
+        Ok(results)
+    }
+
+    /// Slashes a node's entity and freezes the node, per the staking
+    /// parameters for `reason`.
+    pub fn slash_node(
+        &mut self,
+        node: &PublicKey,
+        reason: SlashReason,
+        block: BlockInfo,
+    ) -> Result<(), Failure> {
+        let Some(desc) = Registry::new(&mut *self.store).state().node(node)? else {
+            return Ok(());
+        };
+        let params = Staking::new(&mut *self.store).state().parameters()?;
+        let Some(slash) = params.slashing.get(&reason).cloned() else {
+            return Ok(());
+        };
+        Staking::new(&mut *self.store).slash(
+            &Address::from_ed25519(&desc.entity_id),
+            slash.amount,
+            reason,
+        )?;
+        if slash.freeze_interval > 0 {
+            Registry::new(&mut *self.store).freeze_node(
+                node,
+                atoll_types::Epoch(block.epoch.0.saturating_add(slash.freeze_interval)),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// `roothash.Evidence`: two different signed commitments by one node for
+    /// one round slash the node for equivocation.
+    pub fn evidence(&mut self, body: &Evidence, block: BlockInfo) -> Result<(), Failure> {
+        let (a, b) = (&body.commit_a, &body.commit_b);
+        if a.node_id != b.node_id {
+            return Err(RoothashError::BadEvidence("commitments by different nodes").into());
+        }
+        if a.header.runtime != body.id || b.header.runtime != body.id {
+            return Err(RoothashError::BadEvidence("commitments for another runtime").into());
+        }
+        if a.header.vote.round() != b.header.vote.round() {
+            return Err(RoothashError::BadEvidence("commitments for different rounds").into());
+        }
+        if a.header == b.header {
+            return Err(RoothashError::BadEvidence("the commitments are the same").into());
+        }
+        for c in [a, b] {
+            let bytes = commitment_signing_bytes(&c.header)?;
+            c.node_id
+                .verify(self.commit_ctx, &bytes, &c.signature)
+                .map_err(|_| RoothashError::BadEvidence("a signature does not verify"))?;
+        }
+        self.slash_node(&a.node_id, SlashReason::RuntimeEquivocation, block)
+    }
+}
+
+enum WorkerOutcome {
+    Agreed(Vote, PublicKey),
+    Discrepancy,
+    Pending,
+}
+
+/// Evaluates the workers' votes for the best-ranked scheduler that committed.
+fn evaluate_workers(
+    committee: &Committee,
+    runtime: &Runtime,
+    round: &RoundState,
+    next_round: u64,
+) -> WorkerOutcome {
+    let order = committee.proposer_order(next_round);
+    let Some(scheduler) = order
+        .iter()
+        .find(|s| {
+            round
+                .commitments
+                .iter()
+                .any(|c| &c.node_id == *s && &c.header.scheduler_id == *s)
+        })
+        .copied()
+    else {
+        return WorkerOutcome::Pending;
+    };
+    let votes: Vec<&Vote> = round
+        .commitments
+        .iter()
+        .filter(|c| c.header.scheduler_id == scheduler && committee.has(&c.node_id, Role::Worker))
+        .map(|c| &c.header.vote)
+        .collect();
+    let Some(sched_vote) = round
+        .commitments
+        .iter()
+        .find(|c| c.node_id == scheduler)
+        .map(|c| &c.header.vote)
+    else {
+        return WorkerOutcome::Pending;
+    };
+    let failures = votes
+        .iter()
+        .filter(|v| matches!(v, Vote::Failure { .. }))
+        .count();
+    if votes.iter().any(|v| *v != sched_vote)
+        || failures > usize::from(runtime.executor.allowed_stragglers)
+    {
+        return WorkerOutcome::Discrepancy;
+    }
+    let needed = usize::from(
+        runtime
+            .executor
+            .group_size
+            .saturating_sub(runtime.executor.allowed_stragglers),
+    );
+    if votes.len() >= needed {
+        WorkerOutcome::Agreed(sched_vote.clone(), scheduler)
+    } else {
+        WorkerOutcome::Pending
+    }
+}
+
+/// Backup majority: `Some(Ok)` when a majority agrees, `Some(Err)` when none
+/// can form (or the backups timed out), `None` while waiting.
+fn evaluate_backups(
+    committee: &Committee,
+    round: &RoundState,
+    timed_out: bool,
+) -> Option<Result<(Vote, PublicKey), ()>> {
+    let backups: Vec<&PublicKey> = committee.backups().collect();
+    let total = backups.len();
+    if total == 0 {
+        return Some(Err(()));
+    }
+    let majority = total / 2 + 1;
+    let mut tally: BTreeMap<(&Vote, &PublicKey), usize> = BTreeMap::new();
+    let mut voted = 0usize;
+    for c in &round.commitments {
+        if committee.has(&c.node_id, Role::BackupWorker) {
+            voted += 1;
+            *tally
+                .entry((&c.header.vote, &c.header.scheduler_id))
+                .or_insert(0) += 1;
+        }
+    }
+    if let Some(((vote, scheduler), _)) = tally.iter().find(|(_, n)| **n >= majority) {
+        return Some(Ok(((*vote).clone(), **scheduler)));
+    }
+    let best = tally.values().copied().max().unwrap_or(0);
+    if best + (total - voted) < majority || timed_out {
+        return Some(Err(()));
+    }
+    None
+}
+
+fn next_header(
+    prev: &BlockHeader,
+    header_type: HeaderType,
+    block: BlockInfo,
+    results: Option<&ComputeResults>,
+) -> BlockHeader {
+    let (io_root, state_root, messages_hash) = match results {
+        Some(r) => (r.io_root, r.state_root, r.messages_hash),
+        None => (Hash::empty(), prev.state_root, Hash::empty()),
+    };
+    BlockHeader {
+        namespace: prev.namespace,
+        round: prev.round.saturating_add(1),
+        timestamp: block.time,
+        header_type,
+        previous_hash: prev.hash(),
+        io_root,
+        state_root,
+        messages_hash,
+    }
+}
+
+fn finalized_event(h: &BlockHeader) -> Event {
+    Event::Finalized {
+        runtime: h.namespace,
+        round: h.round,
+        header_type: h.header_type,
+    }
+}
+
+/// Gas of a roothash method for `body_len` commitments.
+pub fn method_gas(params: &Parameters, method: &str) -> Option<u64> {
+    match method {
+        methods::EXECUTOR_COMMIT => Some(params.gas_per_commitment),
+        methods::EVIDENCE => Some(params.gas_evidence),
+        _ => None,
+    }
+}

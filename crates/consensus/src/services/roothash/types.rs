@@ -1,0 +1,246 @@
+//! Roothash types: runtime blocks, executor commitments, runtime messages.
+
+use atoll_crypto::Hash;
+use atoll_crypto::ed25519::{PublicKey, Signature};
+use atoll_types::Namespace;
+use serde::{Deserialize, Serialize};
+
+use crate::services::staking;
+
+/// Kinds of runtime block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeaderType {
+    /// A round the committee agreed on.
+    Normal,
+    /// A round that failed (no agreement, or timed out): state unchanged.
+    RoundFailed,
+    /// The committee changed at an epoch boundary; a pending round was dropped.
+    EpochTransition,
+}
+
+/// A runtime block header: one per runtime round, recorded by consensus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockHeader {
+    /// The runtime.
+    pub namespace: Namespace,
+    /// The round.
+    pub round: u64,
+    /// Consensus block time when it was recorded (seconds).
+    pub timestamp: u64,
+    /// Kind.
+    pub header_type: HeaderType,
+    /// Hash of the previous runtime block header.
+    pub previous_hash: Hash,
+    /// Root of the round's inputs, outputs and events.
+    pub io_root: Hash,
+    /// Root of the runtime's state after the round.
+    pub state_root: Hash,
+    /// Hash of the messages the round emitted to consensus.
+    pub messages_hash: Hash,
+}
+
+impl BlockHeader {
+    /// The header's hash (SHA-512/256 of its canonical CBOR).
+    pub fn hash(&self) -> Hash {
+        // A header of fixed-size fields always encodes.
+        atoll_types::cbor::to_vec(self)
+            .map(|b| Hash::digest(&b))
+            .unwrap_or_default()
+    }
+}
+
+/// What a worker computed for a round.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ComputeResults {
+    /// The round computed.
+    pub round: u64,
+    /// The block it builds on.
+    pub previous_hash: Hash,
+    /// Resulting I/O root.
+    pub io_root: Hash,
+    /// Resulting state root.
+    pub state_root: Hash,
+    /// Hash of the messages emitted.
+    pub messages_hash: Hash,
+}
+
+/// A worker's vote: results, or a declared failure to compute them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Vote {
+    /// The results.
+    Results(ComputeResults),
+    /// The worker could not execute the batch (e.g. it was invalid).
+    Failure {
+        /// The round.
+        round: u64,
+    },
+}
+
+impl Vote {
+    /// The round voted on.
+    pub fn round(&self) -> u64 {
+        match self {
+            Self::Results(r) => r.round,
+            Self::Failure { round } => *round,
+        }
+    }
+}
+
+/// The signed part of an executor commitment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitmentHeader {
+    /// The runtime.
+    pub runtime: Namespace,
+    /// The worker that proposed the batch executed (the round's scheduler).
+    pub scheduler_id: PublicKey,
+    /// The vote.
+    pub vote: Vote,
+}
+
+/// An executor commitment: a committee member's signed vote for a round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutorCommitment {
+    /// The committing node.
+    pub node_id: PublicKey,
+    /// What it commits to.
+    pub header: CommitmentHeader,
+    /// The node's signature over the canonical CBOR of `header`.
+    pub signature: Signature,
+    /// Messages to consensus; only the scheduler's commitment may carry them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<Message>,
+}
+
+/// A message a runtime sends to the consensus layer, executed as the
+/// runtime's own staking account when its round finalizes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Message {
+    /// `staking.Transfer` from the runtime's account.
+    Transfer(staking::Transfer),
+    /// `staking.Withdraw` into the runtime's account (uses an allowance).
+    Withdraw(staking::Withdraw),
+    /// `staking.AddEscrow` from the runtime's account.
+    AddEscrow(staking::Escrow),
+    /// `staking.ReclaimEscrow` to the runtime's account.
+    ReclaimEscrow(staking::ReclaimEscrow),
+}
+
+/// The hash of a list of messages, as committed in `messages_hash`.
+pub fn messages_hash(messages: &[Message]) -> Hash {
+    if messages.is_empty() {
+        return Hash::empty();
+    }
+    atoll_types::cbor::to_vec(messages)
+        .map(|b| Hash::digest(&b))
+        .unwrap_or_default()
+}
+
+/// What became of one runtime message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageResult {
+    /// Its position in the round's messages.
+    pub index: u32,
+    /// Empty on success, else the failing module.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub module: String,
+    /// 0 on success, else the error code.
+    #[serde(default)]
+    pub code: u32,
+}
+
+/// Body of `roothash.ExecutorCommit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutorCommit {
+    /// The runtime.
+    pub id: Namespace,
+    /// Commitments (from one or more members).
+    pub commits: Vec<ExecutorCommitment>,
+}
+
+/// Body of `roothash.Evidence`: two different commitments one node signed
+/// for the same round (runtime equivocation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The runtime.
+    pub id: Namespace,
+    /// First commitment.
+    pub commit_a: ExecutorCommitment,
+    /// Second commitment.
+    pub commit_b: ExecutorCommitment,
+}
+
+/// A round in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundState {
+    /// Commitments received, in node-key order.
+    pub commitments: Vec<ExecutorCommitment>,
+    /// Whether the workers disagreed (backups now decide).
+    pub discrepancy: bool,
+    /// The consensus height at which the current phase times out.
+    pub timeout_height: u64,
+}
+
+/// A runtime's state in the roothash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeState {
+    /// The latest runtime block.
+    pub last_block: BlockHeader,
+    /// The consensus height it was recorded at.
+    pub last_block_height: u64,
+    /// The round in progress, if any commitment arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<RoundState>,
+    /// Results of the messages of the last normal round.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_message_results: Vec<MessageResult>,
+}
+
+/// Roothash parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Parameters {
+    /// Gas of `roothash.ExecutorCommit` per commitment.
+    pub gas_per_commitment: u64,
+    /// Gas of `roothash.Evidence`.
+    pub gas_evidence: u64,
+}
+
+impl Default for Parameters {
+    fn default() -> Self {
+        Self {
+            gas_per_commitment: 1000,
+            gas_evidence: 5000,
+        }
+    }
+}
+
+/// Roothash events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    /// A runtime block was recorded.
+    Finalized {
+        /// The runtime.
+        runtime: Namespace,
+        /// The new block's round.
+        round: u64,
+        /// Its kind.
+        header_type: HeaderType,
+    },
+    /// Workers disagreed; backups will decide.
+    DiscrepancyDetected {
+        /// The runtime.
+        runtime: Namespace,
+        /// The round.
+        round: u64,
+    },
+    /// A runtime message was executed.
+    Message {
+        /// The runtime.
+        runtime: Namespace,
+        /// The result.
+        result: MessageResult,
+    },
+}

@@ -1,0 +1,408 @@
+//! The scheduler: at each epoch, the validator set and every runtime's
+//! executor committee, drawn from eligible staked nodes with the epoch's
+//! entropy; and, within a committee, the rank order that says who proposes
+//! each round.
+//!
+//! Every draw is a pure function of committed state and the entropy: nodes
+//! are ordered by `SHA-512/256(domain ‖ entropy ‖ runtime ‖ node id)`, so
+//! every validator computes the same committees, and nobody can choose their
+//! place without choosing the entropy.
+
+pub mod state;
+
+use std::collections::BTreeMap;
+
+use atoll_crypto::ed25519::PublicKey;
+use atoll_crypto::{Address, Hash};
+use atoll_types::{Epoch, Namespace, Quantity};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Failure, FatalError};
+use crate::services::registry::{
+    self, AdmissionPolicy, Node, Registry, Roles, Runtime, TeeHardware,
+};
+use crate::services::staking::{self, Staking};
+use crate::state::Store;
+
+/// Scheduler parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Parameters {
+    /// Most validators.
+    pub max_validators: u16,
+    /// Most validator nodes per entity.
+    pub max_validators_per_entity: u16,
+    /// Stake per unit of voting power (voting power = escrow / this).
+    pub stake_per_vote: Quantity,
+}
+
+impl Default for Parameters {
+    fn default() -> Self {
+        Self {
+            max_validators: 100,
+            max_validators_per_entity: 1,
+            stake_per_vote: Quantity(1),
+        }
+    }
+}
+
+/// A validator for an epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validator {
+    /// The node.
+    pub node_id: PublicKey,
+    /// Its consensus (vote-signing) key.
+    pub consensus_key: PublicKey,
+    /// The entity account its fees and rewards go to.
+    pub entity: Address,
+    /// Voting power.
+    pub voting_power: u64,
+}
+
+/// A committee member's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Executes every round.
+    Worker,
+    /// Executes only to resolve a discrepancy.
+    BackupWorker,
+}
+
+/// A committee member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The node.
+    pub node_id: PublicKey,
+    /// Its role.
+    pub role: Role,
+}
+
+/// A runtime's executor committee for one epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Committee {
+    /// The runtime.
+    pub runtime: Namespace,
+    /// The epoch it serves.
+    pub epoch: Epoch,
+    /// Workers first, then backup workers, each in draw order.
+    pub members: Vec<Member>,
+    /// The entropy it was drawn with (also orders proposers per round).
+    pub entropy: Hash,
+}
+
+impl Committee {
+    /// The workers, in draw order.
+    pub fn workers(&self) -> impl Iterator<Item = &PublicKey> {
+        self.members
+            .iter()
+            .filter(|m| m.role == Role::Worker)
+            .map(|m| &m.node_id)
+    }
+
+    /// The backup workers, in draw order.
+    pub fn backups(&self) -> impl Iterator<Item = &PublicKey> {
+        self.members
+            .iter()
+            .filter(|m| m.role == Role::BackupWorker)
+            .map(|m| &m.node_id)
+    }
+
+    /// Whether `node` holds `role`.
+    pub fn has(&self, node: &PublicKey, role: Role) -> bool {
+        self.members
+            .iter()
+            .any(|m| &m.node_id == node && m.role == role)
+    }
+
+    /// The workers in proposing order for `round`: rank 0 proposes, rank 1
+    /// takes over if rank 0 is silent, and so on.
+    pub fn proposer_order(&self, round: u64) -> Vec<PublicKey> {
+        let mut w: Vec<(Hash, PublicKey)> = self
+            .workers()
+            .map(|id| {
+                let k = Hash::digest_parts(&[
+                    b"atoll/scheduler: rank",
+                    self.entropy.as_bytes(),
+                    &round.to_be_bytes(),
+                    id.as_bytes(),
+                ]);
+                (k, *id)
+            })
+            .collect();
+        w.sort();
+        w.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// `node`'s scheduler rank in `round`, if it is a worker.
+    pub fn scheduler_rank(&self, round: u64, node: &PublicKey) -> Option<usize> {
+        self.proposer_order(round).iter().position(|id| id == node)
+    }
+}
+
+fn draw_key(domain: &[u8], entropy: &Hash, scope: &[u8], node: &PublicKey) -> Hash {
+    Hash::digest_parts(&[domain, entropy.as_bytes(), scope, node.as_bytes()])
+}
+
+/// Elects the validator set from registered validator nodes whose entities'
+/// escrow covers their claims, ordered by stake (entropy breaks ties).
+pub fn elect_validators(
+    store: &mut dyn Store,
+    params: &Parameters,
+    epoch: Epoch,
+    entropy: &Hash,
+) -> Result<Vec<Validator>, FatalError> {
+    let staking_params = Staking::new(&mut *store).state().parameters()?;
+    let nodes = eligible_nodes(store, epoch, &staking_params)?;
+    // entity -> (stake, its validator nodes in draw order)
+    let mut by_entity: BTreeMap<PublicKey, (Quantity, Vec<(Hash, Node)>)> = BTreeMap::new();
+    for node in nodes
+        .into_iter()
+        .filter(|n| n.roles.contains(Roles::VALIDATOR))
+    {
+        let entry = match by_entity.get_mut(&node.entity_id) {
+            Some(e) => e,
+            None => {
+                let acct = Staking::new(&mut *store)
+                    .state()
+                    .account(&Address::from_ed25519(&node.entity_id))?;
+                by_entity
+                    .entry(node.entity_id)
+                    .or_insert((acct.escrow.active.balance, Vec::new()))
+            }
+        };
+        entry.1.push((
+            draw_key(b"atoll/scheduler: validator", entropy, &[], &node.id),
+            node,
+        ));
+    }
+    let mut entities: Vec<(Quantity, Hash, PublicKey, Vec<Node>)> = by_entity
+        .into_iter()
+        .map(|(id, (stake, mut nodes))| {
+            nodes.sort_by_key(|a| a.0);
+            let tie = draw_key(b"atoll/scheduler: entity", entropy, &[], &id);
+            (stake, tie, id, nodes.into_iter().map(|(_, n)| n).collect())
+        })
+        .collect();
+    // Most stake first; the entropy-derived key breaks ties.
+    entities.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let divisor = params.stake_per_vote.0.max(1);
+    let mut out = Vec::new();
+    for (stake, _, entity, nodes) in entities {
+        let power = u64::try_from(stake.0 / divisor).unwrap_or(u64::MAX);
+        if power == 0 {
+            continue;
+        }
+        let per_node = power
+            / u64::from(params.max_validators_per_entity.max(1))
+                .min(nodes.len() as u64)
+                .max(1);
+        for node in nodes
+            .into_iter()
+            .take(usize::from(params.max_validators_per_entity.max(1)))
+        {
+            if out.len() >= usize::from(params.max_validators) {
+                return Ok(out);
+            }
+            out.push(Validator {
+                node_id: node.id,
+                consensus_key: node.consensus.id,
+                entity: Address::from_ed25519(&entity),
+                voting_power: per_node.max(1),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Nodes that may be elected in `epoch`: registered, not expired, not
+/// frozen, and backed by enough stake.
+fn eligible_nodes(
+    store: &mut dyn Store,
+    epoch: Epoch,
+    staking_params: &staking::Parameters,
+) -> Result<Vec<Node>, FatalError> {
+    let nodes = Registry::new(&mut *store).state().nodes()?;
+    let mut out = Vec::new();
+    for node in nodes {
+        if node.expiration < epoch.0 {
+            continue;
+        }
+        let frozen = Registry::new(&mut *store)
+            .state()
+            .node_status(&node.id)?
+            .is_some_and(|s| s.freeze_end > epoch.0);
+        if frozen {
+            continue;
+        }
+        let acct = Staking::new(&mut *store)
+            .state()
+            .account(&Address::from_ed25519(&node.entity_id))?;
+        if !registry::entity_covers_claims(staking_params, &acct) {
+            continue;
+        }
+        out.push(node);
+    }
+    Ok(out)
+}
+
+/// Draws `runtime`'s executor committee for `epoch`, or `None` when too few
+/// eligible nodes serve it (the runtime then skips the epoch).
+pub fn elect_committee(
+    store: &mut dyn Store,
+    runtime: &Runtime,
+    epoch: Epoch,
+    entropy: &Hash,
+    proved: Option<&[PublicKey]>,
+) -> Result<Option<Committee>, FatalError> {
+    let staking_params = Staking::new(&mut *store).state().parameters()?;
+    let candidates: Vec<Node> = eligible_nodes(store, epoch, &staking_params)?
+        .into_iter()
+        .filter(|n| n.roles.contains(Roles::COMPUTE))
+        .filter(|n| proved.is_none_or(|p| p.contains(&n.id)))
+        .filter(|n| {
+            n.runtimes.iter().any(|r| {
+                r.id == runtime.id
+                    && (runtime.tee_hardware == TeeHardware::None
+                        || r.tee
+                            .as_ref()
+                            .is_some_and(|t| t.hardware == runtime.tee_hardware))
+            })
+        })
+        .filter(|n| match &runtime.admission_policy {
+            AdmissionPolicy::AnyNode {} => true,
+            AdmissionPolicy::EntityWhitelist { entities } => entities.contains_key(&n.entity_id),
+        })
+        .collect();
+
+    let e = &runtime.executor;
+    let per_entity = if e.max_nodes_per_entity == 0 {
+        usize::MAX
+    } else {
+        usize::from(e.max_nodes_per_entity)
+    };
+    let workers = draw(
+        b"atoll/scheduler: worker",
+        entropy,
+        runtime,
+        &candidates,
+        per_entity,
+        &[],
+    );
+    if workers.len() < usize::from(e.group_size) {
+        return Ok(None);
+    }
+    let workers: Vec<PublicKey> = workers
+        .into_iter()
+        .take(usize::from(e.group_size))
+        .collect();
+    // Backups come from nodes that are not workers when there are enough;
+    // otherwise a worker may also be a backup, as in Oasis.
+    let mut backups = draw(
+        b"atoll/scheduler: backup",
+        entropy,
+        runtime,
+        &candidates,
+        per_entity,
+        &workers,
+    );
+    if backups.len() < usize::from(e.group_backup_size) {
+        backups = draw(
+            b"atoll/scheduler: backup",
+            entropy,
+            runtime,
+            &candidates,
+            per_entity,
+            &[],
+        );
+    }
+    if backups.len() < usize::from(e.group_backup_size) {
+        return Ok(None);
+    }
+    let mut members: Vec<Member> = workers
+        .into_iter()
+        .map(|node_id| Member {
+            node_id,
+            role: Role::Worker,
+        })
+        .collect();
+    members.extend(
+        backups
+            .into_iter()
+            .take(usize::from(e.group_backup_size))
+            .map(|node_id| Member {
+                node_id,
+                role: Role::BackupWorker,
+            }),
+    );
+    Ok(Some(Committee {
+        runtime: runtime.id,
+        epoch,
+        members,
+        entropy: *entropy,
+    }))
+}
+
+/// Candidates (minus `exclude`) in draw order, at most `per_entity` per entity.
+fn draw(
+    domain: &[u8],
+    entropy: &Hash,
+    runtime: &Runtime,
+    candidates: &[Node],
+    per_entity: usize,
+    exclude: &[PublicKey],
+) -> Vec<PublicKey> {
+    let mut keyed: Vec<(Hash, &Node)> = candidates
+        .iter()
+        .filter(|n| !exclude.contains(&n.id))
+        .map(|n| (draw_key(domain, entropy, runtime.id.as_bytes(), &n.id), n))
+        .collect();
+    keyed.sort_by_key(|a| a.0);
+    let mut taken: BTreeMap<PublicKey, usize> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (_, n) in keyed {
+        let count = taken.entry(n.entity_id).or_insert(0);
+        if *count < per_entity {
+            *count += 1;
+            out.push(n.id);
+        }
+    }
+    out
+}
+
+/// Runs the elections for `epoch` and stores the results: the validator set
+/// (which the engine applies from the next height) and each runtime's
+/// committee. With the VRF beacon, `proved` lists the nodes that submitted a
+/// proof in the finished epoch; only they may serve in committees.
+pub fn on_epoch(
+    store: &mut dyn Store,
+    epoch: Epoch,
+    entropy: &Hash,
+    proved: Option<&[PublicKey]>,
+) -> Result<(), Failure> {
+    let params = state::SchedulerState::new(&mut *store).parameters()?;
+    let validators = elect_validators(store, &params, epoch, entropy)?;
+    if !validators.is_empty() {
+        state::SchedulerState::new(&mut *store).set_validators(&validators)?;
+    }
+    let runtimes = Registry::new(&mut *store).state().runtimes()?;
+    for runtime in runtimes {
+        let committee = elect_committee(store, &runtime, epoch, entropy, proved)?;
+        let mut st = state::SchedulerState::new(&mut *store);
+        match committee {
+            Some(c) => st.set_committee(&c)?,
+            None => st.remove_committee(&runtime.id)?,
+        }
+    }
+    Ok(())
+}
+
+/// An epoch whose entropy is not trusted (too few VRF proofs): the validator
+/// set stays, and runtimes have no committee until the next epoch.
+pub fn skip_epoch(store: &mut dyn Store) -> Result<(), Failure> {
+    let runtimes = Registry::new(&mut *store).state().runtimes()?;
+    let mut st = state::SchedulerState::new(&mut *store);
+    for runtime in runtimes {
+        st.remove_committee(&runtime.id)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! Where the scheduler keeps its state.
+//!
+//! | key | value |
+//! |---|---|
+//! | `0x60 ‖ runtime id` | the runtime's current [`Committee`] |
+//! | `0x61` | the current validator set (`Vec<Validator>`) |
+//! | `0x62` | [`Parameters`] |
+
+use atoll_types::Namespace;
+
+use super::{Committee, Parameters, Validator};
+use crate::error::{Failure, FatalError};
+use crate::state::{Store, StoreExt, key};
+
+const COMMITTEES: u8 = 0x60;
+const VALIDATORS: u8 = 0x61;
+const PARAMETERS: u8 = 0x62;
+
+/// Typed access to the scheduler's state.
+pub struct SchedulerState<'a> {
+    store: &'a mut dyn Store,
+}
+
+impl<'a> SchedulerState<'a> {
+    /// The scheduler's state in `store`.
+    pub fn new(store: &'a mut dyn Store) -> Self {
+        Self { store }
+    }
+
+    /// Parameters.
+    pub fn parameters(&self) -> Result<Parameters, FatalError> {
+        self.store
+            .get_typed(&[PARAMETERS])?
+            .ok_or_else(|| FatalError::Invariant("scheduler parameters missing".into()))
+    }
+
+    /// Sets the parameters.
+    pub fn set_parameters(&mut self, p: &Parameters) -> Result<(), Failure> {
+        Ok(self.store.put_typed(&[PARAMETERS], p)?)
+    }
+
+    /// The current validator set.
+    pub fn validators(&self) -> Result<Vec<Validator>, FatalError> {
+        Ok(self.store.get_typed(&[VALIDATORS])?.unwrap_or_default())
+    }
+
+    /// Sets the validator set.
+    pub fn set_validators(&mut self, v: &[Validator]) -> Result<(), Failure> {
+        Ok(self.store.put_typed(&[VALIDATORS], &v)?)
+    }
+
+    /// A runtime's current committee.
+    pub fn committee(&self, runtime: &Namespace) -> Result<Option<Committee>, FatalError> {
+        self.store
+            .get_typed(&key(COMMITTEES, &[runtime.as_bytes()]))
+    }
+
+    /// Every current committee, by runtime.
+    pub fn committees(&self) -> Result<Vec<Committee>, FatalError> {
+        Ok(self
+            .store
+            .scan_typed(&[COMMITTEES])?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect())
+    }
+
+    /// Stores a committee.
+    pub fn set_committee(&mut self, c: &Committee) -> Result<(), Failure> {
+        Ok(self
+            .store
+            .put_typed(&key(COMMITTEES, &[c.runtime.as_bytes()]), c)?)
+    }
+
+    /// Removes a runtime's committee (too few nodes this epoch).
+    pub fn remove_committee(&mut self, runtime: &Namespace) -> Result<(), Failure> {
+        Ok(self.store.remove(&key(COMMITTEES, &[runtime.as_bytes()]))?)
+    }
+}

@@ -1,0 +1,623 @@
+//! Executor committees end to end in the state machine: genesis with
+//! entities, compute nodes and a runtime; commitments signed by node keys;
+//! discrepancy, backup resolution, slashing, timeouts, permissioned runtimes.
+
+use std::collections::BTreeMap;
+
+use atoll_consensus::genesis::Genesis;
+use atoll_consensus::services::beacon::{self, VrfProve};
+use atoll_consensus::services::registry::{
+    AdmissionPolicy, Entity, ExecutorParameters, KeyAddresses, Node, NodeRuntime, Roles, Runtime,
+    RuntimeGenesis, RuntimeKind, StorageParameters, TeeHardware, TxnSchedulerParameters, Version,
+};
+use atoll_consensus::services::roothash::{
+    self, CommitmentHeader, ComputeResults, Evidence, ExecutorCommit, ExecutorCommitment,
+    HeaderType, Message, RuntimeState, Vote, state::RoothashState,
+};
+use atoll_consensus::services::scheduler::{Committee, state::SchedulerState};
+use atoll_consensus::services::staking::{Account, Delegation, Slash, SlashReason, Transfer};
+use atoll_crypto::ed25519::{PublicKey, SigningKey};
+use atoll_crypto::vrf::VrfSigningKey;
+use atoll_crypto::{Address, Hash};
+use atoll_types::{Namespace, Quantity, cbor};
+
+use crate::{Net, addr, key};
+
+const RT: Namespace = Namespace([0x80; 32]);
+const STAKE: u128 = 1_000;
+const SLASH: u128 = 100;
+const GAS: u64 = 100_000;
+
+struct Nodes {
+    /// Node identity keys, one per entity.
+    nodes: Vec<SigningKey>,
+}
+
+fn node_key(i: u8) -> SigningKey {
+    SigningKey::from_seed(&[100 + i; 32])
+}
+
+fn entity_key(i: u8) -> SigningKey {
+    SigningKey::from_seed(&[150 + i; 32])
+}
+
+fn runtime(policy: AdmissionPolicy) -> Runtime {
+    Runtime {
+        v: 1,
+        id: RT,
+        entity_id: entity_key(0).public_key(),
+        kind: RuntimeKind::Compute,
+        tee_hardware: TeeHardware::None,
+        key_manager: None,
+        executor: ExecutorParameters {
+            group_size: 3,
+            group_backup_size: 2,
+            allowed_stragglers: 0,
+            round_timeout: 4,
+            max_messages: 16,
+            max_nodes_per_entity: 1,
+        },
+        txn_scheduler: TxnSchedulerParameters {
+            max_batch_size: 1000,
+            max_batch_size_bytes: 1 << 20,
+            batch_flush_timeout_ms: 100,
+            propose_batch_timeout_ms: 200,
+        },
+        storage: StorageParameters {
+            checkpoint_interval: 0,
+            checkpoint_num_kept: 0,
+            checkpoint_chunk_size: 0,
+        },
+        admission_policy: policy,
+        genesis: RuntimeGenesis {
+            state_root: Hash::digest(b"runtime genesis"),
+            round: 0,
+        },
+    }
+}
+
+/// A network with `n` entities, each staking [`STAKE`] and running one
+/// compute node that serves the runtime, plus one funded user (key 0).
+fn network(n: u8, policy: AdmissionPolicy) -> (Net, Nodes) {
+    network_with(n, policy, |_| {})
+}
+
+fn vrf_key(i: u8) -> VrfSigningKey {
+    VrfSigningKey::from_seed(&[240 + i; 32])
+}
+
+fn network_with(n: u8, policy: AdmissionPolicy, tweak: impl FnOnce(&mut Genesis)) -> (Net, Nodes) {
+    let nodes: Vec<SigningKey> = (0..n).map(node_key).collect();
+    let net = Net::with(1, |g: &mut Genesis| {
+        // Long enough that no epoch change drops a round under test.
+        g.beacon.interval = 50;
+        g.staking.parameters.slashing.insert(
+            SlashReason::RuntimeIncorrectResults,
+            Slash {
+                amount: Quantity(SLASH),
+                freeze_interval: 2,
+            },
+        );
+        g.staking.parameters.slashing.insert(
+            SlashReason::RuntimeEquivocation,
+            Slash {
+                amount: Quantity(SLASH * 2),
+                freeze_interval: 2,
+            },
+        );
+        for i in 0..n {
+            let e = entity_key(i).public_key();
+            let ea = Address::from_ed25519(&e);
+            let mut acct = Account::default();
+            acct.escrow.active.balance = Quantity(STAKE);
+            acct.escrow.active.total_shares = Quantity(STAKE);
+            g.staking.ledger.insert(ea, acct);
+            let mut ds = BTreeMap::new();
+            ds.insert(
+                ea,
+                Delegation {
+                    shares: Quantity(STAKE),
+                },
+            );
+            g.staking.delegations.insert(ea, ds);
+            g.staking.total_supply.0 += STAKE;
+            let node = node_key(i).public_key();
+            g.registry.entities.push(Entity {
+                v: 1,
+                id: e,
+                nodes: vec![node],
+            });
+            g.registry.nodes.push(Node {
+                v: 1,
+                id: node,
+                entity_id: e,
+                expiration: 1_000,
+                p2p: KeyAddresses {
+                    id: SigningKey::from_seed(&[200 + i; 32]).public_key(),
+                    addresses: vec![],
+                },
+                consensus: KeyAddresses {
+                    id: SigningKey::from_seed(&[220 + i; 32]).public_key(),
+                    addresses: vec![],
+                },
+                vrf: Some(vrf_key(i).public_key()),
+                runtimes: vec![NodeRuntime {
+                    id: RT,
+                    version: Version::default(),
+                    tee: None,
+                }],
+                roles: Roles::COMPUTE,
+                software_version: "test".into(),
+            });
+        }
+        // The runtime's own account holds funds its messages can move.
+        let mut rt_acct = Account::default();
+        rt_acct.general.balance = Quantity(5_000);
+        g.staking
+            .ledger
+            .insert(Address::from_runtime_id(RT.as_bytes()), rt_acct);
+        g.staking.total_supply.0 += 5_000;
+        g.registry.runtimes.push(runtime(policy));
+        tweak(g);
+    });
+    (net, Nodes { nodes })
+}
+
+fn committee(net: &mut Net) -> Committee {
+    SchedulerState::new(&mut net.store)
+        .committee(&RT)
+        .unwrap()
+        .expect("a committee was elected")
+}
+
+fn rt_state(net: &mut Net) -> RuntimeState {
+    RoothashState::new(&mut net.store)
+        .runtime(&RT)
+        .unwrap()
+        .expect("runtime state")
+}
+
+impl Nodes {
+    fn key_of(&self, pk: &PublicKey) -> &SigningKey {
+        self.nodes
+            .iter()
+            .find(|k| &k.public_key() == pk)
+            .expect("a known node")
+    }
+}
+
+fn results(net: &mut Net, root: &[u8], messages: &[Message]) -> Vote {
+    let rs = rt_state(net);
+    Vote::Results(ComputeResults {
+        round: rs.last_block.round + 1,
+        previous_hash: rs.last_block.hash(),
+        io_root: Hash::digest(b"io"),
+        state_root: Hash::digest(root),
+        messages_hash: roothash::messages_hash(messages),
+    })
+}
+
+fn commit(
+    net: &Net,
+    nodes: &Nodes,
+    node: &PublicKey,
+    scheduler: &PublicKey,
+    vote: &Vote,
+    messages: Vec<Message>,
+) -> ExecutorCommitment {
+    let header = CommitmentHeader {
+        runtime: RT,
+        scheduler_id: *scheduler,
+        vote: vote.clone(),
+    };
+    let bytes = cbor::to_vec(&header).unwrap();
+    let signature = nodes
+        .key_of(node)
+        .sign(net.app.commitment_context(), &bytes);
+    ExecutorCommitment {
+        node_id: *node,
+        header,
+        signature,
+        messages,
+    }
+}
+
+/// Submits commitments in one transaction from the user account (key 0).
+fn submit(
+    net: &mut Net,
+    nonce: u64,
+    commits: Vec<ExecutorCommitment>,
+) -> atoll_consensus::app::BlockResult {
+    let body = ExecutorCommit { id: RT, commits };
+    let tx = net.tx(0, nonce, roothash::methods::EXECUTOR_COMMIT, &body, 0, GAS);
+    net.block(vec![tx])
+}
+
+fn escrow_of(net: &mut Net, node: u8) -> u128 {
+    let a = Address::from_ed25519(&entity_key(node).public_key());
+    net.account(&a).escrow.active.balance.0
+}
+
+fn index_of(nodes: &Nodes, pk: &PublicKey) -> u8 {
+    nodes
+        .nodes
+        .iter()
+        .position(|k| &k.public_key() == pk)
+        .unwrap() as u8
+}
+
+#[test]
+fn honest_round_finalizes_and_runs_messages() {
+    let (mut net, nodes) = network(6, AdmissionPolicy::AnyNode {});
+    let c = committee(&mut net);
+    assert_eq!(c.workers().count(), 3);
+    assert_eq!(c.backups().count(), 2);
+    let scheduler = c.proposer_order(1)[0];
+    let msgs = vec![Message::Transfer(Transfer {
+        to: addr(&key(0)),
+        amount: Quantity(700),
+    })];
+    let vote = results(&mut net, b"state 1", &msgs);
+    let commits: Vec<_> = c
+        .workers()
+        .map(|w| {
+            commit(
+                &net,
+                &nodes,
+                w,
+                &scheduler,
+                &vote,
+                if *w == scheduler {
+                    msgs.clone()
+                } else {
+                    vec![]
+                },
+            )
+        })
+        .collect();
+    let before = net.balance(0);
+    let r = submit(&mut net, 0, commits);
+    assert!(
+        r.tx_results[0].error.is_none(),
+        "{:?}",
+        r.tx_results[0].error
+    );
+    let rs = rt_state(&mut net);
+    assert_eq!(rs.last_block.round, 1);
+    assert_eq!(rs.last_block.header_type, HeaderType::Normal);
+    assert_eq!(rs.last_block.state_root, Hash::digest(b"state 1"));
+    assert_eq!(rs.last_message_results.len(), 1);
+    assert_eq!(rs.last_message_results[0].code, 0);
+    assert_eq!(net.balance(0), before + 700);
+    assert_eq!(net.total_tokens(), net.total_supply());
+}
+
+#[test]
+fn wrong_root_is_resolved_by_backups_and_the_liar_is_slashed() {
+    let (mut net, nodes) = network(6, AdmissionPolicy::AnyNode {});
+    let c = committee(&mut net);
+    let order = c.proposer_order(1);
+    let (scheduler, honest, liar) = (order[0], order[1], order[2]);
+    let good = results(&mut net, b"honest", &[]);
+    let bad = results(&mut net, b"lie", &[]);
+    let commits = vec![
+        commit(&net, &nodes, &scheduler, &scheduler, &good, vec![]),
+        commit(&net, &nodes, &honest, &scheduler, &good, vec![]),
+        commit(&net, &nodes, &liar, &scheduler, &bad, vec![]),
+    ];
+    let r = submit(&mut net, 0, commits);
+    assert!(
+        r.tx_results[0].error.is_none(),
+        "{:?}",
+        r.tx_results[0].error
+    );
+    let rs = rt_state(&mut net);
+    assert_eq!(rs.last_block.round, 0, "not finalized during a discrepancy");
+    assert!(rs.round.as_ref().unwrap().discrepancy);
+
+    // A worker may not vote again once backups decide.
+    let again = commit(&net, &nodes, &honest, &scheduler, &good, vec![]);
+    let r = submit(&mut net, 1, vec![again]);
+    assert_eq!(
+        r.tx_results[0]
+            .error
+            .as_ref()
+            .map(|e| (e.module.as_str(), e.code)),
+        Some(("roothash", 3))
+    );
+
+    let backups: Vec<PublicKey> = c.backups().copied().collect();
+    let liar_escrow = escrow_of(&mut net, index_of(&nodes, &liar));
+    let commits = backups
+        .iter()
+        .map(|b| commit(&net, &nodes, b, &scheduler, &good, vec![]))
+        .collect();
+    let r = submit(&mut net, 2, commits);
+    assert!(
+        r.tx_results[0].error.is_none(),
+        "{:?}",
+        r.tx_results[0].error
+    );
+    let rs = rt_state(&mut net);
+    assert_eq!(rs.last_block.round, 1);
+    assert_eq!(rs.last_block.header_type, HeaderType::Normal);
+    assert_eq!(rs.last_block.state_root, Hash::digest(b"honest"));
+    assert_eq!(
+        escrow_of(&mut net, index_of(&nodes, &liar)),
+        liar_escrow - SLASH
+    );
+    assert_eq!(escrow_of(&mut net, index_of(&nodes, &honest)), STAKE);
+    assert_eq!(
+        net.total_tokens(),
+        net.total_supply(),
+        "slashed stake went to the common pool"
+    );
+}
+
+#[test]
+fn too_few_commitments_time_out_into_round_failed() {
+    let (mut net, nodes) = network(6, AdmissionPolicy::AnyNode {});
+    let c = committee(&mut net);
+    let scheduler = c.proposer_order(1)[0];
+    let vote = results(&mut net, b"alone", &[]);
+    let genesis_root = rt_state(&mut net).last_block.state_root;
+    let alone = commit(&net, &nodes, &scheduler, &scheduler, &vote, vec![]);
+    submit(&mut net, 0, vec![alone]);
+    // Worker timeout (4 blocks), then backup timeout (6 blocks): nobody else votes.
+    let mut failed_at = None;
+    for i in 0..12 {
+        net.block(vec![]);
+        let rs = rt_state(&mut net);
+        if rs.last_block.header_type == HeaderType::RoundFailed {
+            failed_at = Some(i);
+            break;
+        }
+        assert!(rs.round.is_some());
+    }
+    let failed_at = failed_at.expect("the round failed");
+    assert!(
+        failed_at >= 8,
+        "worker and backup timeouts both elapse first, failed after {failed_at}"
+    );
+    let rs = rt_state(&mut net);
+    assert_eq!(rs.last_block.round, 1);
+    assert_eq!(
+        rs.last_block.state_root, genesis_root,
+        "a failed round changes no state"
+    );
+    assert!(rs.round.is_none());
+}
+
+#[test]
+fn permissioned_runtime_never_elects_outsiders() {
+    let mut entities = BTreeMap::new();
+    for i in 0..3 {
+        let mut per_role = BTreeMap::new();
+        per_role.insert(Roles::COMPUTE, 1u16);
+        entities.insert(entity_key(i).public_key(), per_role);
+    }
+    let (mut net, nodes) = network(8, AdmissionPolicy::EntityWhitelist { entities });
+    let allowed: Vec<PublicKey> = (0..3).map(|i| nodes.nodes[i].public_key()).collect();
+    let mut elected = 0;
+    for epoch in 0..6 {
+        if epoch > 0 {
+            net.advance_to_epoch(epoch);
+        }
+        let c = SchedulerState::new(&mut net.store)
+            .committee(&RT)
+            .unwrap()
+            .expect("three whitelisted nodes fill the committee (backups may overlap workers)");
+        assert_eq!(c.epoch.0, epoch);
+        for m in &c.members {
+            assert!(
+                allowed.contains(&m.node_id),
+                "epoch {epoch}: outsider elected"
+            );
+        }
+        elected += c.members.len();
+    }
+    assert_eq!(elected, 6 * 5);
+}
+
+#[test]
+fn equivocation_evidence_slashes() {
+    let (mut net, nodes) = network(6, AdmissionPolicy::AnyNode {});
+    let c = committee(&mut net);
+    let scheduler = c.proposer_order(1)[0];
+    let (vote_a, vote_b) = (results(&mut net, b"a", &[]), results(&mut net, b"b", &[]));
+    let a = commit(&net, &nodes, &scheduler, &scheduler, &vote_a, vec![]);
+    let b = commit(&net, &nodes, &scheduler, &scheduler, &vote_b, vec![]);
+    let before = escrow_of(&mut net, index_of(&nodes, &scheduler));
+    let ev = Evidence {
+        id: RT,
+        commit_a: a.clone(),
+        commit_b: a.clone(),
+    };
+    let r = net.block(vec![net.tx(0, 0, roothash::methods::EVIDENCE, &ev, 0, GAS)]);
+    assert_eq!(
+        r.tx_results[0].error.as_ref().map(|e| e.code),
+        Some(8),
+        "identical commitments prove nothing"
+    );
+    let ev = Evidence {
+        id: RT,
+        commit_a: a,
+        commit_b: b,
+    };
+    let r = net.block(vec![net.tx(0, 1, roothash::methods::EVIDENCE, &ev, 0, GAS)]);
+    assert!(
+        r.tx_results[0].error.is_none(),
+        "{:?}",
+        r.tx_results[0].error
+    );
+    assert_eq!(
+        escrow_of(&mut net, index_of(&nodes, &scheduler)),
+        before - 2 * SLASH
+    );
+}
+
+#[test]
+fn forged_and_misplaced_commitments_are_refused() {
+    let (mut net, nodes) = network(6, AdmissionPolicy::AnyNode {});
+    let c = committee(&mut net);
+    let scheduler = c.proposer_order(1)[0];
+    let vote = results(&mut net, b"x", &[]);
+    // Signed by another key.
+    let mut forged = commit(&net, &nodes, &scheduler, &scheduler, &vote, vec![]);
+    forged.signature = node_key(99).sign(net.app.commitment_context(), b"whatever");
+    // A backup voting before any discrepancy.
+    let backup = *c.backups().next().unwrap();
+    let early = commit(&net, &nodes, &backup, &scheduler, &vote, vec![]);
+    // The wrong round.
+    let stale = {
+        let mut v = vote.clone();
+        if let Vote::Results(r) = &mut v {
+            r.round = 5;
+        }
+        commit(&net, &nodes, &scheduler, &scheduler, &v, vec![])
+    };
+    // Messages that do not match the committed hash.
+    let msgs = vec![Message::Transfer(Transfer {
+        to: addr(&key(0)),
+        amount: Quantity(1),
+    })];
+    let lying_msgs = commit(&net, &nodes, &scheduler, &scheduler, &vote, msgs);
+    for (i, (bad, code)) in [(forged, 5), (early, 3), (stale, 2), (lying_msgs, 6)]
+        .into_iter()
+        .enumerate()
+    {
+        let r = submit(&mut net, i as u64, vec![bad]);
+        assert_eq!(
+            r.tx_results[0]
+                .error
+                .as_ref()
+                .map(|e| (e.module.as_str(), e.code)),
+            Some(("roothash", code))
+        );
+    }
+    assert_eq!(
+        rt_state(&mut net).round,
+        None,
+        "refused commitments left no trace"
+    );
+}
+
+fn node_tx(
+    net: &mut Net,
+    signer: &SigningKey,
+    method: &str,
+    body: &impl serde::Serialize,
+) -> Vec<u8> {
+    let acct = net.account(&Address::from_ed25519(&signer.public_key()));
+    let t = atoll_types::transaction::Transaction {
+        nonce: acct.general.nonce,
+        fee: Some(atoll_types::transaction::Fee {
+            amount: Quantity(0),
+            gas: GAS,
+        }),
+        method: method.into(),
+        body: Some(cbor::to_value(body).unwrap()),
+    };
+    cbor::to_vec(&atoll_types::signed::Signed::sign(signer, net.app.tx_context(), &t).unwrap())
+        .unwrap()
+}
+
+/// Node `i` proves for `epoch` with its own VRF key, in a block of its own.
+fn prove(net: &mut Net, nodes: &Nodes, i: u8, epoch: u64) -> Option<(String, u32)> {
+    let state = beacon::vrf_state(&net.store).unwrap().expect("vrf state");
+    let (proof, _) = vrf_key(i).prove(beacon::VRF_CONTEXT, state.alpha.as_bytes());
+    let body = VrfProve {
+        epoch: atoll_types::Epoch(epoch),
+        proof,
+    };
+    let tx = node_tx(
+        net,
+        &nodes.nodes[usize::from(i)],
+        beacon::methods::VRF_PROVE,
+        &body,
+    );
+    let r = net.block(vec![tx]);
+    r.tx_results[0]
+        .error
+        .as_ref()
+        .map(|e| (e.module.clone(), e.code))
+}
+
+#[test]
+fn vrf_beacon_elects_only_provers_and_skips_weak_epochs() {
+    let (mut net, nodes) = network_with(6, AdmissionPolicy::AnyNode {}, |g| {
+        g.debug = false;
+        g.beacon.backend = beacon::Backend::Vrf;
+        g.beacon.vrf = beacon::VrfParameters {
+            proof_delay: 3,
+            alpha_hq_threshold: 3,
+            gas_vrf_prove: 1000,
+        };
+    });
+    assert_eq!(
+        committee(&mut net).members.len(),
+        5,
+        "genesis elects from every node"
+    );
+    // Too early in the epoch.
+    assert_eq!(prove(&mut net, &nodes, 0, 0), Some(("beacon".into(), 2)));
+    while net.height < 4 {
+        net.block(vec![]);
+    }
+    // The wrong epoch, then four good proofs, then a duplicate.
+    assert_eq!(prove(&mut net, &nodes, 0, 1), Some(("beacon".into(), 2)));
+    for i in 0..4 {
+        assert_eq!(prove(&mut net, &nodes, i, 0), None, "node {i}");
+    }
+    assert_eq!(prove(&mut net, &nodes, 1, 0), Some(("beacon".into(), 4)));
+    // Node 5 submits node 0's proof: it does not verify under node 5's key.
+    let state = beacon::vrf_state(&net.store).unwrap().unwrap();
+    let (forged, _) = vrf_key(0).prove(beacon::VRF_CONTEXT, state.alpha.as_bytes());
+    let body = VrfProve {
+        epoch: atoll_types::Epoch(0),
+        proof: forged,
+    };
+    let tx = node_tx(&mut net, &nodes.nodes[5], beacon::methods::VRF_PROVE, &body);
+    let r = net.block(vec![tx]);
+    assert_eq!(
+        r.tx_results[0]
+            .error
+            .as_ref()
+            .map(|e| (e.module.as_str(), e.code)),
+        Some(("beacon", 5))
+    );
+    // A user account is not a node.
+    let tx = net.tx(0, 0, beacon::methods::VRF_PROVE, &body, 0, GAS);
+    assert_eq!(
+        net.block(vec![tx]).tx_results[0]
+            .error
+            .as_ref()
+            .map(|e| e.code),
+        Some(3)
+    );
+
+    net.advance_to_epoch(1);
+    let provers: Vec<PublicKey> = (0..4).map(|i| nodes.nodes[i].public_key()).collect();
+    let c = committee(&mut net);
+    assert_eq!(c.epoch.0, 1);
+    assert!(
+        c.members.iter().all(|m| provers.contains(&m.node_id)),
+        "only provers serve"
+    );
+
+    // Epoch 1: only two proofs, below the threshold of three.
+    while net.height < 51 + 4 {
+        net.block(vec![]);
+    }
+    for i in 0..2 {
+        assert_eq!(prove(&mut net, &nodes, i, 1), None);
+    }
+    net.advance_to_epoch(2);
+    assert!(
+        SchedulerState::new(&mut net.store)
+            .committee(&RT)
+            .unwrap()
+            .is_none(),
+        "weak entropy: no committee"
+    );
+}

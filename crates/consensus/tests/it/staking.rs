@@ -1,0 +1,529 @@
+//! Staking through the transaction pipeline: every rule, and every way a
+//! transaction can be refused.
+
+use atoll_consensus::app::{Block, BlockResult};
+use atoll_consensus::services::staking::{
+    Allow, Burn, Escrow, ReclaimEscrow, Transfer, Withdraw, methods,
+};
+use atoll_consensus::state::MemStore;
+use atoll_types::{Epoch, Quantity};
+use proptest::prelude::*;
+
+use crate::{FUNDS, Net, addr, key};
+
+const GAS: u64 = 10_000;
+
+fn transfer(net: &Net, from: usize, nonce: u64, to: usize, amount: u128) -> Vec<u8> {
+    let body = Transfer {
+        to: addr(&net.keys[to]),
+        amount: Quantity(amount),
+    };
+    net.tx(from, nonce, methods::TRANSFER, &body, 0, GAS)
+}
+
+fn error_of(r: &BlockResult, i: usize) -> Option<(String, u32)> {
+    r.tx_results[i]
+        .error
+        .as_ref()
+        .map(|e| (e.module.clone(), e.code))
+}
+
+#[test]
+fn transfer_moves_funds_and_advances_nonce() {
+    let mut net = Net::new(2);
+    let r = net.block(vec![transfer(&net, 0, 0, 1, 500)]);
+    assert_eq!(error_of(&r, 0), None);
+    assert_eq!(r.tx_results[0].events.len(), 1);
+    assert_eq!(net.balance(0), FUNDS - 500);
+    assert_eq!(net.balance(1), FUNDS + 500);
+    let a0 = addr(&net.keys[0]);
+    assert_eq!(net.account(&a0).general.nonce, 1);
+}
+
+#[test]
+fn wrong_nonce_and_replay_change_nothing() {
+    let mut net = Net::new(2);
+    let tx = transfer(&net, 0, 0, 1, 10);
+    net.block(vec![tx.clone()]);
+    let before = net.store.clone();
+    // The same bytes again: the nonce is now 1.
+    let r = net.block(vec![tx, transfer(&net, 0, 5, 1, 10)]);
+    assert_eq!(error_of(&r, 0), Some(("consensus".into(), 3)));
+    assert_eq!(error_of(&r, 1), Some(("consensus".into(), 3)));
+    assert_eq!(r.tx_results[0].gas_used, 0);
+    assert_eq!(state_without_meta(&net.store), state_without_meta(&before));
+}
+
+/// The state minus per-block bookkeeping that every block rewrites: the
+/// last-block marker (0x03) and the epoch's signing tally (0x58).
+fn state_without_meta(s: &MemStore) -> Vec<(Vec<u8>, Vec<u8>)> {
+    s.entries()
+        .iter()
+        .filter(|(k, _)| k.as_slice() != [0x03] && k.as_slice() != [0x58])
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+#[test]
+fn transaction_for_another_network_is_refused() {
+    let mut net = Net::new(2);
+    let other = Net::with(2, |g| g.chain_id = "another-network".into());
+    let foreign = transfer(&other, 0, 0, 1, 10);
+    let before = state_without_meta(&net.store);
+    let r = net.block(vec![foreign]);
+    assert_eq!(error_of(&r, 0), Some(("consensus".into(), 2)));
+    assert_eq!(state_without_meta(&net.store), before);
+}
+
+#[test]
+fn failed_transaction_pays_its_fee_and_nothing_else() {
+    let mut net = Net::new(3);
+    // Key 2 proposes nothing here; fees go to key 0 (proposer) and the signers.
+    let too_much = Transfer {
+        to: addr(&net.keys[1]),
+        amount: Quantity(FUNDS * 2),
+    };
+    let tx = net.tx(2, 0, methods::TRANSFER, &too_much, 300, GAS);
+    let r = net.block(vec![tx]);
+    assert_eq!(error_of(&r, 0), Some(("staking".into(), 2)));
+    assert!(r.tx_results[0].gas_used > 0);
+    assert_eq!(
+        net.balance(2),
+        FUNDS - 300 + 50,
+        "paid 300, got back its signer share of 50"
+    );
+    // Fees: 150 to the proposer, 150 split among three signers.
+    assert_eq!(net.balance(0), FUNDS + 150 + 50);
+    assert_eq!(net.balance(1), FUNDS + 50);
+    let a2 = addr(&net.keys[2]);
+    assert_eq!(net.account(&a2).general.nonce, 1);
+    assert_eq!(net.total_tokens(), net.total_supply());
+}
+
+#[test]
+fn refusals_before_the_fee_change_nothing() {
+    let mut net = Net::with(2, |g| g.consensus.min_gas_price = Quantity(1));
+    let before = state_without_meta(&net.store);
+    let body = Transfer {
+        to: addr(&net.keys[1]),
+        amount: Quantity(1),
+    };
+    let mut oversized = net.tx(0, 0, methods::TRANSFER, &body, 1_000_000, GAS);
+    oversized.resize(64 * 1024, 0);
+    let txs = vec![
+        b"not cbor".to_vec(),
+        oversized,
+        net.tx(0, 0, "staking.Mint", &body, GAS.into(), GAS),
+        net.tx(0, 0, methods::TRANSFER, &body, GAS.into(), 10),
+        net.tx(0, 0, methods::TRANSFER, &body, 1, GAS),
+        net.tx(0, 0, methods::TRANSFER, &body, FUNDS * 10, GAS * 1_000_000),
+    ];
+    let r = net.block(txs);
+    let codes: Vec<_> = (0..6).map(|i| error_of(&r, i).map(|e| e.1)).collect();
+    assert_eq!(
+        codes,
+        vec![Some(1), Some(8), Some(7), Some(5), Some(6), Some(4)]
+    );
+    assert!(r.tx_results.iter().all(|t| t.gas_used == 0));
+    assert_eq!(state_without_meta(&net.store), before);
+}
+
+#[test]
+fn tampered_and_non_canonical_encodings_are_refused() {
+    let mut net = Net::new(2);
+    let good = transfer(&net, 0, 0, 1, 10);
+    // Flip a byte inside the signed body.
+    let mut tampered = good.clone();
+    let n = tampered.len();
+    tampered[n / 2] ^= 0x01;
+    // Trailing garbage.
+    let mut trailing = good.clone();
+    trailing.push(0);
+    let r = net.block(vec![tampered, trailing]);
+    assert!(error_of(&r, 0).is_some());
+    assert_eq!(error_of(&r, 1), Some(("consensus".into(), 1)));
+    assert_eq!(net.balance(0), FUNDS);
+    // The untouched transaction still works afterwards.
+    let r = net.block(vec![good]);
+    assert_eq!(error_of(&r, 0), None);
+}
+
+#[test]
+fn malformed_body_pays_fee() {
+    let mut net = Net::new(2);
+    let tx = net.tx(0, 0, methods::TRANSFER, &"not a transfer", 0, GAS);
+    let r = net.block(vec![tx]);
+    assert_eq!(error_of(&r, 0), Some(("consensus".into(), 10)));
+    let a0 = addr(&net.keys[0]);
+    assert_eq!(net.account(&a0).general.nonce, 1);
+}
+
+#[test]
+fn escrow_then_debonding_matures_exactly_at_its_epoch() {
+    let mut net = Net::new(2);
+    let validator = addr(&net.keys[1]);
+    let esc = Escrow {
+        account: validator,
+        amount: Quantity(1_000),
+    };
+    let r = net.block(vec![net.tx(0, 0, methods::ADD_ESCROW, &esc, 0, GAS)]);
+    assert_eq!(error_of(&r, 0), None);
+    assert_eq!(net.balance(0), FUNDS - 1_000);
+    assert_eq!(
+        net.account(&validator).escrow.active.balance,
+        Quantity(1_000)
+    );
+
+    // Reclaim 400 shares in epoch 0: debonding ends at epoch 2.
+    let rec = ReclaimEscrow {
+        account: validator,
+        shares: Quantity(400),
+    };
+    let r = net.block(vec![net.tx(0, 1, methods::RECLAIM_ESCROW, &rec, 0, GAS)]);
+    assert_eq!(error_of(&r, 0), None);
+    assert_eq!(
+        net.account(&validator).escrow.debonding.balance,
+        Quantity(400)
+    );
+
+    net.advance_to_epoch(1);
+    assert_eq!(net.balance(0), FUNDS - 1_000, "not matured in epoch 1");
+    // Last block of epoch 1.
+    while net.genesis.epoch_at(net.height + 1) == Epoch(1) {
+        net.block(vec![]);
+        assert_eq!(net.balance(0), FUNDS - 1_000);
+    }
+    // First block of epoch 2: matured.
+    let r = net.block(vec![]);
+    assert_eq!(r.epoch, Epoch(2));
+    assert_eq!(r.events.len(), 1);
+    assert_eq!(net.balance(0), FUNDS - 600);
+    assert_eq!(
+        net.account(&validator).escrow.debonding.balance,
+        Quantity(0)
+    );
+
+    // Reclaiming more shares than held fails.
+    let rec = ReclaimEscrow {
+        account: validator,
+        shares: Quantity(601),
+    };
+    let r = net.block(vec![net.tx(0, 2, methods::RECLAIM_ESCROW, &rec, 0, GAS)]);
+    assert_eq!(error_of(&r, 0), Some(("staking".into(), 8)));
+    assert_eq!(net.total_tokens(), net.total_supply());
+}
+
+#[test]
+fn allowance_and_withdraw() {
+    let mut net = Net::new(2);
+    let owner = addr(&net.keys[0]);
+    let allow = Allow {
+        beneficiary: addr(&net.keys[1]),
+        negative: false,
+        amount_change: Quantity(100),
+    };
+    let w = Withdraw {
+        from: owner,
+        amount: Quantity(60),
+    };
+    let r = net.block(vec![
+        net.tx(0, 0, methods::ALLOW, &allow, 0, GAS),
+        net.tx(1, 0, methods::WITHDRAW, &w, 0, GAS),
+        net.tx(1, 1, methods::WITHDRAW, &w, 0, GAS),
+    ]);
+    assert_eq!(error_of(&r, 0), None);
+    assert_eq!(error_of(&r, 1), None);
+    assert_eq!(error_of(&r, 2), Some(("staking".into(), 10)));
+    assert_eq!(net.balance(1), FUNDS + 60);
+    assert_eq!(
+        net.account(&owner)
+            .general
+            .allowances
+            .get(&addr(&net.keys[1])),
+        Some(&Quantity(40))
+    );
+    // Self-allowance is refused.
+    let selfie = Allow {
+        beneficiary: owner,
+        negative: false,
+        amount_change: Quantity(1),
+    };
+    let r = net.block(vec![net.tx(0, 1, methods::ALLOW, &selfie, 0, GAS)]);
+    assert_eq!(error_of(&r, 0), Some(("staking".into(), 1)));
+}
+
+#[test]
+fn burn_reduces_supply() {
+    let mut net = Net::new(1);
+    let r = net.block(vec![net.tx(
+        0,
+        0,
+        methods::BURN,
+        &Burn {
+            amount: Quantity(10),
+        },
+        0,
+        GAS,
+    )]);
+    assert_eq!(error_of(&r, 0), None);
+    assert_eq!(net.total_supply(), FUNDS - 10);
+    assert_eq!(net.total_tokens(), net.total_supply());
+}
+
+#[test]
+fn blocks_out_of_order_are_fatal() {
+    let mut net = Net::new(1);
+    net.block(vec![]);
+    let b = Block {
+        height: 5,
+        ..Block::default()
+    };
+    assert!(net.app.apply_block(&mut net.store, &b).is_err());
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Transfer(usize, usize, u128),
+    Escrow(usize, usize, u128),
+    Reclaim(usize, usize, u128),
+    Burn(usize, u128),
+    Fee(usize, u128),
+    Garbage,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0..4usize, 0..4usize, 0..2 * FUNDS).prop_map(|(a, b, x)| Op::Transfer(a, b, x)),
+        (0..4usize, 0..4usize, 1..FUNDS / 2).prop_map(|(a, b, x)| Op::Escrow(a, b, x)),
+        (0..4usize, 0..4usize, 1..FUNDS / 2).prop_map(|(a, b, x)| Op::Reclaim(a, b, x)),
+        (0..4usize, 0..FUNDS / 10).prop_map(|(a, x)| Op::Burn(a, x)),
+        (0..4usize, 0..FUNDS / 100).prop_map(|(a, x)| Op::Fee(a, x)),
+        Just(Op::Garbage),
+    ]
+}
+
+fn run(ops: &[Vec<Op>]) -> (Net, u128) {
+    let mut net = Net::new(4);
+    let mut nonces = [0u64; 4];
+    let mut burned = 0u128;
+    for block_ops in ops {
+        let mut txs = Vec::new();
+        for op in block_ops {
+            let (from, raw) = match *op {
+                Op::Transfer(a, b, x) => {
+                    let body = Transfer {
+                        to: addr(&key(b as u8)),
+                        amount: Quantity(x),
+                    };
+                    (a, net.tx(a, nonces[a], methods::TRANSFER, &body, 0, GAS))
+                }
+                Op::Escrow(a, b, x) => {
+                    let body = Escrow {
+                        account: addr(&key(b as u8)),
+                        amount: Quantity(x),
+                    };
+                    (a, net.tx(a, nonces[a], methods::ADD_ESCROW, &body, 0, GAS))
+                }
+                Op::Reclaim(a, b, x) => {
+                    let body = ReclaimEscrow {
+                        account: addr(&key(b as u8)),
+                        shares: Quantity(x),
+                    };
+                    (
+                        a,
+                        net.tx(a, nonces[a], methods::RECLAIM_ESCROW, &body, 0, GAS),
+                    )
+                }
+                Op::Burn(a, x) => (
+                    a,
+                    net.tx(
+                        a,
+                        nonces[a],
+                        methods::BURN,
+                        &Burn {
+                            amount: Quantity(x),
+                        },
+                        0,
+                        GAS,
+                    ),
+                ),
+                Op::Fee(a, x) => {
+                    let body = Transfer {
+                        to: addr(&key(0)),
+                        amount: Quantity(0),
+                    };
+                    (a, net.tx(a, nonces[a], methods::TRANSFER, &body, x, GAS))
+                }
+                Op::Garbage => {
+                    txs.push(vec![0xa1, 0x00]);
+                    continue;
+                }
+            };
+            nonces[from] += 1;
+            txs.push(raw);
+        }
+        let result = net.block(txs);
+        // Each op produced exactly one transaction, in order.
+        for (op, res) in block_ops.iter().zip(&result.tx_results) {
+            if let (Op::Burn(_, x), None) = (op, &res.error) {
+                burned += x;
+            }
+        }
+    }
+    (net, burned)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Tokens are conserved by everything but burning, and the same blocks
+    /// from the same genesis give the same state.
+    #[test]
+    fn supply_is_conserved_and_replay_is_deterministic(
+        ops in proptest::collection::vec(proptest::collection::vec(op(), 0..6), 1..30)
+    ) {
+        let (mut a, burned) = run(&ops);
+        prop_assert_eq!(a.total_tokens(), a.total_supply());
+        prop_assert_eq!(a.total_supply(), FUNDS * 4 - burned);
+        let (b, _) = run(&ops);
+        prop_assert_eq!(a.store.entries(), b.store.entries());
+    }
+}
+
+#[test]
+fn signing_validators_earn_rewards_and_commission() {
+    use atoll_consensus::services::staking::commission::{BoundStep, RateStep};
+    use atoll_consensus::services::staking::{
+        Account, AmendCommissionSchedule, CommissionSchedule, Delegation, RewardStep,
+    };
+    let idle = addr(&key(50)); // an escrow whose validator never signs
+    let mut net = Net::with(2, |g| {
+        g.staking.parameters.reward_schedule = vec![RewardStep {
+            until: Epoch(100),
+            scale: 1_000_000,
+        }];
+        g.staking.common_pool = Quantity(1_000_000);
+        g.staking.total_supply.0 += 1_000_000;
+        for a in [addr(&key(1)), idle] {
+            let acct = g.staking.ledger.entry(a).or_insert_with(Account::default);
+            acct.escrow.active.balance = Quantity(100_000);
+            acct.escrow.active.total_shares = Quantity(100_000);
+            g.staking.delegations.entry(a).or_default().insert(
+                a,
+                Delegation {
+                    shares: Quantity(100_000),
+                },
+            );
+            g.staking.total_supply.0 += 100_000;
+        }
+    });
+    let owner = addr(&net.keys[1]);
+    // 10 % commission from epoch 1, within bounds of 0-20 %.
+    let amend = AmendCommissionSchedule {
+        amendment: CommissionSchedule {
+            rates: vec![RateStep {
+                start: Epoch(1),
+                rate: 10_000,
+            }],
+            bounds: vec![BoundStep {
+                start: Epoch(1),
+                rate_min: 0,
+                rate_max: 20_000,
+            }],
+        },
+    };
+    let r = net.block(vec![net.tx(
+        1,
+        0,
+        methods::AMEND_COMMISSION_SCHEDULE,
+        &amend,
+        0,
+        GAS,
+    )]);
+    assert_eq!(error_of(&r, 0), None);
+    net.advance_to_epoch(2);
+    // Epoch 1's reward: 1 % of 100,000; 10 % of it is the owner's commission.
+    let acct = net.account(&owner);
+    assert_eq!(
+        acct.escrow.active.balance,
+        Quantity(100_000 + 1_000 + 1_010)
+    );
+    let owner_shares = atoll_consensus::services::staking::state::StakingState::new(&mut net.store)
+        .delegation(&owner, &owner)
+        .unwrap()
+        .shares;
+    assert!(
+        owner_shares > Quantity(100_000),
+        "the commission was delegated to the owner"
+    );
+    assert_eq!(
+        net.account(&idle).escrow.active.balance,
+        Quantity(100_000),
+        "no signatures, no reward"
+    );
+    assert_eq!(net.total_tokens(), net.total_supply());
+    // Commission above the bounds is refused.
+    let greedy = AmendCommissionSchedule {
+        amendment: CommissionSchedule {
+            rates: vec![RateStep {
+                start: Epoch(5),
+                rate: 50_000,
+            }],
+            bounds: vec![],
+        },
+    };
+    let r = net.block(vec![net.tx(
+        1,
+        1,
+        methods::AMEND_COMMISSION_SCHEDULE,
+        &greedy,
+        0,
+        GAS,
+    )]);
+    assert_eq!(error_of(&r, 0), Some(("staking".into(), 1)));
+}
+
+#[test]
+fn queries_answer_in_human_readable_forms() {
+    use atoll_consensus::query::{QueryError, query};
+    let mut net = Net::new(2);
+    net.block(vec![transfer(&net, 0, 0, 1, 5)]);
+    let a1 = addr(&net.keys[1]);
+    let v = query(
+        &mut net.store,
+        "staking.Account",
+        &serde_json::json!({ "address": a1.to_string() }),
+    )
+    .unwrap();
+    assert_eq!(
+        v["general"]["balance"],
+        serde_json::json!((FUNDS + 5).to_string())
+    );
+    let supply = query(
+        &mut net.store,
+        "staking.TotalSupply",
+        &serde_json::Value::Null,
+    )
+    .unwrap();
+    assert_eq!(supply, serde_json::json!((FUNDS * 2).to_string()));
+    assert!(matches!(
+        query(&mut net.store, "staking.Nope", &serde_json::Value::Null),
+        Err(QueryError::UnknownMethod(_))
+    ));
+    assert!(matches!(
+        query(
+            &mut net.store,
+            "staking.Account",
+            &serde_json::json!({ "address": "oasis1bad" })
+        ),
+        Err(QueryError::InvalidArguments { .. })
+    ));
+    assert!(matches!(
+        query(
+            &mut net.store,
+            "registry.Runtime",
+            &serde_json::json!({ "runtime": "00".repeat(32) })
+        ),
+        Err(QueryError::NotFound(_))
+    ));
+}
