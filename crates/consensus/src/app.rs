@@ -4,7 +4,7 @@
 //! 1. If the block starts a new epoch: epoch transition (debonding matures).
 //! 2. Every transaction's signature is checked, all of them in one batch
 //!    (falling back to one by one only to find the bad ones).
-//! 3. Each transaction runs through [`App::deliver_tx`]:
+//! 3. Each transaction runs through `App::deliver_tx`:
 //!    - refused with no state change if it is malformed, mis-signed, too
 //!      large, for an unknown method, has the wrong nonce, offers too little
 //!      gas or too low a gas price, or its signer cannot pay the fee;

@@ -14,11 +14,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::FatalError;
+use crate::services::beacon;
 use crate::services::registry::Registry;
 use crate::services::roothash::state::RoothashState;
 use crate::services::scheduler::state::SchedulerState;
 use crate::services::staking::state::StakingState;
-use crate::services::beacon;
 use crate::state::Store;
 
 /// Every query method.

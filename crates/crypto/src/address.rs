@@ -85,11 +85,7 @@ impl Address {
 
     /// Parses 21 raw bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let arr: [u8; ADDRESS_SIZE] = bytes.try_into().map_err(|_| CryptoError::InvalidLength {
-            what: "address",
-            expected: ADDRESS_SIZE,
-            got: bytes.len(),
-        })?;
+        let arr: [u8; ADDRESS_SIZE] = crate::error::fixed(bytes, "address")?;
         Ok(Self(arr))
     }
 

@@ -50,12 +50,7 @@ impl PublicKey {
     /// Parses a public key. The bytes must be 32 long and encode a point on
     /// the curve (ZIP-215 decoding); anything else is a typed error.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let arr: [u8; PUBLIC_KEY_SIZE] =
-            bytes.try_into().map_err(|_| CryptoError::InvalidLength {
-                what: "ed25519 public key",
-                expected: PUBLIC_KEY_SIZE,
-                got: bytes.len(),
-            })?;
+        let arr: [u8; PUBLIC_KEY_SIZE] = crate::error::fixed(bytes, "ed25519 public key")?;
         VerificationKey::try_from(arr)
             .map_err(|_| CryptoError::MalformedPublicKey { scheme: SCHEME })?;
         Ok(Self(arr))
@@ -143,12 +138,7 @@ impl Signature {
     /// Parses a signature; only the length is checked here (the encoding of
     /// `R` and the range of `s` are checked by verification).
     pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let arr: [u8; SIGNATURE_SIZE] =
-            bytes.try_into().map_err(|_| CryptoError::InvalidLength {
-                what: "ed25519 signature",
-                expected: SIGNATURE_SIZE,
-                got: bytes.len(),
-            })?;
+        let arr: [u8; SIGNATURE_SIZE] = crate::error::fixed(bytes, "ed25519 signature")?;
         Ok(Self(arr))
     }
 

@@ -77,3 +77,26 @@ pub enum CryptoError {
         scheme: &'static str,
     },
 }
+
+/// `bytes` as an array of exactly `N` bytes, or [`CryptoError::InvalidLength`]
+/// naming `what` was being parsed.
+pub(crate) fn fixed<const N: usize>(
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<[u8; N], CryptoError> {
+    bytes.try_into().map_err(|_| CryptoError::InvalidLength {
+        what,
+        expected: N,
+        got: bytes.len(),
+    })
+}
+
+/// Hex (optionally `0x`-prefixed) decoded to exactly `N` bytes.
+pub(crate) fn fixed_hex<const N: usize>(
+    s: &str,
+    what: &'static str,
+) -> Result<[u8; N], CryptoError> {
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    let bytes = hex::decode(s).map_err(|_| CryptoError::InvalidHex { what })?;
+    fixed(&bytes, what)
+}

@@ -47,11 +47,7 @@ impl Hash {
 
     /// Builds a hash from a slice, which must be exactly 32 bytes long.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let arr: [u8; HASH_SIZE] = bytes.try_into().map_err(|_| CryptoError::InvalidLength {
-            what: "hash",
-            expected: HASH_SIZE,
-            got: bytes.len(),
-        })?;
+        let arr: [u8; HASH_SIZE] = crate::error::fixed(bytes, "hash")?;
         Ok(Self(arr))
     }
 

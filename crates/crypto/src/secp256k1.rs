@@ -176,11 +176,7 @@ impl RecoverableSignature {
     /// Parses the 65-byte form.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
         let arr: [u8; RECOVERABLE_SIGNATURE_SIZE] =
-            bytes.try_into().map_err(|_| CryptoError::InvalidLength {
-                what: "secp256k1 recoverable signature",
-                expected: RECOVERABLE_SIGNATURE_SIZE,
-                got: bytes.len(),
-            })?;
+            crate::error::fixed(bytes, "secp256k1 recoverable signature")?;
         if arr[64] > 1 {
             return Err(CryptoError::MalformedSignature { scheme: SCHEME });
         }
@@ -305,12 +301,7 @@ pub struct EthAddress(pub [u8; ETH_ADDRESS_SIZE]);
 impl EthAddress {
     /// Parses 20 raw bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let arr: [u8; ETH_ADDRESS_SIZE] =
-            bytes.try_into().map_err(|_| CryptoError::InvalidLength {
-                what: "ethereum address",
-                expected: ETH_ADDRESS_SIZE,
-                got: bytes.len(),
-            })?;
+        let arr: [u8; ETH_ADDRESS_SIZE] = crate::error::fixed(bytes, "ethereum address")?;
         Ok(Self(arr))
     }
 

@@ -38,12 +38,7 @@ pub struct VrfPublicKey([u8; PUBLIC_KEY_SIZE]);
 impl VrfPublicKey {
     /// Parses 32 bytes that encode a valid ristretto point.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let arr: [u8; PUBLIC_KEY_SIZE] =
-            bytes.try_into().map_err(|_| CryptoError::InvalidLength {
-                what: "vrf public key",
-                expected: PUBLIC_KEY_SIZE,
-                got: bytes.len(),
-            })?;
+        let arr: [u8; PUBLIC_KEY_SIZE] = crate::error::fixed(bytes, "vrf public key")?;
         schnorrkel::PublicKey::from_bytes(&arr)
             .map_err(|_| CryptoError::MalformedPublicKey { scheme: SCHEME })?;
         Ok(Self(arr))
@@ -61,10 +56,10 @@ impl VrfPublicKey {
 
     /// Parses hex.
     pub fn from_hex(s: &str) -> Result<Self, CryptoError> {
-        let bytes = hex::decode(s).map_err(|_| CryptoError::InvalidHex {
-            what: "vrf public key",
-        })?;
-        Self::from_slice(&bytes)
+        Self::from_slice(&crate::error::fixed_hex::<PUBLIC_KEY_SIZE>(
+            s,
+            "vrf public key",
+        )?)
     }
 
     /// Checks `proof` for input `alpha` under `context`, returning `beta`.
@@ -115,11 +110,7 @@ pub struct VrfProof([u8; PROOF_SIZE]);
 impl VrfProof {
     /// Parses 96 bytes (their validity is checked by [`VrfPublicKey::verify`]).
     pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let arr: [u8; PROOF_SIZE] = bytes.try_into().map_err(|_| CryptoError::InvalidLength {
-            what: "vrf proof",
-            expected: PROOF_SIZE,
-            got: bytes.len(),
-        })?;
+        let arr: [u8; PROOF_SIZE] = crate::error::fixed(bytes, "vrf proof")?;
         Ok(Self(arr))
     }
 
@@ -130,8 +121,7 @@ impl VrfProof {
 
     /// Parses hex.
     pub fn from_hex(s: &str) -> Result<Self, CryptoError> {
-        let bytes = hex::decode(s).map_err(|_| CryptoError::InvalidHex { what: "vrf proof" })?;
-        Self::from_slice(&bytes)
+        Ok(Self(crate::error::fixed_hex(s, "vrf proof")?))
     }
 }
 

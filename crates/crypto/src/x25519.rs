@@ -15,11 +15,7 @@ impl PublicKey {
     /// Parses 32 bytes (every 32-byte string is a valid X25519 public key;
     /// weak points are caught when a shared secret comes out all zero).
     pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let arr: [u8; KEY_SIZE] = bytes.try_into().map_err(|_| CryptoError::InvalidLength {
-            what: "x25519 public key",
-            expected: KEY_SIZE,
-            got: bytes.len(),
-        })?;
+        let arr: [u8; KEY_SIZE] = crate::error::fixed(bytes, "x25519 public key")?;
         Ok(Self(arr))
     }
 
@@ -35,11 +31,7 @@ impl PublicKey {
 
     /// Parses hex (with or without `0x`).
     pub fn from_hex(s: &str) -> Result<Self, CryptoError> {
-        let s = s.strip_prefix("0x").unwrap_or(s);
-        let bytes = hex::decode(s).map_err(|_| CryptoError::InvalidHex {
-            what: "x25519 public key",
-        })?;
-        Self::from_slice(&bytes)
+        Ok(Self(crate::error::fixed_hex(s, "x25519 public key")?))
     }
 }
 

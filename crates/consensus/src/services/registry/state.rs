@@ -13,7 +13,7 @@ use atoll_types::Namespace;
 
 use super::types::{Entity, Node, NodeStatus, Parameters, Runtime};
 use crate::error::{Failure, FatalError};
-use crate::state::{Store, StoreExt, key};
+use crate::state::{StoreExt, key};
 
 const ENTITIES: u8 = 0x10;
 const NODES: u8 = 0x11;
@@ -21,29 +21,15 @@ const NODE_STATUS: u8 = 0x12;
 const RUNTIMES: u8 = 0x13;
 const PARAMETERS: u8 = 0x14;
 
-/// Typed access to the registry's state.
-pub struct RegistryState<'a> {
-    store: &'a mut dyn Store,
-}
+crate::state::service_state!(
+    /// Typed access to the registry's state.
+    RegistryState,
+    PARAMETERS,
+    Parameters,
+    "registry"
+);
 
-impl<'a> RegistryState<'a> {
-    /// The registry's state in `store`.
-    pub fn new(store: &'a mut dyn Store) -> Self {
-        Self { store }
-    }
-
-    /// Registry parameters.
-    pub fn parameters(&self) -> Result<Parameters, FatalError> {
-        self.store
-            .get_typed(&[PARAMETERS])?
-            .ok_or_else(|| FatalError::Invariant("registry parameters missing".into()))
-    }
-
-    /// Sets the parameters.
-    pub fn set_parameters(&mut self, p: &Parameters) -> Result<(), Failure> {
-        Ok(self.store.put_typed(&[PARAMETERS], p)?)
-    }
-
+impl RegistryState<'_> {
     /// An entity.
     pub fn entity(&self, id: &PublicKey) -> Result<Option<Entity>, FatalError> {
         self.store.get_typed(&key(ENTITIES, &[id.as_bytes()]))
@@ -51,12 +37,7 @@ impl<'a> RegistryState<'a> {
 
     /// Every entity, by id.
     pub fn entities(&self) -> Result<Vec<Entity>, FatalError> {
-        Ok(self
-            .store
-            .scan_typed(&[ENTITIES])?
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect())
+        self.store.scan_values(&[ENTITIES])
     }
 
     /// Stores an entity.
@@ -78,12 +59,7 @@ impl<'a> RegistryState<'a> {
 
     /// Every registered node, by id.
     pub fn nodes(&self) -> Result<Vec<Node>, FatalError> {
-        Ok(self
-            .store
-            .scan_typed(&[NODES])?
-            .into_iter()
-            .map(|(_, n)| n)
-            .collect())
+        self.store.scan_values(&[NODES])
     }
 
     /// Stores a node.
@@ -119,12 +95,7 @@ impl<'a> RegistryState<'a> {
 
     /// Every runtime, by id.
     pub fn runtimes(&self) -> Result<Vec<Runtime>, FatalError> {
-        Ok(self
-            .store
-            .scan_typed(&[RUNTIMES])?
-            .into_iter()
-            .map(|(_, r)| r)
-            .collect())
+        self.store.scan_values(&[RUNTIMES])
     }
 
     /// Stores a runtime.

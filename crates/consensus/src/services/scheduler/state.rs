@@ -10,35 +10,21 @@ use atoll_types::Namespace;
 
 use super::{Committee, Parameters, Validator};
 use crate::error::{Failure, FatalError};
-use crate::state::{Store, StoreExt, key};
+use crate::state::{StoreExt, key};
 
 const COMMITTEES: u8 = 0x60;
 const VALIDATORS: u8 = 0x61;
 const PARAMETERS: u8 = 0x62;
 
-/// Typed access to the scheduler's state.
-pub struct SchedulerState<'a> {
-    store: &'a mut dyn Store,
-}
+crate::state::service_state!(
+    /// Typed access to the scheduler's state.
+    SchedulerState,
+    PARAMETERS,
+    Parameters,
+    "scheduler"
+);
 
-impl<'a> SchedulerState<'a> {
-    /// The scheduler's state in `store`.
-    pub fn new(store: &'a mut dyn Store) -> Self {
-        Self { store }
-    }
-
-    /// Parameters.
-    pub fn parameters(&self) -> Result<Parameters, FatalError> {
-        self.store
-            .get_typed(&[PARAMETERS])?
-            .ok_or_else(|| FatalError::Invariant("scheduler parameters missing".into()))
-    }
-
-    /// Sets the parameters.
-    pub fn set_parameters(&mut self, p: &Parameters) -> Result<(), Failure> {
-        Ok(self.store.put_typed(&[PARAMETERS], p)?)
-    }
-
+impl SchedulerState<'_> {
     /// The current validator set.
     pub fn validators(&self) -> Result<Vec<Validator>, FatalError> {
         Ok(self.store.get_typed(&[VALIDATORS])?.unwrap_or_default())
@@ -57,12 +43,7 @@ impl<'a> SchedulerState<'a> {
 
     /// Every current committee, by runtime.
     pub fn committees(&self) -> Result<Vec<Committee>, FatalError> {
-        Ok(self
-            .store
-            .scan_typed(&[COMMITTEES])?
-            .into_iter()
-            .map(|(_, c)| c)
-            .collect())
+        self.store.scan_values(&[COMMITTEES])
     }
 
     /// Stores a committee.

@@ -19,7 +19,7 @@ use atoll_types::{Epoch, Quantity};
 use super::pool::checked_add;
 use super::types::{Account, DebondingDelegation, Delegation, EpochSigning, Parameters};
 use crate::error::{Failure, FatalError};
-use crate::state::{Store, StoreExt, key};
+use crate::state::{StoreExt, key};
 
 const ACCOUNTS: u8 = 0x50;
 const TOTAL_SUPPLY: u8 = 0x51;
@@ -31,17 +31,15 @@ const PARAMETERS: u8 = 0x56;
 const BLOCK_FEES: u8 = 0x57;
 const EPOCH_SIGNING: u8 = 0x58;
 
-/// Typed access to staking's state in one store.
-pub struct StakingState<'a> {
-    store: &'a mut dyn Store,
-}
+crate::state::service_state!(
+    /// Typed access to staking's state in one store.
+    StakingState,
+    PARAMETERS,
+    Parameters,
+    "staking"
+);
 
-impl<'a> StakingState<'a> {
-    /// Staking's state in `store`.
-    pub fn new(store: &'a mut dyn Store) -> Self {
-        Self { store }
-    }
-
+impl StakingState<'_> {
     /// The account at `addr` (an empty account when it was never used).
     pub fn account(&self, addr: &Address) -> Result<Account, FatalError> {
         Ok(self
@@ -109,19 +107,6 @@ impl<'a> StakingState<'a> {
     /// Sets the signing tally.
     pub fn set_epoch_signing(&mut self, s: &EpochSigning) -> Result<(), Failure> {
         Ok(self.store.put_typed(&[EPOCH_SIGNING], s)?)
-    }
-
-    /// Staking's parameters; their absence means the state was never
-    /// initialised from a genesis document, which is fatal.
-    pub fn parameters(&self) -> Result<Parameters, FatalError> {
-        self.store
-            .get_typed(&[PARAMETERS])?
-            .ok_or_else(|| FatalError::Invariant("staking parameters missing".into()))
-    }
-
-    /// Sets staking's parameters.
-    pub fn set_parameters(&mut self, p: &Parameters) -> Result<(), Failure> {
-        Ok(self.store.put_typed(&[PARAMETERS], p)?)
     }
 
     /// `delegator`'s delegation to `escrow` (zero shares when none).
@@ -201,12 +186,7 @@ impl<'a> StakingState<'a> {
         delegator: &Address,
     ) -> Result<Vec<DebondingDelegation>, FatalError> {
         let prefix = key(DEBONDING, &[escrow.as_bytes(), delegator.as_bytes()]);
-        Ok(self
-            .store
-            .scan_typed::<DebondingDelegation>(&prefix)?
-            .into_iter()
-            .map(|(_, d)| d)
-            .collect())
+        self.store.scan_values::<DebondingDelegation>(&prefix)
     }
 
     /// Adds `shares` to the debonding delegation maturing at `end` (merging

@@ -1,0 +1,73 @@
+//! `atoll genesis check` run as a real process on files.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    reason = "test binary"
+)]
+
+use std::process::Command;
+
+fn atoll(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_atoll"))
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn valid_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "g.json",
+        r#"{"chain_id": "devnet", "debug": true}"#,
+    );
+    let (code, out, _) = atoll(&["genesis", "check", &f]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("valid genesis document"));
+    assert!(out.contains("DEBUG NETWORK"));
+    let (code, out, _) = atoll(&["genesis", "check", &f, "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["chain_context"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn problems_are_explained_with_a_failing_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "g.json",
+        r#"{"chain_id": "mainnet", "staking": {"total_supply": "7"}}"#,
+    );
+    let (code, out, _) = atoll(&["genesis", "check", &f]);
+    assert_eq!(code, 1);
+    assert!(out.contains("beacon.backend"), "{out}");
+    assert!(out.contains("set total_supply to 0"), "{out}");
+}
+
+#[test]
+fn unreadable_or_malformed_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = atoll(&["genesis", "check", "/nonexistent/genesis.json"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("cannot read"), "{err}");
+    let f = write(dir.path(), "bad.json", "{ not json");
+    let (code, _, err) = atoll(&["genesis", "check", &f]);
+    assert_ne!(code, 0);
+    assert!(err.contains("is not a genesis document"), "{err}");
+}
