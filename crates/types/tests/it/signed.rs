@@ -191,3 +191,23 @@ fn envelope_is_strict() {
     .unwrap();
     assert!(cbor::from_slice::<Signed<Tx>>(&cbor::encode_value(&bad).unwrap()).is_err());
 }
+
+/// `Signed<T>` holds only bytes: it is `Send + Sync + Clone + Eq + Debug`
+/// and serializable even for a body type that is none of these.
+#[test]
+fn envelope_traits_do_not_depend_on_the_body_type() {
+    fn assert_traits<S: Send + Sync + Clone + Eq + std::fmt::Debug + Serialize>() {}
+    struct NotSendNorClone(#[allow(dead_code, reason = "only the type matters")] std::rc::Rc<()>);
+    assert_traits::<Signed<NotSendNorClone>>();
+    let envelope: Signed<NotSendNorClone> = Signed::from_parts(
+        vec![0xf6],
+        SignatureBundle {
+            public_key: key().public_key(),
+            signature: key().sign(&ctx(b"chain A"), &[0xf6]),
+        },
+    );
+    let wire = cbor::to_vec(&envelope).unwrap();
+    let back: Signed<NotSendNorClone> = cbor::from_slice(&wire).unwrap();
+    assert_eq!(back, envelope);
+    back.verify(&ctx(b"chain A")).unwrap();
+}
