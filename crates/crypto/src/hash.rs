@@ -1,4 +1,4 @@
-//! Hash functions and the 32-byte [`Hash`] type.
+//! Hash functions and the 32-byte [`Hash`](struct@Hash) type.
 //!
 //! atoll hashes with SHA-512/256 wherever Oasis does (addresses, signature
 //! prehashes, MKVS nodes, the chain context), Keccak-256 where Ethereum
@@ -11,7 +11,7 @@ use sha2::Digest as _;
 
 use crate::error::CryptoError;
 
-/// Size of a [`Hash`] in bytes.
+/// Size of a [`Hash`](struct@Hash) in bytes.
 pub const HASH_SIZE: usize = 32;
 
 /// A 32-byte SHA-512/256 digest.

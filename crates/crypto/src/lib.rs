@@ -4,7 +4,7 @@
 //! encrypts goes through this crate, so that every part agrees on the same
 //! rules and formats (which are Oasis's, so keys and addresses carry over):
 //!
-//! - [`hash`]: SHA-512/256 (the [`Hash`] type), SHA-256, SHA-512, Keccak-256.
+//! - [`hash`]: SHA-512/256 (the [`Hash`](struct@Hash) type), SHA-256, SHA-512, Keccak-256.
 //! - [`context`]: signature contexts bound to a chain, the replay protection
 //!   of every signed message.
 //! - [`ed25519`]: signing keys, ZIP-215 verification, batch verification.

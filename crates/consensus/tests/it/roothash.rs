@@ -621,3 +621,52 @@ fn vrf_beacon_elects_only_provers_and_skips_weak_epochs() {
         "weak entropy: no committee"
     );
 }
+
+#[test]
+fn escrow_messages_need_permission() {
+    use atoll_consensus::services::staking::Escrow;
+    let (mut net, nodes) = network(6, AdmissionPolicy::AnyNode {});
+    let c = committee(&mut net);
+    let scheduler = c.proposer_order(1)[0];
+    let msgs = vec![
+        Message::AddEscrow(Escrow {
+            account: addr(&key(0)),
+            amount: Quantity(10),
+        }),
+        Message::Transfer(Transfer {
+            to: addr(&key(0)),
+            amount: Quantity(10),
+        }),
+    ];
+    let vote = results(&mut net, b"s", &msgs);
+    let commits: Vec<_> = c
+        .workers()
+        .map(|w| {
+            commit(
+                &net,
+                &nodes,
+                w,
+                &scheduler,
+                &vote,
+                if *w == scheduler {
+                    msgs.clone()
+                } else {
+                    vec![]
+                },
+            )
+        })
+        .collect();
+    submit(&mut net, 0, commits);
+    let rs = rt_state(&mut net);
+    assert_eq!(rs.last_block.header_type, HeaderType::Normal);
+    let codes: Vec<_> = rs
+        .last_message_results
+        .iter()
+        .map(|r| (r.module.as_str(), r.code))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![("staking", 4), ("", 0)],
+        "the escrow is refused, the transfer goes through"
+    );
+}

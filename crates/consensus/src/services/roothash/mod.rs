@@ -37,7 +37,7 @@ pub use self::types::*;
 use crate::error::{Failure, FatalError, ModuleError};
 use crate::services::registry::{Registry, Runtime};
 use crate::services::scheduler::{Committee, Role, state::SchedulerState};
-use crate::services::staking::{SlashReason, Staking};
+use crate::services::staking::{SlashReason, Staking, StakingError};
 use crate::state::{Overlay, Store};
 
 /// The module name.
@@ -429,7 +429,14 @@ impl Roothash<'_> {
             let index = u32::try_from(i).unwrap_or(u32::MAX);
             let mut overlay = Overlay::new(&mut *self.store);
             let mut staking = Staking::new(&mut overlay);
+            let escrow_allowed = staking.state().parameters()?.allow_escrow_messages;
             let outcome = match msg {
+                Message::AddEscrow(_) | Message::ReclaimEscrow(_) if !escrow_allowed => {
+                    Err(StakingError::Forbidden(
+                        "runtimes may not escrow (allow_escrow_messages is off)",
+                    )
+                    .into())
+                }
                 Message::Transfer(t) => staking.transfer(&account, t).map(|_| ()),
                 Message::Withdraw(w) => staking.withdraw(&account, w).map(|_| ()),
                 Message::AddEscrow(e) => staking.add_escrow(&account, e).map(|_| ()),
