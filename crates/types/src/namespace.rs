@@ -72,6 +72,7 @@ impl FromStr for Namespace {
     }
 }
 
+/// Bytes in binary formats (CBOR), lowercase hex in human-readable ones (JSON).
 impl serde::Serialize for Namespace {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if s.is_human_readable() {
@@ -84,23 +85,28 @@ impl serde::Serialize for Namespace {
 
 impl<'de> serde::Deserialize<'de> for Namespace {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
+        struct Visitor;
+
+        impl serde::de::Visitor<'_> for Visitor {
             type Value = Namespace;
+
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a 32-byte namespace")
             }
+
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Namespace, E> {
                 v.parse().map_err(E::custom)
             }
+
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Namespace, E> {
-                Namespace::from_slice(v).map_err(E::custom)
+                Namespace::from_slice(v).map_err(|_| E::invalid_length(v.len(), &"32 bytes"))
             }
         }
+
         if d.is_human_readable() {
-            d.deserialize_str(V)
+            d.deserialize_str(Visitor)
         } else {
-            d.deserialize_bytes(V)
+            d.deserialize_bytes(Visitor)
         }
     }
 }

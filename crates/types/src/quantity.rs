@@ -1,54 +1,60 @@
-//! Token amounts.
+//! Token amounts: [`Quantity`].
 
 use std::fmt;
 use std::str::FromStr;
 
-/// A token amount in base units.
+/// Most bytes a [`Quantity`] takes in its binary form (a `u128`).
+pub const QUANTITY_MAX_BYTES: usize = 16;
+
+/// An amount of tokens in base units.
 ///
-/// In CBOR it is a byte string holding the big-endian value without leading
-/// zeros (zero is the empty byte string), as Oasis encodes big integers; the
-/// decoder refuses leading zeros and more than 16 bytes, so each amount has
-/// one encoding. In JSON it is a decimal string, since JSON numbers lose
-/// precision above 2^53.
+/// This is Oasis's `quantity.Quantity`, also the SDK's `u128` amounts. It is
+/// a non-negative integer below 2^128. All arithmetic is checked.
+///
+/// - In CBOR (and other binary formats) it is a byte string holding the
+///   big-endian value with no leading zero bytes, so zero is the empty byte
+///   string. The decoder refuses leading zeros and anything longer than 16
+///   bytes, so each amount has one encoding.
+/// - In JSON (and other human-readable formats) it is written as a decimal
+///   string such as `"1000000000"`; a plain JSON number below 2^64 is also
+///   read, for hand-written genesis files.
+///
+/// ```
+/// use atoll_types::{Quantity, cbor};
+///
+/// let q = Quantity::from(256u64);
+/// assert_eq!(cbor::to_vec(&q)?, [0x42, 0x01, 0x00]);
+/// assert_eq!(q.checked_add(Quantity::from(1u64)), Some(Quantity::from(257u64)));
+/// assert_eq!(Quantity::ZERO.checked_sub(q), None);
+/// assert_eq!("256".parse::<Quantity>()?, q);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Quantity(pub u128);
 
 /// Error parsing a [`Quantity`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QuantityError {
-    /// Not a decimal number, or out of range.
-    #[error("invalid amount `{0}`: expected a non-negative integer below 2^128")]
-    Invalid(String),
-    /// A binary encoding with a leading zero byte.
-    #[error("amount has a leading zero byte")]
+    /// The binary form started with a zero byte (zero is the empty string).
+    #[error("quantity has a leading zero byte")]
     LeadingZero,
-    /// A binary encoding longer than 16 bytes.
-    #[error("amount of {0} bytes exceeds 16 bytes")]
+    /// The binary form was longer than 16 bytes.
+    #[error("quantity of {0} bytes exceeds the 16-byte maximum")]
     TooLong(usize),
+    /// The text form was not a decimal number below 2^128.
+    #[error("invalid decimal quantity `{0}`")]
+    InvalidDecimal(String),
 }
 
 impl Quantity {
     /// Zero.
-    pub const ZERO: Quantity = Quantity(0);
+    pub const ZERO: Self = Self(0);
+    /// The largest quantity, 2^128 - 1.
+    pub const MAX: Self = Self(u128::MAX);
 
-    /// `self + other`, or `None` on overflow.
-    pub fn checked_add(self, other: Self) -> Option<Self> {
-        self.0.checked_add(other.0).map(Self)
-    }
-
-    /// `self - other`, or `None` when `other > self`.
-    pub fn checked_sub(self, other: Self) -> Option<Self> {
-        self.0.checked_sub(other.0).map(Self)
-    }
-
-    /// `self * n`, or `None` on overflow.
-    pub fn checked_mul(self, n: u128) -> Option<Self> {
-        self.0.checked_mul(n).map(Self)
-    }
-
-    /// `self / n`, or `None` when `n` is zero.
-    pub fn checked_div(self, n: u128) -> Option<Self> {
-        self.0.checked_div(n).map(Self)
+    /// The amount in base units.
+    pub const fn value(self) -> u128 {
+        self.0
     }
 
     /// Whether the amount is zero.
@@ -56,42 +62,77 @@ impl Quantity {
         self.0 == 0
     }
 
-    /// The minimal big-endian bytes (empty for zero).
+    /// `self + rhs`, or `None` on overflow.
+    pub const fn checked_add(self, rhs: Self) -> Option<Self> {
+        match self.0.checked_add(rhs.0) {
+            Some(v) => Some(Self(v)),
+            None => None,
+        }
+    }
+
+    /// `self - rhs`, or `None` if `rhs` is larger.
+    pub const fn checked_sub(self, rhs: Self) -> Option<Self> {
+        match self.0.checked_sub(rhs.0) {
+            Some(v) => Some(Self(v)),
+            None => None,
+        }
+    }
+
+    /// `self * n` (an amount times a scalar), or `None` on overflow.
+    pub const fn checked_mul(self, n: u128) -> Option<Self> {
+        match self.0.checked_mul(n) {
+            Some(v) => Some(Self(v)),
+            None => None,
+        }
+    }
+
+    /// `self / n` rounded down, or `None` if `n` is zero.
+    pub const fn checked_div(self, n: u128) -> Option<Self> {
+        match self.0.checked_div(n) {
+            Some(v) => Some(Self(v)),
+            None => None,
+        }
+    }
+
+    /// The binary form: big-endian, no leading zero bytes (empty for zero).
     pub fn to_be_bytes_minimal(self) -> Vec<u8> {
         let bytes = self.0.to_be_bytes();
         let skip = bytes.iter().take_while(|b| **b == 0).count();
-        bytes.get(skip..).unwrap_or_default().to_vec()
+        bytes.iter().skip(skip).copied().collect()
     }
 
-    /// Parses the minimal big-endian form.
+    /// Parses the binary form, refusing leading zero bytes and more than 16
+    /// bytes.
     pub fn from_be_bytes_minimal(bytes: &[u8]) -> Result<Self, QuantityError> {
-        if bytes.len() > 16 {
+        if bytes.len() > QUANTITY_MAX_BYTES {
             return Err(QuantityError::TooLong(bytes.len()));
         }
         if bytes.first() == Some(&0) {
             return Err(QuantityError::LeadingZero);
         }
-        let mut buf = [0u8; 16];
-        buf[16 - bytes.len()..].copy_from_slice(bytes);
-        Ok(Self(u128::from_be_bytes(buf)))
+        Ok(Self(
+            bytes
+                .iter()
+                .fold(0u128, |acc, b| (acc << 8) | u128::from(*b)),
+        ))
     }
 }
 
 impl From<u64> for Quantity {
-    fn from(n: u64) -> Self {
-        Self(n.into())
+    fn from(v: u64) -> Self {
+        Self(u128::from(v))
     }
 }
 
 impl From<u128> for Quantity {
-    fn from(n: u128) -> Self {
-        Self(n)
+    fn from(v: u128) -> Self {
+        Self(v)
     }
 }
 
 impl fmt::Display for Quantity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
@@ -104,20 +145,20 @@ impl fmt::Debug for Quantity {
 impl FromStr for Quantity {
     type Err = QuantityError;
 
+    /// Parses ASCII decimal digits only (no sign, no spaces, not empty).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let invalid = || QuantityError::InvalidDecimal(s.to_owned());
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(QuantityError::Invalid(s.to_owned()));
+            return Err(invalid());
         }
-        s.parse::<u128>()
-            .map(Self)
-            .map_err(|_| QuantityError::Invalid(s.to_owned()))
+        s.parse::<u128>().map(Self).map_err(|_| invalid())
     }
 }
 
 impl serde::Serialize for Quantity {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if s.is_human_readable() {
-            s.serialize_str(&self.0.to_string())
+            s.collect_str(self)
         } else {
             s.serialize_bytes(&self.to_be_bytes_minimal())
         }
@@ -126,26 +167,45 @@ impl serde::Serialize for Quantity {
 
 impl<'de> serde::Deserialize<'de> for Quantity {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
+        struct Visitor;
+
+        impl serde::de::Visitor<'_> for Visitor {
             type Value = Quantity;
+
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a token amount")
+                f.write_str("a quantity (minimal big-endian bytes, or a decimal string)")
             }
+
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Quantity, E> {
-                v.parse().map_err(E::custom)
+                v.parse().map_err(|_| {
+                    E::invalid_value(
+                        serde::de::Unexpected::Str(v),
+                        &"a decimal number below 2^128",
+                    )
+                })
             }
+
+            /// JSON numbers are accepted too (hand-written genesis files);
+            /// only human-readable formats ever call this.
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Quantity, E> {
-                Ok(Quantity(v.into()))
+                Ok(Quantity::from(v))
             }
+
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Quantity, E> {
-                Quantity::from_be_bytes_minimal(v).map_err(E::custom)
+                Quantity::from_be_bytes_minimal(v).map_err(|e| match e {
+                    QuantityError::TooLong(n) => E::invalid_length(n, &"at most 16 bytes"),
+                    _ => E::invalid_value(
+                        serde::de::Unexpected::Bytes(v),
+                        &"big-endian bytes without a leading zero byte",
+                    ),
+                })
             }
         }
+
         if d.is_human_readable() {
-            d.deserialize_any(V)
+            d.deserialize_any(Visitor)
         } else {
-            d.deserialize_bytes(V)
+            d.deserialize_bytes(Visitor)
         }
     }
 }

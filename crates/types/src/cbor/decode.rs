@@ -1,227 +1,318 @@
-//! The strict decoder. Everything it accepts is the canonical encoding of
-//! what it returns; everything else is a typed [`DecodeError`].
+//! The strict decoder: bytes to [`Value`].
+//!
+//! Only the canonical encoding of a value is accepted, so that one value has
+//! exactly one accepted encoding. Every length read from the input is checked
+//! against the bytes that remain and against [`DecodeLimits`] before anything
+//! is allocated, and nothing here can panic on any input.
 
-use super::encode::canonical_key_order;
+use std::cmp::Ordering;
+
 use super::error::DecodeError;
-use super::value::Value;
+use super::value::{Value, canonical_key_order};
 
-/// Bounds on what the decoder accepts. Every length is checked against these
-/// and against the bytes actually remaining before anything is allocated.
+/// The most nested arrays/maps any [`DecodeLimits`] may allow; larger
+/// `max_depth` values are clamped to it, so recursion can never exhaust the
+/// stack whatever the configuration.
+pub const MAX_DEPTH_CEILING: usize = 256;
+
+/// Preallocation cap for arrays and maps: a declared length only reserves
+/// this many slots up front; the rest grows as items actually parse. Nested
+/// collections can therefore not multiply one input byte into many
+/// preallocated slots.
+const PREALLOC_CAP: usize = 256;
+
+/// Bounds on what the decoder accepts, checked before any allocation.
+///
+/// The defaults ([`DecodeLimits::DEFAULT`]) are:
+/// - `max_depth`: 64 nested arrays/maps (Oasis structures nest fewer than 10
+///   deep); clamped to [`MAX_DEPTH_CEILING`];
+/// - `max_collection_len`: 1 048 576 (`1 << 20`) items per array or entries
+///   per map;
+/// - `max_input_len`: 16 MiB, the largest frame of Oasis's runtime host
+///   protocol. Callers that know tighter bounds (a transaction size limit,
+///   say) should pass them.
+///
+/// Memory: the decoded tree takes at most about 32 bytes per input byte (one
+/// 32-byte [`Value`] per item, each item at least one byte; string contents
+/// are copied once), so `max_input_len` bounds memory too. Declared lengths
+/// never reserve more than a small fixed number of slots ahead of the items
+/// that actually parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeLimits {
-    /// Deepest nesting of arrays and maps.
+    /// Most arrays/maps nested inside one another (a top-level array is 1).
     pub max_depth: usize,
-    /// Most items in one array or entries in one map.
+    /// Most items in one array, or entries in one map.
     pub max_collection_len: usize,
-    /// Largest input, in bytes.
+    /// Longest input, in bytes.
     pub max_input_len: usize,
 }
 
+impl DecodeLimits {
+    /// The default limits (see the type's documentation).
+    pub const DEFAULT: Self = Self {
+        max_depth: 64,
+        max_collection_len: 1 << 20,
+        max_input_len: 16 << 20,
+    };
+}
+
 impl Default for DecodeLimits {
-    /// Depth 64, 1,048,576 items per collection, 16 MiB of input: far above
-    /// any legitimate message, far below what would exhaust a node.
     fn default() -> Self {
-        Self {
-            max_depth: 64,
-            max_collection_len: 1 << 20,
-            max_input_len: 16 << 20,
-        }
+        Self::DEFAULT
     }
 }
 
-/// Decodes exactly one value filling all of `bytes`, under default limits.
-pub fn decode_value(bytes: &[u8]) -> Result<Value, DecodeError> {
-    decode_value_with_limits(bytes, &DecodeLimits::default())
+/// Decodes exactly one canonical CBOR item from `input` with the default
+/// limits. Trailing bytes are an error.
+pub fn decode_value(input: &[u8]) -> Result<Value, DecodeError> {
+    decode_value_with_limits(input, &DecodeLimits::DEFAULT)
 }
 
-/// Decodes exactly one value filling all of `bytes`, under `limits`.
-pub fn decode_value_with_limits(bytes: &[u8], limits: &DecodeLimits) -> Result<Value, DecodeError> {
-    if bytes.len() > limits.max_input_len {
+/// Decodes exactly one canonical CBOR item from `input` with the given
+/// limits. Trailing bytes are an error.
+pub fn decode_value_with_limits(input: &[u8], limits: &DecodeLimits) -> Result<Value, DecodeError> {
+    if input.len() > limits.max_input_len {
         return Err(DecodeError::InputTooLarge {
-            len: bytes.len(),
+            len: input.len(),
             limit: limits.max_input_len,
         });
     }
-    let mut r = Reader {
-        bytes,
+    let mut d = Decoder {
+        input,
         pos: 0,
-        limits,
+        max_depth: limits.max_depth.min(MAX_DEPTH_CEILING),
+        max_collection_len: limits.max_collection_len,
     };
-    let v = r.value(0)?;
-    if r.pos != bytes.len() {
-        return Err(DecodeError::TrailingBytes {
-            offset: r.pos,
-            count: bytes.len() - r.pos,
-        });
+    let value = d.value(0)?;
+    if d.pos != input.len() {
+        return Err(DecodeError::TrailingBytes { offset: d.pos });
     }
-    Ok(v)
+    Ok(value)
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
+struct Decoder<'a> {
+    input: &'a [u8],
     pos: usize,
-    limits: &'a DecodeLimits,
+    max_depth: usize,
+    max_collection_len: usize,
 }
 
-impl<'a> Reader<'a> {
+impl<'a> Decoder<'a> {
     fn remaining(&self) -> usize {
-        self.bytes.len() - self.pos
+        self.input.len().saturating_sub(self.pos)
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or(DecodeError::Truncated {
-                offset: self.bytes.len(),
-            })?;
-        let s = self
-            .bytes
-            .get(self.pos..end)
-            .ok_or(DecodeError::Truncated { offset: self.pos })?;
+    /// Takes the next `n` bytes of the item starting at `start`; if the input
+    /// ends first, that item is reported as truncated.
+    fn take(&mut self, n: usize, start: usize) -> Result<&'a [u8], DecodeError> {
+        let truncated = DecodeError::Truncated { offset: start };
+        let end = self.pos.checked_add(n).ok_or(truncated.clone())?;
+        let bytes = self.input.get(self.pos..end).ok_or(truncated)?;
         self.pos = end;
-        Ok(s)
+        Ok(bytes)
     }
 
-    fn byte(&mut self) -> Result<u8, DecodeError> {
+    fn byte(&mut self, start: usize) -> Result<u8, DecodeError> {
         let b = *self
-            .bytes
+            .input
             .get(self.pos)
-            .ok_or(DecodeError::Truncated { offset: self.pos })?;
+            .ok_or(DecodeError::Truncated { offset: start })?;
         self.pos += 1;
         Ok(b)
     }
 
-    /// Reads the argument of a head whose initial byte had additional info
-    /// `info`, insisting on the shortest form.
-    fn argument(&mut self, info: u8, start: usize) -> Result<u64, DecodeError> {
-        let (value, min) = match info {
-            0..=23 => return Ok(u64::from(info)),
-            24 => (u64::from(self.byte()?), 24),
-            25 => (u64::from(u16::from_be_bytes(self.array::<2>()?)), 0x100),
-            26 => (u64::from(u32::from_be_bytes(self.array::<4>()?)), 0x1_0000),
-            27 => (u64::from_be_bytes(self.array::<8>()?), 0x1_0000_0000),
-            28..=30 => return Err(DecodeError::Reserved { offset: start }),
-            _ => return Err(DecodeError::IndefiniteLength { offset: start }),
-        };
-        if value < min {
-            return Err(DecodeError::NonMinimal { offset: start });
+    fn array<const N: usize>(&mut self, start: usize) -> Result<[u8; N], DecodeError> {
+        self.take(N, start)?
+            .try_into()
+            .map_err(|_| DecodeError::Truncated { offset: start })
+    }
+
+    /// Reads the argument of an integer, length or count whose initial byte
+    /// (at `start`) had additional information `info`, enforcing the
+    /// shortest form.
+    fn argument(&mut self, info: u8, start: usize, major: u8) -> Result<u64, DecodeError> {
+        let non_minimal = DecodeError::NonMinimalEncoding { offset: start };
+        match info {
+            0..=23 => Ok(u64::from(info)),
+            24 => {
+                let v = self.byte(start)?;
+                if v < 24 {
+                    Err(non_minimal)
+                } else {
+                    Ok(u64::from(v))
+                }
+            }
+            25 => {
+                let v = u16::from_be_bytes(self.array(start)?);
+                if v <= 0xff {
+                    Err(non_minimal)
+                } else {
+                    Ok(u64::from(v))
+                }
+            }
+            26 => {
+                let v = u32::from_be_bytes(self.array(start)?);
+                if v <= 0xffff {
+                    Err(non_minimal)
+                } else {
+                    Ok(u64::from(v))
+                }
+            }
+            27 => {
+                let v = u64::from_be_bytes(self.array(start)?);
+                if v <= 0xffff_ffff {
+                    Err(non_minimal)
+                } else {
+                    Ok(v)
+                }
+            }
+            31 if (2..=5).contains(&major) => Err(DecodeError::IndefiniteLength { offset: start }),
+            _ => Err(DecodeError::ReservedAdditionalInfo {
+                offset: start,
+                info,
+            }),
         }
-        Ok(value)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let s = self.take(N)?;
-        let mut a = [0u8; N];
-        a.copy_from_slice(s);
-        Ok(a)
+    /// The payload of the byte or text string starting at `start`, of
+    /// declared length `len`: it must be present in full, so nothing is
+    /// allocated for data that is not there.
+    fn payload(&mut self, len: u64, start: usize) -> Result<&'a [u8], DecodeError> {
+        let truncated = DecodeError::Truncated { offset: start };
+        let n = usize::try_from(len).map_err(|_| truncated.clone())?;
+        if n > self.remaining() {
+            return Err(truncated);
+        }
+        self.take(n, start)
     }
 
-    /// A declared length, checked against the limit and (with `min_item_size`
-    /// bytes per item) against the input that is left.
-    fn length(
-        &mut self,
-        info: u8,
+    /// Checks a declared collection length against the limit and the input:
+    /// each item takes at least one byte (`min_bytes` per entry).
+    fn collection_len(
+        &self,
+        len: u64,
         start: usize,
-        min_item_size: usize,
-        limit: usize,
+        min_bytes: usize,
     ) -> Result<usize, DecodeError> {
-        let len = self.argument(info, start)?;
-        let n = usize::try_from(len).map_err(|_| DecodeError::TooLong {
+        let too_large = DecodeError::CollectionTooLarge {
             offset: start,
             len,
-            limit,
-        })?;
-        if n > limit {
-            return Err(DecodeError::TooLong {
-                offset: start,
-                len,
-                limit,
-            });
+            limit: self.max_collection_len,
+        };
+        let n = usize::try_from(len).map_err(|_| too_large.clone())?;
+        if n > self.max_collection_len {
+            return Err(too_large);
         }
-        if n.saturating_mul(min_item_size) > self.remaining() {
-            return Err(DecodeError::Truncated {
-                offset: self.bytes.len(),
-            });
+        let truncated = DecodeError::Truncated { offset: start };
+        let needed = n.checked_mul(min_bytes).ok_or(truncated.clone())?;
+        if needed > self.remaining() {
+            return Err(truncated);
         }
         Ok(n)
     }
 
+    fn enter(&self, depth: usize, start: usize) -> Result<usize, DecodeError> {
+        if depth >= self.max_depth {
+            Err(DecodeError::DepthLimitExceeded {
+                offset: start,
+                limit: self.max_depth,
+            })
+        } else {
+            Ok(depth + 1)
+        }
+    }
+
+    /// Decodes one item. `depth` is the number of arrays/maps enclosing it.
     fn value(&mut self, depth: usize) -> Result<Value, DecodeError> {
         let start = self.pos;
-        let initial = self.byte()?;
+        let initial = self.byte(start)?;
         let major = initial >> 5;
         let info = initial & 0x1f;
         match major {
-            0 => Ok(Value::Unsigned(self.argument(info, start)?)),
-            1 => Ok(Value::Negative(self.argument(info, start)?)),
-            2 => {
-                let n = self.length(info, start, 1, usize::MAX)?;
-                Ok(Value::Bytes(self.take(n)?.to_vec()))
-            }
+            6 => return Err(DecodeError::TagNotAllowed { offset: start }),
+            7 => return self.simple(info, start),
+            _ => {}
+        }
+        let arg = self.argument(info, start, major)?;
+        match major {
+            0 => Ok(Value::Unsigned(arg)),
+            1 => Ok(Value::Negative(arg)),
+            2 => Ok(Value::Bytes(self.payload(arg, start)?.to_vec())),
             3 => {
-                let n = self.length(info, start, 1, usize::MAX)?;
-                let s = std::str::from_utf8(self.take(n)?)
-                    .map_err(|_| DecodeError::InvalidUtf8 { offset: start })?;
-                Ok(Value::Text(s.to_owned()))
+                let payload_start = self.pos;
+                let bytes = self.payload(arg, start)?;
+                let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::InvalidUtf8 {
+                    offset: payload_start.saturating_add(e.valid_up_to()),
+                })?;
+                Ok(Value::Text(text.to_owned()))
             }
             4 => {
-                let n = self.length(info, start, 1, self.limits.max_collection_len)?;
-                let depth = self.enter(depth, start)?;
-                let mut items = Vec::with_capacity(n);
+                let inner = self.enter(depth, start)?;
+                let n = self.collection_len(arg, start, 1)?;
+                let mut items = Vec::with_capacity(n.min(PREALLOC_CAP));
                 for _ in 0..n {
-                    items.push(self.value(depth)?);
+                    items.push(self.value(inner)?);
                 }
                 Ok(Value::Array(items))
             }
-            5 => {
-                let n = self.length(info, start, 2, self.limits.max_collection_len)?;
-                let depth = self.enter(depth, start)?;
-                let mut entries = Vec::with_capacity(n);
+            _ => {
+                // Major type 5, the only one left (0..=7 from a 3-bit field).
+                let inner = self.enter(depth, start)?;
+                let n = self.collection_len(arg, start, 2)?;
+                let mut entries = Vec::with_capacity(n.min(PREALLOC_CAP));
                 let mut prev_key: Option<&'a [u8]> = None;
                 for _ in 0..n {
                     let key_start = self.pos;
-                    let k = self.value(depth)?;
-                    let key_bytes = self.bytes.get(key_start..self.pos).unwrap_or_default();
+                    let key = self.value(inner)?;
+                    let key_bytes = self
+                        .input
+                        .get(key_start..self.pos)
+                        .ok_or(DecodeError::Truncated { offset: key_start })?;
+                    // The key decoded strictly, so its bytes are its canonical
+                    // encoding and can be compared directly.
                     if let Some(prev) = prev_key {
                         match canonical_key_order(prev, key_bytes) {
-                            std::cmp::Ordering::Less => {}
-                            std::cmp::Ordering::Equal => {
+                            Ordering::Less => {}
+                            Ordering::Equal => {
                                 return Err(DecodeError::DuplicateKey { offset: key_start });
                             }
-                            std::cmp::Ordering::Greater => {
-                                return Err(DecodeError::UnsortedKeys { offset: key_start });
+                            Ordering::Greater => {
+                                return Err(DecodeError::OutOfOrderKey { offset: key_start });
                             }
                         }
                     }
                     prev_key = Some(key_bytes);
-                    let v = self.value(depth)?;
-                    entries.push((k, v));
+                    let val = self.value(inner)?;
+                    entries.push((key, val));
                 }
                 Ok(Value::Map(entries))
             }
-            6 => Err(DecodeError::Tag { offset: start }),
-            _ => match info {
-                20 => Ok(Value::Bool(false)),
-                21 => Ok(Value::Bool(true)),
-                22 => Ok(Value::Null),
-                25..=27 => Err(DecodeError::Float { offset: start }),
-                28..=30 => Err(DecodeError::Reserved { offset: start }),
-                31 => Err(DecodeError::IndefiniteLength { offset: start }),
-                _ => Err(DecodeError::UnsupportedSimple { offset: start }),
-            },
         }
     }
 
-    fn enter(&self, depth: usize, start: usize) -> Result<usize, DecodeError> {
-        let d = depth + 1;
-        if d > self.limits.max_depth {
-            return Err(DecodeError::TooDeep {
+    /// Major type 7: only `false`, `true` and `null` are accepted.
+    fn simple(&mut self, info: u8, start: usize) -> Result<Value, DecodeError> {
+        match info {
+            20 => Ok(Value::Bool(false)),
+            21 => Ok(Value::Bool(true)),
+            22 => Ok(Value::Null),
+            0..=19 | 23 => Err(DecodeError::UnsupportedSimpleValue {
                 offset: start,
-                limit: self.limits.max_depth,
-            });
+                value: info,
+            }),
+            24 => {
+                let value = self.byte(start)?;
+                Err(DecodeError::UnsupportedSimpleValue {
+                    offset: start,
+                    value,
+                })
+            }
+            25..=27 => Err(DecodeError::FloatNotAllowed { offset: start }),
+            31 => Err(DecodeError::UnexpectedBreak { offset: start }),
+            _ => Err(DecodeError::ReservedAdditionalInfo {
+                offset: start,
+                info,
+            }),
         }
-        Ok(d)
     }
 }

@@ -1,68 +1,80 @@
-//! Canonical CBOR: atoll's encoding for everything signed, hashed or stored.
+//! Canonical CBOR, the encoding of everything atoll signs and sends.
 //!
-//! Encoding is canonical and byte-compatible with Oasis's encoder for the same
-//! data model: shortest integers and lengths, definite lengths, map keys in
-//! RFC 7049 canonical order (shorter encoded key first, then bytewise), no
-//! tags. atoll additionally has no floats, since nothing consensus computes
-//! may depend on floating point.
+//! The format is Oasis's: RFC 7049 §3.9 canonical CBOR as written by
+//! fxamacker/cbor's `SortCanonical` mode, further restricted for consensus
+//! determinism.
 //!
-//! Decoding is strict and bounded ([`DecodeLimits`]): it accepts only the
-//! canonical encoding of a value and refuses everything else with a typed
-//! [`DecodeError`], without panicking and without allocating more than the
-//! input justifies. [`from_slice_canonical`] additionally refuses input that
-//! decodes to a value whose own encoding differs (an unknown field, a default
-//! spelled out): what signed bodies need, so that one signature stands for
-//! exactly one message.
+//! - Integers, lengths and counts use their shortest form; lengths are
+//!   definite.
+//! - Map keys are sorted by the length of their encoding, then bytewise, and
+//!   never repeat.
+//! - There are no tags, no floats, and no simple values besides `false`,
+//!   `true` and `null`.
 //!
-//! Types go through serde: structs are maps keyed by field name, enums are
-//! externally tagged (`{"variant": content}`, or the variant name alone), and
-//! byte fields must serialize as bytes (`serde_bytes`, or a type whose
-//! `Serialize` calls `serialize_bytes`). The serializer and deserializer
-//! report `is_human_readable() == false`. Unknown struct fields are ignored
-//! by [`from_slice`] (forward compatibility), as serde does by default.
+//! The encoder only writes that form. The decoder accepts only that form, so
+//! one value has exactly one accepted encoding. It is bounded by
+//! [`DecodeLimits`] before it allocates, and it never panics.
+//!
+//! Rust types go through serde. Structs become maps keyed by field name, and
+//! byte fields need `serde_bytes` or a type whose `Serialize` calls
+//! `serialize_bytes`. Enums are externally tagged: `"unit"` or
+//! `{"variant": content}`. The mapping is laid out in [`ser`] and [`de`].
+//! Unknown struct fields are ignored when decoding, as serde does by default,
+//! unless the type says `#[serde(deny_unknown_fields)]`. Signed bodies use
+//! [`from_slice_canonical`], which refuses any input that does not re-encode
+//! to itself.
 //!
 //! ```
 //! use atoll_types::cbor;
+//! use serde::{Deserialize, Serialize};
 //!
-//! #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
-//! struct Transfer { to: String, amount: u64 }
+//! #[derive(Debug, PartialEq, Serialize, Deserialize)]
+//! struct Transfer {
+//!     #[serde(with = "serde_bytes")]
+//!     to: Vec<u8>,
+//!     amount: u64,
+//! }
 //!
-//! let t = Transfer { to: "bob".into(), amount: 5 };
+//! let t = Transfer { to: vec![1, 2], amount: 10 };
 //! let bytes = cbor::to_vec(&t)?;
-//! assert_eq!(hex::encode(&bytes), "a262746f63626f6266616d6f756e7405");
+//! // {"to": h'0102', "amount": 10}: the shorter key "to" sorts first.
+//! assert_eq!(bytes, [0xa2, 0x62, b't', b'o', 0x42, 1, 2, 0x66, b'a', b'm', b'o', b'u', b'n', b't', 0x0a]);
 //! assert_eq!(cbor::from_slice::<Transfer>(&bytes)?, t);
-//! assert!(cbor::from_slice::<Transfer>(&[0xa2, 0x66]).is_err()); // truncated
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod de;
+pub mod de;
 mod decode;
 mod encode;
 mod error;
-mod ser;
+pub mod ser;
 mod value;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use de::{ValueDeserializer, from_value};
-pub use decode::{DecodeLimits, decode_value, decode_value_with_limits};
-pub use encode::encode_value;
+pub use de::from_value;
+pub use decode::{DecodeLimits, MAX_DEPTH_CEILING, decode_value, decode_value_with_limits};
+pub use encode::{MAX_ENCODE_DEPTH, encode_value};
 pub use error::{DecodeError, EncodeError};
-pub use ser::{ValueSerializer, to_value};
-pub use value::Value;
+pub use ser::to_value;
+pub use value::{Value, canonical_key_order};
 
-/// Encodes `value` as canonical CBOR.
+/// Encodes any `Serialize` value as canonical CBOR.
 pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, EncodeError> {
     encode_value(&to_value(value)?)
 }
 
-/// Decodes canonical CBOR into `T` under default limits.
+/// Decodes a `T` from canonical CBOR with the default [`DecodeLimits`].
+///
+/// The bytes must be canonical CBOR (anything else is refused); struct
+/// fields unknown to `T` are ignored unless `T` denies them. Use
+/// [`from_slice_canonical`] for signed bytes.
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
-    from_value(decode_value(bytes)?)
+    from_slice_with_limits(bytes, &DecodeLimits::DEFAULT)
 }
 
-/// Decodes canonical CBOR into `T` under `limits`.
+/// Decodes a `T` from canonical CBOR with the given limits.
 pub fn from_slice_with_limits<T: DeserializeOwned>(
     bytes: &[u8],
     limits: &DecodeLimits,
@@ -70,15 +82,35 @@ pub fn from_slice_with_limits<T: DeserializeOwned>(
     from_value(decode_value_with_limits(bytes, limits)?)
 }
 
-/// Decodes into `T` and refuses the input unless it is exactly the encoding
-/// of the decoded value. Use it for anything signed.
+/// Decodes a `T` and refuses the input unless encoding that `T` again gives
+/// back exactly `bytes`.
+///
+/// The strict decoder already ensures the bytes are canonical CBOR. This
+/// also ensures they are the one encoding of a `T`. Without it, an absent
+/// field that decodes to its default, a present field the type skips when
+/// serializing, or an unknown field that is ignored would let two byte
+/// strings (and so two signatures or two hashes) stand for the same value.
+/// It is what [`Signed::open`](crate::signed::Signed::open) uses.
 pub fn from_slice_canonical<T: DeserializeOwned + Serialize>(
     bytes: &[u8],
 ) -> Result<T, DecodeError> {
-    let value: T = from_slice(bytes)?;
-    let again = to_vec(&value).map_err(|e| DecodeError::Type(e.to_string()))?;
+    from_slice_canonical_with_limits(bytes, &DecodeLimits::DEFAULT)
+}
+
+/// [`from_slice_canonical`] with the given limits.
+pub fn from_slice_canonical_with_limits<T: DeserializeOwned + Serialize>(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+) -> Result<T, DecodeError> {
+    let value: T = from_slice_with_limits(bytes, limits)?;
+    let again = to_vec(&value).map_err(DecodeError::ReEncode)?;
     if again != bytes {
-        return Err(DecodeError::NotCanonical);
+        let offset = again
+            .iter()
+            .zip(bytes)
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| again.len().min(bytes.len()));
+        return Err(DecodeError::NonCanonical { offset });
     }
     Ok(value)
 }

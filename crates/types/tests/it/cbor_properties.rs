@@ -15,8 +15,15 @@ fn value() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 64, 8, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-            proptest::collection::btree_map(inner.clone(), inner, 0..8)
-                .prop_map(|m| Value::Map(m.into_iter().collect())),
+            // Unique keys (by encoding), in arbitrary order.
+            proptest::collection::vec((inner.clone(), inner), 0..8).prop_map(|m| {
+                let mut seen = std::collections::BTreeSet::new();
+                Value::Map(
+                    m.into_iter()
+                        .filter(|(k, _)| seen.insert(cbor::encode_value(k).unwrap()))
+                        .collect(),
+                )
+            }),
         ]
     })
 }
