@@ -1,0 +1,487 @@
+//! The API over real loopback sockets, against an in-process node built from
+//! the real parts: the consensus app, MKVS state and the mempool. Blocks are
+//! produced on demand here; the BFT engine produces them in a real node.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    reason = "test binary"
+)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
+
+use atoll_consensus::app::{App, Block, BlockResult};
+use atoll_consensus::genesis::Genesis;
+use atoll_consensus::mkvs_store::{MkvsStore, MkvsView};
+use atoll_consensus::services::staking::{Account, Transfer, methods};
+use atoll_crypto::ed25519::SigningKey;
+use atoll_crypto::{Address, Hash};
+use atoll_mempool::{Limits, Mempool, MempoolError};
+use atoll_mkvs::Mkvs;
+use atoll_rpc::{
+    ApiError, BlockNotification, BlockView, NodeApi, NodeStatus, RpcConfig, TxView, serve,
+};
+use atoll_types::signed::Signed;
+use atoll_types::transaction::{Fee, Transaction};
+use atoll_types::{Quantity, cbor};
+use base64::Engine as _;
+use jsonrpsee::core::client::{ClientT, SubscriptionClientT};
+use jsonrpsee::http_client::HttpClientBuilder;
+use jsonrpsee::rpc_params;
+use jsonrpsee::ws_client::WsClientBuilder;
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+struct DevNode {
+    app: App,
+    genesis: Genesis,
+    db: Mkvs,
+    inner: Mutex<Inner>,
+    blocks_tx: broadcast::Sender<Arc<BlockNotification>>,
+}
+
+struct Inner {
+    mempool: Mempool,
+    blocks: Vec<(BlockView, BlockResult)>,
+}
+
+impl DevNode {
+    fn new(keys: &[SigningKey]) -> Arc<Self> {
+        let mut genesis = Genesis {
+            chain_id: "rpc-test".into(),
+            debug: true,
+            ..Genesis::default()
+        };
+        genesis.beacon.interval = 1000;
+        for k in keys {
+            let mut a = Account::default();
+            a.general.balance = Quantity(1_000_000);
+            genesis
+                .staking
+                .ledger
+                .insert(Address::from_ed25519(&k.public_key()), a);
+        }
+        genesis.staking.total_supply = Quantity(1_000_000 * keys.len() as u128);
+        let app = App::new(&genesis).unwrap();
+        let db = Mkvs::in_memory();
+        let mut s = MkvsStore::open(&db).unwrap();
+        app.init_chain(&mut s, &genesis).unwrap();
+        s.commit(0).unwrap();
+        Arc::new(Self {
+            app,
+            genesis,
+            db,
+            inner: Mutex::new(Inner {
+                mempool: Mempool::new(Limits::default()),
+                blocks: Vec::new(),
+            }),
+            blocks_tx: broadcast::channel(64).0,
+        })
+    }
+
+    fn latest(&self) -> u64 {
+        self.inner.lock().unwrap().blocks.len() as u64
+    }
+
+    /// Proposes and commits the next block from the mempool.
+    fn produce(&self) -> u64 {
+        let mut inner = self.inner.lock().unwrap();
+        let height = inner.blocks.len() as u64 + 1;
+        let view = MkvsView::at(&self.db, height - 1).unwrap();
+        let txs = inner.mempool.select(1 << 20, 0, |a| {
+            let mut v = MkvsView::at(&self.db, height - 1).unwrap();
+            atoll_consensus::services::staking::state::StakingState::new(&mut v)
+                .account(a)
+                .unwrap()
+                .general
+                .nonce
+        });
+        drop(view);
+        let block = Block {
+            height,
+            time: 1_700_000_000 + height,
+            txs: txs.into_iter().map(serde_bytes::ByteBuf::from).collect(),
+            ..Block::default()
+        };
+        let mut state = MkvsStore::open(&self.db).unwrap();
+        let results = self.app.apply_block(&mut state, &block).unwrap();
+        let root = state.commit(height).unwrap();
+        let view = BlockView {
+            height,
+            time: block.time,
+            hash: Hash::digest(&cbor::to_vec(&block).unwrap()),
+            state_root: root,
+            proposer: None,
+            transactions: results.tx_results.iter().map(|r| r.hash).collect(),
+        };
+        inner.blocks.push((view.clone(), results.clone()));
+        let after = MkvsView::at(&self.db, height).unwrap();
+        inner.mempool.recheck(&self.app, &after);
+        let _ = self.blocks_tx.send(Arc::new(BlockNotification {
+            block: view,
+            results,
+        }));
+        height
+    }
+}
+
+impl NodeApi for DevNode {
+    fn status(&self) -> NodeStatus {
+        let inner = self.inner.lock().unwrap();
+        NodeStatus {
+            version: "test".into(),
+            chain_id: self.genesis.chain_id.clone(),
+            chain_context: self.app.chain_context().as_str().to_owned(),
+            latest_height: inner.blocks.last().map(|(b, _)| b.height),
+            latest_time: inner.blocks.last().map(|(b, _)| b.time),
+            syncing: false,
+            mempool_size: inner.mempool.len(),
+        }
+    }
+
+    fn submit_tx(&self, raw: Vec<u8>) -> Result<Hash, ApiError> {
+        let mut inner = self.inner.lock().unwrap();
+        let view = MkvsView::at(&self.db, inner.blocks.len() as u64)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        inner
+            .mempool
+            .insert(&self.app, &view, raw)
+            .map_err(|e| match e {
+                MempoolError::Invalid(t) => ApiError::Tx(t),
+                other => ApiError::InvalidParams(other.to_string()),
+            })
+    }
+
+    fn block(&self, height: Option<u64>) -> Result<Option<BlockView>, ApiError> {
+        let inner = self.inner.lock().unwrap();
+        Ok(match height {
+            None => inner.blocks.last().map(|(b, _)| b.clone()),
+            Some(h) => h
+                .checked_sub(1)
+                .and_then(|i| inner.blocks.get(i as usize))
+                .map(|(b, _)| b.clone()),
+        })
+    }
+
+    fn block_results(&self, height: u64) -> Result<Option<BlockResult>, ApiError> {
+        let inner = self.inner.lock().unwrap();
+        Ok(height
+            .checked_sub(1)
+            .and_then(|i| inner.blocks.get(i as usize))
+            .map(|(_, r)| r.clone()))
+    }
+
+    fn transaction(&self, hash: &Hash) -> Result<Option<TxView>, ApiError> {
+        let inner = self.inner.lock().unwrap();
+        for (b, r) in &inner.blocks {
+            if let Some((i, t)) = r
+                .tx_results
+                .iter()
+                .enumerate()
+                .find(|(_, t)| &t.hash == hash)
+            {
+                return Ok(Some(TxView {
+                    hash: *hash,
+                    height: b.height,
+                    index: i as u32,
+                    result: t.clone(),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    fn query(&self, method: &str, args: &Value, height: Option<u64>) -> Result<Value, ApiError> {
+        let h = height.unwrap_or_else(|| self.latest());
+        let mut view =
+            MkvsView::at(&self.db, h).map_err(|_| ApiError::NotFound(format!("height {h}")))?;
+        atoll_consensus::query::query(&mut view, method, args).map_err(|e| match e {
+            atoll_consensus::query::QueryError::NotFound(w) => ApiError::NotFound(w),
+            atoll_consensus::query::QueryError::State(s) => ApiError::Internal(s.to_string()),
+            other => ApiError::InvalidParams(other.to_string()),
+        })
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Arc<BlockNotification>> {
+        self.blocks_tx.subscribe()
+    }
+}
+
+fn keys() -> Vec<SigningKey> {
+    (0..3u8)
+        .map(|i| SigningKey::from_seed(&[i + 9; 32]))
+        .collect()
+}
+
+fn transfer(node: &DevNode, key: &SigningKey, nonce: u64, to: &SigningKey, amount: u128) -> String {
+    let t = Transaction {
+        nonce,
+        fee: Some(Fee {
+            amount: Quantity(0),
+            gas: 5000,
+        }),
+        method: methods::TRANSFER.into(),
+        body: Some(
+            cbor::to_value(&Transfer {
+                to: Address::from_ed25519(&to.public_key()),
+                amount: Quantity(amount),
+            })
+            .unwrap(),
+        ),
+    };
+    let raw = cbor::to_vec(&Signed::sign(key, node.app.tx_context(), &t).unwrap()).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(raw)
+}
+
+async fn start() -> (Arc<DevNode>, atoll_rpc::RpcServer, Vec<SigningKey>) {
+    let ks = keys();
+    let node = DevNode::new(&ks);
+    let server = serve(
+        node.clone(),
+        "127.0.0.1:0".parse().unwrap(),
+        RpcConfig::default(),
+    )
+    .await
+    .unwrap();
+    (node, server, ks)
+}
+
+#[tokio::test]
+async fn submit_then_read_back_over_http() {
+    let (node, server, ks) = start().await;
+    let url = format!("http://{}", server.local_addr());
+    let client = HttpClientBuilder::default().build(&url).unwrap();
+    let status: NodeStatus = client.request("node_status", rpc_params![]).await.unwrap();
+    assert_eq!(status.chain_id, "rpc-test");
+    assert_eq!(status.latest_height, None);
+
+    let r: Value = client
+        .request(
+            "consensus_submitTx",
+            rpc_params![transfer(&node, &ks[0], 0, &ks[1], 42)],
+        )
+        .await
+        .unwrap();
+    let hash = r["hash"].as_str().unwrap().to_owned();
+    assert_eq!(node.produce(), 1);
+    let tx: TxView = client
+        .request("consensus_getTransaction", rpc_params![hash.clone()])
+        .await
+        .unwrap();
+    assert_eq!(tx.height, 1);
+    assert!(tx.result.error.is_none());
+    let block: BlockView = client
+        .request("consensus_getBlock", rpc_params![])
+        .await
+        .unwrap();
+    assert_eq!(block.transactions.len(), 1);
+    let a1 = Address::from_ed25519(&ks[1].public_key()).to_string();
+    let acct: Value = client
+        .request("consensus_getAccount", rpc_params![a1.clone()])
+        .await
+        .unwrap();
+    assert_eq!(acct["general"]["balance"], json!("1000042"));
+    let before: Value = client
+        .request("consensus_getAccount", rpc_params![a1, 0])
+        .await
+        .unwrap();
+    assert_eq!(
+        before["general"]["balance"],
+        json!("1000000"),
+        "query at an older height"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn submit_and_wait_for_inclusion() {
+    let (node, server, ks) = start().await;
+    let client = HttpClientBuilder::default()
+        .build(format!("http://{}", server.local_addr()))
+        .unwrap();
+    let producer = {
+        let node = node.clone();
+        tokio::spawn(async move {
+            // Produce blocks until the transaction has been included (bounded).
+            for _ in 0..200 {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                if node.status().mempool_size > 0 {
+                    node.produce();
+                    return;
+                }
+            }
+        })
+    };
+    let r: Value = client
+        .request(
+            "consensus_submitTx",
+            rpc_params![transfer(&node, &ks[0], 0, &ks[2], 7), true],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["height"], json!(1));
+    assert!(r["result"].get("error").is_none());
+    producer.await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn websocket_subscriptions_see_new_blocks_and_events() {
+    let (node, server, ks) = start().await;
+    let ws = WsClientBuilder::default()
+        .build(format!("ws://{}", server.local_addr()))
+        .await
+        .unwrap();
+    let mut blocks = ws
+        .subscribe::<BlockNotification, _>(
+            "consensus_subscribeBlocks",
+            rpc_params![],
+            "consensus_unsubscribeBlocks",
+        )
+        .await
+        .unwrap();
+    let mut events = ws
+        .subscribe::<Value, _>(
+            "consensus_subscribeEvents",
+            rpc_params![],
+            "consensus_unsubscribeEvents",
+        )
+        .await
+        .unwrap();
+    let _: Value = ws
+        .request(
+            "consensus_submitTx",
+            rpc_params![transfer(&node, &ks[1], 0, &ks[0], 5)],
+        )
+        .await
+        .unwrap();
+    node.produce();
+    let n = blocks.next().await.unwrap().unwrap();
+    assert_eq!(n.block.height, 1);
+    let e = events.next().await.unwrap().unwrap();
+    assert_eq!(e["height"], json!(1));
+    assert!(e["event"]["staking"]["transfer"].is_object(), "{e}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn refusals_carry_module_and_code() {
+    let (node, server, ks) = start().await;
+    let client = HttpClientBuilder::default()
+        .build(format!("http://{}", server.local_addr()))
+        .unwrap();
+    let garbage = base64::engine::general_purpose::STANDARD.encode(b"not a transaction");
+    let err = client
+        .request::<Value, _>("consensus_submitTx", rpc_params![garbage])
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("-32000") || text.contains("transaction refused"),
+        "{text}"
+    );
+    let e = match err {
+        jsonrpsee::core::ClientError::Call(e) => e,
+        other => panic!("unexpected {other}"),
+    };
+    assert_eq!(e.code(), atoll_rpc::CODE_TX_REFUSED);
+    let data: Value = serde_json::from_str(e.data().unwrap().get()).unwrap();
+    assert_eq!(data["module"], json!("consensus"));
+    assert_eq!(data["code"], json!(1));
+    // A valid transaction is admitted; the same bytes again are refused.
+    let tx = transfer(&node, &ks[0], 0, &ks[1], 1);
+    let ok: Result<Value, _> = client
+        .request("consensus_submitTx", rpc_params![tx.clone()])
+        .await;
+    assert!(ok.is_ok());
+    let dup = client
+        .request::<Value, _>("consensus_submitTx", rpc_params![tx])
+        .await
+        .unwrap_err();
+    assert!(dup.to_string().contains("already in the pool"), "{dup}");
+    // Not found, bad params, unknown method.
+    let nf = client
+        .request::<Value, _>("consensus_getBlock", rpc_params![99])
+        .await
+        .unwrap_err();
+    assert!(nf.to_string().contains("not found"), "{nf}");
+    let bad = client
+        .request::<Value, _>("consensus_getBlock", rpc_params!["yesterday"])
+        .await
+        .unwrap_err();
+    assert!(
+        bad.to_string().contains("-32602") || bad.to_string().contains("invalid"),
+        "{bad}"
+    );
+    let unknown = client
+        .request::<Value, _>("consensus_fly", rpc_params![])
+        .await
+        .unwrap_err();
+    assert!(
+        unknown.to_string().contains("Method not found"),
+        "{unknown}"
+    );
+    let status: NodeStatus = client.request("node_status", rpc_params![]).await.unwrap();
+    assert_eq!(status.mempool_size, 1, "the node is still up and serving");
+    server.stop().await;
+}
+
+fn raw_http(addr: std::net::SocketAddr, request: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[tokio::test]
+async fn malformed_and_huge_requests_and_health() {
+    let (_node, server, _) = start().await;
+    let addr = server.local_addr();
+    let bad = "{\"jsonrpc\":\"2.0\",\"method\":\"node_status\",\"id\":1";
+    let resp = tokio::task::spawn_blocking(move || {
+        raw_http(addr, &format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{bad}",
+            bad.len()
+        ))
+    })
+    .await
+    .unwrap();
+    assert!(resp.contains("-32700"), "parse error expected: {resp}");
+    let huge = format!(
+        "{{\"jsonrpc\":\"2.0\",\"method\":\"consensus_submitTx\",\"params\":[\"{}\"],\"id\":1}}",
+        "A".repeat(2 << 20)
+    );
+    let resp = tokio::task::spawn_blocking(move || {
+        raw_http(addr, &format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{huge}",
+            huge.len()
+        ))
+    })
+    .await
+    .unwrap();
+    assert!(
+        resp.starts_with("HTTP/1.1 413") || resp.contains("-32007") || resp.contains("too big"),
+        "{}",
+        &resp[..resp.len().min(200)]
+    );
+    let resp = tokio::task::spawn_blocking(move || {
+        raw_http(
+            addr,
+            "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+    })
+    .await
+    .unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let client = HttpClientBuilder::default()
+        .build(format!("http://{addr}"))
+        .unwrap();
+    let _: NodeStatus = client.request("node_status", rpc_params![]).await.unwrap();
+    server.stop().await;
+}
