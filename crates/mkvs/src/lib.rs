@@ -57,7 +57,7 @@ mod tree;
 pub mod writelog;
 
 pub use checkpoint::{Metadata as CheckpointMetadata, Restorer};
-pub use codec::{DecodeError, MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use codec::{DecodeError, MAX_DEPTH, MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use db::{FORMAT_VERSION, Iter, Mkvs, Options, Overlay, Root, Tree};
 pub use engine::EngineKind;
 pub use error::{MkvsError, Result};
