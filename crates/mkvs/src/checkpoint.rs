@@ -89,14 +89,14 @@ impl Metadata {
 pub type Pair = (Vec<u8>, Vec<u8>);
 
 /// Serde for [`Namespace`] as a 32-byte string (atoll-types has no serde yet).
-mod ns_bytes {
+pub(crate) mod ns_bytes {
     use atoll_types::Namespace;
 
-    pub(super) fn serialize<S: serde::Serializer>(ns: &Namespace, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: serde::Serializer>(ns: &Namespace, s: S) -> Result<S::Ok, S::Error> {
         serde_bytes::serialize(&ns.0[..], s)
     }
 
-    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
+    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(
         d: D,
     ) -> Result<Namespace, D::Error> {
         let b: serde_bytes::ByteArray<32> = serde::Deserialize::deserialize(d)?;

@@ -30,6 +30,19 @@ use crate::writelog::{LogEntry, WriteLog};
 pub const FORMAT_VERSION: u32 = 1;
 const FORMAT_KEY: &[u8] = b"F";
 
+/// Names one committed state: a namespace, a version and its root hash
+/// (what consensus records for a runtime round or a block).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Root {
+    /// The namespace.
+    #[serde(with = "crate::checkpoint::ns_bytes")]
+    pub namespace: Namespace,
+    /// The version.
+    pub version: u64,
+    /// The root hash.
+    pub hash: Hash,
+}
+
 /// Options for [`Mkvs::open`].
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -349,6 +362,28 @@ impl Mkvs {
             version,
             root,
             hash,
+        })
+    }
+
+    /// A read-only view of the version a [`Root`] names, checking that its
+    /// hash is the one stored (`RootMismatch` otherwise).
+    pub fn tree_at(&self, root: &Root) -> Result<Tree> {
+        let t = self.tree(root.namespace, root.version)?;
+        if t.root_hash() != root.hash {
+            return Err(MkvsError::RootMismatch {
+                expected: root.hash,
+                computed: t.root_hash(),
+            });
+        }
+        Ok(t)
+    }
+
+    /// The [`Root`] of `ns` at `version`.
+    pub fn root(&self, ns: Namespace, version: u64) -> Result<Root> {
+        Ok(Root {
+            namespace: ns,
+            version,
+            hash: self.root_hash(ns, version)?,
         })
     }
 

@@ -161,7 +161,10 @@ impl KvEngine for RedbEngine {
             .map_err(engine_err)?
             .map(|g| g.value().to_vec()))
     }
-    fn write(&self, ops: Vec<BatchOp>) -> Result<()> {
+    fn write(&self, mut ops: Vec<BatchOp>) -> Result<()> {
+        // Insert in key order: B-tree descents then walk neighbouring pages.
+        // Stable, so a later op on the same key still wins.
+        ops.sort_by(|a, b| a.0.cmp(&b.0));
         let tx = self.db.begin_write().map_err(engine_err)?;
         {
             let mut table = tx.open_table(REDB_TABLE).map_err(engine_err)?;

@@ -7,11 +7,13 @@
 //! only on the key/value set, never on history.
 //!
 //! Main types:
-//! - [`Mkvs`]: the database ([`Mkvs::open`] on fjall or redb, [`Mkvs::in_memory`]);
+//! - [`Mkvs`]: the database ([`Mkvs::open`] on redb, the default, or fjall;
+//!   [`Mkvs::in_memory`]);
 //!   [`Mkvs::finalize`], [`Mkvs::prune`], [`Mkvs::diff`], [`Mkvs::apply_write_log`],
 //!   [`Mkvs::export_checkpoint`] / [`Mkvs::restore_checkpoint`].
 //! - [`Tree`]: a read-only view of a committed version (`get`, `iter`,
-//!   `iter_prefix`, `get_with_proof`).
+//!   `iter_prefix`, `iter_from`, `get_with_proof`), from [`Mkvs::tree`] or
+//!   [`Mkvs::tree_at`] (a [`Root`]: namespace, version, hash).
 //! - [`Overlay`]: uncommitted changes over the latest version, with nested
 //!   `checkpoint`/`rollback`; [`Overlay::commit`] returns the root and the
 //!   [`WriteLog`].
@@ -55,8 +57,8 @@ mod tree;
 pub mod writelog;
 
 pub use checkpoint::{Metadata as CheckpointMetadata, Restorer};
-pub use codec::{DecodeError, MAX_KEY_LEN, MAX_VALUE_LEN};
-pub use db::{FORMAT_VERSION, Iter, Mkvs, Options, Overlay, Tree};
+pub use codec::{DecodeError, MAX_DEPTH, MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use db::{FORMAT_VERSION, Iter, Mkvs, Options, Overlay, Root, Tree};
 pub use engine::EngineKind;
 pub use error::{MkvsError, Result};
 pub use proof::{Proof, ProofError};

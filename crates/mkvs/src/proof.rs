@@ -20,8 +20,8 @@ use crate::node::{internal_hash, leaf_hash};
 
 /// Format version byte of an encoded [`Proof`].
 pub const PROOF_FORMAT: u8 = 1;
-/// Most steps a proof may have (one per possible branch bit).
-pub const MAX_PROOF_STEPS: usize = MAX_KEY_LEN * 9 + 1;
+/// Most steps a proof may have (the trie's depth limit).
+pub const MAX_PROOF_STEPS: usize = crate::codec::MAX_DEPTH;
 
 /// One internal node on a proof path.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+use crate::codec::MAX_DEPTH;
 use crate::engine::BatchOp;
 use crate::error::{MkvsError, Result};
 use crate::key::{bit, crit_bit, prefix_bits};
@@ -24,7 +25,17 @@ fn child_of<'a>(left: &'a Child, right: &'a Child, key: &[u8], b: u32) -> &'a Ch
 
 /// The leaf a search for `key` ends at, if the tree is not empty.
 fn search<'a>(src: &dyn NodeSource, root: &'a Child, key: &[u8]) -> Result<Option<&'a Node>> {
+    Ok(search_depth(src, root, key)?.map(|(n, _)| n))
+}
+
+/// [`search`], also counting the internal nodes passed.
+fn search_depth<'a>(
+    src: &dyn NodeSource,
+    root: &'a Child,
+    key: &[u8],
+) -> Result<Option<(&'a Node, usize)>> {
     let mut cur = root;
+    let mut depth = 0usize;
     loop {
         match cur.node(src)? {
             None => return Ok(None),
@@ -32,8 +43,11 @@ fn search<'a>(src: &dyn NodeSource, root: &'a Child, key: &[u8]) -> Result<Optio
                 bit: b,
                 left,
                 right,
-            }) => cur = child_of(left, right, key, *b),
-            Some(leaf) => return Ok(Some(leaf)),
+            }) => {
+                cur = child_of(left, right, key, *b);
+                depth += 1;
+            }
+            Some(leaf) => return Ok(Some((leaf, depth))),
         }
     }
 }
@@ -114,7 +128,7 @@ pub(crate) fn insert(
     key: &[u8],
     value: Vec<u8>,
 ) -> Result<()> {
-    let (crit, same_value) = match search(src, root, key)? {
+    let (crit, same_value) = match search_depth(src, root, key)? {
         None => {
             *root = Child::Mem(Arc::new(Node::Leaf {
                 key: key.to_vec(),
@@ -122,8 +136,15 @@ pub(crate) fn insert(
             }));
             return Ok(());
         }
-        Some(Node::Leaf { key: lk, value: lv }) => (crit_bit(key, lk), *lv == value),
-        Some(Node::Internal { .. }) => {
+        Some((Node::Leaf { key: lk, value: lv }, depth)) => {
+            let crit = crit_bit(key, lk);
+            // A new key may land one level below the deepest point passed.
+            if crit.is_some() && depth >= MAX_DEPTH {
+                return Err(MkvsError::TreeTooDeep(MAX_DEPTH));
+            }
+            (crit, *lv == value)
+        }
+        Some((Node::Internal { .. }, _)) => {
             return Err(MkvsError::Corrupt("search ended inside".into()));
         }
     };
@@ -395,7 +416,15 @@ pub(crate) fn persist(
 ) -> Result<Persisted> {
     let mut frontier = IdSet::default();
     let mut root = root;
-    persist_rec(&mut root, version, ops, node_key, &mut frontier)?;
+    persist_rec(
+        &mut root,
+        &mut PersistCtx {
+            version,
+            ops,
+            node_key,
+            frontier: &mut frontier,
+        },
+    )?;
     let hash = root.hash(src)?;
     Ok(Persisted {
         root,
@@ -404,28 +433,45 @@ pub(crate) fn persist(
     })
 }
 
-fn persist_rec(
-    child: &mut Child,
+struct PersistCtx<'a> {
     version: u64,
-    ops: &mut Vec<BatchOp>,
-    node_key: &dyn Fn(&NodeId) -> Vec<u8>,
-    frontier: &mut IdSet,
-) -> Result<()> {
-    let mut arc = match std::mem::replace(child, Child::Empty) {
-        Child::Mem(arc) => arc,
-        other => {
-            if let Some(id) = other.stored_id() {
-                frontier.insert(id);
+    ops: &'a mut Vec<BatchOp>,
+    node_key: &'a dyn Fn(&NodeId) -> Vec<u8>,
+    frontier: &'a mut IdSet,
+}
+
+/// Post-order walk over the uncommitted nodes. Kept to a few pointers per
+/// frame (the per-node work is in [`persist_node`]) so that even a
+/// [`MAX_DEPTH`]-deep trie fits a thread's stack in debug builds.
+fn persist_rec(child: &mut Child, ctx: &mut PersistCtx<'_>) -> Result<()> {
+    match child {
+        Child::Mem(arc) => {
+            // Usually unique: the overlay owned it, so this mutates in place.
+            if let Node::Internal { left, right, .. } = Arc::make_mut(arc) {
+                persist_rec(left, ctx)?;
+                persist_rec(right, ctx)?;
             }
-            *child = other;
-            return Ok(());
+            persist_node(child, ctx)
         }
+        Child::Stored(p) => {
+            ctx.frontier.insert(p.id);
+            Ok(())
+        }
+        Child::Empty => Ok(()),
+    }
+}
+
+/// Hashes and encodes one uncommitted node whose children are stored, and
+/// turns its pointer into a stored one (reusing the node allocation).
+#[inline(never)]
+fn persist_node(child: &mut Child, ctx: &mut PersistCtx<'_>) -> Result<()> {
+    let Child::Mem(arc) = std::mem::replace(child, Child::Empty) else {
+        return Err(MkvsError::Corrupt("persisting a stored node".into()));
     };
-    // Usually unique: the overlay owned it. Reuse the allocation in place.
-    let (id, bytes) = match Arc::make_mut(&mut arc) {
+    let (id, bytes) = match &*arc {
         Node::Leaf { key, value } => {
             let id = NodeId {
-                version,
+                version: ctx.version,
                 hash: crate::node::leaf_hash(key, value),
             };
             (id, encode_leaf(key, value))
@@ -435,20 +481,18 @@ fn persist_rec(
             left,
             right,
         } => {
-            persist_rec(left, version, ops, node_key, frontier)?;
-            persist_rec(right, version, ops, node_key, frontier)?;
             let (lid, rid) = match (left.stored_id(), right.stored_id()) {
                 (Some(a), Some(b)) => (a, b),
                 _ => return Err(MkvsError::Corrupt("internal node with empty child".into())),
             };
             let id = NodeId {
-                version,
+                version: ctx.version,
                 hash: crate::node::internal_hash(*b, &lid.hash, &rid.hash),
             };
             (id, encode_internal(*b, &lid, &rid))
         }
     };
-    ops.push((node_key(&id), Some(bytes)));
+    ctx.ops.push(((ctx.node_key)(&id), Some(bytes)));
     *child = Child::stored(id, Some(Arc::unwrap_or_clone(arc)));
     Ok(())
 }

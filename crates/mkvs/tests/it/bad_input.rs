@@ -342,3 +342,52 @@ fn garbage_redb_file_gives_an_error() {
     .unwrap();
     assert!(open_and_read(dir.path(), opts).is_err());
 }
+
+/// Keys built so each extends the previous one by one bit make a chain as
+/// deep as the number of keys: refused past MAX_DEPTH, everything below it
+/// (commit, proofs, diff, checkpoint, prune) works without exhausting the
+/// test thread's stack.
+#[test]
+fn crafted_deep_chains_are_bounded() {
+    let chain = |i: usize| {
+        let mut k = vec![0u8; i / 8 + 1];
+        k[i / 8] = 0x80 >> (i % 8);
+        k
+    };
+    let db = Mkvs::in_memory();
+    let mut ov = db.overlay(ns(1)).unwrap();
+    let mut inserted = 0;
+    let mut refused = None;
+    for i in 0..atoll_mkvs::MAX_DEPTH + 200 {
+        match ov.insert(&chain(i), b"v") {
+            Ok(()) => inserted += 1,
+            Err(MkvsError::TreeTooDeep(_)) => {
+                refused = Some(i);
+                break;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(refused.is_some(), "no depth limit hit");
+    assert!(inserted > atoll_mkvs::MAX_DEPTH / 2);
+    let (root, log) = ov.commit(1).unwrap();
+    assert_eq!(log.len(), inserted);
+    let t = db.tree(ns(1), 1).unwrap();
+    let deepest = chain(inserted - 1);
+    let (v, p) = t.get_with_proof(&deepest).unwrap();
+    assert_eq!(proof::verify(&root, &deepest, &p).unwrap(), v);
+    assert_eq!(Proof::decode(&p.encode()).unwrap(), p);
+    let (meta, chunks) = db.export_checkpoint(ns(1), 1, 4096).unwrap();
+    let other = Mkvs::in_memory();
+    other
+        .restore_from_chunks(&meta, root, chunks.iter().map(Vec::as_slice))
+        .unwrap();
+    let mut ov = db.overlay(ns(1)).unwrap();
+    for i in (0..inserted).step_by(3) {
+        ov.remove(&chain(i)).unwrap();
+    }
+    ov.commit(2).unwrap();
+    assert!(!db.diff(ns(1), 1, 2).unwrap().is_empty());
+    db.finalize(ns(1), 2).unwrap();
+    db.prune(ns(1), 1).unwrap();
+}

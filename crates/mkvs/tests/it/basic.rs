@@ -358,3 +358,52 @@ fn finalize_below_earliest_is_refused() {
         Err(MkvsError::RootNotFound { .. })
     ));
 }
+
+#[test]
+fn tree_at_checks_the_root_hash() {
+    let db = Mkvs::in_memory();
+    let mut ov = db.overlay(ns(1)).unwrap();
+    ov.insert(b"k", b"v").unwrap();
+    ov.commit(3).unwrap();
+    let root = db.root(ns(1), 3).unwrap();
+    assert_eq!(
+        db.tree_at(&root).unwrap().get(b"k").unwrap(),
+        Some(b"v".to_vec())
+    );
+    let wrong = atoll_mkvs::Root {
+        hash: Hash::digest(b"x"),
+        ..root
+    };
+    assert!(matches!(
+        db.tree_at(&wrong),
+        Err(MkvsError::RootMismatch { .. })
+    ));
+}
+
+/// Known-answer vectors: pin the hashing format, so a change to leaf or
+/// internal node hashing (which would change every root) cannot go unnoticed.
+#[test]
+fn known_answer_roots() {
+    let db = Mkvs::in_memory();
+    let ov = db.overlay(ns(1)).unwrap();
+    assert_eq!(ov.root_hash().unwrap(), Hash::empty());
+    let mut ov = db.overlay(ns(1)).unwrap();
+    ov.insert(b"a", b"1").unwrap();
+    let one = ov.root_hash().unwrap();
+    // A single leaf: H(0x00 || u32 1 || "a" || "1").
+    assert_eq!(one, Hash::digest(b"\x00\x00\x00\x00\x01a1"));
+    ov.insert(b"ab", b"2").unwrap();
+    ov.insert(b"b", b"").unwrap();
+    let root = ov.root_hash().unwrap();
+    // "a" vs "ab": first difference at bit 9 ("a" ends, "ab" continues);
+    // {"a","ab"} vs "b": bit 7 (0x61 vs 0x62 differ in the 7th bit of byte 0).
+    let la = Hash::digest(b"\x00\x00\x00\x00\x01a1");
+    let lab = Hash::digest(b"\x00\x00\x00\x00\x02ab2");
+    let lb = Hash::digest(b"\x00\x00\x00\x00\x01b");
+    let inner = Hash::digest_parts(&[&[1], &9u32.to_be_bytes(), &la.0, &lab.0]);
+    let top = Hash::digest_parts(&[&[1], &7u32.to_be_bytes(), &inner.0, &lb.0]);
+    assert_eq!(root, top);
+    assert_eq!(root.to_hex(), KAT_ROOT);
+}
+
+const KAT_ROOT: &str = "bc7d091397599285841a23d1506022eff95d6376c3995baefd3887e19170cc9a";
