@@ -222,6 +222,27 @@ fn commit(
     }
 }
 
+/// Every worker votes `vote` for `scheduler`'s batch; the scheduler carries `msgs`.
+fn all_workers_commit(
+    net: &Net,
+    nodes: &Nodes,
+    c: &Committee,
+    scheduler: &PublicKey,
+    vote: &Vote,
+    msgs: &[Message],
+) -> Vec<ExecutorCommitment> {
+    c.workers()
+        .map(|w| {
+            let carried = if w == scheduler {
+                msgs.to_vec()
+            } else {
+                vec![]
+            };
+            commit(net, nodes, w, scheduler, vote, carried)
+        })
+        .collect()
+}
+
 /// Submits commitments in one transaction from the user account (key 0).
 fn submit(
     net: &mut Net,
@@ -258,23 +279,7 @@ fn honest_round_finalizes_and_runs_messages() {
         amount: Quantity(700),
     })];
     let vote = results(&mut net, b"state 1", &msgs);
-    let commits: Vec<_> = c
-        .workers()
-        .map(|w| {
-            commit(
-                &net,
-                &nodes,
-                w,
-                &scheduler,
-                &vote,
-                if *w == scheduler {
-                    msgs.clone()
-                } else {
-                    vec![]
-                },
-            )
-        })
-        .collect();
+    let commits = all_workers_commit(&net, &nodes, &c, &scheduler, &vote, &msgs);
     let before = net.balance(0);
     let r = submit(&mut net, 0, commits);
     assert!(
@@ -639,23 +644,7 @@ fn escrow_messages_need_permission() {
         }),
     ];
     let vote = results(&mut net, b"s", &msgs);
-    let commits: Vec<_> = c
-        .workers()
-        .map(|w| {
-            commit(
-                &net,
-                &nodes,
-                w,
-                &scheduler,
-                &vote,
-                if *w == scheduler {
-                    msgs.clone()
-                } else {
-                    vec![]
-                },
-            )
-        })
-        .collect();
+    let commits = all_workers_commit(&net, &nodes, &c, &scheduler, &vote, &msgs);
     submit(&mut net, 0, commits);
     let rs = rt_state(&mut net);
     assert_eq!(rs.last_block.header_type, HeaderType::Normal);
