@@ -441,6 +441,7 @@ impl<S: Store, T: TxSource> Host<S, T> {
             } => {
                 let outcome = match BftBlock::from_bytes(&value_bytes) {
                     Ok(b) if b.block.height == height.0 => {
+                        info!(%height, %round, "synced block received");
                         let hash = block_hash(&value_bytes);
                         self.candidates.insert(
                             (height.0, hash),

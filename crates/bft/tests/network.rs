@@ -155,76 +155,107 @@ struct Network {
     queues: Vec<MemQueue>,
     snapshots: Snapshots,
     app: App,
+    setup: Setup,
     _dir: tempfile::TempDir,
 }
 
-async fn start_network() -> Network {
-    let g = genesis();
-    let app = App::new(&g).unwrap();
+struct Setup {
+    genesis: Genesis,
+    ports: Vec<u16>,
+}
+
+async fn spawn_validator(
+    setup: &Setup,
+    app: &App,
+    i: u8,
+    queue: MemQueue,
+    snapshots: Snapshots,
+    wal: std::path::PathBuf,
+) -> Validator {
+    let addr = |p: u16| format!("/ip4/127.0.0.1/tcp/{p}").parse().unwrap();
+    let mut store = MemStore::new();
+    app.init_chain(&mut store, &setup.genesis).unwrap();
+    let ctx = AtollContext::new(app.chain_context()).unwrap();
+    let signer = AtollSigner::new(&ctx, consensus_key(i));
+    let config = HostConfig {
+        timeouts: LinearTimeouts {
+            propose: Duration::from_secs(2),
+            propose_delta: Duration::from_millis(500),
+            prevote: Duration::from_secs(1),
+            prevote_delta: Duration::from_millis(500),
+            precommit: Duration::from_secs(1),
+            precommit_delta: Duration::from_millis(500),
+            rebroadcast: Duration::from_secs(4),
+            max_timeout: Duration::from_secs(10),
+        },
+        ..HostConfig::default()
+    };
+    let mut host = Host::new(&setup.genesis, store, signer.clone(), queue, config).unwrap();
+    host.on_commit(Box::new(move |result, store: &MemStore| {
+        snapshots
+            .lock()
+            .unwrap()
+            .insert((i, result.height), store.clone());
+    }));
+    let peers = (0..N)
+        .filter(|j| *j != i)
+        .map(|j| addr(setup.ports[usize::from(j)]))
+        .collect();
+    let engine_config =
+        EngineConfig::new(format!("v{i}"), addr(setup.ports[usize::from(i)]), peers);
+    let (mut channels, engine) = node::start(
+        host.context().clone(),
+        engine_config,
+        signer,
+        p2p_seed(i),
+        wal,
+    )
+    .await
+    .unwrap();
+    let app_task = tokio::spawn(async move {
+        let res = host.run(&mut channels).await;
+        tracing::info!(validator = i, ?res, "host stopped");
+    });
+    Validator { engine, app_task }
+}
+
+/// Starts every validator except those in `later`.
+async fn start_network(later: &[u8]) -> Network {
+    let genesis = genesis();
+    let app = App::new(&genesis).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ports: Vec<u16> = (0..N).map(|_| free_port()).collect();
-    let addr = |p: u16| format!("/ip4/127.0.0.1/tcp/{p}").parse().unwrap();
+    let setup = Setup { genesis, ports };
     let snapshots: Snapshots = Arc::default();
-    let mut validators = Vec::new();
-    let mut queues = Vec::new();
-    for i in 0..N {
-        let mut store = MemStore::new();
-        app.init_chain(&mut store, &g).unwrap();
-        let queue = MemQueue::new();
-        let ctx = AtollContext::new(app.chain_context()).unwrap();
-        let signer = AtollSigner::new(&ctx, consensus_key(i));
-        let config = HostConfig {
-            timeouts: LinearTimeouts {
-                propose: Duration::from_secs(2),
-                propose_delta: Duration::from_millis(500),
-                prevote: Duration::from_secs(1),
-                prevote_delta: Duration::from_millis(500),
-                precommit: Duration::from_secs(1),
-                precommit_delta: Duration::from_millis(500),
-                rebroadcast: Duration::from_secs(4),
-                max_timeout: Duration::from_secs(10),
-            },
-            ..HostConfig::default()
-        };
-        let mut host = Host::new(&g, store, signer.clone(), queue.clone(), config).unwrap();
-        let snaps = snapshots.clone();
-        host.on_commit(Box::new(move |result, store: &MemStore| {
-            snaps
-                .lock()
-                .unwrap()
-                .insert((i, result.height), store.clone());
-        }));
-        let peers = (0..N)
-            .filter(|j| *j != i)
-            .map(|j| addr(ports[usize::from(j)]))
-            .collect();
-        let engine_config = EngineConfig::new(format!("v{i}"), addr(ports[usize::from(i)]), peers);
-        let (mut channels, engine) = node::start(
-            host.context().clone(),
-            engine_config,
-            signer,
-            p2p_seed(i),
-            dir.path().join(format!("wal-{i}")),
-        )
-        .await
-        .unwrap();
-        let app_task = tokio::spawn(async move {
-            let res = host.run(&mut channels).await;
-            tracing::info!(validator = i, ?res, "host stopped");
-        });
-        validators.push(Some(Validator { engine, app_task }));
-        queues.push(queue);
-    }
-    Network {
-        validators,
+    let queues: Vec<MemQueue> = (0..N).map(|_| MemQueue::new()).collect();
+    let mut net = Network {
+        validators: (0..N).map(|_| None).collect(),
         queues,
         snapshots,
         app,
+        setup,
         _dir: dir,
+    };
+    for i in (0..N).filter(|i| !later.contains(i)) {
+        net.start(i).await;
     }
+    net
 }
 
 impl Network {
+    async fn start(&mut self, i: u8) {
+        let v = spawn_validator(
+            &self.setup,
+            &self.app,
+            i,
+            self.queues[usize::from(i)].clone(),
+            self.snapshots.clone(),
+            self._dir.path().join(format!("wal-{i}")),
+        )
+        .await;
+        self.validators[usize::from(i)] = Some(v);
+    }
+
     fn height_of(&self, v: u8) -> u64 {
         self.snapshots
             .lock()
@@ -263,6 +294,7 @@ impl Network {
     fn kill(&mut self, v: u8) {
         if let Some(val) = self.validators[usize::from(v)].take() {
             val.app_task.abort();
+            val.engine.actor.stop_children(None);
             val.engine.actor.kill();
             val.engine.handle.abort();
         }
@@ -298,7 +330,7 @@ fn init_tracing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_validators_finalize_transfers_with_identical_state() {
     init_tracing();
-    let mut net = start_network().await;
+    let mut net = start_network(&[]).await;
     let to = Address::from_ed25519(&user_key(1).public_key());
     const TXS: u64 = 12;
     // Every validator hears of every transaction, as gossip would arrange.
@@ -340,7 +372,7 @@ async fn four_validators_finalize_transfers_with_identical_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_of_four_validators_go_on_without_the_fourth() {
     init_tracing();
-    let mut net = start_network().await;
+    let mut net = start_network(&[]).await;
     net.wait_for(&[0, 1, 2, 3], 2).await;
     // The smallest validator (entity 0: 1/10 of the power) stops; the rest
     // hold 9/10, above the two-thirds quorum.
@@ -352,5 +384,34 @@ async fn three_of_four_validators_go_on_without_the_fourth() {
     for v in 2..N {
         assert_eq!(net.state(v, target).entries(), reference.entries());
     }
+    net.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_validator_started_late_catches_up_by_sync() {
+    init_tracing();
+    // Validators 1-3 hold 9/10 of the power and decide blocks alone.
+    let mut net = start_network(&[0]).await;
+    let to = Address::from_ed25519(&user_key(1).public_key());
+    for nonce in 0..4 {
+        let raw = transfer(&net.app, 0, nonce, to, 7);
+        for q in &net.queues {
+            q.push(raw.clone());
+        }
+    }
+    net.wait_for(&[1, 2, 3], 6).await;
+    // Validator 0 joins at genesis state and must fetch the decided blocks.
+    net.start(0).await;
+    let h = (1..N).map(|v| net.height_of(v)).max().unwrap_or(0) + 2;
+    net.wait_for(&[0, 1, 2, 3], h).await;
+    let reference = net.state(1, h);
+    for v in [0, 2, 3] {
+        assert_eq!(
+            net.state(v, h).entries(),
+            reference.entries(),
+            "validator {v} diverged at height {h}"
+        );
+    }
+    assert_eq!(balance(&reference, &to), FUNDS + 4 * 7);
     net.stop();
 }
