@@ -29,6 +29,112 @@ pub struct BftBlock {
     /// block).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_commit: Option<WireCommit>,
+    /// Proof that validators signed two different votes of one kind in one
+    /// round of the previous height: the nodes in `block.equivocators`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<DoubleSign>,
+}
+
+/// One signed vote, as evidence carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceVote {
+    /// The block voted for (`None`: nil).
+    pub value: Option<BlockHash>,
+    /// The signature.
+    pub signature: atoll_crypto::ed25519::Signature,
+}
+
+/// Two conflicting votes by one validator for one height, round and kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoubleSign {
+    /// Height.
+    pub height: Height,
+    /// Round.
+    pub round: i64,
+    /// Precommits (otherwise prevotes).
+    pub precommit: bool,
+    /// The validator.
+    pub validator: crate::context::ValidatorAddress,
+    /// One vote.
+    pub first: EvidenceVote,
+    /// The other, for a different value.
+    pub second: EvidenceVote,
+}
+
+impl DoubleSign {
+    fn vote(&self, v: &EvidenceVote) -> crate::context::Vote {
+        crate::context::Vote {
+            height: self.height,
+            round: Round::from(self.round),
+            value: v.value.map_or(NilOrVal::Nil, NilOrVal::Val),
+            vote_type: if self.precommit {
+                malachitebft_app_channel::app::types::core::VoteType::Precommit
+            } else {
+                malachitebft_app_channel::app::types::core::VoteType::Prevote
+            },
+            validator: self.validator,
+            extension: None,
+        }
+    }
+
+    /// Checks the evidence against the validators of its height and returns
+    /// the node to slash.
+    pub fn verify(
+        &self,
+        contexts: &Contexts,
+        set: &ValidatorSet,
+    ) -> Result<atoll_crypto::ed25519::PublicKey, InvalidBlock> {
+        let bad = |s: &str| InvalidBlock::Evidence(s.to_string());
+        if self.round < 0 || self.round > i64::from(u32::MAX) {
+            return Err(bad("bad round"));
+        }
+        if self.first.value == self.second.value {
+            return Err(bad("votes do not conflict"));
+        }
+        let v = set
+            .get(&self.validator)
+            .ok_or_else(|| bad("not a validator"))?;
+        for ev in [&self.first, &self.second] {
+            let bytes = self
+                .vote(ev)
+                .sign_bytes()
+                .map_err(|e| bad(&e.to_string()))?;
+            if v.consensus_key
+                .verify(&contexts.vote, &bytes, &ev.signature)
+                .is_err()
+            {
+                return Err(bad("invalid signature"));
+            }
+        }
+        Ok(v.node_id)
+    }
+}
+
+/// The nodes a block's evidence slashes, each once, in evidence order; all
+/// evidence must be for the `parent` height and verify against `set`.
+pub fn equivocators(
+    contexts: &Contexts,
+    evidence: &[DoubleSign],
+    parent: Option<&Parent>,
+    set: Option<&ValidatorSet>,
+) -> Result<Vec<atoll_crypto::ed25519::PublicKey>, InvalidBlock> {
+    let mut out = Vec::new();
+    if evidence.is_empty() {
+        return Ok(out);
+    }
+    let (Some(parent), Some(set)) = (parent, set) else {
+        return Err(InvalidBlock::Evidence("no previous height".into()));
+    };
+    for ev in evidence {
+        if ev.height != Height(parent.height) {
+            return Err(InvalidBlock::Evidence("not for the previous height".into()));
+        }
+        let node = ev.verify(contexts, set)?;
+        if !out.contains(&node) {
+            out.push(node);
+        }
+    }
+    Ok(out)
 }
 
 impl BftBlock {
@@ -101,6 +207,12 @@ pub enum InvalidBlock {
     /// `signers` does not follow from the last commit.
     #[error("block signers do not match the last commit")]
     Signers,
+    /// Double-sign evidence is invalid.
+    #[error("evidence: {0}")]
+    Evidence(String),
+    /// `equivocators` does not follow from the evidence.
+    #[error("block equivocators do not match its evidence")]
+    Equivocators,
     /// A transaction fails its checks.
     #[error("transaction {index}: {reason}")]
     Tx {
@@ -309,6 +421,10 @@ impl Judge<'_> {
                 }
             }
             _ => return Err(InvalidBlock::LastCommit("missing or unexpected".into())),
+        }
+        let slashed = equivocators(self.contexts, &b.evidence, self.parent, self.parent_set)?;
+        if slashed != b.block.equivocators {
+            return Err(InvalidBlock::Equivocators);
         }
         let mut rules = TxRules::new(self.app, self.limits);
         for (index, raw) in b.block.txs.iter().enumerate() {

@@ -45,7 +45,8 @@ use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use tracing::{debug, info, warn};
 
 use crate::block::{
-    BftBlock, Judge, Limits, Parent, TxRules, block_hash, proposer_of, verify_commit,
+    BftBlock, DoubleSign, EvidenceVote, Judge, Limits, Parent, TxRules, block_hash, equivocators,
+    proposer_of, verify_commit,
 };
 use crate::codec::WireCommit;
 use crate::context::{
@@ -54,6 +55,8 @@ use crate::context::{
 };
 use crate::error::BftError;
 use crate::signing::AtollSigner;
+use malachitebft_app_channel::app::types::MisbehaviorEvidence;
+use malachitebft_app_channel::app::types::core::{NilOrVal, SignedVote, VoteType};
 
 /// Where the proposer takes transactions from: the mempool implements this.
 pub trait TxSource: Send {
@@ -192,6 +195,8 @@ pub struct Host<S: Store, T: TxSource> {
     streams: BTreeMap<(PeerId, StreamId), PartialStream>,
     stream_order: VecDeque<(PeerId, StreamId)>,
     stream_nonce: u64,
+    /// Double votes seen at the last decided height, for the next block.
+    evidence: Vec<DoubleSign>,
     on_commit: Option<CommitHook<S>>,
 }
 
@@ -241,6 +246,7 @@ impl<S: Store, T: TxSource> Host<S, T> {
             streams: BTreeMap::new(),
             stream_order: VecDeque::new(),
             stream_nonce: 0,
+            evidence: Vec::new(),
             on_commit: None,
         })
     }
@@ -403,9 +409,8 @@ impl<S: Store, T: TxSource> Host<S, T> {
                 reply,
             } => {
                 if !evidence.is_empty() {
-                    // TODO(issue 5): carry double-sign evidence in blocks and
-                    // slash for it.
                     warn!(height = %certificate.height, ?evidence, "misbehaviour observed");
+                    self.evidence = self.double_signs(&certificate, &evidence);
                 }
                 if self.last_height() != Some(certificate.height.0) {
                     return Err(BftError::OutOfStep(format!(
@@ -498,9 +503,26 @@ impl<S: Store, T: TxSource> Host<S, T> {
                 signers,
                 prev_hash,
                 txs: Vec::new(),
+                equivocators: Vec::new(),
             },
             last_commit: self.last_commit.clone().filter(|_| self.parent.is_some()),
+            evidence: Vec::new(),
         };
+        // Evidence about the parent height that checks out goes in.
+        if let Some(p) = &self.parent {
+            let parent_set = self.sets.get(&p.height);
+            for ev in &self.evidence {
+                if ev.height.0 == p.height
+                    && parent_set.is_some_and(|s| ev.verify(self.ctx.contexts(), s).is_ok())
+                    && !block.evidence.contains(ev)
+                {
+                    block.evidence.push(ev.clone());
+                }
+            }
+            block.block.equivocators =
+                equivocators(self.ctx.contexts(), &block.evidence, Some(p), parent_set)
+                    .map_err(|e| BftError::OutOfStep(format!("own evidence: {e}")))?;
+        }
         let base = block.to_bytes()?.len() as u64;
         let mut size = base;
         let mut rules = TxRules::new(&self.app, self.limits);
@@ -735,6 +757,41 @@ impl<S: Store, T: TxSource> Host<S, T> {
         Some(value)
     }
 
+    /// The double votes in Malachite's evidence for the decided height.
+    fn double_signs(
+        &self,
+        cert: &CommitCertificate<AtollContext>,
+        evidence: &MisbehaviorEvidence<AtollContext>,
+    ) -> Vec<DoubleSign> {
+        let Some(set) = self.sets.get(&cert.height.0) else {
+            return Vec::new();
+        };
+        let as_evidence = |v: &SignedVote<AtollContext>| EvidenceVote {
+            value: match &v.message.value {
+                NilOrVal::Nil => None,
+                NilOrVal::Val(h) => Some(*h),
+            },
+            signature: v.signature,
+        };
+        let mut out = Vec::new();
+        for validator in set.validators() {
+            for (a, b) in evidence.votes.get(&validator.address).into_iter().flatten() {
+                if a.message.height != cert.height {
+                    continue;
+                }
+                out.push(DoubleSign {
+                    height: a.message.height,
+                    round: a.message.round.as_i64(),
+                    precommit: a.message.vote_type == VoteType::Precommit,
+                    validator: validator.address,
+                    first: as_evidence(a),
+                    second: as_evidence(b),
+                });
+            }
+        }
+        out
+    }
+
     /// Applies the decided block.
     fn commit(&mut self, cert: &CommitCertificate<AtollContext>) -> Result<(), BftError> {
         let height = cert.height.0;
@@ -783,6 +840,7 @@ impl<S: Store, T: TxSource> Host<S, T> {
         if self.decided.len() as u64 > self.config.history {
             self.decided.pop_first();
         }
+        self.evidence.retain(|e| e.height.0 >= height);
         self.built.retain(|(h, _), _| *h > height);
         self.candidates.retain(|(h, _), _| *h > height);
         self.undecided.retain(|(h, _), _| *h > height);

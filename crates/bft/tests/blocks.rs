@@ -11,7 +11,9 @@
 
 use std::collections::BTreeMap;
 
-use atoll_bft::block::{BftBlock, InvalidBlock, Judge, Limits, Parent, block_hash};
+use atoll_bft::block::{
+    BftBlock, DoubleSign, EvidenceVote, InvalidBlock, Judge, Limits, Parent, block_hash,
+};
 use atoll_bft::codec::{CborCodec, WireCommit};
 use atoll_bft::context::{
     AtollContext, BlockHash, Height, ProposalPart, Validator, ValidatorAddress, ValidatorSet, Vote,
@@ -234,8 +236,10 @@ fn validators_check_proposed_blocks() {
                 .collect(),
             prev_hash: parent.hash.0,
             txs: vec![transfer(&app, 0).into(), transfer(&app, 1).into()],
+            equivocators: vec![],
         },
         last_commit: Some(commit(&ctx, &s, &keys, &parent, &signer_indices)),
+        evidence: vec![],
     };
     let check = |b: &BftBlock| judge.check(&store, &b.to_bytes().unwrap(), &proposer.address);
     assert!(check(&good()).is_ok());
@@ -281,6 +285,50 @@ fn validators_check_proposed_blocks() {
     b.block.txs.push(b"junk".to_vec().into());
     assert!(matches!(check(&b), Err(InvalidBlock::Tx { index: 2, .. })));
 
+    // Double-sign evidence must verify, and names the node to slash.
+    let cheat = &keys[signer_indices[1]];
+    let cheat_addr = ValidatorAddress::from_key(&cheat.public_key());
+    let vote_for = |value: Option<BlockHash>| {
+        let v = Vote {
+            height: Height(parent.height),
+            round: Round::new(0),
+            value: value.map_or(NilOrVal::Nil, NilOrVal::Val),
+            vote_type: VoteType::Prevote,
+            validator: cheat_addr,
+            extension: None,
+        };
+        EvidenceVote {
+            value,
+            signature: cheat.sign(&ctx.contexts().vote, &v.sign_bytes().unwrap()),
+        }
+    };
+    let double = DoubleSign {
+        height: Height(parent.height),
+        round: 0,
+        precommit: false,
+        validator: cheat_addr,
+        first: vote_for(Some(parent.hash)),
+        second: vote_for(None),
+    };
+    let mut b = good();
+    b.evidence = vec![double.clone(), double.clone()];
+    b.block.equivocators = vec![cheat.public_key()];
+    assert!(check(&b).is_ok());
+    b.block.equivocators = vec![];
+    assert_eq!(check(&b), Err(InvalidBlock::Equivocators));
+    let mut b = good();
+    let mut same = double.clone();
+    same.second = same.first.clone();
+    b.evidence = vec![same];
+    b.block.equivocators = vec![cheat.public_key()];
+    assert!(matches!(check(&b), Err(InvalidBlock::Evidence(_))));
+    let mut b = good();
+    let mut forged = double.clone();
+    forged.second.value = Some(BlockHash(Hash::digest(b"other")));
+    b.evidence = vec![forged];
+    b.block.equivocators = vec![cheat.public_key()];
+    assert!(matches!(check(&b), Err(InvalidBlock::Evidence(_))));
+
     // Non-canonical bytes are refused (one block, one hash).
     let mut bytes = good().to_bytes().unwrap();
     bytes.push(0);
@@ -301,4 +349,82 @@ fn validators_check_proposed_blocks() {
         small.check(&store, &good().to_bytes().unwrap(), &proposer.address),
         Err(InvalidBlock::TooLarge { .. })
     ));
+}
+
+#[test]
+fn equivocators_in_a_block_are_slashed_and_frozen() {
+    use atoll_consensus::services::registry::{Entity, KeyAddresses, Node, Registry, Roles};
+    use atoll_consensus::services::staking::state::StakingState;
+    use atoll_consensus::services::staking::{Delegation, Slash, SlashReason};
+
+    let mut g = genesis();
+    let entity = key(20).public_key();
+    let node = key(21).public_key();
+    let ea = Address::from_ed25519(&entity);
+    let mut acct = Account::default();
+    acct.escrow.active.balance = Quantity(1_000);
+    acct.escrow.active.total_shares = Quantity(1_000);
+    g.staking.ledger.insert(ea, acct);
+    g.staking.delegations.insert(
+        ea,
+        BTreeMap::from([(
+            ea,
+            Delegation {
+                shares: Quantity(1_000),
+            },
+        )]),
+    );
+    g.staking.total_supply.0 += 1_000;
+    g.staking.parameters.slashing.insert(
+        SlashReason::ConsensusEquivocation,
+        Slash {
+            amount: Quantity(100),
+            freeze_interval: 2,
+        },
+    );
+    g.registry.entities.push(Entity {
+        v: 1,
+        id: entity,
+        nodes: vec![node],
+    });
+    g.registry.nodes.push(Node {
+        v: 1,
+        id: node,
+        entity_id: entity,
+        expiration: 100,
+        p2p: KeyAddresses {
+            id: key(22).public_key(),
+            addresses: vec![],
+        },
+        consensus: KeyAddresses {
+            id: key(23).public_key(),
+            addresses: vec![],
+        },
+        vrf: None,
+        runtimes: vec![],
+        roles: Roles::VALIDATOR,
+        software_version: "test".into(),
+    });
+    let app = App::new(&g).unwrap();
+    let mut store = MemStore::new();
+    app.init_chain(&mut store, &g).unwrap();
+    let block = Block {
+        height: 1,
+        equivocators: vec![node],
+        ..Block::default()
+    };
+    app.apply_block(&mut store, &block).unwrap();
+    let escrow = StakingState::new(&mut store)
+        .account(&ea)
+        .unwrap()
+        .escrow
+        .active
+        .balance;
+    assert_eq!(escrow, Quantity(900));
+    let status = Registry::new(&mut store)
+        .state()
+        .node_status(&node)
+        .unwrap()
+        .expect("frozen");
+    assert!(status.freeze_end > 0);
 }

@@ -116,6 +116,7 @@ impl Net {
             signers: self.keys.iter().map(|k| (addr(k), 1)).collect(),
             prev_hash: atoll_crypto::Hash::digest(&self.height.to_be_bytes()),
             txs: txs.into_iter().map(serde_bytes::ByteBuf::from).collect(),
+            equivocators: vec![],
         };
         self.app
             .apply_block(&mut self.store, &block)
