@@ -415,3 +415,24 @@ async fn a_validator_started_late_catches_up_by_sync() {
     assert_eq!(balance(&reference, &to), FUNDS + 4 * 7);
     net.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopped_validator_restarts_and_catches_up() {
+    init_tracing();
+    let mut net = start_network(&[]).await;
+    net.wait_for(&[0, 1, 2, 3], 3).await;
+    net.kill(0);
+    // Give its sockets time to close before it listens again.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let h = (1..N).map(|v| net.height_of(v)).max().unwrap_or(0) + 3;
+    net.wait_for(&[1, 2, 3], h).await;
+    // It comes back with the genesis state (no persisted store yet) and its
+    // WAL, and fetches what it missed.
+    net.snapshots.lock().unwrap().retain(|(v, _), _| *v != 0);
+    net.start(0).await;
+    let target = h + 2;
+    net.wait_for(&[0, 1, 2, 3], target).await;
+    let reference = net.state(1, target);
+    assert_eq!(net.state(0, target).entries(), reference.entries());
+    net.stop();
+}
