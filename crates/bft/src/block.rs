@@ -33,6 +33,54 @@ pub struct BftBlock {
     /// round of the previous height: the nodes in `block.equivocators`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<DoubleSign>,
+    /// Proof that proposers signed two different proposals for one round of
+    /// the previous height (also in `block.equivocators`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub double_proposals: Vec<DoubleProposal>,
+}
+
+/// Two signed proposals by one validator for one height and round, with
+/// different blocks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoubleProposal {
+    /// One proposal.
+    pub first: crate::context::Proposal,
+    /// Its signature.
+    pub first_signature: atoll_crypto::ed25519::Signature,
+    /// The other.
+    pub second: crate::context::Proposal,
+    /// Its signature.
+    pub second_signature: atoll_crypto::ed25519::Signature,
+}
+
+impl DoubleProposal {
+    /// Checks the evidence against the validators of its height and returns
+    /// the node to slash.
+    pub fn verify(
+        &self,
+        contexts: &Contexts,
+        set: &ValidatorSet,
+    ) -> Result<atoll_crypto::ed25519::PublicKey, InvalidBlock> {
+        let bad = |s: &str| InvalidBlock::Evidence(s.to_string());
+        let (a, b) = (&self.first, &self.second);
+        if a.height != b.height || a.round != b.round || a.proposer != b.proposer {
+            return Err(bad("proposals for different slots"));
+        }
+        if a.value == b.value {
+            return Err(bad("proposals do not conflict"));
+        }
+        let v = set.get(&a.proposer).ok_or_else(|| bad("not a validator"))?;
+        for (p, sig) in [(a, &self.first_signature), (b, &self.second_signature)] {
+            let bytes = cbor::to_vec(p).map_err(|e| bad(&e.to_string()))?;
+            if v.consensus_key
+                .verify(&contexts.proposal, &bytes, sig)
+                .is_err()
+            {
+                return Err(bad("invalid signature"));
+            }
+        }
+        Ok(v.node_id)
+    }
 }
 
 /// One signed vote, as evidence carries it.
@@ -115,11 +163,12 @@ impl DoubleSign {
 pub fn equivocators(
     contexts: &Contexts,
     evidence: &[DoubleSign],
+    proposals: &[DoubleProposal],
     parent: Option<&Parent>,
     set: Option<&ValidatorSet>,
 ) -> Result<Vec<atoll_crypto::ed25519::PublicKey>, InvalidBlock> {
     let mut out = Vec::new();
-    if evidence.is_empty() {
+    if evidence.is_empty() && proposals.is_empty() {
         return Ok(out);
     }
     let (Some(parent), Some(set)) = (parent, set) else {
@@ -127,6 +176,15 @@ pub fn equivocators(
     };
     for ev in evidence {
         if ev.height != Height(parent.height) {
+            return Err(InvalidBlock::Evidence("not for the previous height".into()));
+        }
+        let node = ev.verify(contexts, set)?;
+        if !out.contains(&node) {
+            out.push(node);
+        }
+    }
+    for ev in proposals {
+        if ev.first.height != Height(parent.height) {
             return Err(InvalidBlock::Evidence("not for the previous height".into()));
         }
         let node = ev.verify(contexts, set)?;
@@ -422,7 +480,13 @@ impl Judge<'_> {
             }
             _ => return Err(InvalidBlock::LastCommit("missing or unexpected".into())),
         }
-        let slashed = equivocators(self.contexts, &b.evidence, self.parent, self.parent_set)?;
+        let slashed = equivocators(
+            self.contexts,
+            &b.evidence,
+            &b.double_proposals,
+            self.parent,
+            self.parent_set,
+        )?;
         if slashed != b.block.equivocators {
             return Err(InvalidBlock::Equivocators);
         }

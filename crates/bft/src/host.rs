@@ -45,8 +45,8 @@ use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use tracing::{debug, info, warn};
 
 use crate::block::{
-    BftBlock, DoubleSign, EvidenceVote, Judge, Limits, Parent, TxRules, block_hash, equivocators,
-    proposer_of, verify_commit,
+    BftBlock, DoubleProposal, DoubleSign, EvidenceVote, Judge, Limits, Parent, TxRules, block_hash,
+    equivocators, proposer_of, verify_commit,
 };
 use crate::codec::WireCommit;
 use crate::context::{
@@ -197,6 +197,8 @@ pub struct Host<S: Store, T: TxSource> {
     stream_nonce: u64,
     /// Double votes seen at the last decided height, for the next block.
     evidence: Vec<DoubleSign>,
+    /// Double proposals seen at the last decided height, likewise.
+    double_proposals: Vec<DoubleProposal>,
     on_commit: Option<CommitHook<S>>,
 }
 
@@ -247,6 +249,7 @@ impl<S: Store, T: TxSource> Host<S, T> {
             stream_order: VecDeque::new(),
             stream_nonce: 0,
             evidence: Vec::new(),
+            double_proposals: Vec::new(),
             on_commit: None,
         })
     }
@@ -411,6 +414,7 @@ impl<S: Store, T: TxSource> Host<S, T> {
                 if !evidence.is_empty() {
                     warn!(height = %certificate.height, ?evidence, "misbehaviour observed");
                     self.evidence = self.double_signs(&certificate, &evidence);
+                    self.double_proposals = self.double_proposals_in(&certificate, &evidence);
                 }
                 if self.last_height() != Some(certificate.height.0) {
                     return Err(BftError::OutOfStep(format!(
@@ -507,6 +511,7 @@ impl<S: Store, T: TxSource> Host<S, T> {
             },
             last_commit: self.last_commit.clone().filter(|_| self.parent.is_some()),
             evidence: Vec::new(),
+            double_proposals: Vec::new(),
         };
         // Evidence about the parent height that checks out goes in.
         if let Some(p) = &self.parent {
@@ -519,9 +524,22 @@ impl<S: Store, T: TxSource> Host<S, T> {
                     block.evidence.push(ev.clone());
                 }
             }
-            block.block.equivocators =
-                equivocators(self.ctx.contexts(), &block.evidence, Some(p), parent_set)
-                    .map_err(|e| BftError::OutOfStep(format!("own evidence: {e}")))?;
+            for ev in &self.double_proposals {
+                if ev.first.height.0 == p.height
+                    && parent_set.is_some_and(|s| ev.verify(self.ctx.contexts(), s).is_ok())
+                    && !block.double_proposals.contains(ev)
+                {
+                    block.double_proposals.push(ev.clone());
+                }
+            }
+            block.block.equivocators = equivocators(
+                self.ctx.contexts(),
+                &block.evidence,
+                &block.double_proposals,
+                Some(p),
+                parent_set,
+            )
+            .map_err(|e| BftError::OutOfStep(format!("own evidence: {e}")))?;
         }
         let base = block.to_bytes()?.len() as u64;
         let mut size = base;
@@ -792,6 +810,37 @@ impl<S: Store, T: TxSource> Host<S, T> {
         out
     }
 
+    /// The double proposals in Malachite's evidence for the decided height.
+    fn double_proposals_in(
+        &self,
+        cert: &CommitCertificate<AtollContext>,
+        evidence: &MisbehaviorEvidence<AtollContext>,
+    ) -> Vec<DoubleProposal> {
+        let Some(set) = self.sets.get(&cert.height.0) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for validator in set.validators() {
+            for (a, b) in evidence
+                .proposals
+                .get(&validator.address)
+                .into_iter()
+                .flatten()
+            {
+                if a.message.height != cert.height {
+                    continue;
+                }
+                out.push(DoubleProposal {
+                    first: a.message.clone(),
+                    first_signature: a.signature,
+                    second: b.message.clone(),
+                    second_signature: b.signature,
+                });
+            }
+        }
+        out
+    }
+
     /// Applies the decided block.
     fn commit(&mut self, cert: &CommitCertificate<AtollContext>) -> Result<(), BftError> {
         let height = cert.height.0;
@@ -841,6 +890,7 @@ impl<S: Store, T: TxSource> Host<S, T> {
             self.decided.pop_first();
         }
         self.evidence.retain(|e| e.height.0 >= height);
+        self.double_proposals.retain(|e| e.first.height.0 >= height);
         self.built.retain(|(h, _), _| *h > height);
         self.candidates.retain(|(h, _), _| *h > height);
         self.undecided.retain(|(h, _), _| *h > height);

@@ -12,11 +12,13 @@
 use std::collections::BTreeMap;
 
 use atoll_bft::block::{
-    BftBlock, DoubleSign, EvidenceVote, InvalidBlock, Judge, Limits, Parent, block_hash,
+    BftBlock, DoubleProposal, DoubleSign, EvidenceVote, InvalidBlock, Judge, Limits, Parent,
+    block_hash,
 };
 use atoll_bft::codec::{CborCodec, WireCommit};
 use atoll_bft::context::{
-    AtollContext, BlockHash, Height, ProposalPart, Validator, ValidatorAddress, ValidatorSet, Vote,
+    AtollContext, BlockHash, Height, Proposal, ProposalPart, Validator, ValidatorAddress,
+    ValidatorSet, Vote,
 };
 use atoll_consensus::app::{App, Block};
 use atoll_consensus::genesis::Genesis;
@@ -240,6 +242,7 @@ fn validators_check_proposed_blocks() {
         },
         last_commit: Some(commit(&ctx, &s, &keys, &parent, &signer_indices)),
         evidence: vec![],
+        double_proposals: vec![],
     };
     let check = |b: &BftBlock| judge.check(&store, &b.to_bytes().unwrap(), &proposer.address);
     assert!(check(&good()).is_ok());
@@ -327,6 +330,35 @@ fn validators_check_proposed_blocks() {
     forged.second.value = Some(BlockHash(Hash::digest(b"other")));
     b.evidence = vec![forged];
     b.block.equivocators = vec![cheat.public_key()];
+    assert!(matches!(check(&b), Err(InvalidBlock::Evidence(_))));
+
+    // So must double proposals.
+    let proposal = |value: &[u8]| {
+        let p = Proposal {
+            height: Height(parent.height),
+            round: 0,
+            value: BlockHash(Hash::digest(value)),
+            pol_round: -1,
+            proposer: cheat_addr,
+        };
+        let sig = cheat.sign(&ctx.contexts().proposal, &cbor::to_vec(&p).unwrap());
+        (p, sig)
+    };
+    let ((a, sa), (b2, sb)) = (proposal(b"x"), proposal(b"y"));
+    let dp = DoubleProposal {
+        first: a.clone(),
+        first_signature: sa,
+        second: b2,
+        second_signature: sb,
+    };
+    let mut b = good();
+    b.double_proposals = vec![dp.clone()];
+    b.block.equivocators = vec![cheat.public_key()];
+    assert!(check(&b).is_ok());
+    let mut same = dp.clone();
+    same.second = a;
+    same.second_signature = sa;
+    b.double_proposals = vec![same];
     assert!(matches!(check(&b), Err(InvalidBlock::Evidence(_))));
 
     // Non-canonical bytes are refused (one block, one hash).
