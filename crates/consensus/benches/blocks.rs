@@ -100,6 +100,7 @@ fn main() {
                 signers: vec![(Address::from_ed25519(&keys[0].public_key()), 1)],
                 prev_hash: atoll_crypto::Hash::digest(&(b as u64).to_be_bytes()),
                 txs,
+                equivocators: vec![],
             }
         })
         .collect();

@@ -148,6 +148,11 @@ pub struct Block {
     /// Raw signed transactions, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub txs: Vec<serde_bytes::ByteBuf>,
+    /// Validator nodes proven (by the BFT layer, from double-sign evidence
+    /// every validator checked) to have signed two different blocks at one
+    /// height: each is slashed for `consensus-equivocation` and frozen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub equivocators: Vec<atoll_crypto::ed25519::PublicKey>,
 }
 
 /// The outcome of one transaction.
@@ -474,6 +479,11 @@ impl App {
                 .on_epoch(info)
                 .map_err(into_fatal)?;
             block_events.extend(events.into_iter().map(Event::from));
+        }
+        for node in &block.equivocators {
+            Roothash::new(store, &self.commit_context)
+                .slash_node(node, staking::SlashReason::ConsensusEquivocation, info)
+                .map_err(into_fatal)?;
         }
         let debug = store.get_typed::<bool>(&[DEBUG_NETWORK])?.unwrap_or(false);
 

@@ -125,6 +125,7 @@ impl Net {
             signers: self.keys.iter().map(|k| (addr(k), 1)).collect(),
             prev_hash: atoll_crypto::Hash::digest(&height.to_be_bytes()),
             txs: txs.into_iter().map(serde_bytes::ByteBuf::from).collect(),
+            equivocators: vec![],
         }
     }
 

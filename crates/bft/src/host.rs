@@ -1,0 +1,932 @@
+//! The application side of Malachite: answers every [`AppMsg`] by building,
+//! checking, streaming and applying blocks of the atoll state machine.
+//!
+//! Message flow for one height `h` (app-channel API):
+//! 1. `ConsensusReady` (once): reply `(h, HeightParams)` with the validator set
+//!    of `h`, computed from committed state.
+//! 2. `StartedRound(h, r)`: reply the values already seen for `(h, r)`;
+//!    proposal parts that arrived early for `h` are checked now.
+//! 3. `GetValue(h, r)` (proposer only): build a block from the
+//!    [`TxSource`], reply its hash, and stream it as `Init`, `Data`..., `Fin`
+//!    proposal parts.
+//! 4. `ReceivedProposalPart`: reassemble a stream; when complete, check the
+//!    proposer and its signature, then the block (the same rules the proposer
+//!    used), and reply `ProposedValue` with `Valid` or `Invalid`: an invalid
+//!    block gets a nil prevote.
+//! 5. `Decided(cert)`: apply the block to the store (`App::apply_block`),
+//!    compute the validator set of `h + 1` from the scheduler's state, and
+//!    keep the block and certificate for sync.
+//! 6. `Finalized(cert)`: remember the (possibly larger) certificate, which
+//!    the next block carries as `last_commit`, and reply
+//!    `Next::Start(h + 1, HeightParams)`.
+//!
+//! Sync: `GetHistoryMinHeight` and `GetDecidedValues` serve stored blocks;
+//! `ProcessSyncedValue` accepts a block whose certificate Malachite checked.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use atoll_consensus::app::{App, BlockResult};
+use atoll_consensus::genesis::Genesis;
+use atoll_consensus::services::scheduler::state::SchedulerState;
+use atoll_consensus::state::Store;
+use atoll_crypto::Hash;
+use bytes::Bytes;
+use malachitebft_app_channel::app::consensus::VoteExtensionError;
+use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
+use malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
+use malachitebft_app_channel::app::types::core::{
+    CommitCertificate, ExtendedCommitCertificate, ExtendedCommitSignature, LinearTimeouts, Round,
+    Validity,
+};
+use malachitebft_app_channel::app::types::sync::RawDecidedValue;
+use malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId, ProposedValue};
+use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
+use tracing::{debug, info, warn};
+
+use crate::block::{
+    BftBlock, DoubleProposal, DoubleSign, EvidenceVote, Judge, Limits, Parent, TxRules, block_hash,
+    equivocators, proposer_of, verify_commit,
+};
+use crate::codec::WireCommit;
+use crate::context::{
+    AtollContext, BlockCommitment, BlockHash, Height, PartInit, ProposalPart, ValidatorAddress,
+    ValidatorSet,
+};
+use crate::error::BftError;
+use crate::signing::AtollSigner;
+use malachitebft_app_channel::app::types::MisbehaviorEvidence;
+use malachitebft_app_channel::app::types::core::{NilOrVal, SignedVote, VoteType};
+
+/// Where the proposer takes transactions from: the mempool implements this.
+pub trait TxSource: Send {
+    /// Pending transactions, in the order the proposer should try them (at
+    /// most `max`).
+    fn pending(&mut self, max: usize) -> Vec<Vec<u8>>;
+    /// These transactions are in a committed block, or can never be: drop
+    /// them.
+    fn remove(&mut self, hashes: &[Hash]);
+}
+
+/// A first-in first-out in-memory [`TxSource`], shared by clones.
+#[derive(Debug, Clone, Default)]
+pub struct MemQueue {
+    inner: std::sync::Arc<std::sync::Mutex<VecDeque<Vec<u8>>>>,
+}
+
+impl MemQueue {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a raw signed transaction.
+    pub fn push(&self, raw: Vec<u8>) {
+        if let Ok(mut q) = self.inner.lock() {
+            q.push_back(raw);
+        }
+    }
+
+    /// Transactions waiting.
+    pub fn len(&self) -> usize {
+        self.inner.lock().map(|q| q.len()).unwrap_or(0)
+    }
+
+    /// Whether none wait.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl TxSource for MemQueue {
+    fn pending(&mut self, max: usize) -> Vec<Vec<u8>> {
+        self.inner
+            .lock()
+            .map(|q| q.iter().take(max).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn remove(&mut self, hashes: &[Hash]) {
+        if let Ok(mut q) = self.inner.lock() {
+            q.retain(|raw| !hashes.contains(&Hash::digest(raw)));
+        }
+    }
+}
+
+/// Tuning of the host that is not agreed by consensus.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Consensus timeouts.
+    pub timeouts: LinearTimeouts,
+    /// Malachite's target block time (`None`: go as fast as possible).
+    pub target_time: Option<Duration>,
+    /// Bytes per streamed data part.
+    pub part_size: usize,
+    /// Most transactions a proposer tries per block.
+    pub max_txs_tried: usize,
+    /// Decided blocks kept for sync (older ones are dropped).
+    pub history: u64,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        Self {
+            timeouts: LinearTimeouts::default(),
+            target_time: None,
+            part_size: 64 * 1024,
+            max_txs_tried: 10_000,
+            history: 10_000,
+        }
+    }
+}
+
+/// Called after each applied block with its result and the store.
+pub type CommitHook<S> = Box<dyn FnMut(&BlockResult, &S) + Send>;
+
+/// A block this node has (built, received or synced) but not yet decided.
+#[derive(Debug, Clone)]
+struct Candidate {
+    bytes: Vec<u8>,
+    parts: Vec<ProposalPart>,
+}
+
+#[derive(Debug, Clone)]
+struct Decided {
+    bytes: Bytes,
+    commit: WireCommit,
+}
+
+/// Parts of one stream, by sequence.
+#[derive(Debug, Default)]
+struct PartialStream {
+    parts: BTreeMap<u64, ProposalPart>,
+    fin: Option<u64>,
+    bytes: usize,
+}
+
+/// Most concurrent incomplete streams kept (the oldest is dropped).
+const MAX_STREAMS: usize = 64;
+
+/// The consensus application of one validator.
+pub struct Host<S: Store, T: TxSource> {
+    app: App,
+    ctx: AtollContext,
+    signer: AtollSigner,
+    address: ValidatorAddress,
+    store: S,
+    txs: T,
+    config: HostConfig,
+    limits: Limits,
+    initial_height: u64,
+    height: u64,
+    round: Round,
+    parent: Option<Parent>,
+    sets: BTreeMap<u64, ValidatorSet>,
+    last_commit: Option<WireCommit>,
+    decided: BTreeMap<u64, Decided>,
+    /// Our own blocks, by (height, round).
+    built: BTreeMap<(u64, i64), BlockHash>,
+    /// Blocks known for a height, by hash.
+    candidates: BTreeMap<(u64, BlockHash), Candidate>,
+    /// Values to hand back on `StartedRound`, by (height, round).
+    undecided: BTreeMap<(u64, i64), Vec<ProposedValue<AtollContext>>>,
+    /// Complete streams for future heights, checked when the height starts.
+    pending: Vec<Vec<ProposalPart>>,
+    streams: BTreeMap<(PeerId, StreamId), PartialStream>,
+    stream_order: VecDeque<(PeerId, StreamId)>,
+    stream_nonce: u64,
+    /// Double votes seen at the last decided height, for the next block.
+    evidence: Vec<DoubleSign>,
+    /// Double proposals seen at the last decided height, likewise.
+    double_proposals: Vec<DoubleProposal>,
+    on_commit: Option<CommitHook<S>>,
+}
+
+impl<S: Store, T: TxSource> Host<S, T> {
+    /// A host for a fresh chain: `store` must hold the genesis state only
+    /// (`App::init_chain`).
+    pub fn new(
+        genesis: &Genesis,
+        mut store: S,
+        signer: AtollSigner,
+        txs: T,
+        config: HostConfig,
+    ) -> Result<Self, BftError> {
+        let app = App::new(genesis)?;
+        let ctx = AtollContext::new(app.chain_context())?;
+        if app.last_height(&store)?.is_some() {
+            return Err(BftError::OutOfStep(
+                "restarting from a store with applied blocks is not supported yet".into(),
+            ));
+        }
+        let set = current_set(&mut store)?;
+        let mut sets = BTreeMap::new();
+        sets.insert(genesis.initial_height, set);
+        Ok(Self {
+            address: signer.address(),
+            app,
+            ctx,
+            signer,
+            store,
+            txs,
+            config,
+            limits: Limits {
+                max_block_size: genesis.consensus.max_block_size,
+                max_block_gas: genesis.consensus.max_block_gas,
+            },
+            initial_height: genesis.initial_height,
+            height: genesis.initial_height,
+            round: Round::Nil,
+            parent: None,
+            sets,
+            last_commit: None,
+            decided: BTreeMap::new(),
+            built: BTreeMap::new(),
+            candidates: BTreeMap::new(),
+            undecided: BTreeMap::new(),
+            pending: Vec::new(),
+            streams: BTreeMap::new(),
+            stream_order: VecDeque::new(),
+            stream_nonce: 0,
+            evidence: Vec::new(),
+            double_proposals: Vec::new(),
+            on_commit: None,
+        })
+    }
+
+    /// The Malachite context of this chain.
+    pub fn context(&self) -> &AtollContext {
+        &self.ctx
+    }
+
+    /// The validator set of the first height.
+    pub fn initial_validator_set(&self) -> Option<&ValidatorSet> {
+        self.sets.get(&self.initial_height)
+    }
+
+    /// Calls `hook` after every applied block.
+    pub fn on_commit(&mut self, hook: CommitHook<S>) {
+        self.on_commit = Some(hook);
+    }
+
+    /// The committed state.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The height of the last applied block.
+    pub fn last_height(&self) -> Option<u64> {
+        self.parent.as_ref().map(|p| p.height)
+    }
+
+    fn params(&self, height: u64) -> Result<HeightParams<AtollContext>, BftError> {
+        let set =
+            self.sets.get(&height).cloned().ok_or_else(|| {
+                BftError::OutOfStep(format!("no validator set for height {height}"))
+            })?;
+        Ok(HeightParams::new(
+            set,
+            self.config.timeouts,
+            self.config.target_time,
+        ))
+    }
+
+    /// Answers consensus until its channel closes (an error) or a fatal
+    /// error occurs.
+    pub async fn run(&mut self, channels: &mut Channels<AtollContext>) -> Result<(), BftError> {
+        while let Some(msg) = channels.consensus.recv().await {
+            self.handle(msg, channels).await?;
+        }
+        Err(BftError::ChannelClosed)
+    }
+
+    async fn handle(
+        &mut self,
+        msg: AppMsg<AtollContext>,
+        channels: &mut Channels<AtollContext>,
+    ) -> Result<(), BftError> {
+        match msg {
+            AppMsg::ConsensusReady { reply } => {
+                let params = self.params(self.height)?;
+                info!(height = self.height, "consensus ready");
+                let _ = reply.send((Height(self.height), params));
+            }
+            AppMsg::StartedRound {
+                height,
+                round,
+                proposer,
+                role,
+                reply_value,
+            } => {
+                debug!(%height, %round, %proposer, ?role, "started round");
+                self.height = height.0;
+                self.round = round;
+                let pending = std::mem::take(&mut self.pending);
+                for parts in pending {
+                    match parts_height(&parts) {
+                        Some(h) if h == height.0 => {
+                            let _ = self.accept_stream(parts);
+                        }
+                        Some(h) if h > height.0 => self.pending.push(parts),
+                        _ => {}
+                    }
+                }
+                let values = self
+                    .undecided
+                    .get(&(height.0, round.as_i64()))
+                    .cloned()
+                    .unwrap_or_default();
+                let _ = reply_value.send(values);
+            }
+            AppMsg::GetValue {
+                height,
+                round,
+                timeout: _,
+                reply,
+            } => {
+                let hash = match self.built.get(&(height.0, round.as_i64())) {
+                    Some(h) => *h,
+                    None => self.build(height.0, round)?,
+                };
+                let _ = reply.send(LocallyProposedValue::new(height, round, hash));
+                if let Some(c) = self.candidates.get(&(height.0, hash)) {
+                    let parts = c.parts.clone();
+                    self.publish(channels, height.0, round, parts).await?;
+                }
+            }
+            AppMsg::ExtendVote { reply, .. } => {
+                let _ = reply.send(None);
+            }
+            AppMsg::VerifyVoteExtensions {
+                extensions, reply, ..
+            } => {
+                // Extensions are disabled (`VoteExtensionPolicy::Disabled`):
+                // none is acceptable.
+                let verdicts = extensions
+                    .into_iter()
+                    .map(|(address, _)| (address, Err(VoteExtensionError::InvalidVoteExtension)))
+                    .collect();
+                let _ = reply.send(verdicts);
+            }
+            AppMsg::RestreamProposal {
+                height,
+                round,
+                value_id,
+                ..
+            } => {
+                if let Some(c) = self.candidates.get(&(height.0, value_id)) {
+                    let parts = c.parts.clone();
+                    self.publish(channels, height.0, round, parts).await?;
+                }
+            }
+            AppMsg::GetHistoryMinHeight { reply } => {
+                let min = self
+                    .decided
+                    .keys()
+                    .next()
+                    .copied()
+                    .unwrap_or(self.initial_height);
+                let _ = reply.send(Height(min));
+            }
+            AppMsg::ReceivedProposalPart {
+                from,
+                published_by,
+                part,
+                reply,
+            } => {
+                let value = self.receive_part(published_by.unwrap_or(from), part);
+                let _ = reply.send(value);
+            }
+            AppMsg::Decided {
+                certificate,
+                extensions: _,
+                reply,
+            } => {
+                self.commit(&certificate)?;
+                let _ = reply.send(());
+            }
+            AppMsg::Finalized {
+                certificate,
+                extensions: _,
+                evidence,
+                reply,
+            } => {
+                if !evidence.is_empty() {
+                    warn!(height = %certificate.height, ?evidence, "misbehaviour observed");
+                    self.evidence = self.double_signs(&certificate, &evidence);
+                    self.double_proposals = self.double_proposals_in(&certificate, &evidence);
+                }
+                if self.last_height() != Some(certificate.height.0) {
+                    return Err(BftError::OutOfStep(format!(
+                        "finalized {} but last applied is {:?}",
+                        certificate.height,
+                        self.last_height()
+                    )));
+                }
+                let commit = WireCommit::from_certificate(&certificate);
+                if let Some(d) = self.decided.get_mut(&certificate.height.0) {
+                    d.commit = commit.clone();
+                }
+                self.last_commit = Some(commit);
+                let next = certificate.height.0.saturating_add(1);
+                let params = self.params(next)?;
+                let _ = reply.send(Next::Start(Height(next), params));
+            }
+            AppMsg::GetDecidedValues { range, reply } => {
+                let (start, end) = (range.start().0, range.end().0);
+                let values = self
+                    .decided
+                    .range(start..=end.max(start))
+                    .map(|(_, d)| raw_decided(d))
+                    .collect::<Result<Vec<_>, BftError>>()?;
+                let _ = reply.send(values);
+            }
+            AppMsg::ProcessSyncedValue {
+                height,
+                round,
+                proposer,
+                value_bytes,
+                reply,
+            } => {
+                let outcome = match BftBlock::from_bytes(&value_bytes) {
+                    Ok(b) if b.block.height == height.0 => {
+                        info!(%height, %round, "synced block received");
+                        let hash = block_hash(&value_bytes);
+                        self.candidates.insert(
+                            (height.0, hash),
+                            Candidate {
+                                bytes: value_bytes.to_vec(),
+                                parts: Vec::new(),
+                            },
+                        );
+                        SyncedValueOutcome::Verdict(ProposedValue {
+                            height,
+                            round,
+                            valid_round: Round::Nil,
+                            proposer,
+                            value: hash,
+                            validity: Validity::Valid,
+                        })
+                    }
+                    _ => SyncedValueOutcome::PeerFault,
+                };
+                let _ = reply.send(outcome);
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds, signs and records a block for `(height, round)`.
+    fn build(&mut self, height: u64, round: Round) -> Result<BlockHash, BftError> {
+        let set = self
+            .sets
+            .get(&height)
+            .ok_or_else(|| BftError::OutOfStep(format!("no validator set for {height}")))?;
+        let entity = set.get(&self.address).map(|v| v.entity);
+        let (prev_hash, prev_time, signers) = match (&self.parent, &self.last_commit) {
+            (Some(p), Some(c)) => {
+                let parent_set = self
+                    .sets
+                    .get(&p.height)
+                    .ok_or_else(|| BftError::OutOfStep("no parent validator set".into()))?;
+                let signers = verify_commit(self.ctx.contexts(), c, p, parent_set)
+                    .map_err(|e| BftError::OutOfStep(format!("own last commit: {e}")))?;
+                (p.hash.0, p.time, signers)
+            }
+            _ => (Hash::default(), 0, Vec::new()),
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut block = BftBlock {
+            block: atoll_consensus::app::Block {
+                height,
+                time: now.max(prev_time),
+                proposer: entity,
+                signers,
+                prev_hash,
+                txs: Vec::new(),
+                equivocators: Vec::new(),
+            },
+            last_commit: self.last_commit.clone().filter(|_| self.parent.is_some()),
+            evidence: Vec::new(),
+            double_proposals: Vec::new(),
+        };
+        // Evidence about the parent height that checks out goes in.
+        if let Some(p) = &self.parent {
+            let parent_set = self.sets.get(&p.height);
+            for ev in &self.evidence {
+                if ev.height.0 == p.height
+                    && parent_set.is_some_and(|s| ev.verify(self.ctx.contexts(), s).is_ok())
+                    && !block.evidence.contains(ev)
+                {
+                    block.evidence.push(ev.clone());
+                }
+            }
+            for ev in &self.double_proposals {
+                if ev.first.height.0 == p.height
+                    && parent_set.is_some_and(|s| ev.verify(self.ctx.contexts(), s).is_ok())
+                    && !block.double_proposals.contains(ev)
+                {
+                    block.double_proposals.push(ev.clone());
+                }
+            }
+            block.block.equivocators = equivocators(
+                self.ctx.contexts(),
+                &block.evidence,
+                &block.double_proposals,
+                Some(p),
+                parent_set,
+            )
+            .map_err(|e| BftError::OutOfStep(format!("own evidence: {e}")))?;
+        }
+        let base = block.to_bytes()?.len() as u64;
+        let mut size = base;
+        let mut rules = TxRules::new(&self.app, self.limits);
+        let mut dropped = Vec::new();
+        for raw in self.txs.pending(self.config.max_txs_tried) {
+            // Each tx costs its bytes plus a few of CBOR framing.
+            let cost = raw.len() as u64 + 9;
+            if size.saturating_add(cost) > self.limits.max_block_size {
+                break;
+            }
+            match rules.admit(&self.store, &raw) {
+                Ok(()) => {
+                    size += cost;
+                    block.block.txs.push(serde_bytes::ByteBuf::from(raw));
+                }
+                Err(reason) => {
+                    debug!(%reason, "transaction left out of the block");
+                    if self
+                        .app
+                        .check_tx(&self.store, &raw, atoll_consensus::app::NonceCheck::AtLeast)
+                        .is_err()
+                    {
+                        dropped.push(Hash::digest(&raw));
+                    }
+                }
+            }
+        }
+        if !dropped.is_empty() {
+            self.txs.remove(&dropped);
+        }
+        let bytes = block.to_bytes()?;
+        let hash = block_hash(&bytes);
+        let parts = self.parts_for(height, round, &bytes, hash)?;
+        info!(height, %round, txs = block.block.txs.len(), %hash, "proposing block");
+        self.built.insert((height, round.as_i64()), hash);
+        self.candidates
+            .insert((height, hash), Candidate { bytes, parts });
+        Ok(hash)
+    }
+
+    fn parts_for(
+        &self,
+        height: u64,
+        round: Round,
+        bytes: &[u8],
+        hash: BlockHash,
+    ) -> Result<Vec<ProposalPart>, BftError> {
+        let commitment = BlockCommitment {
+            height: Height(height),
+            round: round.as_i64(),
+            proposer: self.address,
+            block: hash,
+        };
+        let signature = self.signer.sign(
+            &self.ctx.contexts().block,
+            &atoll_types::cbor::to_vec(&commitment)?,
+        );
+        let mut parts = vec![ProposalPart::Init(PartInit {
+            height: Height(height),
+            round: round.as_i64(),
+            pol_round: -1,
+            proposer: self.address,
+        })];
+        parts.extend(
+            bytes
+                .chunks(self.config.part_size.max(1))
+                .map(|c| ProposalPart::Data(c.to_vec())),
+        );
+        parts.push(ProposalPart::Fin(signature));
+        Ok(parts)
+    }
+
+    async fn publish(
+        &mut self,
+        channels: &mut Channels<AtollContext>,
+        height: u64,
+        round: Round,
+        parts: Vec<ProposalPart>,
+    ) -> Result<(), BftError> {
+        self.stream_nonce = self.stream_nonce.wrapping_add(1);
+        let mut id = Vec::with_capacity(20);
+        id.extend_from_slice(&height.to_be_bytes());
+        id.extend_from_slice(&round.as_u32().unwrap_or(0).to_be_bytes());
+        id.extend_from_slice(&self.stream_nonce.to_be_bytes());
+        let stream_id = StreamId::new(Bytes::from(id));
+        let mut seq = 0u64;
+        for part in parts {
+            let msg = StreamMessage::new(stream_id.clone(), seq, StreamContent::Data(part));
+            channels
+                .network
+                .send(NetworkMsg::PublishProposalPart(msg))
+                .await
+                .map_err(|_| BftError::ChannelClosed)?;
+            seq += 1;
+        }
+        let fin = StreamMessage::new(stream_id, seq, StreamContent::Fin);
+        channels
+            .network
+            .send(NetworkMsg::PublishProposalPart(fin))
+            .await
+            .map_err(|_| BftError::ChannelClosed)
+    }
+
+    /// Adds a part; when its stream completes, judges the block.
+    fn receive_part(
+        &mut self,
+        publisher: PeerId,
+        msg: StreamMessage<ProposalPart>,
+    ) -> Option<ProposedValue<AtollContext>> {
+        let key = (publisher, msg.stream_id.clone());
+        let max_parts = (self.limits.max_block_size as usize / self.config.part_size.max(1)) + 4;
+        let max_bytes = self.limits.max_block_size as usize + 4096;
+        if !self.streams.contains_key(&key) {
+            if self.streams.len() >= MAX_STREAMS
+                && let Some(old) = self.stream_order.pop_front()
+            {
+                self.streams.remove(&old);
+            }
+            self.stream_order.push_back(key.clone());
+        }
+        let stream = self.streams.entry(key.clone()).or_default();
+        match msg.content {
+            StreamContent::Fin => stream.fin = Some(msg.sequence),
+            StreamContent::Data(part) => {
+                if let ProposalPart::Data(d) = &part {
+                    stream.bytes = stream.bytes.saturating_add(d.len());
+                }
+                stream.parts.insert(msg.sequence, part);
+            }
+        }
+        if stream.parts.len() > max_parts || stream.bytes > max_bytes {
+            self.streams.remove(&key);
+            self.stream_order.retain(|k| k != &key);
+            return None;
+        }
+        let fin = stream.fin?;
+        let complete = u64::try_from(stream.parts.len()).ok() == Some(fin)
+            && stream.parts.keys().next_back().is_none_or(|k| *k < fin);
+        if !complete {
+            return None;
+        }
+        let parts: Vec<ProposalPart> = self
+            .streams
+            .remove(&key)
+            .map(|s| s.parts.into_values().collect())
+            .unwrap_or_default();
+        self.stream_order.retain(|k| k != &key);
+        match parts_height(&parts) {
+            Some(h) if h == self.height => self.accept_stream(parts),
+            Some(h) if h > self.height => {
+                if self.pending.len() < MAX_STREAMS {
+                    self.pending.push(parts);
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Checks a complete stream for the current height: `None` if it is not
+    /// authentically from the round's proposer, otherwise the value with its
+    /// validity.
+    fn accept_stream(&mut self, parts: Vec<ProposalPart>) -> Option<ProposedValue<AtollContext>> {
+        let (init, fin) = match (parts.first(), parts.last()) {
+            (Some(ProposalPart::Init(i)), Some(ProposalPart::Fin(s))) => (i.clone(), *s),
+            _ => return None,
+        };
+        let mut bytes = Vec::new();
+        for p in parts.iter().skip(1).take(parts.len().saturating_sub(2)) {
+            match p {
+                ProposalPart::Data(d) => bytes.extend_from_slice(d),
+                _ => return None,
+            }
+        }
+        if init.round < 0 || init.round > i64::from(u32::MAX) || init.pol_round < -1 {
+            return None;
+        }
+        let round = Round::from(init.round);
+        let height = init.height.0;
+        let set = self.sets.get(&height)?;
+        if proposer_of(&self.ctx, set, height, round) != init.proposer {
+            debug!(height, %round, "proposal parts from a validator that is not the proposer");
+            return None;
+        }
+        let validator = set.get(&init.proposer)?;
+        let hash = block_hash(&bytes);
+        let commitment = BlockCommitment {
+            height: init.height,
+            round: init.round,
+            proposer: init.proposer,
+            block: hash,
+        };
+        let signed = atoll_types::cbor::to_vec(&commitment).ok()?;
+        if validator
+            .consensus_key
+            .verify(&self.ctx.contexts().block, &signed, &fin)
+            .is_err()
+        {
+            debug!(height, %round, "proposal parts with a bad signature");
+            return None;
+        }
+        let judge = Judge {
+            app: &self.app,
+            contexts: self.ctx.contexts(),
+            limits: self.limits,
+            height,
+            parent: self.parent.as_ref(),
+            parent_set: self.parent.as_ref().and_then(|p| self.sets.get(&p.height)),
+            set,
+        };
+        let validity = match judge.check(&self.store, &bytes, &init.proposer) {
+            Ok(_) => Validity::Valid,
+            Err(e) => {
+                warn!(height, %round, error = %e, "invalid block proposed");
+                Validity::Invalid
+            }
+        };
+        let value = ProposedValue {
+            height: init.height,
+            round,
+            valid_round: Round::from(init.pol_round),
+            proposer: init.proposer,
+            value: hash,
+            validity,
+        };
+        self.candidates
+            .insert((height, hash), Candidate { bytes, parts });
+        let list = self.undecided.entry((height, init.round)).or_default();
+        if !list.contains(&value) {
+            list.push(value.clone());
+        }
+        Some(value)
+    }
+
+    /// The double votes in Malachite's evidence for the decided height.
+    fn double_signs(
+        &self,
+        cert: &CommitCertificate<AtollContext>,
+        evidence: &MisbehaviorEvidence<AtollContext>,
+    ) -> Vec<DoubleSign> {
+        let Some(set) = self.sets.get(&cert.height.0) else {
+            return Vec::new();
+        };
+        let as_evidence = |v: &SignedVote<AtollContext>| EvidenceVote {
+            value: match &v.message.value {
+                NilOrVal::Nil => None,
+                NilOrVal::Val(h) => Some(*h),
+            },
+            signature: v.signature,
+        };
+        let mut out = Vec::new();
+        for validator in set.validators() {
+            for (a, b) in evidence.votes.get(&validator.address).into_iter().flatten() {
+                if a.message.height != cert.height {
+                    continue;
+                }
+                out.push(DoubleSign {
+                    height: a.message.height,
+                    round: a.message.round.as_i64(),
+                    precommit: a.message.vote_type == VoteType::Precommit,
+                    validator: validator.address,
+                    first: as_evidence(a),
+                    second: as_evidence(b),
+                });
+            }
+        }
+        out
+    }
+
+    /// The double proposals in Malachite's evidence for the decided height.
+    fn double_proposals_in(
+        &self,
+        cert: &CommitCertificate<AtollContext>,
+        evidence: &MisbehaviorEvidence<AtollContext>,
+    ) -> Vec<DoubleProposal> {
+        let Some(set) = self.sets.get(&cert.height.0) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for validator in set.validators() {
+            for (a, b) in evidence
+                .proposals
+                .get(&validator.address)
+                .into_iter()
+                .flatten()
+            {
+                if a.message.height != cert.height {
+                    continue;
+                }
+                out.push(DoubleProposal {
+                    first: a.message.clone(),
+                    first_signature: a.signature,
+                    second: b.message.clone(),
+                    second_signature: b.signature,
+                });
+            }
+        }
+        out
+    }
+
+    /// Applies the decided block.
+    fn commit(&mut self, cert: &CommitCertificate<AtollContext>) -> Result<(), BftError> {
+        let height = cert.height.0;
+        let expected = self
+            .parent
+            .as_ref()
+            .map_or(self.initial_height, |p| p.height.saturating_add(1));
+        if height != expected {
+            return Err(BftError::OutOfStep(format!(
+                "decided height {height}, expected {expected}"
+            )));
+        }
+        let candidate = self
+            .candidates
+            .get(&(height, cert.value_id))
+            .ok_or_else(|| BftError::UnknownDecidedBlock(cert.value_id.to_string(), height))?;
+        let bytes = candidate.bytes.clone();
+        let b = BftBlock::from_bytes(&bytes)
+            .map_err(|e| BftError::OutOfStep(format!("decided block does not decode: {e}")))?;
+        let result = self.app.apply_block(&mut self.store, &b.block)?;
+        let hashes: Vec<Hash> = b.block.txs.iter().map(|t| Hash::digest(t)).collect();
+        self.txs.remove(&hashes);
+        info!(
+            height,
+            txs = hashes.len(),
+            hash = %cert.value_id,
+            "applied block"
+        );
+        self.parent = Some(Parent {
+            height,
+            hash: cert.value_id,
+            time: b.block.time,
+        });
+        let next_set = current_set(&mut self.store)?;
+        self.sets.insert(height.saturating_add(1), next_set);
+        // Keep the sets the next block needs: its own and its parent's.
+        self.sets = self.sets.split_off(&height);
+        self.decided.insert(
+            height,
+            Decided {
+                bytes: Bytes::from(bytes),
+                commit: WireCommit::from_certificate(cert),
+            },
+        );
+        self.last_commit = Some(WireCommit::from_certificate(cert));
+        if self.decided.len() as u64 > self.config.history {
+            self.decided.pop_first();
+        }
+        self.evidence.retain(|e| e.height.0 >= height);
+        self.double_proposals.retain(|e| e.first.height.0 >= height);
+        self.built.retain(|(h, _), _| *h > height);
+        self.candidates.retain(|(h, _), _| *h > height);
+        self.undecided.retain(|(h, _), _| *h > height);
+        if let Some(hook) = self.on_commit.as_mut() {
+            hook(&result, &self.store);
+        }
+        Ok(())
+    }
+}
+
+/// The validator set the scheduler has elected, from committed state.
+fn current_set<S: Store>(store: &mut S) -> Result<ValidatorSet, BftError> {
+    let validators = SchedulerState::new(store).validators()?;
+    ValidatorSet::from_scheduler(&validators)
+}
+
+fn parts_height(parts: &[ProposalPart]) -> Option<u64> {
+    match parts.first() {
+        Some(ProposalPart::Init(i)) => Some(i.height.0),
+        _ => None,
+    }
+}
+
+fn raw_decided(d: &Decided) -> Result<RawDecidedValue<AtollContext>, BftError> {
+    let cert = d.commit.to_certificate()?;
+    Ok(RawDecidedValue::new(
+        d.bytes.clone(),
+        ExtendedCommitCertificate {
+            height: cert.height,
+            round: cert.round,
+            value_id: cert.value_id,
+            commit_signatures: cert
+                .commit_signatures
+                .into_iter()
+                .map(|s| ExtendedCommitSignature::new(s.address, s.signature, None))
+                .collect(),
+        },
+    ))
+}

@@ -1,0 +1,29 @@
+//! The atoll consensus application driven by the Malachite BFT engine
+//! (Tendermint), through Malachite's app-channel API.
+//!
+//! - [`context`]: atoll's types for Malachite's `Context`: heights, validator
+//!   sets from the scheduler, block hashes as values, proposals, votes and the
+//!   stake-weighted proposer selection.
+//! - [`signing`]: Ed25519 signing and ZIP-215 verification with chain-bound
+//!   contexts (`atoll/bft: vote for chain …`, …).
+//! - [`codec`]: canonical CBOR for every network, WAL and sync message.
+//! - [`block`]: the block consensus orders (the state machine's block plus the
+//!   previous block's commit certificate) and the checks made before voting.
+//! - [`host`]: the loop that answers the engine: builds blocks from a
+//!   [`host::TxSource`], checks proposals, applies decided blocks and hands
+//!   the engine the validator set of the next height.
+//! - [`node`]: starting the engine (consensus, WAL, libp2p network, sync).
+//!
+//! All Malachite-specific code lives in this crate; the state machine
+//! (`atoll-consensus`) knows nothing of it.
+
+pub mod block;
+pub mod codec;
+pub mod context;
+pub mod error;
+pub mod host;
+pub mod node;
+pub mod signing;
+
+pub use error::BftError;
+pub use malachitebft_app_channel as engine;

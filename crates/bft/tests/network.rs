@@ -1,0 +1,438 @@
+//! Four validators, each a full Malachite engine with its own libp2p network
+//! on 127.0.0.1, in one test process: they finalize blocks holding real
+//! signed `staking.Transfer` transactions and end with identical state.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs,
+    reason = "test harness: a failed setup step should abort the test loudly"
+)]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use atoll_bft::context::AtollContext;
+use atoll_bft::host::{Host, HostConfig, MemQueue};
+use atoll_bft::node::{self, EngineConfig};
+use atoll_bft::signing::AtollSigner;
+use atoll_consensus::app::App;
+use atoll_consensus::genesis::Genesis;
+use atoll_consensus::services::registry::{Entity, KeyAddresses, Node, Roles};
+use atoll_consensus::services::staking::{Account, Delegation, Transfer, methods};
+use atoll_consensus::state::MemStore;
+use atoll_crypto::Address;
+use atoll_crypto::ed25519::SigningKey;
+use atoll_types::signed::Signed;
+use atoll_types::transaction::{Fee, Transaction};
+use atoll_types::{Quantity, cbor};
+use malachitebft_app_channel::app::types::core::LinearTimeouts;
+
+const STAKE: u128 = 1_000;
+const FUNDS: u128 = 1_000_000;
+const N: u8 = 4;
+
+fn entity_key(i: u8) -> SigningKey {
+    SigningKey::from_seed(&[10 + i; 32])
+}
+fn node_key(i: u8) -> SigningKey {
+    SigningKey::from_seed(&[30 + i; 32])
+}
+fn consensus_key(i: u8) -> SigningKey {
+    SigningKey::from_seed(&[50 + i; 32])
+}
+fn p2p_seed(i: u8) -> [u8; 32] {
+    [70 + i; 32]
+}
+fn user_key(i: u8) -> SigningKey {
+    SigningKey::from_seed(&[90 + i; 32])
+}
+
+/// Four staked entities with one validator node each, and two funded users.
+fn genesis() -> Genesis {
+    let mut g = Genesis {
+        chain_id: "atoll-bft-test".into(),
+        initial_height: 1,
+        debug: true,
+        ..Genesis::default()
+    };
+    // Epochs of 4 blocks, so the validator set is re-elected while the test runs.
+    g.beacon.interval = 4;
+    for i in 0..N {
+        let e = entity_key(i).public_key();
+        let ea = Address::from_ed25519(&e);
+        let mut acct = Account::default();
+        // Unequal stake: voting powers differ.
+        let stake = STAKE * u128::from(i + 1);
+        acct.escrow.active.balance = Quantity(stake);
+        acct.escrow.active.total_shares = Quantity(stake);
+        g.staking.ledger.insert(ea, acct);
+        let mut ds = BTreeMap::new();
+        ds.insert(
+            ea,
+            Delegation {
+                shares: Quantity(stake),
+            },
+        );
+        g.staking.delegations.insert(ea, ds);
+        g.staking.total_supply.0 += stake;
+        let node = node_key(i).public_key();
+        g.registry.entities.push(Entity {
+            v: 1,
+            id: e,
+            nodes: vec![node],
+        });
+        g.registry.nodes.push(Node {
+            v: 1,
+            id: node,
+            entity_id: e,
+            expiration: 1_000,
+            p2p: KeyAddresses {
+                id: SigningKey::from_seed(&p2p_seed(i)).public_key(),
+                addresses: vec![],
+            },
+            consensus: KeyAddresses {
+                id: consensus_key(i).public_key(),
+                addresses: vec![],
+            },
+            vrf: None,
+            runtimes: vec![],
+            roles: Roles::VALIDATOR,
+            software_version: "test".into(),
+        });
+    }
+    for u in 0..2 {
+        let mut acct = Account::default();
+        acct.general.balance = Quantity(FUNDS);
+        g.staking
+            .ledger
+            .insert(Address::from_ed25519(&user_key(u).public_key()), acct);
+        g.staking.total_supply.0 += FUNDS;
+    }
+    g
+}
+
+fn transfer(app: &App, from: u8, nonce: u64, to: Address, amount: u128) -> Vec<u8> {
+    let tx = Transaction {
+        nonce,
+        fee: Some(Fee {
+            amount: Quantity(0),
+            gas: 10_000,
+        }),
+        method: methods::TRANSFER.into(),
+        body: Some(
+            cbor::to_value(&Transfer {
+                to,
+                amount: Quantity(amount),
+            })
+            .unwrap(),
+        ),
+    };
+    let signed = Signed::sign(&user_key(from), app.tx_context(), &tx).unwrap();
+    cbor::to_vec(&signed).unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// State after each height, per validator.
+type Snapshots = Arc<Mutex<BTreeMap<(u8, u64), MemStore>>>;
+
+struct Validator {
+    engine: malachitebft_app_channel::EngineHandle,
+    app_task: tokio::task::JoinHandle<()>,
+}
+
+struct Network {
+    validators: Vec<Option<Validator>>,
+    queues: Vec<MemQueue>,
+    snapshots: Snapshots,
+    app: App,
+    setup: Setup,
+    _dir: tempfile::TempDir,
+}
+
+struct Setup {
+    genesis: Genesis,
+    ports: Vec<u16>,
+}
+
+async fn spawn_validator(
+    setup: &Setup,
+    app: &App,
+    i: u8,
+    queue: MemQueue,
+    snapshots: Snapshots,
+    wal: std::path::PathBuf,
+) -> Validator {
+    let addr = |p: u16| format!("/ip4/127.0.0.1/tcp/{p}").parse().unwrap();
+    let mut store = MemStore::new();
+    app.init_chain(&mut store, &setup.genesis).unwrap();
+    let ctx = AtollContext::new(app.chain_context()).unwrap();
+    let signer = AtollSigner::new(&ctx, consensus_key(i));
+    let config = HostConfig {
+        timeouts: LinearTimeouts {
+            propose: Duration::from_secs(2),
+            propose_delta: Duration::from_millis(500),
+            prevote: Duration::from_secs(1),
+            prevote_delta: Duration::from_millis(500),
+            precommit: Duration::from_secs(1),
+            precommit_delta: Duration::from_millis(500),
+            rebroadcast: Duration::from_secs(4),
+            max_timeout: Duration::from_secs(10),
+        },
+        ..HostConfig::default()
+    };
+    let mut host = Host::new(&setup.genesis, store, signer.clone(), queue, config).unwrap();
+    host.on_commit(Box::new(move |result, store: &MemStore| {
+        snapshots
+            .lock()
+            .unwrap()
+            .insert((i, result.height), store.clone());
+    }));
+    let peers = (0..N)
+        .filter(|j| *j != i)
+        .map(|j| addr(setup.ports[usize::from(j)]))
+        .collect();
+    let engine_config =
+        EngineConfig::new(format!("v{i}"), addr(setup.ports[usize::from(i)]), peers);
+    let (mut channels, engine) = node::start(
+        host.context().clone(),
+        engine_config,
+        signer,
+        p2p_seed(i),
+        wal,
+    )
+    .await
+    .unwrap();
+    let app_task = tokio::spawn(async move {
+        let res = host.run(&mut channels).await;
+        tracing::info!(validator = i, ?res, "host stopped");
+    });
+    Validator { engine, app_task }
+}
+
+/// Starts every validator except those in `later`.
+async fn start_network(later: &[u8]) -> Network {
+    let genesis = genesis();
+    let app = App::new(&genesis).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ports: Vec<u16> = (0..N).map(|_| free_port()).collect();
+    let setup = Setup { genesis, ports };
+    let snapshots: Snapshots = Arc::default();
+    let queues: Vec<MemQueue> = (0..N).map(|_| MemQueue::new()).collect();
+    let mut net = Network {
+        validators: (0..N).map(|_| None).collect(),
+        queues,
+        snapshots,
+        app,
+        setup,
+        _dir: dir,
+    };
+    for i in (0..N).filter(|i| !later.contains(i)) {
+        net.start(i).await;
+    }
+    net
+}
+
+impl Network {
+    async fn start(&mut self, i: u8) {
+        let v = spawn_validator(
+            &self.setup,
+            &self.app,
+            i,
+            self.queues[usize::from(i)].clone(),
+            self.snapshots.clone(),
+            self._dir.path().join(format!("wal-{i}")),
+        )
+        .await;
+        self.validators[usize::from(i)] = Some(v);
+    }
+
+    fn height_of(&self, v: u8) -> u64 {
+        self.snapshots
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|(i, _)| *i == v)
+            .map(|(_, h)| *h)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Waits (bounded) until every listed validator has applied `height`.
+    async fn wait_for(&self, who: &[u8], height: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+        loop {
+            if who.iter().all(|v| self.height_of(*v) >= height) {
+                return;
+            }
+            if tokio::time::Instant::now() > deadline {
+                let heights: Vec<u64> = who.iter().map(|v| self.height_of(*v)).collect();
+                panic!("validators {who:?} did not reach height {height}: at {heights:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn state(&self, v: u8, height: u64) -> MemStore {
+        self.snapshots
+            .lock()
+            .unwrap()
+            .get(&(v, height))
+            .cloned()
+            .expect("a snapshot")
+    }
+
+    fn kill(&mut self, v: u8) {
+        if let Some(val) = self.validators[usize::from(v)].take() {
+            val.app_task.abort();
+            val.engine.actor.stop_children(None);
+            val.engine.actor.kill();
+            val.engine.handle.abort();
+        }
+    }
+
+    fn stop(&mut self) {
+        for v in 0..N {
+            self.kill(v);
+        }
+    }
+}
+
+fn balance(store: &MemStore, who: &Address) -> u128 {
+    let mut s = store.clone();
+    atoll_consensus::services::staking::state::StakingState::new(&mut s)
+        .account(who)
+        .unwrap()
+        .general
+        .balance
+        .0
+}
+
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_validators_finalize_transfers_with_identical_state() {
+    init_tracing();
+    let mut net = start_network(&[]).await;
+    let to = Address::from_ed25519(&user_key(1).public_key());
+    const TXS: u64 = 12;
+    // Every validator hears of every transaction, as gossip would arrange.
+    for nonce in 0..TXS {
+        let raw = transfer(&net.app, 0, nonce, to, 10);
+        for q in &net.queues {
+            q.push(raw.clone());
+        }
+    }
+    // Blocks keep coming while transactions are included; stop at the first
+    // height whose state has them all, then let everyone reach one past it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    let done_at = loop {
+        let h = net.height_of(0);
+        if h > 0 && balance(&net.state(0, h), &to) == FUNDS + u128::from(TXS) * 10 {
+            break h;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "transfers not all applied by height {h}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // At least two epoch changes (interval 4) exercise the set hand-over.
+    let target = (done_at + 1).max(9);
+    net.wait_for(&[0, 1, 2, 3], target).await;
+    let reference = net.state(0, target);
+    for v in 1..N {
+        assert_eq!(
+            net.state(v, target).entries(),
+            reference.entries(),
+            "validator {v} diverged at height {target}"
+        );
+    }
+    assert_eq!(balance(&reference, &to), FUNDS + u128::from(TXS) * 10);
+    net.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_of_four_validators_go_on_without_the_fourth() {
+    init_tracing();
+    let mut net = start_network(&[]).await;
+    net.wait_for(&[0, 1, 2, 3], 2).await;
+    // The smallest validator (entity 0: 1/10 of the power) stops; the rest
+    // hold 9/10, above the two-thirds quorum.
+    net.kill(0);
+    let h = (1..N).map(|v| net.height_of(v)).max().unwrap_or(0);
+    net.wait_for(&[1, 2, 3], h + 4).await;
+    let target = h + 4;
+    let reference = net.state(1, target);
+    for v in 2..N {
+        assert_eq!(net.state(v, target).entries(), reference.entries());
+    }
+    net.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_validator_started_late_catches_up_by_sync() {
+    init_tracing();
+    // Validators 1-3 hold 9/10 of the power and decide blocks alone.
+    let mut net = start_network(&[0]).await;
+    let to = Address::from_ed25519(&user_key(1).public_key());
+    for nonce in 0..4 {
+        let raw = transfer(&net.app, 0, nonce, to, 7);
+        for q in &net.queues {
+            q.push(raw.clone());
+        }
+    }
+    net.wait_for(&[1, 2, 3], 6).await;
+    // Validator 0 joins at genesis state and must fetch the decided blocks.
+    net.start(0).await;
+    let h = (1..N).map(|v| net.height_of(v)).max().unwrap_or(0) + 2;
+    net.wait_for(&[0, 1, 2, 3], h).await;
+    let reference = net.state(1, h);
+    for v in [0, 2, 3] {
+        assert_eq!(
+            net.state(v, h).entries(),
+            reference.entries(),
+            "validator {v} diverged at height {h}"
+        );
+    }
+    assert_eq!(balance(&reference, &to), FUNDS + 4 * 7);
+    net.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopped_validator_restarts_and_catches_up() {
+    init_tracing();
+    let mut net = start_network(&[]).await;
+    net.wait_for(&[0, 1, 2, 3], 3).await;
+    net.kill(0);
+    // Give its sockets time to close before it listens again.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let h = (1..N).map(|v| net.height_of(v)).max().unwrap_or(0) + 3;
+    net.wait_for(&[1, 2, 3], h).await;
+    // It comes back with the genesis state (no persisted store yet) and its
+    // WAL, and fetches what it missed.
+    net.snapshots.lock().unwrap().retain(|(v, _), _| *v != 0);
+    net.start(0).await;
+    let target = h + 2;
+    net.wait_for(&[0, 1, 2, 3], target).await;
+    let reference = net.state(1, target);
+    assert_eq!(net.state(0, target).entries(), reference.entries());
+    net.stop();
+}
