@@ -19,9 +19,9 @@ use atoll_bft::host::{Host, HostConfig, MemQueue};
 use atoll_bft::node::{self, EngineConfig};
 use atoll_bft::signing::AtollSigner;
 use atoll_consensus::app::App;
-use atoll_consensus::genesis::Genesis;
-use atoll_consensus::services::registry::{Entity, KeyAddresses, Node, Roles};
-use atoll_consensus::services::staking::{Account, Delegation, Transfer, methods};
+use atoll_consensus::genesis::{Genesis, StakedNode};
+use atoll_consensus::services::registry::Roles;
+use atoll_consensus::services::staking::{Transfer, methods};
 use atoll_consensus::state::MemStore;
 use atoll_crypto::Address;
 use atoll_crypto::ed25519::SigningKey;
@@ -61,55 +61,24 @@ fn genesis() -> Genesis {
     // Epochs of 4 blocks, so the validator set is re-elected while the test runs.
     g.beacon.interval = 4;
     for i in 0..N {
-        let e = entity_key(i).public_key();
-        let ea = Address::from_ed25519(&e);
-        let mut acct = Account::default();
-        // Unequal stake: voting powers differ.
-        let stake = STAKE * u128::from(i + 1);
-        acct.escrow.active.balance = Quantity(stake);
-        acct.escrow.active.total_shares = Quantity(stake);
-        g.staking.ledger.insert(ea, acct);
-        let mut ds = BTreeMap::new();
-        ds.insert(
-            ea,
-            Delegation {
-                shares: Quantity(stake),
-            },
-        );
-        g.staking.delegations.insert(ea, ds);
-        g.staking.total_supply.0 += stake;
-        let node = node_key(i).public_key();
-        g.registry.entities.push(Entity {
-            v: 1,
-            id: e,
-            nodes: vec![node],
-        });
-        g.registry.nodes.push(Node {
-            v: 1,
-            id: node,
-            entity_id: e,
-            expiration: 1_000,
-            p2p: KeyAddresses {
-                id: SigningKey::from_seed(&p2p_seed(i)).public_key(),
-                addresses: vec![],
-            },
-            consensus: KeyAddresses {
-                id: consensus_key(i).public_key(),
-                addresses: vec![],
-            },
+        g.add_staked_node(StakedNode {
+            entity: entity_key(i).public_key(),
+            // Unequal stake: voting powers differ.
+            stake: Quantity(STAKE * u128::from(i + 1)),
+            node: node_key(i).public_key(),
+            consensus: consensus_key(i).public_key(),
+            p2p: SigningKey::from_seed(&p2p_seed(i)).public_key(),
             vrf: None,
-            runtimes: vec![],
             roles: Roles::VALIDATOR,
-            software_version: "test".into(),
+            runtimes: vec![],
+            expiration: 1_000,
         });
     }
     for u in 0..2 {
-        let mut acct = Account::default();
-        acct.general.balance = Quantity(FUNDS);
-        g.staking
-            .ledger
-            .insert(Address::from_ed25519(&user_key(u).public_key()), acct);
-        g.staking.total_supply.0 += FUNDS;
+        g.fund(
+            Address::from_ed25519(&user_key(u).public_key()),
+            Quantity(FUNDS),
+        );
     }
     g
 }

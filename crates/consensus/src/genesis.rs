@@ -177,6 +177,30 @@ fn problem(field: impl Into<String>, problem: impl Into<String>) -> GenesisProbl
     }
 }
 
+/// A node, and the entity that runs it with self-delegated stake, for
+/// [`Genesis::add_staked_node`].
+#[derive(Debug, Clone)]
+pub struct StakedNode {
+    /// The entity's key (its account holds the stake).
+    pub entity: atoll_crypto::ed25519::PublicKey,
+    /// Stake the entity escrows with itself.
+    pub stake: Quantity,
+    /// The node's identity key.
+    pub node: atoll_crypto::ed25519::PublicKey,
+    /// The node's consensus key.
+    pub consensus: atoll_crypto::ed25519::PublicKey,
+    /// The node's P2P key.
+    pub p2p: atoll_crypto::ed25519::PublicKey,
+    /// The node's VRF key.
+    pub vrf: Option<atoll_crypto::vrf::VrfPublicKey>,
+    /// Roles.
+    pub roles: registry::Roles,
+    /// Runtimes it serves (no TEE).
+    pub runtimes: Vec<atoll_types::Namespace>,
+    /// Epoch its registration lapses after.
+    pub expiration: u64,
+}
+
 impl Genesis {
     /// Parses a genesis document from JSON.
     pub fn from_json(json: &str) -> Result<Self, serde_json::Error> {
@@ -201,6 +225,64 @@ impl Genesis {
     /// The epoch of block `height`.
     pub fn epoch_at(&self, height: u64) -> Epoch {
         epoch_at(self.initial_height, self.beacon.interval, height)
+    }
+
+    /// Credits `amount` to `address`'s general balance and to the total supply.
+    pub fn fund(&mut self, address: Address, amount: Quantity) {
+        let acct = self.staking.ledger.entry(address).or_default();
+        acct.general.balance.0 = acct.general.balance.0.saturating_add(amount.0);
+        self.staking.total_supply.0 = self.staking.total_supply.0.saturating_add(amount.0);
+    }
+
+    /// Adds an entity that escrows `n.stake` with itself (a self-delegation,
+    /// counted in the total supply) and registers one node for it.
+    pub fn add_staked_node(&mut self, n: StakedNode) {
+        let account = Address::from_ed25519(&n.entity);
+        let acct = self.staking.ledger.entry(account).or_default();
+        acct.escrow.active.balance.0 = acct.escrow.active.balance.0.saturating_add(n.stake.0);
+        acct.escrow.active.total_shares.0 =
+            acct.escrow.active.total_shares.0.saturating_add(n.stake.0);
+        let d = self
+            .staking
+            .delegations
+            .entry(account)
+            .or_default()
+            .entry(account)
+            .or_default();
+        d.shares.0 = d.shares.0.saturating_add(n.stake.0);
+        self.staking.total_supply.0 = self.staking.total_supply.0.saturating_add(n.stake.0);
+        match self.registry.entities.iter_mut().find(|e| e.id == n.entity) {
+            Some(e) => e.nodes.push(n.node),
+            None => self.registry.entities.push(registry::Entity {
+                v: 1,
+                id: n.entity,
+                nodes: vec![n.node],
+            }),
+        }
+        let key = |id| registry::KeyAddresses {
+            id,
+            addresses: vec![],
+        };
+        self.registry.nodes.push(registry::Node {
+            v: 1,
+            id: n.node,
+            entity_id: n.entity,
+            expiration: n.expiration,
+            p2p: key(n.p2p),
+            consensus: key(n.consensus),
+            vrf: n.vrf,
+            runtimes: n
+                .runtimes
+                .into_iter()
+                .map(|id| registry::NodeRuntime {
+                    id,
+                    version: registry::Version::default(),
+                    tee: None,
+                })
+                .collect(),
+            roles: n.roles,
+            software_version: String::new(),
+        });
     }
 
     /// Every problem in the document; empty when it is valid.
@@ -424,6 +506,37 @@ mod tests {
         g.debug = true;
         g.staking.total_supply = Quantity(0);
         assert_eq!(g.check(), vec![]);
+    }
+
+    #[test]
+    fn staked_nodes_and_funds_keep_the_document_consistent() {
+        use atoll_crypto::ed25519::SigningKey;
+        let k = |i: u8| SigningKey::from_seed(&[i; 32]).public_key();
+        let mut g = Genesis {
+            chain_id: "x".into(),
+            debug: true,
+            ..Genesis::default()
+        };
+        for (node, stake) in [(10u8, 500u128), (11, 250)] {
+            // Two nodes of one entity: one entity, summed self-delegation.
+            g.add_staked_node(StakedNode {
+                entity: k(1),
+                stake: Quantity(stake),
+                node: k(node),
+                consensus: k(node + 20),
+                p2p: k(node + 40),
+                vrf: None,
+                roles: registry::Roles::VALIDATOR,
+                runtimes: vec![],
+                expiration: 10,
+            });
+        }
+        g.fund(Address::from_ed25519(&k(2)), Quantity(1_000));
+        assert_eq!(g.check(), vec![]);
+        assert_eq!(g.staking.total_supply, Quantity(1_750));
+        assert_eq!(g.registry.entities.len(), 1);
+        assert_eq!(g.registry.entities[0].nodes.len(), 2);
+        assert_eq!(g.registry.nodes.len(), 2);
     }
 
     #[test]

@@ -4,18 +4,18 @@
 
 use std::collections::BTreeMap;
 
-use atoll_consensus::genesis::Genesis;
+use atoll_consensus::genesis::{Genesis, StakedNode};
 use atoll_consensus::services::beacon::{self, VrfProve};
 use atoll_consensus::services::registry::{
-    AdmissionPolicy, Entity, ExecutorParameters, KeyAddresses, Node, NodeRuntime, Roles, Runtime,
-    RuntimeGenesis, RuntimeKind, StorageParameters, TeeHardware, TxnSchedulerParameters, Version,
+    AdmissionPolicy, ExecutorParameters, Roles, Runtime, RuntimeGenesis, RuntimeKind,
+    StorageParameters, TeeHardware, TxnSchedulerParameters,
 };
 use atoll_consensus::services::roothash::{
     self, CommitmentHeader, ComputeResults, Evidence, ExecutorCommit, ExecutorCommitment,
     HeaderType, Message, RuntimeState, Vote, state::RoothashState,
 };
 use atoll_consensus::services::scheduler::{Committee, state::SchedulerState};
-use atoll_consensus::services::staking::{Account, Delegation, Slash, SlashReason, Transfer};
+use atoll_consensus::services::staking::{Slash, SlashReason, Transfer};
 use atoll_crypto::ed25519::{PublicKey, SigningKey};
 use atoll_crypto::vrf::VrfSigningKey;
 use atoll_crypto::{Address, Hash};
@@ -106,57 +106,20 @@ fn network_with(n: u8, policy: AdmissionPolicy, tweak: impl FnOnce(&mut Genesis)
             },
         );
         for i in 0..n {
-            let e = entity_key(i).public_key();
-            let ea = Address::from_ed25519(&e);
-            let mut acct = Account::default();
-            acct.escrow.active.balance = Quantity(STAKE);
-            acct.escrow.active.total_shares = Quantity(STAKE);
-            g.staking.ledger.insert(ea, acct);
-            let mut ds = BTreeMap::new();
-            ds.insert(
-                ea,
-                Delegation {
-                    shares: Quantity(STAKE),
-                },
-            );
-            g.staking.delegations.insert(ea, ds);
-            g.staking.total_supply.0 += STAKE;
-            let node = node_key(i).public_key();
-            g.registry.entities.push(Entity {
-                v: 1,
-                id: e,
-                nodes: vec![node],
-            });
-            g.registry.nodes.push(Node {
-                v: 1,
-                id: node,
-                entity_id: e,
-                expiration: 1_000,
-                p2p: KeyAddresses {
-                    id: SigningKey::from_seed(&[200 + i; 32]).public_key(),
-                    addresses: vec![],
-                },
-                consensus: KeyAddresses {
-                    id: SigningKey::from_seed(&[220 + i; 32]).public_key(),
-                    addresses: vec![],
-                },
+            g.add_staked_node(StakedNode {
+                entity: entity_key(i).public_key(),
+                stake: Quantity(STAKE),
+                node: node_key(i).public_key(),
+                consensus: SigningKey::from_seed(&[220 + i; 32]).public_key(),
+                p2p: SigningKey::from_seed(&[200 + i; 32]).public_key(),
                 vrf: Some(vrf_key(i).public_key()),
-                runtimes: vec![NodeRuntime {
-                    id: RT,
-                    version: Version::default(),
-                    tee: None,
-                }],
                 roles: Roles::COMPUTE,
-                software_version: "test".into(),
+                runtimes: vec![RT],
+                expiration: 1_000,
             });
         }
         // The runtime's own account holds funds its messages can move.
-        let mut rt_acct = Account::default();
-        rt_acct.general.balance = Quantity(5_000);
-        g.staking
-            .ledger
-            .insert(Address::from_runtime_id(RT.as_bytes()), rt_acct);
-        g.staking.total_supply.0 += 5_000;
+        g.fund(Address::from_runtime_id(RT.as_bytes()), Quantity(5_000));
         g.registry.runtimes.push(runtime(policy));
         tweak(g);
     });
