@@ -25,6 +25,10 @@ use malachitebft_app_channel::app::types::core::Context as _;
 pub struct BftBlock {
     /// What the state machine applies.
     pub block: Block,
+    /// The state root after the parent block (the genesis state's root in
+    /// the first block): validators that disagree on it do not vote for the
+    /// block, so a diverged node stops instead of forking.
+    pub state_root: Hash,
     /// The certificate that decided the previous block (absent in the first
     /// block).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -245,6 +249,14 @@ pub enum InvalidBlock {
         /// Got.
         got: u64,
     },
+    /// Builds on a state root other than ours.
+    #[error("block builds on state root {got}, ours is {ours}")]
+    StateRoot {
+        /// Ours.
+        ours: Hash,
+        /// The block's.
+        got: Hash,
+    },
     /// Does not extend our last block.
     #[error("block does not extend the last block")]
     Parent,
@@ -427,6 +439,8 @@ pub struct Judge<'a> {
     pub parent_set: Option<&'a ValidatorSet>,
     /// The validators of `height`.
     pub set: &'a ValidatorSet,
+    /// The state root after the parent.
+    pub state_root: Hash,
 }
 
 impl Judge<'_> {
@@ -451,6 +465,12 @@ impl Judge<'_> {
             return Err(InvalidBlock::Height {
                 expected: self.height,
                 got: b.block.height,
+            });
+        }
+        if b.state_root != self.state_root {
+            return Err(InvalidBlock::StateRoot {
+                ours: self.state_root,
+                got: b.state_root,
             });
         }
         let entity = self.set.get(proposer).map(|v| v.entity);

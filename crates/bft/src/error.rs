@@ -32,6 +32,9 @@ pub enum BftError {
     /// The engine's channels closed.
     #[error("the consensus engine's channel closed")]
     ChannelClosed,
+    /// The node's block store or state database failed.
+    #[error("storage: {0}")]
+    Storage(String),
     /// A codec failure on our own data.
     #[error(transparent)]
     Codec(#[from] crate::codec::CodecError),

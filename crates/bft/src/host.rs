@@ -28,8 +28,6 @@ use std::time::Duration;
 
 use atoll_consensus::app::{App, BlockResult};
 use atoll_consensus::genesis::Genesis;
-use atoll_consensus::services::scheduler::state::SchedulerState;
-use atoll_consensus::state::Store;
 use atoll_crypto::Hash;
 use bytes::Bytes;
 use malachitebft_app_channel::app::consensus::VoteExtensionError;
@@ -48,6 +46,7 @@ use crate::block::{
     BftBlock, DoubleProposal, DoubleSign, EvidenceVote, Judge, Limits, Parent, TxRules, block_hash,
     equivocators, proposer_of, verify_commit,
 };
+use crate::chain::{Chain, StoredBlock};
 use crate::codec::WireCommit;
 use crate::context::{
     AtollContext, BlockCommitment, BlockHash, Height, PartInit, ProposalPart, ValidatorAddress,
@@ -124,8 +123,6 @@ pub struct HostConfig {
     pub part_size: usize,
     /// Most transactions a proposer tries per block.
     pub max_txs_tried: usize,
-    /// Decided blocks kept for sync (older ones are dropped).
-    pub history: u64,
 }
 
 impl Default for HostConfig {
@@ -135,25 +132,31 @@ impl Default for HostConfig {
             target_time: None,
             part_size: 64 * 1024,
             max_txs_tried: 10_000,
-            history: 10_000,
         }
     }
 }
 
-/// Called after each applied block with its result and the store.
-pub type CommitHook<S> = Box<dyn FnMut(&BlockResult, &S) + Send>;
+/// What [`Host::on_commit`] hooks see of each applied block.
+#[derive(Debug)]
+pub struct Committed<'a> {
+    /// The block, with its hash and certificate.
+    pub block: &'a StoredBlock,
+    /// Its results.
+    pub result: &'a BlockResult,
+    /// The state root after it.
+    pub state_root: Hash,
+    /// The chain (state and block store).
+    pub chain: &'a Chain,
+}
+
+/// Called after each applied block.
+pub type CommitHook = Box<dyn FnMut(&Committed<'_>) + Send>;
 
 /// A block this node has (built, received or synced) but not yet decided.
 #[derive(Debug, Clone)]
 struct Candidate {
     bytes: Vec<u8>,
     parts: Vec<ProposalPart>,
-}
-
-#[derive(Debug, Clone)]
-struct Decided {
-    bytes: Bytes,
-    commit: WireCommit,
 }
 
 /// Parts of one stream, by sequence.
@@ -168,12 +171,14 @@ struct PartialStream {
 const MAX_STREAMS: usize = 64;
 
 /// The consensus application of one validator.
-pub struct Host<S: Store, T: TxSource> {
+pub struct Host<T: TxSource> {
     app: App,
     ctx: AtollContext,
     signer: AtollSigner,
     address: ValidatorAddress,
-    store: S,
+    chain: Chain,
+    /// The state root after the parent.
+    state_root: Hash,
     txs: T,
     config: HostConfig,
     limits: Limits,
@@ -183,7 +188,6 @@ pub struct Host<S: Store, T: TxSource> {
     parent: Option<Parent>,
     sets: BTreeMap<u64, ValidatorSet>,
     last_commit: Option<WireCommit>,
-    decided: BTreeMap<u64, Decided>,
     /// Our own blocks, by (height, round).
     built: BTreeMap<(u64, i64), BlockHash>,
     /// Blocks known for a height, by hash.
@@ -199,35 +203,72 @@ pub struct Host<S: Store, T: TxSource> {
     evidence: Vec<DoubleSign>,
     /// Double proposals seen at the last decided height, likewise.
     double_proposals: Vec<DoubleProposal>,
-    on_commit: Option<CommitHook<S>>,
+    on_commit: Option<CommitHook>,
 }
 
-impl<S: Store, T: TxSource> Host<S, T> {
-    /// A host for a fresh chain: `store` must hold the genesis state only
-    /// (`App::init_chain`).
+impl<T: TxSource> Host<T> {
+    /// A host for `chain`: at its genesis for a new chain, or after its last
+    /// applied block for a restarted node (the engine's WAL then replays the
+    /// height in progress).
     pub fn new(
         genesis: &Genesis,
-        mut store: S,
+        chain: Chain,
         signer: AtollSigner,
         txs: T,
         config: HostConfig,
     ) -> Result<Self, BftError> {
         let app = App::new(genesis)?;
         let ctx = AtollContext::new(app.chain_context())?;
-        if app.last_height(&store)?.is_some() {
-            return Err(BftError::OutOfStep(
-                "restarting from a store with applied blocks is not supported yet".into(),
-            ));
-        }
-        let set = current_set(&mut store)?;
+        chain.recover(&app)?;
         let mut sets = BTreeMap::new();
-        sets.insert(genesis.initial_height, set);
+        let (height, parent, last_commit, state_root) = match chain.last_height()? {
+            Some(last) => {
+                let stored = chain.block(last)?.ok_or_else(|| {
+                    BftError::Storage(format!("state at {last} but no block {last}"))
+                })?;
+                sets.insert(last, chain.validator_set(last)?);
+                let parent = Parent {
+                    height: last,
+                    hash: stored.hash,
+                    time: stored.block.block.time,
+                };
+                (
+                    last.saturating_add(1),
+                    Some(parent),
+                    Some(stored.commit),
+                    chain.state_root(last)?,
+                )
+            }
+            None => (
+                chain.initial_height(),
+                None,
+                None,
+                chain.state_root(chain.genesis_version())?,
+            ),
+        };
+        sets.insert(height, chain.validator_set(height)?);
+        let mut candidates = BTreeMap::new();
+        for (h, bytes) in chain.candidates()? {
+            if h >= height {
+                candidates.insert(
+                    (h, block_hash(&bytes)),
+                    Candidate {
+                        bytes,
+                        parts: Vec::new(),
+                    },
+                );
+            }
+        }
+        if let Some(p) = &parent {
+            info!(height = p.height, hash = %p.hash, "resuming after the last applied block");
+        }
         Ok(Self {
             address: signer.address(),
             app,
             ctx,
             signer,
-            store,
+            chain,
+            state_root,
             txs,
             config,
             limits: Limits {
@@ -235,14 +276,13 @@ impl<S: Store, T: TxSource> Host<S, T> {
                 max_block_gas: genesis.consensus.max_block_gas,
             },
             initial_height: genesis.initial_height,
-            height: genesis.initial_height,
+            height,
             round: Round::Nil,
-            parent: None,
+            parent,
             sets,
-            last_commit: None,
-            decided: BTreeMap::new(),
+            last_commit,
             built: BTreeMap::new(),
-            candidates: BTreeMap::new(),
+            candidates,
             undecided: BTreeMap::new(),
             pending: Vec::new(),
             streams: BTreeMap::new(),
@@ -259,19 +299,19 @@ impl<S: Store, T: TxSource> Host<S, T> {
         &self.ctx
     }
 
-    /// The validator set of the first height.
-    pub fn initial_validator_set(&self) -> Option<&ValidatorSet> {
-        self.sets.get(&self.initial_height)
+    /// The validator set of the height consensus starts at.
+    pub fn start_validator_set(&self) -> Option<&ValidatorSet> {
+        self.sets.get(&self.height)
     }
 
     /// Calls `hook` after every applied block.
-    pub fn on_commit(&mut self, hook: CommitHook<S>) {
+    pub fn on_commit(&mut self, hook: CommitHook) {
         self.on_commit = Some(hook);
     }
 
-    /// The committed state.
-    pub fn store(&self) -> &S {
-        &self.store
+    /// The chain.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
     }
 
     /// The height of the last applied block.
@@ -381,11 +421,9 @@ impl<S: Store, T: TxSource> Host<S, T> {
             }
             AppMsg::GetHistoryMinHeight { reply } => {
                 let min = self
-                    .decided
-                    .keys()
-                    .next()
-                    .copied()
-                    .unwrap_or(self.initial_height);
+                    .chain
+                    .block_range()?
+                    .map_or(self.initial_height, |(first, _)| first);
                 let _ = reply.send(Height(min));
             }
             AppMsg::ReceivedProposalPart {
@@ -424,8 +462,8 @@ impl<S: Store, T: TxSource> Host<S, T> {
                     )));
                 }
                 let commit = WireCommit::from_certificate(&certificate);
-                if let Some(d) = self.decided.get_mut(&certificate.height.0) {
-                    d.commit = commit.clone();
+                if self.last_commit.as_ref() != Some(&commit) {
+                    self.chain.update_commit(certificate.height.0, &commit)?;
                 }
                 self.last_commit = Some(commit);
                 let next = certificate.height.0.saturating_add(1);
@@ -434,11 +472,13 @@ impl<S: Store, T: TxSource> Host<S, T> {
             }
             AppMsg::GetDecidedValues { range, reply } => {
                 let (start, end) = (range.start().0, range.end().0);
-                let values = self
-                    .decided
-                    .range(start..=end.max(start))
-                    .map(|(_, d)| raw_decided(d))
-                    .collect::<Result<Vec<_>, BftError>>()?;
+                let mut values = Vec::new();
+                for h in start..=end.max(start) {
+                    match self.chain.block(h)? {
+                        Some(b) => values.push(raw_decided(&b)?),
+                        None => break,
+                    }
+                }
                 let _ = reply.send(values);
             }
             AppMsg::ProcessSyncedValue {
@@ -452,6 +492,7 @@ impl<S: Store, T: TxSource> Host<S, T> {
                     Ok(b) if b.block.height == height.0 => {
                         info!(%height, %round, "synced block received");
                         let hash = block_hash(&value_bytes);
+                        self.chain.save_candidate(height.0, &value_bytes)?;
                         self.candidates.insert(
                             (height.0, hash),
                             Candidate {
@@ -500,6 +541,7 @@ impl<S: Store, T: TxSource> Host<S, T> {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let mut block = BftBlock {
+            state_root: self.state_root,
             block: atoll_consensus::app::Block {
                 height,
                 time: now.max(prev_time),
@@ -543,6 +585,7 @@ impl<S: Store, T: TxSource> Host<S, T> {
         }
         let base = block.to_bytes()?.len() as u64;
         let mut size = base;
+        let view = self.chain.latest_view()?;
         let mut rules = TxRules::new(&self.app, self.limits);
         let mut dropped = Vec::new();
         for raw in self.txs.pending(self.config.max_txs_tried) {
@@ -551,7 +594,7 @@ impl<S: Store, T: TxSource> Host<S, T> {
             if size.saturating_add(cost) > self.limits.max_block_size {
                 break;
             }
-            match rules.admit(&self.store, &raw) {
+            match rules.admit(&view, &raw) {
                 Ok(()) => {
                     size += cost;
                     block.block.txs.push(serde_bytes::ByteBuf::from(raw));
@@ -560,7 +603,7 @@ impl<S: Store, T: TxSource> Host<S, T> {
                     debug!(%reason, "transaction left out of the block");
                     if self
                         .app
-                        .check_tx(&self.store, &raw, atoll_consensus::app::NonceCheck::AtLeast)
+                        .check_tx(&view, &raw, atoll_consensus::app::NonceCheck::AtLeast)
                         .is_err()
                     {
                         dropped.push(Hash::digest(&raw));
@@ -575,6 +618,7 @@ impl<S: Store, T: TxSource> Host<S, T> {
         let hash = block_hash(&bytes);
         let parts = self.parts_for(height, round, &bytes, hash)?;
         info!(height, %round, txs = block.block.txs.len(), %hash, "proposing block");
+        self.chain.save_candidate(height, &bytes)?;
         self.built.insert((height, round.as_i64()), hash);
         self.candidates
             .insert((height, hash), Candidate { bytes, parts });
@@ -750,8 +794,16 @@ impl<S: Store, T: TxSource> Host<S, T> {
             parent: self.parent.as_ref(),
             parent_set: self.parent.as_ref().and_then(|p| self.sets.get(&p.height)),
             set,
+            state_root: self.state_root,
         };
-        let validity = match judge.check(&self.store, &bytes, &init.proposer) {
+        let view = match self.chain.latest_view() {
+            Ok(v) => v,
+            Err(e) => {
+                warn!(height, error = %e, "cannot read the state to judge a block");
+                return None;
+            }
+        };
+        let validity = match judge.check(&view, &bytes, &init.proposer) {
             Ok(_) => Validity::Valid,
             Err(e) => {
                 warn!(height, %round, error = %e, "invalid block proposed");
@@ -766,6 +818,10 @@ impl<S: Store, T: TxSource> Host<S, T> {
             value: hash,
             validity,
         };
+        if let Err(e) = self.chain.save_candidate(height, &bytes) {
+            warn!(height, error = %e, "cannot keep a proposed block");
+            return None;
+        }
         self.candidates
             .insert((height, hash), Candidate { bytes, parts });
         let list = self.undecided.entry((height, init.round)).or_default();
@@ -858,53 +914,52 @@ impl<S: Store, T: TxSource> Host<S, T> {
             .get(&(height, cert.value_id))
             .ok_or_else(|| BftError::UnknownDecidedBlock(cert.value_id.to_string(), height))?;
         let bytes = candidate.bytes.clone();
-        let b = BftBlock::from_bytes(&bytes)
+        BftBlock::from_bytes(&bytes)
             .map_err(|e| BftError::OutOfStep(format!("decided block does not decode: {e}")))?;
-        let result = self.app.apply_block(&mut self.store, &b.block)?;
-        let hashes: Vec<Hash> = b.block.txs.iter().map(|t| Hash::digest(t)).collect();
+        let commit = WireCommit::from_certificate(cert);
+        self.chain.save_decided(height, &bytes, &commit)?;
+        let (stored, result, root) = self.chain.apply(&self.app, height)?;
+        let hashes: Vec<Hash> = stored
+            .block
+            .block
+            .txs
+            .iter()
+            .map(|t| Hash::digest(t))
+            .collect();
         self.txs.remove(&hashes);
         info!(
             height,
             txs = hashes.len(),
             hash = %cert.value_id,
+            state_root = %root,
             "applied block"
         );
         self.parent = Some(Parent {
             height,
             hash: cert.value_id,
-            time: b.block.time,
+            time: stored.block.block.time,
         });
-        let next_set = current_set(&mut self.store)?;
+        self.state_root = root;
+        let next_set = self.chain.validator_set(height.saturating_add(1))?;
         self.sets.insert(height.saturating_add(1), next_set);
         // Keep the sets the next block needs: its own and its parent's.
         self.sets = self.sets.split_off(&height);
-        self.decided.insert(
-            height,
-            Decided {
-                bytes: Bytes::from(bytes),
-                commit: WireCommit::from_certificate(cert),
-            },
-        );
-        self.last_commit = Some(WireCommit::from_certificate(cert));
-        if self.decided.len() as u64 > self.config.history {
-            self.decided.pop_first();
-        }
+        self.last_commit = Some(commit);
         self.evidence.retain(|e| e.height.0 >= height);
         self.double_proposals.retain(|e| e.first.height.0 >= height);
         self.built.retain(|(h, _), _| *h > height);
         self.candidates.retain(|(h, _), _| *h > height);
         self.undecided.retain(|(h, _), _| *h > height);
         if let Some(hook) = self.on_commit.as_mut() {
-            hook(&result, &self.store);
+            hook(&Committed {
+                block: &stored,
+                result: &result,
+                state_root: root,
+                chain: &self.chain,
+            });
         }
         Ok(())
     }
-}
-
-/// The validator set the scheduler has elected, from committed state.
-fn current_set<S: Store>(store: &mut S) -> Result<ValidatorSet, BftError> {
-    let validators = SchedulerState::new(store).validators()?;
-    ValidatorSet::from_scheduler(&validators)
 }
 
 fn parts_height(parts: &[ProposalPart]) -> Option<u64> {
@@ -914,10 +969,10 @@ fn parts_height(parts: &[ProposalPart]) -> Option<u64> {
     }
 }
 
-fn raw_decided(d: &Decided) -> Result<RawDecidedValue<AtollContext>, BftError> {
+fn raw_decided(d: &StoredBlock) -> Result<RawDecidedValue<AtollContext>, BftError> {
     let cert = d.commit.to_certificate()?;
     Ok(RawDecidedValue::new(
-        d.bytes.clone(),
+        Bytes::from(d.bytes.clone()),
         ExtendedCommitCertificate {
             height: cert.height,
             round: cert.round,

@@ -9,6 +9,8 @@
 //! - [`codec`]: canonical CBOR for every network, WAL and sync message.
 //! - [`block`]: the block consensus orders (the state machine's block plus the
 //!   previous block's commit certificate) and the checks made before voting.
+//! - [`chain`]: the durable chain: state in MKVS per height, decided blocks,
+//!   certificates, results and a transaction index, with crash recovery.
 //! - [`host`]: the loop that answers the engine: builds blocks from a
 //!   [`host::TxSource`], checks proposals, applies decided blocks and hands
 //!   the engine the validator set of the next height.
@@ -18,6 +20,7 @@
 //! (`atoll-consensus`) knows nothing of it.
 
 pub mod block;
+pub mod chain;
 pub mod codec;
 pub mod context;
 pub mod error;

@@ -217,6 +217,7 @@ fn validators_check_proposed_blocks() {
         parent: Some(&parent),
         parent_set: Some(&s),
         set: &s,
+        state_root: atoll_crypto::Hash::default(),
     };
     let signer_indices: Vec<usize> = (0..3)
         .map(|i| {
@@ -240,6 +241,7 @@ fn validators_check_proposed_blocks() {
             txs: vec![transfer(&app, 0).into(), transfer(&app, 1).into()],
             equivocators: vec![],
         },
+        state_root: atoll_crypto::Hash::default(),
         last_commit: Some(commit(&ctx, &s, &keys, &parent, &signer_indices)),
         evidence: vec![],
         double_proposals: vec![],
@@ -256,6 +258,11 @@ fn validators_check_proposed_blocks() {
     let mut b = good();
     b.block.height = 3;
     assert!(matches!(check(&b), Err(InvalidBlock::Height { .. })));
+
+    // A block built on another state root is refused before anything else.
+    let mut b = good();
+    b.state_root = atoll_crypto::Hash::digest(b"another state");
+    assert!(matches!(check(&b), Err(InvalidBlock::StateRoot { .. })));
 
     let mut b = good();
     b.block.time = 99;

@@ -14,17 +14,17 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use atoll_bft::chain::Chain;
 use atoll_bft::context::AtollContext;
-use atoll_bft::host::{Host, HostConfig, MemQueue};
+use atoll_bft::host::{Committed, Host, HostConfig, MemQueue};
 use atoll_bft::node::{self, EngineConfig};
 use atoll_bft::signing::AtollSigner;
 use atoll_consensus::app::App;
 use atoll_consensus::genesis::{Genesis, StakedNode};
 use atoll_consensus::services::registry::Roles;
 use atoll_consensus::services::staking::{Transfer, methods};
-use atoll_consensus::state::MemStore;
-use atoll_crypto::Address;
 use atoll_crypto::ed25519::SigningKey;
+use atoll_crypto::{Address, Hash};
 use atoll_types::signed::Signed;
 use atoll_types::transaction::{Fee, Transaction};
 use atoll_types::{Quantity, cbor};
@@ -111,21 +111,22 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// State after each height, per validator.
-type Snapshots = Arc<Mutex<BTreeMap<(u8, u64), MemStore>>>;
+/// State root after each height, per validator.
+type Roots = Arc<Mutex<BTreeMap<(u8, u64), Hash>>>;
 
 struct Validator {
     engine: malachitebft_app_channel::EngineHandle,
     app_task: tokio::task::JoinHandle<()>,
+    chain: Chain,
 }
 
 struct Network {
     validators: Vec<Option<Validator>>,
     queues: Vec<MemQueue>,
-    snapshots: Snapshots,
+    roots: Roots,
     app: App,
     setup: Setup,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 struct Setup {
@@ -138,12 +139,12 @@ async fn spawn_validator(
     app: &App,
     i: u8,
     queue: MemQueue,
-    snapshots: Snapshots,
-    wal: std::path::PathBuf,
+    roots: Roots,
+    dir: &std::path::Path,
 ) -> Validator {
     let addr = |p: u16| format!("/ip4/127.0.0.1/tcp/{p}").parse().unwrap();
-    let mut store = MemStore::new();
-    app.init_chain(&mut store, &setup.genesis).unwrap();
+    // A real on-disk chain: a restarted validator resumes from it.
+    let chain = Chain::open(&dir.join("chain"), app, &setup.genesis).unwrap();
     let ctx = AtollContext::new(app.chain_context()).unwrap();
     let signer = AtollSigner::new(&ctx, consensus_key(i));
     let config = HostConfig {
@@ -159,12 +160,12 @@ async fn spawn_validator(
         },
         ..HostConfig::default()
     };
-    let mut host = Host::new(&setup.genesis, store, signer.clone(), queue, config).unwrap();
-    host.on_commit(Box::new(move |result, store: &MemStore| {
-        snapshots
+    let mut host = Host::new(&setup.genesis, chain.clone(), signer.clone(), queue, config).unwrap();
+    host.on_commit(Box::new(move |c: &Committed<'_>| {
+        roots
             .lock()
             .unwrap()
-            .insert((i, result.height), store.clone());
+            .insert((i, c.block.block.block.height), c.state_root);
     }));
     let peers = (0..N)
         .filter(|j| *j != i)
@@ -177,7 +178,7 @@ async fn spawn_validator(
         engine_config,
         signer,
         p2p_seed(i),
-        wal,
+        dir.join("wal"),
     )
     .await
     .unwrap();
@@ -185,7 +186,11 @@ async fn spawn_validator(
         let res = host.run(&mut channels).await;
         tracing::info!(validator = i, ?res, "host stopped");
     });
-    Validator { engine, app_task }
+    Validator {
+        engine,
+        app_task,
+        chain,
+    }
 }
 
 /// Starts every validator except those in `later`.
@@ -195,15 +200,14 @@ async fn start_network(later: &[u8]) -> Network {
     let dir = tempfile::tempdir().unwrap();
     let ports: Vec<u16> = (0..N).map(|_| free_port()).collect();
     let setup = Setup { genesis, ports };
-    let snapshots: Snapshots = Arc::default();
     let queues: Vec<MemQueue> = (0..N).map(|_| MemQueue::new()).collect();
     let mut net = Network {
         validators: (0..N).map(|_| None).collect(),
         queues,
-        snapshots,
+        roots: Arc::default(),
         app,
         setup,
-        _dir: dir,
+        dir,
     };
     for i in (0..N).filter(|i| !later.contains(i)) {
         net.start(i).await;
@@ -218,15 +222,15 @@ impl Network {
             &self.app,
             i,
             self.queues[usize::from(i)].clone(),
-            self.snapshots.clone(),
-            self._dir.path().join(format!("wal-{i}")),
+            self.roots.clone(),
+            &self.dir.path().join(format!("v{i}")),
         )
         .await;
         self.validators[usize::from(i)] = Some(v);
     }
 
     fn height_of(&self, v: u8) -> u64 {
-        self.snapshots
+        self.roots
             .lock()
             .unwrap()
             .keys()
@@ -251,33 +255,43 @@ impl Network {
         }
     }
 
-    fn state(&self, v: u8, height: u64) -> MemStore {
-        self.snapshots
+    fn root(&self, v: u8, height: u64) -> Hash {
+        *self
+            .roots
             .lock()
             .unwrap()
             .get(&(v, height))
-            .cloned()
-            .expect("a snapshot")
+            .expect("a root")
     }
 
-    fn kill(&mut self, v: u8) {
+    fn chain(&self, v: u8) -> &Chain {
+        &self.validators[usize::from(v)]
+            .as_ref()
+            .expect("running")
+            .chain
+    }
+
+    /// Stops a validator abruptly and waits until its chain is closed.
+    async fn kill(&mut self, v: u8) {
         if let Some(val) = self.validators[usize::from(v)].take() {
             val.app_task.abort();
             val.engine.actor.stop_children(None);
             val.engine.actor.kill();
             val.engine.handle.abort();
+            let _ = val.app_task.await;
+            let _ = val.engine.handle.await;
         }
     }
 
-    fn stop(&mut self) {
+    async fn stop(&mut self) {
         for v in 0..N {
-            self.kill(v);
+            self.kill(v).await;
         }
     }
 }
 
-fn balance(store: &MemStore, who: &Address) -> u128 {
-    let mut s = store.clone();
+fn balance(chain: &Chain, height: u64, who: &Address) -> u128 {
+    let mut s = chain.view(height).unwrap();
     atoll_consensus::services::staking::state::StakingState::new(&mut s)
         .account(who)
         .unwrap()
@@ -314,7 +328,7 @@ async fn four_validators_finalize_transfers_with_identical_state() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
     let done_at = loop {
         let h = net.height_of(0);
-        if h > 0 && balance(&net.state(0, h), &to) == FUNDS + u128::from(TXS) * 10 {
+        if h > 0 && balance(net.chain(0), h, &to) == FUNDS + u128::from(TXS) * 10 {
             break h;
         }
         assert!(
@@ -326,16 +340,35 @@ async fn four_validators_finalize_transfers_with_identical_state() {
     // At least two epoch changes (interval 4) exercise the set hand-over.
     let target = (done_at + 1).max(9);
     net.wait_for(&[0, 1, 2, 3], target).await;
-    let reference = net.state(0, target);
+    let reference = net.root(0, target);
     for v in 1..N {
         assert_eq!(
-            net.state(v, target).entries(),
-            reference.entries(),
+            net.root(v, target),
+            reference,
             "validator {v} diverged at height {target}"
         );
+        // Every block is stored with its certificate and results.
+        let b = net.chain(v).block(target).unwrap().expect("stored block");
+        assert_eq!(b.commit.height.0, target);
+        assert!(net.chain(v).results(target).unwrap().is_some());
+        // The next block names the state root everyone agreed on.
+        if let Some(next) = net.chain(v).block(target + 1).unwrap() {
+            assert_eq!(next.block.state_root, reference);
+        }
     }
-    assert_eq!(balance(&reference, &to), FUNDS + u128::from(TXS) * 10);
-    net.stop();
+    assert_eq!(
+        balance(net.chain(2), target, &to),
+        FUNDS + u128::from(TXS) * 10
+    );
+    // Every transfer is indexed.
+    let raw = transfer(&net.app, 0, 0, to, 10);
+    let (h, _) = net
+        .chain(3)
+        .tx_location(&Hash::digest(&raw))
+        .unwrap()
+        .expect("indexed");
+    assert!(h <= done_at);
+    net.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -345,15 +378,15 @@ async fn three_of_four_validators_go_on_without_the_fourth() {
     net.wait_for(&[0, 1, 2, 3], 2).await;
     // The smallest validator (entity 0: 1/10 of the power) stops; the rest
     // hold 9/10, above the two-thirds quorum.
-    net.kill(0);
+    net.kill(0).await;
     let h = (1..N).map(|v| net.height_of(v)).max().unwrap_or(0);
     net.wait_for(&[1, 2, 3], h + 4).await;
     let target = h + 4;
-    let reference = net.state(1, target);
+    let reference = net.root(1, target);
     for v in 2..N {
-        assert_eq!(net.state(v, target).entries(), reference.entries());
+        assert_eq!(net.root(v, target), reference);
     }
-    net.stop();
+    net.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -373,35 +406,43 @@ async fn a_validator_started_late_catches_up_by_sync() {
     net.start(0).await;
     let h = (1..N).map(|v| net.height_of(v)).max().unwrap_or(0) + 2;
     net.wait_for(&[0, 1, 2, 3], h).await;
-    let reference = net.state(1, h);
+    let reference = net.root(1, h);
     for v in [0, 2, 3] {
         assert_eq!(
-            net.state(v, h).entries(),
-            reference.entries(),
+            net.root(v, h),
+            reference,
             "validator {v} diverged at height {h}"
         );
     }
-    assert_eq!(balance(&reference, &to), FUNDS + 4 * 7);
-    net.stop();
+    assert_eq!(balance(net.chain(0), h, &to), FUNDS + 4 * 7);
+    net.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_stopped_validator_restarts_and_catches_up() {
+async fn a_stopped_validator_restarts_from_disk_and_catches_up() {
     init_tracing();
     let mut net = start_network(&[]).await;
     net.wait_for(&[0, 1, 2, 3], 3).await;
-    net.kill(0);
+    net.kill(0).await;
+    let stopped_at = net.height_of(0);
     // Give its sockets time to close before it listens again.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let h = (1..N).map(|v| net.height_of(v)).max().unwrap_or(0) + 3;
     net.wait_for(&[1, 2, 3], h).await;
-    // It comes back with the genesis state (no persisted store yet) and its
-    // WAL, and fetches what it missed.
-    net.snapshots.lock().unwrap().retain(|(v, _), _| *v != 0);
+    // It comes back with its chain and its WAL, resumes after its last
+    // applied block and fetches what it missed.
+    net.roots.lock().unwrap().retain(|(v, _), _| *v != 0);
     net.start(0).await;
+    let resumed = net
+        .chain(0)
+        .last_height()
+        .unwrap()
+        .expect("kept its blocks");
+    assert!(resumed >= stopped_at, "{resumed} < {stopped_at}");
     let target = h + 2;
     net.wait_for(&[0, 1, 2, 3], target).await;
-    let reference = net.state(1, target);
-    assert_eq!(net.state(0, target).entries(), reference.entries());
-    net.stop();
+    assert_eq!(net.root(0, target), net.root(1, target));
+    // It did not re-apply what it had before the restart.
+    assert!(!net.roots.lock().unwrap().contains_key(&(0, stopped_at)));
+    net.stop().await;
 }
