@@ -27,6 +27,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use atoll_consensus::app::{BlockResult, TxResult};
+mod metrics;
+
 use atoll_consensus::error::TxError;
 use atoll_crypto::Hash;
 use base64::Engine as _;
@@ -159,6 +161,10 @@ pub trait NodeApi: Send + Sync + 'static {
     fn query(&self, method: &str, args: &Value, height: Option<u64>) -> Result<Value, ApiError>;
     /// Notifications of committed blocks.
     fn subscribe(&self) -> broadcast::Receiver<Arc<BlockNotification>>;
+    /// Metrics in the Prometheus text format, served at `GET /metrics`.
+    fn metrics(&self) -> String {
+        String::new()
+    }
 }
 
 /// Server settings.
@@ -259,10 +265,12 @@ pub async fn serve(
     addr: SocketAddr,
     config: RpcConfig,
 ) -> Result<RpcServer, ServeError> {
-    let middleware = tower::ServiceBuilder::new().layer(
-        ProxyGetRequestLayer::new([("/health", "system_health")])
-            .map_err(|e| ServeError::Setup(e.to_string()))?,
-    );
+    let middleware = tower::ServiceBuilder::new()
+        .layer(metrics::MetricsLayer::new(api.clone()))
+        .layer(
+            ProxyGetRequestLayer::new([("/health", "system_health")])
+                .map_err(|e| ServeError::Setup(e.to_string()))?,
+        );
     let server_config = jsonrpsee::server::ServerConfig::builder()
         .max_request_body_size(config.max_request_bytes)
         .build();

@@ -208,6 +208,13 @@ impl NodeApi for DevNode {
     fn subscribe(&self) -> broadcast::Receiver<Arc<BlockNotification>> {
         self.blocks_tx.subscribe()
     }
+
+    fn metrics(&self) -> String {
+        format!(
+            "# TYPE atoll_height gauge\natoll_height {}\n",
+            self.latest()
+        )
+    }
 }
 
 fn keys() -> Vec<SigningKey> {
@@ -490,6 +497,17 @@ async fn malformed_and_huge_requests_and_health() {
     .await
     .unwrap();
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let resp = tokio::task::spawn_blocking(move || {
+        raw_http(
+            addr,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+    })
+    .await
+    .unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.contains("text/plain"), "{resp}");
+    assert!(resp.contains("atoll_height 0"), "{resp}");
     let client = HttpClientBuilder::default()
         .build(format!("http://{addr}"))
         .unwrap();
