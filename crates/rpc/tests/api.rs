@@ -446,10 +446,10 @@ fn raw_http(addr: std::net::SocketAddr, request: &str) -> String {
     let write = s.write_all(request.as_bytes());
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
-    if out.is_empty() {
-        if let Err(e) = write {
-            return format!("CLOSED-EARLY {e}");
-        }
+    if out.is_empty()
+        && let Err(e) = write
+    {
+        return format!("CLOSED-EARLY {e}");
     }
     out
 }
