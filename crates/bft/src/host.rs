@@ -147,6 +147,9 @@ pub struct Committed<'a> {
     pub state_root: Hash,
     /// The chain (state and block store).
     pub chain: &'a Chain,
+    /// Whether the block came by sync (the node is catching up) rather than
+    /// from a proposal it saw.
+    pub synced: bool,
 }
 
 /// Called after each applied block.
@@ -914,6 +917,7 @@ impl<T: TxSource> Host<T> {
             .get(&(height, cert.value_id))
             .ok_or_else(|| BftError::UnknownDecidedBlock(cert.value_id.to_string(), height))?;
         let bytes = candidate.bytes.clone();
+        let synced = candidate.parts.is_empty();
         BftBlock::from_bytes(&bytes)
             .map_err(|e| BftError::OutOfStep(format!("decided block does not decode: {e}")))?;
         let commit = WireCommit::from_certificate(cert);
@@ -956,6 +960,7 @@ impl<T: TxSource> Host<T> {
                 result: &result,
                 state_root: root,
                 chain: &self.chain,
+                synced,
             });
         }
         Ok(())

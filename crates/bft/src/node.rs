@@ -116,6 +116,34 @@ pub async fn start(
     .map_err(|e| BftError::Engine(format!("{e:#}")))
 }
 
+/// Starts the engine of a full node: it follows consensus, checks every
+/// certificate and syncs decided blocks, but never signs. `address` names it
+/// (its consensus key's address, which is not in the validator set).
+pub async fn start_full(
+    ctx: AtollContext,
+    config: EngineConfig,
+    address: crate::context::ValidatorAddress,
+    p2p_seed: [u8; 32],
+    wal_path: PathBuf,
+) -> Result<(Channels<AtollContext>, EngineHandle), BftError> {
+    let mut seed = p2p_seed;
+    let keypair =
+        Keypair::ed25519_from_bytes(&mut seed).map_err(|e| BftError::Engine(e.to_string()))?;
+    let identity = NetworkIdentity::new(config.moniker.clone(), keypair, None);
+    let verifier = AtollVerifier::new(&ctx);
+    start_engine(
+        ctx,
+        config,
+        WalContext::new(wal_path, CborCodec),
+        NetworkContext::new(identity, CborCodec),
+        ConsensusContext::new_full_node(address, Box::new(verifier)),
+        SyncContext::new(CborCodec),
+        RequestContext::new(100),
+    )
+    .await
+    .map_err(|e| BftError::Engine(format!("{e:#}")))
+}
+
 /// The key of a signing seed (tests and tools).
 pub fn signing_key(seed: [u8; 32]) -> SigningKey {
     SigningKey::from_seed(&seed)

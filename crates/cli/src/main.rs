@@ -1,8 +1,10 @@
 //! `atoll`: the command-line tool of the atoll network.
 //!
-//! Today: `atoll genesis check FILE`, which validates a genesis document and
-//! explains every problem in it. Node, localnet, wallet and account commands
-//! join it as the node and CLI work lands.
+//! - `atoll node --config node.toml`: run a node until SIGTERM.
+//! - `atoll identity init DIR [--entity]`, `atoll identity show DIR`: a
+//!   node's keys (files readable by their owner only).
+//! - `atoll genesis check FILE`: validate a genesis document and explain
+//!   every problem in it.
 
 #![allow(
     clippy::print_stdout,
@@ -30,6 +32,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a node (validator or full node) until SIGTERM or Ctrl-C.
+    Node {
+        /// The node's configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// A node's keys.
+    Identity {
+        #[command(subcommand)]
+        command: IdentityCommand,
+    },
     /// Work with genesis documents.
     Genesis {
         #[command(subcommand)]
@@ -49,6 +62,24 @@ enum GenesisCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum IdentityCommand {
+    /// Create a node's keys in DIR (node, consensus, p2p and VRF; with
+    /// `--entity` also an entity key) and print their public halves.
+    Init {
+        /// The directory (created with mode 0700; never overwritten).
+        dir: PathBuf,
+        /// Also create an entity key (the operator's account).
+        #[arg(long)]
+        entity: bool,
+    },
+    /// Print the public halves of the keys in DIR.
+    Show {
+        /// The directory.
+        dir: PathBuf,
+    },
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
@@ -64,7 +95,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Genesis {
             command: GenesisCommand::Check { file, json },
         } => genesis_check(&file, json),
+        Command::Node { config } => node(&config),
+        Command::Identity {
+            command: IdentityCommand::Init { dir, entity },
+        } => {
+            let id = atoll_node::Identity::init(&dir, entity)?;
+            println!("{}", serde_json::to_string_pretty(&id.public())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Identity {
+            command: IdentityCommand::Show { dir },
+        } => {
+            let id = atoll_node::Identity::load(&dir)?;
+            println!("{}", serde_json::to_string_pretty(&id.public())?);
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+fn node(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let config = atoll_node::NodeConfig::load(path)?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log))
+        .context("bad log filter")?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(atoll_node::run(&config))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn genesis_check(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {

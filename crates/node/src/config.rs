@@ -1,0 +1,295 @@
+//! `node.toml`: what a node is and where it listens.
+//!
+//! ```toml
+//! # Paths are relative to this file's directory.
+//! data_dir = "data"              # chain state, blocks, consensus WAL
+//! genesis = "genesis.json"
+//! identity = "identity"          # from `atoll identity init`
+//! role = "validator"             # or "full"
+//! moniker = "node-0"
+//! log = "info"                   # tracing filter (RUST_LOG overrides)
+//!
+//! [consensus]
+//! listen = "/ip4/127.0.0.1/tcp/26656"
+//! peers = ["/ip4/127.0.0.1/tcp/26666"]
+//! timeout_propose_ms = 1000      # optional, shown with defaults
+//! timeout_prevote_ms = 500
+//! timeout_precommit_ms = 500
+//!
+//! [gossip]                        # transaction gossip
+//! listen = "/ip4/127.0.0.1/tcp/26657"
+//! peers = ["/ip4/127.0.0.1/tcp/26667"]
+//!
+//! [rpc]                           # JSON-RPC, WebSocket, /health, /metrics
+//! listen = "127.0.0.1:26658"
+//!
+//! [mempool]
+//! max_txs = 50000
+//! max_bytes = 67108864
+//! max_per_sender = 1024
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a valid configuration.
+    #[error("{path}: {why}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+}
+
+/// What the node does in consensus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Votes and proposes (when its consensus key is in the validator set).
+    #[default]
+    Validator,
+    /// Follows the chain and serves the API; never signs.
+    Full,
+}
+
+/// The consensus engine's network and timeouts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusSection {
+    /// libp2p listen address (multiaddr).
+    pub listen: String,
+    /// Persistent peers (multiaddrs).
+    #[serde(default)]
+    pub peers: Vec<String>,
+    /// Propose timeout of round 0, in milliseconds.
+    #[serde(default = "default_propose")]
+    pub timeout_propose_ms: u64,
+    /// Prevote timeout.
+    #[serde(default = "default_vote")]
+    pub timeout_prevote_ms: u64,
+    /// Precommit timeout.
+    #[serde(default = "default_vote")]
+    pub timeout_precommit_ms: u64,
+}
+
+fn default_propose() -> u64 {
+    1_000
+}
+fn default_vote() -> u64 {
+    500
+}
+
+/// Transaction gossip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GossipSection {
+    /// libp2p listen address (multiaddr).
+    pub listen: String,
+    /// Peers to keep connections to (multiaddrs).
+    #[serde(default)]
+    pub peers: Vec<String>,
+}
+
+/// The API server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpcSection {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Largest request body, in bytes.
+    #[serde(default = "default_request_bytes")]
+    pub max_request_bytes: u32,
+}
+
+fn default_request_bytes() -> u32 {
+    1 << 20
+}
+
+/// Mempool bounds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MempoolSection {
+    /// Most transactions.
+    #[serde(default = "default_max_txs")]
+    pub max_txs: usize,
+    /// Most bytes.
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: usize,
+    /// Most transactions of one sender.
+    #[serde(default = "default_per_sender")]
+    pub max_per_sender: usize,
+}
+
+fn default_max_txs() -> usize {
+    50_000
+}
+fn default_max_bytes() -> usize {
+    64 << 20
+}
+fn default_per_sender() -> usize {
+    1_024
+}
+
+impl Default for MempoolSection {
+    fn default() -> Self {
+        Self {
+            max_txs: default_max_txs(),
+            max_bytes: default_max_bytes(),
+            max_per_sender: default_per_sender(),
+        }
+    }
+}
+
+/// A node's configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Where the chain and the WAL live.
+    pub data_dir: PathBuf,
+    /// The genesis document.
+    pub genesis: PathBuf,
+    /// The identity directory.
+    pub identity: PathBuf,
+    /// Validator or full node.
+    #[serde(default)]
+    pub role: Role,
+    /// A name for logs and metrics.
+    #[serde(default = "default_moniker")]
+    pub moniker: String,
+    /// Log filter.
+    #[serde(default = "default_log")]
+    pub log: String,
+    /// Consensus network.
+    pub consensus: ConsensusSection,
+    /// Transaction gossip (none: transactions reach only this node's
+    /// mempool).
+    #[serde(default)]
+    pub gossip: Option<GossipSection>,
+    /// API server (none: no API).
+    #[serde(default)]
+    pub rpc: Option<RpcSection>,
+    /// Mempool bounds.
+    #[serde(default)]
+    pub mempool: MempoolSection,
+}
+
+fn default_moniker() -> String {
+    "atoll-node".into()
+}
+fn default_log() -> String {
+    "info".into()
+}
+
+impl NodeConfig {
+    /// Reads a configuration file; relative paths in it are taken from the
+    /// file's directory.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = Self::parse(&text).map_err(|why| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            why,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [
+            &mut config.data_dir,
+            &mut config.genesis,
+            &mut config.identity,
+        ] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Parses configuration text (paths as written).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// The configuration as TOML.
+    pub fn to_toml(&self) -> Result<String, String> {
+        toml::to_string_pretty(self).map_err(|e| e.to_string())
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.consensus.timeout_propose_ms == 0
+            || self.consensus.timeout_prevote_ms == 0
+            || self.consensus.timeout_precommit_ms == 0
+        {
+            return Err("consensus timeouts must be positive".into());
+        }
+        if self.mempool.max_txs == 0 || self.mempool.max_bytes == 0 {
+            return Err("mempool bounds must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+data_dir = "data"
+genesis = "genesis.json"
+identity = "identity"
+role = "full"
+moniker = "n0"
+
+[consensus]
+listen = "/ip4/127.0.0.1/tcp/26656"
+peers = ["/ip4/127.0.0.1/tcp/26666"]
+
+[rpc]
+listen = "127.0.0.1:26658"
+"#;
+
+    #[test]
+    fn parses_resolves_paths_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, EXAMPLE).unwrap();
+        let c = NodeConfig::load(&path).unwrap();
+        assert_eq!(c.role, Role::Full);
+        assert_eq!(c.data_dir, dir.path().join("data"));
+        assert_eq!(c.consensus.timeout_propose_ms, 1_000);
+        assert!(c.gossip.is_none());
+        assert_eq!(c.mempool, MempoolSection::default());
+        let again = NodeConfig::parse(&c.to_toml().unwrap()).unwrap();
+        assert_eq!(again, c);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_explained() {
+        let err = NodeConfig::parse(&format!("{EXAMPLE}\nbogus = 1\n")).unwrap_err();
+        assert!(err.contains("bogus"), "{err}");
+        let err = NodeConfig::parse(&EXAMPLE.replace("\"full\"", "\"king\"")).unwrap_err();
+        assert!(err.contains("king") || err.contains("variant"), "{err}");
+        let err = NodeConfig::parse(&EXAMPLE.replace("127.0.0.1:26658", "nowhere")).unwrap_err();
+        assert!(err.contains("listen") || err.contains("address"), "{err}");
+        let zero = EXAMPLE.replace("[rpc]", "[mempool]\nmax_txs = 0\n\n[rpc]");
+        assert!(NodeConfig::parse(&zero).is_err());
+    }
+}

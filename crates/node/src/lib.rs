@@ -1,0 +1,281 @@
+//! An atoll node, assembled from its parts and configured by `node.toml`
+//! (`atoll node --config node.toml`).
+//!
+//! - [`identity`]: the node's keys on disk (`atoll identity init`).
+//! - [`config`]: the configuration file.
+//! - [`service`]: what the API sees: blocks, transactions, state queries,
+//!   the mempool, metrics.
+//! - [`start`]: opens the chain in the data directory (resuming after the
+//!   last applied block), starts the Malachite engine (consensus, WAL,
+//!   sync), the host that builds, checks and applies blocks, transaction
+//!   gossip and the API; [`RunningNode::shutdown`] stops them in order.
+//! - [`run`]: [`start`], then wait for SIGTERM or Ctrl-C (or a fatal error)
+//!   and shut down cleanly.
+
+pub mod config;
+pub mod identity;
+pub mod service;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use atoll_bft::BftError;
+use atoll_bft::chain::Chain;
+use atoll_bft::context::{AtollContext, ValidatorAddress};
+use atoll_bft::engine::EngineHandle;
+use atoll_bft::engine::app::types::core::LinearTimeouts;
+use atoll_bft::host::{Host, HostConfig};
+use atoll_bft::node::EngineConfig;
+use atoll_bft::signing::AtollSigner;
+use atoll_consensus::app::App;
+use atoll_consensus::genesis::Genesis;
+use atoll_mempool::{Limits, Mempool};
+use atoll_rpc::{RpcConfig, RpcServer};
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+pub use config::{NodeConfig, Role};
+pub use identity::Identity;
+pub use service::NodeService;
+
+/// Why a node could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The keys are missing or unusable.
+    #[error(transparent)]
+    Identity(#[from] identity::IdentityError),
+    /// The genesis document is unreadable or invalid.
+    #[error("genesis {path}: {why}")]
+    Genesis {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        why: String,
+    },
+    /// A listen or peer address is not a valid multiaddr.
+    #[error("address {0:?}: {1}")]
+    Address(String, String),
+    /// Consensus or the chain store failed.
+    #[error(transparent)]
+    Bft(#[from] BftError),
+    /// The API server could not start.
+    #[error(transparent)]
+    Rpc(#[from] atoll_rpc::ServeError),
+}
+
+/// A started node.
+pub struct RunningNode {
+    service: Arc<NodeService>,
+    rpc: Option<RpcServer>,
+    engine: EngineHandle,
+    host: Option<JoinHandle<Result<(), BftError>>>,
+    chain: Chain,
+}
+
+impl std::fmt::Debug for RunningNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningNode")
+            .field("rpc", &self.rpc_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+fn multiaddr(s: &str) -> Result<atoll_bft::engine::app::net::Multiaddr, NodeError> {
+    s.parse().map_err(
+        |e: <atoll_bft::engine::app::net::Multiaddr as std::str::FromStr>::Err| {
+            NodeError::Address(s.to_string(), e.to_string())
+        },
+    )
+}
+
+/// Reads and checks a genesis document.
+pub fn load_genesis(path: &std::path::Path) -> Result<Genesis, NodeError> {
+    let bad = |why: String| NodeError::Genesis {
+        path: path.to_path_buf(),
+        why,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let genesis = Genesis::from_json(&text).map_err(|e| bad(e.to_string()))?;
+    let problems = genesis.check();
+    if !problems.is_empty() {
+        return Err(bad(problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")));
+    }
+    Ok(genesis)
+}
+
+/// Starts a node as `config` describes.
+pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
+    let genesis = load_genesis(&config.genesis)?;
+    let identity = Identity::load(&config.identity)?;
+    let app = App::new(&genesis).map_err(BftError::from)?;
+    let chain = Chain::open(&config.data_dir.join("chain"), &app, &genesis)?;
+    info!(
+        chain_id = %genesis.chain_id,
+        last_height = ?chain.last_height()?,
+        data_dir = %config.data_dir.display(),
+        role = ?config.role,
+        "opening the node"
+    );
+    let limits = Limits {
+        max_txs: config.mempool.max_txs,
+        max_bytes: config.mempool.max_bytes,
+        max_per_sender: config.mempool.max_per_sender,
+    };
+    let service = NodeService::new(
+        App::new(&genesis).map_err(BftError::from)?,
+        genesis.chain_id.clone(),
+        chain.clone(),
+        Mempool::new(limits),
+        &config.moniker,
+    );
+    let ctx = AtollContext::new(app.chain_context())?;
+    let signer = AtollSigner::new(&ctx, identity.consensus.clone());
+    let c = &config.consensus;
+    let host_config = HostConfig {
+        timeouts: LinearTimeouts {
+            propose: Duration::from_millis(c.timeout_propose_ms),
+            propose_delta: Duration::from_millis(c.timeout_propose_ms / 2),
+            prevote: Duration::from_millis(c.timeout_prevote_ms),
+            prevote_delta: Duration::from_millis(c.timeout_prevote_ms / 2),
+            precommit: Duration::from_millis(c.timeout_precommit_ms),
+            precommit_delta: Duration::from_millis(c.timeout_precommit_ms / 2),
+            rebroadcast: Duration::from_millis(c.timeout_propose_ms * 4),
+            max_timeout: Duration::from_millis(c.timeout_propose_ms * 10),
+        },
+        ..HostConfig::default()
+    };
+    let source = service.tx_source(
+        genesis.consensus.max_block_size,
+        genesis.consensus.max_block_gas,
+    );
+    let mut host = Host::new(&genesis, chain.clone(), signer.clone(), source, host_config)?;
+    let hook_service = service.clone();
+    host.on_commit(Box::new(move |c| hook_service.on_commit(c)));
+
+    let peers = c
+        .peers
+        .iter()
+        .map(|p| multiaddr(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let engine_config = EngineConfig::new(config.moniker.clone(), multiaddr(&c.listen)?, peers);
+    let wal = config.data_dir.join("wal");
+    let p2p_seed = identity.p2p.seed();
+    let (mut channels, engine) = match config.role {
+        Role::Validator => {
+            atoll_bft::node::start(ctx.clone(), engine_config, signer, p2p_seed, wal).await?
+        }
+        Role::Full => {
+            let address = ValidatorAddress::from_key(&identity.consensus.public_key());
+            atoll_bft::node::start_full(ctx.clone(), engine_config, address, p2p_seed, wal).await?
+        }
+    };
+    let host = tokio::spawn(async move { host.run(&mut channels).await });
+
+    let rpc = match &config.rpc {
+        Some(r) => {
+            let rpc_config = RpcConfig {
+                max_request_bytes: r.max_request_bytes,
+                ..RpcConfig::default()
+            };
+            let server = atoll_rpc::serve(service.clone(), r.listen, rpc_config).await?;
+            info!(addr = %server.local_addr(), "API listening");
+            Some(server)
+        }
+        None => None,
+    };
+    Ok(RunningNode {
+        service,
+        rpc,
+        engine,
+        host: Some(host),
+        chain,
+    })
+}
+
+impl RunningNode {
+    /// Where the API listens.
+    pub fn rpc_addr(&self) -> Option<std::net::SocketAddr> {
+        self.rpc.as_ref().map(RpcServer::local_addr)
+    }
+
+    /// The API's view of the node.
+    pub fn service(&self) -> &Arc<NodeService> {
+        &self.service
+    }
+
+    /// The chain store.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// Stops the API, the engine and the host, in that order, and closes the
+    /// chain. Every applied block is already durable.
+    pub async fn shutdown(self) {
+        if let Some(rpc) = self.rpc {
+            rpc.stop().await;
+        }
+        self.engine.actor.stop(None);
+        if tokio::time::timeout(Duration::from_secs(10), self.engine.handle)
+            .await
+            .is_err()
+        {
+            warn!("the consensus engine did not stop within 10 s");
+        }
+        if let Some(host) = self.host {
+            host.abort();
+            let _ = host.await;
+        }
+        info!("node stopped");
+    }
+
+    /// Waits until consensus stops by itself: always an error (a node runs
+    /// until it is shut down).
+    pub async fn stopped(&mut self) -> BftError {
+        let Some(host) = self.host.as_mut() else {
+            return std::future::pending().await;
+        };
+        let res = host.await;
+        self.host = None;
+        match res {
+            Ok(Ok(())) => BftError::ChannelClosed,
+            Ok(Err(e)) => e,
+            Err(e) => BftError::Engine(format!("host task: {e}")),
+        }
+    }
+}
+
+/// Runs a node until SIGTERM or Ctrl-C (a clean shutdown, `Ok`) or a fatal
+/// error (`Err`).
+pub async fn run(config: &NodeConfig) -> Result<(), NodeError> {
+    let mut node = start(config).await?;
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| NodeError::Bft(BftError::Engine(format!("SIGTERM handler: {e}"))))?;
+    #[cfg(unix)]
+    let terminated = term.recv();
+    #[cfg(not(unix))]
+    let terminated = std::future::pending::<Option<()>>();
+    let outcome = tokio::select! {
+        _ = terminated => {
+            info!("SIGTERM: shutting down");
+            Ok(())
+        }
+        _ = tokio::signal::ctrl_c() => {
+            info!("interrupted: shutting down");
+            Ok(())
+        }
+        err = node.stopped() => {
+            error!(error = %err, "consensus stopped");
+            Err(NodeError::Bft(err))
+        }
+    };
+    node.shutdown().await;
+    outcome
+}

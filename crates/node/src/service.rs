@@ -1,0 +1,378 @@
+//! What the API sees of a running node: [`NodeService`] implements
+//! [`NodeApi`] over the chain store, the mempool and the block feed.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use atoll_bft::chain::Chain;
+use atoll_bft::engine::app::metrics::prometheus::metrics::counter::Counter;
+use atoll_bft::engine::app::metrics::prometheus::metrics::gauge::Gauge;
+use atoll_bft::engine::app::metrics::{SharedRegistry, export};
+use atoll_bft::host::{Committed, TxSource};
+use atoll_consensus::app::{App, BlockResult};
+use atoll_consensus::query::QueryError;
+use atoll_crypto::Hash;
+use atoll_mempool::{Mempool, MempoolError};
+use atoll_rpc::{ApiError, BlockNotification, BlockView, NodeApi, NodeStatus, TxView};
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+/// Publishes transactions this node admitted to its peers.
+pub trait Broadcast: Send + Sync {
+    /// Sends `raw` to peers (best effort).
+    fn publish(&self, raw: Vec<u8>);
+}
+
+/// What became of a transaction a peer sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerTx {
+    /// New and valid: in the mempool, worth forwarding.
+    Admitted,
+    /// Invalid (bad signature, nonce already used, cannot pay...): the peer
+    /// should not have sent it.
+    Invalid,
+    /// Valid but not taken (duplicate, pool full, underpriced).
+    NotNow,
+}
+
+/// The node's counters and gauges, registered in the process-wide registry
+/// beside the consensus engine's.
+#[derive(Debug, Clone, Default)]
+pub struct NodeMetrics {
+    height: Gauge,
+    txs: Counter,
+    failed_txs: Counter,
+    mempool_txs: Gauge,
+    mempool_bytes: Gauge,
+    submitted: Counter,
+    refused: Counter,
+}
+
+impl NodeMetrics {
+    fn register(moniker: &str) -> Self {
+        let m = Self::default();
+        SharedRegistry::global()
+            .with_moniker(moniker)
+            .with_prefix("atoll", |reg| {
+                reg.register(
+                    "height",
+                    "Height of the last applied block",
+                    m.height.clone(),
+                );
+                reg.register(
+                    "transactions",
+                    "Transactions in applied blocks",
+                    m.txs.clone(),
+                );
+                reg.register(
+                    "failed_transactions",
+                    "Transactions in applied blocks that failed",
+                    m.failed_txs.clone(),
+                );
+                reg.register(
+                    "mempool_size",
+                    "Transactions in the mempool",
+                    m.mempool_txs.clone(),
+                );
+                reg.register(
+                    "mempool_bytes",
+                    "Bytes in the mempool",
+                    m.mempool_bytes.clone(),
+                );
+                reg.register(
+                    "submitted_transactions",
+                    "Transactions admitted to the mempool (API and gossip)",
+                    m.submitted.clone(),
+                );
+                reg.register(
+                    "refused_transactions",
+                    "Transactions the mempool refused",
+                    m.refused.clone(),
+                );
+            });
+        m
+    }
+}
+
+/// The API's view of the node.
+pub struct NodeService {
+    app: App,
+    chain_id: String,
+    chain: Chain,
+    mempool: Arc<Mutex<Mempool>>,
+    broadcast: Mutex<Option<Arc<dyn Broadcast>>>,
+    blocks: broadcast::Sender<Arc<BlockNotification>>,
+    syncing: AtomicBool,
+    last_time: AtomicU64,
+    metrics: NodeMetrics,
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+impl NodeService {
+    /// A service over `chain` with an empty mempool.
+    pub fn new(
+        app: App,
+        chain_id: String,
+        chain: Chain,
+        mempool: Mempool,
+        moniker: &str,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            app,
+            chain_id,
+            chain,
+            mempool: Arc::new(Mutex::new(mempool)),
+            broadcast: Mutex::new(None),
+            blocks: broadcast::channel(256).0,
+            syncing: AtomicBool::new(false),
+            last_time: AtomicU64::new(0),
+            metrics: NodeMetrics::register(moniker),
+        })
+    }
+
+    /// Where admitted transactions go next.
+    pub fn set_broadcast(&self, b: Arc<dyn Broadcast>) {
+        if let Ok(mut slot) = self.broadcast.lock() {
+            *slot = Some(b);
+        }
+    }
+
+    fn pool(&self) -> Result<MutexGuard<'_, Mempool>, ApiError> {
+        self.mempool
+            .lock()
+            .map_err(|_| ApiError::Internal("mempool lock poisoned".into()))
+    }
+
+    /// Admits a transaction from a peer (not re-published here: gossip
+    /// forwards what this returns [`PeerTx::Admitted`] for).
+    pub fn admit_from_peer(&self, raw: &[u8]) -> PeerTx {
+        let Ok(view) = self.chain.latest_view() else {
+            return PeerTx::NotNow;
+        };
+        let Ok(mut pool) = self.mempool.lock() else {
+            return PeerTx::NotNow;
+        };
+        let r = pool.insert(&self.app, &view, raw.to_vec());
+        self.count_admission(&r, &pool);
+        match r {
+            Ok(_) => PeerTx::Admitted,
+            Err(MempoolError::Invalid(_) | MempoolError::TooLarge) => PeerTx::Invalid,
+            Err(_) => PeerTx::NotNow,
+        }
+    }
+
+    fn count_admission(&self, r: &Result<Hash, MempoolError>, pool: &Mempool) {
+        match r {
+            Ok(_) => self.metrics.submitted.inc(),
+            Err(_) => self.metrics.refused.inc(),
+        };
+        self.metrics.mempool_txs.set(gauge(pool.len()));
+        self.metrics.mempool_bytes.set(gauge(pool.bytes()));
+    }
+
+    /// The proposer's view of the mempool.
+    pub fn tx_source(&self, max_bytes: u64, max_gas: u64) -> PoolSource {
+        PoolSource {
+            mempool: self.mempool.clone(),
+            chain: self.chain.clone(),
+            max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX),
+            max_gas,
+        }
+    }
+
+    /// After each applied block: recheck the mempool against the new state,
+    /// update metrics and notify subscribers.
+    pub fn on_commit(&self, c: &Committed<'_>) {
+        let height = c.block.block.block.height;
+        self.syncing.store(c.synced, Ordering::Relaxed);
+        self.last_time
+            .store(c.block.block.block.time, Ordering::Relaxed);
+        if let Ok(view) = c.chain.view(height)
+            && let Ok(mut pool) = self.mempool.lock()
+        {
+            pool.recheck(&self.app, &view);
+            self.metrics.mempool_txs.set(gauge(pool.len()));
+            self.metrics.mempool_bytes.set(gauge(pool.bytes()));
+        }
+        self.metrics.height.set(gauge(height));
+        let failed = c
+            .result
+            .tx_results
+            .iter()
+            .filter(|t| t.error.is_some())
+            .count();
+        self.metrics.txs.inc_by(c.result.tx_results.len() as u64);
+        self.metrics.failed_txs.inc_by(failed as u64);
+        if self.blocks.receiver_count() > 0 {
+            let block = view_of(c.block, c.state_root, c.result);
+            let _ = self.blocks.send(Arc::new(BlockNotification {
+                block,
+                results: c.result.clone(),
+            }));
+        }
+    }
+}
+
+fn gauge(n: impl TryInto<i64>) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
+}
+
+fn view_of(b: &atoll_bft::chain::StoredBlock, state_root: Hash, result: &BlockResult) -> BlockView {
+    BlockView {
+        height: b.block.block.height,
+        time: b.block.block.time,
+        hash: b.hash.0,
+        state_root,
+        proposer: b.block.block.proposer,
+        transactions: result.tx_results.iter().map(|t| t.hash).collect(),
+    }
+}
+
+impl NodeApi for NodeService {
+    fn status(&self) -> NodeStatus {
+        let latest = self.chain.last_height().ok().flatten();
+        let latest_time = latest
+            .and_then(|h| self.chain.block(h).ok().flatten())
+            .map(|b| b.block.block.time);
+        NodeStatus {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            chain_id: self.chain_id.clone(),
+            chain_context: self.app.chain_context().as_str().to_owned(),
+            latest_height: latest,
+            latest_time,
+            syncing: self.syncing.load(Ordering::Relaxed),
+            mempool_size: self.mempool.lock().map(|p| p.len()).unwrap_or(0),
+        }
+    }
+
+    fn submit_tx(&self, raw: Vec<u8>) -> Result<Hash, ApiError> {
+        let view = self.chain.latest_view().map_err(internal)?;
+        let hash = {
+            let mut pool = self.pool()?;
+            let r = pool.insert(&self.app, &view, raw.clone());
+            self.count_admission(&r, &pool);
+            r.map_err(|e| match e {
+                MempoolError::Invalid(t) => ApiError::Tx(t),
+                other => ApiError::InvalidParams(other.to_string()),
+            })?
+        };
+        let b = self.broadcast.lock().ok().and_then(|b| b.clone());
+        if let Some(b) = b {
+            b.publish(raw);
+        }
+        Ok(hash)
+    }
+
+    fn block(&self, height: Option<u64>) -> Result<Option<BlockView>, ApiError> {
+        let h = match height {
+            Some(h) => h,
+            None => match self.chain.last_height().map_err(internal)? {
+                Some(h) => h,
+                None => return Ok(None),
+            },
+        };
+        let Some(b) = self.chain.block(h).map_err(internal)? else {
+            return Ok(None);
+        };
+        let Some(result) = self.chain.results(h).map_err(internal)? else {
+            return Ok(None);
+        };
+        let root = self.chain.state_root(h).map_err(internal)?;
+        Ok(Some(view_of(&b, root, &result)))
+    }
+
+    fn block_results(&self, height: u64) -> Result<Option<BlockResult>, ApiError> {
+        self.chain.results(height).map_err(internal)
+    }
+
+    fn transaction(&self, hash: &Hash) -> Result<Option<TxView>, ApiError> {
+        let Some((height, index)) = self.chain.tx_location(hash).map_err(internal)? else {
+            return Ok(None);
+        };
+        let result = self
+            .chain
+            .results(height)
+            .map_err(internal)?
+            .and_then(|r| r.tx_results.into_iter().nth(index as usize))
+            .ok_or_else(|| ApiError::Internal(format!("no result for {hash}")))?;
+        Ok(Some(TxView {
+            hash: *hash,
+            height,
+            index,
+            result,
+        }))
+    }
+
+    fn query(&self, method: &str, args: &Value, height: Option<u64>) -> Result<Value, ApiError> {
+        let latest = self
+            .chain
+            .last_height()
+            .map_err(internal)?
+            .unwrap_or(self.chain.genesis_version());
+        let h = height.unwrap_or(latest);
+        if h > latest {
+            return Err(ApiError::NotFound(format!(
+                "height {h} (latest is {latest})"
+            )));
+        }
+        let mut view = self
+            .chain
+            .view(h)
+            .map_err(|_| ApiError::NotFound(format!("height {h}")))?;
+        atoll_consensus::query::query(&mut view, method, args).map_err(|e| match e {
+            QueryError::NotFound(w) => ApiError::NotFound(w),
+            QueryError::State(s) => ApiError::Internal(s.to_string()),
+            other => ApiError::InvalidParams(other.to_string()),
+        })
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Arc<BlockNotification>> {
+        self.blocks.subscribe()
+    }
+
+    fn metrics(&self) -> String {
+        let mut out = String::new();
+        export(&mut out);
+        out
+    }
+}
+
+/// The mempool as the proposer's [`TxSource`]: runnable transactions in
+/// nonce order per sender, by fee priority, within the block limits.
+pub struct PoolSource {
+    mempool: Arc<Mutex<Mempool>>,
+    chain: Chain,
+    max_bytes: usize,
+    max_gas: u64,
+}
+
+impl TxSource for PoolSource {
+    fn pending(&mut self, max: usize) -> Vec<Vec<u8>> {
+        let Ok(view) = self.chain.latest_view() else {
+            return Vec::new();
+        };
+        let Ok(pool) = self.mempool.lock() else {
+            return Vec::new();
+        };
+        let mut view = view;
+        let mut txs = pool.select(self.max_bytes, self.max_gas, |who| {
+            atoll_consensus::services::staking::state::StakingState::new(&mut view)
+                .account(who)
+                .map(|a| a.general.nonce)
+                .unwrap_or(0)
+        });
+        txs.truncate(max);
+        txs
+    }
+
+    fn remove(&mut self, hashes: &[Hash]) {
+        if let Ok(mut pool) = self.mempool.lock() {
+            for h in hashes {
+                pool.remove(h);
+            }
+        }
+    }
+}
