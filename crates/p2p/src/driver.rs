@@ -27,11 +27,10 @@ use crate::{
 const HEARTBEAT: Duration = Duration::from_millis(200);
 /// How long message ids are remembered to drop duplicates.
 const SEEN_TTL: Duration = Duration::from_secs(120);
-/// Room for the signature, author, sequence number, topic and protobuf framing around the data,
-/// and for control messages; gossipsub's frame limit is the message limit plus this.
+/// Room for the signature, author, sequence number, topic and protobuf framing around the data.
 const FRAME_OVERHEAD: usize = 1024;
 /// Gossipsub's frame limit never goes below this, so IHAVE/IWANT lists always fit.
-const MIN_FRAME: usize = 16 * 1024;
+const MIN_FRAME: usize = 64 * 1024;
 /// Most message ids in one IHAVE / IWANT (keeps control frames small).
 const MAX_IHAVE_IDS: usize = 128;
 /// A connection to a configured peer that stayed up this long resets its redial backoff.
@@ -93,7 +92,13 @@ pub(crate) struct Driver {
 }
 
 fn gossipsub_config(max_tx_bytes: usize, topic: &str) -> Result<gossipsub::Config, P2pError> {
+    // Twice the message limit: a frame beyond gossipsub's limit is dropped by the decoder, which
+    // also closes the inbound stream it came on, and the sender does not notice, so its later
+    // messages are lost until the connection is re-established. Keeping the frame limit well
+    // above the message limit means a peer configured with a somewhat larger limit only gets
+    // its oversized messages rejected (and penalised) at the application check instead.
     let frame = max_tx_bytes
+        .saturating_mul(2)
         .saturating_add(FRAME_OVERHEAD)
         .saturating_add(topic.len())
         .max(MIN_FRAME);
@@ -460,11 +465,7 @@ impl Driver {
                     .swarm
                     .behaviour_mut()
                     .gossipsub
-                    .report_message_validation_result(
-                        &message_id,
-                        &propagation_source,
-                        acceptance,
-                    );
+                    .report_message_validation_result(&message_id, &propagation_source, acceptance);
             }
             gossipsub::Event::Subscribed { peer_id, topic } => {
                 tracing::debug!(%peer_id, %topic, "peer subscribed");

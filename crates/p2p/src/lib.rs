@@ -38,9 +38,13 @@
 //! ## Bounds
 //!
 //! * Messages whose data exceed [`GossipConfig::max_tx_bytes`] are refused by [`Gossip::publish`]
-//!   and rejected on receipt before the validator sees them. Gossipsub's own frame limit is set
-//!   a little above (it must also fit the signature, topic and control messages), so grossly
-//!   oversized frames are dropped by the decoder without being buffered.
+//!   and rejected on receipt before the validator sees them. Gossipsub's own frame limit is
+//!   twice that plus some overhead (at least 64 KiB), so grossly oversized frames are dropped
+//!   by the decoder without being buffered. Caveat (libp2p behaviour): such a frame also kills
+//!   the inbound stream it arrived on without the sender noticing, so that sender's later
+//!   messages to us are lost until its connection is re-established. Only a peer configured
+//!   with a much larger limit than ours, or a hostile one, can trigger it, and it only cuts off
+//!   that peer.
 //! * Publishing goes through a bounded queue ([`PUBLISH_QUEUE`]); [`Gossip::publish`] never
 //!   waits and fails with [`P2pError::QueueFull`] when the swarm task is behind.
 //! * Connections are capped ([`MAX_CONNECTIONS`], [`MAX_CONNECTIONS_PER_PEER`]) and gossipsub's
