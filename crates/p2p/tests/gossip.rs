@@ -206,6 +206,35 @@ async fn message_rejected_at_b_is_not_forwarded_to_c() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_rejections_penalise_the_sender_until_it_decays() {
+    let (a, b, c) = line(MAX_TX, reject_bad).await;
+    deliver(&a, &c, "warm").await;
+
+    for i in 0..5 {
+        a.gossip.publish(format!("bad-{i}").into_bytes()).unwrap();
+    }
+    // The first "penalty" message follows the bad ones on the same A -> B path, so when it
+    // arrives A's score is already below the graylist threshold and B drops it unseen. The
+    // penalty decays, and later messages get through again.
+    deliver(&a, &c, "penalty").await;
+
+    // Three invalid messages put A below the graylist threshold: the last two bad ones were
+    // dropped without reaching B's validator.
+    assert_eq!(b.gossip.stats().rejected, 3);
+    assert_eq!(b.count(b"bad-3") + b.count(b"bad-4"), 0);
+    assert_eq!(
+        b.count(b"penalty-0"),
+        0,
+        "B validated a message from a graylisted peer"
+    );
+    assert!(b.saw_prefix(b"penalty"));
+    assert!(!c.saw_prefix(b"bad"));
+    for node in [a, b, c] {
+        node.gossip.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_message_is_not_delivered() {
     // A allows far larger messages than B and C, so it does send them.
     let (a, b, c) = line(256 * 1024, accept_all).await;
