@@ -157,11 +157,23 @@ struct Net {
     genesis: Genesis,
 }
 
-fn write_config(dir: &Path, role: &str, consensus: u16, peers: &[u16], rpc: u16) {
-    let peers: Vec<String> = peers
+fn addrs(ports: &[u16]) -> String {
+    ports
         .iter()
         .map(|p| format!("\"/ip4/127.0.0.1/tcp/{p}\""))
-        .collect();
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+struct Ports {
+    consensus: u16,
+    consensus_peers: Vec<u16>,
+    gossip: u16,
+    gossip_peers: Vec<u16>,
+    rpc: u16,
+}
+
+fn write_config(dir: &Path, role: &str, p: &Ports) {
     let text = format!(
         r#"data_dir = "data"
 genesis = "../genesis.json"
@@ -176,11 +188,19 @@ timeout_propose_ms = 1000
 timeout_prevote_ms = 500
 timeout_precommit_ms = 500
 
+[gossip]
+listen = "/ip4/127.0.0.1/tcp/{gossip}"
+peers = [{gossip_peers}]
+
 [rpc]
 listen = "127.0.0.1:{rpc}"
 "#,
         name = dir.file_name().unwrap().to_string_lossy(),
-        peers = peers.join(", "),
+        consensus = p.consensus,
+        peers = addrs(&p.consensus_peers),
+        gossip = p.gossip,
+        gossip_peers = addrs(&p.gossip_peers),
+        rpc = p.rpc,
     );
     std::fs::write(dir.join("node.toml"), text).unwrap();
 }
@@ -199,6 +219,7 @@ fn network() -> Net {
     let names = ["v0", "v1", "v2", "v3", "full"];
     let consensus: Vec<u16> = names.iter().map(|_| free_port()).collect();
     let rpc: Vec<u16> = names.iter().map(|_| free_port()).collect();
+    let gossip: Vec<u16> = names.iter().map(|_| free_port()).collect();
     let mut nodes = Vec::new();
     for (i, name) in names.iter().enumerate() {
         let dir = tmp.path().join(name);
@@ -223,13 +244,17 @@ fn network() -> Net {
                 expiration: 1_000_000,
             });
         }
-        let peers: Vec<u16> = (0..4).filter(|j| *j != i).map(|j| consensus[j]).collect();
+        let others: Vec<usize> = (0..4).filter(|j| *j != i).collect();
         write_config(
             &dir,
             if i < 4 { "validator" } else { "full" },
-            consensus[i],
-            &peers,
-            rpc[i],
+            &Ports {
+                consensus: consensus[i],
+                consensus_peers: others.iter().map(|j| consensus[*j]).collect(),
+                gossip: gossip[i],
+                gossip_peers: others.iter().map(|j| gossip[*j]).collect(),
+                rpc: rpc[i],
+            },
         );
         nodes.push(Node {
             dir,
@@ -410,6 +435,15 @@ fn validators_as_processes_finalize_survive_crashes_and_never_fork() {
     assert_eq!(balance(&net.nodes[4], &to, Some(at)), 12_345);
     let status = call(net.nodes[4].rpc, "node_status", json!([])).unwrap();
     assert_eq!(status["chain_id"], "atoll-e2e");
+
+    // A transfer sent to the full node, which never proposes, reaches the
+    // validators by gossip and is finalized.
+    let tx2 = transfer(&net.genesis, 1, to, 1);
+    let included = call(net.nodes[4].rpc, "consensus_submitTx", json!([tx2, true]))
+        .unwrap_or_else(|e| panic!("{e}\n{}", net.nodes[4].log_tail()));
+    let at2 = included["height"].as_u64().expect("inclusion height");
+    net.wait_height(&[0], at2);
+    assert_eq!(balance(&net.nodes[0], &to, Some(at2)), 12_346);
 
     // Metrics are served beside the API.
     let metrics = {

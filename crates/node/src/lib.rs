@@ -61,6 +61,9 @@ pub enum NodeError {
     /// Consensus or the chain store failed.
     #[error(transparent)]
     Bft(#[from] BftError),
+    /// Transaction gossip could not start.
+    #[error(transparent)]
+    Gossip(#[from] atoll_p2p::P2pError),
     /// The API server could not start.
     #[error(transparent)]
     Rpc(#[from] atoll_rpc::ServeError),
@@ -73,6 +76,32 @@ pub struct RunningNode {
     engine: EngineHandle,
     host: Option<JoinHandle<Result<(), BftError>>>,
     chain: Chain,
+    gossip: Option<Arc<GossipBroadcast>>,
+}
+
+/// Publishes admitted transactions on the gossip network.
+struct GossipBroadcast(std::sync::Mutex<Option<atoll_p2p::Gossip>>);
+
+impl GossipBroadcast {
+    async fn close(&self) {
+        let gossip = self.0.lock().ok().and_then(|mut g| g.take());
+        if let Some(g) = gossip {
+            g.shutdown().await;
+        }
+    }
+}
+
+impl service::Broadcast for GossipBroadcast {
+    fn publish(&self, raw: Vec<u8>) {
+        let Ok(gossip) = self.0.lock() else {
+            return;
+        };
+        if let Some(g) = gossip.as_ref()
+            && let Err(e) = g.publish(raw)
+        {
+            tracing::debug!(error = %e, "transaction not gossiped");
+        }
+    }
 }
 
 impl std::fmt::Debug for RunningNode {
@@ -178,6 +207,53 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
     };
     let host = tokio::spawn(async move { host.run(&mut channels).await });
 
+    let gossip = match &config.gossip {
+        Some(g) => {
+            let peers = g
+                .peers
+                .iter()
+                .map(|p| {
+                    p.parse::<atoll_p2p::Multiaddr>()
+                        .map_err(|e| NodeError::Address(p.clone(), e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let listen = g
+                .listen
+                .parse::<atoll_p2p::Multiaddr>()
+                .map_err(|e| NodeError::Address(g.listen.clone(), e.to_string()))?;
+            let admit = service.clone();
+            let validate: atoll_p2p::Validator =
+                Arc::new(move |raw: &[u8]| match admit.admit_from_peer(raw) {
+                    service::PeerTx::Admitted => atoll_p2p::Verdict::Accept,
+                    service::PeerTx::Invalid => atoll_p2p::Verdict::Reject,
+                    service::PeerTx::NotNow => atoll_p2p::Verdict::Ignore,
+                });
+            let gossip = atoll_p2p::start(
+                atoll_p2p::GossipConfig {
+                    listen,
+                    peers,
+                    // A key of its own, derived from the p2p key, so that the
+                    // two libp2p swarms have distinct peer ids.
+                    key_seed: atoll_crypto::Hash::digest_parts(&[
+                        b"atoll/node: gossip key",
+                        &identity.p2p.seed(),
+                    ])
+                    .0,
+                    topic: format!("atoll/txs/{}", app.chain_context().as_str()),
+                    max_tx_bytes: usize::try_from(genesis.consensus.max_tx_size)
+                        .unwrap_or(usize::MAX),
+                },
+                validate,
+            )
+            .await?;
+            info!(peer_id = %gossip.peer_id(), "transaction gossip started");
+            let gossip = Arc::new(GossipBroadcast(std::sync::Mutex::new(Some(gossip))));
+            service.set_broadcast(gossip.clone());
+            Some(gossip)
+        }
+        None => None,
+    };
+
     let rpc = match &config.rpc {
         Some(r) => {
             let rpc_config = RpcConfig {
@@ -196,6 +272,7 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
         engine,
         host: Some(host),
         chain,
+        gossip,
     })
 }
 
@@ -220,6 +297,9 @@ impl RunningNode {
     pub async fn shutdown(self) {
         if let Some(rpc) = self.rpc {
             rpc.stop().await;
+        }
+        if let Some(g) = &self.gossip {
+            g.close().await;
         }
         self.engine.actor.stop(None);
         if tokio::time::timeout(Duration::from_secs(10), self.engine.handle)

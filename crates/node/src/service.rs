@@ -28,10 +28,11 @@ pub trait Broadcast: Send + Sync {
 pub enum PeerTx {
     /// New and valid: in the mempool, worth forwarding.
     Admitted,
-    /// Invalid (bad signature, nonce already used, cannot pay...): the peer
-    /// should not have sent it.
+    /// Invalid whatever the state (malformed, bad signature, unknown method,
+    /// oversized): the peer should not have sent it.
     Invalid,
-    /// Valid but not taken (duplicate, pool full, underpriced).
+    /// Not taken now (duplicate, pool full, underpriced, nonce used, cannot
+    /// pay).
     NotNow,
 }
 
@@ -159,7 +160,16 @@ impl NodeService {
         self.count_admission(&r, &pool);
         match r {
             Ok(_) => PeerTx::Admitted,
-            Err(MempoolError::Invalid(_) | MempoolError::TooLarge) => PeerTx::Invalid,
+            // Malformed, mis-signed, unknown method, oversized: invalid
+            // whatever the state, so the peer should never have sent it. A
+            // used nonce or an empty balance may just be news the peer has
+            // not had yet.
+            Err(MempoolError::Invalid(e))
+                if e.module == "consensus" && matches!(e.code, 1 | 2 | 7 | 8 | 10) =>
+            {
+                PeerTx::Invalid
+            }
+            Err(MempoolError::TooLarge) => PeerTx::Invalid,
             Err(_) => PeerTx::NotNow,
         }
     }
