@@ -3,6 +3,8 @@
 //!
 //! - [`identity`]: the node's keys on disk (`atoll identity init`).
 //! - [`config`]: the configuration file.
+//! - [`localnet`]: a whole network on one machine (keys, genesis, configs,
+//!   processes).
 //! - [`service`]: what the API sees: blocks, transactions, state queries,
 //!   the mempool, metrics.
 //! - [`start`]: opens the chain in the data directory (resuming after the
@@ -14,6 +16,7 @@
 
 pub mod config;
 pub mod identity;
+pub mod localnet;
 pub mod service;
 
 use std::sync::Arc;

@@ -1,0 +1,325 @@
+//! A network of nodes on one machine: keys, a debug genesis, one
+//! configuration per node on free loopback ports, and the node processes.
+//!
+//! Layout of a localnet directory:
+//! - `genesis.json`;
+//! - `<node>/node.toml`, `<node>/identity/`, `<node>/data/`, `<node>/node.log`
+//!   for each node (`validator-0`, ..., `full-0`, ...).
+//!
+//! Used by `atoll localnet`, the end-to-end tests and the benchmarks.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use atoll_consensus::genesis::{Genesis, StakedNode};
+use atoll_consensus::services::registry::Roles;
+use atoll_crypto::Address;
+use atoll_types::Quantity;
+
+use crate::config::{
+    ConsensusSection, GossipSection, MempoolSection, NodeConfig, Role, RpcSection,
+};
+use crate::identity::Identity;
+
+/// Why a localnet could not be made or started.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalnetError {
+    /// A file or process operation failed.
+    #[error("{0}")]
+    Io(String),
+    /// Keys could not be made.
+    #[error(transparent)]
+    Identity(#[from] crate::identity::IdentityError),
+}
+
+fn io(e: impl std::fmt::Display) -> LocalnetError {
+    LocalnetError::Io(e.to_string())
+}
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The chain id.
+    pub chain_id: String,
+    /// Validators (equal stake).
+    pub validators: usize,
+    /// Full nodes.
+    pub full_nodes: usize,
+    /// Accounts funded at genesis.
+    pub funded: Vec<(Address, Quantity)>,
+    /// Blocks per epoch.
+    pub epoch_interval: u64,
+    /// Consensus propose timeout (ms).
+    pub timeout_propose_ms: u64,
+    /// Consensus vote timeouts (ms).
+    pub timeout_vote_ms: u64,
+    /// Mempool bounds of every node.
+    pub mempool: MempoolSection,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Self {
+            chain_id: "atoll-localnet".into(),
+            validators: 4,
+            full_nodes: 0,
+            funded: Vec::new(),
+            epoch_interval: 100,
+            timeout_propose_ms: 1_000,
+            timeout_vote_ms: 500,
+            mempool: MempoolSection::default(),
+        }
+    }
+}
+
+/// One node of a localnet.
+#[derive(Debug, Clone)]
+pub struct NodeFiles {
+    /// Its name (`validator-0`, `full-0`, ...).
+    pub name: String,
+    /// Its directory.
+    pub dir: PathBuf,
+    /// Its configuration file.
+    pub config: PathBuf,
+    /// Where its API listens.
+    pub rpc: SocketAddr,
+}
+
+/// A generated localnet.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The localnet directory.
+    pub dir: PathBuf,
+    /// Its genesis document.
+    pub genesis: Genesis,
+    /// Its nodes, validators first.
+    pub nodes: Vec<NodeFiles>,
+}
+
+fn free_port() -> Result<u16, LocalnetError> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(io)?
+        .local_addr()
+        .map_err(io)?
+        .port())
+}
+
+fn multiaddr(port: u16) -> String {
+    format!("/ip4/127.0.0.1/tcp/{port}")
+}
+
+impl Layout {
+    /// Generates keys, genesis and configurations in `dir` (which must not
+    /// hold a localnet yet).
+    pub fn create(dir: &Path, plan: &Plan) -> Result<Self, LocalnetError> {
+        if dir.join("genesis.json").exists() {
+            return Err(LocalnetError::Io(format!(
+                "{} already holds a localnet",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let mut genesis = Genesis {
+            chain_id: plan.chain_id.clone(),
+            initial_height: 1,
+            debug: true,
+            ..Genesis::default()
+        };
+        genesis.beacon.interval = plan.epoch_interval;
+        let total = plan.validators + plan.full_nodes;
+        let mut ports = Vec::new();
+        for _ in 0..total {
+            ports.push((free_port()?, free_port()?, free_port()?));
+        }
+        let mut nodes = Vec::new();
+        for i in 0..total {
+            let validator = i < plan.validators;
+            let name = if validator {
+                format!("validator-{i}")
+            } else {
+                format!("full-{}", i - plan.validators)
+            };
+            let node_dir = dir.join(&name);
+            std::fs::create_dir_all(&node_dir).map_err(io)?;
+            let id = Identity::init(&node_dir.join("identity"), true)?;
+            let public = id.public();
+            if validator && let Some(entity) = public.entity {
+                genesis.add_staked_node(StakedNode {
+                    entity,
+                    stake: Quantity(1_000_000),
+                    node: public.node,
+                    consensus: public.consensus,
+                    p2p: public.p2p,
+                    vrf: Some(public.vrf),
+                    roles: Roles::VALIDATOR,
+                    runtimes: vec![],
+                    expiration: u64::MAX / 2,
+                });
+            }
+            let others: Vec<usize> = (0..plan.validators.max(1)).filter(|j| *j != i).collect();
+            let (consensus, gossip, rpc) = ports[i];
+            let config = NodeConfig {
+                data_dir: "data".into(),
+                genesis: "../genesis.json".into(),
+                identity: "identity".into(),
+                role: if validator {
+                    Role::Validator
+                } else {
+                    Role::Full
+                },
+                moniker: name.clone(),
+                log: "info,libp2p=warn,malachitebft=warn".into(),
+                consensus: ConsensusSection {
+                    listen: multiaddr(consensus),
+                    peers: others.iter().map(|j| multiaddr(ports[*j].0)).collect(),
+                    timeout_propose_ms: plan.timeout_propose_ms,
+                    timeout_prevote_ms: plan.timeout_vote_ms,
+                    timeout_precommit_ms: plan.timeout_vote_ms,
+                },
+                gossip: Some(GossipSection {
+                    listen: multiaddr(gossip),
+                    peers: others.iter().map(|j| multiaddr(ports[*j].1)).collect(),
+                }),
+                rpc: Some(RpcSection {
+                    listen: SocketAddr::from(([127, 0, 0, 1], rpc)),
+                    max_request_bytes: 16 << 20,
+                }),
+                mempool: plan.mempool.clone(),
+            };
+            let config_path = node_dir.join("node.toml");
+            std::fs::write(&config_path, config.to_toml().map_err(io)?).map_err(io)?;
+            nodes.push(NodeFiles {
+                name,
+                dir: node_dir,
+                config: config_path,
+                rpc: SocketAddr::from(([127, 0, 0, 1], rpc)),
+            });
+        }
+        for (who, amount) in &plan.funded {
+            genesis.fund(*who, *amount);
+        }
+        let problems = genesis.check();
+        if !problems.is_empty() {
+            return Err(LocalnetError::Io(format!(
+                "generated genesis: {problems:?}"
+            )));
+        }
+        std::fs::write(dir.join("genesis.json"), genesis.to_json().map_err(io)?).map_err(io)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            genesis,
+            nodes,
+        })
+    }
+
+    /// Reads a localnet generated earlier.
+    pub fn load(dir: &Path) -> Result<Self, LocalnetError> {
+        let genesis = crate::load_genesis(&dir.join("genesis.json")).map_err(io)?;
+        let mut nodes = Vec::new();
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("node.toml").exists())
+            .collect();
+        // Validators first, then full nodes, each by index.
+        entries.sort_by_key(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let (kind, index) = name.rsplit_once('-').unwrap_or((&name, "0"));
+            (kind != "validator", index.parse::<usize>().unwrap_or(0))
+        });
+        for node_dir in entries {
+            let config_path = node_dir.join("node.toml");
+            let config = NodeConfig::load(&config_path).map_err(io)?;
+            let rpc = config.rpc.as_ref().map(|r| r.listen).ok_or_else(|| {
+                LocalnetError::Io(format!("{} has no [rpc]", config_path.display()))
+            })?;
+            nodes.push(NodeFiles {
+                name: config.moniker.clone(),
+                dir: node_dir,
+                config: config_path,
+                rpc,
+            });
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            genesis,
+            nodes,
+        })
+    }
+}
+
+/// A node process of a localnet.
+#[derive(Debug)]
+pub struct NodeProcess {
+    /// Its files.
+    pub files: NodeFiles,
+    child: Option<Child>,
+}
+
+impl NodeProcess {
+    /// Starts `atoll node --config` with the binary `exe`, logging to
+    /// `node.log` in the node's directory.
+    pub fn spawn(exe: &Path, files: &NodeFiles) -> Result<Self, LocalnetError> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(files.dir.join("node.log"))
+            .map_err(io)?;
+        let child = Command::new(exe)
+            .args(["node", "--config"])
+            .arg(&files.config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(io)?;
+        Ok(Self {
+            files: files.clone(),
+            child: Some(child),
+        })
+    }
+
+    /// Whether it still runs.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Asks it to stop (SIGTERM) and waits up to `grace`, then kills it.
+    pub fn stop(&mut self, grace: std::time::Duration) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        #[cfg(unix)]
+        {
+            if let Ok(pid) = i32::try_from(child.id()) {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status();
+            }
+            let deadline = std::time::Instant::now() + grace;
+            while std::time::Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
