@@ -220,7 +220,19 @@ impl<T: TxSource> Host<T> {
         txs: T,
         config: HostConfig,
     ) -> Result<Self, BftError> {
-        let app = App::new(genesis)?;
+        Self::with_app(App::new(genesis)?, genesis, chain, signer, txs, config)
+    }
+
+    /// Like [`Host::new`] with the state machine given: a clone of the
+    /// mempool's `App` shares its cache of verified signatures.
+    pub fn with_app(
+        app: App,
+        genesis: &Genesis,
+        chain: Chain,
+        signer: AtollSigner,
+        txs: T,
+        config: HostConfig,
+    ) -> Result<Self, BftError> {
         let ctx = AtollContext::new(app.chain_context())?;
         chain.recover(&app)?;
         let mut sets = BTreeMap::new();

@@ -229,12 +229,45 @@ struct LastBlock {
 }
 
 /// The consensus state machine of one network.
+///
+/// Clones share one cache of transactions whose signature has verified, so
+/// a transaction checked on admission to the mempool is not verified again
+/// when a proposal holding it is judged or when its block is applied. The
+/// cache is keyed by the hash of the transaction's exact bytes (body,
+/// public key and signature) and only ever records a verification that
+/// succeeded under this network's context, so a hit gives the same answer a
+/// verification would: outcomes stay deterministic whatever a node's cache
+/// holds.
 #[derive(Debug, Clone)]
 pub struct App {
     chain_context: ChainContext,
     tx_context: Context,
     commit_context: Context,
     initial_height: u64,
+    verified: std::sync::Arc<std::sync::Mutex<VerifiedCache>>,
+}
+
+/// Hashes of transactions whose signature verified, oldest evicted first.
+#[derive(Debug, Default)]
+struct VerifiedCache {
+    set: std::collections::BTreeSet<Hash>,
+    order: std::collections::VecDeque<Hash>,
+}
+
+/// Most transactions remembered as verified.
+const VERIFIED_CACHE: usize = 262_144;
+
+impl VerifiedCache {
+    fn insert(&mut self, h: Hash) {
+        if self.set.insert(h) {
+            self.order.push_back(h);
+            while self.order.len() > VERIFIED_CACHE {
+                if let Some(old) = self.order.pop_front() {
+                    self.set.remove(&old);
+                }
+            }
+        }
+    }
 }
 
 /// Why an [`App`] could not be built.
@@ -266,6 +299,7 @@ impl App {
             tx_context,
             commit_context,
             initial_height: genesis.initial_height,
+            verified: std::sync::Arc::default(),
         })
     }
 
@@ -364,15 +398,19 @@ impl App {
                 fatal_as_tx(FatalError::Invariant("consensus parameters missing".into()))
             })?;
         let (signed, tx) = self.decode(raw, &params).map_err(|e| e.to_tx_error())?;
-        signed
-            .signature
-            .public_key
-            .verify(
-                &self.tx_context,
-                &signed.untrusted_raw_value,
-                &signed.signature.signature,
-            )
-            .map_err(|_| ConsensusError::InvalidSignature.to_tx_error())?;
+        let hash = Hash::digest(raw);
+        if !self.was_verified(&hash) {
+            signed
+                .signature
+                .public_key
+                .verify(
+                    &self.tx_context,
+                    &signed.untrusted_raw_value,
+                    &signed.signature.signature,
+                )
+                .map_err(|_| ConsensusError::InvalidSignature.to_tx_error())?;
+            self.mark_verified(&[hash]);
+        }
         let signer = Address::from_ed25519(&signed.signature.public_key);
         let gas_table = GasTable::load(&mut ReadOnly(store)).map_err(fatal_as_tx)?;
         let (fee, gas) =
@@ -395,13 +433,25 @@ impl App {
             return Err(ConsensusError::InsufficientFeeBalance(fee).to_tx_error());
         }
         Ok(CheckedTx {
-            hash: Hash::digest(raw),
+            hash,
             signer,
             nonce: tx.nonce,
             fee,
             gas,
             size: raw.len() as u64,
         })
+    }
+
+    fn was_verified(&self, hash: &Hash) -> bool {
+        self.verified.lock().is_ok_and(|c| c.set.contains(hash))
+    }
+
+    fn mark_verified(&self, hashes: &[Hash]) {
+        if let Ok(mut c) = self.verified.lock() {
+            for h in hashes {
+                c.insert(*h);
+            }
+        }
     }
 
     fn decode(
@@ -566,28 +616,36 @@ impl App {
         }
     }
 
-    /// Whether each transaction's signature verifies: one batch for the
-    /// block, and single checks only if the batch fails.
+    /// Whether each transaction's signature verifies: those not already
+    /// verified (see [`App`]) in one batch for the block, and single checks
+    /// only if the batch fails.
     fn verify_signatures(
         &self,
         block: &Block,
         params: &ConsensusParameters,
     ) -> Vec<(Decoded, bool)> {
+        let hashes: Vec<Hash> = block.txs.iter().map(|raw| Hash::digest(raw)).collect();
         let decoded: Vec<Decoded> = block
             .txs
             .iter()
             .map(|raw| self.decode(raw, params))
             .collect();
+        let known: Vec<bool> = hashes.iter().map(|h| self.was_verified(h)).collect();
         let mut batch = BatchVerifier::with_capacity(decoded.len());
-        for (s, _) in decoded.iter().flatten() {
-            batch.queue(
-                &s.signature.public_key,
-                &self.tx_context,
-                &s.untrusted_raw_value,
-                &s.signature.signature,
-            );
+        let mut fresh = Vec::new();
+        for ((d, k), h) in decoded.iter().zip(&known).zip(&hashes) {
+            if let (Ok((s, _)), false) = (d, k) {
+                batch.queue(
+                    &s.signature.public_key,
+                    &self.tx_context,
+                    &s.untrusted_raw_value,
+                    &s.signature.signature,
+                );
+                fresh.push(*h);
+            }
         }
-        if batch.verify().is_ok() {
+        if fresh.is_empty() || batch.verify().is_ok() {
+            self.mark_verified(&fresh);
             return decoded
                 .into_iter()
                 .map(|d| {
@@ -598,17 +656,23 @@ impl App {
         }
         decoded
             .into_iter()
-            .map(|d| {
+            .zip(known)
+            .zip(hashes)
+            .map(|((d, known), h)| {
                 let ok = d.as_ref().is_ok_and(|(s, _)| {
-                    s.signature
-                        .public_key
-                        .verify(
-                            &self.tx_context,
-                            &s.untrusted_raw_value,
-                            &s.signature.signature,
-                        )
-                        .is_ok()
+                    known
+                        || s.signature
+                            .public_key
+                            .verify(
+                                &self.tx_context,
+                                &s.untrusted_raw_value,
+                                &s.signature.signature,
+                            )
+                            .is_ok()
                 });
+                if ok && !known {
+                    self.mark_verified(&[h]);
+                }
                 (d, ok)
             })
             .collect()

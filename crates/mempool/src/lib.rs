@@ -285,8 +285,43 @@ impl Mempool {
         out
     }
 
-    /// After a block: drops transactions whose nonce is used and rechecks the
-    /// rest against the new state, dropping any that became invalid.
+    /// After a block: removes the block's transactions and rechecks the
+    /// queues of their senders against the new state (a used nonce, a fee
+    /// the sender can no longer pay). Other senders' transactions are not
+    /// affected by the block's own transactions, so this costs what the
+    /// block holds, not what the pool holds; [`Mempool::recheck`] checks
+    /// everything (after an epoch change, say). Returns how many were
+    /// dropped besides the block's own.
+    pub fn remove_committed(&mut self, app: &App, state: &dyn Store, hashes: &[Hash]) -> usize {
+        let mut senders = BTreeSet::new();
+        for h in hashes {
+            if let Some((sender, _)) = self.by_hash.get(h) {
+                senders.insert(*sender);
+            }
+            self.remove(h);
+        }
+        let mut dropped = 0;
+        for sender in senders {
+            let queued: Vec<Hash> = self
+                .senders
+                .get(&sender)
+                .map(|q| q.values().map(|e| e.checked.hash).collect())
+                .unwrap_or_default();
+            for hash in queued {
+                let keep = self
+                    .entry(&hash)
+                    .is_some_and(|e| app.check_tx(state, &e.raw, NonceCheck::AtLeast).is_ok());
+                if !keep {
+                    self.remove(&hash);
+                    dropped += 1;
+                }
+            }
+        }
+        dropped
+    }
+
+    /// Drops transactions whose nonce is used and rechecks the rest against
+    /// the new state, dropping any that became invalid.
     pub fn recheck(&mut self, app: &App, state: &dyn Store) -> usize {
         let hashes: Vec<Hash> = self.by_hash.keys().copied().collect();
         let mut dropped = 0;

@@ -272,6 +272,27 @@ fn recheck_drops_transactions_a_block_made_invalid() {
     assert!(pool.is_empty());
 }
 
+#[test]
+fn removing_a_committed_block_rechecks_only_its_senders() {
+    let mut env = Env::new(3, 1_000);
+    let mut pool = Mempool::new(Limits::default());
+    let first = env.tx(0, 0, 600, GAS);
+    pool.insert(&env.app, &env.store, first.clone()).unwrap();
+    // Sender 0's second fee cannot be paid once the first is included.
+    pool.insert(&env.app, &env.store, env.tx(0, 1, 600, GAS))
+        .unwrap();
+    // Sender 1 is untouched by the block and stays.
+    pool.insert(&env.app, &env.store, env.tx(1, 0, 10, GAS))
+        .unwrap();
+    env.apply(vec![first.clone()]);
+    let hash = atoll_crypto::Hash::digest(&first);
+    assert_eq!(pool.remove_committed(&env.app, &env.store, &[hash]), 1);
+    assert_eq!(pool.len(), 1);
+    // The same result a full recheck gives.
+    assert_eq!(pool.recheck(&env.app, &env.store), 0);
+    assert_eq!(pool.len(), 1);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 
@@ -288,9 +309,13 @@ proptest! {
         }
         for _ in 0..3 {
             let block = env.select(&pool, usize::MAX, 0);
+            let hashes: Vec<atoll_crypto::Hash> =
+                block.iter().map(|raw| atoll_crypto::Hash::digest(raw)).collect();
             let results = env.apply(block);
             prop_assert!(results.iter().all(Option::is_none), "{:?}", results);
-            pool.recheck(&env.app, &env.store);
+            pool.remove_committed(&env.app, &env.store, &hashes);
+            // The cheap per-sender recheck leaves nothing a full one would drop.
+            prop_assert_eq!(pool.recheck(&env.app, &env.store), 0);
         }
     }
 }

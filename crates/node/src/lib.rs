@@ -161,7 +161,7 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
         max_per_sender: config.mempool.max_per_sender,
     };
     let service = NodeService::new(
-        App::new(&genesis).map_err(BftError::from)?,
+        app.clone(),
         genesis.chain_id.clone(),
         chain.clone(),
         Mempool::new(limits),
@@ -187,7 +187,14 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
         genesis.consensus.max_block_size,
         genesis.consensus.max_block_gas,
     );
-    let mut host = Host::new(&genesis, chain.clone(), signer.clone(), source, host_config)?;
+    let mut host = Host::with_app(
+        app.clone(),
+        &genesis,
+        chain.clone(),
+        signer.clone(),
+        source,
+        host_config,
+    )?;
     let hook_service = service.clone();
     host.on_commit(Box::new(move |c| hook_service.on_commit(c)));
 

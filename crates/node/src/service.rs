@@ -186,6 +186,7 @@ impl NodeService {
     /// The proposer's view of the mempool.
     pub fn tx_source(&self, max_bytes: u64, max_gas: u64) -> PoolSource {
         PoolSource {
+            app: self.app.clone(),
             mempool: self.mempool.clone(),
             chain: self.chain.clone(),
             max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX),
@@ -200,10 +201,15 @@ impl NodeService {
         self.syncing.store(c.synced, Ordering::Relaxed);
         self.last_time
             .store(c.block.block.block.time, Ordering::Relaxed);
-        if let Ok(view) = c.chain.view(height)
-            && let Ok(mut pool) = self.mempool.lock()
-        {
-            pool.recheck(&self.app, &view);
+        // The block's own senders were rechecked when its transactions
+        // left the pool; now and then everything is, for what a block can
+        // change besides its transactions (runtime messages, slashing).
+        if let Ok(mut pool) = self.mempool.lock() {
+            if height.is_multiple_of(FULL_RECHECK_INTERVAL)
+                && let Ok(view) = c.chain.view(height)
+            {
+                pool.recheck(&self.app, &view);
+            }
             self.metrics.mempool_txs.set(gauge(pool.len()));
             self.metrics.mempool_bytes.set(gauge(pool.bytes()));
         }
@@ -225,6 +231,9 @@ impl NodeService {
         }
     }
 }
+
+/// Blocks between full rechecks of the mempool.
+const FULL_RECHECK_INTERVAL: u64 = 100;
 
 fn gauge(n: impl TryInto<i64>) -> i64 {
     n.try_into().unwrap_or(i64::MAX)
@@ -353,6 +362,7 @@ impl NodeApi for NodeService {
 /// The mempool as the proposer's [`TxSource`]: runnable transactions in
 /// nonce order per sender, by fee priority, within the block limits.
 pub struct PoolSource {
+    app: App,
     mempool: Arc<Mutex<Mempool>>,
     chain: Chain,
     max_bytes: usize,
@@ -378,11 +388,14 @@ impl TxSource for PoolSource {
         txs
     }
 
+    /// Called with a committed block's transactions (the state is already
+    /// the block's): drops them and rechecks their senders' queues.
     fn remove(&mut self, hashes: &[Hash]) {
+        let Ok(view) = self.chain.latest_view() else {
+            return;
+        };
         if let Ok(mut pool) = self.mempool.lock() {
-            for h in hashes {
-                pool.remove(h);
-            }
+            pool.remove_committed(&self.app, &view, hashes);
         }
     }
 }

@@ -1,11 +1,13 @@
 //! Staking through the transaction pipeline: every rule, and every way a
 //! transaction can be refused.
 
-use atoll_consensus::app::{Block, BlockResult};
+use atoll_consensus::app::{Block, BlockResult, NonceCheck};
 use atoll_consensus::services::staking::{
     Allow, Burn, Escrow, ReclaimEscrow, Transfer, Withdraw, methods,
 };
 use atoll_consensus::state::MemStore;
+use atoll_types::cbor;
+use atoll_types::transaction::SignedTransaction;
 use atoll_types::{Epoch, Quantity};
 use proptest::prelude::*;
 
@@ -146,6 +148,31 @@ fn tampered_and_non_canonical_encodings_are_refused() {
     // The untouched transaction still works afterwards.
     let r = net.block(vec![good]);
     assert_eq!(error_of(&r, 0), None);
+}
+
+#[test]
+fn a_signature_verified_once_is_trusted_only_for_those_exact_bytes() {
+    let mut net = Net::new(2);
+    let good = transfer(&net, 0, 0, 1, 10);
+    // Admission verifies and remembers the transaction...
+    net.app
+        .check_tx(&net.store, &good, NonceCheck::AtLeast)
+        .unwrap();
+    // ...but a copy with another signature is verified afresh, alone and
+    // beside the remembered one in a block.
+    let mut signed: SignedTransaction = cbor::from_slice(&good).unwrap();
+    let other: SignedTransaction = cbor::from_slice(&transfer(&net, 0, 0, 1, 11)).unwrap();
+    signed.signature.signature = other.signature.signature;
+    let forged = cbor::to_vec(&signed).unwrap();
+    let e = net
+        .app
+        .check_tx(&net.store, &forged, NonceCheck::AtLeast)
+        .unwrap_err();
+    assert_eq!((e.module.as_str(), e.code), ("consensus", 2));
+    let r = net.block(vec![forged, good]);
+    assert_eq!(error_of(&r, 0), Some(("consensus".into(), 2)));
+    assert_eq!(error_of(&r, 1), None);
+    assert_eq!(net.balance(1), FUNDS + 10);
 }
 
 #[test]
