@@ -18,6 +18,47 @@
 //! - [`Runtime::check_tx`]: admission for the transaction pool.
 //! - [`Runtime::query`] and [`Runtime::estimate_gas`]: read-only.
 //!
+//! ```
+//! use std::collections::BTreeMap;
+//! use atoll_crypto::{Hash, context::ChainContext, ed25519::SigningKey};
+//! use atoll_runtime_sdk::crypto::{TxSigner, sign_transaction};
+//! use atoll_runtime_sdk::modules::accounts::{self, Transfer};
+//! use atoll_runtime_sdk::state::MemStore;
+//! use atoll_runtime_sdk::types::{BaseUnits, Denomination, SignerInfo, Transaction};
+//! use atoll_runtime_sdk::{BatchContext, Runtime, RuntimeGenesis};
+//! use atoll_types::{Namespace, Quantity, cbor};
+//!
+//! let rt = Runtime::standard()?;
+//! let alice = TxSigner::Ed25519(SigningKey::from_seed(&[1; 32]));
+//! let bob = TxSigner::Ed25519(SigningKey::from_seed(&[2; 32]));
+//! let funds = BTreeMap::from([(Denomination::NATIVE, Quantity(1_000_000))]);
+//! let genesis = RuntimeGenesis::default().with("accounts", &accounts::Genesis {
+//!     balances: BTreeMap::from([(alice.address(), funds.clone())]),
+//!     total_supplies: funds,
+//!     ..Default::default()
+//! })?;
+//! let mut store = MemStore::new();
+//! rt.init_genesis(&mut store, &genesis)?;
+//!
+//! let ctx = BatchContext::new(
+//!     Namespace([0; 32]),
+//!     ChainContext::from_hash(&Hash::digest(b"consensus genesis")),
+//!     1, 10, 0,
+//! )?;
+//! let body = Transfer { to: bob.address(), amount: BaseUnits::native(500) };
+//! let mut tx = Transaction::new("accounts.Transfer", cbor::to_value(&body)?);
+//! tx.auth_info.signer_info.push(SignerInfo { address_spec: alice.address_spec(), nonce: 0 });
+//! tx.auth_info.fee.gas = 5_000;
+//! let raw = cbor::to_vec(&sign_transaction(ctx.signature_context(), &tx, &[&alice])?)?;
+//!
+//! rt.check_tx(&ctx, &store, &raw)?;
+//! rt.process_message_results(&ctx, &mut store, &[])?;
+//! let result = rt.execute_batch(&ctx, &mut store, &[raw])?;
+//! assert!(result.results[0].result.is_success());
+//! assert_eq!(accounts::balance(&store, &bob.address(), &Denomination::NATIVE)?, 500);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Transaction format
 //!
 //! The Oasis SDK's, byte for byte (see [`types`]): an
@@ -82,6 +123,15 @@
 //! are canonical CBOR. Nested rollback uses the consensus crate's
 //! [`Overlay`](state::Overlay); queries and simulations run on a
 //! [`ReadOverlay`](state::ReadOverlay) that is never written back.
+//!
+//! # Not yet
+//!
+//! Multisig, sr25519 and module-decoded (Ethereum) transactions; encrypted
+//! calls; fee proxies; the dynamic minimum gas price; storage-byte and
+//! per-message gas floors; fee disbursement to compute nodes; delegation
+//! (`consensus.Delegate`/`Undelegate`); `check_tx` does not run the call
+//! (the SDK runs it in check mode); block hooks and message-result handlers
+//! cannot emit messages.
 
 pub mod context;
 pub mod crypto;
