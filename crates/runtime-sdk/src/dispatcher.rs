@@ -1,0 +1,669 @@
+//! The dispatcher: the runtime's entry points.
+//!
+//! See the crate documentation for the order of checks and the gas policy.
+
+use std::collections::BTreeMap;
+
+use atoll_consensus::services::roothash::types::{Message, MessageResult};
+use atoll_crypto::{Address, Hash};
+use atoll_types::cbor::{self, DecodeLimits, Value};
+
+use crate::context::{
+    BatchContext, Context, Event, GasMeter, MessageHook, Mode, QueryContext, TxEnv,
+};
+use crate::crypto::verify_signatures;
+use crate::error::{Error, FatalError, ModuleError, TxError};
+use crate::module::{MethodKind, encode_result};
+use crate::modules::accounts::{self, TransferEvent};
+use crate::modules::core::{self, CoreError, EstimateGasQuery, GasUsedEvent, Parameters};
+use crate::runtime::Runtime;
+use crate::state::{Overlay, ReadOverlay, Store, StoreExt, module_key};
+use crate::types::{
+    AddressSpec, AuthProof, BaseUnits, CallFormat, CallResult, Fee, LATEST_TRANSACTION_VERSION,
+    RawSignature, SignatureAddressSpec, Transaction, UnverifiedTransaction,
+};
+
+/// The outcome of one transaction of a batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TxResult {
+    /// Hash (SHA-512/256) of the raw transaction.
+    pub hash: Hash,
+    /// The call's result.
+    pub result: CallResult,
+    /// Gas used (0 when the transaction was refused before paying).
+    pub gas_used: u64,
+    /// Its events: the call's (only if it succeeded), then the fee transfer
+    /// and `core.GasUsed` (always, once the fee was paid).
+    pub events: Vec<Event>,
+}
+
+/// The outcome of a batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchResult {
+    /// One result per transaction, in batch order.
+    pub results: Vec<TxResult>,
+    /// Events of the block hooks.
+    pub block_events: Vec<Event>,
+    /// Messages to the consensus layer, in order; their index here is the
+    /// index their results will carry.
+    pub messages: Vec<Message>,
+    /// Gas used by the whole batch.
+    pub gas_used: u64,
+}
+
+/// A transaction that passed `check_tx`: what a pool needs to order it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedTx {
+    /// Hash of the raw transaction.
+    pub hash: Hash,
+    /// The caller (first signer), who pays the fee.
+    pub signer: Address,
+    /// The caller's nonce in this transaction.
+    pub nonce: u64,
+    /// The fee offered.
+    pub fee: Fee,
+    /// The gas limit.
+    pub gas: u64,
+    /// The priority: the gas price, saturated to `u64`.
+    pub priority: u64,
+    /// Raw size in bytes.
+    pub size: usize,
+}
+
+/// Per-batch running totals.
+struct BatchState {
+    gas_used: u64,
+    messages: Vec<Message>,
+}
+
+fn tx_fail(e: impl ModuleError) -> Error {
+    Error::Tx(e.to_tx_error())
+}
+
+fn failed(e: &TxError) -> CallResult {
+    CallResult::Failed {
+        module: e.module.clone(),
+        code: e.code,
+        message: e.message.clone(),
+    }
+}
+
+fn fatal_from_hook(what: &str, e: Error) -> FatalError {
+    match e {
+        Error::Fatal(f) => f,
+        Error::Tx(t) => FatalError::Invariant(format!("{what} failed: {t}")),
+    }
+}
+
+impl Runtime {
+    /// Decodes and authenticates the signatures of a raw transaction:
+    /// size, CBOR (bounded, canonical), version, signer count, call format,
+    /// signatures.
+    fn decode_tx(
+        &self,
+        ctx: &BatchContext,
+        params: &Parameters,
+        raw: &[u8],
+    ) -> Result<Transaction, Error> {
+        if raw.len() > params.max_tx_size as usize {
+            return Err(tx_fail(CoreError::OversizedTransaction));
+        }
+        let limits = DecodeLimits {
+            max_input_len: params.max_tx_size as usize,
+            ..DecodeLimits::DEFAULT
+        };
+        let utx: UnverifiedTransaction = cbor::from_slice_canonical_with_limits(raw, &limits)
+            .map_err(|e| tx_fail(CoreError::MalformedTransaction(e.to_string())))?;
+        if let [AuthProof::Module(scheme)] = utx.1.as_slice() {
+            return Err(tx_fail(CoreError::MalformedTransaction(format!(
+                "no module decodes transactions of scheme `{scheme}`"
+            ))));
+        }
+        let tx: Transaction = cbor::from_slice_canonical_with_limits(&utx.0, &limits)
+            .map_err(|e| tx_fail(CoreError::MalformedTransaction(e.to_string())))?;
+        validate_basic(&tx, params)?;
+        if utx.1.len() != tx.auth_info.signer_info.len() {
+            return Err(tx_fail(CoreError::MalformedTransaction(format!(
+                "expected {} auth proofs, got {}",
+                tx.auth_info.signer_info.len(),
+                utx.1.len()
+            ))));
+        }
+        verify_signatures(
+            ctx.signature_context(),
+            &utx.0,
+            &tx.auth_info.signer_info,
+            &utx.1,
+        )
+        .map_err(|e| tx_fail(CoreError::MalformedTransaction(e.to_string())))?;
+        Ok(tx)
+    }
+
+    /// Checks that need no state beyond the parameters. Failing them costs
+    /// nothing: they run before the fee is taken.
+    fn static_checks(
+        &self,
+        ctx: &BatchContext,
+        params: &Parameters,
+        tx: &Transaction,
+    ) -> Result<(), Error> {
+        if tx.call.format != CallFormat::Plain {
+            return Err(tx_fail(CoreError::InvalidCallFormat(
+                "encrypted calls are not supported".into(),
+            )));
+        }
+        let ai = &tx.auth_info;
+        if ai.not_before.is_some_and(|r| ctx.round < r)
+            || ai.not_after.is_some_and(|r| ctx.round > r)
+        {
+            return Err(tx_fail(CoreError::ExpiredTransaction));
+        }
+        if ai.fee.gas > params.max_batch_gas {
+            return Err(tx_fail(CoreError::GasOverflow));
+        }
+        if ai.fee.consensus_messages > params.max_messages {
+            return Err(tx_fail(CoreError::OutOfMessageSlots));
+        }
+        match params.min_gas_price.get(ai.fee.amount.denomination()) {
+            Some(min) if ai.fee.gas_price() >= min.0 => Ok(()),
+            _ => Err(tx_fail(CoreError::GasPriceTooLow)),
+        }
+    }
+
+    /// Nonces and the fee. In `Execute` mode the fee is taken from the
+    /// caller and every signer's nonce goes up; `Check` only checks;
+    /// `Simulate` skips the nonce check and the fee is zero.
+    fn authenticate(
+        &self,
+        store: &mut dyn Store,
+        tx: &Transaction,
+        mode: Mode,
+    ) -> Result<(), Error> {
+        for si in &tx.auth_info.signer_info {
+            let addr = si.address_spec.address();
+            let current = accounts::nonce(store, &addr)?;
+            let ok = match mode {
+                Mode::Execute => si.nonce == current,
+                Mode::Check => {
+                    si.nonce >= current
+                        && si.nonce - current <= self.config.max_check_nonce_future_delta
+                }
+                Mode::Simulate => true,
+            };
+            if !ok {
+                return Err(tx_fail(CoreError::InvalidNonce));
+            }
+            let next = current
+                .checked_add(1)
+                .ok_or_else(|| tx_fail(CoreError::InvalidNonce))?;
+            accounts::set_nonce(store, &addr, next)?;
+        }
+        let fee = &tx.auth_info.fee.amount;
+        if fee.amount() > 0 {
+            let payer = tx
+                .caller()
+                .ok_or_else(|| tx_fail(CoreError::InvalidTransaction("no signers".into())))?;
+            accounts::sub_amount(store, &payer, fee)
+                .map_err(|_| tx_fail(CoreError::InsufficientFeeBalance))?;
+        }
+        Ok(())
+    }
+
+    /// Charges the intrinsic gas (size and signatures), then runs the call.
+    fn run_call(
+        &self,
+        ctx: &mut Context<'_>,
+        params: &Parameters,
+        tx: &Transaction,
+        size: usize,
+    ) -> Result<Value, Error> {
+        ctx.use_gas(intrinsic_gas(params, tx, size)?)?;
+        let method = tx.call.method.as_str();
+        let module = self
+            .route(MethodKind::Call, method)
+            .ok_or_else(|| tx_fail(CoreError::InvalidMethod(method.to_owned())))?;
+        module.dispatch_call(ctx, method, tx.call.body.clone())
+    }
+
+    /// Executes one transaction on `store`, which it changes only through
+    /// one overlay committed at the end (or dropped when the transaction is
+    /// refused before paying).
+    fn execute_tx(
+        &self,
+        ctx: &BatchContext,
+        store: &mut dyn Store,
+        raw: &[u8],
+        batch: &mut BatchState,
+    ) -> Result<TxResult, FatalError> {
+        let hash = Hash::digest(raw);
+        let refused = |e: Error| -> Result<TxResult, FatalError> {
+            match e {
+                Error::Tx(e) => Ok(TxResult {
+                    hash,
+                    result: failed(&e),
+                    gas_used: 0,
+                    events: Vec::new(),
+                }),
+                Error::Fatal(f) => Err(f),
+            }
+        };
+        let params = core::params(store)?;
+        let tx = match self
+            .decode_tx(ctx, &params, raw)
+            .and_then(|tx| self.static_checks(ctx, &params, &tx).map(|()| tx))
+        {
+            Ok(tx) => tx,
+            Err(e) => return refused(e),
+        };
+        let fee = tx.auth_info.fee.clone();
+        if batch.gas_used.saturating_add(fee.gas) > params.max_batch_gas {
+            return refused(tx_fail(CoreError::BatchOutOfGas));
+        }
+        let msg_slots =
+            params.max_messages as usize - batch.messages.len().min(params.max_messages as usize);
+        if fee.consensus_messages as usize > msg_slots {
+            return refused(tx_fail(CoreError::OutOfMessageSlots));
+        }
+
+        let mut tx_store = Overlay::new(store);
+        if let Err(e) = self.authenticate(&mut tx_store, &tx, Mode::Execute) {
+            return refused(e);
+        }
+        let caller = tx.caller().unwrap_or_default();
+        let env = TxEnv {
+            hash,
+            auth_info: tx.auth_info.clone(),
+            caller,
+            size: raw.len(),
+        };
+
+        let (result, out) = {
+            let mut call_store = Overlay::new(&mut tx_store);
+            let mut cctx = Context::for_tx(
+                ctx,
+                &mut call_store,
+                Mode::Execute,
+                &env,
+                GasMeter {
+                    limit: fee.gas,
+                    used: 0,
+                },
+            );
+            let result = self.run_call(&mut cctx, &params, &tx, raw.len());
+            let out = cctx.finish();
+            let result = match result {
+                Ok(_) if tx.call.read_only && !call_store.is_empty() => {
+                    Err(tx_fail(CoreError::ReadOnlyTransaction))
+                }
+                r => r,
+            };
+            if result.is_ok() {
+                call_store.commit()?;
+            }
+            (result, out)
+        };
+
+        let (result, mut events, messages) = match result {
+            Ok(v) => (CallResult::Ok(v), out.events, out.messages),
+            Err(Error::Tx(e)) => (failed(&e), Vec::new(), Vec::new()),
+            Err(Error::Fatal(f)) => return Err(f),
+        };
+
+        // Settle the fee: it was taken in full; give back the unused part if
+        // the call asked for it, and credit the rest to the fee accumulator.
+        let gas_used = out.gas.used;
+        let refund = if out.refund_unused_fee {
+            fee.gas_price()
+                .saturating_mul(u128::from(fee.gas.saturating_sub(gas_used)))
+                .min(fee.amount.amount())
+        } else {
+            0
+        };
+        let denom = fee.amount.denomination().clone();
+        let paid = BaseUnits::new(fee.amount.amount() - refund, denom.clone());
+        let settle = |s: &mut dyn Store| -> Result<(), Error> {
+            if refund > 0 {
+                accounts::add_amount(s, &caller, &BaseUnits::new(refund, denom.clone()))?;
+            }
+            if paid.amount() > 0 {
+                accounts::add_amount(s, &accounts::fee_accumulator(), &paid)?;
+            }
+            Ok(())
+        };
+        settle(&mut tx_store).map_err(|e| fatal_from_hook("fee settlement", e))?;
+        if paid.amount() > 0 {
+            events.push(event(
+                accounts::MODULE_NAME,
+                accounts::events::TRANSFER,
+                &TransferEvent {
+                    from: caller,
+                    to: accounts::fee_accumulator(),
+                    amount: paid,
+                },
+            )?);
+        }
+        events.push(event(
+            core::MODULE_NAME,
+            core::events::GAS_USED,
+            &GasUsedEvent { amount: gas_used },
+        )?);
+
+        for (message, hook) in messages {
+            let index = u32::try_from(batch.messages.len())
+                .map_err(|_| FatalError::Invariant("too many messages".into()))?;
+            tx_store.put_typed(&core::hook_key(index), &hook)?;
+            batch.messages.push(message);
+        }
+        tx_store.commit()?;
+        batch.gas_used = batch.gas_used.saturating_add(gas_used);
+        Ok(TxResult {
+            hash,
+            result,
+            gas_used,
+            events,
+        })
+    }
+
+    fn run_block_hooks(
+        &self,
+        ctx: &BatchContext,
+        store: &mut dyn Store,
+        begin: bool,
+    ) -> Result<Vec<Event>, FatalError> {
+        let mut events = Vec::new();
+        for m in &self.modules {
+            let mut bctx = Context::for_block(ctx, store, Mode::Execute, 0);
+            let r = if begin {
+                m.begin_block(&mut bctx)
+            } else {
+                m.end_block(&mut bctx)
+            };
+            let out = bctx.finish();
+            r.map_err(|e| fatal_from_hook(m.name(), e))?;
+            events.extend(out.events);
+        }
+        Ok(events)
+    }
+
+    /// Executes a batch: every module's `begin_block`, the transactions in
+    /// order, every module's `end_block`. Invalid transactions get a failed
+    /// result and change nothing; the rest change `store`. An `Err` means
+    /// the node cannot compute the batch: nothing in `store` may be used.
+    ///
+    /// The results of the previous round's messages must have been given to
+    /// [`Runtime::process_message_results`] first.
+    pub fn execute_batch(
+        &self,
+        ctx: &BatchContext,
+        store: &mut dyn Store,
+        txs: &[Vec<u8>],
+    ) -> Result<BatchResult, FatalError> {
+        self.ensure_genesis(store)?;
+        if !store
+            .scan_prefix(&module_key(core::MODULE_NAME, core::MESSAGE_HOOKS, &[]))?
+            .is_empty()
+        {
+            return Err(FatalError::Invariant(
+                "the results of the previous round's messages were not processed".into(),
+            ));
+        }
+        let mut block_events = self.run_block_hooks(ctx, store, true)?;
+        let mut batch = BatchState {
+            gas_used: 0,
+            messages: Vec::new(),
+        };
+        let mut results = Vec::with_capacity(txs.len());
+        for raw in txs {
+            results.push(self.execute_tx(ctx, store, raw, &mut batch)?);
+        }
+        block_events.extend(self.run_block_hooks(ctx, store, false)?);
+        Ok(BatchResult {
+            results,
+            block_events,
+            messages: batch.messages,
+            gas_used: batch.gas_used,
+        })
+    }
+
+    /// Checks a transaction for the pool without changing anything:
+    /// decoding, signatures, limits, known method, intrinsic gas, nonce
+    /// (up to [`RuntimeConfig::max_check_nonce_future_delta`](crate::RuntimeConfig)
+    /// ahead) and the caller's balance for the fee. The call itself is not run.
+    pub fn check_tx(
+        &self,
+        ctx: &BatchContext,
+        store: &dyn Store,
+        raw: &[u8],
+    ) -> Result<CheckedTx, Error> {
+        self.ensure_genesis(store)?;
+        let params = core::params(store)?;
+        let tx = self.decode_tx(ctx, &params, raw)?;
+        self.static_checks(ctx, &params, &tx)?;
+        if self.route(MethodKind::Call, &tx.call.method).is_none() {
+            return Err(tx_fail(CoreError::InvalidMethod(tx.call.method.clone())));
+        }
+        let fee = tx.auth_info.fee.clone();
+        let intrinsic = intrinsic_gas(&params, &tx, raw.len())?;
+        if intrinsic > fee.gas {
+            return Err(tx_fail(CoreError::OutOfGas {
+                limit: fee.gas,
+                wanted: intrinsic,
+            }));
+        }
+        let mut scratch = ReadOverlay::new(store);
+        self.authenticate(&mut scratch, &tx, Mode::Check)?;
+        let first = tx
+            .auth_info
+            .signer_info
+            .first()
+            .ok_or_else(|| tx_fail(CoreError::InvalidTransaction("no signers".into())))?;
+        Ok(CheckedTx {
+            hash: Hash::digest(raw),
+            signer: first.address_spec.address(),
+            nonce: first.nonce,
+            priority: u64::try_from(fee.gas_price()).unwrap_or(u64::MAX),
+            gas: fee.gas,
+            fee,
+            size: raw.len(),
+        })
+    }
+
+    /// Estimates the gas `query.tx` needs by running it on a scratch copy of
+    /// the state with the batch gas limit, no fee, the callers' current
+    /// nonces and no signature check. The size charge assumes the largest
+    /// signature of each signer's scheme and the gas field at its current
+    /// (batch-limit) value, so the estimate is an upper bound for it.
+    pub fn estimate_gas(
+        &self,
+        ctx: &BatchContext,
+        store: &dyn Store,
+        query: &EstimateGasQuery,
+    ) -> Result<u64, Error> {
+        self.ensure_genesis(store)?;
+        let params = core::params(store)?;
+        let mut tx = query.tx.clone();
+        validate_basic(&tx, &params)?;
+        if tx.call.format != CallFormat::Plain {
+            return Err(tx_fail(CoreError::InvalidCallFormat(
+                "encrypted calls are not supported".into(),
+            )));
+        }
+        tx.auth_info.fee.gas = params.max_batch_gas;
+        tx.auth_info.fee.consensus_messages = params.max_messages;
+        let denom = tx.auth_info.fee.amount.denomination().clone();
+        tx.auth_info.fee.amount = BaseUnits::new(0, denom);
+        let mut nonces: BTreeMap<Address, u64> = BTreeMap::new();
+        for si in &mut tx.auth_info.signer_info {
+            let addr = si.address_spec.address();
+            let n = match nonces.get(&addr) {
+                Some(n) => *n,
+                None => accounts::nonce(store, &addr)?,
+            };
+            si.nonce = n;
+            nonces.insert(addr, n.saturating_add(1));
+        }
+        let size = simulated_size(&tx)?;
+        let mut scratch = ReadOverlay::new(store);
+        self.authenticate(&mut scratch, &tx, Mode::Simulate)?;
+        let env = TxEnv {
+            hash: Hash::empty(),
+            auth_info: tx.auth_info.clone(),
+            caller: tx.caller().unwrap_or_default(),
+            size,
+        };
+        let mut call_store = Overlay::new(&mut scratch);
+        let mut cctx = Context::for_tx(
+            ctx,
+            &mut call_store,
+            Mode::Simulate,
+            &env,
+            GasMeter {
+                limit: params.max_batch_gas,
+                used: 0,
+            },
+        );
+        let result = self.run_call(&mut cctx, &params, &tx, size);
+        let used = cctx.gas().used;
+        match result {
+            Ok(_) => Ok(used),
+            Err(Error::Tx(e)) if query.propagate_failures => Err(Error::Tx(e)),
+            Err(Error::Tx(_)) => Ok(used),
+            Err(f) => Err(f),
+        }
+    }
+
+    /// Answers a query with CBOR `args` (empty means `null`) and a CBOR
+    /// result. `core.EstimateGas` is served here; everything else by the
+    /// module that declared it.
+    pub fn query(
+        &self,
+        ctx: &BatchContext,
+        store: &dyn Store,
+        method: &str,
+        args: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        let args = if args.is_empty() {
+            Value::Null
+        } else {
+            cbor::decode_value(args).map_err(crate::error::invalid_argument)?
+        };
+        let value = if method == "core.EstimateGas" {
+            let q: EstimateGasQuery = crate::module::decode_body(args)?;
+            encode_result(&self.estimate_gas(ctx, store, &q)?)?
+        } else {
+            let module = self
+                .route(MethodKind::Query, method)
+                .ok_or_else(|| tx_fail(CoreError::InvalidMethod(method.to_owned())))?;
+            module.dispatch_query(&QueryContext { batch: ctx, store }, method, args)?
+        };
+        cbor::encode_value(&value)
+            .map_err(|e| Error::Fatal(FatalError::Invariant(format!("query result: {e}"))))
+    }
+
+    /// Finishes the operations whose consensus messages (emitted by the
+    /// previous round's batch) now have results: each result goes to the
+    /// handler its message registered, and the handler's events are
+    /// returned. Every pending message must get exactly one result; anything
+    /// else means the host and the runtime disagree, which is fatal.
+    pub fn process_message_results(
+        &self,
+        ctx: &BatchContext,
+        store: &mut dyn Store,
+        results: &[MessageResult],
+    ) -> Result<Vec<Event>, FatalError> {
+        self.ensure_genesis(store)?;
+        let prefix = module_key(core::MODULE_NAME, core::MESSAGE_HOOKS, &[]);
+        let mut pending: BTreeMap<Vec<u8>, MessageHook> =
+            store.scan_typed(&prefix)?.into_iter().collect();
+        let mut events = Vec::new();
+        for result in results {
+            let key = core::hook_key(result.index);
+            let hook = pending.remove(&key).ok_or_else(|| {
+                FatalError::Invariant(format!(
+                    "result for message {} which is not pending",
+                    result.index
+                ))
+            })?;
+            store.remove(&key)?;
+            let module = self
+                .route(MethodKind::MessageResult, &hook.handler)
+                .ok_or_else(|| FatalError::Invariant(format!("no handler `{}`", hook.handler)))?;
+            let mut hctx = Context::for_block(ctx, store, Mode::Execute, 0);
+            let r = module.dispatch_message_result(&mut hctx, &hook.handler, result, hook.payload);
+            let out = hctx.finish();
+            r.map_err(|e| fatal_from_hook(&hook.handler, e))?;
+            events.extend(out.events);
+        }
+        if !pending.is_empty() {
+            return Err(FatalError::Invariant(format!(
+                "{} pending messages got no result",
+                pending.len()
+            )));
+        }
+        Ok(events)
+    }
+}
+
+fn validate_basic(tx: &Transaction, params: &Parameters) -> Result<(), Error> {
+    if tx.v != LATEST_TRANSACTION_VERSION {
+        return Err(tx_fail(CoreError::InvalidTransaction(format!(
+            "unsupported version {}",
+            tx.v
+        ))));
+    }
+    let n = tx.auth_info.signer_info.len();
+    if n == 0 {
+        return Err(tx_fail(CoreError::InvalidTransaction(
+            "transaction has no signers".into(),
+        )));
+    }
+    if n > params.max_tx_signers as usize {
+        return Err(tx_fail(CoreError::TooManyAuth));
+    }
+    Ok(())
+}
+
+fn intrinsic_gas(params: &Parameters, tx: &Transaction, size: usize) -> Result<u64, Error> {
+    let size = u64::try_from(size).unwrap_or(u64::MAX);
+    let sigs = u64::try_from(tx.auth_info.signer_info.len()).unwrap_or(u64::MAX);
+    params
+        .gas_costs
+        .tx_byte
+        .checked_mul(size)
+        .and_then(|a| {
+            params
+                .gas_costs
+                .auth_signature
+                .checked_mul(sigs)
+                .and_then(|b| a.checked_add(b))
+        })
+        .ok_or_else(|| tx_fail(CoreError::GasOverflow))
+}
+
+/// The size of `tx` signed with the largest signature of each signer's scheme.
+fn simulated_size(tx: &Transaction) -> Result<usize, Error> {
+    let body = cbor::to_vec(tx).map_err(|e| FatalError::Invariant(e.to_string()))?;
+    let proofs = tx
+        .auth_info
+        .signer_info
+        .iter()
+        .map(|si| {
+            let len = match si.address_spec {
+                AddressSpec::Signature(SignatureAddressSpec::Ed25519(_)) => 64,
+                AddressSpec::Signature(SignatureAddressSpec::Secp256k1Eth(_)) => 72,
+            };
+            AuthProof::Signature(RawSignature(vec![0xff; len]))
+        })
+        .collect();
+    let raw = cbor::to_vec(&UnverifiedTransaction(body, proofs))
+        .map_err(|e| FatalError::Invariant(e.to_string()))?;
+    Ok(raw.len())
+}
+
+fn event<T: serde::Serialize>(module: &str, code: u32, value: &T) -> Result<Event, FatalError> {
+    Ok(Event {
+        module: module.to_owned(),
+        code,
+        value: cbor::to_value(value).map_err(|e| FatalError::Invariant(e.to_string()))?,
+    })
+}

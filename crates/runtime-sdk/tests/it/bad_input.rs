@@ -1,0 +1,351 @@
+//! Bad transactions get typed errors and change no state (or, when they got
+//! far enough to pay, nothing beyond the fee and the nonce).
+
+use atoll_crypto::context::ChainContext;
+use atoll_crypto::{Hash, ed25519};
+use atoll_runtime_sdk::crypto::{TxSigner, sign_transaction, tx_signature_context};
+use atoll_runtime_sdk::modules::accounts;
+use atoll_runtime_sdk::types::{
+    AuthProof, BaseUnits, Denomination, RawSignature, SignerInfo, UnverifiedTransaction,
+};
+use atoll_types::cbor;
+
+use crate::common::*;
+
+/// Runs `raw` and asserts it failed with `(module, code)`, used no gas, and
+/// left the state exactly as it was; `check_tx` agrees.
+fn refused(raw: Vec<u8>, module: &str, code: u32) {
+    let (rt, mut store) = setup();
+    let before = without_block_counter(&store);
+    let r = exec_one(&rt, &mut store, raw.clone());
+    assert_eq!(fail_code(&r), (module.to_owned(), code), "{:?}", r.result);
+    assert_eq!(r.gas_used, 0);
+    assert!(r.events.is_empty());
+    assert_eq!(without_block_counter(&store), before);
+    let err = rt.check_tx(&batch_ctx(1), &store, &raw).unwrap_err();
+    assert!(err.is(module, code), "check_tx: {err}");
+}
+
+/// Runs `raw` and asserts it failed with `(module, code)` after paying: only
+/// the caller's balance (minus the fee), its nonce and the fee accumulator changed.
+fn paid_failure(signer: &TxSigner, raw: Vec<u8>, fee: u128, module: &str, code: u32) {
+    let (rt, mut store) = setup();
+    let before = without_block_counter(&store);
+    let addr = signer.address();
+    let bal = balance(&store, &addr);
+    let r = exec_one(&rt, &mut store, raw);
+    assert_eq!(fail_code(&r), (module.to_owned(), code), "{:?}", r.result);
+    assert_eq!(balance(&store, &addr), bal - fee);
+    assert_eq!(nonce(&store, &addr), 1);
+    assert_eq!(balance(&store, &accounts::fee_accumulator()), fee);
+    // Nothing else moved.
+    let mut after = without_block_counter(&store);
+    let mut before = before;
+    for k in [
+        accounts_key(1, addr.as_bytes()),
+        accounts_key(2, &[addr.as_bytes().as_slice(), b""].concat()),
+        accounts_key(2, accounts::fee_accumulator().as_bytes()),
+    ] {
+        after.remove(&k);
+        before.remove(&k);
+    }
+    assert_eq!(after, before);
+    // Failed calls keep only the unconditional events.
+    let keys: Vec<_> = r
+        .events
+        .iter()
+        .map(|e| (e.module.as_str(), e.code))
+        .collect();
+    assert_eq!(keys, vec![("accounts", 1), ("core", 1)]);
+}
+
+fn accounts_key(sub: u8, rest: &[u8]) -> Vec<u8> {
+    atoll_runtime_sdk::state::module_key(accounts::MODULE_NAME, sub, &[rest])
+}
+
+fn good_transfer() -> atoll_runtime_sdk::types::Transaction {
+    unsigned(
+        &alice(),
+        0,
+        "accounts.Transfer",
+        &transfer_body(bob().address(), 10),
+        5_000,
+    )
+}
+
+#[test]
+fn garbage_bytes_are_malformed() {
+    refused(vec![0xff, 0x00, 0x13], "core", 1);
+    refused(Vec::new(), "core", 1);
+    // Valid CBOR, wrong shape.
+    refused(cbor::to_vec(&42u64).unwrap(), "core", 1);
+}
+
+#[test]
+fn non_canonical_envelope_is_malformed() {
+    let raw = sign(&good_transfer(), &[&alice()]);
+    // Re-encode the envelope's first array head in a non-minimal form.
+    let mut bad = vec![0x98, 0x02];
+    bad.extend_from_slice(&raw[1..]);
+    refused(bad, "core", 1);
+}
+
+#[test]
+fn non_canonical_body_is_malformed_even_if_signed() {
+    // A body with an explicit zero `consensus_messages`: the SDK's encoder
+    // never writes it, so it is not canonical.
+    let tx = good_transfer();
+    let mut v = cbor::to_value(&tx).unwrap();
+    if let cbor::Value::Map(entries) = &mut v {
+        for (k, val) in entries.iter_mut() {
+            if *k == cbor::Value::Text("ai".into())
+                && let cbor::Value::Map(ai) = val
+            {
+                for (k2, fee) in ai.iter_mut() {
+                    if *k2 == cbor::Value::Text("fee".into())
+                        && let cbor::Value::Map(f) = fee
+                    {
+                        f.push((
+                            cbor::Value::Text("consensus_messages".into()),
+                            cbor::Value::Unsigned(0),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    let body = cbor::encode_value(&v).unwrap();
+    let ctx = batch_ctx(1);
+    let sig = alice().sign(ctx.signature_context(), &body);
+    let raw = cbor::to_vec(&UnverifiedTransaction(
+        body,
+        vec![AuthProof::Signature(sig)],
+    ))
+    .unwrap();
+    refused(raw, "core", 1);
+}
+
+#[test]
+fn wrong_signatures_are_malformed() {
+    let tx = good_transfer();
+    // Signed by another key.
+    refused(sign(&tx, &[&bob()]), "core", 1);
+    // Signed for another runtime.
+    let mut other = runtime_id();
+    other.0[31] = 8;
+    let ctx = tx_signature_context(
+        &other,
+        &ChainContext::from_hash(&Hash::digest(b"atoll test network")),
+    )
+    .unwrap();
+    refused(
+        cbor::to_vec(&sign_transaction(&ctx, &tx, &[&alice()]).unwrap()).unwrap(),
+        "core",
+        1,
+    );
+    // Signed for another network.
+    let ctx = tx_signature_context(
+        &runtime_id(),
+        &ChainContext::from_hash(&Hash::digest(b"mainnet")),
+    )
+    .unwrap();
+    refused(
+        cbor::to_vec(&sign_transaction(&ctx, &tx, &[&alice()]).unwrap()).unwrap(),
+        "core",
+        1,
+    );
+    // A body altered after signing.
+    let mut utx: UnverifiedTransaction = cbor::from_slice(&sign(&tx, &[&alice()])).unwrap();
+    let mut altered = tx.clone();
+    altered.auth_info.fee.gas = 5_001;
+    utx.0 = cbor::to_vec(&altered).unwrap();
+    refused(cbor::to_vec(&utx).unwrap(), "core", 1);
+    // Truncated signature bytes.
+    let mut utx: UnverifiedTransaction = cbor::from_slice(&sign(&tx, &[&alice()])).unwrap();
+    utx.1 = vec![AuthProof::Signature(RawSignature(vec![0; 10]))];
+    refused(cbor::to_vec(&utx).unwrap(), "core", 1);
+    // Proof count differs from signer count.
+    utx.1 = Vec::new();
+    refused(cbor::to_vec(&utx).unwrap(), "core", 1);
+    // A module-scheme proof nobody handles.
+    utx.1 = vec![AuthProof::Module("evm.ethereum.v0".into())];
+    refused(cbor::to_vec(&utx).unwrap(), "core", 1);
+}
+
+#[test]
+fn unsupported_version_and_no_signers() {
+    let mut tx = good_transfer();
+    tx.v = 2;
+    refused(sign(&tx, &[&alice()]), "core", 2);
+    let mut tx = good_transfer();
+    tx.auth_info.signer_info.clear();
+    refused(sign(&tx, &[]), "core", 2);
+}
+
+#[test]
+fn too_many_signers() {
+    let mut tx = good_transfer();
+    let keys: Vec<TxSigner> = (10..14u8)
+        .map(|i| TxSigner::Ed25519(ed25519::SigningKey::from_seed(&[i; 32])))
+        .collect();
+    tx.auth_info.signer_info = keys
+        .iter()
+        .map(|k| SignerInfo {
+            address_spec: k.address_spec(),
+            nonce: 0,
+        })
+        .collect();
+    let refs: Vec<&TxSigner> = keys.iter().collect();
+    refused(sign(&tx, &refs), "core", 15);
+}
+
+#[test]
+fn wrong_nonces() {
+    let tx = unsigned(
+        &alice(),
+        1,
+        "accounts.Transfer",
+        &transfer_body(bob().address(), 10),
+        5_000,
+    );
+    refused(sign(&tx, &[&alice()]), "core", 4);
+    // A replay: the same transaction twice, the second is refused.
+    let (rt, mut store) = setup();
+    let raw = sign(&good_transfer(), &[&alice()]);
+    let res = rt
+        .execute_batch(&batch_ctx(1), &mut store, &[raw.clone(), raw])
+        .unwrap();
+    assert!(res.results[0].result.is_success());
+    assert_eq!(fail_code(&res.results[1]), ("core".into(), 4));
+    assert_eq!(nonce(&store, &alice().address()), 1);
+}
+
+#[test]
+fn insufficient_fee_balance() {
+    let tx = unsigned(
+        &dave(),
+        0,
+        "accounts.Transfer",
+        &transfer_body(bob().address(), 0),
+        5_000,
+    );
+    refused(sign(&tx, &[&dave()]), "core", 5);
+}
+
+#[test]
+fn gas_price_too_low_or_unknown_fee_denomination() {
+    let mut tx = good_transfer();
+    tx.auth_info.fee.amount =
+        BaseUnits::native(u128::from(tx.auth_info.fee.gas) * MIN_GAS_PRICE - 1);
+    refused(sign(&tx, &[&alice()]), "core", 20);
+    let mut tx = good_transfer();
+    tx.auth_info.fee.amount = BaseUnits::new(1_000_000, Denomination::new(b"UNKNOWN").unwrap());
+    refused(sign(&tx, &[&alice()]), "core", 20);
+}
+
+#[test]
+fn gas_limit_above_the_batch_limit() {
+    let mut tx = good_transfer();
+    tx.auth_info.fee.gas = 10_000_001;
+    tx.auth_info.fee.amount = BaseUnits::native(u128::from(tx.auth_info.fee.gas) * MIN_GAS_PRICE);
+    refused(sign(&tx, &[&alice()]), "core", 11);
+}
+
+#[test]
+fn expired_transaction() {
+    let mut tx = good_transfer();
+    tx.auth_info.not_before = Some(5);
+    refused(sign(&tx, &[&alice()]), "core", 24);
+    let mut tx = good_transfer();
+    tx.auth_info.not_after = Some(0);
+    refused(sign(&tx, &[&alice()]), "core", 24);
+}
+
+#[test]
+fn encrypted_call_format_is_refused() {
+    let mut tx = good_transfer();
+    tx.call.format = atoll_runtime_sdk::types::CallFormat::EncryptedX25519DeoxysII;
+    refused(sign(&tx, &[&alice()]), "core", 18);
+}
+
+#[test]
+fn oversized_transaction() {
+    let big = vec![0u8; 130 * 1024];
+    let tx = unsigned(
+        &alice(),
+        0,
+        "accounts.Transfer",
+        &serde_bytes::ByteBuf::from(big),
+        5_000,
+    );
+    refused(sign(&tx, &[&alice()]), "core", 23);
+}
+
+#[test]
+fn gas_exhaustion_keeps_the_fee() {
+    // Enough for the size and signature charges, not for the transfer.
+    let tx = unsigned(
+        &alice(),
+        0,
+        "accounts.Transfer",
+        &transfer_body(bob().address(), 10),
+        1_500,
+    );
+    let raw = sign(&tx, &[&alice()]);
+    paid_failure(&alice(), raw.clone(), 1_500 * MIN_GAS_PRICE, "core", 12);
+    let (rt, mut store) = setup();
+    let r = exec_one(&rt, &mut store, raw);
+    assert_eq!(r.gas_used, 1_500, "running out of gas uses the whole limit");
+    assert_eq!(balance(&store, &bob().address()), BOB_FUNDS);
+}
+
+#[test]
+fn unknown_method_pays_but_check_tx_refuses_it() {
+    let raw = signed(
+        &alice(),
+        0,
+        "accounts.Steal",
+        &transfer_body(bob().address(), 10),
+        5_000,
+    );
+    paid_failure(&alice(), raw.clone(), 5_000 * MIN_GAS_PRICE, "core", 3);
+    let (rt, store) = setup();
+    assert!(
+        rt.check_tx(&batch_ctx(1), &store, &raw)
+            .unwrap_err()
+            .is("core", 3)
+    );
+}
+
+#[test]
+fn malformed_call_body_pays() {
+    let raw = signed(&alice(), 0, "accounts.Transfer", &"not a transfer", 5_000);
+    paid_failure(&alice(), raw, 5_000 * MIN_GAS_PRICE, "core", 10);
+}
+
+#[test]
+fn check_tx_accepts_good_and_changes_nothing() {
+    let (rt, store) = setup();
+    let before = store.clone();
+    let raw = sign(&good_transfer(), &[&alice()]);
+    let checked = rt.check_tx(&batch_ctx(1), &store, &raw).unwrap();
+    assert_eq!(checked.signer, alice().address());
+    assert_eq!(checked.nonce, 0);
+    assert_eq!(checked.gas, 5_000);
+    assert_eq!(checked.priority, MIN_GAS_PRICE as u64);
+    assert_eq!(checked.hash, Hash::digest(&raw));
+    assert_eq!(store, before);
+    // Not enough gas for the intrinsic cost is caught at check time.
+    let tx = unsigned(
+        &alice(),
+        0,
+        "accounts.Transfer",
+        &transfer_body(bob().address(), 10),
+        10,
+    );
+    assert!(
+        rt.check_tx(&batch_ctx(1), &store, &sign(&tx, &[&alice()]))
+            .unwrap_err()
+            .is("core", 12)
+    );
+}

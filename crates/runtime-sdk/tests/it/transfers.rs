@@ -1,0 +1,224 @@
+//! Plain transfers, their events, and the queries that see them.
+
+use atoll_runtime_sdk::modules::accounts::{self, AccountBalances, TransferEvent};
+use atoll_runtime_sdk::modules::core::GasUsedEvent;
+use atoll_runtime_sdk::types::{BaseUnits, CallResult, Denomination};
+use atoll_types::cbor;
+
+use crate::common::*;
+
+#[test]
+fn transfer_moves_tokens_and_charges_the_whole_fee() {
+    let (rt, mut store) = setup();
+    let (a, b) = (alice().address(), bob().address());
+    let gas = 5_000;
+    let r = exec_one(
+        &rt,
+        &mut store,
+        signed(
+            &alice(),
+            0,
+            "accounts.Transfer",
+            &transfer_body(b, 1_234),
+            gas,
+        ),
+    );
+    assert_eq!(r.result, CallResult::Ok(atoll_types::cbor::Value::Null));
+    let fee = u128::from(gas) * MIN_GAS_PRICE;
+    assert_eq!(balance(&store, &a), ALICE_FUNDS - 1_234 - fee);
+    assert_eq!(balance(&store, &b), BOB_FUNDS + 1_234);
+    assert_eq!(balance(&store, &accounts::fee_accumulator()), fee);
+    assert_eq!(nonce(&store, &a), 1);
+    assert_eq!(nonce(&store, &b), 0);
+    // Transfers neither mint nor burn.
+    assert_eq!(supply(&store), ALICE_FUNDS + BOB_FUNDS + CHARLIE_FUNDS);
+    assert!(r.gas_used > 1_000 && r.gas_used < gas);
+}
+
+#[test]
+fn transfer_emits_events_in_order() {
+    let (rt, mut store) = setup();
+    let (a, b) = (alice().address(), bob().address());
+    let r = exec_one(
+        &rt,
+        &mut store,
+        signed(
+            &alice(),
+            0,
+            "accounts.Transfer",
+            &transfer_body(b, 7),
+            5_000,
+        ),
+    );
+    let keys: Vec<(String, u32)> = r
+        .events
+        .iter()
+        .map(|e| (e.module.clone(), e.code))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("accounts".into(), 1),
+            ("accounts".into(), 1),
+            ("core".into(), 1)
+        ]
+    );
+    let t: TransferEvent = r.events[0].decode().unwrap();
+    assert_eq!(
+        t,
+        TransferEvent {
+            from: a,
+            to: b,
+            amount: BaseUnits::native(7)
+        }
+    );
+    let fee: TransferEvent = r.events[1].decode().unwrap();
+    assert_eq!(fee.to, accounts::fee_accumulator());
+    assert_eq!(fee.amount.amount(), 10_000);
+    let used: GasUsedEvent = r.events[2].decode().unwrap();
+    assert_eq!(used.amount, r.gas_used);
+    // Event keys are module || u32_be(code).
+    assert_eq!(r.events[2].key(), b"core\x00\x00\x00\x01".to_vec());
+}
+
+#[test]
+fn sequential_transfers_in_one_batch_and_queries() {
+    let (rt, mut store) = setup();
+    let (a, b) = (alice().address(), bob().address());
+    let txs: Vec<Vec<u8>> = (0..5)
+        .map(|n| {
+            signed(
+                &alice(),
+                n,
+                "accounts.Transfer",
+                &transfer_body(b, 100),
+                5_000,
+            )
+        })
+        .collect();
+    let res = rt.execute_batch(&batch_ctx(1), &mut store, &txs).unwrap();
+    assert!(res.results.iter().all(|r| r.result.is_success()));
+    assert_eq!(
+        res.gas_used,
+        res.results.iter().map(|r| r.gas_used).sum::<u64>()
+    );
+    // The test module's block hooks ran once each.
+    assert_eq!(res.block_events.len(), 2);
+
+    let ctx = batch_ctx(1);
+    let q = |method: &str, args: &dyn erased::Ser| {
+        rt.query(&ctx, &store, method, &args.bytes()).unwrap()
+    };
+    let n: u64 =
+        cbor::from_slice(&q("accounts.Nonce", &accounts::NonceQuery { address: a })).unwrap();
+    assert_eq!(n, 5);
+    let bals: AccountBalances = cbor::from_slice(&q(
+        "accounts.Balances",
+        &accounts::BalancesQuery { address: b },
+    ))
+    .unwrap();
+    assert_eq!(
+        bals.balances.get(&Denomination::NATIVE).unwrap().0,
+        BOB_FUNDS + 500
+    );
+    let params: atoll_runtime_sdk::modules::core::Parameters =
+        cbor::from_slice(&rt.query(&ctx, &store, "core.Parameters", &[]).unwrap()).unwrap();
+    assert_eq!(
+        params.min_gas_price.get(&Denomination::NATIVE).unwrap().0,
+        MIN_GAS_PRICE
+    );
+}
+
+#[test]
+fn transfer_of_more_than_the_balance_fails_but_pays() {
+    let (rt, mut store) = setup();
+    let b = bob().address();
+    let gas = 5_000;
+    let r = exec_one(
+        &rt,
+        &mut store,
+        signed(
+            &bob(),
+            0,
+            "accounts.Transfer",
+            &transfer_body(alice().address(), BOB_FUNDS),
+            gas,
+        ),
+    );
+    assert_eq!(fail_code(&r), ("accounts".into(), 2));
+    assert_eq!(
+        balance(&store, &b),
+        BOB_FUNDS - u128::from(gas) * MIN_GAS_PRICE
+    );
+    assert_eq!(nonce(&store, &b), 1);
+}
+
+#[test]
+fn estimate_gas_matches_execution() {
+    let (rt, mut store) = setup();
+    let ctx = batch_ctx(1);
+    let tx = unsigned(
+        &alice(),
+        0,
+        "accounts.Transfer",
+        &transfer_body(bob().address(), 10),
+        0,
+    );
+    let q = atoll_runtime_sdk::modules::core::EstimateGasQuery {
+        tx,
+        propagate_failures: true,
+    };
+    let est = rt.estimate_gas(&ctx, &store, &q).unwrap();
+    let via_query: u64 = cbor::from_slice(
+        &rt.query(&ctx, &store, "core.EstimateGas", &cbor::to_vec(&q).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(est, via_query);
+    // Executing with exactly the estimate succeeds.
+    let r = exec_one(
+        &rt,
+        &mut store,
+        signed(
+            &alice(),
+            0,
+            "accounts.Transfer",
+            &transfer_body(bob().address(), 10),
+            est,
+        ),
+    );
+    assert!(r.result.is_success(), "{:?}", r.result);
+    assert!(r.gas_used <= est);
+
+    // A failing call reports its failure when asked to.
+    let tx = unsigned(
+        &dave(),
+        0,
+        "accounts.Transfer",
+        &transfer_body(bob().address(), 10),
+        0,
+    );
+    let q = atoll_runtime_sdk::modules::core::EstimateGasQuery {
+        tx,
+        propagate_failures: true,
+    };
+    let err = rt.estimate_gas(&ctx, &store, &q).unwrap_err();
+    assert!(err.is("accounts", 2), "{err}");
+    let q = atoll_runtime_sdk::modules::core::EstimateGasQuery {
+        propagate_failures: false,
+        ..q
+    };
+    assert!(rt.estimate_gas(&ctx, &store, &q).unwrap() > 0);
+}
+
+/// A tiny helper to pass differently typed query arguments to one closure.
+mod erased {
+    pub trait Ser {
+        fn bytes(&self) -> Vec<u8>;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn bytes(&self) -> Vec<u8> {
+            atoll_types::cbor::to_vec(self).unwrap()
+        }
+    }
+}
