@@ -29,6 +29,9 @@ pub(crate) enum Closed {
     Eof,
     /// The runtime sent something that is not a frame.
     Frame(FrameError),
+    /// The stream broke (an I/O error such as a reset, or an end of stream
+    /// inside a frame): most likely the runtime died mid-write.
+    Lost(FrameError),
     /// Writing to the runtime failed.
     WriteFailed(String),
     /// The host killed the runtime because an abort went unanswered.
@@ -297,6 +300,19 @@ impl Connection {
                 self.kill_for(Closed::Killed);
                 HostError::Protocol(e)
             }
+            Closed::Lost(e) => {
+                // A runtime that died is a crash; one that is still alive
+                // broke the stream, which is a protocol violation.
+                match self.exit_status().await {
+                    Some(status) => HostError::Exited {
+                        status: Some(status),
+                    },
+                    None => {
+                        self.kill_for(Closed::Killed);
+                        HostError::Protocol(e)
+                    }
+                }
+            }
             Closed::Aborted => HostError::Aborted,
             Closed::Killed => HostError::Killed,
         }
@@ -354,6 +370,10 @@ async fn reader_task(
         let msg = match read_frame_async(&mut rd, MAX_FRAME_LEN).await {
             Ok(Some(msg)) => msg,
             Ok(None) => break Closed::Eof,
+            Err(e @ (FrameError::Io { .. } | FrameError::Truncated { .. })) => {
+                tracing::debug!(error = %e, "connection to the runtime lost");
+                break Closed::Lost(e);
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "runtime sent a bad frame");
                 break Closed::Frame(e);

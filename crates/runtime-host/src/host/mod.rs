@@ -22,8 +22,8 @@ use tokio::time::Instant;
 pub use provider::{MemoryProvider, ProviderError, StorageProvider};
 
 use crate::protocol::{
-    CheckBatchRequest, CheckedBatch, ExecuteBatchRequest, ExecutedBatch, FrameError,
-    InfoResponse, QueryRequest, Request, Response, RuntimeError, Version,
+    CheckBatchRequest, CheckedBatch, ExecuteBatchRequest, ExecutedBatch, FrameError, InfoResponse,
+    QueryRequest, Request, Response, RuntimeError, Version,
 };
 use conn::{Closed, Connection};
 
@@ -234,7 +234,10 @@ impl RuntimeHost {
     }
 
     /// Executes a batch (within [`RuntimeConfig::batch_time_limit`]).
-    pub async fn execute_batch(&self, req: ExecuteBatchRequest) -> Result<ExecutedBatch, HostError> {
+    pub async fn execute_batch(
+        &self,
+        req: ExecuteBatchRequest,
+    ) -> Result<ExecutedBatch, HostError> {
         let limit = self.inner.config.batch_time_limit;
         match self.call(Request::ExecuteBatch(req), limit).await? {
             (Response::ExecutedBatch(b), _) => Ok(b),
@@ -417,7 +420,11 @@ impl RuntimeHost {
     /// A response of the wrong kind: the runtime is not trusted to be in a
     /// sane state any more, so it is killed (and restarted next call).
     fn unexpected(&self, conn: &Connection, request: &'static str, got: &Response) -> HostError {
-        tracing::warn!(request, response = got.name(), "unexpected response; killing the runtime");
+        tracing::warn!(
+            request,
+            response = got.name(),
+            "unexpected response; killing the runtime"
+        );
         conn.kill_for(Closed::Killed);
         HostError::UnexpectedResponse {
             request,

@@ -7,8 +7,9 @@ use std::sync::{PoisonError, RwLock};
 use atoll_types::Height;
 
 use crate::protocol::{
-    ConsensusGetResponse, KeyValue, MAX_ITERATE_LIMIT, Request, Response, RuntimeError, StateRoot,
-    StorageGetManyResponse, StorageGetResponse, StorageIterateResponse, WriteLogEntry, codes,
+    ConsensusGetResponse, Entries, KeyValue, MAX_ITERATE_LIMIT, Request, Response, RuntimeError,
+    StateRoot, StorageGetManyResponse, StorageGetResponse, StorageIterateResponse, WriteLogEntry,
+    codes,
 };
 
 /// Why a [`StorageProvider`] could not answer. The runtime receives it as a
@@ -70,7 +71,7 @@ pub trait StorageProvider: Send + Sync + 'static {
         start: &[u8],
         end: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ProviderError>;
+    ) -> Result<Entries, ProviderError>;
 
     /// The value of `key` in the consensus state at `height`.
     fn consensus_get(&self, height: Height, key: &[u8]) -> Result<Option<Vec<u8>>, ProviderError>;
@@ -82,21 +83,17 @@ pub(crate) fn serve_request(provider: &dyn StorageProvider, req: Request) -> Res
         Request::StorageGet(r) => provider
             .get(&r.root, &r.key)
             .map(|value| Response::StorageGet(StorageGetResponse { value })),
-        Request::StorageGetMany(r) => {
-            provider
-                .get_many(&r.root, &r.keys)
-                .and_then(|values| {
-                    if values.len() == r.keys.len() {
-                        Ok(Response::StorageGetMany(StorageGetManyResponse { values }))
-                    } else {
-                        Err(ProviderError::Other(format!(
-                            "provider returned {} values for {} keys",
-                            values.len(),
-                            r.keys.len()
-                        )))
-                    }
-                })
-        }
+        Request::StorageGetMany(r) => provider.get_many(&r.root, &r.keys).and_then(|values| {
+            if values.len() == r.keys.len() {
+                Ok(Response::StorageGetMany(StorageGetManyResponse { values }))
+            } else {
+                Err(ProviderError::Other(format!(
+                    "provider returned {} values for {} keys",
+                    values.len(),
+                    r.keys.len()
+                )))
+            }
+        }),
         Request::StorageIterate(r) => {
             let limit = r.limit.min(MAX_ITERATE_LIMIT) as usize;
             provider
@@ -124,12 +121,14 @@ pub(crate) fn serve_request(provider: &dyn StorageProvider, req: Request) -> Res
     result.unwrap_or_else(|e| Response::Error(e.into()))
 }
 
+type ConsensusMap = BTreeMap<(Height, Vec<u8>), Vec<u8>>;
+
 /// An in-memory [`StorageProvider`] for tests and tools: one state map
 /// (every root reads it) and one consensus map (keyed by height and key).
 #[derive(Debug, Default)]
 pub struct MemoryProvider {
     state: RwLock<BTreeMap<Vec<u8>, Vec<u8>>>,
-    consensus: RwLock<BTreeMap<(Height, Vec<u8>), Vec<u8>>>,
+    consensus: RwLock<ConsensusMap>,
 }
 
 impl MemoryProvider {
@@ -182,7 +181,7 @@ impl StorageProvider for MemoryProvider {
         start: &[u8],
         end: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ProviderError> {
+    ) -> Result<Entries, ProviderError> {
         if end.is_some_and(|end| end <= start) {
             return Ok(Vec::new());
         }

@@ -33,7 +33,9 @@ pub use frame::{
 pub const PROTOCOL_VERSION: Version = Version::new(1, 0, 0);
 
 /// A `major.minor.patch` version: of the protocol, or of a runtime.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Version {
     /// Incompatible changes.
     pub major: u16,
@@ -453,6 +455,9 @@ pub struct StorageIterateRequest {
     pub limit: u32,
 }
 
+/// Key-value pairs, in ascending key order: what a range read returns.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// The most entries one [`Request::StorageIterate`] returns.
 pub const MAX_ITERATE_LIMIT: u32 = 1024;
 
@@ -515,10 +520,7 @@ mod opt_bytes_seq {
     use serde::{Deserialize, Deserializer, Serializer};
     use serde_bytes::{ByteBuf, Bytes};
 
-    pub(crate) fn serialize<S: Serializer>(
-        v: &[Option<Vec<u8>>],
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(v: &[Option<Vec<u8>>], s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(v.iter().map(|b| b.as_deref().map(Bytes::new)))
     }
 

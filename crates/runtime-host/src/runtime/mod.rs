@@ -415,7 +415,10 @@ impl<H: RuntimeHandler> Server<H> {
         }
         let resp = self.dispatch(req);
         let resp = if self.shared.aborted.load(Ordering::SeqCst) {
-            Response::Error(RuntimeError::protocol(codes::ABORTED, "aborted by the host"))
+            Response::Error(RuntimeError::protocol(
+                codes::ABORTED,
+                "aborted by the host",
+            ))
         } else {
             resp
         };
@@ -450,16 +453,14 @@ impl<H: RuntimeHandler> Server<H> {
             }
             Request::ExecuteBatch(r) => {
                 let mut storage = CallStorage::new(backend, r.ctx.state_root);
-                self.handler
-                    .execute_batch(&mut storage, r)
-                    .map(|out| {
-                        Response::ExecutedBatch(ExecutedBatch {
-                            results: out.results,
-                            write_log: storage.into_write_log(),
-                            messages: out.messages,
-                            events: out.events,
-                        })
+                self.handler.execute_batch(&mut storage, r).map(|out| {
+                    Response::ExecutedBatch(ExecutedBatch {
+                        results: out.results,
+                        write_log: storage.into_write_log(),
+                        messages: out.messages,
+                        events: out.events,
                     })
+                })
             }
             Request::CheckBatch(r) => {
                 let mut storage = CallStorage::new(backend, r.ctx.state_root);

@@ -12,8 +12,9 @@ use std::ops::Bound;
 use atoll_types::Height;
 
 use crate::protocol::{
-    ConsensusGetRequest, KeyValue, MAX_ITERATE_LIMIT, Request, Response, RuntimeError, StateRoot,
-    StorageGetManyRequest, StorageGetRequest, StorageIterateRequest, WriteLogEntry, codes,
+    ConsensusGetRequest, Entries, KeyValue, MAX_ITERATE_LIMIT, Request, Response, RuntimeError,
+    StateRoot, StorageGetManyRequest, StorageGetRequest, StorageIterateRequest, WriteLogEntry,
+    codes,
 };
 
 /// Why a storage operation failed.
@@ -65,7 +66,7 @@ pub trait KvStore {
         start: &[u8],
         end: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError>;
+    ) -> Result<Entries, StorageError>;
 }
 
 /// The state a [`RuntimeHandler`](super::RuntimeHandler) call works on: a
@@ -134,14 +135,18 @@ impl<B: Backend> CallStorage<B> {
         if let Some(v) = self.cache.borrow().get(key) {
             return Ok(v.clone());
         }
-        let resp = self.backend.request(Request::StorageGet(StorageGetRequest {
-            root: self.root,
-            key: key.to_vec(),
-        }))?;
+        let resp = self
+            .backend
+            .request(Request::StorageGet(StorageGetRequest {
+                root: self.root,
+                key: key.to_vec(),
+            }))?;
         let Response::StorageGet(r) = resp else {
             return Err(unexpected("storage_get", &resp));
         };
-        self.cache.borrow_mut().insert(key.to_vec(), r.value.clone());
+        self.cache
+            .borrow_mut()
+            .insert(key.to_vec(), r.value.clone());
         Ok(r.value)
     }
 
@@ -171,7 +176,8 @@ impl<B: Backend> CallStorage<B> {
         }
         let mut prev: Option<&[u8]> = None;
         for e in &r.entries {
-            let in_range = e.key.as_slice() >= start && end.is_none_or(|end| e.key.as_slice() < end);
+            let in_range =
+                e.key.as_slice() >= start && end.is_none_or(|end| e.key.as_slice() < end);
             let ordered = prev.is_none_or(|p| p < e.key.as_slice());
             if !in_range || !ordered {
                 return Err(StorageError::Protocol(
@@ -218,7 +224,7 @@ impl<B: Backend> KvStore for CallStorage<B> {
         start: &[u8],
         end: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    ) -> Result<Entries, StorageError> {
         self.check_abort()?;
         let mut out = Vec::new();
         if limit == 0 || end.is_some_and(|end| end <= start) {
@@ -356,7 +362,7 @@ impl KvStore for MemoryStorage {
         start: &[u8],
         end: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    ) -> Result<Entries, StorageError> {
         if end.is_some_and(|end| end <= start) {
             return Ok(Vec::new());
         }
@@ -386,7 +392,12 @@ impl HostStorage for MemoryStorage {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        reason = "tests"
+    )]
 
     use std::cell::Cell;
 
@@ -515,9 +526,13 @@ mod tests {
 
     #[test]
     fn range_with_many_deletions_keeps_paging() {
-        let entries: Vec<(String, String)> =
-            (0..50).map(|i| (format!("k{i:02}"), i.to_string())).collect();
-        let refs: Vec<(&str, &str)> = entries.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let entries: Vec<(String, String)> = (0..50)
+            .map(|i| (format!("k{i:02}"), i.to_string()))
+            .collect();
+        let refs: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let b = backend(&refs);
         let mut s = CallStorage::new(&b, StateRoot::default());
         for (k, _) in entries.iter().take(45) {
@@ -534,10 +549,7 @@ mod tests {
         b.aborted.set(true);
         assert_eq!(s.get(b"a"), Err(StorageError::Aborted));
         assert!(s.abort_requested());
-        assert_eq!(
-            RuntimeError::from(StorageError::Aborted).is_aborted(),
-            true
-        );
+        assert!(RuntimeError::from(StorageError::Aborted).is_aborted());
     }
 
     #[test]

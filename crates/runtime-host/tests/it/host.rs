@@ -2,15 +2,15 @@
 
 use std::future::Future;
 use std::os::unix::process::ExitStatusExt as _;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use atoll_runtime_host::host::{
     HostError, MemoryProvider, ProviderError, RuntimeConfig, RuntimeHost, StorageProvider,
 };
 use atoll_runtime_host::protocol::{
-    CheckBatchRequest, ExecuteBatchRequest, ExecutedBatch, FrameError, MAX_FRAME_LEN,
-    QueryRequest, StateRoot, Version, WriteLogEntry,
+    CheckBatchRequest, ExecuteBatchRequest, ExecutedBatch, FrameError, MAX_FRAME_LEN, QueryRequest,
+    StateRoot, Version, WriteLogEntry,
 };
 use atoll_types::cbor::{self, Value};
 use atoll_types::{Height, Namespace};
@@ -70,7 +70,7 @@ impl StorageProvider for Watched {
 struct Fixture {
     host: RuntimeHost,
     provider: Arc<Watched>,
-    reads: Mutex<mpsc::UnboundedReceiver<Vec<u8>>>,
+    reads: tokio::sync::Mutex<mpsc::UnboundedReceiver<Vec<u8>>>,
 }
 
 impl Fixture {
@@ -84,13 +84,13 @@ impl Fixture {
         Self {
             host,
             provider,
-            reads: Mutex::new(rx),
+            reads: tokio::sync::Mutex::new(rx),
         }
     }
 
     /// Waits until the runtime reads `key` from host storage.
     async fn read_of(&self, key: &[u8]) {
-        let mut rx = self.reads.lock().unwrap();
+        let mut rx = self.reads.lock().await;
         while let Some(k) = rx.recv().await {
             if k == key {
                 return;
@@ -122,7 +122,9 @@ fn after_read(k: &str, then: TestTx) -> Vec<TestTx> {
 }
 
 async fn bounded<F: Future>(f: F) -> F::Output {
-    tokio::time::timeout(TEST_LIMIT, f).await.expect("test took too long")
+    tokio::time::timeout(TEST_LIMIT, f)
+        .await
+        .expect("test took too long")
 }
 
 /// A batch that must work: the runtime is healthy.
@@ -236,11 +238,17 @@ async fn check_and_query() {
             args,
         };
         assert_eq!(
-            f.host.query(q("get", Value::Bytes(b"k".to_vec()))).await.unwrap(),
+            f.host
+                .query(q("get", Value::Bytes(b"k".to_vec())))
+                .await
+                .unwrap(),
             Value::Bytes(b"v".to_vec())
         );
         assert_eq!(
-            f.host.query(q("get", Value::Bytes(b"nope".to_vec()))).await.unwrap(),
+            f.host
+                .query(q("get", Value::Bytes(b"nope".to_vec())))
+                .await
+                .unwrap(),
             Value::Null
         );
         match f.host.query(q("nope", Value::Null)).await {
@@ -416,9 +424,7 @@ async fn abort_from_another_task_and_ping_during_a_call() {
         let pid = f.host.pid();
         let call = {
             let f = Arc::clone(&f);
-            tokio::spawn(
-                async move { f.execute(after_read("sync", TestTx::HangAbortable)).await },
-            )
+            tokio::spawn(async move { f.execute(after_read("sync", TestTx::HangAbortable)).await })
         };
         f.read_of(b"sync").await;
         f.host.ping().await.unwrap();

@@ -1,6 +1,11 @@
 //! Integration tests of `atoll-runtime-host`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
 
 #[path = "../../src/bin/atoll-test-runtime/tx.rs"]
 #[allow(dead_code, reason = "shared with the test runtime")]

@@ -12,8 +12,8 @@ use atoll_runtime_host::protocol::{
     StorageGetResponse, Version, codes, read_frame, write_frame,
 };
 use atoll_runtime_host::runtime::{
-    BatchOutput, HostStorage, KvStore as _, MemoryStorage, RuntimeHandler, RuntimeInfo,
-    ServeError, serve_stream,
+    BatchOutput, HostStorage, KvStore as _, MemoryStorage, RuntimeHandler, RuntimeInfo, ServeError,
+    serve_stream,
 };
 use atoll_types::Namespace;
 use atoll_types::cbor::Value;
@@ -155,7 +155,10 @@ fn handshake_then_batch_with_host_reads() {
     };
     assert_eq!(
         b.results,
-        vec![Value::Bytes(b"host".to_vec()), Value::Bytes(b"yes".to_vec())]
+        vec![
+            Value::Bytes(b"host".to_vec()),
+            Value::Bytes(b"yes".to_vec())
+        ]
     );
     assert_eq!(b.write_log.len(), 1);
     assert_eq!(b.write_log[0].key, b"written");
@@ -178,7 +181,10 @@ fn incompatible_host_version_is_refused() {
     let Body::Response(Response::Error(e)) = m.body else {
         panic!("{m:?}")
     };
-    assert_eq!((e.module.as_str(), e.code), (codes::MODULE, codes::VERSION_MISMATCH));
+    assert_eq!(
+        (e.module.as_str(), e.code),
+        (codes::MODULE, codes::VERSION_MISMATCH)
+    );
     drop(h.sock);
     h.done.recv_timeout(WAIT).unwrap().unwrap();
 }
@@ -222,7 +228,10 @@ fn ping_is_answered_during_a_call() {
     h.send(2, Request::Ping);
     let p = h.recv();
     assert_eq!((p.id, p.body), (2, Body::Response(Response::Empty)));
-    h.respond(m.id, Response::StorageGet(StorageGetResponse { value: None }));
+    h.respond(
+        m.id,
+        Response::StorageGet(StorageGetResponse { value: None }),
+    );
     assert_eq!(h.recv().id, 1);
 }
 
@@ -231,7 +240,10 @@ fn host_errors_and_wrong_responses_reach_the_handler_as_errors() {
     let mut h = FakeHost::start();
     h.send(1, execute(&[b"k"]));
     let m = h.recv();
-    h.respond(m.id, Response::Error(RuntimeError::new("host", 1, "unknown root")));
+    h.respond(
+        m.id,
+        Response::Error(RuntimeError::new("host", 1, "unknown root")),
+    );
     let Body::Response(Response::Error(e)) = h.recv().body else {
         panic!()
     };
@@ -290,7 +302,10 @@ fn host_vanishing_mid_frame_is_truncation() {
     let r = h.done.recv_timeout(WAIT).unwrap();
     assert!(matches!(
         r,
-        Err(ServeError::Frame(FrameError::Truncated { expected: 50, got: 2 }))
+        Err(ServeError::Frame(FrameError::Truncated {
+            expected: 50,
+            got: 2
+        }))
     ));
 }
 

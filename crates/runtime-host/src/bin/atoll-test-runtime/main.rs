@@ -6,7 +6,10 @@
 //! reports; `--speak-version <major>` makes it answer the handshake with that
 //! protocol major version and nothing else.
 
-#![allow(clippy::print_stderr, reason = "a test binary reports its fatal errors")]
+#![allow(
+    clippy::print_stderr,
+    reason = "a test binary reports its fatal errors"
+)]
 
 mod tx;
 
@@ -19,9 +22,7 @@ use atoll_runtime_host::protocol::{
     Body, CheckBatchRequest, ExecuteBatchRequest, InfoResponse, MAX_FRAME_LEN, Message,
     QueryRequest, Request, Response, RuntimeError, Version, codes, read_frame, write_frame,
 };
-use atoll_runtime_host::runtime::{
-    BatchOutput, HostStorage, RuntimeHandler, RuntimeInfo, serve,
-};
+use atoll_runtime_host::runtime::{BatchOutput, HostStorage, RuntimeHandler, RuntimeInfo, serve};
 use atoll_types::cbor::{self, Value};
 use atoll_types::{Height, Namespace};
 use tx::TestTx;
@@ -40,7 +41,9 @@ fn opt_bytes(v: Option<Vec<u8>>) -> Value {
 
 /// The host's socket, written to directly (behind the serve loop's back).
 fn raw_socket() -> std::io::Result<UnixStream> {
-    Ok(UnixStream::from(std::io::stdin().as_fd().try_clone_to_owned()?))
+    Ok(UnixStream::from(
+        std::io::stdin().as_fd().try_clone_to_owned()?,
+    ))
 }
 
 fn sleep_forever() -> ! {
@@ -164,7 +167,11 @@ impl RuntimeHandler for TestRuntime {
                 names.sort();
                 Ok(Value::Array(names.into_iter().map(Value::Text).collect()))
             }
-            other => Err(RuntimeError::new("test", 1, format!("unknown method {other}"))),
+            other => Err(RuntimeError::new(
+                "test",
+                1,
+                format!("unknown method {other}"),
+            )),
         }
     }
 }
