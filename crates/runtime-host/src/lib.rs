@@ -44,7 +44,9 @@
 //! - The runtime is spawned with a clean environment, and with its end of a
 //!   socket pair as its standard input. It is killed when its
 //!   [`host::RuntimeHost`] is dropped, and (on Linux) when the host process
-//!   dies: the runtime arms `PR_SET_PDEATHSIG` itself, and its serve loop
+//!   dies: the runtime's serve loop arms `PR_SET_PDEATHSIG` itself (the
+//!   host forks from one dedicated thread that never exits, because Linux
+//!   sends that signal when the forking *thread* exits), and the serve loop
 //!   also ends when the socket closes.
 //! - Calls are serialized: one call at a time per runtime, queries included.
 //! - A call that runs past its time limit fails with

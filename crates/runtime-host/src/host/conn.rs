@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -160,7 +160,7 @@ impl Drop for Connection {
 impl Connection {
     /// Spawns the runtime process with its end of a socket pair as its
     /// standard input, and starts reading from it. No handshake yet.
-    pub(crate) fn spawn(
+    pub(crate) async fn spawn(
         config: &RuntimeConfig,
         provider: Arc<dyn StorageProvider>,
     ) -> Result<Self, HostError> {
@@ -169,22 +169,20 @@ impl Connection {
             source,
         };
         let (host_end, runtime_end) = std::os::unix::net::UnixStream::pair().map_err(spawn_err)?;
-        let mut child = {
-            let mut cmd = tokio::process::Command::new(&config.binary);
-            cmd.args(&config.args)
-                .env_clear()
-                .envs(config.env.iter().map(|(k, v)| (k, v)))
-                .env(ENV_TRANSPORT, "stdin")
-                .env(ENV_PARENT_PID, std::process::id().to_string())
-                .stdin(Stdio::from(OwnedFd::from(runtime_end)))
-                .stdout(Stdio::from(std::io::stderr()))
-                .stderr(Stdio::inherit())
-                .kill_on_drop(true);
-            // `cmd` (and with it the runtime's end of the pair) is dropped at
-            // the end of this block, so the host sees EOF when the runtime
-            // exits.
-            cmd.spawn().map_err(spawn_err)?
-        };
+        let mut cmd = tokio::process::Command::new(&config.binary);
+        cmd.args(&config.args)
+            .env_clear()
+            .envs(config.env.iter().map(|(k, v)| (k, v)))
+            .env(ENV_TRANSPORT, "stdin")
+            .env(ENV_PARENT_PID, std::process::id().to_string())
+            .stdin(Stdio::from(OwnedFd::from(runtime_end)))
+            .stdout(Stdio::from(std::io::stderr()))
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        // `spawn_process` drops `cmd` (and with it the runtime's end of the
+        // pair) once the process is started, so the host sees EOF when the
+        // runtime exits.
+        let mut child = spawn_process(cmd).await.map_err(spawn_err)?;
         let pid = child.id();
         host_end.set_nonblocking(true).map_err(spawn_err)?;
         let stream = tokio::net::UnixStream::from_std(host_end).map_err(spawn_err)?;
@@ -359,6 +357,50 @@ impl Connection {
         }
         Ok(info)
     }
+}
+
+/// A request to the spawner thread.
+struct SpawnJob {
+    handle: tokio::runtime::Handle,
+    cmd: tokio::process::Command,
+    reply: oneshot::Sender<std::io::Result<tokio::process::Child>>,
+}
+
+/// Starts a process from one dedicated thread that lives as long as the
+/// host process.
+///
+/// The runtime arms `PR_SET_PDEATHSIG`, and Linux sends that signal when
+/// the *thread* that forked it exits, not the process. Forking from
+/// whatever thread a task happens to run on (a blocking-pool thread, or a
+/// worker handed off by `block_in_place`, both of which exit when idle)
+/// would get runtimes killed for no reason; this thread never exits. The
+/// child is still registered with the caller's tokio runtime.
+async fn spawn_process(cmd: tokio::process::Command) -> std::io::Result<tokio::process::Child> {
+    static SPAWNER: OnceLock<Mutex<std::sync::mpsc::Sender<SpawnJob>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<SpawnJob>();
+        let started = std::thread::Builder::new()
+            .name("atoll-runtime-spawner".into())
+            .spawn(move || {
+                while let Ok(mut job) = rx.recv() {
+                    let _enter = job.handle.enter();
+                    let _ = job.reply.send(job.cmd.spawn());
+                }
+            });
+        if let Err(e) = started {
+            tracing::error!(error = %e, "cannot start the runtime spawner thread");
+        }
+        Mutex::new(tx)
+    });
+    let (reply, rx) = oneshot::channel();
+    let job = SpawnJob {
+        handle: tokio::runtime::Handle::current(),
+        cmd,
+        reply,
+    };
+    let gone = || std::io::Error::other("the runtime spawner thread is gone");
+    lock(spawner).send(job).map_err(|_| gone())?;
+    rx.await.map_err(|_| gone())?
 }
 
 async fn reader_task(

@@ -204,10 +204,9 @@ impl RuntimeHost {
     /// Starts the runtime and performs the handshake. Fails if either
     /// fails: a runtime that cannot start once is a configuration error.
     ///
-    /// Must be called within a tokio runtime. On Linux the process is
-    /// killed when the thread that started it exits (`PR_SET_PDEATHSIG`),
-    /// so call it from a long-lived thread (a tokio worker, not a
-    /// `spawn_blocking` task).
+    /// Must be called within a tokio runtime. Processes are forked from one
+    /// dedicated host thread that never exits, so the runtime's
+    /// `PR_SET_PDEATHSIG` fires only when the host process dies.
     pub async fn spawn(
         config: RuntimeConfig,
         provider: Arc<dyn StorageProvider>,
@@ -369,7 +368,7 @@ impl RuntimeHost {
             tokio::time::sleep_until(at).await;
         }
         let started = async {
-            let conn = Connection::spawn(config, Arc::clone(&self.inner.provider))?;
+            let conn = Connection::spawn(config, Arc::clone(&self.inner.provider)).await?;
             let info = conn.handshake(config).await?;
             Ok::<_, HostError>((Arc::new(conn), info))
         }

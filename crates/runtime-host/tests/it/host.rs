@@ -218,7 +218,8 @@ async fn batch_reads_host_storage_and_returns_its_write_log() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// On a current-thread runtime too.
+#[tokio::test]
 async fn check_and_query() {
     bounded(async {
         let f = Fixture::start(config()).await;
