@@ -566,3 +566,39 @@ async fn shutdown_then_the_next_call_starts_it_again() {
     })
     .await;
 }
+
+/// Runs the test runtime directly with the given environment and returns
+/// its exit status and standard error.
+async fn run_directly(env: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
+    let out = tokio::process::Command::new(BIN)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn runtime_started_without_a_host_exits_with_a_clear_error() {
+    bounded(async {
+        let (status, stderr) = run_directly(&[]).await;
+        assert!(!status.success());
+        assert!(stderr.contains("ATOLL_RHP_TRANSPORT"), "{stderr}");
+
+        // A parent pid that is not its parent: the host is considered gone.
+        let (status, stderr) = run_directly(&[
+            ("ATOLL_RHP_TRANSPORT", "stdin"),
+            ("ATOLL_RHP_PARENT_PID", "1"),
+        ])
+        .await;
+        assert!(!status.success());
+        assert!(stderr.contains("parent process"), "{stderr}");
+    })
+    .await;
+}
