@@ -1,0 +1,433 @@
+//! The host side: spawn a runtime process, talk to it, keep it running.
+//!
+//! [`RuntimeHost::spawn`] starts the runtime binary with a clean
+//! environment, its end of a Unix socket pair as its standard input (its
+//! standard output goes to the host's standard error, its standard error is
+//! inherited), performs the `Info` handshake, and then serves calls one at a
+//! time. See the crate documentation for the supervision rules.
+
+mod conn;
+mod provider;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use atoll_types::Namespace;
+use atoll_types::cbor::Value;
+use tokio::time::Instant;
+
+pub use provider::{MemoryProvider, ProviderError, StorageProvider};
+
+use crate::protocol::{
+    CheckBatchRequest, CheckedBatch, ExecuteBatchRequest, ExecutedBatch, FrameError, InfoResponse,
+    QueryRequest, Request, Response, RuntimeError, Version,
+};
+use conn::{Closed, Connection};
+
+/// How to run one runtime.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// The runtime binary.
+    pub binary: PathBuf,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+    /// Its environment: the process gets exactly these variables, plus the
+    /// two the protocol sets ([`ENV_TRANSPORT`](crate::runtime::ENV_TRANSPORT),
+    /// [`ENV_PARENT_PID`](crate::runtime::ENV_PARENT_PID)).
+    pub env: Vec<(OsString, OsString)>,
+    /// The runtime's identifier; a runtime that reports another one in the
+    /// handshake is refused.
+    pub runtime_id: Namespace,
+    /// How long an `ExecuteBatch` or a `CheckBatch` may take.
+    pub batch_time_limit: Duration,
+    /// How long a `Query` may take.
+    pub query_time_limit: Duration,
+    /// How long the runtime has to answer the `Info` handshake after it is
+    /// started.
+    pub handshake_timeout: Duration,
+    /// How long the runtime has to answer an `Abort` (or a `Ping`) before it
+    /// is killed.
+    pub abort_timeout: Duration,
+    /// The least time between two starts of the runtime.
+    pub restart_backoff_min: Duration,
+    /// The most time between two starts of the runtime: the delay doubles
+    /// after each start that fails, up to this.
+    pub restart_backoff_max: Duration,
+}
+
+impl RuntimeConfig {
+    /// A configuration with the default limits: batches 30 s, queries 10 s,
+    /// handshake 10 s, abort 2 s, restarts between 100 ms and 10 s apart.
+    pub fn new(binary: impl Into<PathBuf>, runtime_id: Namespace) -> Self {
+        Self {
+            binary: binary.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            runtime_id,
+            batch_time_limit: Duration::from_secs(30),
+            query_time_limit: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            abort_timeout: Duration::from_secs(2),
+            restart_backoff_min: Duration::from_millis(100),
+            restart_backoff_max: Duration::from_secs(10),
+        }
+    }
+
+    /// The delay before the next start after `failures` failed starts in a
+    /// row.
+    fn backoff(&self, failures: u32) -> Duration {
+        let factor = 1u32.checked_shl(failures.min(16)).unwrap_or(u32::MAX);
+        self.restart_backoff_min
+            .saturating_mul(factor)
+            .min(self.restart_backoff_max)
+            .max(self.restart_backoff_min)
+    }
+}
+
+/// Why a call to the runtime failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The runtime process could not be started.
+    #[error("cannot start runtime {binary:?}: {source}")]
+    Spawn {
+        /// The binary.
+        binary: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The runtime speaks an incompatible protocol version.
+    #[error("protocol version mismatch: host speaks {host}, runtime speaks {runtime}")]
+    VersionMismatch {
+        /// The host's version.
+        host: Version,
+        /// The runtime's version.
+        runtime: Version,
+    },
+    /// The runtime refused the host's protocol version.
+    #[error("the runtime refused the host's protocol version: {0}")]
+    RuntimeRefusedVersion(RuntimeError),
+    /// The runtime is not the configured one.
+    #[error("runtime id mismatch: expected {expected}, runtime says {got}")]
+    RuntimeIdMismatch {
+        /// The configured id.
+        expected: Namespace,
+        /// The id the runtime reported.
+        got: Namespace,
+    },
+    /// The runtime process exited (crashed, or was killed from outside)
+    /// during the call. It is restarted on the next call.
+    #[error("the runtime process exited during the call ({})", status.map_or_else(|| "status unknown".to_string(), |s| s.to_string()))]
+    Exited {
+        /// Its exit status, if it was known in time.
+        status: Option<ExitStatus>,
+    },
+    /// The call ran past its time limit and was aborted (the runtime was
+    /// killed if it did not answer the abort).
+    #[error("the call ran past its time limit of {limit:?} and was aborted")]
+    Timeout {
+        /// The limit.
+        limit: Duration,
+    },
+    /// The call was aborted by [`RuntimeHost::abort`].
+    #[error("the call was aborted")]
+    Aborted,
+    /// The host killed the runtime (it is being shut down, or replaced).
+    #[error("the runtime was killed by the host")]
+    Killed,
+    /// The runtime sent something that is not a frame of the protocol. It
+    /// was killed and is restarted on the next call.
+    #[error("protocol violation by the runtime: {0}")]
+    Protocol(FrameError),
+    /// The runtime answered with the wrong kind of response. It was killed
+    /// and is restarted on the next call.
+    #[error("the runtime answered a {request} request with a {response} response")]
+    UnexpectedResponse {
+        /// The request.
+        request: &'static str,
+        /// The response it got.
+        response: &'static str,
+    },
+    /// The request does not fit in a frame.
+    #[error("the request does not fit in a frame: {0}")]
+    RequestTooLarge(FrameError),
+    /// The runtime answered the call with an error.
+    #[error("the runtime failed the call: {0}")]
+    Runtime(RuntimeError),
+}
+
+/// Supervision state, behind the call lock.
+struct Supervisor {
+    conn: Option<Arc<Connection>>,
+    /// Failed starts in a row.
+    failures: u32,
+    /// No start before this instant.
+    next_start: Option<Instant>,
+    /// Starts after the first.
+    restarts: u64,
+}
+
+struct Inner {
+    config: RuntimeConfig,
+    provider: Arc<dyn StorageProvider>,
+    /// Serializes calls (one at a time per runtime) and restarts.
+    supervisor: tokio::sync::Mutex<Supervisor>,
+    /// The live connection, for `abort`, `ping` and status without the
+    /// call lock.
+    current: Mutex<Option<(Arc<Connection>, InfoResponse)>>,
+}
+
+/// A supervised runtime process.
+///
+/// Cloning gives another handle to the same process (so that one task can
+/// [`abort`](Self::abort) the call another task is waiting on). The process
+/// is killed when the last handle is dropped.
+#[derive(Clone)]
+pub struct RuntimeHost {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RuntimeHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeHost")
+            .field("binary", &self.inner.config.binary)
+            .field("runtime_id", &self.inner.config.runtime_id)
+            .field("pid", &self.pid())
+            .finish()
+    }
+}
+
+impl RuntimeHost {
+    /// Starts the runtime and performs the handshake. Fails if either
+    /// fails: a runtime that cannot start once is a configuration error.
+    ///
+    /// Must be called within a tokio runtime. Processes are forked from one
+    /// dedicated host thread that never exits, so the runtime's
+    /// `PR_SET_PDEATHSIG` fires only when the host process dies.
+    pub async fn spawn(
+        config: RuntimeConfig,
+        provider: Arc<dyn StorageProvider>,
+    ) -> Result<Self, HostError> {
+        let host = Self {
+            inner: Arc::new(Inner {
+                config,
+                provider,
+                supervisor: tokio::sync::Mutex::new(Supervisor {
+                    conn: None,
+                    failures: 0,
+                    next_start: None,
+                    restarts: 0,
+                }),
+                current: Mutex::new(None),
+            }),
+        };
+        {
+            let mut sup = host.inner.supervisor.lock().await;
+            host.ensure_running(&mut sup).await?;
+            sup.restarts = 0;
+        }
+        Ok(host)
+    }
+
+    /// Executes a batch (within [`RuntimeConfig::batch_time_limit`]).
+    pub async fn execute_batch(
+        &self,
+        req: ExecuteBatchRequest,
+    ) -> Result<ExecutedBatch, HostError> {
+        let limit = self.inner.config.batch_time_limit;
+        match self.call(Request::ExecuteBatch(req), limit).await? {
+            (Response::ExecutedBatch(b), _) => Ok(b),
+            (other, conn) => Err(self.unexpected(&conn, "execute_batch", &other)),
+        }
+    }
+
+    /// Checks transactions (within [`RuntimeConfig::batch_time_limit`]).
+    pub async fn check_batch(&self, req: CheckBatchRequest) -> Result<CheckedBatch, HostError> {
+        let limit = self.inner.config.batch_time_limit;
+        match self.call(Request::CheckBatch(req), limit).await? {
+            (Response::CheckedBatch(b), _) => Ok(b),
+            (other, conn) => Err(self.unexpected(&conn, "check_batch", &other)),
+        }
+    }
+
+    /// Runs a query (within [`RuntimeConfig::query_time_limit`]).
+    pub async fn query(&self, req: QueryRequest) -> Result<Value, HostError> {
+        let limit = self.inner.config.query_time_limit;
+        match self.call(Request::Query(req), limit).await? {
+            (Response::Query(q), _) => Ok(q.result),
+            (other, conn) => Err(self.unexpected(&conn, "query", &other)),
+        }
+    }
+
+    /// Aborts the call in progress, if any: the runtime drops the call's
+    /// writes and the call fails with [`HostError::Aborted`]. If the runtime
+    /// does not answer within [`RuntimeConfig::abort_timeout`] it is killed
+    /// (and restarted on the next call). Returns whether it answered.
+    pub async fn abort(&self) -> bool {
+        let conn = self.current_conn();
+        match conn {
+            Some(conn) => conn.abort(self.inner.config.abort_timeout).await,
+            None => true,
+        }
+    }
+
+    /// Checks that the runtime answers (it does even during a call),
+    /// within [`RuntimeConfig::abort_timeout`]. Does not restart it.
+    pub async fn ping(&self) -> Result<(), HostError> {
+        let Some(conn) = self.current_conn() else {
+            return Err(HostError::Killed);
+        };
+        match conn
+            .call(
+                Request::Ping,
+                self.inner.config.abort_timeout,
+                self.inner.config.abort_timeout,
+            )
+            .await?
+        {
+            Response::Empty => Ok(()),
+            other => Err(self.unexpected(&conn, "ping", &other)),
+        }
+    }
+
+    /// The process id of the running runtime, if one is running.
+    pub fn pid(&self) -> Option<u32> {
+        self.current_conn().and_then(|c| c.pid)
+    }
+
+    /// What the running runtime said in its handshake.
+    pub fn info(&self) -> Option<InfoResponse> {
+        self.inner
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|(_, info)| info.clone())
+    }
+
+    /// How many times the runtime was restarted since [`spawn`](Self::spawn).
+    pub async fn restarts(&self) -> u64 {
+        self.inner.supervisor.lock().await.restarts
+    }
+
+    /// Restarts the runtime now if it is not running (instead of at the next
+    /// call), honouring the restart backoff.
+    pub async fn ensure_started(&self) -> Result<(), HostError> {
+        let mut sup = self.inner.supervisor.lock().await;
+        self.ensure_running(&mut sup).await.map(drop)
+    }
+
+    /// Asks the runtime to exit, waits for it (up to
+    /// [`RuntimeConfig::abort_timeout`]) and kills it if it does not. Later
+    /// calls start it again.
+    pub async fn shutdown(&self) {
+        let mut sup = self.inner.supervisor.lock().await;
+        let Some(conn) = sup.conn.take() else {
+            return;
+        };
+        *self
+            .inner
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        let t = self.inner.config.abort_timeout;
+        let _ = conn.call(Request::Shutdown, t, t).await;
+        conn.kill_for(Closed::Killed);
+        let _ = conn.exit_status().await;
+    }
+
+    fn current_conn(&self) -> Option<Arc<Connection>> {
+        self.inner
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|(c, _)| Arc::clone(c))
+    }
+
+    /// Makes sure a live, handshaken runtime is running, starting one if
+    /// needed (waiting out the backoff first).
+    async fn ensure_running(&self, sup: &mut Supervisor) -> Result<Arc<Connection>, HostError> {
+        if let Some(conn) = &sup.conn {
+            if conn.is_alive() {
+                return Ok(Arc::clone(conn));
+            }
+            tracing::info!(pid = ?conn.pid, "runtime is gone; restarting it");
+        }
+        sup.conn = None;
+        *self
+            .inner
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        let config = &self.inner.config;
+        if let Some(at) = sup.next_start {
+            tokio::time::sleep_until(at).await;
+        }
+        let started = async {
+            let conn = Connection::spawn(config, Arc::clone(&self.inner.provider)).await?;
+            let info = conn.handshake(config).await?;
+            Ok::<_, HostError>((Arc::new(conn), info))
+        }
+        .await;
+        match started {
+            Ok((conn, info)) => {
+                sup.failures = 0;
+                sup.next_start = Some(Instant::now() + config.restart_backoff_min);
+                sup.restarts += 1;
+                sup.conn = Some(Arc::clone(&conn));
+                tracing::info!(pid = ?conn.pid, runtime_version = %info.runtime_version, "runtime started");
+                *self
+                    .inner
+                    .current
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some((Arc::clone(&conn), info));
+                Ok(conn)
+            }
+            Err(e) => {
+                sup.failures = sup.failures.saturating_add(1);
+                sup.next_start = Some(Instant::now() + config.backoff(sup.failures));
+                tracing::warn!(error = %e, failures = sup.failures, "runtime failed to start");
+                Err(e)
+            }
+        }
+    }
+
+    /// One call: serialized, on a running runtime. A runtime error answer
+    /// becomes [`HostError::Runtime`] (or [`HostError::Aborted`]).
+    async fn call(
+        &self,
+        req: Request,
+        limit: Duration,
+    ) -> Result<(Response, Arc<Connection>), HostError> {
+        let mut sup = self.inner.supervisor.lock().await;
+        let conn = self.ensure_running(&mut sup).await?;
+        let resp = conn
+            .call(req, limit, self.inner.config.abort_timeout)
+            .await?;
+        drop(sup);
+        match resp {
+            Response::Error(e) if e.is_aborted() => Err(HostError::Aborted),
+            Response::Error(e) => Err(HostError::Runtime(e)),
+            resp => Ok((resp, conn)),
+        }
+    }
+
+    /// A response of the wrong kind: the runtime is not trusted to be in a
+    /// sane state any more, so it is killed (and restarted next call).
+    fn unexpected(&self, conn: &Connection, request: &'static str, got: &Response) -> HostError {
+        tracing::warn!(
+            request,
+            response = got.name(),
+            "unexpected response; killing the runtime"
+        );
+        conn.kill_for(Closed::Killed);
+        HostError::UnexpectedResponse {
+            request,
+            response: got.name(),
+        }
+    }
+}
