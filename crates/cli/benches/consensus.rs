@@ -11,7 +11,7 @@
 //!   notification of the block holding it, at a validator).
 //!
 //! `cargo bench -p atoll-cli --bench consensus` (options after `--`:
-//! `--txs N`, `--senders K`, `--validators V`, `--paced N`). Every load loop is
+//! `--txs N`, `--senders K`, `--validators V`, `--paced N`, `--block-time MS`). Every load loop is
 //! bounded and all traffic stays on loopback.
 
 #![allow(
@@ -51,6 +51,7 @@ struct Options {
     senders: usize,
     validators: usize,
     paced: usize,
+    block_time_ms: u64,
 }
 
 fn options() -> Options {
@@ -59,6 +60,7 @@ fn options() -> Options {
         senders: 200,
         validators: 4,
         paced: 200,
+        block_time_ms: 200,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -69,6 +71,7 @@ fn options() -> Options {
             ("--senders", Some(v)) => o.senders = v,
             ("--validators", Some(v)) => o.validators = v,
             ("--paced", Some(v)) => o.paced = v,
+            ("--block-time", Some(v)) => o.block_time_ms = v as u64,
             _ => {}
         }
         i += 1;
@@ -181,6 +184,10 @@ async fn main() {
     println!("== ed25519 limits on this machine ==");
     let (single, batch) = ed25519_limits();
     println!("single verify: {single:.0}/s, batch verify (1024): {batch:.0}/s");
+    println!(
+        "network: {} validators, block time {} ms, {} senders",
+        o.validators, o.block_time_ms, o.senders
+    );
 
     let tmp = tempfile::tempdir().unwrap();
     let keys: Vec<SigningKey> = (0..o.senders).map(sender).collect();
@@ -196,6 +203,7 @@ async fn main() {
             max_bytes: 256 << 20,
             max_per_sender: o.txs / o.senders.max(1) + o.paced + 16,
         },
+        block_time_ms: o.block_time_ms,
         ..Plan::default()
     };
     let layout = Layout::create(tmp.path(), &plan).unwrap();

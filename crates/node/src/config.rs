@@ -15,6 +15,7 @@
 //! timeout_propose_ms = 1000      # optional, shown with defaults
 //! timeout_prevote_ms = 500
 //! timeout_precommit_ms = 500
+//! block_time_ms = 200           # least time between heights (0: none)
 //!
 //! [gossip]                        # transaction gossip
 //! listen = "/ip4/127.0.0.1/tcp/26657"
@@ -84,6 +85,17 @@ pub struct ConsensusSection {
     /// Precommit timeout.
     #[serde(default = "default_vote")]
     pub timeout_precommit_ms: u64,
+    /// Shortest time from the start of one height to the start of the next,
+    /// in milliseconds (0: start the next height as soon as a block is
+    /// decided). A decided block is applied and visible at once either way;
+    /// this only keeps an idle network from producing empty blocks as fast
+    /// as the machine allows.
+    #[serde(default = "default_block_time")]
+    pub block_time_ms: u64,
+}
+
+fn default_block_time() -> u64 {
+    200
 }
 
 fn default_propose() -> u64 {

@@ -54,6 +54,8 @@ pub struct Plan {
     pub timeout_propose_ms: u64,
     /// Consensus vote timeouts (ms).
     pub timeout_vote_ms: u64,
+    /// Least time between heights (ms).
+    pub block_time_ms: u64,
     /// Mempool bounds of every node.
     pub mempool: MempoolSection,
 }
@@ -68,6 +70,7 @@ impl Default for Plan {
             epoch_interval: 100,
             timeout_propose_ms: 1_000,
             timeout_vote_ms: 500,
+            block_time_ms: 200,
             mempool: MempoolSection::default(),
         }
     }
@@ -176,6 +179,7 @@ impl Layout {
                     timeout_propose_ms: plan.timeout_propose_ms,
                     timeout_prevote_ms: plan.timeout_vote_ms,
                     timeout_precommit_ms: plan.timeout_vote_ms,
+                    block_time_ms: plan.block_time_ms,
                 },
                 gossip: Some(GossipSection {
                     listen: multiaddr(gossip),
