@@ -5,12 +5,17 @@
 //!   node's keys (files readable by their owner only).
 //! - `atoll genesis check FILE`: validate a genesis document and explain
 //!   every problem in it.
+//! - `atoll localnet [--data-dir DIR] [--validators N | --single]
+//!   [--full-nodes M]`: a whole network on this machine, one process per
+//!   node, with funded development accounts (see [`localnet`]).
 
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
     reason = "a command-line tool talks to its user on stdout and stderr"
 )]
+
+mod localnet;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +52,23 @@ enum Command {
     Genesis {
         #[command(subcommand)]
         command: GenesisCommand,
+    },
+    /// Run a local network (consensus layer): creates it in DATA_DIR on
+    /// first use (debug genesis, funded development accounts), restarts it
+    /// from there afterwards; runs until Ctrl-C or SIGTERM.
+    Localnet {
+        /// The network's directory.
+        #[arg(long, default_value = "./localnet")]
+        data_dir: PathBuf,
+        /// Validators of a new network [default: 4].
+        #[arg(long, conflicts_with = "single")]
+        validators: Option<usize>,
+        /// One validator with short consensus timeouts (fast blocks).
+        #[arg(long)]
+        single: bool,
+        /// Full nodes of a new network [default: 0].
+        #[arg(long)]
+        full_nodes: Option<usize>,
     },
 }
 
@@ -96,6 +118,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: GenesisCommand::Check { file, json },
         } => genesis_check(&file, json),
         Command::Node { config } => node(&config),
+        Command::Localnet {
+            data_dir,
+            validators,
+            single,
+            full_nodes,
+        } => localnet::run(&localnet::Options {
+            data_dir,
+            validators,
+            single,
+            full_nodes,
+        }),
         Command::Identity {
             command: IdentityCommand::Init { dir, entity },
         } => {
@@ -121,6 +154,8 @@ fn node(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: `atoll localnet` sends logs to files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,0 +1,327 @@
+//! `atoll localnet` as a user runs it: it creates a network, writes
+//! `localnet.json` once every node has finalized a block, serves funded
+//! development accounts, stops every node on SIGTERM and exits 0, and
+//! restarts from the same directory where it stopped. `--single` makes
+//! blocks alone; bad flags are refused with a clear message.
+//!
+//! Every wait is bounded; no assertion depends on how fast this machine is.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    missing_docs,
+    reason = "test harness"
+)]
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const ATOLL: &str = env!("CARGO_BIN_EXE_atoll");
+const WAIT: Duration = Duration::from_secs(180);
+
+/// One JSON-RPC call over a fresh HTTP connection.
+fn call(addr: SocketAddr, method: &str, params: Value) -> Result<Value, Value> {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| json!({"connect": e.to_string()}))?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes())
+        .map_err(|e| json!({"write": e.to_string()}))?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)
+        .map_err(|e| json!({"read": e.to_string()}))?;
+    let json_start = out.find("\r\n\r\n").map_or(0, |i| i + 4);
+    let v: Value = serde_json::from_str(&out[json_start..])
+        .map_err(|e| json!({"parse": e.to_string(), "raw": out}))?;
+    match v.get("error") {
+        Some(e) => Err(e.clone()),
+        None => Ok(v["result"].clone()),
+    }
+}
+
+/// An `atoll localnet` process; killed if the test fails.
+struct Localnet {
+    dir: PathBuf,
+    stderr: PathBuf,
+    child: Option<Child>,
+}
+
+impl Localnet {
+    fn start(dir: &Path, args: &[&str]) -> Self {
+        let stderr = dir.with_extension("stderr");
+        // The command removes a stale summary itself, but maybe only after
+        // this test has read it.
+        let _ = std::fs::remove_file(dir.join("localnet.json"));
+        let child = Command::new(ATOLL)
+            .arg("localnet")
+            .arg("--data-dir")
+            .arg(dir)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        Self {
+            dir: dir.to_path_buf(),
+            stderr,
+            child: Some(child),
+        }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr)
+            .unwrap_or_default()
+            .replace('\r', "\n")
+    }
+
+    /// Waits for `localnet.json` (the network is up) and reads it.
+    fn summary(&mut self) -> Value {
+        let path = self.dir.join("localnet.json");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                return serde_json::from_str(&text).unwrap();
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("localnet exited with {status:?}:\n{}", self.stderr());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no localnet.json within {WAIT:?}:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// SIGTERM, then the exit status.
+    fn terminate(&mut self) -> ExitStatus {
+        let mut c = self.child.take().expect("running");
+        let pid = c.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = c.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                panic!("localnet did not stop within 60 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Localnet {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SIGTERM first, so that it stops its nodes.
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn rpc_addrs(summary: &Value) -> Vec<SocketAddr> {
+    summary["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let url = n["rpc_url"].as_str().unwrap();
+            url.strip_prefix("http://").unwrap().parse().unwrap()
+        })
+        .collect()
+}
+
+fn status(addr: SocketAddr) -> Value {
+    call(addr, "node_status", json!([])).unwrap()
+}
+
+fn height(addr: SocketAddr) -> u64 {
+    status(addr)["latest_height"].as_u64().unwrap_or(0)
+}
+
+fn wait_height(addrs: &[SocketAddr], at_least: u64) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let heights: Vec<u64> = addrs.iter().map(|a| height(*a)).collect();
+        if heights.iter().all(|h| *h >= at_least) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "heights {heights:?} did not reach {at_least}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Every node's API port refuses connections (bounded wait).
+fn wait_all_gone(addrs: &[SocketAddr]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let alive: Vec<&SocketAddr> = addrs
+            .iter()
+            .filter(|a| TcpStream::connect_timeout(a, Duration::from_secs(1)).is_ok())
+            .collect();
+        if alive.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nodes still listening after the localnet stopped: {alive:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn localnet_starts_serves_dev_accounts_stops_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("net");
+    let mut net = Localnet::start(&dir, &["--validators", "4"]);
+    let summary = net.summary();
+
+    let addrs = rpc_addrs(&summary);
+    assert_eq!(addrs.len(), 4, "{summary}");
+    for n in summary["nodes"].as_array().unwrap() {
+        assert_eq!(n["role"], "validator");
+        assert!(n["ws_url"].as_str().unwrap().starts_with("ws://127.0.0.1:"));
+        assert!(Path::new(n["log"].as_str().unwrap()).exists());
+    }
+    let chain_id = summary["chain_id"].as_str().unwrap();
+    assert_eq!(
+        summary["mnemonic"],
+        "test test test test test test test test test test test junk"
+    );
+    assert!(summary["time_to_first_block_ms"].is_u64(), "{summary}");
+    for addr in &addrs {
+        let s = status(*addr);
+        assert_eq!(s["chain_id"], chain_id);
+        assert_eq!(s["chain_context"], summary["chain_context"]);
+        assert!(s["latest_height"].as_u64().unwrap() >= 1, "{s}");
+    }
+
+    // The development accounts are funded, and derived as documented.
+    let accounts = summary["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 5);
+    for a in accounts {
+        let seed: [u8; 32] = hex::decode(a["private_key"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let key = atoll_crypto::ed25519::SigningKey::from_seed(&seed);
+        let address = atoll_crypto::Address::from_ed25519(&key.public_key());
+        assert_eq!(a["address"], address.to_string());
+        assert_eq!(a["public_key"], key.public_key().to_string());
+    }
+    let index: u32 = 3;
+    let expected = atoll_crypto::Hash::digest_parts(&[
+        b"atoll/dev-account",
+        b"test test test test test test test test test test test junk",
+        &index.to_be_bytes(),
+    ]);
+    assert_eq!(accounts[3]["private_key"], expected.to_hex());
+    let account = call(
+        addrs[1],
+        "consensus_getAccount",
+        json!([accounts[0]["address"]]),
+    )
+    .unwrap();
+    let balance = &account["general"]["balance"];
+    let balance: u128 = balance
+        .as_str()
+        .map(|s| s.parse().unwrap())
+        .or_else(|| balance.as_u64().map(u128::from))
+        .unwrap_or(0);
+    let genesis: u128 = accounts[0]["genesis_balance"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(genesis > 0);
+    assert_eq!(balance, genesis, "{account}");
+
+    // SIGTERM: every node stops, and the command exits 0.
+    let before = addrs.iter().map(|a| height(*a)).max().unwrap();
+    let status = net.terminate();
+    assert!(status.success(), "exit {status:?}:\n{}", net.stderr());
+    wait_all_gone(&addrs);
+
+    // The same directory again: the same network, resumed.
+    let mut again = Localnet::start(&dir, &[]);
+    let summary2 = again.summary();
+    assert_eq!(summary2["chain_id"], summary["chain_id"]);
+    assert_eq!(summary2["chain_context"], summary["chain_context"]);
+    assert_eq!(rpc_addrs(&summary2), addrs);
+    for addr in &addrs {
+        assert!(height(*addr) >= before, "resumed below {before}");
+    }
+    wait_height(&addrs, before + 1);
+    let status = again.terminate();
+    assert!(status.success(), "exit {status:?}:\n{}", again.stderr());
+    wait_all_gone(&addrs);
+
+    // A conflicting flag on an existing network is refused.
+    let out = Command::new(ATOLL)
+        .args(["localnet", "--validators", "2", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("4 validator(s)"), "{err}");
+}
+
+#[test]
+fn single_validator_localnet_makes_blocks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("single");
+    let mut net = Localnet::start(&dir, &["--single"]);
+    let summary = net.summary();
+    let addrs = rpc_addrs(&summary);
+    assert_eq!(addrs.len(), 1);
+    wait_height(&addrs, 3);
+    let status = net.terminate();
+    assert!(status.success(), "exit {status:?}:\n{}", net.stderr());
+    wait_all_gone(&addrs);
+}
+
+#[test]
+fn zero_validators_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("none");
+    let out = Command::new(ATOLL)
+        .args(["localnet", "--validators", "0", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--validators must be at least 1"), "{err}");
+    assert!(!dir.join("genesis.json").exists());
+}
