@@ -226,6 +226,7 @@ fn open(options: &Options) -> anyhow::Result<(Layout, bool)> {
         plan.validators = 1;
         plan.timeout_propose_ms = 300;
         plan.timeout_vote_ms = 150;
+        plan.block_time_ms = 100;
     }
     let layout = Layout::create(dir, &plan)
         .with_context(|| format!("cannot create a localnet in {}", dir.display()))?;

@@ -95,7 +95,7 @@ impl Node {
         let child = Command::new(ATOLL)
             .args(["node", "--config"])
             .arg(self.dir.join("node.toml"))
-            .env("RUST_LOG", "info,libp2p=warn,malachitebft=warn")
+            .env("RUST_LOG", "info,libp2p=warn,arc_malachitebft=warn")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -342,9 +342,36 @@ impl RunningNode {
     }
 }
 
+/// When set to the pid of the process that started the node, the node
+/// arranges to receive SIGTERM (a clean shutdown) when that process dies, and
+/// refuses to start if it is already gone (Linux).
+pub const ENV_PARENT_PID: &str = "ATOLL_PARENT_PID";
+
+fn die_with_parent() -> Result<(), NodeError> {
+    let Ok(parent) = std::env::var(ENV_PARENT_PID) else {
+        return Ok(());
+    };
+    let bad = |why: String| NodeError::Bft(BftError::Engine(why));
+    let parent: i32 = parent
+        .parse()
+        .map_err(|_| bad(format!("{ENV_PARENT_PID}={parent:?} is not a process id")))?;
+    #[cfg(target_os = "linux")]
+    {
+        nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+            .map_err(|e| bad(format!("cannot arm the parent-death signal: {e}")))?;
+        if nix::unistd::getppid().as_raw() != parent {
+            return Err(bad("the process that started this node is gone".into()));
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = parent;
+    Ok(())
+}
+
 /// Runs a node until SIGTERM or Ctrl-C (a clean shutdown, `Ok`) or a fatal
 /// error (`Err`).
 pub async fn run(config: &NodeConfig) -> Result<(), NodeError> {
+    die_with_parent()?;
     let mut node = start(config).await?;
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

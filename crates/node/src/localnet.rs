@@ -172,7 +172,7 @@ impl Layout {
                     Role::Full
                 },
                 moniker: name.clone(),
-                log: "info,libp2p=warn,malachitebft=warn".into(),
+                log: "info,libp2p=warn,arc_malachitebft=warn".into(),
                 consensus: ConsensusSection {
                     listen: multiaddr(consensus),
                     peers: others.iter().map(|j| multiaddr(ports[*j].0)).collect(),
@@ -276,6 +276,9 @@ impl NodeProcess {
         let child = Command::new(exe)
             .args(["node", "--config"])
             .arg(&files.config)
+            // The node stops (as on SIGTERM) if this process dies, even by
+            // SIGKILL: no orphaned nodes.
+            .env(crate::ENV_PARENT_PID, std::process::id().to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -299,6 +302,11 @@ impl NodeProcess {
         let Some(mut child) = self.child.take() else {
             return;
         };
+        // Already exited (and reaped): there is nothing to signal, and its
+        // pid may belong to another process by now.
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
         #[cfg(unix)]
         {
             if let Ok(pid) = i32::try_from(child.id()) {
