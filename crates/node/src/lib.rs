@@ -15,6 +15,7 @@
 //!   and shut down cleanly.
 
 pub mod config;
+pub mod gossip;
 pub mod identity;
 pub mod localnet;
 pub mod service;
@@ -79,40 +80,7 @@ pub struct RunningNode {
     engine: EngineHandle,
     host: Option<JoinHandle<Result<(), BftError>>>,
     chain: Chain,
-    gossip: Option<Arc<GossipBroadcast>>,
-}
-
-/// Publishes admitted transactions on the gossip network.
-struct GossipBroadcast(std::sync::Mutex<Option<atoll_p2p::Gossip>>);
-
-impl GossipBroadcast {
-    async fn close(&self) {
-        let gossip = self.0.lock().ok().and_then(|mut g| g.take());
-        if let Some(g) = gossip {
-            g.shutdown().await;
-        }
-    }
-}
-
-impl service::Broadcast for GossipBroadcast {
-    fn publish(&self, raw: Vec<u8>) {
-        let Ok(gossip) = self.0.lock() else {
-            return;
-        };
-        if let Some(g) = gossip.as_ref()
-            && let Err(e) = g.publish(raw)
-        {
-            tracing::debug!(error = %e, "transaction not gossiped");
-        }
-    }
-}
-
-impl std::fmt::Debug for RunningNode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunningNode")
-            .field("rpc", &self.rpc_addr())
-            .finish_non_exhaustive()
-    }
+    gossip: Option<Arc<gossip::Batcher>>,
 }
 
 fn multiaddr(s: &str) -> Result<atoll_bft::engine::app::net::Multiaddr, NodeError> {
@@ -234,11 +202,7 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
                 .map_err(|e| NodeError::Address(g.listen.clone(), e.to_string()))?;
             let admit = service.clone();
             let validate: atoll_p2p::Validator =
-                Arc::new(move |raw: &[u8]| match admit.admit_from_peer(raw) {
-                    service::PeerTx::Admitted => atoll_p2p::Verdict::Accept,
-                    service::PeerTx::Invalid => atoll_p2p::Verdict::Reject,
-                    service::PeerTx::NotNow => atoll_p2p::Verdict::Ignore,
-                });
+                Arc::new(move |message: &[u8]| gossip::judge_batch(&admit, message));
             let gossip = atoll_p2p::start(
                 atoll_p2p::GossipConfig {
                     listen,
@@ -250,15 +214,14 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
                         &identity.p2p.seed(),
                     ])
                     .0,
-                    topic: format!("atoll/txs/{}", app.chain_context().as_str()),
-                    max_tx_bytes: usize::try_from(genesis.consensus.max_tx_size)
-                        .unwrap_or(usize::MAX),
+                    topic: format!("atoll/txs/v1/{}", app.chain_context().as_str()),
+                    max_tx_bytes: gossip::max_message_bytes(),
                 },
                 validate,
             )
             .await?;
             info!(peer_id = %gossip.peer_id(), "transaction gossip started");
-            let gossip = Arc::new(GossipBroadcast(std::sync::Mutex::new(Some(gossip))));
+            let gossip = gossip::Batcher::start(gossip);
             service.set_broadcast(gossip.clone());
             Some(gossip)
         }
