@@ -378,6 +378,7 @@ pub struct TxRules<'a> {
     limits: Limits,
     next_nonce: BTreeMap<Address, u64>,
     gas: u64,
+    params: Option<atoll_consensus::app::TxParams>,
 }
 
 impl<'a> TxRules<'a> {
@@ -388,29 +389,36 @@ impl<'a> TxRules<'a> {
             limits,
             next_nonce: BTreeMap::new(),
             gas: 0,
+            params: None,
         }
     }
 
     /// Admits `raw` if it may follow the transactions admitted so far.
+    /// Every call must pass the same `store` (the parent's state).
     pub fn admit(&mut self, store: &dyn Store, raw: &[u8]) -> Result<(), String> {
-        // First for this signer: the exact account nonce. Later: the next one.
+        let params = match self.params.take() {
+            Some(p) => p,
+            None => self
+                .app
+                .tx_params(store)
+                .map_err(|e| format!("{}: {}", e.module, e.message))?,
+        };
         let checked = self
             .app
-            .check_tx(store, raw, NonceCheck::AtLeast)
-            .map_err(|e| format!("{}: {}", e.module, e.message))?;
-        match self.next_nonce.get(&checked.signer) {
-            Some(n) if *n != checked.nonce => {
-                return Err(format!(
-                    "nonce {} out of sequence (want {n})",
-                    checked.nonce
-                ));
-            }
-            Some(_) => {}
-            None => {
-                self.app
-                    .check_tx(store, raw, NonceCheck::Exact)
-                    .map_err(|e| format!("{}: {}", e.module, e.message))?;
-            }
+            .check_tx_with(store, raw, NonceCheck::AtLeast, &params);
+        self.params = Some(params);
+        let checked = checked.map_err(|e| format!("{}: {}", e.module, e.message))?;
+        // First for this signer: the exact account nonce. Later: the next one.
+        let want = self
+            .next_nonce
+            .get(&checked.signer)
+            .copied()
+            .unwrap_or(checked.account_nonce);
+        if checked.nonce != want {
+            return Err(format!(
+                "nonce {} out of sequence (want {want})",
+                checked.nonce
+            ));
         }
         let gas = self.gas.saturating_add(checked.gas);
         if self.limits.max_block_gas > 0 && gas > self.limits.max_block_gas {

@@ -198,6 +198,15 @@ pub struct CheckedTx {
     pub gas: u64,
     /// Raw size.
     pub size: u64,
+    /// The signer's account nonce in the state checked against.
+    pub account_nonce: u64,
+}
+
+/// The parameters every transaction check reads, loaded once for many
+/// checks against the same state ([`App::check_tx_with`]).
+pub struct TxParams {
+    params: ConsensusParameters,
+    gas_table: GasTable,
 }
 
 /// Which nonces [`App::check_tx`] accepts.
@@ -391,13 +400,33 @@ impl App {
         raw: &[u8],
         nonce_check: NonceCheck,
     ) -> Result<CheckedTx, TxError> {
+        let params = self.tx_params(store)?;
+        self.check_tx_with(store, raw, nonce_check, &params)
+    }
+
+    /// The parameters [`App::check_tx_with`] needs, read from `store`.
+    pub fn tx_params(&self, store: &dyn Store) -> Result<TxParams, TxError> {
         let params: ConsensusParameters = store
             .get_typed(&[CONSENSUS_PARAMETERS])
             .map_err(fatal_as_tx)?
             .ok_or_else(|| {
                 fatal_as_tx(FatalError::Invariant("consensus parameters missing".into()))
             })?;
-        let (signed, tx) = self.decode(raw, &params).map_err(|e| e.to_tx_error())?;
+        let gas_table = GasTable::load(&mut ReadOnly(store)).map_err(fatal_as_tx)?;
+        Ok(TxParams { params, gas_table })
+    }
+
+    /// [`App::check_tx`] with the parameters already read from the same
+    /// `store` (a proposer or a mempool checking many transactions).
+    pub fn check_tx_with(
+        &self,
+        store: &dyn Store,
+        raw: &[u8],
+        nonce_check: NonceCheck,
+        tx_params: &TxParams,
+    ) -> Result<CheckedTx, TxError> {
+        let params = &tx_params.params;
+        let (signed, tx) = self.decode(raw, params).map_err(|e| e.to_tx_error())?;
         let hash = Hash::digest(raw);
         if !self.was_verified(&hash) {
             signed
@@ -412,9 +441,8 @@ impl App {
             self.mark_verified(&[hash]);
         }
         let signer = Address::from_ed25519(&signed.signature.public_key);
-        let gas_table = GasTable::load(&mut ReadOnly(store)).map_err(fatal_as_tx)?;
-        let (fee, gas) =
-            admission(&params, &gas_table, &tx, raw.len() as u64).map_err(|e| e.to_tx_error())?;
+        let (fee, gas) = admission(params, &tx_params.gas_table, &tx, raw.len() as u64)
+            .map_err(|e| e.to_tx_error())?;
         let acct = staking::state::StakingState::new(&mut ReadOnly(store))
             .account(&signer)
             .map_err(fatal_as_tx)?;
@@ -439,7 +467,36 @@ impl App {
             fee,
             gas,
             size: raw.len() as u64,
+            account_nonce: acct.general.nonce,
         })
+    }
+
+    /// Verifies the signatures of many transactions in one Ed25519 batch
+    /// and remembers them as verified when the whole batch holds (see
+    /// [`App`]); otherwise nothing is remembered and each is verified alone
+    /// when checked. Saves time only: outcomes are the same either way.
+    pub fn preverify(&self, txs: &[&[u8]], tx_params: &TxParams) {
+        let mut batch = BatchVerifier::with_capacity(txs.len());
+        let mut fresh = Vec::with_capacity(txs.len());
+        for raw in txs {
+            let hash = Hash::digest(raw);
+            if self.was_verified(&hash) {
+                continue;
+            }
+            let Ok((signed, _)) = self.decode(raw, &tx_params.params) else {
+                continue;
+            };
+            batch.queue(
+                &signed.signature.public_key,
+                &self.tx_context,
+                &signed.untrusted_raw_value,
+                &signed.signature.signature,
+            );
+            fresh.push(hash);
+        }
+        if !fresh.is_empty() && batch.verify().is_ok() {
+            self.mark_verified(&fresh);
+        }
     }
 
     fn was_verified(&self, hash: &Hash) -> bool {

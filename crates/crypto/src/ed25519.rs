@@ -46,13 +46,56 @@ const SCHEME: &str = "ed25519";
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PublicKey([u8; PUBLIC_KEY_SIZE]);
 
+/// Keys recently found to decode to a curve point. Decoding (a square root
+/// in the field) costs about a third of a verification, and the same keys
+/// are parsed again and again (every transaction of an account, in the
+/// mempool, in proposals and in blocks). The answer depends only on the 32
+/// bytes, so remembering it changes no outcome.
+struct PointCache {
+    set: std::collections::BTreeSet<[u8; PUBLIC_KEY_SIZE]>,
+    order: std::collections::VecDeque<[u8; PUBLIC_KEY_SIZE]>,
+}
+
+const POINT_CACHE: usize = 65_536;
+
+fn point_cache() -> &'static std::sync::Mutex<PointCache> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<PointCache>> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| {
+        std::sync::Mutex::new(PointCache {
+            set: std::collections::BTreeSet::new(),
+            order: std::collections::VecDeque::new(),
+        })
+    })
+}
+
+fn decodes_to_point(bytes: &[u8; PUBLIC_KEY_SIZE]) -> bool {
+    if point_cache().lock().is_ok_and(|c| c.set.contains(bytes)) {
+        return true;
+    }
+    if VerificationKey::try_from(*bytes).is_err() {
+        return false;
+    }
+    if let Ok(mut c) = point_cache().lock()
+        && c.set.insert(*bytes)
+    {
+        c.order.push_back(*bytes);
+        while c.order.len() > POINT_CACHE {
+            if let Some(old) = c.order.pop_front() {
+                c.set.remove(&old);
+            }
+        }
+    }
+    true
+}
+
 impl PublicKey {
     /// Parses a public key. The bytes must be 32 long and encode a point on
     /// the curve (ZIP-215 decoding); anything else is a typed error.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
         let arr: [u8; PUBLIC_KEY_SIZE] = crate::error::fixed(bytes, "ed25519 public key")?;
-        VerificationKey::try_from(arr)
-            .map_err(|_| CryptoError::MalformedPublicKey { scheme: SCHEME })?;
+        if !decodes_to_point(&arr) {
+            return Err(CryptoError::MalformedPublicKey { scheme: SCHEME });
+        }
         Ok(Self(arr))
     }
 

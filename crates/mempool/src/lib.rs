@@ -26,7 +26,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use atoll_consensus::app::{App, CheckedTx, NonceCheck};
+use atoll_consensus::app::{App, CheckedTx, NonceCheck, TxParams};
 use atoll_consensus::error::TxError;
 use atoll_consensus::state::Store;
 use atoll_crypto::{Address, Hash};
@@ -144,8 +144,21 @@ impl Mempool {
         state: &dyn Store,
         raw: Vec<u8>,
     ) -> Result<Hash, MempoolError> {
+        let params = app.tx_params(state).map_err(MempoolError::Invalid)?;
+        self.insert_with(app, state, &params, raw)
+    }
+
+    /// [`Mempool::insert`] with the transaction parameters already read from
+    /// `state` (admitting a batch).
+    pub fn insert_with(
+        &mut self,
+        app: &App,
+        state: &dyn Store,
+        params: &TxParams,
+        raw: Vec<u8>,
+    ) -> Result<Hash, MempoolError> {
         let checked = app
-            .check_tx(state, &raw, NonceCheck::AtLeast)
+            .check_tx_with(state, &raw, NonceCheck::AtLeast, params)
             .map_err(MempoolError::Invalid)?;
         if self.by_hash.contains_key(&checked.hash) {
             return Err(MempoolError::Duplicate);

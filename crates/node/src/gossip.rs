@@ -44,8 +44,8 @@ pub fn judge_batch(service: &NodeService, message: &[u8]) -> atoll_p2p::Verdict 
         return atoll_p2p::Verdict::Reject;
     }
     let mut admitted = false;
-    for raw in &txs {
-        match service.admit_from_peer(raw) {
+    for verdict in service.admit_from_peer(&txs) {
+        match verdict {
             PeerTx::Admitted => admitted = true,
             PeerTx::Invalid => return atoll_p2p::Verdict::Reject,
             PeerTx::NotNow => {}

@@ -147,31 +147,41 @@ impl NodeService {
             .map_err(|_| ApiError::Internal("mempool lock poisoned".into()))
     }
 
-    /// Admits a transaction from a peer (not re-published here: gossip
-    /// forwards what this returns [`PeerTx::Admitted`] for).
-    pub fn admit_from_peer(&self, raw: &[u8]) -> PeerTx {
+    /// Admits a batch of transactions from a peer (not re-published here:
+    /// gossip forwards the batch when it is worth it).
+    pub fn admit_from_peer(&self, txs: &[serde_bytes::ByteBuf]) -> Vec<PeerTx> {
+        let not_now = || vec![PeerTx::NotNow; txs.len()];
         let Ok(view) = self.chain.latest_view() else {
-            return PeerTx::NotNow;
+            return not_now();
         };
+        let Ok(params) = self.app.tx_params(&view) else {
+            return not_now();
+        };
+        let raws: Vec<&[u8]> = txs.iter().map(|t| t.as_slice()).collect();
+        self.app.preverify(&raws, &params);
         let Ok(mut pool) = self.mempool.lock() else {
-            return PeerTx::NotNow;
+            return not_now();
         };
-        let r = pool.insert(&self.app, &view, raw.to_vec());
-        self.count_admission(&r, &pool);
-        match r {
-            Ok(_) => PeerTx::Admitted,
-            // Malformed, mis-signed, unknown method, oversized: invalid
-            // whatever the state, so the peer should never have sent it. A
-            // used nonce or an empty balance may just be news the peer has
-            // not had yet.
-            Err(MempoolError::Invalid(e))
-                if e.module == "consensus" && matches!(e.code, 1 | 2 | 7 | 8 | 10) =>
-            {
-                PeerTx::Invalid
-            }
-            Err(MempoolError::TooLarge) => PeerTx::Invalid,
-            Err(_) => PeerTx::NotNow,
+        let mut out = Vec::with_capacity(txs.len());
+        for raw in txs {
+            let r = pool.insert_with(&self.app, &view, &params, raw.to_vec());
+            self.count_admission(&r, &pool);
+            out.push(match r {
+                Ok(_) => PeerTx::Admitted,
+                // Malformed, mis-signed, unknown method, oversized: invalid
+                // whatever the state, so the peer should never have sent it.
+                // A used nonce or an empty balance may just be news the peer
+                // has not had yet.
+                Err(MempoolError::Invalid(e))
+                    if e.module == "consensus" && matches!(e.code, 1 | 2 | 7 | 8 | 10) =>
+                {
+                    PeerTx::Invalid
+                }
+                Err(MempoolError::TooLarge) => PeerTx::Invalid,
+                Err(_) => PeerTx::NotNow,
+            });
         }
+        out
     }
 
     fn count_admission(&self, r: &Result<Hash, MempoolError>, pool: &Mempool) {

@@ -176,6 +176,32 @@ fn a_signature_verified_once_is_trusted_only_for_those_exact_bytes() {
 }
 
 #[test]
+fn batch_preverification_never_vouches_for_a_bad_signature() {
+    let mut net = Net::new(2);
+    let good = transfer(&net, 0, 0, 1, 10);
+    let mut signed: SignedTransaction = cbor::from_slice(&good).unwrap();
+    let other: SignedTransaction = cbor::from_slice(&transfer(&net, 0, 0, 1, 11)).unwrap();
+    signed.signature.signature = other.signature.signature;
+    let forged = cbor::to_vec(&signed).unwrap();
+    let params = net.app.tx_params(&net.store).unwrap();
+    // A batch with one bad signature fails as a whole and proves nothing.
+    net.app.preverify(&[&good, &forged], &params);
+    let e = net
+        .app
+        .check_tx(&net.store, &forged, NonceCheck::AtLeast)
+        .unwrap_err();
+    assert_eq!(e.code, 2);
+    // Good ones alone pass, then still check and apply normally.
+    net.app.preverify(&[&good], &params);
+    net.app
+        .check_tx(&net.store, &good, NonceCheck::AtLeast)
+        .unwrap();
+    let r = net.block(vec![good, forged]);
+    assert_eq!(error_of(&r, 0), None);
+    assert_eq!(error_of(&r, 1), Some(("consensus".into(), 2)));
+}
+
+#[test]
 fn malformed_body_pays_fee() {
     let mut net = Net::new(2);
     let tx = net.tx(0, 0, methods::TRANSFER, &"not a transfer", 0, GAS);
