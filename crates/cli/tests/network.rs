@@ -17,6 +17,9 @@
     reason = "test harness"
 )]
 
+mod common;
+
+use common::{call, raw_call};
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -48,34 +51,6 @@ fn free_port() -> u16 {
 
 fn user() -> SigningKey {
     SigningKey::from_seed(&[200; 32])
-}
-
-/// One JSON-RPC call over a fresh HTTP connection.
-fn call(addr: SocketAddr, method: &str, params: Value) -> Result<Value, Value> {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
-    raw_call(addr, &body)
-}
-
-fn raw_call(addr: SocketAddr, body: &str) -> Result<Value, Value> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
-        .map_err(|e| json!({"connect": e.to_string()}))?;
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes())
-        .map_err(|e| json!({"write": e.to_string()}))?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)
-        .map_err(|e| json!({"read": e.to_string()}))?;
-    let json_start = out.find("\r\n\r\n").map_or(0, |i| i + 4);
-    let v: Value = serde_json::from_str(&out[json_start..])
-        .map_err(|e| json!({"parse": e.to_string(), "raw": out}))?;
-    match v.get("error") {
-        Some(e) => Err(e.clone()),
-        None => Ok(v["result"].clone()),
-    }
 }
 
 struct Node {

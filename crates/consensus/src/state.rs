@@ -184,12 +184,38 @@ impl<'a> Overlay<'a> {
     }
 }
 
+/// Reads through pending `writes` to `parent`: what both overlays share.
+fn overlay_get(
+    parent: &dyn Store,
+    writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    key: &[u8],
+) -> Result<Option<Vec<u8>>, FatalError> {
+    match writes.get(key) {
+        Some(pending) => Ok(pending.clone()),
+        None => parent.get(key),
+    }
+}
+
+fn overlay_range(
+    parent: &dyn Store,
+    writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    start: &[u8],
+    end: Option<&[u8]>,
+) -> Result<Entries, FatalError> {
+    let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = parent.range(start, end)?.into_iter().collect();
+    let upper = end.map_or(Bound::Unbounded, Bound::Excluded);
+    for (k, v) in writes.range::<[u8], _>((Bound::Included(start), upper)) {
+        match v {
+            Some(v) => merged.insert(k.clone(), v.clone()),
+            None => merged.remove(k),
+        };
+    }
+    Ok(merged.into_iter().collect())
+}
+
 impl Store for Overlay<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, FatalError> {
-        match self.writes.get(key) {
-            Some(pending) => Ok(pending.clone()),
-            None => self.parent.get(key),
-        }
+        overlay_get(&*self.parent, &self.writes, key)
     }
 
     fn insert(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), FatalError> {
@@ -203,19 +229,45 @@ impl Store for Overlay<'_> {
     }
 
     fn range(&self, start: &[u8], end: Option<&[u8]>) -> Result<Entries, FatalError> {
-        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
-            self.parent.range(start, end)?.into_iter().collect();
-        let upper = end.map_or(Bound::Unbounded, Bound::Excluded);
-        for (k, v) in self
-            .writes
-            .range::<[u8], _>((Bound::Included(start), upper))
-        {
-            match v {
-                Some(v) => merged.insert(k.clone(), v.clone()),
-                None => merged.remove(k),
-            };
+        overlay_range(&*self.parent, &self.writes, start, end)
+    }
+}
+
+/// Pending writes over a store that is only read: simulations (queries, gas
+/// estimation, check modes) write here without touching the real state.
+/// Dropping it discards everything.
+pub struct ReadOverlay<'a> {
+    parent: &'a dyn Store,
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl<'a> ReadOverlay<'a> {
+    /// An empty overlay on `parent`.
+    pub fn new(parent: &'a dyn Store) -> Self {
+        Self {
+            parent,
+            writes: BTreeMap::new(),
         }
-        Ok(merged.into_iter().collect())
+    }
+}
+
+impl Store for ReadOverlay<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, FatalError> {
+        overlay_get(self.parent, &self.writes, key)
+    }
+
+    fn insert(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), FatalError> {
+        self.writes.insert(key.to_vec(), Some(value));
+        Ok(())
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Result<(), FatalError> {
+        self.writes.insert(key.to_vec(), None);
+        Ok(())
+    }
+
+    fn range(&self, start: &[u8], end: Option<&[u8]>) -> Result<Entries, FatalError> {
+        overlay_range(self.parent, &self.writes, start, end)
     }
 }
 

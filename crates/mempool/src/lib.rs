@@ -313,21 +313,28 @@ impl Mempool {
             }
             self.remove(h);
         }
+        let queued: Vec<Hash> = senders
+            .iter()
+            .filter_map(|s| self.senders.get(s))
+            .flat_map(|q| q.values().map(|e| e.checked.hash))
+            .collect();
+        self.recheck_these(app, state, queued)
+    }
+
+    /// Rechecks `hashes` against `state`, dropping the ones now invalid.
+    fn recheck_these(&mut self, app: &App, state: &dyn Store, hashes: Vec<Hash>) -> usize {
+        let Ok(params) = app.tx_params(state) else {
+            return 0;
+        };
         let mut dropped = 0;
-        for sender in senders {
-            let queued: Vec<Hash> = self
-                .senders
-                .get(&sender)
-                .map(|q| q.values().map(|e| e.checked.hash).collect())
-                .unwrap_or_default();
-            for hash in queued {
-                let keep = self
-                    .entry(&hash)
-                    .is_some_and(|e| app.check_tx(state, &e.raw, NonceCheck::AtLeast).is_ok());
-                if !keep {
-                    self.remove(&hash);
-                    dropped += 1;
-                }
+        for hash in hashes {
+            let keep = self.entry(&hash).is_some_and(|e| {
+                app.check_tx_with(state, &e.raw, NonceCheck::AtLeast, &params)
+                    .is_ok()
+            });
+            if !keep {
+                self.remove(&hash);
+                dropped += 1;
             }
         }
         dropped
@@ -337,17 +344,7 @@ impl Mempool {
     /// the new state, dropping any that became invalid.
     pub fn recheck(&mut self, app: &App, state: &dyn Store) -> usize {
         let hashes: Vec<Hash> = self.by_hash.keys().copied().collect();
-        let mut dropped = 0;
-        for hash in hashes {
-            let keep = self
-                .entry(&hash)
-                .is_some_and(|e| app.check_tx(state, &e.raw, NonceCheck::AtLeast).is_ok());
-            if !keep {
-                self.remove(&hash);
-                dropped += 1;
-            }
-        }
-        dropped
+        self.recheck_these(app, state, hashes)
     }
 }
 

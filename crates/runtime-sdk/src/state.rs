@@ -8,9 +8,6 @@
 //! `consensus_accounts`) never shares keys with it: the byte after the
 //! shorter name is a sub-prefix in one and a letter or `_` in the other.
 
-use std::collections::BTreeMap;
-use std::ops::Bound;
-
 pub use atoll_consensus::state::{Entries, MemStore, Overlay, Store, StoreExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -52,54 +49,5 @@ pub fn set_params<P: Serialize>(
 }
 
 /// Pending writes over a store that is only read: what queries and gas
-/// estimation run on, so that simulated calls can write without touching
-/// the real state. Dropping it discards everything.
-pub struct ReadOverlay<'a> {
-    parent: &'a dyn Store,
-    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-}
-
-impl<'a> ReadOverlay<'a> {
-    /// An empty overlay on `parent`.
-    pub fn new(parent: &'a dyn Store) -> Self {
-        Self {
-            parent,
-            writes: BTreeMap::new(),
-        }
-    }
-}
-
-impl Store for ReadOverlay<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, FatalError> {
-        match self.writes.get(key) {
-            Some(pending) => Ok(pending.clone()),
-            None => self.parent.get(key),
-        }
-    }
-
-    fn insert(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), FatalError> {
-        self.writes.insert(key.to_vec(), Some(value));
-        Ok(())
-    }
-
-    fn remove(&mut self, key: &[u8]) -> Result<(), FatalError> {
-        self.writes.insert(key.to_vec(), None);
-        Ok(())
-    }
-
-    fn range(&self, start: &[u8], end: Option<&[u8]>) -> Result<Entries, FatalError> {
-        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
-            self.parent.range(start, end)?.into_iter().collect();
-        let upper = end.map_or(Bound::Unbounded, Bound::Excluded);
-        for (k, v) in self
-            .writes
-            .range::<[u8], _>((Bound::Included(start), upper))
-        {
-            match v {
-                Some(v) => merged.insert(k.clone(), v.clone()),
-                None => merged.remove(k),
-            };
-        }
-        Ok(merged.into_iter().collect())
-    }
-}
+/// estimation run on (the consensus layer's type, shared).
+pub use atoll_consensus::state::ReadOverlay;

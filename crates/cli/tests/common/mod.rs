@@ -1,0 +1,39 @@
+//! What the CLI's end-to-end tests share: JSON-RPC over plain HTTP/1.1 to a
+//! node on loopback, one fresh connection per call, every wait bounded.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// One JSON-RPC call: the result, or the error object (or a description of
+/// a transport failure, as JSON).
+pub fn call(addr: SocketAddr, method: &str, params: Value) -> Result<Value, Value> {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+    raw_call(addr, &body)
+}
+
+/// Sends `body` as a JSON-RPC request, as is.
+pub fn raw_call(addr: SocketAddr, body: &str) -> Result<Value, Value> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| json!({"connect": e.to_string()}))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| json!({"socket": e.to_string()}))?;
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes())
+        .map_err(|e| json!({"write": e.to_string()}))?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)
+        .map_err(|e| json!({"read": e.to_string()}))?;
+    let json_start = out.find("\r\n\r\n").map_or(0, |i| i + 4);
+    let v: Value = serde_json::from_str(&out[json_start..])
+        .map_err(|e| json!({"parse": e.to_string(), "raw": out}))?;
+    match v.get("error") {
+        Some(e) => Err(e.clone()),
+        None => Ok(v["result"].clone()),
+    }
+}
