@@ -295,6 +295,41 @@ impl NodeApi for NodeService {
         Ok(hash)
     }
 
+    fn submit_txs(&self, raws: Vec<Vec<u8>>) -> Vec<Result<Hash, ApiError>> {
+        let prepared = self.chain.latest_view().map_err(internal).and_then(|view| {
+            let params = self.app.tx_params(&view).map_err(ApiError::Tx)?;
+            Ok((view, params))
+        });
+        let (view, params) = match prepared {
+            Ok(p) => p,
+            Err(e) => return raws.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let refs: Vec<&[u8]> = raws.iter().map(Vec::as_slice).collect();
+        self.app.preverify(&refs, &params);
+        let mut admitted = Vec::new();
+        let outcomes: Vec<Result<Hash, ApiError>> = match self.pool() {
+            Ok(mut pool) => raws
+                .into_iter()
+                .map(|raw| {
+                    let r = pool.insert_with(&self.app, &view, &params, raw.clone());
+                    self.count_admission(&r, &pool);
+                    r.inspect(|_| admitted.push(raw)).map_err(|e| match e {
+                        MempoolError::Invalid(t) => ApiError::Tx(t),
+                        other => ApiError::InvalidParams(other.to_string()),
+                    })
+                })
+                .collect(),
+            Err(e) => raws.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let b = self.broadcast.lock().ok().and_then(|b| b.clone());
+        if let Some(b) = b {
+            for raw in admitted {
+                b.publish(raw);
+            }
+        }
+        outcomes
+    }
+
     fn block(&self, height: Option<u64>) -> Result<Option<BlockView>, ApiError> {
         let h = match height {
             Some(h) => h,

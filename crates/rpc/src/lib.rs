@@ -9,6 +9,7 @@
 //! | `node_status` | — | [`NodeStatus`] |
 //! | `system_health` (also `GET /health`) | — | `"ok"` |
 //! | `consensus_submitTx` | `[tx, wait?]`: base64 (or `0x` hex) CBOR of a signed transaction | `{hash, height?, result?}` |
+//! | `consensus_submitTxs` | `[[tx, ...]]` (at most [`MAX_BULK_TXS`]) | per transaction, in order: `{hash}` or `{error: {code, message, data?}}` |
 //! | `consensus_getBlock` | `[height?]` (latest when absent) | [`BlockView`] |
 //! | `consensus_getBlockResults` | `[height]` | the block's transaction results and events |
 //! | `consensus_getTransaction` | `[hash]` | [`TxView`] |
@@ -117,6 +118,9 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// Most transactions in one `consensus_submitTxs` call.
+pub const MAX_BULK_TXS: usize = 10_000;
+
 /// Code of a refused transaction.
 pub const CODE_TX_REFUSED: i32 = -32000;
 /// Code of something not found.
@@ -151,6 +155,11 @@ pub trait NodeApi: Send + Sync + 'static {
     fn status(&self) -> NodeStatus;
     /// Admits a signed transaction to the mempool (and gossips it).
     fn submit_tx(&self, raw: Vec<u8>) -> Result<Hash, ApiError>;
+    /// Admits many transactions: the outcome of each, in order. A node can
+    /// check them together (one signature batch).
+    fn submit_txs(&self, raws: Vec<Vec<u8>>) -> Vec<Result<Hash, ApiError>> {
+        raws.into_iter().map(|raw| self.submit_tx(raw)).collect()
+    }
     /// A committed block (`None` height: the latest).
     fn block(&self, height: Option<u64>) -> Result<Option<BlockView>, ApiError>;
     /// A committed block's results.
@@ -340,6 +349,38 @@ fn methods(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodEr
                 Some(json!({ "hash": hash })),
             )),
         }
+    })?;
+    m.register_method("consensus_submitTxs", |p, ctx, _| {
+        let txs: Vec<String> = p.sequence().next()?;
+        if txs.len() > MAX_BULK_TXS {
+            return Err(ErrorObjectOwned::from(ApiError::InvalidParams(format!(
+                "{} transactions; at most {MAX_BULK_TXS} per call",
+                txs.len()
+            ))));
+        }
+        // Undecodable entries are answered in place; the rest go together.
+        let decoded: Vec<Result<Vec<u8>, ApiError>> = txs.iter().map(|t| decode_tx(t)).collect();
+        let raws: Vec<Vec<u8>> = decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
+        let mut outcomes = ctx.api.submit_txs(raws).into_iter();
+        let results: Vec<Value> = decoded
+            .into_iter()
+            .map(|d| {
+                let r = match d {
+                    Ok(_) => outcomes.next().unwrap_or_else(|| {
+                        Err(ApiError::Internal("missing outcome".into()))
+                    }),
+                    Err(e) => Err(e),
+                };
+                match r {
+                    Ok(hash) => json!({ "hash": hash }),
+                    Err(e) => {
+                        let obj = ErrorObjectOwned::from(e);
+                        json!({ "error": { "code": obj.code(), "message": obj.message(), "data": obj.data() } })
+                    }
+                }
+            })
+            .collect();
+        Ok::<Value, ErrorObjectOwned>(Value::Array(results))
     })?;
     m.register_method("consensus_getBlock", |p, ctx, _| {
         let height: Option<u64> = p.sequence().optional_next()?;

@@ -257,6 +257,43 @@ async fn start() -> (Arc<DevNode>, atoll_rpc::RpcServer, Vec<SigningKey>) {
 }
 
 #[tokio::test]
+async fn bulk_submission_answers_each_transaction_in_order() {
+    let (node, server, ks) = start().await;
+    let client = HttpClientBuilder::default()
+        .build(format!("http://{}", server.local_addr()))
+        .unwrap();
+    let good0 = transfer(&node, &ks[0], 0, &ks[1], 1);
+    let good1 = transfer(&node, &ks[0], 1, &ks[1], 1);
+    let r: Value = client
+        .request(
+            "consensus_submitTxs",
+            rpc_params![vec![good0, "0xzz".to_string(), "AAAA".to_string(), good1]],
+        )
+        .await
+        .unwrap();
+    let r = r.as_array().unwrap();
+    assert_eq!(r.len(), 4);
+    assert!(r[0]["hash"].is_string(), "{r:?}");
+    assert_eq!(r[1]["error"]["code"], -32602, "{r:?}");
+    assert_eq!(r[2]["error"]["code"], -32000, "{r:?}");
+    assert!(r[2]["error"]["data"]["module"].is_string(), "{r:?}");
+    assert!(r[3]["hash"].is_string(), "{r:?}");
+    assert_eq!(node.produce(), 1);
+    let block: BlockView = client
+        .request("consensus_getBlock", rpc_params![])
+        .await
+        .unwrap();
+    assert_eq!(block.transactions.len(), 2);
+    // Too many in one call is refused whole.
+    let many = vec!["AAAA".to_string(); atoll_rpc::MAX_BULK_TXS + 1];
+    let e = client
+        .request::<Value, _>("consensus_submitTxs", rpc_params![many])
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("at most"), "{e}");
+}
+
+#[tokio::test]
 async fn submit_then_read_back_over_http() {
     let (node, server, ks) = start().await;
     let url = format!("http://{}", server.local_addr());
