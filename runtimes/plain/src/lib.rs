@@ -42,7 +42,7 @@
 //! **Calls.**
 //!
 //! - `ExecuteBatch`: `message_results` are CBOR
-//!   [`MessageResult`](atoll_runtime_sdk::MessageResult)s of the messages
+//!   [`MessageResult`]s of the messages
 //!   this runtime emitted in the previous round (every one of them, exactly
 //!   once: [`Runtime::process_message_results`]); then the transactions run
 //!   ([`Runtime::execute_batch`]). The answer holds one CBOR [`TxOutcome`]
@@ -312,7 +312,10 @@ impl PlainRuntime {
     }
 
     /// The SDK's context for a call.
-    fn sdk_context(&self, ctx: &BatchContext) -> Result<atoll_runtime_sdk::BatchContext, PlainError> {
+    fn sdk_context(
+        &self,
+        ctx: &BatchContext,
+    ) -> Result<atoll_runtime_sdk::BatchContext, PlainError> {
         if ctx.runtime_id != self.runtime_id {
             return Err(PlainError::WrongRuntime {
                 expected: self.runtime_id,
@@ -379,7 +382,11 @@ impl PlainRuntime {
                     })
                 })
                 .collect::<Result<_, _>>()?,
-            messages: batch.messages.iter().map(encode).collect::<Result<_, _>>()?,
+            messages: batch
+                .messages
+                .iter()
+                .map(encode)
+                .collect::<Result<_, _>>()?,
             events: events.iter().map(encode).collect::<Result<_, _>>()?,
         })
     }
@@ -427,8 +434,9 @@ impl PlainRuntime {
             v => cbor::encode_value(v).map_err(|e| PlainError::Encode(e.to_string()))?,
         };
         match self.runtime.query(&ctx, &store, &req.method, &args) {
-            Ok(bytes) => cbor::decode_value(&bytes)
-                .map_err(|e| PlainError::Encode(e.to_string()).into()),
+            Ok(bytes) => {
+                cbor::decode_value(&bytes).map_err(|e| PlainError::Encode(e.to_string()).into())
+            }
             Err(atoll_runtime_sdk::Error::Tx(e)) => {
                 Err(RuntimeError::new(e.module, e.code, e.message))
             }

@@ -18,7 +18,9 @@ use atoll_consensus::services::staking;
 use atoll_crypto::context::ChainContext;
 use atoll_crypto::ed25519::SigningKey;
 use atoll_crypto::{Address, Hash};
-use atoll_runtime_host::host::{HostError, MemoryProvider, RuntimeConfig, RuntimeHost, StorageProvider};
+use atoll_runtime_host::host::{
+    HostError, MemoryProvider, RuntimeConfig, RuntimeHost, StorageProvider,
+};
 use atoll_runtime_host::protocol::{
     BatchContext, CheckBatchRequest, ExecuteBatchRequest, ExecutedBatch, QueryRequest, StateRoot,
 };
@@ -113,15 +115,18 @@ struct Fixture {
 
 impl Fixture {
     async fn start() -> Self {
+        Self::start_with(true).await
+    }
+
+    /// Starts the runtime, with or without `--genesis`.
+    async fn start_with(with_genesis: bool) -> Self {
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), cbor::to_vec(&genesis()).unwrap()).unwrap();
         let mut config = RuntimeConfig::new(env!("CARGO_BIN_EXE_atoll-runtime-plain"), RUNTIME_ID);
-        config.args = vec![
-            "--runtime-id".into(),
-            RUNTIME_ID.to_string().into(),
-            "--genesis".into(),
-            file.path().into(),
-        ];
+        config.args = vec!["--runtime-id".into(), RUNTIME_ID.to_string().into()];
+        if with_genesis {
+            config.args.extend(["--genesis".into(), file.path().into()]);
+        }
         config.restart_backoff_min = Duration::from_millis(10);
         let provider = Arc::new(MemoryProvider::new());
         let host = RuntimeHost::spawn(config, Arc::clone(&provider) as Arc<dyn StorageProvider>)
@@ -193,18 +198,13 @@ impl Fixture {
             .query("accounts.Balances", &BalancesQuery { address: *who })
             .await
             .unwrap();
-        b.balances
-            .get(&Denomination::NATIVE)
-            .map_or(0, |q| q.0)
+        b.balances.get(&Denomination::NATIVE).map_or(0, |q| q.0)
     }
 
     async fn nonce(&self, who: &Address) -> u64 {
-        self.query(
-            "accounts.Nonce",
-            &accounts::NonceQuery { address: *who },
-        )
-        .await
-        .unwrap()
+        self.query("accounts.Nonce", &accounts::NonceQuery { address: *who })
+            .await
+            .unwrap()
     }
 
     async fn check(&self, txs: Vec<Vec<u8>>) -> Vec<CheckOutcome> {
@@ -223,9 +223,7 @@ impl Fixture {
         batch
             .write_log
             .iter()
-            .filter(|e| {
-                self.provider.get(&StateRoot::default(), &e.key).unwrap() != e.value
-            })
+            .filter(|e| self.provider.get(&StateRoot::default(), &e.key).unwrap() != e.value)
             .map(|e| e.key.clone())
             .collect()
     }
@@ -241,7 +239,9 @@ fn outcomes(batch: &ExecutedBatch) -> Vec<TxOutcome> {
 
 fn assert_failed(outcome: &TxOutcome, module: &str, code: u32) {
     match &outcome.result {
-        CallResult::Failed { module: m, code: c, .. } => {
+        CallResult::Failed {
+            module: m, code: c, ..
+        } => {
             assert_eq!((m.as_str(), *c), (module, code), "{outcome:?}");
         }
         CallResult::Ok(_) => panic!("expected {module} {code}, got {outcome:?}"),
@@ -519,7 +519,10 @@ async fn sigkill_then_restart_keeps_the_state() {
                 Err(e) => panic!("{e:?}"),
             }
         };
-        assert_eq!(balance.balances.get(&Denomination::NATIVE), Some(&Quantity(1_000)));
+        assert_eq!(
+            balance.balances.get(&Denomination::NATIVE),
+            Some(&Quantity(1_000))
+        );
         assert_ne!(f.host.pid(), Some(pid));
         assert!(f.host.restarts().await >= 1);
         // The restarted runtime goes on from the provider's state: no second
@@ -530,6 +533,20 @@ async fn sigkill_then_restart_keeps_the_state() {
         assert!(outcomes[0].result.is_success(), "{:?}", outcomes[0]);
         assert!(batch.write_log.iter().all(|e| e.key != GENESIS_MARKER_KEY));
         assert_eq!(f.balance(&bob().address()).await, 2_000);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_genesis_the_first_batch_fails() {
+    bounded(async {
+        let f = Fixture::start_with(false).await;
+        match f.execute_raw(1, Vec::new(), &[]).await {
+            Err(HostError::Runtime(e)) => {
+                assert_eq!((e.module.as_str(), e.code), ("plain", 4), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
     })
     .await;
 }
