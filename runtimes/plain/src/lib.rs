@@ -1,0 +1,476 @@
+//! The built-in plain ParaTime of atoll.
+//!
+//! The runtime SDK's standard runtime ([`Runtime::standard`]: `core`,
+//! `accounts` and `consensus_accounts`), served over the runtime host
+//! protocol by the `atoll-runtime-plain` binary. No confidentiality, no
+//! TEE: every compute node runs the same binary on the same inputs.
+//!
+//! # How a node runs it
+//!
+//! The node starts the binary through
+//! [`RuntimeHost::spawn`](atoll_runtime_host::host::RuntimeHost::spawn)
+//! with these arguments:
+//!
+//! ```text
+//! atoll-runtime-plain --runtime-id <64 hex digits> [--genesis <path>]
+//! ```
+//!
+//! - `--runtime-id`: the runtime's id (it reports it in the handshake, and
+//!   refuses calls whose [`BatchContext::runtime_id`] differs). Required.
+//! - `--genesis`: a file holding the canonical CBOR of a
+//!   [`RuntimeGenesis`] (CBOR, not JSON: module genesis values are CBOR
+//!   values whose byte strings, such as addresses and amounts, do not survive
+//!   a trip through JSON). Optional once the state holds a genesis.
+//!
+//! **Genesis.** The first `ExecuteBatch` whose state has no genesis marker
+//! ([`GENESIS_MARKER_KEY`]) applies the genesis file
+//! ([`Runtime::init_genesis`]) and writes the marker (the SHA-512/256 hash
+//! of the genesis file's CBOR) in the same batch, before the batch's
+//! message results and transactions. The genesis state is thus part of that
+//! batch's write log, which the node applies and commits like any other
+//! round. If the state has no marker and no genesis was given, the batch
+//! fails with [`PlainError::NoGenesis`]. Checks and queries before genesis
+//! fail (the SDK refuses a state with no genesis).
+//!
+//! **Context.** Every call's [`BatchContext::extra`] must be the CBOR of a
+//! [`PlainContext`]: the consensus chain context that transactions are
+//! signed under (the hex of the consensus genesis document's hash). The node
+//! fills it from its consensus genesis. `round`, `consensus_height` and
+//! `epoch` come from the [`BatchContext`] itself; its `timestamp` is not
+//! used.
+//!
+//! **Calls.**
+//!
+//! - `ExecuteBatch`: `message_results` are CBOR
+//!   [`MessageResult`]s of the messages
+//!   this runtime emitted in the previous round (every one of them, exactly
+//!   once: [`Runtime::process_message_results`]); then the transactions run
+//!   ([`Runtime::execute_batch`]). The answer holds one CBOR [`TxOutcome`]
+//!   per transaction, the CBOR
+//!   [`roothash::Message`](atoll_runtime_sdk::Message)s to put in the
+//!   commitment (their position is the index their results must carry), and
+//!   as events the CBOR [`Event`]s of the message results and of the block
+//!   hooks (the transactions' own events are in their [`TxOutcome`]s).
+//! - `CheckBatch`: one CBOR [`CheckOutcome`] per transaction
+//!   ([`Runtime::check_tx`]).
+//! - `Query`: `method` and CBOR `args` go to [`Runtime::query`]; the answer
+//!   is its CBOR result. A client error is answered as a
+//!   [`RuntimeError`] with the SDK module's name and code (for example
+//!   `core` 3 for an unknown method).
+//!
+//! Errors of the node itself (a storage failure, a corrupt state, a context
+//! that does not decode) are answered as [`RuntimeError`]s of module
+//! [`ERROR_MODULE`] ([`PlainError::code`]); the host must not commit
+//! anything for that call.
+
+use atoll_consensus::services::roothash::types::MessageResult;
+use atoll_crypto::Hash;
+use atoll_crypto::context::ChainContext;
+use atoll_runtime_host::protocol::{
+    BatchContext, CheckBatchRequest, ExecuteBatchRequest, QueryRequest, RuntimeError, Version,
+};
+use atoll_runtime_host::runtime::{
+    BatchOutput, HostStorage, RuntimeHandler, RuntimeInfo, StorageError,
+};
+use atoll_runtime_sdk::state::Store;
+use atoll_runtime_sdk::types::{CallResult, Fee};
+use atoll_runtime_sdk::{Event, FatalError, Runtime, RuntimeGenesis};
+use atoll_types::Namespace;
+use atoll_types::cbor::{self, Value};
+use serde::{Deserialize, Serialize};
+
+/// The module name of this runtime's own errors (as opposed to the SDK
+/// modules' client errors).
+pub const ERROR_MODULE: &str = "plain";
+
+/// The state key of the genesis marker: its value is the SHA-512/256 hash of
+/// the genesis that was applied. It lies outside every SDK module's keys
+/// (`module name || sub-prefix`), as no module is called `plain`.
+pub const GENESIS_MARKER_KEY: &[u8] = b"plain\x00genesis";
+
+/// The runtime version reported in the handshake: the crate's version.
+pub fn runtime_version() -> Version {
+    let part = |s: &str| s.parse().unwrap_or(0);
+    Version::new(
+        part(env!("CARGO_PKG_VERSION_MAJOR")),
+        part(env!("CARGO_PKG_VERSION_MINOR")),
+        part(env!("CARGO_PKG_VERSION_PATCH")),
+    )
+}
+
+/// What the node puts in [`BatchContext::extra`] for this runtime
+/// (canonical CBOR: `{"consensus_chain_context": text}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlainContext {
+    /// The consensus chain context (hex of the consensus genesis document's
+    /// hash), part of the context transactions are signed under.
+    pub consensus_chain_context: String,
+}
+
+impl PlainContext {
+    /// The context for a consensus chain.
+    pub fn new(chain: &ChainContext) -> Self {
+        Self {
+            consensus_chain_context: chain.as_str().to_owned(),
+        }
+    }
+
+    /// As the CBOR value to put in [`BatchContext::extra`].
+    pub fn to_value(&self) -> Value {
+        Value::Map(vec![(
+            Value::Text("consensus_chain_context".to_owned()),
+            Value::Text(self.consensus_chain_context.clone()),
+        )])
+    }
+}
+
+/// The result of one transaction of a batch, as sent to the host (CBOR:
+/// `{"hash": bytes, "result": {"ok": any} | {"fail": {...}}, "gas_used":
+/// uint, "events": [Event]}`). It is the SDK's
+/// [`TxResult`](atoll_runtime_sdk::TxResult).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TxOutcome {
+    /// SHA-512/256 of the raw transaction.
+    pub hash: Hash,
+    /// The call's result, or the module, code and message it failed with.
+    pub result: CallResult,
+    /// Gas used (0 when the transaction was refused before paying).
+    pub gas_used: u64,
+    /// Its events: the call's (if it succeeded), the fee transfer and
+    /// `core.GasUsed` (once the fee was paid).
+    pub events: Vec<Event>,
+}
+
+/// The check result of one transaction (CBOR: `{"ok": {...}}` or
+/// `{"fail": {"module", "code", "message"}}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CheckOutcome {
+    /// Admissible; what a pool needs to order it.
+    #[serde(rename = "ok")]
+    Ok {
+        /// SHA-512/256 of the raw transaction.
+        hash: Hash,
+        /// The caller (first signer), who pays the fee.
+        signer: atoll_crypto::Address,
+        /// The caller's nonce in this transaction.
+        nonce: u64,
+        /// The fee offered.
+        fee: Fee,
+        /// The gas limit.
+        gas: u64,
+        /// The priority: the gas price, saturated to `u64`.
+        priority: u64,
+        /// Raw size in bytes.
+        size: u64,
+    },
+    /// Refused, with the SDK's client error.
+    #[serde(rename = "fail")]
+    Failed {
+        /// The module that refused it.
+        module: String,
+        /// The module's error code.
+        code: u32,
+        /// A human-readable reason.
+        message: String,
+    },
+}
+
+impl CheckOutcome {
+    /// Whether the transaction is admissible.
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Self::Ok { .. })
+    }
+}
+
+/// Why a call failed on the node's side (not a client error). Sent to the
+/// host as a [`RuntimeError`] of module [`ERROR_MODULE`].
+#[derive(Debug, thiserror::Error)]
+pub enum PlainError {
+    /// [`BatchContext::extra`] is not a [`PlainContext`], or its chain
+    /// context is malformed.
+    #[error("bad runtime context: {0}")]
+    BadContext(String),
+    /// The call is for another runtime.
+    #[error("the call is for runtime {got}, this is runtime {expected}")]
+    WrongRuntime {
+        /// This runtime's id.
+        expected: Namespace,
+        /// The id in the call's context.
+        got: Namespace,
+    },
+    /// A message result is not a CBOR `MessageResult`.
+    #[error("bad message result: {0}")]
+    BadMessageResult(String),
+    /// The state has no genesis and none was configured.
+    #[error("the state has no genesis and no genesis file was given")]
+    NoGenesis,
+    /// Applying the genesis failed.
+    #[error("genesis failed: {0}")]
+    Genesis(String),
+    /// The node cannot compute the result (storage failure, corrupt state,
+    /// a broken invariant).
+    #[error(transparent)]
+    Fatal(#[from] FatalError),
+    /// A result does not encode.
+    #[error("encoding failed: {0}")]
+    Encode(String),
+}
+
+impl PlainError {
+    /// The error code within [`ERROR_MODULE`].
+    pub const fn code(&self) -> u32 {
+        match self {
+            Self::BadContext(_) => 1,
+            Self::WrongRuntime { .. } => 2,
+            Self::BadMessageResult(_) => 3,
+            Self::NoGenesis => 4,
+            Self::Genesis(_) => 5,
+            Self::Fatal(_) => 6,
+            Self::Encode(_) => 7,
+        }
+    }
+}
+
+impl From<PlainError> for RuntimeError {
+    fn from(e: PlainError) -> Self {
+        RuntimeError::new(ERROR_MODULE, e.code(), e.to_string())
+    }
+}
+
+fn storage_fatal(e: StorageError) -> FatalError {
+    FatalError::Store(e.to_string())
+}
+
+/// The SDK's [`Store`] over a call's [`HostStorage`]: reads go to the host,
+/// writes are buffered into the call's write log. A storage failure (the
+/// host's, or an abort) is a [`FatalError::Store`].
+pub struct HostStore<'a>(pub &'a mut dyn HostStorage);
+
+impl std::fmt::Debug for HostStore<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HostStore")
+    }
+}
+
+impl Store for HostStore<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, FatalError> {
+        self.0.get(key).map_err(storage_fatal)
+    }
+
+    fn insert(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), FatalError> {
+        self.0.insert(key, &value);
+        Ok(())
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Result<(), FatalError> {
+        self.0.remove(key);
+        Ok(())
+    }
+
+    fn range(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+    ) -> Result<atoll_runtime_sdk::state::Entries, FatalError> {
+        self.0.range(start, end, usize::MAX).map_err(storage_fatal)
+    }
+}
+
+fn encode<T: Serialize>(v: &T) -> Result<Value, PlainError> {
+    cbor::to_value(v).map_err(|e| PlainError::Encode(e.to_string()))
+}
+
+/// The plain ParaTime: the SDK's standard runtime behind the host protocol.
+pub struct PlainRuntime {
+    runtime_id: Namespace,
+    runtime: Runtime,
+    genesis: Option<RuntimeGenesis>,
+}
+
+impl std::fmt::Debug for PlainRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlainRuntime")
+            .field("runtime_id", &self.runtime_id)
+            .field("runtime", &self.runtime)
+            .field("has_genesis", &self.genesis.is_some())
+            .finish()
+    }
+}
+
+impl PlainRuntime {
+    /// The runtime `runtime_id`, applying `genesis` to a state that has
+    /// none (see the crate documentation).
+    pub fn new(
+        runtime_id: Namespace,
+        genesis: Option<RuntimeGenesis>,
+    ) -> Result<Self, atoll_runtime_sdk::BuildError> {
+        Ok(Self {
+            runtime_id,
+            runtime: Runtime::standard()?,
+            genesis,
+        })
+    }
+
+    /// The SDK's context for a call.
+    fn sdk_context(
+        &self,
+        ctx: &BatchContext,
+    ) -> Result<atoll_runtime_sdk::BatchContext, PlainError> {
+        if ctx.runtime_id != self.runtime_id {
+            return Err(PlainError::WrongRuntime {
+                expected: self.runtime_id,
+                got: ctx.runtime_id,
+            });
+        }
+        let extra: PlainContext = cbor::from_value(ctx.extra.clone())
+            .map_err(|e| PlainError::BadContext(e.to_string()))?;
+        let chain = ChainContext::new(&extra.consensus_chain_context)
+            .map_err(|e| PlainError::BadContext(e.to_string()))?;
+        atoll_runtime_sdk::BatchContext::new(
+            ctx.runtime_id,
+            chain,
+            ctx.round.0,
+            ctx.consensus_height.0,
+            ctx.epoch.0,
+        )
+        .map_err(|e| PlainError::BadContext(e.to_string()))
+    }
+
+    /// Applies the genesis if the state has none yet.
+    fn ensure_genesis(&self, store: &mut HostStore<'_>) -> Result<(), PlainError> {
+        if store.get(GENESIS_MARKER_KEY)?.is_some() {
+            return Ok(());
+        }
+        let genesis = self.genesis.as_ref().ok_or(PlainError::NoGenesis)?;
+        let bytes = cbor::to_vec(genesis).map_err(|e| PlainError::Encode(e.to_string()))?;
+        self.runtime
+            .init_genesis(store, genesis)
+            .map_err(|e| PlainError::Genesis(e.to_string()))?;
+        store.insert(GENESIS_MARKER_KEY, Hash::digest(&bytes).0.to_vec())?;
+        Ok(())
+    }
+
+    fn execute(
+        &self,
+        storage: &mut dyn HostStorage,
+        req: ExecuteBatchRequest,
+    ) -> Result<BatchOutput, PlainError> {
+        let ctx = self.sdk_context(&req.ctx)?;
+        let results = req
+            .message_results
+            .into_iter()
+            .map(cbor::from_value::<MessageResult>)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| PlainError::BadMessageResult(e.to_string()))?;
+        let mut store = HostStore(storage);
+        self.ensure_genesis(&mut store)?;
+        let mut events = self
+            .runtime
+            .process_message_results(&ctx, &mut store, &results)?;
+        let batch = self.runtime.execute_batch(&ctx, &mut store, &req.txs)?;
+        events.extend(batch.block_events);
+        Ok(BatchOutput {
+            results: batch
+                .results
+                .into_iter()
+                .map(|r| {
+                    encode(&TxOutcome {
+                        hash: r.hash,
+                        result: r.result,
+                        gas_used: r.gas_used,
+                        events: r.events,
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            messages: batch
+                .messages
+                .iter()
+                .map(encode)
+                .collect::<Result<_, _>>()?,
+            events: events.iter().map(encode).collect::<Result<_, _>>()?,
+        })
+    }
+
+    fn check(
+        &self,
+        storage: &mut dyn HostStorage,
+        req: CheckBatchRequest,
+    ) -> Result<Vec<Value>, PlainError> {
+        let ctx = self.sdk_context(&req.ctx)?;
+        let store = HostStore(storage);
+        let mut out = Vec::with_capacity(req.txs.len());
+        for raw in &req.txs {
+            let outcome = match self.runtime.check_tx(&ctx, &store, raw) {
+                Ok(c) => CheckOutcome::Ok {
+                    hash: c.hash,
+                    signer: c.signer,
+                    nonce: c.nonce,
+                    fee: c.fee,
+                    gas: c.gas,
+                    priority: c.priority,
+                    size: u64::try_from(c.size).unwrap_or(u64::MAX),
+                },
+                Err(atoll_runtime_sdk::Error::Tx(e)) => CheckOutcome::Failed {
+                    module: e.module,
+                    code: e.code,
+                    message: e.message,
+                },
+                Err(atoll_runtime_sdk::Error::Fatal(f)) => return Err(f.into()),
+            };
+            out.push(encode(&outcome)?);
+        }
+        Ok(out)
+    }
+
+    fn run_query(
+        &self,
+        storage: &mut dyn HostStorage,
+        req: QueryRequest,
+    ) -> Result<Value, RuntimeError> {
+        let ctx = self.sdk_context(&req.ctx)?;
+        let store = HostStore(storage);
+        let args = match &req.args {
+            Value::Null => Vec::new(),
+            v => cbor::encode_value(v).map_err(|e| PlainError::Encode(e.to_string()))?,
+        };
+        match self.runtime.query(&ctx, &store, &req.method, &args) {
+            Ok(bytes) => {
+                cbor::decode_value(&bytes).map_err(|e| PlainError::Encode(e.to_string()).into())
+            }
+            Err(atoll_runtime_sdk::Error::Tx(e)) => {
+                Err(RuntimeError::new(e.module, e.code, e.message))
+            }
+            Err(atoll_runtime_sdk::Error::Fatal(f)) => Err(PlainError::Fatal(f).into()),
+        }
+    }
+}
+
+impl RuntimeHandler for PlainRuntime {
+    fn info(&self) -> RuntimeInfo {
+        RuntimeInfo::new(self.runtime_id, runtime_version())
+    }
+
+    fn execute_batch(
+        &mut self,
+        storage: &mut dyn HostStorage,
+        req: ExecuteBatchRequest,
+    ) -> Result<BatchOutput, RuntimeError> {
+        self.execute(storage, req).map_err(Into::into)
+    }
+
+    fn check_batch(
+        &mut self,
+        storage: &mut dyn HostStorage,
+        req: CheckBatchRequest,
+    ) -> Result<Vec<Value>, RuntimeError> {
+        self.check(storage, req).map_err(Into::into)
+    }
+
+    fn query(
+        &mut self,
+        storage: &mut dyn HostStorage,
+        req: QueryRequest,
+    ) -> Result<Value, RuntimeError> {
+        self.run_query(storage, req)
+    }
+}
