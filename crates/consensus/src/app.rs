@@ -254,7 +254,21 @@ pub struct App {
     commit_context: Context,
     initial_height: u64,
     verified: std::sync::Arc<std::sync::Mutex<VerifiedCache>>,
+    decoded: std::sync::Arc<std::sync::Mutex<DecodedCache>>,
 }
+
+/// Transactions recently decoded, by hash of their bytes, oldest evicted
+/// first: a transaction is decoded on admission, again when a proposal
+/// holding it is checked and again when its block is applied. Decoding is a
+/// pure function of the bytes, so a hit gives what decoding would.
+#[derive(Debug, Default)]
+struct DecodedCache {
+    map: std::collections::BTreeMap<Hash, (SignedTransaction, Transaction)>,
+    order: std::collections::VecDeque<Hash>,
+}
+
+/// Most decoded transactions remembered.
+const DECODED_CACHE: usize = 65_536;
 
 /// Hashes of transactions whose signature verified, oldest evicted first.
 #[derive(Debug, Default)]
@@ -309,6 +323,7 @@ impl App {
             commit_context,
             initial_height: genesis.initial_height,
             verified: std::sync::Arc::default(),
+            decoded: std::sync::Arc::default(),
         })
     }
 
@@ -523,10 +538,29 @@ impl App {
                 max: params.max_tx_size,
             });
         }
+        let hash = Hash::digest(raw);
+        if let Ok(cache) = self.decoded.lock()
+            && let Some(hit) = cache.map.get(&hash)
+        {
+            return Ok(hit.clone());
+        }
         let signed: SignedTransaction = cbor::from_slice_canonical(raw)
             .map_err(|e| ConsensusError::MalformedTransaction(e.to_string()))?;
         let tx: Transaction = cbor::from_slice_canonical(&signed.untrusted_raw_value)
             .map_err(|e| ConsensusError::MalformedTransaction(e.to_string()))?;
+        if let Ok(mut cache) = self.decoded.lock()
+            && cache
+                .map
+                .insert(hash, (signed.clone(), tx.clone()))
+                .is_none()
+        {
+            cache.order.push_back(hash);
+            while cache.order.len() > DECODED_CACHE {
+                if let Some(old) = cache.order.pop_front() {
+                    cache.map.remove(&old);
+                }
+            }
+        }
         Ok((signed, tx))
     }
 
