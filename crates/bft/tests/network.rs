@@ -103,12 +103,20 @@ fn transfer(app: &App, from: u8, nonce: u64, to: Address, amount: u128) -> Vec<u
     cbor::to_vec(&signed).unwrap()
 }
 
+/// A free port below the kernel's ephemeral range (32768-60999), so that
+/// outgoing connections of tests running beside this one cannot take it
+/// before the engine listens on it.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(7_919);
+    (0..12_000u32)
+        .map(|_| {
+            let step = NEXT.fetch_add(1, Ordering::Relaxed);
+            u16::try_from(20_000 + start.wrapping_add(step.wrapping_mul(101)) % 12_000).unwrap()
+        })
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port")
 }
 
 /// State root after each height, per validator.

@@ -42,11 +42,7 @@ const FUNDS: u128 = 1_000_000_000;
 const WAIT: Duration = Duration::from_secs(180);
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    atoll_node::localnet::free_port().unwrap()
 }
 
 fn user() -> SigningKey {

@@ -100,12 +100,37 @@ pub struct Layout {
     pub nodes: Vec<NodeFiles>,
 }
 
-fn free_port() -> Result<u16, LocalnetError> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(io)?
-        .local_addr()
-        .map_err(io)?
-        .port())
+/// A loopback TCP port nothing listens on now, taken from 20000-32767:
+/// below Linux's ephemeral range (32768-60999), so that the ports the
+/// kernel hands out for outgoing connections and `bind(0)` never race a
+/// localnet's nodes for it between this check and their start. The starting
+/// point differs per process and per call, so localnets started side by side
+/// (tests) seldom try the same ports.
+pub fn free_port() -> Result<u16, LocalnetError> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_768;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let start = std::process::id()
+        .wrapping_mul(7_919)
+        .wrapping_add(nanos / 1_000);
+    for _ in 0..SPAN {
+        let step = NEXT.fetch_add(1, Ordering::Relaxed);
+        let Ok(port) = u16::try_from(LOW + start.wrapping_add(step.wrapping_mul(101)) % SPAN)
+        else {
+            continue;
+        };
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(LocalnetError::Io(
+        "no free loopback port in 20000-32767".into(),
+    ))
 }
 
 fn multiaddr(port: u16) -> String {
