@@ -147,26 +147,34 @@ impl NodeService {
             .map_err(|_| ApiError::Internal("mempool lock poisoned".into()))
     }
 
+    /// Admits transactions to the mempool against the latest state: the
+    /// parameters read once, the signatures batch-verified, the pool locked
+    /// once. The one path for the API and for gossip.
+    fn admit(&self, raws: &[&[u8]]) -> Result<Vec<Result<Hash, MempoolError>>, ApiError> {
+        let view = self.chain.latest_view().map_err(internal)?;
+        let params = self.app.tx_params(&view).map_err(ApiError::Tx)?;
+        self.app.preverify(raws, &params);
+        let mut pool = self.pool()?;
+        Ok(raws
+            .iter()
+            .map(|raw| {
+                let r = pool.insert_with(&self.app, &view, &params, raw.to_vec());
+                self.count_admission(&r, &pool);
+                r
+            })
+            .collect())
+    }
+
     /// Admits a batch of transactions from a peer (not re-published here:
     /// gossip forwards the batch when it is worth it).
     pub fn admit_from_peer(&self, txs: &[serde_bytes::ByteBuf]) -> Vec<PeerTx> {
-        let not_now = || vec![PeerTx::NotNow; txs.len()];
-        let Ok(view) = self.chain.latest_view() else {
-            return not_now();
-        };
-        let Ok(params) = self.app.tx_params(&view) else {
-            return not_now();
-        };
         let raws: Vec<&[u8]> = txs.iter().map(|t| t.as_slice()).collect();
-        self.app.preverify(&raws, &params);
-        let Ok(mut pool) = self.mempool.lock() else {
-            return not_now();
+        let Ok(outcomes) = self.admit(&raws) else {
+            return vec![PeerTx::NotNow; txs.len()];
         };
-        let mut out = Vec::with_capacity(txs.len());
-        for raw in txs {
-            let r = pool.insert_with(&self.app, &view, &params, raw.to_vec());
-            self.count_admission(&r, &pool);
-            out.push(match r {
+        outcomes
+            .into_iter()
+            .map(|r| match r {
                 Ok(_) => PeerTx::Admitted,
                 // Malformed, mis-signed, unknown method, oversized: invalid
                 // whatever the state, so the peer should never have sent it.
@@ -179,9 +187,8 @@ impl NodeService {
                 }
                 Err(MempoolError::TooLarge) => PeerTx::Invalid,
                 Err(_) => PeerTx::NotNow,
-            });
-        }
-        out
+            })
+            .collect()
     }
 
     fn count_admission(&self, r: &Result<Hash, MempoolError>, pool: &Mempool) {
@@ -278,56 +285,31 @@ impl NodeApi for NodeService {
     }
 
     fn submit_tx(&self, raw: Vec<u8>) -> Result<Hash, ApiError> {
-        let view = self.chain.latest_view().map_err(internal)?;
-        let hash = {
-            let mut pool = self.pool()?;
-            let r = pool.insert(&self.app, &view, raw.clone());
-            self.count_admission(&r, &pool);
-            r.map_err(|e| match e {
-                MempoolError::Invalid(t) => ApiError::Tx(t),
-                other => ApiError::InvalidParams(other.to_string()),
-            })?
-        };
-        let b = self.broadcast.lock().ok().and_then(|b| b.clone());
-        if let Some(b) = b {
-            b.publish(raw);
-        }
-        Ok(hash)
+        self.submit_txs(vec![raw])
+            .pop()
+            .unwrap_or_else(|| Err(ApiError::Internal("no outcome".into())))
     }
 
     fn submit_txs(&self, raws: Vec<Vec<u8>>) -> Vec<Result<Hash, ApiError>> {
-        let prepared = self.chain.latest_view().map_err(internal).and_then(|view| {
-            let params = self.app.tx_params(&view).map_err(ApiError::Tx)?;
-            Ok((view, params))
-        });
-        let (view, params) = match prepared {
-            Ok(p) => p,
+        let refs: Vec<&[u8]> = raws.iter().map(Vec::as_slice).collect();
+        let outcomes = match self.admit(&refs) {
+            Ok(o) => o,
             Err(e) => return raws.iter().map(|_| Err(e.clone())).collect(),
         };
-        let refs: Vec<&[u8]> = raws.iter().map(Vec::as_slice).collect();
-        self.app.preverify(&refs, &params);
-        let mut admitted = Vec::new();
-        let outcomes: Vec<Result<Hash, ApiError>> = match self.pool() {
-            Ok(mut pool) => raws
-                .into_iter()
-                .map(|raw| {
-                    let r = pool.insert_with(&self.app, &view, &params, raw.clone());
-                    self.count_admission(&r, &pool);
-                    r.inspect(|_| admitted.push(raw)).map_err(|e| match e {
-                        MempoolError::Invalid(t) => ApiError::Tx(t),
-                        other => ApiError::InvalidParams(other.to_string()),
-                    })
-                })
-                .collect(),
-            Err(e) => raws.iter().map(|_| Err(e.clone())).collect(),
-        };
         let b = self.broadcast.lock().ok().and_then(|b| b.clone());
-        if let Some(b) = b {
-            for raw in admitted {
-                b.publish(raw);
-            }
-        }
-        outcomes
+        raws.into_iter()
+            .zip(outcomes)
+            .map(|(raw, r)| {
+                let hash = r.map_err(|e| match e {
+                    MempoolError::Invalid(t) => ApiError::Tx(t),
+                    other => ApiError::InvalidParams(other.to_string()),
+                })?;
+                if let Some(b) = &b {
+                    b.publish(raw);
+                }
+                Ok(hash)
+            })
+            .collect()
     }
 
     fn block(&self, height: Option<u64>) -> Result<Option<BlockView>, ApiError> {
