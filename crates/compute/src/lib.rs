@@ -2,5 +2,8 @@
 //!
 //! - [`txpool`]: the runtime's transactions waiting for a batch, checked by
 //!   the runtime, ordered by fee priority and per-sender nonce, bounded.
+//! - [`storage`]: the runtime's state and finalized rounds, checked against
+//!   the headers consensus finalized.
 
+pub mod storage;
 pub mod txpool;

@@ -14,7 +14,7 @@ use atoll_consensus::services::roothash::{
     self, CommitmentHeader, ComputeResults, Evidence, ExecutorCommit, ExecutorCommitment,
     HeaderType, Message, RuntimeState, Vote, state::RoothashState,
 };
-use atoll_consensus::services::scheduler::{Committee, state::SchedulerState};
+use atoll_consensus::services::scheduler::{Committee, Role, state::SchedulerState};
 use atoll_consensus::services::staking::{Slash, SlashReason, Transfer};
 use atoll_crypto::ed25519::{PublicKey, SigningKey};
 use atoll_crypto::vrf::VrfSigningKey;
@@ -621,4 +621,44 @@ fn escrow_messages_need_permission() {
         vec![("staking", 4), ("", 0)],
         "the escrow is refused, the transfer goes through"
     );
+}
+
+#[test]
+fn a_node_that_is_worker_and_backup_votes_once_in_each_phase() {
+    // Three nodes for three workers and two backups: the backups are also
+    // workers, and must still be able to resolve a discrepancy.
+    let (mut net, nodes) = network(3, AdmissionPolicy::AnyNode {});
+    let c = committee(&mut net);
+    let order = c.proposer_order(1);
+    let scheduler = order[0];
+    let backups: Vec<PublicKey> = c.backups().copied().collect();
+    assert!(backups.iter().all(|b| c.has(b, Role::Worker)));
+    let liar = order[2];
+    let good = results(&mut net, b"honest", &[]);
+    let bad = results(&mut net, b"lie", &[]);
+    let commits = order
+        .iter()
+        .map(|n| {
+            let vote = if *n == liar { &bad } else { &good };
+            commit(&net, &nodes, n, &scheduler, vote, vec![])
+        })
+        .collect();
+    submit(&mut net, 0, commits);
+    assert!(rt_state(&mut net).round.unwrap().discrepancy);
+    // Every backup (each of them also a worker that already voted) votes
+    // again, for the scheduler's result.
+    let commits = backups
+        .iter()
+        .map(|b| commit(&net, &nodes, b, &scheduler, &good, vec![]))
+        .collect();
+    let r = submit(&mut net, 1, commits);
+    assert!(
+        r.tx_results[0].error.is_none(),
+        "{:?}",
+        r.tx_results[0].error
+    );
+    let rs = rt_state(&mut net);
+    assert_eq!(rs.last_block.round, 1);
+    assert_eq!(rs.last_block.state_root, Hash::digest(b"honest"));
+    assert!(escrow_of(&mut net, index_of(&nodes, &liar)) < STAKE);
 }

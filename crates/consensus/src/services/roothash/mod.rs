@@ -196,15 +196,21 @@ impl<'a> Roothash<'a> {
             .ok_or_else(|| RoothashError::NoCommittee(body.id.to_string()))?;
         let mut round = rs.round.take().unwrap_or(RoundState {
             commitments: Vec::new(),
+            backup_commitments: Vec::new(),
             discrepancy: false,
             timeout_height: block.height.saturating_add(runtime.executor.round_timeout),
         });
         let mut events = Vec::new();
         for c in &body.commits {
             self.check_commitment(&rs, &committee, &round, c)?;
-            round.commitments.push(c.clone());
+            if round.discrepancy {
+                round.backup_commitments.push(c.clone());
+            } else {
+                round.commitments.push(c.clone());
+            }
         }
         round.commitments.sort_by_key(|c| c.node_id);
+        round.backup_commitments.sort_by_key(|c| c.node_id);
         rs.round = Some(round);
         self.state().set_runtime(&rs)?;
         events.extend(self.try_finalize(&body.id, block, false)?);
@@ -244,7 +250,12 @@ impl<'a> Roothash<'a> {
         if !committee.has(&c.header.scheduler_id, Role::Worker) {
             return Err(RoothashError::BadScheduler.into());
         }
-        if round.commitments.iter().any(|x| x.node_id == c.node_id) {
+        let phase = if round.discrepancy {
+            &round.backup_commitments
+        } else {
+            &round.commitments
+        };
+        if phase.iter().any(|x| x.node_id == c.node_id) {
             return Err(RoothashError::AlreadyCommitted.into());
         }
         let bytes = commitment_signing_bytes(&c.header)?;
@@ -361,10 +372,17 @@ impl<'a> Roothash<'a> {
                     })
                     .map(|c| c.node_id)
                     .collect();
+                // The scheduler's own commitment carries the messages; after
+                // a discrepancy it may also have voted again as a backup.
                 let scheduler_commit = round
                     .commitments
                     .iter()
-                    .find(|c| c.node_id == scheduler && c.header.vote == vote)
+                    .chain(&round.backup_commitments)
+                    .find(|c| {
+                        c.node_id == scheduler
+                            && c.header.scheduler_id == scheduler
+                            && c.header.vote == vote
+                    })
                     .cloned();
                 let header = match (&vote, scheduler_commit) {
                     (Vote::Results(results), Some(sc)) => {
@@ -596,7 +614,7 @@ fn evaluate_backups(
     let majority = total / 2 + 1;
     let mut tally: BTreeMap<(&Vote, &PublicKey), usize> = BTreeMap::new();
     let mut voted = 0usize;
-    for c in &round.commitments {
+    for c in &round.backup_commitments {
         if committee.has(&c.node_id, Role::BackupWorker) {
             voted += 1;
             *tally

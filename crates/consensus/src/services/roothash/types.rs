@@ -175,8 +175,13 @@ pub struct Evidence {
 /// A round in progress.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundState {
-    /// Commitments received, in node-key order.
+    /// Commitments of workers, in node-key order.
     pub commitments: Vec<ExecutorCommitment>,
+    /// Commitments of backup workers after a discrepancy, in node-key
+    /// order. Kept apart because a node may hold both roles (when there are
+    /// too few nodes for disjoint groups) and then votes once in each phase.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backup_commitments: Vec<ExecutorCommitment>,
     /// Whether the workers disagreed (backups now decide).
     pub discrepancy: bool,
     /// The consensus height at which the current phase times out.
