@@ -8,6 +8,8 @@
 //! - `atoll localnet [--data-dir DIR] [--validators N | --single]
 //!   [--full-nodes M]`: a whole network on this machine, one process per
 //!   node, with funded development accounts (see [`localnet`]).
+//! - `atoll runtime-plain --runtime-id HEX [--genesis FILE]`: the built-in
+//!   plain ParaTime, as a compute node runs it.
 
 #![allow(
     clippy::print_stdout,
@@ -70,6 +72,14 @@ enum Command {
         #[arg(long)]
         full_nodes: Option<usize>,
     },
+    /// Run the built-in plain ParaTime (core, accounts,
+    /// consensus_accounts) on the runtime host socket a node gives it; a
+    /// node starts it itself (`binary = "atoll"`, `args = ["runtime-plain"]`).
+    RuntimePlain {
+        /// `--runtime-id HEX [--genesis PATH]`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -118,6 +128,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: GenesisCommand::Check { file, json },
         } => genesis_check(&file, json),
         Command::Node { config } => node(&config),
+        Command::RuntimePlain { args } => Ok(atoll_runtime_plain::cli::run(args)),
         Command::Localnet {
             data_dir,
             validators,

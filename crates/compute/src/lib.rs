@@ -2,8 +2,11 @@
 //!
 //! - [`txpool`]: the runtime's transactions waiting for a batch, checked by
 //!   the runtime, ordered by fee priority and per-sender nonce, bounded.
+//! - [`executor`]: the executor committee protocol (proposals, execution,
+//!   commitments, backups, rank takeover) for one runtime.
 //! - [`storage`]: the runtime's state and finalized rounds, checked against
 //!   the headers consensus finalized.
 
+pub mod executor;
 pub mod storage;
 pub mod txpool;

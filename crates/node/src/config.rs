@@ -197,6 +197,58 @@ pub struct NodeConfig {
     /// Mempool bounds.
     #[serde(default)]
     pub mempool: MempoolSection,
+    /// Compute node: gossip among compute nodes and storage sync (required
+    /// when `runtime` lists any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute: Option<ComputeSection>,
+    /// ParaTimes this node serves as a compute node.
+    #[serde(default, rename = "runtime", skip_serializing_if = "Vec::is_empty")]
+    pub runtimes: Vec<RuntimeSection>,
+}
+
+/// The compute node's networking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComputeSection {
+    /// libp2p listen address of the compute gossip (proposals, runtime
+    /// transactions).
+    pub listen: String,
+    /// Other compute nodes' gossip addresses (multiaddrs).
+    #[serde(default)]
+    pub peers: Vec<String>,
+    /// Other compute nodes' API URLs (`http://host:port`), asked for the
+    /// records of finalized rounds this node lacks (storage sync).
+    #[serde(default)]
+    pub storage_peers: Vec<String>,
+}
+
+/// A ParaTime this node runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeSection {
+    /// The runtime id (64 hex digits), as registered in consensus.
+    pub id: String,
+    /// The runtime binary (absolute, or relative to this file; a bare name
+    /// is looked up next to the `atoll` binary).
+    pub binary: PathBuf,
+    /// Arguments before the runtime's own (`--runtime-id`, `--genesis`),
+    /// e.g. `["runtime-plain"]` when `binary` is `atoll`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// The runtime's genesis (canonical CBOR), given to the binary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genesis: Option<PathBuf>,
+    /// Most transactions in this node's pool for the runtime.
+    #[serde(default = "default_runtime_pool")]
+    pub max_pool_txs: usize,
+    /// Test-only misbehaviour (`"wrong-results"`); refused unless the
+    /// genesis is a debug one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debug_fault: Option<atoll_compute::executor::Fault>,
+}
+
+fn default_runtime_pool() -> usize {
+    100_000
 }
 
 fn default_moniker() -> String {
@@ -228,6 +280,16 @@ impl NodeConfig {
                 *p = base.join(&*p);
             }
         }
+        for r in &mut config.runtimes {
+            if r.binary.components().count() > 1 && r.binary.is_relative() {
+                r.binary = base.join(&r.binary);
+            }
+            if let Some(g) = &mut r.genesis
+                && g.is_relative()
+            {
+                *g = base.join(&*g);
+            }
+        }
         Ok(config)
     }
 
@@ -252,6 +314,19 @@ impl NodeConfig {
         }
         if self.mempool.max_txs == 0 || self.mempool.max_bytes == 0 {
             return Err("mempool bounds must be positive".into());
+        }
+        if !self.runtimes.is_empty() && self.compute.is_none() {
+            return Err("a node that serves runtimes needs a [compute] section".into());
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for r in &self.runtimes {
+            let id: atoll_types::Namespace = r
+                .id
+                .parse()
+                .map_err(|e| format!("runtime id {:?}: {e}", r.id))?;
+            if !ids.insert(id) {
+                return Err(format!("runtime {} is listed twice", r.id));
+            }
         }
         Ok(())
     }

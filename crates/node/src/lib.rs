@@ -14,6 +14,7 @@
 //! - [`run`]: [`start`], then wait for SIGTERM or Ctrl-C (or a fatal error)
 //!   and shut down cleanly.
 
+pub mod compute;
 pub mod config;
 pub mod gossip;
 pub mod identity;
@@ -71,6 +72,15 @@ pub enum NodeError {
     /// The API server could not start.
     #[error(transparent)]
     Rpc(#[from] atoll_rpc::ServeError),
+    /// A runtime could not be served.
+    #[error("compute: {0}")]
+    Compute(String),
+}
+
+/// Parses a libp2p address of the gossip swarms.
+pub(crate) fn multiaddr_p2p(s: &str) -> Result<atoll_p2p::Multiaddr, NodeError> {
+    s.parse::<atoll_p2p::Multiaddr>()
+        .map_err(|e| NodeError::Address(s.to_string(), e.to_string()))
 }
 
 /// A started node.
@@ -81,6 +91,7 @@ pub struct RunningNode {
     host: Option<JoinHandle<Result<(), BftError>>>,
     chain: Chain,
     gossip: Option<Arc<gossip::Batcher>>,
+    compute: Option<Arc<compute::Compute>>,
 }
 
 fn multiaddr(s: &str) -> Result<atoll_bft::engine::app::net::Multiaddr, NodeError> {
@@ -164,8 +175,18 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
         source,
         host_config,
     )?;
+    let compute = compute::Compute::start(config, &genesis, &identity, &service).await?;
+    if let Some(c) = &compute {
+        service.set_runtimes(c.clone());
+    }
     let hook_service = service.clone();
-    host.on_commit(Box::new(move |c| hook_service.on_commit(c)));
+    let hook_compute = compute.clone();
+    host.on_commit(Box::new(move |c| {
+        hook_service.on_commit(c);
+        if let Some(compute) = &hook_compute {
+            compute.on_consensus_block(c.block.block.block.height);
+        }
+    }));
 
     let peers = c
         .peers
@@ -247,6 +268,7 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
         host: Some(host),
         chain,
         gossip,
+        compute,
     })
 }
 
@@ -274,6 +296,9 @@ impl RunningNode {
         }
         if let Some(g) = &self.gossip {
             g.close().await;
+        }
+        if let Some(c) = &self.compute {
+            c.shutdown().await;
         }
         self.engine.actor.stop(None);
         if tokio::time::timeout(Duration::from_secs(10), self.engine.handle)

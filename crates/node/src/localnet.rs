@@ -4,7 +4,12 @@
 //! Layout of a localnet directory:
 //! - `genesis.json`;
 //! - `<node>/node.toml`, `<node>/identity/`, `<node>/data/`, `<node>/node.log`
-//!   for each node (`validator-0`, ..., `full-0`, ...).
+//!   for each node (`validator-0`, ..., `full-0`, ..., `compute-0`, ...);
+//! - `runtimes/<name>.cbor`: the genesis of each ParaTime.
+//!
+//! Compute nodes follow consensus as full nodes, are registered at genesis
+//! (role compute, with their own staked entity) for the runtimes they serve,
+//! and run those runtimes' binaries.
 //!
 //! Used by `atoll localnet`, the end-to-end tests and the benchmarks.
 
@@ -13,12 +18,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use atoll_consensus::genesis::{Genesis, StakedNode};
-use atoll_consensus::services::registry::Roles;
-use atoll_crypto::Address;
-use atoll_types::Quantity;
+use atoll_consensus::services::registry::{
+    self, AdmissionPolicy, ExecutorParameters, Roles, RuntimeKind, StorageParameters, TeeHardware,
+    TxnSchedulerParameters,
+};
+use atoll_crypto::{Address, Hash};
+use atoll_types::{Namespace, Quantity};
 
 use crate::config::{
-    ConsensusSection, GossipSection, MempoolSection, NodeConfig, Role, RpcSection,
+    ComputeSection, ConsensusSection, GossipSection, MempoolSection, NodeConfig, Role,
+    RpcSection, RuntimeSection,
 };
 use crate::identity::Identity;
 
@@ -58,6 +67,86 @@ pub struct Plan {
     pub block_time_ms: u64,
     /// Mempool bounds of every node.
     pub mempool: MempoolSection,
+    /// Compute nodes.
+    pub compute_nodes: usize,
+    /// ParaTimes registered at genesis.
+    pub runtimes: Vec<RuntimePlan>,
+}
+
+/// A ParaTime of a localnet.
+#[derive(Debug, Clone)]
+pub struct RuntimePlan {
+    /// A short name (file names, logs).
+    pub name: String,
+    /// Its id.
+    pub id: Namespace,
+    /// The binary compute nodes run (a bare name is looked up next to the
+    /// `atoll` binary).
+    pub binary: PathBuf,
+    /// Arguments before the runtime's own.
+    pub args: Vec<String>,
+    /// Its genesis (CBOR), handed to the binary.
+    pub genesis: Option<Vec<u8>>,
+    /// Committee parameters.
+    pub executor: ExecutorParameters,
+    /// Batch parameters.
+    pub txn_scheduler: TxnSchedulerParameters,
+    /// Compute nodes (indices) that serve it.
+    pub nodes: Vec<usize>,
+    /// When set, only the entities of these compute nodes may serve it.
+    pub whitelist: Option<Vec<usize>>,
+    /// Compute nodes (indices) that run it with the test-only fault.
+    pub faulty: Vec<usize>,
+}
+
+impl RuntimePlan {
+    /// The built-in plain ParaTime (`atoll runtime-plain`) served by
+    /// `nodes`, every one of them a worker (and a backup), with batches of
+    /// up to 10,000 transactions.
+    pub fn plain(name: &str, nodes: Vec<usize>) -> Self {
+        let mut r = Self::new(name, runtime_id(name), "atoll", nodes);
+        r.args = vec!["runtime-plain".into()];
+        r
+    }
+
+    /// A runtime served by `nodes`, every one of them a worker, with
+    /// batches of up to 10,000 transactions.
+    pub fn new(name: &str, id: Namespace, binary: &str, nodes: Vec<usize>) -> Self {
+        let n = u16::try_from(nodes.len()).unwrap_or(u16::MAX).max(1);
+        Self {
+            name: name.into(),
+            id,
+            binary: binary.into(),
+            args: Vec::new(),
+            genesis: None,
+            executor: ExecutorParameters {
+                group_size: n,
+                group_backup_size: n,
+                allowed_stragglers: 0,
+                round_timeout: 10,
+                max_messages: 128,
+                max_nodes_per_entity: 0,
+            },
+            txn_scheduler: TxnSchedulerParameters {
+                max_batch_size: 10_000,
+                max_batch_size_bytes: 16 << 20,
+                batch_flush_timeout_ms: 100,
+                propose_batch_timeout_ms: 1_000,
+            },
+            nodes,
+            whitelist: None,
+            faulty: Vec::new(),
+        }
+    }
+}
+
+/// A runtime id for a localnet: SHA-512/256 of the name, with the first
+/// eight bytes zero (the form of Oasis test runtime ids, whose high bytes
+/// are flags and zero for a plain compute runtime).
+pub fn runtime_id(name: &str) -> Namespace {
+    let mut id = Hash::digest_parts(&[b"atoll/localnet: runtime", name.as_bytes()]).0;
+    id[..8].fill(0);
+    Namespace(id)
 }
 
 impl Default for Plan {
@@ -72,6 +161,8 @@ impl Default for Plan {
             timeout_vote_ms: 500,
             block_time_ms: 200,
             mempool: MempoolSection::default(),
+            compute_nodes: 0,
+            runtimes: Vec::new(),
         }
     }
 }
@@ -155,16 +246,25 @@ impl Layout {
             ..Genesis::default()
         };
         genesis.beacon.interval = plan.epoch_interval;
-        let total = plan.validators + plan.full_nodes;
+        let total = plan.validators + plan.full_nodes + plan.compute_nodes;
         let mut ports = Vec::new();
         for _ in 0..total {
-            ports.push((free_port()?, free_port()?, free_port()?));
+            ports.push((free_port()?, free_port()?, free_port()?, free_port()?));
         }
+        let first_compute = plan.validators + plan.full_nodes;
+        let runtimes_dir = dir.join("runtimes");
+        if !plan.runtimes.is_empty() {
+            std::fs::create_dir_all(&runtimes_dir).map_err(io)?;
+        }
+        let mut compute_entities = Vec::new();
         let mut nodes = Vec::new();
         for i in 0..total {
             let validator = i < plan.validators;
+            let compute = i >= first_compute;
             let name = if validator {
                 format!("validator-{i}")
+            } else if compute {
+                format!("compute-{}", i - first_compute)
             } else {
                 format!("full-{}", i - plan.validators)
             };
@@ -185,8 +285,55 @@ impl Layout {
                     expiration: u64::MAX / 2,
                 });
             }
+            let served: Vec<&RuntimePlan> = plan
+                .runtimes
+                .iter()
+                .filter(|r| compute && r.nodes.contains(&(i - first_compute)))
+                .collect();
+            if compute && let Some(entity) = public.entity {
+                compute_entities.push(entity);
+                genesis.add_staked_node(StakedNode {
+                    entity,
+                    stake: Quantity(1_000_000),
+                    node: public.node,
+                    consensus: public.consensus,
+                    p2p: public.p2p,
+                    vrf: Some(public.vrf),
+                    roles: Roles::COMPUTE,
+                    runtimes: served.iter().map(|r| r.id).collect(),
+                    expiration: u64::MAX / 2,
+                });
+            }
+            let compute_peers: Vec<usize> =
+                (first_compute..total).filter(|j| *j != i).collect();
+            let (_, _, _, compute_port) = ports[i];
+            let compute_section = compute.then(|| ComputeSection {
+                listen: multiaddr(compute_port),
+                peers: compute_peers.iter().map(|j| multiaddr(ports[*j].3)).collect(),
+                storage_peers: compute_peers
+                    .iter()
+                    .map(|j| format!("http://127.0.0.1:{}", ports[*j].2))
+                    .collect(),
+            });
+            let runtime_sections = served
+                .iter()
+                .map(|r| RuntimeSection {
+                    id: r.id.to_string(),
+                    binary: r.binary.clone(),
+                    args: r.args.clone(),
+                    genesis: r
+                        .genesis
+                        .as_ref()
+                        .map(|_| PathBuf::from(format!("../runtimes/{}.cbor", r.name))),
+                    max_pool_txs: 100_000,
+                    debug_fault: r
+                        .faulty
+                        .contains(&(i - first_compute))
+                        .then_some(atoll_compute::executor::Fault::WrongResults),
+                })
+                .collect();
             let others: Vec<usize> = (0..plan.validators.max(1)).filter(|j| *j != i).collect();
-            let (consensus, gossip, rpc) = ports[i];
+            let (consensus, gossip, rpc, _) = ports[i];
             let config = NodeConfig {
                 data_dir: "data".into(),
                 genesis: "../genesis.json".into(),
@@ -215,6 +362,8 @@ impl Layout {
                     max_request_bytes: 16 << 20,
                 }),
                 mempool: plan.mempool.clone(),
+                compute: compute_section,
+                runtimes: runtime_sections,
             };
             let config_path = node_dir.join("node.toml");
             std::fs::write(&config_path, config.to_toml().map_err(io)?).map_err(io)?;
@@ -227,6 +376,52 @@ impl Layout {
         }
         for (who, amount) in &plan.funded {
             genesis.fund(*who, *amount);
+        }
+        let owner = genesis
+            .registry
+            .entities
+            .first()
+            .map(|e| e.id)
+            .ok_or_else(|| LocalnetError::Io("a localnet needs a validator".into()))?;
+        for r in &plan.runtimes {
+            if let Some(g) = &r.genesis {
+                std::fs::write(runtimes_dir.join(format!("{}.cbor", r.name)), g).map_err(io)?;
+            }
+            let admission_policy = match &r.whitelist {
+                None => AdmissionPolicy::AnyNode {},
+                Some(list) => AdmissionPolicy::EntityWhitelist {
+                    entities: list
+                        .iter()
+                        .filter_map(|i| compute_entities.get(*i))
+                        .map(|e| {
+                            (
+                                *e,
+                                std::collections::BTreeMap::from([(Roles::COMPUTE, 0u16)]),
+                            )
+                        })
+                        .collect(),
+                },
+            };
+            genesis.registry.runtimes.push(registry::Runtime {
+                v: 3,
+                id: r.id,
+                entity_id: owner,
+                kind: RuntimeKind::Compute,
+                tee_hardware: TeeHardware::None,
+                key_manager: None,
+                executor: r.executor.clone(),
+                txn_scheduler: r.txn_scheduler.clone(),
+                storage: StorageParameters {
+                    checkpoint_interval: 100,
+                    checkpoint_num_kept: 2,
+                    checkpoint_chunk_size: 1 << 20,
+                },
+                admission_policy,
+                genesis: registry::RuntimeGenesis {
+                    state_root: Hash::empty(),
+                    round: 0,
+                },
+            });
         }
         let problems = genesis.check();
         if !problems.is_empty() {

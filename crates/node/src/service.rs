@@ -13,7 +13,7 @@ use atoll_consensus::app::{App, BlockResult};
 use atoll_consensus::query::QueryError;
 use atoll_crypto::Hash;
 use atoll_mempool::{Mempool, MempoolError};
-use atoll_rpc::{ApiError, BlockNotification, BlockView, NodeApi, NodeStatus, TxView};
+use atoll_rpc::{ApiError, BlockNotification, BlockView, NodeApi, NodeStatus, RuntimeApi, TxView};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
@@ -102,6 +102,7 @@ pub struct NodeService {
     chain: Chain,
     mempool: Arc<Mutex<Mempool>>,
     broadcast: Mutex<Option<Arc<dyn Broadcast>>>,
+    runtimes: Mutex<Option<Arc<dyn RuntimeApi>>>,
     blocks: broadcast::Sender<Arc<BlockNotification>>,
     syncing: AtomicBool,
     last_time: AtomicU64,
@@ -127,6 +128,7 @@ impl NodeService {
             chain,
             mempool: Arc::new(Mutex::new(mempool)),
             broadcast: Mutex::new(None),
+            runtimes: Mutex::new(None),
             blocks: broadcast::channel(256).0,
             syncing: AtomicBool::new(false),
             last_time: AtomicU64::new(0),
@@ -139,6 +141,28 @@ impl NodeService {
         if let Ok(mut slot) = self.broadcast.lock() {
             *slot = Some(b);
         }
+    }
+
+    /// Serves the runtime client API (a compute node).
+    pub fn set_runtimes(&self, r: Arc<dyn RuntimeApi>) {
+        if let Ok(mut slot) = self.runtimes.lock() {
+            *slot = Some(r);
+        }
+    }
+
+    /// The chain store.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// The consensus application.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// Whether the mempool holds a transaction.
+    pub fn in_mempool(&self, hash: &Hash) -> bool {
+        self.mempool.lock().is_ok_and(|p| p.contains(hash))
     }
 
     fn pool(&self) -> Result<MutexGuard<'_, Mempool>, ApiError> {
@@ -383,6 +407,10 @@ impl NodeApi for NodeService {
         let mut out = String::new();
         export(&mut out);
         out
+    }
+
+    fn runtimes(&self) -> Option<Arc<dyn RuntimeApi>> {
+        self.runtimes.lock().ok().and_then(|r| r.clone())
     }
 }
 

@@ -18,6 +18,7 @@
 //! | `consensus_getValidators` | `[height?]` | the validator set |
 //! | `consensus_subscribeBlocks` | — | notifications `consensus_block`: [`BlockNotification`] |
 //! | `consensus_subscribeEvents` | — | notifications `consensus_event`: one per event |
+//! | `runtime_*` | | the runtime client API of compute nodes: see [`runtime`] |
 //!
 //! Errors: a transaction the node refuses gives code `-32000` with
 //! `data: {module, code, message}` (the module's stable code); unknown
@@ -29,9 +30,13 @@ use std::time::Duration;
 
 use atoll_consensus::app::{BlockResult, TxResult};
 mod metrics;
+pub mod runtime;
+
+pub use runtime::{RuntimeApi, cbor_to_json};
 
 use atoll_consensus::error::TxError;
 use atoll_crypto::Hash;
+use atoll_types::Namespace;
 use base64::Engine as _;
 use jsonrpsee::server::middleware::http::ProxyGetRequestLayer;
 use jsonrpsee::server::{
@@ -173,6 +178,11 @@ pub trait NodeApi: Send + Sync + 'static {
     /// Metrics in the Prometheus text format, served at `GET /metrics`.
     fn metrics(&self) -> String {
         String::new()
+    }
+    /// The runtime client API, on a compute node (`None`: the `runtime_*`
+    /// methods answer that no runtime is served here).
+    fn runtimes(&self) -> Option<Arc<dyn RuntimeApi>> {
+        None
     }
 }
 
@@ -454,7 +464,138 @@ fn methods(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodEr
             .await
         },
     )?;
+    runtime_methods(&mut m)?;
     Ok(m)
+}
+
+fn runtime_api(ctx: &Ctx, id: &str) -> Result<(Arc<dyn RuntimeApi>, Namespace), ApiError> {
+    let id = runtime::parse_runtime(id)?;
+    let api = ctx
+        .api
+        .runtimes()
+        .filter(|r| r.runtimes().contains(&id))
+        .ok_or_else(|| ApiError::NotFound(format!("runtime {id} (not served by this node)")))?;
+    Ok((api, id))
+}
+
+fn runtime_methods(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::RegisterMethodError> {
+    m.register_method("runtime_list", |_, ctx, _| {
+        let ids: Vec<String> = ctx
+            .api
+            .runtimes()
+            .map(|r| r.runtimes().iter().map(ToString::to_string).collect())
+            .unwrap_or_default();
+        Ok::<Value, ErrorObjectOwned>(json!(ids))
+    })?;
+    m.register_async_method("runtime_submitTx", |p, ctx, _| async move {
+        let mut seq = p.sequence();
+        let id: String = seq.next()?;
+        let tx: String = seq.next()?;
+        let wait: Option<bool> = seq.optional_next()?;
+        let (api, id) = runtime_api(&ctx, &id)?;
+        let raw = decode_tx(&tx)?;
+        let wait = wait.unwrap_or(false);
+        let hash = Hash::digest(&raw);
+        match tokio::time::timeout(ctx.config.max_wait, api.submit(id, raw, wait)).await {
+            Ok(r) => r.map_err(ErrorObjectOwned::from),
+            Err(_) => Err(ErrorObjectOwned::owned(
+                CODE_TIMEOUT,
+                format!(
+                    "transaction {hash} was admitted but not included within {:?}",
+                    ctx.config.max_wait
+                ),
+                Some(json!({ "hash": hash })),
+            )),
+        }
+    })?;
+    m.register_async_method("runtime_query", |p, ctx, _| async move {
+        let mut seq = p.sequence();
+        let id: String = seq.next()?;
+        let method: String = seq.next()?;
+        let args: Option<String> = seq.optional_next()?;
+        let (api, id) = runtime_api(&ctx, &id)?;
+        let args = match args {
+            Some(a) => atoll_types::cbor::from_slice::<atoll_types::cbor::Value>(&decode_tx(&a)?)
+                .map_err(|e| ApiError::InvalidParams(format!("args: not CBOR: {e}")))?,
+            None => atoll_types::cbor::Value::Null,
+        };
+        let result = api.query(id, method, args).await?;
+        let cbor = atoll_types::cbor::to_vec(&result).map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok::<Value, ErrorObjectOwned>(json!({
+            "result": cbor_to_json(&result),
+            "cbor": base64::engine::general_purpose::STANDARD.encode(cbor),
+        }))
+    })?;
+    m.register_method("runtime_getBlock", |p, ctx, _| {
+        let mut seq = p.sequence();
+        let id: String = seq.next()?;
+        let round: Option<u64> = seq.optional_next()?;
+        let (api, id) = runtime_api(&ctx, &id)?;
+        found(api.block(id, round)?, || match round {
+            Some(r) => format!("round {r} of runtime {id}"),
+            None => format!("any round of runtime {id}"),
+        })
+    })?;
+    m.register_method("runtime_getTransactions", |p, ctx, _| {
+        let (id, round): (String, u64) = params(&p)?;
+        let (api, id) = runtime_api(&ctx, &id)?;
+        found(api.transactions(id, round)?, || format!("round {round} of runtime {id}"))
+    })?;
+    m.register_method("runtime_getTransaction", |p, ctx, _| {
+        let (id, hash): (String, String) = params(&p)?;
+        let (api, id) = runtime_api(&ctx, &id)?;
+        let hash = parse_hash(&hash)?;
+        found(api.transaction(id, hash)?, || format!("transaction {hash} of runtime {id}"))
+    })?;
+    m.register_method("runtime_getEvents", |p, ctx, _| {
+        let (id, round): (String, u64) = params(&p)?;
+        let (api, id) = runtime_api(&ctx, &id)?;
+        found(api.events(id, round)?, || format!("round {round} of runtime {id}"))
+    })?;
+    m.register_method("runtime_getRound", |p, ctx, _| {
+        let (id, round): (String, u64) = params(&p)?;
+        let (api, id) = runtime_api(&ctx, &id)?;
+        found(
+            api.round_record(id, round)?
+                .map(|r| json!({ "record": base64::engine::general_purpose::STANDARD.encode(r) })),
+            || format!("round {round} of runtime {id}"),
+        )
+    })?;
+    m.register_subscription(
+        "runtime_subscribeBlocks",
+        "runtime_block",
+        "runtime_unsubscribeBlocks",
+        |p, pending, ctx, _| async move {
+            let id: Result<String, _> = p.sequence().next();
+            let sub = match id {
+                Ok(id) => runtime_api(&ctx, &id).and_then(|(api, id)| api.subscribe(id)),
+                Err(e) => Err(ApiError::InvalidParams(e.message().to_string())),
+            };
+            let mut rx = match sub {
+                Ok(rx) => rx,
+                Err(e) => {
+                    pending.reject(ErrorObjectOwned::from(e)).await;
+                    return;
+                }
+            };
+            let Ok(sink) = pending.accept().await else {
+                return;
+            };
+            loop {
+                tokio::select! {
+                    _ = sink.closed() => return,
+                    next = rx.recv() => {
+                        let Some(v) = next else { return };
+                        let Ok(raw) = serde_json::value::to_raw_value(&v) else { continue };
+                        if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        },
+    )?;
+    Ok(())
 }
 
 /// Streams block notifications to a subscriber, mapped by `f`, until it leaves.

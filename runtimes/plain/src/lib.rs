@@ -63,6 +63,8 @@
 //! [`ERROR_MODULE`] ([`PlainError::code`]); the host must not commit
 //! anything for that call.
 
+pub mod cli;
+
 use atoll_consensus::services::roothash::types::MessageResult;
 use atoll_crypto::Hash;
 use atoll_crypto::context::ChainContext;

@@ -1,0 +1,1058 @@
+//! The executor committee protocol, as one compute node runs it for one
+//! runtime.
+//!
+//! Consensus says who does what: the runtime's committee for the epoch
+//! (workers and backup workers), the rank order of workers for each round,
+//! the last finalized runtime block, and whether the current round is in
+//! discrepancy. After every consensus block the worker looks at that state
+//! and acts:
+//!
+//! 1. **Storage.** If consensus finalized a round this node has not applied,
+//!    the storage worker applies it: from this node's own execution when it
+//!    computed the same roots, otherwise from a peer's record, which is
+//!    checked against the finalized header (see [`crate::storage`]).
+//! 2. **Proposing.** The worker of rank 0 for the next round takes a batch
+//!    from the pool (at most `max_batch_size` transactions and
+//!    `max_batch_size_bytes` bytes), signs a [`Proposal`] and gossips it. It
+//!    proposes when it has work: transactions, results of messages the
+//!    runtime emitted last round, or a runtime that has never run (its
+//!    genesis runs in the first round). A worker of rank `k` proposes only
+//!    when no better-ranked proposal came within `k` ×
+//!    `propose_batch_timeout_ms` of the round opening: the next rank takes
+//!    over from a silent proposer.
+//! 3. **Executing.** Every worker executes the best-ranked proposal it has,
+//!    on the state of the last finalized round and the consensus height that
+//!    finalized it (so every worker runs the same inputs), and submits a
+//!    signed executor commitment in a `roothash.ExecutorCommit` transaction.
+//!    The scheduler's commitment carries the round's messages.
+//! 4. **Discrepancy.** Backup workers do nothing until consensus declares a
+//!    discrepancy; then each executes the proposal of the best-ranked
+//!    scheduler that committed and votes.
+//!
+//! Nothing here decides anything: consensus (the roothash) tallies the
+//! votes, finalizes or fails the round, and slashes workers whose results
+//! disagreed with the outcome.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use atoll_consensus::mkvs_store::MkvsView;
+use atoll_consensus::services::registry::{Registry, Runtime};
+use atoll_consensus::services::roothash::state::RoothashState;
+use atoll_consensus::services::roothash::types::{
+    BlockHeader, CommitmentHeader, ComputeResults, ExecutorCommit, ExecutorCommitment, HeaderType,
+    Message, RuntimeState, Vote, messages_hash,
+};
+use atoll_consensus::services::roothash::{commitment_context, commitment_signing_bytes};
+use atoll_consensus::services::scheduler::{Committee, Role, state::SchedulerState};
+use atoll_crypto::context::{ChainContext, Context};
+use atoll_crypto::ed25519::{PublicKey, SigningKey};
+use atoll_crypto::{Address, Hash};
+use atoll_mkvs::Mkvs;
+use atoll_runtime_host::host::{HostError, RuntimeHost};
+use atoll_runtime_host::protocol::{
+    BatchContext, CheckBatchRequest, ExecuteBatchRequest, QueryRequest, RuntimeError,
+};
+use atoll_types::cbor::{self, Value};
+use atoll_types::signed::Signed;
+use atoll_types::{Epoch, Height, Namespace, Round};
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::storage::{RoundRecord, RuntimeStorage, StorageError, io_root};
+use crate::txpool::{PoolLimits, PoolTx, TxPool};
+
+/// Signature context of batch proposals (bound to the chain).
+pub const PROPOSAL_SIGNATURE_CONTEXT: &str = "atoll/compute: batch proposal";
+
+/// How often the worker looks again without news (rank takeover timers).
+const TICK: Duration = Duration::from_millis(50);
+
+/// Rounds between two re-checks of the whole pool.
+const RECHECK_EVERY: u64 = 16;
+
+/// A batch the scheduler of a round proposes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// The runtime.
+    pub runtime: Namespace,
+    /// The round it is for.
+    pub round: u64,
+    /// The hash of the last finalized block it builds on.
+    pub previous_hash: Hash,
+    /// The transactions, in execution order.
+    pub txs: Vec<ByteBuf>,
+}
+
+/// What compute nodes gossip to each other (canonical CBOR).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComputeMessage {
+    /// Transactions a node checked and pooled, for the other nodes' pools.
+    Txs {
+        /// The runtime.
+        runtime: Namespace,
+        /// The transactions.
+        txs: Vec<ByteBuf>,
+    },
+    /// A signed batch proposal (the signer is the scheduler).
+    Proposal(Signed<Proposal>),
+}
+
+impl ComputeMessage {
+    /// The runtime the message is about.
+    pub fn runtime(&self) -> Option<Namespace> {
+        match self {
+            Self::Txs { runtime, .. } => Some(*runtime),
+            Self::Proposal(p) => cbor::from_slice::<Proposal>(&p.untrusted_raw_value)
+                .ok()
+                .map(|p| p.runtime),
+        }
+    }
+}
+
+/// A test-only misbehaviour (refused unless the network is a debug one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fault {
+    /// Commit a wrong state root for every batch this node did not propose
+    /// itself (a worker that lies about someone else's batch).
+    WrongResults,
+}
+
+/// How the worker reaches consensus.
+pub trait ConsensusPort: Send + Sync + 'static {
+    /// Signs (with the node key) and submits a consensus transaction calling
+    /// `method` with `body`.
+    fn submit(&self, method: &str, body: Value) -> Result<(), String>;
+}
+
+/// How the worker reaches the other compute nodes.
+pub trait PeerPort: Send + Sync + 'static {
+    /// Gossips a [`ComputeMessage`] (CBOR) to the other compute nodes.
+    fn publish(&self, message: Vec<u8>);
+    /// Asks peers for the record of a finalized round (storage sync).
+    fn fetch_round(
+        &self,
+        runtime: Namespace,
+        round: u64,
+    ) -> Pin<Box<dyn Future<Output = Option<RoundRecord>> + Send + '_>>;
+}
+
+/// Configuration of a runtime's worker.
+pub struct WorkerConfig {
+    /// The runtime.
+    pub runtime: Namespace,
+    /// This node's identity key (commitments, proposals).
+    pub node_key: SigningKey,
+    /// The consensus chain context.
+    pub chain: ChainContext,
+    /// The consensus state database.
+    pub consensus: Mkvs,
+    /// The consensus height of the genesis state (version of the consensus
+    /// namespace holding it).
+    pub genesis_height: u64,
+    /// First height of the chain and blocks per epoch.
+    pub epoch_schedule: (u64, u64),
+    /// What goes in [`BatchContext::extra`] for this runtime.
+    pub extra: Value,
+    /// Pool bounds.
+    pub pool: PoolLimits,
+    /// A misbehaviour for tests.
+    pub fault: Option<Fault>,
+}
+
+/// Why a transaction was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// The runtime refused it (bad signature, nonce, fee, unknown method…).
+    #[error("{module} error {code}: {message}")]
+    Invalid {
+        /// Error module.
+        module: String,
+        /// Error code.
+        code: u32,
+        /// Message.
+        message: String,
+    },
+    /// The pool refused it.
+    #[error("txpool: {0}")]
+    Pool(#[from] crate::txpool::PoolError),
+    /// The runtime could not be asked (not started yet, crashed).
+    #[error("runtime unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl SubmitError {
+    /// (module, code) of the error, for APIs.
+    pub fn code(&self) -> (String, u32) {
+        match self {
+            Self::Invalid { module, code, .. } => (module.clone(), *code),
+            Self::Pool(e) => ("txpool".into(), e.code()),
+            Self::Unavailable(_) => ("compute".into(), 1),
+        }
+    }
+}
+
+/// A transaction's place and result in a finalized round.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Included {
+    /// The round.
+    pub round: u64,
+    /// Its index in the batch.
+    pub index: u32,
+    /// Its result (runtime-defined CBOR).
+    pub result: Value,
+}
+
+/// The runtime's answer to a check, as far as the pool cares. The runtime
+/// answers one CBOR `{"ok": {hash, signer, nonce, priority, ..}}` or
+/// `{"fail": {module, code, message}}` per transaction.
+#[derive(Debug, Deserialize)]
+enum CheckVerdict {
+    #[serde(rename = "ok")]
+    Ok {
+        hash: Hash,
+        signer: Address,
+        nonce: u64,
+        priority: u64,
+    },
+    #[serde(rename = "fail")]
+    Failed {
+        module: String,
+        code: u32,
+        message: String,
+    },
+}
+
+/// The worker of one runtime on one node.
+pub struct Worker {
+    inner: Arc<Inner>,
+    inputs: mpsc::UnboundedSender<Input>,
+}
+
+struct Inner {
+    cfg: WorkerConfig,
+    node_id: PublicKey,
+    proposal_ctx: Context,
+    commit_ctx: Context,
+    host: RuntimeHost,
+    storage: RuntimeStorage,
+    pool: Mutex<TxPool>,
+    consensus: Arc<dyn ConsensusPort>,
+    peers: Arc<dyn PeerPort>,
+    waiters: Mutex<BTreeMap<Hash, Vec<oneshot::Sender<Included>>>>,
+    rounds: broadcast::Sender<Arc<RoundRecord>>,
+    latest: Mutex<Option<(u64, RuntimeState)>>,
+}
+
+enum Input {
+    Height(u64),
+    Proposal(Box<Proposal>, PublicKey),
+}
+
+/// Errors starting a worker.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// A signature context is invalid.
+    #[error("context: {0}")]
+    Context(String),
+    /// The runtime is not registered in consensus.
+    #[error("runtime {0} is not registered")]
+    NotRegistered(Namespace),
+    /// Consensus state could not be read.
+    #[error("consensus state: {0}")]
+    Consensus(String),
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The runtime's genesis block header, as consensus recorded it at genesis.
+pub fn genesis_header(
+    consensus: &Mkvs,
+    genesis_height: u64,
+    runtime: &Namespace,
+) -> Result<BlockHeader, WorkerError> {
+    let mut view =
+        MkvsView::at(consensus, genesis_height).map_err(|e| WorkerError::Consensus(e.to_string()))?;
+    RoothashState::new(&mut view)
+        .runtime(runtime)
+        .map_err(|e| WorkerError::Consensus(e.to_string()))?
+        .map(|rs| rs.last_block)
+        .ok_or(WorkerError::NotRegistered(*runtime))
+}
+
+impl Worker {
+    /// Starts the worker of `cfg.runtime`, on a started runtime host and its
+    /// storage.
+    pub fn start(
+        cfg: WorkerConfig,
+        host: RuntimeHost,
+        storage: RuntimeStorage,
+        consensus: Arc<dyn ConsensusPort>,
+        peers: Arc<dyn PeerPort>,
+    ) -> Result<Self, WorkerError> {
+        let ctx = |base: &str| {
+            Context::for_chain(base, &cfg.chain).map_err(|e| WorkerError::Context(e.to_string()))
+        };
+        let proposal_ctx = ctx(PROPOSAL_SIGNATURE_CONTEXT)?;
+        let commit_ctx =
+            commitment_context(&cfg.chain).map_err(|e| WorkerError::Context(e.to_string()))?;
+        let inner = Arc::new(Inner {
+            node_id: cfg.node_key.public_key(),
+            pool: Mutex::new(TxPool::new(cfg.pool)),
+            cfg,
+            proposal_ctx,
+            commit_ctx,
+            host,
+            storage,
+            consensus,
+            peers,
+            waiters: Mutex::new(BTreeMap::new()),
+            rounds: broadcast::channel(256).0,
+            latest: Mutex::new(None),
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(inner.clone(), rx));
+        Ok(Self { inner, inputs: tx })
+    }
+
+    /// The runtime.
+    pub fn runtime(&self) -> Namespace {
+        self.inner.cfg.runtime
+    }
+
+    /// The runtime's storage (rounds, transactions, state).
+    pub fn storage(&self) -> &RuntimeStorage {
+        &self.inner.storage
+    }
+
+    /// The runtime host.
+    pub fn host(&self) -> &RuntimeHost {
+        &self.inner.host
+    }
+
+    /// Transactions in the pool.
+    pub fn pool_len(&self) -> usize {
+        lock(&self.inner.pool).len()
+    }
+
+    /// Finalized rounds as they are applied.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<RoundRecord>> {
+        self.inner.rounds.subscribe()
+    }
+
+    /// Consensus applied block `height`.
+    pub fn on_consensus_block(&self, height: u64) {
+        let _ = self.inputs.send(Input::Height(height));
+    }
+
+    /// A gossiped message for this runtime. Returns whether it is valid
+    /// (to forward); transactions are checked in the background.
+    pub fn on_message(&self, message: ComputeMessage) -> bool {
+        match message {
+            ComputeMessage::Txs { txs, .. } => {
+                let inner = self.inner.clone();
+                tokio::spawn(async move {
+                    let raws: Vec<Vec<u8>> = txs.into_iter().map(ByteBuf::into_vec).collect();
+                    let _ = inner.admit(raws, false).await;
+                });
+                true
+            }
+            ComputeMessage::Proposal(signed) => {
+                let Ok(p) = signed.open(&self.inner.proposal_ctx) else {
+                    return false;
+                };
+                if p.runtime != self.inner.cfg.runtime {
+                    return false;
+                }
+                let _ = self
+                    .inputs
+                    .send(Input::Proposal(Box::new(p), *signed.public_key()));
+                true
+            }
+        }
+    }
+
+    /// Checks a transaction with the runtime, pools it and gossips it.
+    pub async fn submit_tx(&self, raw: Vec<u8>) -> Result<Hash, SubmitError> {
+        let mut out = self.inner.admit(vec![raw], true).await?;
+        out.pop()
+            .unwrap_or_else(|| Err(SubmitError::Unavailable("no answer".into())))
+    }
+
+    /// Resolves when `hash` is in a finalized round (at once if it already
+    /// is).
+    pub fn wait_tx(&self, hash: Hash) -> oneshot::Receiver<Included> {
+        let (tx, rx) = oneshot::channel();
+        if let Ok(Some(found)) = self.inner.find_tx(&hash) {
+            let _ = tx.send(found);
+            return rx;
+        }
+        lock(&self.inner.waiters).entry(hash).or_default().push(tx);
+        // It may have been applied between the look and the registration.
+        if let Ok(Some(found)) = self.inner.find_tx(&hash)
+            && let Some(ws) = lock(&self.inner.waiters).remove(&hash)
+        {
+            for w in ws {
+                let _ = w.send(found.clone());
+            }
+        }
+        rx
+    }
+
+    /// Where a transaction was included, with its result.
+    pub fn find_tx(&self, hash: &Hash) -> Result<Option<Included>, StorageError> {
+        self.inner.find_tx(hash)
+    }
+
+    /// Runs a runtime query on the latest finalized state.
+    pub async fn query(&self, method: &str, args: Value) -> Result<Value, HostError> {
+        let ctx = self.inner.context_latest();
+        self.inner
+            .host
+            .query(QueryRequest {
+                ctx,
+                method: method.to_string(),
+                args,
+            })
+            .await
+    }
+}
+
+impl Inner {
+    fn epoch_at(&self, height: u64) -> Epoch {
+        let (initial, interval) = self.cfg.epoch_schedule;
+        atoll_consensus::genesis::epoch_at(initial, interval, height)
+    }
+
+    fn find_tx(&self, hash: &Hash) -> Result<Option<Included>, StorageError> {
+        let Some((round, index)) = self.storage.tx_location(hash)? else {
+            return Ok(None);
+        };
+        let Some(rec) = self.storage.round(round)? else {
+            return Ok(None);
+        };
+        Ok(rec
+            .results
+            .get(index as usize)
+            .cloned()
+            .map(|result| Included {
+                round,
+                index,
+                result,
+            }))
+    }
+
+    /// The context of checks and queries: the latest applied round.
+    fn context_latest(&self) -> BatchContext {
+        let last = self.storage.last_header();
+        let height = lock(&self.latest)
+            .as_ref()
+            .map_or(self.cfg.genesis_height, |(h, _)| *h);
+        BatchContext {
+            runtime_id: self.cfg.runtime,
+            round: Round(last.round),
+            consensus_height: Height(height),
+            epoch: self.epoch_at(height),
+            timestamp: last.timestamp,
+            state_root: self.storage.state_root(),
+            extra: self.cfg.extra.clone(),
+        }
+    }
+
+    async fn check(&self, raws: &[Vec<u8>]) -> Result<Vec<CheckVerdict>, SubmitError> {
+        let out = self
+            .host
+            .check_batch(CheckBatchRequest {
+                ctx: self.context_latest(),
+                txs: raws.to_vec(),
+            })
+            .await
+            .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
+        if out.results.len() != raws.len() {
+            return Err(SubmitError::Unavailable(format!(
+                "the runtime checked {} of {} transactions",
+                out.results.len(),
+                raws.len()
+            )));
+        }
+        out.results
+            .into_iter()
+            .map(|v| {
+                cbor::from_value::<CheckVerdict>(v)
+                    .map_err(|e| SubmitError::Unavailable(format!("bad check result: {e}")))
+            })
+            .collect()
+    }
+
+    async fn admit(
+        &self,
+        raws: Vec<Vec<u8>>,
+        gossip: bool,
+    ) -> Result<Vec<Result<Hash, SubmitError>>, SubmitError> {
+        let verdicts = self.check(&raws).await?;
+        let mut out = Vec::with_capacity(raws.len());
+        let mut admitted = Vec::new();
+        {
+            let mut pool = lock(&self.pool);
+            for (raw, v) in raws.into_iter().zip(verdicts) {
+                match v {
+                    CheckVerdict::Ok {
+                        hash,
+                        signer,
+                        nonce,
+                        priority,
+                    } => {
+                        if self.storage.tx_location(&hash).ok().flatten().is_some() {
+                            out.push(Ok(hash));
+                            continue;
+                        }
+                        let tx = PoolTx {
+                            hash,
+                            raw: raw.clone(),
+                            sender: signer,
+                            nonce,
+                            priority,
+                        };
+                        match pool.insert(tx, 0) {
+                            Ok(()) => {
+                                admitted.push(ByteBuf::from(raw));
+                                out.push(Ok(hash));
+                            }
+                            Err(crate::txpool::PoolError::Duplicate) => out.push(Ok(hash)),
+                            Err(e) => out.push(Err(e.into())),
+                        }
+                    }
+                    CheckVerdict::Failed {
+                        module,
+                        code,
+                        message,
+                    } => out.push(Err(SubmitError::Invalid {
+                        module,
+                        code,
+                        message,
+                    })),
+                }
+            }
+        }
+        if gossip && !admitted.is_empty() {
+            let msg = ComputeMessage::Txs {
+                runtime: self.cfg.runtime,
+                txs: admitted,
+            };
+            if let Ok(bytes) = cbor::to_vec(&msg) {
+                self.peers.publish(bytes);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A batch this node executed, waiting for its round to finalize.
+struct Executed {
+    results: ComputeResults,
+    txs: Vec<ByteBuf>,
+    outputs: Vec<Value>,
+    events: Vec<Value>,
+    messages: Vec<Value>,
+    decoded_messages: Vec<Message>,
+    write_log: Vec<atoll_runtime_host::protocol::WriteLogEntry>,
+    consensus_height: u64,
+}
+
+#[derive(Default)]
+struct RoundWork {
+    /// Proposals received for the round, by scheduler.
+    proposals: BTreeMap<PublicKey, Proposal>,
+    /// Batches executed, by scheduler.
+    executed: BTreeMap<PublicKey, Executed>,
+    /// Whether this node committed as a worker / as a backup.
+    committed: bool,
+    backup_committed: bool,
+    proposed: bool,
+    opened: Option<Instant>,
+}
+
+struct Loop {
+    inner: Arc<Inner>,
+    seen_height: u64,
+    work: BTreeMap<u64, RoundWork>,
+    rounds_applied: u64,
+}
+
+async fn run(inner: Arc<Inner>, mut inputs: mpsc::UnboundedReceiver<Input>) {
+    let mut me = Loop {
+        seen_height: inner.cfg.genesis_height,
+        inner,
+        work: BTreeMap::new(),
+        rounds_applied: 0,
+    };
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            input = inputs.recv() => {
+                let Some(input) = input else { return };
+                match input {
+                    Input::Height(h) => {
+                        if h > me.seen_height {
+                            me.follow(h).await;
+                        }
+                    }
+                    Input::Proposal(p, from) => me.on_proposal(*p, from),
+                }
+            }
+            _ = tick.tick() => {}
+        }
+        me.act().await;
+    }
+}
+
+impl Loop {
+    fn view(&self, height: u64) -> Option<MkvsView> {
+        MkvsView::at(&self.inner.cfg.consensus, height).ok()
+    }
+
+    fn runtime_state(&self, height: u64) -> Option<RuntimeState> {
+        let mut v = self.view(height)?;
+        RoothashState::new(&mut v)
+            .runtime(&self.inner.cfg.runtime)
+            .ok()
+            .flatten()
+    }
+
+    /// Applies every round consensus finalized up to `height`.
+    async fn follow(&mut self, height: u64) {
+        while self.seen_height < height {
+            let h = self.seen_height + 1;
+            let Some(rs) = self.runtime_state(h) else {
+                self.seen_height = h;
+                continue;
+            };
+            let applied = self.inner.storage.last_header().round;
+            if rs.last_block.round > applied && !self.sync_to(&rs.last_block).await {
+                // A peer will have it later: try again on the next block.
+                return;
+            }
+            self.seen_height = h;
+            *lock(&self.inner.latest) = Some((h, rs));
+        }
+    }
+
+    /// Brings storage to `target` (a finalized header).
+    async fn sync_to(&mut self, target: &BlockHeader) -> bool {
+        loop {
+            let last = self.inner.storage.last_header();
+            if last.round >= target.round {
+                return true;
+            }
+            let round = last.round + 1;
+            let record = if round == target.round {
+                self.local_record(target)
+            } else {
+                None
+            };
+            let record = match record {
+                Some(r) => r,
+                None => match self.inner.peers.fetch_round(self.inner.cfg.runtime, round).await {
+                    Some(r) => r,
+                    None => {
+                        debug!(runtime = %self.inner.cfg.runtime, round, "no peer has the round yet");
+                        return false;
+                    }
+                },
+            };
+            if round == target.round && record.header != *target {
+                warn!(round, "a peer's round record does not match the finalized header");
+                return false;
+            }
+            if let Err(e) = self.inner.storage.apply_round(&record) {
+                warn!(round, error = %e, "cannot apply the round");
+                return false;
+            }
+            self.finished(record).await;
+        }
+    }
+
+    /// This node's own execution of the finalized round, if it computed the
+    /// same roots.
+    fn local_record(&mut self, target: &BlockHeader) -> Option<RoundRecord> {
+        if target.header_type != HeaderType::Normal {
+            return Some(RoundRecord::empty(target.clone()));
+        }
+        let work = self.work.get_mut(&target.round)?;
+        let key = work.executed.iter().find_map(|(k, e)| {
+            (e.results.state_root == target.state_root
+                && e.results.io_root == target.io_root
+                && e.results.messages_hash == target.messages_hash)
+                .then_some(*k)
+        })?;
+        let e = work.executed.remove(&key)?;
+        Some(RoundRecord {
+            header: target.clone(),
+            consensus_height: e.consensus_height,
+            txs: e.txs,
+            results: e.outputs,
+            events: e.events,
+            messages: e.messages,
+            write_log: e.write_log,
+        })
+    }
+
+    async fn finished(&mut self, record: RoundRecord) {
+        let round = record.header.round;
+        self.work.retain(|r, _| *r > round);
+        let hashes: Vec<Hash> = record.txs.iter().map(|t| Hash::digest(t)).collect();
+        lock(&self.inner.pool).remove(&hashes);
+        {
+            let mut waiters = lock(&self.inner.waiters);
+            for (i, h) in hashes.iter().enumerate() {
+                if let Some(ws) = waiters.remove(h) {
+                    let inc = Included {
+                        round,
+                        index: u32::try_from(i).unwrap_or(u32::MAX),
+                        result: record.results.get(i).cloned().unwrap_or(Value::Null),
+                    };
+                    for w in ws {
+                        let _ = w.send(inc.clone());
+                    }
+                }
+            }
+        }
+        if record.header.header_type == HeaderType::Normal {
+            info!(runtime = %self.inner.cfg.runtime, round, txs = record.txs.len(), "round finalized");
+        } else {
+            info!(runtime = %self.inner.cfg.runtime, round, kind = ?record.header.header_type, "round closed");
+        }
+        let _ = self.inner.rounds.send(Arc::new(record));
+        self.rounds_applied += 1;
+        if self.rounds_applied.is_multiple_of(RECHECK_EVERY) {
+            self.recheck_pool().await;
+        }
+    }
+
+    /// Drops pooled transactions the runtime no longer accepts (used
+    /// nonces, spent balances).
+    async fn recheck_pool(&self) {
+        let all = lock(&self.inner.pool).all();
+        if all.is_empty() {
+            return;
+        }
+        let raws: Vec<Vec<u8>> = all.iter().map(|t| t.raw.clone()).collect();
+        let Ok(verdicts) = self.inner.check(&raws).await else {
+            return;
+        };
+        let stale: Vec<Hash> = all
+            .iter()
+            .zip(verdicts)
+            .filter(|(_, v)| matches!(v, CheckVerdict::Failed { .. }))
+            .map(|(t, _)| t.hash)
+            .collect();
+        if !stale.is_empty() {
+            debug!(count = stale.len(), "dropping transactions the runtime now refuses");
+            lock(&self.inner.pool).remove(&stale);
+        }
+    }
+
+    fn on_proposal(&mut self, p: Proposal, from: PublicKey) {
+        let next = self.inner.storage.last_header().round + 1;
+        // Keep proposals for the next round and the one after (a node may
+        // see a proposal before it applies the previous round).
+        if p.round < next || p.round > next + 1 {
+            return;
+        }
+        let work = self.work.entry(p.round).or_default();
+        work.proposals.entry(from).or_insert(p);
+    }
+
+    /// Consensus facts for the current round.
+    fn situation(&self) -> Option<(u64, RuntimeState, Committee, Runtime)> {
+        let (height, rs) = lock(&self.inner.latest).clone()?;
+        let mut v = self.view(height)?;
+        let committee = SchedulerState::new(&mut v)
+            .committee(&self.inner.cfg.runtime)
+            .ok()
+            .flatten()?;
+        let runtime = Registry::new(&mut v)
+            .state()
+            .runtime(&self.inner.cfg.runtime)
+            .ok()
+            .flatten()?;
+        Some((height, rs, committee, runtime))
+    }
+
+    async fn act(&mut self) {
+        let Some((_height, rs, committee, runtime)) = self.situation() else {
+            return;
+        };
+        let last = self.inner.storage.last_header();
+        if last != rs.last_block {
+            return; // storage is catching up
+        }
+        let next = last.round + 1;
+        let me = self.inner.node_id;
+        let is_worker = committee.has(&me, Role::Worker);
+        let is_backup = committee.has(&me, Role::BackupWorker);
+        if !is_worker && !is_backup {
+            return;
+        }
+        let order = committee.proposer_order(next);
+        let work = self.work.entry(next).or_default();
+        let opened = *work.opened.get_or_insert_with(Instant::now);
+
+        if let Some(round) = rs.round.as_ref().filter(|r| r.discrepancy) {
+            if !is_backup || work.backup_committed {
+                return;
+            }
+            // The best-ranked scheduler that committed its own batch.
+            let Some(scheduler) = order
+                .iter()
+                .find(|s| {
+                    round
+                        .commitments
+                        .iter()
+                        .any(|c| c.node_id == **s && c.header.scheduler_id == **s)
+                })
+                .copied()
+            else {
+                return;
+            };
+            let Some(proposal) = work.proposals.get(&scheduler).cloned() else {
+                return;
+            };
+            info!(runtime = %self.inner.cfg.runtime, round = next, "discrepancy: executing as a backup");
+            if self.commit(next, &rs, scheduler, &proposal).await {
+                self.work.entry(next).or_default().backup_committed = true;
+            }
+            return;
+        }
+        if !is_worker || work.committed {
+            return;
+        }
+        // Follow the best-ranked proposal received.
+        let best = order
+            .iter()
+            .find_map(|s| work.proposals.get(s).map(|p| (*s, p.clone())));
+        if let Some((scheduler, proposal)) = best {
+            if proposal.previous_hash != last.hash() {
+                return;
+            }
+            if self.commit(next, &rs, scheduler, &proposal).await {
+                self.work.entry(next).or_default().committed = true;
+            }
+            return;
+        }
+        if work.proposed {
+            return;
+        }
+        let Some(rank) = order.iter().position(|n| *n == me) else {
+            return;
+        };
+        let has_work = !lock(&self.inner.pool).is_empty()
+            || !rs.last_message_results.is_empty()
+            || last.round == self.inner.storage.genesis().round;
+        if !has_work {
+            return;
+        }
+        let wait = Duration::from_millis(runtime.txn_scheduler.propose_batch_timeout_ms)
+            .saturating_mul(u32::try_from(rank).unwrap_or(u32::MAX));
+        if opened.elapsed() < wait {
+            return;
+        }
+        let txs: Vec<ByteBuf> = lock(&self.inner.pool)
+            .batch(
+                usize::try_from(runtime.txn_scheduler.max_batch_size).unwrap_or(usize::MAX),
+                usize::try_from(runtime.txn_scheduler.max_batch_size_bytes)
+                    .unwrap_or(usize::MAX),
+            )
+            .into_iter()
+            .map(|t| ByteBuf::from(t.raw))
+            .collect();
+        let proposal = Proposal {
+            runtime: self.inner.cfg.runtime,
+            round: next,
+            previous_hash: last.hash(),
+            txs,
+        };
+        let Ok(signed) = Signed::sign(&self.inner.cfg.node_key, &self.inner.proposal_ctx, &proposal)
+        else {
+            return;
+        };
+        if rank > 0 {
+            info!(runtime = %self.inner.cfg.runtime, round = next, rank, "taking over from a silent proposer");
+        }
+        if let Ok(bytes) = cbor::to_vec(&ComputeMessage::Proposal(signed)) {
+            self.inner.peers.publish(bytes);
+        }
+        let work = self.work.entry(next).or_default();
+        work.proposed = true;
+        work.proposals.insert(me, proposal.clone());
+        if self.commit(next, &rs, me, &proposal).await {
+            self.work.entry(next).or_default().committed = true;
+        }
+    }
+
+    /// Executes `proposal` (once) and submits this node's commitment.
+    async fn commit(
+        &mut self,
+        round: u64,
+        rs: &RuntimeState,
+        scheduler: PublicKey,
+        proposal: &Proposal,
+    ) -> bool {
+        let me = self.inner.node_id;
+        let vote = match self.execute(round, rs, scheduler, proposal).await {
+            Ok(results) => {
+                let mut results = results;
+                if self.inner.cfg.fault == Some(Fault::WrongResults) && scheduler != me {
+                    warn!(round, "fault injection: committing a wrong state root");
+                    results.state_root = Hash::digest(results.state_root.as_bytes());
+                }
+                Vote::Results(results)
+            }
+            Err(e) => {
+                warn!(round, error = %e, "batch execution failed: voting failure");
+                Vote::Failure { round }
+            }
+        };
+        let messages = if scheduler == me {
+            self.work
+                .get(&round)
+                .and_then(|w| w.executed.get(&scheduler))
+                .map(|e| e.decoded_messages.clone())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let messages = match &vote {
+            Vote::Results(_) => messages,
+            Vote::Failure { .. } => Vec::new(),
+        };
+        let header = CommitmentHeader {
+            runtime: self.inner.cfg.runtime,
+            scheduler_id: scheduler,
+            vote,
+        };
+        let Ok(bytes) = commitment_signing_bytes(&header) else {
+            return false;
+        };
+        let signature = self.inner.cfg.node_key.sign(&self.inner.commit_ctx, &bytes);
+        let body = ExecutorCommit {
+            id: self.inner.cfg.runtime,
+            commits: vec![ExecutorCommitment {
+                node_id: me,
+                header,
+                signature,
+                messages,
+            }],
+        };
+        let Ok(body) = cbor::to_value(&body) else {
+            return false;
+        };
+        match self
+            .inner
+            .consensus
+            .submit(atoll_consensus::services::roothash::methods::EXECUTOR_COMMIT, body)
+        {
+            Ok(()) => {
+                debug!(round, "commitment submitted");
+                true
+            }
+            Err(e) => {
+                warn!(round, error = %e, "cannot submit the commitment");
+                false
+            }
+        }
+    }
+
+    async fn execute(
+        &mut self,
+        round: u64,
+        rs: &RuntimeState,
+        scheduler: PublicKey,
+        proposal: &Proposal,
+    ) -> Result<ComputeResults, String> {
+        if let Some(e) = self.work.get(&round).and_then(|w| w.executed.get(&scheduler)) {
+            return Ok(e.results.clone());
+        }
+        let last = &rs.last_block;
+        let height = rs.last_block_height;
+        let ctx = BatchContext {
+            runtime_id: self.inner.cfg.runtime,
+            round: Round(round),
+            consensus_height: Height(height),
+            epoch: self.inner.epoch_at(height),
+            timestamp: last.timestamp,
+            state_root: self.inner.storage.state_root(),
+            extra: self.inner.cfg.extra.clone(),
+        };
+        let message_results = rs
+            .last_message_results
+            .iter()
+            .map(cbor::to_value)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let out = self
+            .inner
+            .host
+            .execute_batch(ExecuteBatchRequest {
+                ctx,
+                txs: proposal.txs.iter().map(|t| t.to_vec()).collect(),
+                message_results,
+            })
+            .await
+            .map_err(|e| match e {
+                HostError::Runtime(RuntimeError { module, code, message }) => {
+                    format!("{module} error {code}: {message}")
+                }
+                other => other.to_string(),
+            })?;
+        if out.results.len() != proposal.txs.len() {
+            return Err(format!(
+                "{} results for {} transactions",
+                out.results.len(),
+                proposal.txs.len()
+            ));
+        }
+        let decoded_messages = out
+            .messages
+            .iter()
+            .map(|m| cbor::from_value::<Message>(m.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("a message does not decode: {e}"))?;
+        let state_root = self
+            .inner
+            .storage
+            .root_after(&out.write_log)
+            .map_err(|e| e.to_string())?;
+        let results = ComputeResults {
+            round,
+            previous_hash: last.hash(),
+            io_root: io_root(&proposal.txs, &out.results),
+            state_root,
+            messages_hash: messages_hash(&decoded_messages),
+        };
+        self.work.entry(round).or_default().executed.insert(
+            scheduler,
+            Executed {
+                results: results.clone(),
+                txs: proposal.txs.clone(),
+                outputs: out.results,
+                events: out.events,
+                messages: out.messages,
+                decoded_messages,
+                write_log: out.write_log,
+                consensus_height: height,
+            },
+        );
+        Ok(results)
+    }
+}

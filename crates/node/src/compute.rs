@@ -1,0 +1,545 @@
+//! The compute node: the ParaTimes a node serves (`[[runtime]]` in
+//! `node.toml`), each in its own process under a runtime host, with its
+//! storage, transaction pool and executor worker ([`atoll_compute`]).
+//!
+//! - **Gossip.** One libp2p gossip swarm (`[compute] listen`/`peers`), topic
+//!   `atoll/compute/v1/<chain context>`, carries every runtime's
+//!   transactions and batch proposals ([`ComputeMessage`]).
+//! - **Storage sync.** A round this node did not compute (a backup outside
+//!   a discrepancy, a node that was down or joined later) is fetched from
+//!   `[compute] storage_peers` with `runtime_getRound` and checked against
+//!   the header consensus finalized.
+//! - **Commitments** are consensus transactions signed by the node key
+//!   (`roothash.ExecutorCommit`), admitted to this node's mempool and
+//!   gossiped like any other.
+//! - **Runtime context.** Every call's `BatchContext::extra` is
+//!   `{"consensus_chain_context": <chain context>}`: what the runtime
+//!   needs to check transaction signatures.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use atoll_compute::executor::{
+    ComputeMessage, ConsensusPort, PeerPort, Worker, WorkerConfig, genesis_header,
+};
+use atoll_compute::storage::{RoundRecord, RuntimeStorage};
+use atoll_compute::txpool::PoolLimits;
+use atoll_consensus::genesis::Genesis;
+use atoll_consensus::services::staking::state::StakingState;
+use atoll_crypto::ed25519::SigningKey;
+use atoll_crypto::{Address, Hash};
+use atoll_rpc::runtime::BoxFuture;
+use atoll_rpc::{ApiError, NodeApi, RuntimeApi, cbor_to_json};
+use atoll_runtime_host::host::{HostError, RuntimeConfig, RuntimeHost};
+use atoll_types::cbor::{self, Value as Cbor};
+use atoll_types::transaction::{Fee, Transaction};
+use atoll_types::{Namespace, Quantity, signed::Signed};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::config::{NodeConfig, RuntimeSection};
+use crate::identity::Identity;
+use crate::service::NodeService;
+use crate::{NodeError, multiaddr_p2p};
+
+/// Largest compute gossip message (a proposal carries a whole batch).
+pub const MAX_COMPUTE_MESSAGE: usize = 16 << 20;
+
+/// The runtimes this node serves.
+pub struct Compute {
+    workers: BTreeMap<Namespace, Arc<Worker>>,
+    link: Arc<PeerLink>,
+}
+
+struct PeerLink {
+    gossip: Mutex<Option<atoll_p2p::Gossip>>,
+    storage_peers: Vec<jsonrpsee::http_client::HttpClient>,
+}
+
+impl PeerPort for PeerLink {
+    fn publish(&self, message: Vec<u8>) {
+        if let Ok(g) = self.gossip.lock()
+            && let Some(g) = g.as_ref()
+            && let Err(e) = g.publish(message)
+        {
+            warn!(error = %e, "compute gossip: cannot publish");
+        }
+    }
+
+    fn fetch_round(
+        &self,
+        runtime: Namespace,
+        round: u64,
+    ) -> BoxFutureOpt<'_> {
+        Box::pin(async move {
+            use jsonrpsee::core::client::ClientT;
+            for peer in &self.storage_peers {
+                let answer: Result<Value, _> = peer
+                    .request(
+                        "runtime_getRound",
+                        jsonrpsee::rpc_params![runtime.to_string(), round],
+                    )
+                    .await;
+                let Ok(answer) = answer else { continue };
+                let Some(b64) = answer.get("record").and_then(Value::as_str) else {
+                    continue;
+                };
+                let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64) else {
+                    continue;
+                };
+                if let Ok(record) = cbor::from_slice::<RoundRecord>(&bytes) {
+                    return Some(record);
+                }
+            }
+            None
+        })
+    }
+}
+
+type BoxFutureOpt<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Option<RoundRecord>> + Send + 'a>>;
+
+/// Signs and submits the node's own consensus transactions, keeping track
+/// of its nonce across transactions still in the mempool.
+struct NodeConsensus {
+    service: Arc<NodeService>,
+    key: SigningKey,
+    min_gas_price: Quantity,
+    gas_per_byte: u64,
+    state: Mutex<NonceState>,
+}
+
+#[derive(Default)]
+struct NonceState {
+    next: u64,
+    pending: Vec<Hash>,
+}
+
+impl NodeConsensus {
+    fn account_nonce(&self) -> u64 {
+        let Ok(mut view) = self.service.chain().latest_view() else {
+            return 0;
+        };
+        StakingState::new(&mut view)
+            .account(&Address::from_ed25519(&self.key.public_key()))
+            .map(|a| a.general.nonce)
+            .unwrap_or(0)
+    }
+
+    fn sign(&self, nonce: u64, method: &str, body: &Cbor) -> Result<Vec<u8>, String> {
+        let len = cbor::to_vec(body).map_err(|e| e.to_string())?.len() as u64;
+        // The method's own cost is far below this; the rest pays for bytes.
+        let gas = 20_000u64.saturating_add(len.saturating_mul(self.gas_per_byte.max(1) * 2));
+        let tx = Transaction {
+            nonce,
+            fee: Some(Fee {
+                amount: Quantity(self.min_gas_price.0.saturating_mul(u128::from(gas))),
+                gas,
+            }),
+            method: method.to_string(),
+            body: Some(body.clone()),
+        };
+        let signed =
+            Signed::sign(&self.key, self.service.app().tx_context(), &tx).map_err(|e| e.to_string())?;
+        cbor::to_vec(&signed).map_err(|e| e.to_string())
+    }
+}
+
+impl ConsensusPort for NodeConsensus {
+    fn submit(&self, method: &str, body: Cbor) -> Result<(), String> {
+        let mut st = self.state.lock().map_err(|_| "nonce state poisoned".to_string())?;
+        let on_chain = self.account_nonce();
+        st.pending.retain(|h| self.service.in_mempool(h));
+        // Nothing of ours waits in the pool: the chain's nonce is the truth
+        // (a transaction may have been dropped).
+        if st.pending.is_empty() || st.next < on_chain {
+            st.next = on_chain;
+        }
+        let mut last_err = String::new();
+        for attempt in 0..2 {
+            let raw = self.sign(st.next, method, &body)?;
+            match self.service.submit_tx(raw) {
+                Ok(hash) => {
+                    st.pending.push(hash);
+                    st.next += 1;
+                    return Ok(());
+                }
+                Err(e) => {
+                    last_err = e.to_string();
+                    if attempt == 0 {
+                        st.next = on_chain;
+                        st.pending.clear();
+                    }
+                }
+            }
+        }
+        Err(last_err)
+    }
+}
+
+fn resolve_binary(r: &RuntimeSection) -> Result<PathBuf, NodeError> {
+    let bad = |why: String| NodeError::Compute(format!("runtime {}: {why}", r.id));
+    let path = if r.binary.components().count() == 1 && !r.binary.is_absolute() {
+        let exe = std::env::current_exe().map_err(|e| bad(e.to_string()))?;
+        exe.parent()
+            .map(|d| d.join(&r.binary))
+            .ok_or_else(|| bad("no directory for the atoll binary".into()))?
+    } else {
+        r.binary.clone()
+    };
+    if !path.is_file() {
+        return Err(bad(format!("binary {} not found", path.display())));
+    }
+    Ok(path)
+}
+
+fn runtime_extra(genesis: &Genesis) -> Result<Cbor, NodeError> {
+    let chain = genesis
+        .chain_context()
+        .map_err(|e| NodeError::Compute(e.to_string()))?;
+    Ok(Cbor::Map(vec![(
+        Cbor::Text("consensus_chain_context".into()),
+        Cbor::Text(chain.as_str().to_owned()),
+    )]))
+}
+
+impl Compute {
+    /// Starts the runtimes `config` lists (`None` when it lists none).
+    pub async fn start(
+        config: &NodeConfig,
+        genesis: &Genesis,
+        identity: &Identity,
+        service: &Arc<NodeService>,
+    ) -> Result<Option<Arc<Self>>, NodeError> {
+        let Some(section) = &config.compute else {
+            return Ok(None);
+        };
+        if config.runtimes.is_empty() {
+            return Ok(None);
+        }
+        let chain = service.chain().clone();
+        let storage_peers = section
+            .storage_peers
+            .iter()
+            .map(|u| {
+                jsonrpsee::http_client::HttpClientBuilder::default()
+                    .request_timeout(std::time::Duration::from_secs(10))
+                    .build(u)
+                    .map_err(|e| NodeError::Compute(format!("storage peer {u}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let link = Arc::new(PeerLink {
+            gossip: Mutex::new(None),
+            storage_peers,
+        });
+        let port = Arc::new(NodeConsensus {
+            service: service.clone(),
+            key: identity.node.clone(),
+            min_gas_price: genesis.consensus.min_gas_price,
+            gas_per_byte: genesis.consensus.gas_per_tx_byte,
+            state: Mutex::new(NonceState::default()),
+        });
+        let extra = runtime_extra(genesis)?;
+        let mut workers = BTreeMap::new();
+        for r in &config.runtimes {
+            let id: Namespace = r
+                .id
+                .parse()
+                .map_err(|e| NodeError::Compute(format!("runtime id {}: {e}", r.id)))?;
+            if r.debug_fault.is_some() && !genesis.debug {
+                return Err(NodeError::Compute(format!(
+                    "runtime {id}: debug_fault is refused on a network whose genesis is not a debug one"
+                )));
+            }
+            let header = genesis_header(chain.state(), chain.genesis_version(), &id)
+                .map_err(|e| NodeError::Compute(format!("runtime {id}: {e} (at genesis)")))?;
+            let dir = config.data_dir.join("runtimes").join(id.to_string());
+            let storage = RuntimeStorage::open(&dir, header, Some(chain.state().clone()))
+                .map_err(|e| NodeError::Compute(format!("runtime {id}: {e}")))?;
+            let binary = resolve_binary(r)?;
+            let mut rc = RuntimeConfig::new(&binary, id);
+            rc.args = r.args.iter().map(Into::into).collect();
+            rc.args.push("--runtime-id".into());
+            rc.args.push(id.to_string().into());
+            if let Some(g) = &r.genesis {
+                rc.args.push("--genesis".into());
+                rc.args.push(g.clone().into_os_string());
+            }
+            let host = RuntimeHost::spawn(rc, Arc::new(storage.clone()))
+                .await
+                .map_err(|e| NodeError::Compute(format!("runtime {id}: {e}")))?;
+            info!(runtime = %id, binary = %binary.display(), pid = ?host.pid(), "runtime started");
+            let worker = Worker::start(
+                WorkerConfig {
+                    runtime: id,
+                    node_key: identity.node.clone(),
+                    chain: genesis
+                        .chain_context()
+                        .map_err(|e| NodeError::Compute(e.to_string()))?,
+                    consensus: chain.state().clone(),
+                    genesis_height: chain.genesis_version(),
+                    epoch_schedule: (genesis.initial_height, genesis.beacon.interval),
+                    extra: extra.clone(),
+                    pool: PoolLimits {
+                        max_txs: r.max_pool_txs,
+                        ..PoolLimits::default()
+                    },
+                    fault: r.debug_fault,
+                },
+                host,
+                storage,
+                port.clone(),
+                link.clone(),
+            )
+            .map_err(|e| NodeError::Compute(e.to_string()))?;
+            workers.insert(id, Arc::new(worker));
+        }
+        let compute = Arc::new(Self { workers, link });
+
+        let peers = section
+            .peers
+            .iter()
+            .map(|p| multiaddr_p2p(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let judge = compute.clone();
+        let validate: atoll_p2p::Validator =
+            Arc::new(move |message: &[u8]| judge.judge(message));
+        let gossip = atoll_p2p::start(
+            atoll_p2p::GossipConfig {
+                listen: multiaddr_p2p(&section.listen)?,
+                peers,
+                key_seed: Hash::digest_parts(&[
+                    b"atoll/node: compute gossip key",
+                    &identity.p2p.seed(),
+                ])
+                .0,
+                topic: format!(
+                    "atoll/compute/v1/{}",
+                    genesis
+                        .chain_context()
+                        .map_err(|e| NodeError::Compute(e.to_string()))?
+                        .as_str()
+                ),
+                max_tx_bytes: MAX_COMPUTE_MESSAGE,
+            },
+            validate,
+        )
+        .await?;
+        info!(peer_id = %gossip.peer_id(), "compute gossip started");
+        if let Ok(mut slot) = compute.link.gossip.lock() {
+            *slot = Some(gossip);
+        }
+        // Catch up with what consensus already finalized.
+        if let Ok(Some(h)) = chain.last_height() {
+            compute.on_consensus_block(h);
+        }
+        Ok(Some(compute))
+    }
+
+    fn judge(&self, message: &[u8]) -> atoll_p2p::Verdict {
+        let Ok(msg) = cbor::from_slice::<ComputeMessage>(message) else {
+            return atoll_p2p::Verdict::Reject;
+        };
+        let Some(id) = msg.runtime() else {
+            return atoll_p2p::Verdict::Reject;
+        };
+        match self.workers.get(&id) {
+            Some(w) => {
+                if w.on_message(msg) {
+                    atoll_p2p::Verdict::Accept
+                } else {
+                    atoll_p2p::Verdict::Reject
+                }
+            }
+            // Another runtime's: pass it on for the nodes that serve it.
+            None => atoll_p2p::Verdict::Accept,
+        }
+    }
+
+    /// Consensus applied block `height`.
+    pub fn on_consensus_block(&self, height: u64) {
+        for w in self.workers.values() {
+            w.on_consensus_block(height);
+        }
+    }
+
+    /// The worker of a runtime.
+    pub fn worker(&self, id: &Namespace) -> Option<&Arc<Worker>> {
+        self.workers.get(id)
+    }
+
+    /// Stops gossip and every runtime process.
+    pub async fn shutdown(&self) {
+        let gossip = self.link.gossip.lock().ok().and_then(|mut g| g.take());
+        if let Some(g) = gossip {
+            g.shutdown().await;
+        }
+        for w in self.workers.values() {
+            w.host().shutdown().await;
+        }
+    }
+
+    fn get(&self, id: Namespace) -> Result<&Arc<Worker>, ApiError> {
+        self.workers
+            .get(&id)
+            .ok_or_else(|| ApiError::NotFound(format!("runtime {id} (not served by this node)")))
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+fn block_json(r: &RoundRecord) -> Value {
+    json!({
+        "round": r.header.round,
+        "hash": r.header.hash(),
+        "header": r.header,
+        "consensus_height": r.consensus_height,
+        "transactions": r.txs.iter().map(|t| Hash::digest(t)).collect::<Vec<_>>(),
+        "messages": r.messages.iter().map(cbor_to_json).collect::<Vec<_>>(),
+    })
+}
+
+impl RuntimeApi for Compute {
+    fn runtimes(&self) -> Vec<Namespace> {
+        self.workers.keys().copied().collect()
+    }
+
+    fn submit(
+        &self,
+        runtime: Namespace,
+        raw: Vec<u8>,
+        wait: bool,
+    ) -> BoxFuture<'_, Result<Value, ApiError>> {
+        Box::pin(async move {
+            let w = self.get(runtime)?;
+            let hash = Hash::digest(&raw);
+            let waiter = wait.then(|| w.wait_tx(hash));
+            w.submit_tx(raw).await.map_err(|e| {
+                let (module, code) = e.code();
+                ApiError::Tx(atoll_consensus::error::TxError {
+                    module,
+                    code,
+                    message: e.to_string(),
+                })
+            })?;
+            let Some(waiter) = waiter else {
+                return Ok(json!({ "hash": hash }));
+            };
+            let inc = waiter
+                .await
+                .map_err(|_| ApiError::Internal("the runtime worker stopped".into()))?;
+            Ok(json!({
+                "hash": hash,
+                "round": inc.round,
+                "index": inc.index,
+                "result": cbor_to_json(&inc.result),
+            }))
+        })
+    }
+
+    fn query(
+        &self,
+        runtime: Namespace,
+        method: String,
+        args: Cbor,
+    ) -> BoxFuture<'_, Result<Cbor, ApiError>> {
+        Box::pin(async move {
+            let w = self.get(runtime)?;
+            w.query(&method, args).await.map_err(|e| match e {
+                HostError::Runtime(r) => ApiError::Tx(atoll_consensus::error::TxError {
+                    module: r.module,
+                    code: r.code,
+                    message: r.message,
+                }),
+                other => ApiError::Internal(other.to_string()),
+            })
+        })
+    }
+
+    fn block(&self, runtime: Namespace, round: Option<u64>) -> Result<Option<Value>, ApiError> {
+        let w = self.get(runtime)?;
+        let round = round.unwrap_or_else(|| w.storage().last_header().round);
+        Ok(w.storage()
+            .round(round)
+            .map_err(internal)?
+            .map(|r| block_json(&r)))
+    }
+
+    fn transactions(&self, runtime: Namespace, round: u64) -> Result<Option<Value>, ApiError> {
+        let w = self.get(runtime)?;
+        Ok(w.storage().round(round).map_err(internal)?.map(|r| {
+            Value::Array(
+                r.txs
+                    .iter()
+                    .zip(&r.results)
+                    .enumerate()
+                    .map(|(i, (tx, res))| {
+                        json!({
+                            "hash": Hash::digest(tx),
+                            "index": i,
+                            "tx": base64::engine::general_purpose::STANDARD.encode(tx),
+                            "result": cbor_to_json(res),
+                        })
+                    })
+                    .collect(),
+            )
+        }))
+    }
+
+    fn transaction(&self, runtime: Namespace, hash: Hash) -> Result<Option<Value>, ApiError> {
+        let w = self.get(runtime)?;
+        Ok(w.find_tx(&hash).map_err(internal)?.map(|inc| {
+            json!({
+                "hash": hash,
+                "round": inc.round,
+                "index": inc.index,
+                "result": cbor_to_json(&inc.result),
+            })
+        }))
+    }
+
+    fn events(&self, runtime: Namespace, round: u64) -> Result<Option<Value>, ApiError> {
+        let w = self.get(runtime)?;
+        Ok(w.storage().round(round).map_err(internal)?.map(|r| {
+            Value::Array(r.events.iter().map(cbor_to_json).collect())
+        }))
+    }
+
+    fn round_record(&self, runtime: Namespace, round: u64) -> Result<Option<Vec<u8>>, ApiError> {
+        let w = self.get(runtime)?;
+        match w.storage().round(round).map_err(internal)? {
+            Some(r) => Ok(Some(cbor::to_vec(&r).map_err(internal)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn subscribe(&self, runtime: Namespace) -> Result<mpsc::Receiver<Value>, ApiError> {
+        let w = self.get(runtime)?;
+        let mut rounds = w.subscribe();
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                match rounds.recv().await {
+                    Ok(r) => {
+                        if tx.send(block_json(&r)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        Ok(rx)
+    }
+}
+
+/// Where a runtime's data lives under a node's data directory.
+pub fn runtime_dir(data_dir: &Path, id: &Namespace) -> PathBuf {
+    data_dir.join("runtimes").join(id.to_string())
+}

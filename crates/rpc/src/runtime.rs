@@ -1,0 +1,96 @@
+//! The runtime client API: ParaTime transactions, queries, blocks, events
+//! and subscriptions, served by compute nodes (`runtime_*` methods).
+//!
+//! | method | params | result |
+//! |---|---|---|
+//! | `runtime_list` | — | ids of the runtimes this node serves |
+//! | `runtime_submitTx` | `[runtime_id, tx, wait?]`: the runtime transaction's CBOR, base64 or `0x` hex | `{hash}`, or with `wait`: `{hash, round, index, result}` once a finalized round holds it |
+//! | `runtime_query` | `[runtime_id, method, args?]`: `args` is CBOR (base64 or `0x` hex; CBOR `null` when absent) | `{result, cbor}`: the answer as JSON and as base64 CBOR |
+//! | `runtime_getBlock` | `[runtime_id, round?]` (latest when absent) | the finalized block: header, consensus height, transaction hashes |
+//! | `runtime_getTransactions` | `[runtime_id, round]` | the round's transactions with their results |
+//! | `runtime_getTransaction` | `[runtime_id, hash]` | `{round, index, result}` |
+//! | `runtime_getEvents` | `[runtime_id, round]` | the round's events: block events, then each transaction's |
+//! | `runtime_getRound` | `[runtime_id, round]` | `{record}`: base64 CBOR of the whole round record (storage sync between compute nodes) |
+//! | `runtime_subscribeBlocks` | `[runtime_id]` | notifications `runtime_block`, one per finalized round |
+//!
+//! CBOR answers are shown as JSON with byte strings as `0x` hex.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use atoll_crypto::Hash;
+use atoll_types::Namespace;
+use atoll_types::cbor::Value as Cbor;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::ApiError;
+
+/// A boxed future (the API is called through `dyn`).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a compute node offers the runtime client API.
+pub trait RuntimeApi: Send + Sync + 'static {
+    /// The runtimes served here.
+    fn runtimes(&self) -> Vec<Namespace>;
+    /// Checks and pools a transaction; with `wait`, resolves once a
+    /// finalized round includes it (the server bounds the wait).
+    fn submit(&self, runtime: Namespace, raw: Vec<u8>, wait: bool)
+    -> BoxFuture<'_, Result<Value, ApiError>>;
+    /// Runs a query on the latest finalized state.
+    fn query(
+        &self,
+        runtime: Namespace,
+        method: String,
+        args: Cbor,
+    ) -> BoxFuture<'_, Result<Cbor, ApiError>>;
+    /// A finalized block (the latest when `round` is `None`).
+    fn block(&self, runtime: Namespace, round: Option<u64>) -> Result<Option<Value>, ApiError>;
+    /// A round's transactions with results.
+    fn transactions(&self, runtime: Namespace, round: u64) -> Result<Option<Value>, ApiError>;
+    /// Where a transaction is, with its result.
+    fn transaction(&self, runtime: Namespace, hash: Hash) -> Result<Option<Value>, ApiError>;
+    /// A round's events.
+    fn events(&self, runtime: Namespace, round: u64) -> Result<Option<Value>, ApiError>;
+    /// A round's whole record, CBOR.
+    fn round_record(&self, runtime: Namespace, round: u64) -> Result<Option<Vec<u8>>, ApiError>;
+    /// Finalized blocks as they come (as `runtime_getBlock` shows them).
+    fn subscribe(&self, runtime: Namespace) -> Result<mpsc::Receiver<Value>, ApiError>;
+}
+
+/// CBOR as JSON: byte strings as `0x` hex, negative integers below
+/// `i64::MIN` as decimal strings, map keys that are not text by their JSON
+/// text.
+pub fn cbor_to_json(v: &Cbor) -> Value {
+    match v {
+        Cbor::Null => Value::Null,
+        Cbor::Bool(b) => Value::Bool(*b),
+        Cbor::Unsigned(u) => Value::from(*u),
+        Cbor::Negative(n) => match i64::try_from(*n) {
+            Ok(n) => Value::from(-1 - n),
+            Err(_) => Value::String(format!("-{}", u128::from(*n) + 1)),
+        },
+        Cbor::Bytes(b) => Value::String(format!("0x{}", hex::encode(b))),
+        Cbor::Text(t) => Value::String(t.clone()),
+        Cbor::Array(a) => Value::Array(a.iter().map(cbor_to_json).collect()),
+        Cbor::Map(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Cbor::Text(t) => t.clone(),
+                        other => cbor_to_json(other).to_string(),
+                    };
+                    (key, cbor_to_json(v))
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// Parses a runtime id (64 hex digits, `0x` optional).
+pub fn parse_runtime(s: &str) -> Result<Namespace, ApiError> {
+    s.strip_prefix("0x")
+        .unwrap_or(s)
+        .parse()
+        .map_err(|e| ApiError::InvalidParams(format!("runtime id: {e}")))
+}
