@@ -280,8 +280,8 @@ pub fn genesis_header(
     genesis_height: u64,
     runtime: &Namespace,
 ) -> Result<BlockHeader, WorkerError> {
-    let mut view =
-        MkvsView::at(consensus, genesis_height).map_err(|e| WorkerError::Consensus(e.to_string()))?;
+    let mut view = MkvsView::at(consensus, genesis_height)
+        .map_err(|e| WorkerError::Consensus(e.to_string()))?;
     RoothashState::new(&mut view)
         .runtime(runtime)
         .map_err(|e| WorkerError::Consensus(e.to_string()))?
@@ -662,7 +662,12 @@ impl Loop {
             };
             let record = match record {
                 Some(r) => r,
-                None => match self.inner.peers.fetch_round(self.inner.cfg.runtime, round).await {
+                None => match self
+                    .inner
+                    .peers
+                    .fetch_round(self.inner.cfg.runtime, round)
+                    .await
+                {
                     Some(r) => r,
                     None => {
                         debug!(runtime = %self.inner.cfg.runtime, round, "no peer has the round yet");
@@ -671,7 +676,10 @@ impl Loop {
                 },
             };
             if round == target.round && record.header != *target {
-                warn!(round, "a peer's round record does not match the finalized header");
+                warn!(
+                    round,
+                    "a peer's round record does not match the finalized header"
+                );
                 return false;
             }
             if let Err(e) = self.inner.storage.apply_round(&record) {
@@ -757,7 +765,10 @@ impl Loop {
             .map(|(t, _)| t.hash)
             .collect();
         if !stale.is_empty() {
-            debug!(count = stale.len(), "dropping transactions the runtime now refuses");
+            debug!(
+                count = stale.len(),
+                "dropping transactions the runtime now refuses"
+            );
             lock(&self.inner.pool).remove(&stale);
         }
     }
@@ -870,8 +881,7 @@ impl Loop {
         let txs: Vec<ByteBuf> = lock(&self.inner.pool)
             .batch(
                 usize::try_from(runtime.txn_scheduler.max_batch_size).unwrap_or(usize::MAX),
-                usize::try_from(runtime.txn_scheduler.max_batch_size_bytes)
-                    .unwrap_or(usize::MAX),
+                usize::try_from(runtime.txn_scheduler.max_batch_size_bytes).unwrap_or(usize::MAX),
             )
             .into_iter()
             .map(|t| ByteBuf::from(t.raw))
@@ -882,8 +892,11 @@ impl Loop {
             previous_hash: last.hash(),
             txs,
         };
-        let Ok(signed) = Signed::sign(&self.inner.cfg.node_key, &self.inner.proposal_ctx, &proposal)
-        else {
+        let Ok(signed) = Signed::sign(
+            &self.inner.cfg.node_key,
+            &self.inner.proposal_ctx,
+            &proposal,
+        ) else {
             return;
         };
         if rank > 0 {
@@ -957,11 +970,10 @@ impl Loop {
         let Ok(body) = cbor::to_value(&body) else {
             return false;
         };
-        match self
-            .inner
-            .consensus
-            .submit(atoll_consensus::services::roothash::methods::EXECUTOR_COMMIT, body)
-        {
+        match self.inner.consensus.submit(
+            atoll_consensus::services::roothash::methods::EXECUTOR_COMMIT,
+            body,
+        ) {
             Ok(()) => {
                 debug!(round, "commitment submitted");
                 true
@@ -980,7 +992,11 @@ impl Loop {
         scheduler: PublicKey,
         proposal: &Proposal,
     ) -> Result<ComputeResults, String> {
-        if let Some(e) = self.work.get(&round).and_then(|w| w.executed.get(&scheduler)) {
+        if let Some(e) = self
+            .work
+            .get(&round)
+            .and_then(|w| w.executed.get(&scheduler))
+        {
             return Ok(e.results.clone());
         }
         let last = &rs.last_block;
@@ -1010,7 +1026,11 @@ impl Loop {
             })
             .await
             .map_err(|e| match e {
-                HostError::Runtime(RuntimeError { module, code, message }) => {
+                HostError::Runtime(RuntimeError {
+                    module,
+                    code,
+                    message,
+                }) => {
                     format!("{module} error {code}: {message}")
                 }
                 other => other.to_string(),

@@ -69,11 +69,7 @@ impl PeerPort for PeerLink {
         }
     }
 
-    fn fetch_round(
-        &self,
-        runtime: Namespace,
-        round: u64,
-    ) -> BoxFutureOpt<'_> {
+    fn fetch_round(&self, runtime: Namespace, round: u64) -> BoxFutureOpt<'_> {
         Box::pin(async move {
             use jsonrpsee::core::client::ClientT;
             for peer in &self.storage_peers {
@@ -142,15 +138,18 @@ impl NodeConsensus {
             method: method.to_string(),
             body: Some(body.clone()),
         };
-        let signed =
-            Signed::sign(&self.key, self.service.app().tx_context(), &tx).map_err(|e| e.to_string())?;
+        let signed = Signed::sign(&self.key, self.service.app().tx_context(), &tx)
+            .map_err(|e| e.to_string())?;
         cbor::to_vec(&signed).map_err(|e| e.to_string())
     }
 }
 
 impl ConsensusPort for NodeConsensus {
     fn submit(&self, method: &str, body: Cbor) -> Result<(), String> {
-        let mut st = self.state.lock().map_err(|_| "nonce state poisoned".to_string())?;
+        let mut st = self
+            .state
+            .lock()
+            .map_err(|_| "nonce state poisoned".to_string())?;
         let on_chain = self.account_nonce();
         st.pending.retain(|h| self.service.in_mempool(h));
         // Nothing of ours waits in the pool: the chain's nonce is the truth
@@ -245,10 +244,9 @@ impl Compute {
         let extra = runtime_extra(genesis)?;
         let mut workers = BTreeMap::new();
         for r in &config.runtimes {
-            let id: Namespace = r
-                .id
-                .parse()
-                .map_err(|e| NodeError::Compute(format!("runtime id {}: {e}", r.id)))?;
+            let id: Namespace =
+                r.id.parse()
+                    .map_err(|e| NodeError::Compute(format!("runtime id {}: {e}", r.id)))?;
             if r.debug_fault.is_some() && !genesis.debug {
                 return Err(NodeError::Compute(format!(
                     "runtime {id}: debug_fault is refused on a network whose genesis is not a debug one"
@@ -305,8 +303,7 @@ impl Compute {
             .map(|p| multiaddr_p2p(p))
             .collect::<Result<Vec<_>, _>>()?;
         let judge = compute.clone();
-        let validate: atoll_p2p::Validator =
-            Arc::new(move |message: &[u8]| judge.judge(message));
+        let validate: atoll_p2p::Validator = Arc::new(move |message: &[u8]| judge.judge(message));
         let gossip = atoll_p2p::start(
             atoll_p2p::GossipConfig {
                 listen: multiaddr_p2p(&section.listen)?,
@@ -421,10 +418,14 @@ impl RuntimeApi for Compute {
             let waiter = wait.then(|| w.wait_tx(hash));
             w.submit_tx(raw).await.map_err(|e| {
                 let (module, code) = e.code();
+                let message = match e {
+                    atoll_compute::executor::SubmitError::Invalid { message, .. } => message,
+                    other => other.to_string(),
+                };
                 ApiError::Tx(atoll_consensus::error::TxError {
                     module,
                     code,
-                    message: e.to_string(),
+                    message,
                 })
             })?;
             let Some(waiter) = waiter else {
@@ -505,9 +506,10 @@ impl RuntimeApi for Compute {
 
     fn events(&self, runtime: Namespace, round: u64) -> Result<Option<Value>, ApiError> {
         let w = self.get(runtime)?;
-        Ok(w.storage().round(round).map_err(internal)?.map(|r| {
-            Value::Array(r.events.iter().map(cbor_to_json).collect())
-        }))
+        Ok(w.storage()
+            .round(round)
+            .map_err(internal)?
+            .map(|r| Value::Array(r.events.iter().map(cbor_to_json).collect())))
     }
 
     fn round_record(&self, runtime: Namespace, round: u64) -> Result<Option<Vec<u8>>, ApiError> {

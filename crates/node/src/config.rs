@@ -320,10 +320,9 @@ impl NodeConfig {
         }
         let mut ids = std::collections::BTreeSet::new();
         for r in &self.runtimes {
-            let id: atoll_types::Namespace = r
-                .id
-                .parse()
-                .map_err(|e| format!("runtime id {:?}: {e}", r.id))?;
+            let id: atoll_types::Namespace =
+                r.id.parse()
+                    .map_err(|e| format!("runtime id {:?}: {e}", r.id))?;
             if !ids.insert(id) {
                 return Err(format!("runtime {} is listed twice", r.id));
             }

@@ -22,12 +22,13 @@ use atoll_consensus::services::registry::{
     self, AdmissionPolicy, ExecutorParameters, Roles, RuntimeKind, StorageParameters, TeeHardware,
     TxnSchedulerParameters,
 };
+use atoll_consensus::services::staking::{Slash, SlashReason};
 use atoll_crypto::{Address, Hash};
 use atoll_types::{Namespace, Quantity};
 
 use crate::config::{
-    ComputeSection, ConsensusSection, GossipSection, MempoolSection, NodeConfig, Role,
-    RpcSection, RuntimeSection,
+    ComputeSection, ConsensusSection, GossipSection, MempoolSection, NodeConfig, Role, RpcSection,
+    RuntimeSection,
 };
 use crate::identity::Identity;
 
@@ -72,6 +73,12 @@ pub struct Plan {
     /// ParaTimes registered at genesis.
     pub runtimes: Vec<RuntimePlan>,
 }
+
+/// Stake a compute node loses for wrong or equivocating results.
+pub const SLASH_AMOUNT: u128 = 100_000;
+
+/// Stake of every localnet node's entity.
+pub const NODE_STAKE: u128 = 1_000_000;
 
 /// A ParaTime of a localnet.
 #[derive(Debug, Clone)]
@@ -246,6 +253,19 @@ impl Layout {
             ..Genesis::default()
         };
         genesis.beacon.interval = plan.epoch_interval;
+        // Compute nodes that lie lose stake and sit out an epoch.
+        for reason in [
+            SlashReason::RuntimeIncorrectResults,
+            SlashReason::RuntimeEquivocation,
+        ] {
+            genesis.staking.parameters.slashing.insert(
+                reason,
+                Slash {
+                    amount: Quantity(SLASH_AMOUNT),
+                    freeze_interval: 1,
+                },
+            );
+        }
         let total = plan.validators + plan.full_nodes + plan.compute_nodes;
         let mut ports = Vec::new();
         for _ in 0..total {
@@ -275,7 +295,7 @@ impl Layout {
             if validator && let Some(entity) = public.entity {
                 genesis.add_staked_node(StakedNode {
                     entity,
-                    stake: Quantity(1_000_000),
+                    stake: Quantity(NODE_STAKE),
                     node: public.node,
                     consensus: public.consensus,
                     p2p: public.p2p,
@@ -294,7 +314,7 @@ impl Layout {
                 compute_entities.push(entity);
                 genesis.add_staked_node(StakedNode {
                     entity,
-                    stake: Quantity(1_000_000),
+                    stake: Quantity(NODE_STAKE),
                     node: public.node,
                     consensus: public.consensus,
                     p2p: public.p2p,
@@ -304,12 +324,14 @@ impl Layout {
                     expiration: u64::MAX / 2,
                 });
             }
-            let compute_peers: Vec<usize> =
-                (first_compute..total).filter(|j| *j != i).collect();
+            let compute_peers: Vec<usize> = (first_compute..total).filter(|j| *j != i).collect();
             let (_, _, _, compute_port) = ports[i];
             let compute_section = compute.then(|| ComputeSection {
                 listen: multiaddr(compute_port),
-                peers: compute_peers.iter().map(|j| multiaddr(ports[*j].3)).collect(),
+                peers: compute_peers
+                    .iter()
+                    .map(|j| multiaddr(ports[*j].3))
+                    .collect(),
                 storage_peers: compute_peers
                     .iter()
                     .map(|j| format!("http://127.0.0.1:{}", ports[*j].2))
@@ -508,6 +530,11 @@ impl NodeProcess {
             files: files.clone(),
             child: Some(child),
         })
+    }
+
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Whether it still runs.

@@ -520,7 +520,8 @@ fn runtime_methods(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Regist
             None => atoll_types::cbor::Value::Null,
         };
         let result = api.query(id, method, args).await?;
-        let cbor = atoll_types::cbor::to_vec(&result).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let cbor =
+            atoll_types::cbor::to_vec(&result).map_err(|e| ApiError::Internal(e.to_string()))?;
         Ok::<Value, ErrorObjectOwned>(json!({
             "result": cbor_to_json(&result),
             "cbor": base64::engine::general_purpose::STANDARD.encode(cbor),
@@ -530,7 +531,7 @@ fn runtime_methods(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Regist
         let mut seq = p.sequence();
         let id: String = seq.next()?;
         let round: Option<u64> = seq.optional_next()?;
-        let (api, id) = runtime_api(&ctx, &id)?;
+        let (api, id) = runtime_api(ctx, &id)?;
         found(api.block(id, round)?, || match round {
             Some(r) => format!("round {r} of runtime {id}"),
             None => format!("any round of runtime {id}"),
@@ -538,23 +539,29 @@ fn runtime_methods(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Regist
     })?;
     m.register_method("runtime_getTransactions", |p, ctx, _| {
         let (id, round): (String, u64) = params(&p)?;
-        let (api, id) = runtime_api(&ctx, &id)?;
-        found(api.transactions(id, round)?, || format!("round {round} of runtime {id}"))
+        let (api, id) = runtime_api(ctx, &id)?;
+        found(api.transactions(id, round)?, || {
+            format!("round {round} of runtime {id}")
+        })
     })?;
     m.register_method("runtime_getTransaction", |p, ctx, _| {
         let (id, hash): (String, String) = params(&p)?;
-        let (api, id) = runtime_api(&ctx, &id)?;
+        let (api, id) = runtime_api(ctx, &id)?;
         let hash = parse_hash(&hash)?;
-        found(api.transaction(id, hash)?, || format!("transaction {hash} of runtime {id}"))
+        found(api.transaction(id, hash)?, || {
+            format!("transaction {hash} of runtime {id}")
+        })
     })?;
     m.register_method("runtime_getEvents", |p, ctx, _| {
         let (id, round): (String, u64) = params(&p)?;
-        let (api, id) = runtime_api(&ctx, &id)?;
-        found(api.events(id, round)?, || format!("round {round} of runtime {id}"))
+        let (api, id) = runtime_api(ctx, &id)?;
+        found(api.events(id, round)?, || {
+            format!("round {round} of runtime {id}")
+        })
     })?;
     m.register_method("runtime_getRound", |p, ctx, _| {
         let (id, round): (String, u64) = params(&p)?;
-        let (api, id) = runtime_api(&ctx, &id)?;
+        let (api, id) = runtime_api(ctx, &id)?;
         found(
             api.round_record(id, round)?
                 .map(|r| json!({ "record": base64::engine::general_purpose::STANDARD.encode(r) })),

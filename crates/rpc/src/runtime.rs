@@ -35,8 +35,12 @@ pub trait RuntimeApi: Send + Sync + 'static {
     fn runtimes(&self) -> Vec<Namespace>;
     /// Checks and pools a transaction; with `wait`, resolves once a
     /// finalized round includes it (the server bounds the wait).
-    fn submit(&self, runtime: Namespace, raw: Vec<u8>, wait: bool)
-    -> BoxFuture<'_, Result<Value, ApiError>>;
+    fn submit(
+        &self,
+        runtime: Namespace,
+        raw: Vec<u8>,
+        wait: bool,
+    ) -> BoxFuture<'_, Result<Value, ApiError>>;
     /// Runs a query on the latest finalized state.
     fn query(
         &self,

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use atoll_runtime_host::runtime::serve;
 use crate::PlainRuntime;
+use atoll_runtime_host::runtime::serve;
 use atoll_runtime_sdk::RuntimeGenesis;
 use atoll_types::Namespace;
 use atoll_types::cbor;

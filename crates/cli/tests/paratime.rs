@@ -1,0 +1,654 @@
+//! ParaTimes end to end: a validator and three compute nodes, each an
+//! `atoll node` process on 127.0.0.1, each compute node running the plain
+//! ParaTime binaries (`atoll runtime-plain`) under its runtime host.
+//!
+//! - Runtime A is served by all three compute nodes, all of them workers;
+//!   compute-2 runs it with the test-only fault flag and commits wrong state
+//!   roots for batches it did not propose. Consensus sees the discrepancy,
+//!   the backups resolve it, the round finalizes with the honest result and
+//!   compute-2's entity is slashed.
+//! - Runtime B is permissioned: only compute-0 and compute-1 are
+//!   whitelisted. compute-2 also runs it, is never elected, and follows its
+//!   rounds through storage sync. Transfers, a deposit from consensus and a
+//!   withdrawal back run on B, with balances checked on both layers; bad
+//!   transactions get typed errors; a runtime process killed with SIGKILL
+//!   is restarted and rounds go on.
+//!
+//! Every wait is bounded; no assertion depends on this machine's speed.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    clippy::too_many_arguments,
+    missing_docs,
+    reason = "test harness"
+)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use atoll_consensus::services::staking::{Allow, methods};
+use atoll_crypto::Address;
+use atoll_crypto::context::ChainContext;
+use atoll_crypto::ed25519::SigningKey;
+use atoll_node::localnet::{Layout, NODE_STAKE, NodeProcess, Plan, RuntimePlan};
+use atoll_runtime_sdk::RuntimeGenesis;
+use atoll_runtime_sdk::crypto::{TxSigner, sign_transaction, tx_signature_context};
+use atoll_runtime_sdk::modules::accounts::{self, BalancesQuery, Transfer};
+use atoll_runtime_sdk::modules::consensus_accounts::{Deposit, Withdraw};
+use atoll_runtime_sdk::types::{BaseUnits, Denomination, SignerInfo, Transaction};
+use atoll_types::signed::Signed;
+use atoll_types::transaction::{Fee, Transaction as ConsensusTx};
+use atoll_types::{Namespace, Quantity, cbor};
+use base64::Engine as _;
+use common::call;
+use serde_json::{Value, json};
+
+const ATOLL: &str = env!("CARGO_BIN_EXE_atoll");
+const WAIT: Duration = Duration::from_secs(240);
+const RUNTIME_FUNDS: u128 = 1_000_000_000;
+const CONSENSUS_FUNDS: u128 = 1_000_000_000;
+
+fn alice() -> TxSigner {
+    TxSigner::Ed25519(SigningKey::from_seed(&[11; 32]))
+}
+
+fn bob() -> TxSigner {
+    TxSigner::Ed25519(SigningKey::from_seed(&[12; 32]))
+}
+
+/// Has consensus tokens only.
+fn carol_key() -> SigningKey {
+    SigningKey::from_seed(&[13; 32])
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+struct Net {
+    layout: Layout,
+    procs: Vec<NodeProcess>,
+    chain: ChainContext,
+}
+
+impl Net {
+    fn rpc(&self, name: &str) -> SocketAddr {
+        self.layout
+            .nodes
+            .iter()
+            .find(|n| n.name == name)
+            .unwrap_or_else(|| panic!("no node {name}"))
+            .rpc
+    }
+
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for n in &self.layout.nodes {
+            let text = std::fs::read_to_string(n.dir.join("node.log")).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            out.push_str(&format!("== {} ==\n", n.name));
+            out.push_str(&lines[lines.len().saturating_sub(25)..].join("\n"));
+            out.push('\n');
+        }
+        out
+    }
+
+    fn runtime_tx(
+        &self,
+        runtime: &Namespace,
+        signer: &TxSigner,
+        nonce: u64,
+        method: &str,
+        body: atoll_types::cbor::Value,
+        messages: u32,
+        gas: u64,
+    ) -> Vec<u8> {
+        let mut tx = Transaction::new(method, body);
+        tx.auth_info.signer_info.push(SignerInfo {
+            address_spec: signer.address_spec(),
+            nonce,
+        });
+        tx.auth_info.fee.gas = gas;
+        tx.auth_info.fee.amount = BaseUnits::native(0);
+        tx.auth_info.fee.consensus_messages = messages;
+        let ctx = tx_signature_context(runtime, &self.chain).unwrap();
+        cbor::to_vec(&sign_transaction(&ctx, &tx, &[signer]).unwrap()).unwrap()
+    }
+
+    fn submit(
+        &self,
+        node: &str,
+        runtime: &Namespace,
+        raw: &[u8],
+        wait: bool,
+    ) -> Result<Value, Value> {
+        call(
+            self.rpc(node),
+            "runtime_submitTx",
+            json!([runtime.to_string(), b64(raw), wait]),
+        )
+    }
+
+    fn balance(&self, node: &str, runtime: &Namespace, who: Address) -> u128 {
+        let args = cbor::to_vec(&BalancesQuery { address: who }).unwrap();
+        let r = call(
+            self.rpc(node),
+            "runtime_query",
+            json!([runtime.to_string(), "accounts.Balances", b64(&args)]),
+        )
+        .unwrap_or_else(|e| panic!("balances on {node}: {e}"));
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(r["cbor"].as_str().unwrap())
+            .unwrap();
+        let b: accounts::AccountBalances = cbor::from_slice(&raw).unwrap();
+        b.balances.get(&Denomination::NATIVE).map_or(0, |q| q.0)
+    }
+
+    fn latest_round(&self, node: &str, runtime: &Namespace) -> Option<u64> {
+        call(
+            self.rpc(node),
+            "runtime_getBlock",
+            json!([runtime.to_string()]),
+        )
+        .ok()
+        .and_then(|b| b["round"].as_u64())
+    }
+
+    fn consensus(&self, method: &str, args: Value) -> Value {
+        call(
+            self.rpc("validator-0"),
+            "consensus_query",
+            json!([method, args]),
+        )
+        .unwrap_or_else(|e| panic!("{method}: {e}"))
+    }
+
+    fn consensus_balance(&self, who: Address) -> u128 {
+        let a = call(
+            self.rpc("validator-0"),
+            "consensus_getAccount",
+            json!([who.to_string()]),
+        )
+        .unwrap();
+        a["general"]["balance"]
+            .as_str()
+            .map(|s| s.parse().unwrap())
+            .or_else(|| a["general"]["balance"].as_u64().map(u128::from))
+            .unwrap_or(0)
+    }
+
+    fn consensus_nonce(&self, who: Address) -> u64 {
+        let a = call(
+            self.rpc("validator-0"),
+            "consensus_getAccount",
+            json!([who.to_string()]),
+        )
+        .unwrap();
+        a["general"]["nonce"].as_u64().unwrap_or(0)
+    }
+}
+
+fn body<T: serde::Serialize>(v: &T) -> atoll_types::cbor::Value {
+    cbor::to_value(v).unwrap()
+}
+
+fn runtime_genesis() -> Vec<u8> {
+    let funds = BTreeMap::from([(Denomination::NATIVE, Quantity(RUNTIME_FUNDS))]);
+    let g = RuntimeGenesis::default()
+        .with(
+            "accounts",
+            &accounts::Genesis {
+                balances: BTreeMap::from([(alice().address(), funds.clone())]),
+                total_supplies: funds,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    cbor::to_vec(&g).unwrap()
+}
+
+fn start() -> (tempfile::TempDir, Net, Namespace, Namespace) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = RuntimePlan::plain("plain-a", vec![0, 1, 2]);
+    a.genesis = Some(runtime_genesis());
+    a.faulty = vec![2];
+    let mut b = RuntimePlan::plain("plain-b", vec![0, 1, 2]);
+    b.genesis = Some(runtime_genesis());
+    b.whitelist = Some(vec![0, 1]);
+    b.executor.group_size = 2;
+    b.executor.group_backup_size = 2;
+    let (ida, idb) = (a.id, b.id);
+    let plan = Plan {
+        validators: 1,
+        compute_nodes: 3,
+        epoch_interval: 60,
+        timeout_propose_ms: 300,
+        timeout_vote_ms: 150,
+        block_time_ms: 100,
+        funded: vec![(
+            Address::from_ed25519(&carol_key().public_key()),
+            Quantity(CONSENSUS_FUNDS),
+        )],
+        runtimes: vec![a, b],
+        ..Plan::default()
+    };
+    let layout = Layout::create(dir.path(), &plan).unwrap();
+    let chain = layout.genesis.chain_context().unwrap();
+    let procs = layout
+        .nodes
+        .iter()
+        .map(|n| NodeProcess::spawn(std::path::Path::new(ATOLL), n).unwrap())
+        .collect();
+    (
+        dir,
+        Net {
+            layout,
+            procs,
+            chain,
+        },
+        ida,
+        idb,
+    )
+}
+
+fn consensus_tx(net: &Net, key: &SigningKey, method: &str, body: &impl serde::Serialize) -> Value {
+    let who = Address::from_ed25519(&key.public_key());
+    let tx = ConsensusTx {
+        nonce: net.consensus_nonce(who),
+        fee: Some(Fee {
+            amount: Quantity(0),
+            gas: 10_000,
+        }),
+        method: method.into(),
+        body: Some(cbor::to_value(body).unwrap()),
+    };
+    let ctx = atoll_crypto::context::Context::for_chain(
+        atoll_consensus::app::TX_SIGNATURE_CONTEXT,
+        &net.chain,
+    )
+    .unwrap();
+    let raw = cbor::to_vec(&Signed::sign(key, &ctx, &tx).unwrap()).unwrap();
+    call(
+        net.rpc("validator-0"),
+        "consensus_submitTx",
+        json!([b64(&raw), true]),
+    )
+    .unwrap_or_else(|e| panic!("{method}: {e}"))
+}
+
+/// The pid of the runtime process `node` runs for `runtime`.
+fn runtime_pid(node_pid: u32, runtime: &Namespace) -> Option<u32> {
+    let id = runtime.to_string();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if !cmd.contains("runtime-plain") || !cmd.contains(&id) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+        let ppid: u32 = stat
+            .rsplit(')')
+            .next()?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        if ppid == node_pid {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+#[test]
+fn paratimes_end_to_end() {
+    let (_dir, mut net, ida, idb) = start();
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario(&net, ida, idb)));
+    if outcome.is_err() {
+        eprintln!("{}", net.logs());
+    }
+    for p in &mut net.procs {
+        p.stop(Duration::from_secs(10));
+    }
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e);
+    }
+}
+
+fn scenario(net: &Net, ida: Namespace, idb: Namespace) {
+    // Both runtimes run their genesis round.
+    for (id, node) in [(ida, "compute-0"), (idb, "compute-0")] {
+        wait_for("the runtime's first round", || {
+            net.latest_round(node, &id).filter(|r| *r >= 1)
+        });
+    }
+    assert_eq!(
+        call(net.rpc("compute-0"), "runtime_list", json!([])).unwrap(),
+        json!(
+            [ida.to_string(), idb.to_string()]
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+        )
+    );
+
+    // --- Permissioned B: compute-2 is not whitelisted, never elected.
+    let committee = net.consensus("scheduler.Committee", json!({ "runtime": idb.to_string() }));
+    let members: Vec<String> = committee["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["node_id"].as_str().unwrap().to_string())
+        .collect();
+    let node_of = |name: &str| {
+        let dir = net
+            .layout
+            .nodes
+            .iter()
+            .find(|n| n.name == name)
+            .unwrap()
+            .dir
+            .clone();
+        atoll_node::identity::load_public(&dir.join("identity")).unwrap()
+    };
+    let c2 = node_of("compute-2");
+    assert!(
+        !members.iter().any(|m| *m == c2.node.to_string()),
+        "{committee}"
+    );
+    assert!(
+        members
+            .iter()
+            .any(|m| *m == node_of("compute-0").node.to_string())
+    );
+
+    // --- Transfers inside B.
+    let t1 = net.runtime_tx(
+        &idb,
+        &alice(),
+        0,
+        "accounts.Transfer",
+        body(&Transfer {
+            to: bob().address(),
+            amount: BaseUnits::native(1_000),
+        }),
+        0,
+        100_000,
+    );
+    let r = net
+        .submit("compute-0", &idb, &t1, true)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(r["round"].as_u64().unwrap() >= 1, "{r}");
+    assert!(r["result"].get("result").is_some(), "{r}");
+    assert_eq!(net.balance("compute-0", &idb, bob().address()), 1_000);
+    wait_for("compute-1 to apply the round", || {
+        (net.balance("compute-1", &idb, bob().address()) == 1_000).then_some(())
+    });
+    // compute-2 is not in B's committee: it has B's state from storage sync.
+    wait_for("compute-2 to sync runtime B", || {
+        (net.latest_round("compute-2", &idb)? >= r["round"].as_u64()?).then_some(())
+    });
+    assert_eq!(net.balance("compute-2", &idb, bob().address()), 1_000);
+    // Runtimes have separate states.
+    assert_eq!(net.balance("compute-0", &ida, bob().address()), 0);
+
+    // --- Bad input: typed errors, nothing changes.
+    let before = net.balance("compute-0", &idb, alice().address());
+    let garbage = net
+        .submit("compute-0", &idb, b"not a transaction", false)
+        .unwrap_err();
+    assert_eq!(garbage["code"], -32000, "{garbage}");
+    // The same bytes again: refused (its nonce is used), not run twice.
+    let e = net.submit("compute-0", &idb, &t1, false).unwrap_err();
+    assert_eq!(
+        (&e["data"]["module"], &e["data"]["code"]),
+        (&json!("core"), &json!(4)),
+        "{e}"
+    );
+    let stale = net.runtime_tx(
+        &idb,
+        &alice(),
+        0,
+        "accounts.Transfer",
+        body(&Transfer {
+            to: bob().address(),
+            amount: BaseUnits::native(5),
+        }),
+        0,
+        100_000,
+    );
+    let e = net.submit("compute-0", &idb, &stale, false).unwrap_err();
+    assert_eq!(
+        (&e["data"]["module"], &e["data"]["code"]),
+        (&json!("core"), &json!(4)),
+        "{e}"
+    );
+    let unknown = net.runtime_tx(&idb, &alice(), 1, "accounts.Mint", body(&()), 0, 100_000);
+    let e = net.submit("compute-0", &idb, &unknown, false).unwrap_err();
+    assert_eq!(e["data"]["module"], "core", "{e}");
+    let starved = net.runtime_tx(
+        &idb,
+        &alice(),
+        1,
+        "accounts.Transfer",
+        body(&Transfer {
+            to: bob().address(),
+            amount: BaseUnits::native(5),
+        }),
+        0,
+        1,
+    );
+    let e = net.submit("compute-0", &idb, &starved, false).unwrap_err();
+    assert_eq!(e["data"]["module"], "core", "{e}");
+    let mut forged = t1.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert!(net.submit("compute-0", &idb, &forged, false).is_err());
+    let e = call(
+        net.rpc("compute-0"),
+        "runtime_submitTx",
+        json!(["00", b64(&t1)]),
+    )
+    .unwrap_err();
+    assert_eq!(e["code"], -32602, "{e}");
+    let e = call(
+        net.rpc("validator-0"),
+        "runtime_submitTx",
+        json!([idb.to_string(), b64(&t1)]),
+    )
+    .unwrap_err();
+    assert_eq!(e["code"], -32004, "a validator serves no runtime: {e}");
+    assert_eq!(net.balance("compute-0", &idb, alice().address()), before);
+    // A call that fails in execution: included, only fee and nonce change.
+    let too_much = net.runtime_tx(
+        &idb,
+        &alice(),
+        1,
+        "accounts.Transfer",
+        body(&Transfer {
+            to: bob().address(),
+            amount: BaseUnits::native(RUNTIME_FUNDS * 2),
+        }),
+        0,
+        100_000,
+    );
+    let r = net
+        .submit("compute-0", &idb, &too_much, true)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r["result"]["result"]["fail"]["module"], "accounts", "{r}");
+    assert_eq!(net.balance("compute-0", &idb, alice().address()), before);
+    assert_eq!(net.balance("compute-0", &idb, bob().address()), 1_000);
+
+    // --- Deposit from consensus into B, and withdraw back.
+    let carol = TxSigner::Ed25519(carol_key());
+    let carol_addr = carol.address();
+    assert_eq!(carol_addr, Address::from_ed25519(&carol_key().public_key()));
+    let runtime_account = Address::from_runtime_id(idb.as_bytes());
+    let r = consensus_tx(
+        net,
+        &carol_key(),
+        methods::ALLOW,
+        &Allow {
+            beneficiary: runtime_account,
+            negative: false,
+            amount_change: Quantity(50_000),
+        },
+    );
+    assert!(r["result"]["error"].is_null(), "{r}");
+    let consensus_before = net.consensus_balance(carol_addr);
+    let deposit = net.runtime_tx(
+        &idb,
+        &carol,
+        0,
+        "consensus.Deposit",
+        body(&Deposit {
+            to: None,
+            amount: BaseUnits::native(30_000),
+        }),
+        1,
+        100_000,
+    );
+    let r = net
+        .submit("compute-1", &idb, &deposit, true)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(r["result"]["result"].get("ok").is_some(), "{r}");
+    wait_for("the deposit to be minted in B", || {
+        (net.balance("compute-0", &idb, carol_addr) == 30_000).then_some(())
+    });
+    assert_eq!(net.consensus_balance(carol_addr), consensus_before - 30_000);
+    assert_eq!(net.consensus_balance(runtime_account), 30_000);
+
+    let withdraw = net.runtime_tx(
+        &idb,
+        &carol,
+        1,
+        "consensus.Withdraw",
+        body(&Withdraw {
+            to: None,
+            amount: BaseUnits::native(10_000),
+        }),
+        1,
+        100_000,
+    );
+    let r = net
+        .submit("compute-0", &idb, &withdraw, true)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(r["result"]["result"].get("ok").is_some(), "{r}");
+    wait_for("the withdrawal to reach consensus", || {
+        (net.consensus_balance(carol_addr) == consensus_before - 20_000).then_some(())
+    });
+    assert_eq!(net.consensus_balance(runtime_account), 20_000);
+    wait_for("B to settle the withdrawal", || {
+        (net.balance("compute-0", &idb, carol_addr) == 20_000).then_some(())
+    });
+
+    // --- SIGKILL B's runtime on compute-0: restarted, rounds go on.
+    let c0 = net
+        .procs
+        .iter()
+        .find(|p| p.files.name == "compute-0")
+        .unwrap();
+    let node_pid = c0.pid().unwrap();
+    let pid = runtime_pid(node_pid, &idb).expect("runtime B's process on compute-0");
+    std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    let t2 = net.runtime_tx(
+        &idb,
+        &alice(),
+        2,
+        "accounts.Transfer",
+        body(&Transfer {
+            to: bob().address(),
+            amount: BaseUnits::native(500),
+        }),
+        0,
+        100_000,
+    );
+    let r = wait_for("a transfer after the runtime was killed", || {
+        net.submit("compute-1", &idb, &t2, true).ok()
+    });
+    assert!(r["result"]["result"].get("ok").is_some(), "{r}");
+    wait_for("compute-0 to apply the round", || {
+        (net.balance("compute-0", &idb, bob().address()) == 1_500).then_some(())
+    });
+    let new_pid = runtime_pid(node_pid, &idb).expect("runtime B restarted");
+    assert_ne!(new_pid, pid);
+
+    // --- Faulty compute-2 on A: discrepancy, backups, honest result, slash.
+    let entity = Address::from_ed25519(&c2.entity.unwrap());
+    let t3 = net.runtime_tx(
+        &ida,
+        &alice(),
+        0,
+        "accounts.Transfer",
+        body(&Transfer {
+            to: bob().address(),
+            amount: BaseUnits::native(42),
+        }),
+        0,
+        100_000,
+    );
+    let _ = net.submit("compute-0", &ida, &t3, false);
+    wait_for("compute-2 to be slashed", || {
+        let a = call(
+            net.rpc("validator-0"),
+            "consensus_getAccount",
+            json!([entity.to_string()]),
+        )
+        .ok()?;
+        let active = &a["escrow"]["active"]["balance"];
+        let v: u128 = active
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .or_else(|| active.as_u64().map(u128::from))?;
+        (v < NODE_STAKE).then_some(())
+    });
+    // A's finalized state is the honest nodes' state.
+    let latest = net.consensus(
+        "roothash.LatestBlock",
+        json!({ "runtime": ida.to_string() }),
+    );
+    let round = latest["round"].as_u64().unwrap();
+    for node in ["compute-0", "compute-1"] {
+        wait_for("honest nodes to apply A's latest round", || {
+            (net.latest_round(node, &ida)? >= round).then_some(())
+        });
+        let b = call(
+            net.rpc(node),
+            "runtime_getBlock",
+            json!([ida.to_string(), round]),
+        )
+        .unwrap();
+        assert_eq!(
+            b["header"]["state_root"], latest["state_root"],
+            "{node}: {b} vs {latest}"
+        );
+    }
+    // Both runtimes progressed, with different committees.
+    assert!(net.latest_round("compute-0", &ida).unwrap() >= 1);
+    assert!(net.latest_round("compute-0", &idb).unwrap() >= 4);
+}
