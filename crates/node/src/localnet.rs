@@ -468,14 +468,19 @@ impl Layout {
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.join("node.toml").exists())
             .collect();
-        // Validators first, then full nodes, each by index.
+        // Validators first, then full nodes, then compute nodes, each by index.
         entries.sort_by_key(|p| {
             let name = p
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let (kind, index) = name.rsplit_once('-').unwrap_or((&name, "0"));
-            (kind != "validator", index.parse::<usize>().unwrap_or(0))
+            let rank = match kind {
+                "validator" => 0,
+                "full" => 1,
+                _ => 2,
+            };
+            (rank, index.parse::<usize>().unwrap_or(0))
         });
         for node_dir in entries {
             let config_path = node_dir.join("node.toml");
