@@ -70,7 +70,14 @@ impl EngineConfig {
                 },
                 ..ConsensusConfig::default()
             },
-            value_sync: ValueSyncConfig::default(),
+            // Peers tell each other their height every second (not every
+            // 10 s), so a node that missed a decision asks for it at once:
+            // blocks come every few hundred milliseconds.
+            value_sync: ValueSyncConfig {
+                status_update_interval: std::time::Duration::from_secs(1),
+                request_timeout: std::time::Duration::from_secs(3),
+                ..ValueSyncConfig::default()
+            },
         }
     }
 }

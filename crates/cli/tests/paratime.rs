@@ -32,6 +32,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use atoll_compute::executor::Fault;
+use atoll_consensus::services::scheduler::Committee;
 use atoll_consensus::services::staking::{Allow, methods};
 use atoll_crypto::Address;
 use atoll_crypto::context::ChainContext;
@@ -39,7 +41,7 @@ use atoll_crypto::ed25519::SigningKey;
 use atoll_node::localnet::{Layout, NODE_STAKE, NodeProcess, Plan, RuntimePlan};
 use atoll_runtime_sdk::RuntimeGenesis;
 use atoll_runtime_sdk::crypto::{TxSigner, sign_transaction, tx_signature_context};
-use atoll_runtime_sdk::modules::accounts::{self, BalancesQuery, Transfer};
+use atoll_runtime_sdk::modules::accounts::{self, BalancesQuery, NonceQuery, Transfer};
 use atoll_runtime_sdk::modules::consensus_accounts::{Deposit, Withdraw};
 use atoll_runtime_sdk::types::{BaseUnits, Denomination, SignerInfo, Transaction};
 use atoll_types::signed::Signed;
@@ -96,6 +98,19 @@ impl Net {
             .find(|n| n.name == name)
             .unwrap_or_else(|| panic!("no node {name}"))
             .rpc
+    }
+
+    fn node_key(&self, name: &str) -> atoll_crypto::ed25519::PublicKey {
+        let dir = &self
+            .layout
+            .nodes
+            .iter()
+            .find(|n| n.name == name)
+            .unwrap()
+            .dir;
+        atoll_node::identity::load_public(&dir.join("identity"))
+            .unwrap()
+            .node
     }
 
     fn logs(&self) -> String {
@@ -224,17 +239,22 @@ fn runtime_genesis() -> Vec<u8> {
     cbor::to_vec(&g).unwrap()
 }
 
-fn start() -> (tempfile::TempDir, Net, Namespace, Namespace) {
+fn start() -> (tempfile::TempDir, Net, [Namespace; 3]) {
     let dir = tempfile::tempdir().unwrap();
     let mut a = RuntimePlan::plain("plain-a", vec![0, 1, 2]);
     a.genesis = Some(runtime_genesis());
-    a.faulty = vec![2];
+    a.faulty = vec![(2, Fault::WrongResults)];
     let mut b = RuntimePlan::plain("plain-b", vec![0, 1, 2]);
     b.genesis = Some(runtime_genesis());
     b.whitelist = Some(vec![0, 1]);
     b.executor.group_size = 2;
     b.executor.group_backup_size = 2;
-    let (ida, idb) = (a.id, b.id);
+    // C: compute-0 never proposes; compute-1 must take over its rounds.
+    let mut c = RuntimePlan::plain("plain-c", vec![0, 1]);
+    c.genesis = Some(runtime_genesis());
+    c.faulty = vec![(0, Fault::SilentProposer)];
+    c.txn_scheduler.propose_batch_timeout_ms = 300;
+    let (ida, idb, idc) = (a.id, b.id, c.id);
     let plan = Plan {
         validators: 1,
         compute_nodes: 3,
@@ -246,7 +266,7 @@ fn start() -> (tempfile::TempDir, Net, Namespace, Namespace) {
             Address::from_ed25519(&carol_key().public_key()),
             Quantity(CONSENSUS_FUNDS),
         )],
-        runtimes: vec![a, b],
+        runtimes: vec![a, b, c],
         ..Plan::default()
     };
     let layout = Layout::create(dir.path(), &plan).unwrap();
@@ -263,8 +283,7 @@ fn start() -> (tempfile::TempDir, Net, Namespace, Namespace) {
             procs,
             chain,
         },
-        ida,
-        idb,
+        [ida, idb, idc],
     )
 }
 
@@ -324,9 +343,12 @@ fn runtime_pid(node_pid: u32, runtime: &Namespace) -> Option<u32> {
 
 #[test]
 fn paratimes_end_to_end() {
-    let (_dir, mut net, ida, idb) = start();
-    let outcome =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario(&net, ida, idb)));
+    let (dir, mut net, [ida, idb, idc]) = start();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        scenario(&net, ida, idb);
+        takeover(&net, idc);
+        restarts(&mut net, idb);
+    }));
     if outcome.is_err() {
         eprintln!("{}", net.logs());
     }
@@ -334,25 +356,37 @@ fn paratimes_end_to_end() {
         p.stop(Duration::from_secs(10));
     }
     if let Err(e) = outcome {
+        // Keep the nodes' directories (logs, data) for a post-mortem.
+        let kept = dir.keep();
+        eprintln!("localnet kept in {}", kept.display());
         std::panic::resume_unwind(e);
     }
 }
 
 fn scenario(net: &Net, ida: Namespace, idb: Namespace) {
-    // Both runtimes run their genesis round.
-    for (id, node) in [(ida, "compute-0"), (idb, "compute-0")] {
-        wait_for("the runtime's first round", || {
-            net.latest_round(node, &id).filter(|r| *r >= 1)
-        });
+    // Both runtimes run their genesis round: alice's funds are there on
+    // every node that serves them.
+    for id in [ida, idb] {
+        for node in ["compute-0", "compute-1", "compute-2"] {
+            wait_for("the runtime's genesis round", || {
+                let args = cbor::to_vec(&BalancesQuery {
+                    address: alice().address(),
+                })
+                .unwrap();
+                let r = call(
+                    net.rpc(node),
+                    "runtime_query",
+                    json!([id.to_string(), "accounts.Balances", b64(&args)]),
+                )
+                .ok()?;
+                (r["result"]["balances"].as_object()?.len() == 1).then_some(())
+            });
+        }
     }
-    assert_eq!(
-        call(net.rpc("compute-0"), "runtime_list", json!([])).unwrap(),
-        json!(
-            [ida.to_string(), idb.to_string()]
-                .iter()
-                .collect::<std::collections::BTreeSet<_>>()
-        )
-    );
+    let listed = call(net.rpc("compute-2"), "runtime_list", json!([])).unwrap();
+    let mut expected = vec![ida.to_string(), idb.to_string()];
+    expected.sort();
+    assert_eq!(listed, json!(expected));
 
     // --- Permissioned B: compute-2 is not whitelisted, never elected.
     let committee = net.consensus("scheduler.Committee", json!({ "runtime": idb.to_string() }));
@@ -600,33 +634,53 @@ fn scenario(net: &Net, ida: Namespace, idb: Namespace) {
 
     // --- Faulty compute-2 on A: discrepancy, backups, honest result, slash.
     let entity = Address::from_ed25519(&c2.entity.unwrap());
-    let t3 = net.runtime_tx(
-        &ida,
-        &alice(),
-        0,
-        "accounts.Transfer",
-        body(&Transfer {
-            to: bob().address(),
-            amount: BaseUnits::native(42),
-        }),
-        0,
-        100_000,
-    );
-    let _ = net.submit("compute-0", &ida, &t3, false);
-    wait_for("compute-2 to be slashed", || {
+    let escrow = || {
         let a = call(
             net.rpc("validator-0"),
             "consensus_getAccount",
             json!([entity.to_string()]),
         )
-        .ok()?;
+        .unwrap();
         let active = &a["escrow"]["active"]["balance"];
-        let v: u128 = active
+        active
             .as_str()
-            .and_then(|s| s.parse().ok())
-            .or_else(|| active.as_u64().map(u128::from))?;
-        (v < NODE_STAKE).then_some(())
-    });
+            .and_then(|s| s.parse::<u128>().ok())
+            .or_else(|| active.as_u64().map(u128::from))
+            .unwrap()
+    };
+    // compute-2 lies only about batches it did not propose: send A
+    // transactions until a round where another node proposed (each has
+    // two chances in three).
+    let mut nonce = 0;
+    let mut slashed = escrow() < NODE_STAKE;
+    while !slashed && nonce < 30 {
+        let t = net.runtime_tx(
+            &ida,
+            &alice(),
+            nonce,
+            "accounts.Transfer",
+            body(&Transfer {
+                to: bob().address(),
+                amount: BaseUnits::native(42),
+            }),
+            0,
+            100_000,
+        );
+        let r = net
+            .submit("compute-0", &ida, &t, true)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(r["result"]["result"].get("ok").is_some(), "{r}");
+        nonce += 1;
+        slashed = escrow() < NODE_STAKE;
+    }
+    assert!(
+        slashed,
+        "compute-2 was not slashed after {nonce} rounds of A"
+    );
+    assert_eq!(
+        net.balance("compute-0", &ida, bob().address()),
+        42 * u128::from(nonce)
+    );
     // A's finalized state is the honest nodes' state.
     let latest = net.consensus(
         "roothash.LatestBlock",
@@ -651,4 +705,156 @@ fn scenario(net: &Net, ida: Namespace, idb: Namespace) {
     // Both runtimes progressed, with different committees.
     assert!(net.latest_round("compute-0", &ida).unwrap() >= 1);
     assert!(net.latest_round("compute-0", &idb).unwrap() >= 4);
+}
+
+/// Runtime C: compute-0 never proposes. Rounds for which it is the rank-0
+/// scheduler are proposed by compute-1 once `propose_batch_timeout_ms` has
+/// passed, and finalize.
+fn takeover(net: &Net, idc: Namespace) {
+    let silent = net.node_key("compute-0");
+    let mut nonce = 0;
+    let mut took_over = 0;
+    // Go on until a round in which compute-0 ranked first finalized twice
+    // (bounded).
+    for _ in 0..40 {
+        let t = net.runtime_tx(
+            &idc,
+            &alice(),
+            nonce,
+            "accounts.Transfer",
+            body(&Transfer {
+                to: bob().address(),
+                amount: BaseUnits::native(1),
+            }),
+            0,
+            100_000,
+        );
+        let r = net
+            .submit("compute-1", &idc, &t, true)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(r["result"]["result"].get("ok").is_some(), "{r}");
+        nonce += 1;
+        let round = r["round"].as_u64().unwrap();
+        let committee: Committee = serde_json::from_value(
+            net.consensus("scheduler.Committee", json!({ "runtime": idc.to_string() })),
+        )
+        .unwrap();
+        if committee.proposer_order(round)[0] == silent {
+            took_over += 1;
+            if took_over == 2 {
+                break;
+            }
+        }
+    }
+    assert_eq!(took_over, 2, "compute-0 seldom ranked first in 40 rounds");
+    assert_eq!(
+        net.balance("compute-1", &idc, bob().address()),
+        u128::from(nonce)
+    );
+}
+
+/// A committee member killed with SIGKILL restarts with every finalized
+/// round; a compute node whose data is wiped joins again and catches up
+/// through storage sync.
+fn restarts(net: &mut Net, idb: Namespace) {
+    let round_before = net.latest_round("compute-1", &idb).unwrap();
+    let hash_before = call(
+        net.rpc("compute-1"),
+        "runtime_getBlock",
+        json!([idb.to_string(), round_before]),
+    )
+    .unwrap()["hash"]
+        .clone();
+    let i1 = net
+        .procs
+        .iter()
+        .position(|p| p.files.name == "compute-1")
+        .unwrap();
+    net.procs[i1].kill();
+    let i2 = net
+        .procs
+        .iter()
+        .position(|p| p.files.name == "compute-2")
+        .unwrap();
+    net.procs[i2].stop(Duration::from_secs(10));
+    std::fs::remove_dir_all(net.procs[i2].files.dir.join("data")).unwrap();
+    let f1 = net.procs[i1].files.clone();
+    net.procs[i1] = NodeProcess::spawn(std::path::Path::new(ATOLL), &f1).unwrap();
+    let f2 = net.procs[i2].files.clone();
+    net.procs[i2] = NodeProcess::spawn(std::path::Path::new(ATOLL), &f2).unwrap();
+
+    // compute-1 kept its rounds.
+    let again = wait_for("compute-1 to serve again", || {
+        call(
+            net.rpc("compute-1"),
+            "runtime_getBlock",
+            json!([idb.to_string(), round_before]),
+        )
+        .ok()
+    });
+    assert_eq!(again["hash"], hash_before);
+    // B goes on with compute-1 back in its committee.
+    let args = cbor::to_vec(&NonceQuery {
+        address: alice().address(),
+    })
+    .unwrap();
+    let r = call(
+        net.rpc("compute-0"),
+        "runtime_query",
+        json!([idb.to_string(), "accounts.Nonce", b64(&args)]),
+    )
+    .unwrap();
+    let nonce = r["result"].as_u64().unwrap();
+    let t = net.runtime_tx(
+        &idb,
+        &alice(),
+        nonce,
+        "accounts.Transfer",
+        body(&Transfer {
+            to: bob().address(),
+            amount: BaseUnits::native(7),
+        }),
+        0,
+        100_000,
+    );
+    // compute-1 may still be catching up: retry until it takes it.
+    let hash = wait_for(
+        "compute-1 to take a transfer after its restart",
+        || match net.submit("compute-1", &idb, &t, false) {
+            Ok(r) => Some(r["hash"].clone()),
+            Err(_) => None,
+        },
+    );
+    let r = wait_for("the transfer to be in a round", || {
+        call(
+            net.rpc("compute-1"),
+            "runtime_getTransaction",
+            json!([idb.to_string(), hash.as_str().unwrap()]),
+        )
+        .ok()
+    });
+    assert!(r["result"]["result"].get("ok").is_some(), "{r}");
+    let round = r["round"].as_u64().unwrap();
+    assert!(round > round_before);
+    // compute-2 started from nothing and caught up.
+    wait_for("compute-2 to catch up with B", || {
+        (net.latest_round("compute-2", &idb)? >= round).then_some(())
+    });
+    let b0 = call(
+        net.rpc("compute-0"),
+        "runtime_getBlock",
+        json!([idb.to_string(), round]),
+    )
+    .unwrap();
+    let b2 = call(
+        net.rpc("compute-2"),
+        "runtime_getBlock",
+        json!([idb.to_string(), round]),
+    )
+    .unwrap();
+    assert_eq!(b0["hash"], b2["hash"]);
+    assert_eq!(
+        net.balance("compute-2", &idb, bob().address()),
+        net.balance("compute-0", &idb, bob().address())
+    );
 }

@@ -15,8 +15,8 @@
 //!    from the pool (at most `max_batch_size` transactions and
 //!    `max_batch_size_bytes` bytes), signs a [`Proposal`] and gossips it. It
 //!    proposes when it has work: transactions, results of messages the
-//!    runtime emitted last round, or a runtime that has never run (its
-//!    genesis runs in the first round). A worker of rank `k` proposes only
+//!    runtime emitted last round, or a runtime that has never run a normal
+//!    round (its genesis runs in the first one). A worker of rank `k` proposes only
 //!    when no better-ranked proposal came within `k` ×
 //!    `propose_batch_timeout_ms` of the round opening: the next rank takes
 //!    over from a silent proposer.
@@ -73,6 +73,10 @@ pub const PROPOSAL_SIGNATURE_CONTEXT: &str = "atoll/compute: batch proposal";
 /// How often the worker looks again without news (rank takeover timers).
 const TICK: Duration = Duration::from_millis(50);
 
+/// How long a scheduler waits before sending its open round's proposal
+/// again.
+const REPUBLISH: Duration = Duration::from_millis(500);
+
 /// Rounds between two re-checks of the whole pool.
 const RECHECK_EVERY: u64 = 16;
 
@@ -100,8 +104,15 @@ pub enum ComputeMessage {
         /// The transactions.
         txs: Vec<ByteBuf>,
     },
-    /// A signed batch proposal (the signer is the scheduler).
-    Proposal(Signed<Proposal>),
+    /// A signed batch proposal (the signer is the scheduler). The scheduler
+    /// sends it again while the round is open, with a higher `attempt` (so
+    /// gossip does not drop it as a duplicate), for nodes that missed it.
+    Proposal {
+        /// The proposal.
+        signed: Signed<Proposal>,
+        /// 0 for the first sending.
+        attempt: u32,
+    },
 }
 
 impl ComputeMessage {
@@ -109,9 +120,11 @@ impl ComputeMessage {
     pub fn runtime(&self) -> Option<Namespace> {
         match self {
             Self::Txs { runtime, .. } => Some(*runtime),
-            Self::Proposal(p) => cbor::from_slice::<Proposal>(&p.untrusted_raw_value)
-                .ok()
-                .map(|p| p.runtime),
+            Self::Proposal { signed: p, .. } => {
+                cbor::from_slice::<Proposal>(&p.untrusted_raw_value)
+                    .ok()
+                    .map(|p| p.runtime)
+            }
         }
     }
 }
@@ -123,6 +136,9 @@ pub enum Fault {
     /// Commit a wrong state root for every batch this node did not propose
     /// itself (a worker that lies about someone else's batch).
     WrongResults,
+    /// Never propose a batch (a scheduler that is down or withholding), so
+    /// the next rank has to take over.
+    SilentProposer,
 }
 
 /// How the worker reaches consensus.
@@ -366,7 +382,7 @@ impl Worker {
                 });
                 true
             }
-            ComputeMessage::Proposal(signed) => {
+            ComputeMessage::Proposal { signed, .. } => {
                 let Ok(p) = signed.open(&self.inner.proposal_ctx) else {
                     return false;
                 };
@@ -578,7 +594,11 @@ struct RoundWork {
     committed: bool,
     backup_committed: bool,
     proposed: bool,
-    opened: Option<Instant>,
+    /// This node's own proposal for the round: when and how often sent.
+    sent: Option<(Signed<Proposal>, u32, Instant)>,
+    /// When this node first saw work for the round (rank takeover counts
+    /// from there).
+    work_since: Option<Instant>,
 }
 
 struct Loop {
@@ -817,8 +837,21 @@ impl Loop {
         }
         let order = committee.proposer_order(next);
         let work = self.work.entry(next).or_default();
-        let opened = *work.opened.get_or_insert_with(Instant::now);
 
+        // A scheduler whose round is still open sends its proposal again
+        // (nodes that were not yet connected, or backups, may lack it).
+        if let Some((signed, attempt, at)) = work.sent.as_mut()
+            && at.elapsed() >= REPUBLISH
+        {
+            *attempt += 1;
+            *at = Instant::now();
+            if let Ok(bytes) = cbor::to_vec(&ComputeMessage::Proposal {
+                signed: signed.clone(),
+                attempt: *attempt,
+            }) {
+                self.inner.peers.publish(bytes);
+            }
+        }
         if let Some(round) = rs.round.as_ref().filter(|r| r.discrepancy) {
             if !is_backup || work.backup_committed {
                 return;
@@ -861,7 +894,7 @@ impl Loop {
             }
             return;
         }
-        if work.proposed {
+        if work.proposed || self.inner.cfg.fault == Some(Fault::SilentProposer) {
             return;
         }
         let Some(rank) = order.iter().position(|n| *n == me) else {
@@ -869,13 +902,19 @@ impl Loop {
         };
         let has_work = !lock(&self.inner.pool).is_empty()
             || !rs.last_message_results.is_empty()
-            || last.round == self.inner.storage.genesis().round;
+            || !self.inner.storage.has_run();
         if !has_work {
             return;
         }
+        let since = *self
+            .work
+            .entry(next)
+            .or_default()
+            .work_since
+            .get_or_insert_with(Instant::now);
         let wait = Duration::from_millis(runtime.txn_scheduler.propose_batch_timeout_ms)
             .saturating_mul(u32::try_from(rank).unwrap_or(u32::MAX));
-        if opened.elapsed() < wait {
+        if since.elapsed() < wait {
             return;
         }
         let txs: Vec<ByteBuf> = lock(&self.inner.pool)
@@ -902,11 +941,15 @@ impl Loop {
         if rank > 0 {
             info!(runtime = %self.inner.cfg.runtime, round = next, rank, "taking over from a silent proposer");
         }
-        if let Ok(bytes) = cbor::to_vec(&ComputeMessage::Proposal(signed)) {
+        if let Ok(bytes) = cbor::to_vec(&ComputeMessage::Proposal {
+            signed: signed.clone(),
+            attempt: 0,
+        }) {
             self.inner.peers.publish(bytes);
         }
         let work = self.work.entry(next).or_default();
         work.proposed = true;
+        work.sent = Some((signed, 0, Instant::now()));
         work.proposals.insert(me, proposal.clone());
         if self.commit(next, &rs, me, &proposal).await {
             self.work.entry(next).or_default().committed = true;

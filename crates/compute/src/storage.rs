@@ -129,6 +129,7 @@ pub struct RuntimeStorage {
     db: Arc<redb::Database>,
     consensus: Option<Mkvs>,
     last: Arc<Mutex<BlockHeader>>,
+    ran: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for RuntimeStorage {
@@ -176,6 +177,7 @@ impl RuntimeStorage {
         let s = Self {
             id: genesis.namespace,
             last: Arc::new(Mutex::new(genesis.clone())),
+            ran: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             genesis,
             state,
             db: Arc::new(database),
@@ -207,7 +209,23 @@ impl RuntimeStorage {
         if let Some(r) = last {
             *self.last.lock().map_err(db)? = r.header;
         }
+        let tx = self.db.begin_read().map_err(db)?;
+        let t = tx.open_table(ROUNDS).map_err(db)?;
+        for item in t.iter().map_err(db)?.rev() {
+            let (_, v) = item.map_err(db)?;
+            let r: RoundRecord = cbor::from_slice(v.value()).map_err(db)?;
+            if r.header.header_type == HeaderType::Normal {
+                self.ran.store(true, std::sync::atomic::Ordering::Relaxed);
+                break;
+            }
+        }
         Ok(())
+    }
+
+    /// Whether any round of the runtime has run (a normal round applied):
+    /// until then its genesis has not been applied.
+    pub fn has_run(&self) -> bool {
+        self.ran.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn last_record(&self) -> Result<Option<RoundRecord>, StorageError> {
@@ -317,6 +335,9 @@ impl RuntimeStorage {
         tx.commit().map_err(db)?;
         self.commit_state(record)?;
         *self.last.lock().map_err(db)? = h.clone();
+        if h.header_type == HeaderType::Normal {
+            self.ran.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(())
     }
 

@@ -241,8 +241,8 @@ pub struct RuntimeSection {
     /// Most transactions in this node's pool for the runtime.
     #[serde(default = "default_runtime_pool")]
     pub max_pool_txs: usize,
-    /// Test-only misbehaviour (`"wrong-results"`); refused unless the
-    /// genesis is a debug one.
+    /// Test-only misbehaviour (`"wrong-results"`, `"silent-proposer"`);
+    /// refused unless the genesis is a debug one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub debug_fault: Option<atoll_compute::executor::Fault>,
 }

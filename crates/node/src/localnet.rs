@@ -102,8 +102,8 @@ pub struct RuntimePlan {
     pub nodes: Vec<usize>,
     /// When set, only the entities of these compute nodes may serve it.
     pub whitelist: Option<Vec<usize>>,
-    /// Compute nodes (indices) that run it with the test-only fault.
-    pub faulty: Vec<usize>,
+    /// Compute nodes (indices) that run it with a test-only fault.
+    pub faulty: Vec<(usize, atoll_compute::executor::Fault)>,
 }
 
 impl RuntimePlan {
@@ -130,7 +130,7 @@ impl RuntimePlan {
                 group_size: n,
                 group_backup_size: n,
                 allowed_stragglers: 0,
-                round_timeout: 10,
+                round_timeout: 20,
                 max_messages: 128,
                 max_nodes_per_entity: 0,
             },
@@ -350,8 +350,9 @@ impl Layout {
                     max_pool_txs: 100_000,
                     debug_fault: r
                         .faulty
-                        .contains(&(i - first_compute))
-                        .then_some(atoll_compute::executor::Fault::WrongResults),
+                        .iter()
+                        .find(|(n, _)| *n == i - first_compute)
+                        .map(|(_, f)| *f),
                 })
                 .collect();
             let others: Vec<usize> = (0..plan.validators.max(1)).filter(|j| *j != i).collect();
@@ -540,6 +541,14 @@ impl NodeProcess {
     /// Its process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills it with SIGKILL (a crash) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     /// Whether it still runs.
