@@ -632,6 +632,41 @@ fn scenario(net: &Net, ida: Namespace, idb: Namespace) {
     let new_pid = runtime_pid(node_pid, &idb).expect("runtime B restarted");
     assert_ne!(new_pid, pid);
 
+    // Bulk submission: each transaction gets its own outcome.
+    let bulk: Vec<String> = (3..5)
+        .map(|nonce| {
+            b64(&net.runtime_tx(
+                &idb,
+                &alice(),
+                nonce,
+                "accounts.Transfer",
+                body(&Transfer {
+                    to: bob().address(),
+                    amount: BaseUnits::native(100),
+                }),
+                0,
+                100_000,
+            ))
+        })
+        .chain(["not base64!".to_string(), b64(b"not cbor")])
+        .collect();
+    let out = call(
+        net.rpc("compute-0"),
+        "runtime_submitTxs",
+        json!([idb.to_string(), bulk]),
+    )
+    .unwrap();
+    let out = out.as_array().unwrap();
+    assert!(
+        out[0].get("hash").is_some() && out[1].get("hash").is_some(),
+        "{out:?}"
+    );
+    assert_eq!(out[2]["error"]["code"], -32602, "{out:?}");
+    assert_eq!(out[3]["error"]["code"], -32000, "{out:?}");
+    wait_for("the bulk transfers", || {
+        (net.balance("compute-0", &idb, bob().address()) == 1_700).then_some(())
+    });
+
     // --- Faulty compute-2 on A: discrepancy, backups, honest result, slash.
     let entity = Address::from_ed25519(&c2.entity.unwrap());
     let escrow = || {

@@ -404,6 +404,15 @@ impl Worker {
             .unwrap_or_else(|| Err(SubmitError::Unavailable("no answer".into())))
     }
 
+    /// Checks many transactions with the runtime at once (one call), pools
+    /// and gossips those it accepts: the outcome of each, in order.
+    pub async fn submit_txs(
+        &self,
+        raws: Vec<Vec<u8>>,
+    ) -> Result<Vec<Result<Hash, SubmitError>>, SubmitError> {
+        self.inner.admit(raws, true).await
+    }
+
     /// Resolves when `hash` is in a finalized round (at once if it already
     /// is).
     pub fn wait_tx(&self, hash: Hash) -> oneshot::Receiver<Included> {

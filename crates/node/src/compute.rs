@@ -390,6 +390,19 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
+fn submit_error(e: atoll_compute::executor::SubmitError) -> ApiError {
+    let (module, code) = e.code();
+    let message = match e {
+        atoll_compute::executor::SubmitError::Invalid { message, .. } => message,
+        other => other.to_string(),
+    };
+    ApiError::Tx(atoll_consensus::error::TxError {
+        module,
+        code,
+        message,
+    })
+}
+
 fn block_json(r: &RoundRecord) -> Value {
     json!({
         "round": r.header.round,
@@ -416,18 +429,7 @@ impl RuntimeApi for Compute {
             let w = self.get(runtime)?;
             let hash = Hash::digest(&raw);
             let waiter = wait.then(|| w.wait_tx(hash));
-            w.submit_tx(raw).await.map_err(|e| {
-                let (module, code) = e.code();
-                let message = match e {
-                    atoll_compute::executor::SubmitError::Invalid { message, .. } => message,
-                    other => other.to_string(),
-                };
-                ApiError::Tx(atoll_consensus::error::TxError {
-                    module,
-                    code,
-                    message,
-                })
-            })?;
+            w.submit_tx(raw).await.map_err(submit_error)?;
             let Some(waiter) = waiter else {
                 return Ok(json!({ "hash": hash }));
             };
@@ -440,6 +442,24 @@ impl RuntimeApi for Compute {
                 "index": inc.index,
                 "result": cbor_to_json(&inc.result),
             }))
+        })
+    }
+
+    fn submit_many(
+        &self,
+        runtime: Namespace,
+        raws: Vec<Vec<u8>>,
+    ) -> BoxFuture<'_, Vec<Result<Hash, ApiError>>> {
+        Box::pin(async move {
+            let n = raws.len();
+            let w = match self.get(runtime) {
+                Ok(w) => w,
+                Err(e) => return vec![Err(e); n],
+            };
+            match w.submit_txs(raws).await {
+                Ok(out) => out.into_iter().map(|r| r.map_err(submit_error)).collect(),
+                Err(e) => vec![Err(submit_error(e)); n],
+            }
         })
     }
 

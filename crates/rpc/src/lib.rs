@@ -370,24 +370,21 @@ fn methods(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodEr
         }
         // Undecodable entries are answered in place; the rest go together.
         let decoded: Vec<Result<Vec<u8>, ApiError>> = txs.iter().map(|t| decode_tx(t)).collect();
-        let raws: Vec<Vec<u8>> = decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
+        let raws: Vec<Vec<u8>> = decoded
+            .iter()
+            .filter_map(|d| d.as_ref().ok().cloned())
+            .collect();
         let mut outcomes = ctx.api.submit_txs(raws).into_iter();
         let results: Vec<Value> = decoded
             .into_iter()
             .map(|d| {
                 let r = match d {
-                    Ok(_) => outcomes.next().unwrap_or_else(|| {
-                        Err(ApiError::Internal("missing outcome".into()))
-                    }),
+                    Ok(_) => outcomes
+                        .next()
+                        .unwrap_or_else(|| Err(ApiError::Internal("missing outcome".into()))),
                     Err(e) => Err(e),
                 };
-                match r {
-                    Ok(hash) => json!({ "hash": hash }),
-                    Err(e) => {
-                        let obj = ErrorObjectOwned::from(e);
-                        json!({ "error": { "code": obj.code(), "message": obj.message(), "data": obj.data() } })
-                    }
-                }
+                outcome_json(r)
             })
             .collect();
         Ok::<Value, ErrorObjectOwned>(Value::Array(results))
@@ -468,6 +465,17 @@ fn methods(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodEr
     Ok(m)
 }
 
+/// One bulk submission's outcome: `{hash}` or `{error}`.
+fn outcome_json(r: Result<Hash, ApiError>) -> Value {
+    match r {
+        Ok(hash) => json!({ "hash": hash }),
+        Err(e) => {
+            let obj = ErrorObjectOwned::from(e);
+            json!({ "error": { "code": obj.code(), "message": obj.message(), "data": obj.data() } })
+        }
+    }
+}
+
 fn runtime_api(ctx: &Ctx, id: &str) -> Result<(Arc<dyn RuntimeApi>, Namespace), ApiError> {
     let id = runtime::parse_runtime(id)?;
     let api = ctx
@@ -507,6 +515,38 @@ fn runtime_methods(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Regist
                 Some(json!({ "hash": hash })),
             )),
         }
+    })?;
+    m.register_async_method("runtime_submitTxs", |p, ctx, _| async move {
+        let mut seq = p.sequence();
+        let id: String = seq.next()?;
+        let txs: Vec<String> = seq.next()?;
+        let (api, id) = runtime_api(&ctx, &id)?;
+        if txs.len() > MAX_BULK_TXS {
+            return Err(ErrorObjectOwned::from(ApiError::InvalidParams(format!(
+                "{} transactions; at most {MAX_BULK_TXS} per call",
+                txs.len()
+            ))));
+        }
+        let decoded: Vec<Result<Vec<u8>, ApiError>> = txs.iter().map(|t| decode_tx(t)).collect();
+        let raws: Vec<Vec<u8>> = decoded
+            .iter()
+            .filter_map(|d| d.as_ref().ok().cloned())
+            .collect();
+        let mut outcomes = api.submit_many(id, raws).await.into_iter();
+        Ok::<Value, ErrorObjectOwned>(Value::Array(
+            decoded
+                .into_iter()
+                .map(|d| {
+                    let r = match d {
+                        Ok(_) => outcomes
+                            .next()
+                            .unwrap_or_else(|| Err(ApiError::Internal("missing outcome".into()))),
+                        Err(e) => Err(e),
+                    };
+                    outcome_json(r)
+                })
+                .collect(),
+        ))
     })?;
     m.register_async_method("runtime_query", |p, ctx, _| async move {
         let mut seq = p.sequence();

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `runtime_list` | — | ids of the runtimes this node serves |
 //! | `runtime_submitTx` | `[runtime_id, tx, wait?]`: the runtime transaction's CBOR, base64 or `0x` hex | `{hash}`, or with `wait`: `{hash, round, index, result}` once a finalized round holds it |
+//! | `runtime_submitTxs` | `[runtime_id, [tx, ...]]` (at most [`crate::MAX_BULK_TXS`]) | per transaction, in order: `{hash}` or `{error: {code, message, data?}}` |
 //! | `runtime_query` | `[runtime_id, method, args?]`: `args` is CBOR (base64 or `0x` hex; CBOR `null` when absent) | `{result, cbor}`: the answer as JSON and as base64 CBOR |
 //! | `runtime_getBlock` | `[runtime_id, round?]` (latest when absent) | the finalized block: header, consensus height, transaction hashes |
 //! | `runtime_getTransactions` | `[runtime_id, round]` | the round's transactions with their results |
@@ -41,6 +42,13 @@ pub trait RuntimeApi: Send + Sync + 'static {
         raw: Vec<u8>,
         wait: bool,
     ) -> BoxFuture<'_, Result<Value, ApiError>>;
+    /// Checks and pools many transactions at once: the outcome of each, in
+    /// order.
+    fn submit_many(
+        &self,
+        runtime: Namespace,
+        raws: Vec<Vec<u8>>,
+    ) -> BoxFuture<'_, Vec<Result<Hash, ApiError>>>;
     /// Runs a query on the latest finalized state.
     fn query(
         &self,

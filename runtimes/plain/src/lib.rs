@@ -90,6 +90,11 @@ pub const ERROR_MODULE: &str = "plain";
 /// (`module name || sub-prefix`), as no module is called `plain`.
 pub const GENESIS_MARKER_KEY: &[u8] = b"plain\x00genesis";
 
+/// How far ahead of an account's nonce a check accepts a transaction, so
+/// that a client can have several transactions in flight (execution still
+/// requires the exact nonce; the pool orders each sender's transactions).
+pub const MAX_CHECK_NONCE_FUTURE_DELTA: u64 = 64;
+
 /// The runtime version reported in the handshake: the crate's version.
 pub fn runtime_version() -> Version {
     let part = |s: &str| s.parse().unwrap_or(0);
@@ -308,7 +313,12 @@ impl PlainRuntime {
     ) -> Result<Self, atoll_runtime_sdk::BuildError> {
         Ok(Self {
             runtime_id,
-            runtime: Runtime::standard()?,
+            runtime: Runtime::builder()
+                .module(atoll_runtime_sdk::modules::consensus_accounts::ConsensusAccounts)
+                .config(atoll_runtime_sdk::RuntimeConfig {
+                    max_check_nonce_future_delta: MAX_CHECK_NONCE_FUTURE_DELTA,
+                })
+                .build()?,
             genesis,
         })
     }
