@@ -237,6 +237,8 @@ enum CheckVerdict {
         signer: Address,
         nonce: u64,
         priority: u64,
+        #[serde(default)]
+        gas: u64,
     },
     #[serde(rename = "fail")]
     Failed {
@@ -458,6 +460,26 @@ impl Inner {
         atoll_consensus::genesis::epoch_at(initial, interval, height)
     }
 
+    /// The most gas the runtime lets a batch use (`core.Parameters`
+    /// `max_batch_gas`; no limit if the runtime does not say).
+    async fn batch_gas_limit(&self) -> u64 {
+        #[derive(Deserialize)]
+        struct CoreParameters {
+            max_batch_gas: u64,
+        }
+        let q = self
+            .host
+            .query(QueryRequest {
+                ctx: self.context_latest(),
+                method: "core.Parameters".into(),
+                args: Value::Null,
+            })
+            .await;
+        q.ok()
+            .and_then(|v| cbor::from_value::<CoreParameters>(v).ok())
+            .map_or(u64::MAX, |p| p.max_batch_gas)
+    }
+
     fn find_tx(&self, hash: &Hash) -> Result<Option<Included>, StorageError> {
         let Some((round, index)) = self.storage.tx_location(hash)? else {
             return Ok(None);
@@ -535,6 +557,7 @@ impl Inner {
                         signer,
                         nonce,
                         priority,
+                        gas,
                     } => {
                         if self.storage.tx_location(&hash).ok().flatten().is_some() {
                             out.push(Ok(hash));
@@ -546,6 +569,7 @@ impl Inner {
                             sender: signer,
                             nonce,
                             priority,
+                            gas,
                         };
                         match pool.insert(tx, 0) {
                             Ok(()) => {
@@ -926,12 +950,20 @@ impl Loop {
         if since.elapsed() < wait {
             return;
         }
-        let txs: Vec<ByteBuf> = lock(&self.inner.pool)
-            .batch(
-                usize::try_from(runtime.txn_scheduler.max_batch_size).unwrap_or(usize::MAX),
-                usize::try_from(runtime.txn_scheduler.max_batch_size_bytes).unwrap_or(usize::MAX),
-            )
+        let max_gas = self.inner.batch_gas_limit().await;
+        let candidates = lock(&self.inner.pool).batch(
+            usize::try_from(runtime.txn_scheduler.max_batch_size).unwrap_or(usize::MAX),
+            usize::try_from(runtime.txn_scheduler.max_batch_size_bytes).unwrap_or(usize::MAX),
+        );
+        // Stop before the batch's gas limits exceed what the runtime lets a
+        // batch use: a transaction past it would fail without running.
+        let mut gas = 0u64;
+        let txs: Vec<ByteBuf> = candidates
             .into_iter()
+            .take_while(|t| {
+                gas = gas.saturating_add(t.gas);
+                gas <= max_gas
+            })
             .map(|t| ByteBuf::from(t.raw))
             .collect();
         let proposal = Proposal {

@@ -58,6 +58,8 @@ pub struct PoolTx {
     pub nonce: u64,
     /// Its priority (from its fee): higher is proposed first and evicted last.
     pub priority: u64,
+    /// Its gas limit (what it may use of a batch's gas).
+    pub gas: u64,
 }
 
 impl PoolTx {
@@ -507,6 +509,7 @@ mod tests {
             sender: addr(sender),
             nonce,
             priority,
+            gas: 0,
         }
     }
 
