@@ -194,11 +194,10 @@ async fn watch(url: String, runtime: Namespace, rounds: Rounds) {
                     .collect()
             })
             .unwrap_or_default();
-        rounds.lock().unwrap().push((
-            b["round"].as_u64().unwrap_or(0),
-            hashes,
-            Instant::now(),
-        ));
+        rounds
+            .lock()
+            .unwrap()
+            .push((b["round"].as_u64().unwrap_or(0), hashes, Instant::now()));
     }
 }
 
@@ -226,7 +225,12 @@ async fn probes(
     let mut tick = tokio::time::interval(every);
     for i in 0..count {
         tick.tick().await;
-        let raw = transfer(&runtime, &chain, &key(8, i % 16), nonce_base + (i / 16) as u64);
+        let raw = transfer(
+            &runtime,
+            &chain,
+            &key(8, i % 16),
+            nonce_base + (i / 16) as u64,
+        );
         let hash = Hash::digest(&raw).to_string();
         let b64 = base64::engine::general_purpose::STANDARD.encode(&raw);
         let sent = Instant::now();
@@ -312,7 +316,10 @@ async fn main() {
     let http = HttpClientBuilder::default().build(&computes[0]).unwrap();
     let start = Instant::now();
     'live: loop {
-        assert!(start.elapsed() < Duration::from_secs(120), "network did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "network did not start"
+        );
         let mut ok = 0;
         for id in [ida, idb] {
             let b: Result<Value, _> = http
@@ -338,13 +345,27 @@ async fn main() {
     // Phase 1: B alone.
     let per_phase = o.probes;
     let every = Duration::from_millis(o.probe_ms);
-    let alone = probes(computes[1 % computes.len()].clone(), idb, chain.clone(), per_phase, every, 0).await;
+    let alone = probes(
+        computes[1 % computes.len()].clone(),
+        idb,
+        chain.clone(),
+        per_phase,
+        every,
+        0,
+    )
+    .await;
     let hashes: Vec<String> = alone.iter().map(|(h, _)| h.clone()).collect();
-    assert!(wait_included(&rounds_b, &hashes, Duration::from_secs(60)).await, "B probes (alone) not all included");
+    assert!(
+        wait_included(&rounds_b, &hashes, Duration::from_secs(60)).await,
+        "B probes (alone) not all included"
+    );
     let lat_alone = latencies(&rounds_b, &alone);
 
     // Phase 2: A saturated, B paced as before.
-    println!("signing {} A transfers from {} senders...", o.txs, o.senders);
+    println!(
+        "signing {} A transfers from {} senders...",
+        o.txs, o.senders
+    );
     let per_sender = o.txs.div_ceil(o.senders);
     let mut a_txs: Vec<(String, String)> = Vec::with_capacity(o.txs);
     for n in 0..per_sender {
@@ -434,7 +455,10 @@ async fn main() {
     let (p50a, p99a) = (percentile(&lat_alone, 50), percentile(&lat_alone, 99));
     let (p50l, p99l) = (percentile(&lat_loaded, 50), percentile(&lat_loaded, 99));
     println!();
-    println!("== ParaTime benchmark: 1 validator, {} compute nodes, 2 ParaTimes, {} ms blocks ==", o.compute, o.block_time_ms);
+    println!(
+        "== ParaTime benchmark: 1 validator, {} compute nodes, 2 ParaTimes, {} ms blocks ==",
+        o.compute, o.block_time_ms
+    );
     println!("limit (SDK in-process)      : {limit:.0} transfers/s");
     println!(
         "A saturated                 : {finalized_a}/{} finalized in {:.2} s = {tps:.0} transfers/s ({:.3} of the limit); {refused} refused at submission",

@@ -129,13 +129,24 @@ impl Runtime {
                 utx.1.len()
             ))));
         }
-        verify_signatures(
-            ctx.signature_context(),
-            &utx.0,
-            &tx.auth_info.signer_info,
-            &utx.1,
-        )
-        .map_err(|e| tx_fail(CoreError::MalformedTransaction(e.to_string())))?;
+        let key = atoll_crypto::Hash::digest_parts(&[ctx.signature_context().as_bytes(), raw]);
+        let known = self
+            .verified
+            .lock()
+            .map(|c| c.contains(&key))
+            .unwrap_or(false);
+        if !known {
+            verify_signatures(
+                ctx.signature_context(),
+                &utx.0,
+                &tx.auth_info.signer_info,
+                &utx.1,
+            )
+            .map_err(|e| tx_fail(CoreError::MalformedTransaction(e.to_string())))?;
+            if let Ok(mut c) = self.verified.lock() {
+                c.insert(key);
+            }
+        }
         Ok(tx)
     }
 
@@ -412,6 +423,7 @@ impl Runtime {
             gas_used: 0,
             messages: Vec::new(),
         };
+        self.preverify(ctx, txs);
         let mut results = Vec::with_capacity(txs.len());
         for raw in txs {
             results.push(self.execute_tx(ctx, store, raw, &mut batch)?);
@@ -423,6 +435,82 @@ impl Runtime {
             messages: batch.messages,
             gas_used: batch.gas_used,
         })
+    }
+
+    /// Verifies the Ed25519 signatures of many transactions with one batch
+    /// verification and remembers them as verified when the whole batch
+    /// holds; otherwise nothing is remembered (each is verified alone when
+    /// it runs). Transactions that do not decode, or carry other signature
+    /// schemes, are left to their own checks. Calling this never changes an
+    /// outcome, only how much work the signatures take.
+    pub fn preverify(&self, ctx: &BatchContext, txs: &[Vec<u8>]) {
+        let sig_ctx = ctx.signature_context();
+        let limits = DecodeLimits::DEFAULT;
+        let mut batch = atoll_crypto::ed25519::BatchVerifier::with_capacity(txs.len());
+        let mut keys = Vec::with_capacity(txs.len());
+        let cache = match self.verified.lock() {
+            Ok(c) => c,
+            Err(_) => return,
+        };
+        let mut bodies: Vec<(
+            Vec<u8>,
+            Vec<(
+                atoll_crypto::ed25519::PublicKey,
+                atoll_crypto::ed25519::Signature,
+            )>,
+        )> = Vec::with_capacity(txs.len());
+        for raw in txs {
+            let key = atoll_crypto::Hash::digest_parts(&[sig_ctx.as_bytes(), raw]);
+            if cache.contains(&key) {
+                continue;
+            }
+            let Ok(utx) =
+                cbor::from_slice_canonical_with_limits::<UnverifiedTransaction>(raw, &limits)
+            else {
+                continue;
+            };
+            let Ok(tx) = cbor::from_slice_canonical_with_limits::<Transaction>(&utx.0, &limits)
+            else {
+                continue;
+            };
+            if tx.auth_info.signer_info.len() != utx.1.len() {
+                continue;
+            }
+            let mut sigs = Vec::with_capacity(utx.1.len());
+            let mut ok = true;
+            for (si, proof) in tx.auth_info.signer_info.iter().zip(&utx.1) {
+                match (&si.address_spec, proof) {
+                    (
+                        AddressSpec::Signature(SignatureAddressSpec::Ed25519(pk)),
+                        AuthProof::Signature(sig),
+                    ) => match atoll_crypto::ed25519::Signature::from_slice(&sig.0) {
+                        Ok(sig) => sigs.push((*pk, sig)),
+                        Err(_) => ok = false,
+                    },
+                    _ => ok = false,
+                }
+            }
+            if ok && !sigs.is_empty() {
+                keys.push(key);
+                bodies.push((utx.0, sigs));
+            }
+        }
+        drop(cache);
+        if keys.is_empty() {
+            return;
+        }
+        for (body, sigs) in &bodies {
+            for (pk, sig) in sigs {
+                batch.queue(pk, sig_ctx, body, sig);
+            }
+        }
+        if batch.verify().is_ok()
+            && let Ok(mut c) = self.verified.lock()
+        {
+            for k in keys {
+                c.insert(k);
+            }
+        }
     }
 
     /// Checks a transaction for the pool without changing anything:

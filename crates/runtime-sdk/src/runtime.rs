@@ -72,6 +72,7 @@ impl RuntimeBuilder {
             modules: self.modules,
             routes,
             config: self.config,
+            verified: std::sync::Mutex::default(),
         })
     }
 }
@@ -99,6 +100,38 @@ pub struct Runtime {
     pub(crate) modules: Vec<Box<dyn Module>>,
     routes: BTreeMap<(MethodKind, String), usize>,
     pub(crate) config: RuntimeConfig,
+    /// Transactions whose signatures verified (see [`VerifiedCache`]).
+    pub(crate) verified: std::sync::Mutex<VerifiedCache>,
+}
+
+/// Digests of (signature context, transaction bytes) whose signatures
+/// verified, oldest forgotten first: a transaction checked on submission is
+/// not verified again when its batch runs. Only successes are remembered,
+/// so no outcome depends on what the cache holds.
+#[derive(Debug, Default)]
+pub(crate) struct VerifiedCache {
+    set: std::collections::BTreeSet<atoll_crypto::Hash>,
+    order: std::collections::VecDeque<atoll_crypto::Hash>,
+}
+
+/// Most transactions remembered as verified.
+const VERIFIED_CACHE: usize = 262_144;
+
+impl VerifiedCache {
+    pub(crate) fn contains(&self, h: &atoll_crypto::Hash) -> bool {
+        self.set.contains(h)
+    }
+
+    pub(crate) fn insert(&mut self, h: atoll_crypto::Hash) {
+        if self.set.insert(h) {
+            self.order.push_back(h);
+            while self.order.len() > VERIFIED_CACHE {
+                if let Some(old) = self.order.pop_front() {
+                    self.set.remove(&old);
+                }
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Runtime {

@@ -410,6 +410,7 @@ impl PlainRuntime {
     ) -> Result<Vec<Value>, PlainError> {
         let ctx = self.sdk_context(&req.ctx)?;
         let store = HostStore(storage);
+        self.runtime.preverify(&ctx, &req.txs);
         let mut out = Vec::with_capacity(req.txs.len());
         for raw in &req.txs {
             let outcome = match self.runtime.check_tx(&ctx, &store, raw) {

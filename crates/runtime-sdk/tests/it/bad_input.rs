@@ -349,3 +349,47 @@ fn check_tx_accepts_good_and_changes_nothing() {
             .is("core", 12)
     );
 }
+
+#[test]
+fn a_verified_transaction_vouches_for_no_other() {
+    // The runtime remembers transactions whose signatures verified; a
+    // transaction that differs in any byte (another signature, an altered
+    // body) is verified afresh, and a forgery is still refused.
+    let (rt, mut store) = setup();
+    let tx = good_transfer();
+    let good = sign(&tx, &[&alice()]);
+    rt.check_tx(&batch_ctx(1), &store, &good).unwrap();
+    let mut utx: UnverifiedTransaction = cbor::from_slice(&good).unwrap();
+    let mut altered = tx.clone();
+    altered.auth_info.fee.gas = 5_001;
+    utx.0 = cbor::to_vec(&altered).unwrap();
+    let forged = cbor::to_vec(&utx).unwrap();
+    let err = rt.check_tx(&batch_ctx(1), &store, &forged).unwrap_err();
+    assert!(err.is("core", 1), "{err}");
+    let r = exec_one(&rt, &mut store, forged);
+    assert_eq!(fail_code(&r), ("core".to_owned(), 1));
+    // The remembered one runs.
+    let r = exec_one(&rt, &mut store, good);
+    assert!(r.result.is_success(), "{:?}", r.result);
+}
+
+#[test]
+fn batch_preverification_never_admits_a_forgery() {
+    let (rt, mut store) = setup();
+    let tx = good_transfer();
+    let good = sign(&tx, &[&alice()]);
+    let mut utx: UnverifiedTransaction = cbor::from_slice(&good).unwrap();
+    let mut altered = tx.clone();
+    altered.auth_info.fee.gas = 5_001;
+    utx.0 = cbor::to_vec(&altered).unwrap();
+    let forged = cbor::to_vec(&utx).unwrap();
+    // A batch holding a forgery fails as a whole: nothing is remembered.
+    rt.preverify(&batch_ctx(1), &[good.clone(), forged.clone(), b"junk".to_vec()]);
+    let err = rt.check_tx(&batch_ctx(1), &store, &forged).unwrap_err();
+    assert!(err.is("core", 1), "{err}");
+    let r = exec_one(&rt, &mut store, forged);
+    assert_eq!(fail_code(&r), ("core".to_owned(), 1));
+    rt.preverify(&batch_ctx(1), std::slice::from_ref(&good));
+    let r = exec_one(&rt, &mut store, good);
+    assert!(r.result.is_success(), "{:?}", r.result);
+}
