@@ -95,6 +95,12 @@ fn fatal_from_hook(what: &str, e: Error) -> FatalError {
     }
 }
 
+/// An Ed25519 signer's key and signature, queued for batch verification.
+type Ed25519Proof = (
+    atoll_crypto::ed25519::PublicKey,
+    atoll_crypto::ed25519::Signature,
+);
+
 impl Runtime {
     /// Decodes and authenticates the signatures of a raw transaction:
     /// size, CBOR (bounded, canonical), version, signer count, call format,
@@ -452,13 +458,7 @@ impl Runtime {
             Ok(c) => c,
             Err(_) => return,
         };
-        let mut bodies: Vec<(
-            Vec<u8>,
-            Vec<(
-                atoll_crypto::ed25519::PublicKey,
-                atoll_crypto::ed25519::Signature,
-            )>,
-        )> = Vec::with_capacity(txs.len());
+        let mut bodies: Vec<(Vec<u8>, Vec<Ed25519Proof>)> = Vec::with_capacity(txs.len());
         for raw in txs {
             let key = atoll_crypto::Hash::digest_parts(&[sig_ctx.as_bytes(), raw]);
             if cache.contains(&key) {

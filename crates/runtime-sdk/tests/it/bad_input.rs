@@ -384,7 +384,10 @@ fn batch_preverification_never_admits_a_forgery() {
     utx.0 = cbor::to_vec(&altered).unwrap();
     let forged = cbor::to_vec(&utx).unwrap();
     // A batch holding a forgery fails as a whole: nothing is remembered.
-    rt.preverify(&batch_ctx(1), &[good.clone(), forged.clone(), b"junk".to_vec()]);
+    rt.preverify(
+        &batch_ctx(1),
+        &[good.clone(), forged.clone(), b"junk".to_vec()],
+    );
     let err = rt.check_tx(&batch_ctx(1), &store, &forged).unwrap_err();
     assert!(err.is("core", 1), "{err}");
     let r = exec_one(&rt, &mut store, forged);
