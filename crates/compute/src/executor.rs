@@ -735,10 +735,23 @@ impl Loop {
                 );
                 return false;
             }
-            if let Err(e) = self.inner.storage.apply_round(&record) {
-                warn!(round, error = %e, "cannot apply the round");
-                return false;
-            }
+            // Storage work off the async threads: other runtimes' workers
+            // and the API keep running while a large round is applied.
+            let storage = self.inner.storage.clone();
+            let applied =
+                tokio::task::spawn_blocking(move || storage.apply_round(&record).map(|()| record))
+                    .await;
+            let record = match applied {
+                Ok(Ok(record)) => record,
+                Ok(Err(e)) => {
+                    warn!(round, error = %e, "cannot apply the round");
+                    return false;
+                }
+                Err(e) => {
+                    warn!(round, error = %e, "the storage task failed");
+                    return false;
+                }
+            };
             self.finished(record).await;
         }
     }
@@ -1132,11 +1145,15 @@ impl Loop {
             .map(|m| cbor::from_value::<Message>(m.clone()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("a message does not decode: {e}"))?;
-        let state_root = self
-            .inner
-            .storage
-            .root_after(&out.write_log)
-            .map_err(|e| e.to_string())?;
+        let storage = self.inner.storage.clone();
+        let (state_root, write_log) = tokio::task::spawn_blocking(move || {
+            storage
+                .root_after(&out.write_log)
+                .map(|root| (root, out.write_log))
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
         let results = ComputeResults {
             round,
             previous_hash: last.hash(),
@@ -1153,7 +1170,7 @@ impl Loop {
                 events: out.events,
                 messages: out.messages,
                 decoded_messages,
-                write_log: out.write_log,
+                write_log,
                 consensus_height: height,
             },
         );
