@@ -617,7 +617,10 @@ pub fn paratime_deposit(
     let key = w.ed25519("a deposit (it spends consensus tokens)")?;
     let me = w.signer.address();
     let runtime_account = pt.consensus_address();
-    let account = consensus_account(&pt.client, &me)?;
+    // Consensus reads and writes go to the consensus node (a compute node
+    // may be a block or two behind it).
+    let consensus = ctx.consensus_node()?;
+    let account = consensus_account(&consensus, &me)?;
     let have = json_amount(&account["general"]["balance"]);
     check_funds(have, amount, from, "the deposit", ctx)?;
     let allowance = allowance_of(&account, &runtime_account);
@@ -649,7 +652,7 @@ pub fn paratime_deposit(
         }
         let r = submit_consensus(
             ctx,
-            &pt.client,
+            &consensus,
             key,
             methods::ALLOW,
             &Allow {
@@ -726,7 +729,7 @@ fn finish_operation(
     let balance = if what == "deposit" {
         runtime_balance(pt, &to)?
     } else {
-        consensus_balance(&pt.client, &to)?
+        consensus_balance(&ctx.consensus_node()?, &to)?
     };
     let v = json!({
         "paratime": pt.label(), "paratime_id": pt.id.to_string(),
