@@ -490,6 +490,8 @@ pub struct Included {
     pub round: u64,
     /// Its signer's nonce.
     pub nonce: u64,
+    /// Its signer.
+    pub signer: Address,
 }
 
 /// Signs `method(body)` with `signer`, submits it to the ParaTime and waits
@@ -565,6 +567,7 @@ pub fn submit_runtime(
         hash: r["hash"].clone(),
         round,
         nonce,
+        signer: signer.address(),
     })
 }
 

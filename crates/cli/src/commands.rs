@@ -329,6 +329,17 @@ pub fn account_show(ctx: &Ctx, who: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How an account the user named is shown: `bob (oasis1…)`, or the
+/// address alone when that is what the user wrote.
+fn named(input: &str, address: &Address) -> String {
+    let a = address.to_string();
+    if input.trim() == a {
+        a
+    } else {
+        format!("{} ({a})", input.trim())
+    }
+}
+
 fn check_funds(have: u128, need: u128, who: &str, what: &str, ctx: &Ctx) -> anyhow::Result<()> {
     if have < need {
         bail!(
@@ -343,6 +354,7 @@ fn check_funds(have: u128, need: u128, who: &str, what: &str, ctx: &Ctx) -> anyh
 /// `account transfer`.
 pub fn account_transfer(ctx: &Ctx, amount: &str, to: &str, from: &str) -> anyhow::Result<()> {
     let amount = ctx.amount(amount, "the amount")?;
+    let to_text = to;
     let to = ctx.account(to)?;
     let w = ctx.unlock(from)?;
     let key = w.ed25519("a consensus transfer")?;
@@ -374,8 +386,9 @@ pub fn account_transfer(ctx: &Ctx, amount: &str, to: &str, from: &str) -> anyhow
     });
     ctx.out.show(&v, || {
         say!(
-            "transferred {} from {from} to {to} in block {}",
+            "transferred {} from {from} to {} in block {}",
             ctx.show_amount(amount),
+            named(to_text, &to),
             r["height"]
         );
         say!("  transaction {}", r["hash"].as_str().unwrap_or("?"));
@@ -397,6 +410,7 @@ pub fn account_allow(
     decrease: bool,
 ) -> anyhow::Result<()> {
     let change = ctx.amount(amount, "the allowance change")?;
+    let beneficiary_text = beneficiary;
     let beneficiary = ctx.account(beneficiary)?;
     let w = ctx.unlock(from)?;
     let key = w.ed25519("an allowance")?;
@@ -424,8 +438,10 @@ pub fn account_allow(
     });
     ctx.out.show(&v, || {
         say!(
-            "{beneficiary} may now withdraw up to {} from {from} ({me})",
-            ctx.show_amount(now)
+            "{} may now withdraw up to {} from {}",
+            named(beneficiary_text, &beneficiary),
+            ctx.show_amount(now),
+            named(from, &me)
         );
         say!(
             "  transaction {} in block {}",
@@ -440,6 +456,7 @@ pub fn account_allow(
 pub fn account_escrow(ctx: &Ctx, amount: &str, to: &str, from: &str) -> anyhow::Result<()> {
     let amount = ctx.amount(amount, "the amount to escrow")?;
     let escrow = ctx.account(to)?;
+    let escrow_text = named(to, &escrow);
     let w = ctx.unlock(from)?;
     let key = w.ed25519("escrowing stake")?;
     let client = ctx.consensus_node()?;
@@ -470,7 +487,7 @@ pub fn account_escrow(ctx: &Ctx, amount: &str, to: &str, from: &str) -> anyhow::
     });
     ctx.out.show(&v, || {
         say!(
-            "escrowed {} from {from} with {escrow} in block {}",
+            "escrowed {} from {from} with {escrow_text} in block {}",
             ctx.show_amount(amount),
             r["height"]
         );
@@ -611,7 +628,7 @@ pub fn paratime_deposit(
     allow: bool,
 ) -> anyhow::Result<()> {
     let amount = ctx.amount(amount, "the deposit")?;
-    let to = to.map(|t| ctx.account(t)).transpose()?;
+    let to = to.map(|t| ctx.account(t).map(|a| (t, a))).transpose()?;
     let pt = ctx.paratime(paratime)?;
     let w = ctx.unlock(from)?;
     let key = w.ed25519("a deposit (it spends consensus tokens)")?;
@@ -675,7 +692,7 @@ pub fn paratime_deposit(
         &w.signer,
         "consensus.Deposit",
         &Deposit {
-            to,
+            to: to.map(|(_, a)| a),
             amount: BaseUnits::native(amount),
         },
         1,
@@ -693,25 +710,36 @@ pub fn paratime_deposit(
         ctx,
         &pt,
         &event,
-        "deposit",
-        amount,
-        &me,
-        to.unwrap_or(me),
         &inc,
+        &Operation {
+            what: "deposit",
+            amount,
+            from: named(from, &me),
+            to: to.map_or_else(|| named(from, &me), |(text, a)| named(text, &a)),
+            recipient: to.map_or(me, |(_, a)| a),
+        },
     )
 }
 
-#[allow(clippy::too_many_arguments, reason = "one report for two operations")]
+/// A deposit or a withdrawal, for its report.
+struct Operation {
+    what: &'static str,
+    amount: u128,
+    /// The sender, as shown.
+    from: String,
+    /// The recipient, as shown.
+    to: String,
+    recipient: Address,
+}
+
 fn finish_operation(
     ctx: &Ctx,
     pt: &ParaTime,
     event: &Value,
-    what: &str,
-    amount: u128,
-    from: &Address,
-    to: Address,
     inc: &client::Included,
+    op: &Operation,
 ) -> anyhow::Result<()> {
+    let what = op.what;
     if let Some(err) = event.get("error").filter(|e| !e.is_null()) {
         let module = err["module"].as_str().unwrap_or("");
         let code = err["code"].as_u64().unwrap_or(0);
@@ -726,34 +754,37 @@ fn finish_operation(
             inc.round
         );
     }
-    let balance = if what == "deposit" {
-        runtime_balance(pt, &to)?
+    let deposit = what == "deposit";
+    let balance = if deposit {
+        runtime_balance(pt, &op.recipient)?
     } else {
-        consensus_balance(&ctx.consensus_node()?, &to)?
+        consensus_balance(&ctx.consensus_node()?, &op.recipient)?
     };
     let v = json!({
         "paratime": pt.label(), "paratime_id": pt.id.to_string(),
         "hash": inc.hash, "round": inc.round, "result_round": event["round"],
-        "from": from.to_string(), "to": to.to_string(),
-        "amount": amount.to_string(), "recipient_balance": balance.to_string(),
+        "from": inc.signer.to_string(), "to": op.recipient.to_string(),
+        "amount": op.amount.to_string(), "recipient_balance": balance.to_string(),
     });
     ctx.out.show(&v, || {
-        let (src, dst) = if what == "deposit" {
-            ("consensus", format!("ParaTime {}", pt.label()))
+        let (src, dst) = if deposit {
+            ("consensus".to_owned(), format!("ParaTime {}", pt.label()))
         } else {
-            ("ParaTime", "the consensus layer".to_owned())
+            (format!("ParaTime {}", pt.label()), "consensus".to_owned())
         };
-        say!(
-            "{what} of {} from {src} account {from} to {to} on {dst}: done",
-            ctx.show_amount(amount)
-        );
+        say!("{what} of {}: done", ctx.show_amount(op.amount));
+        say!("  from {} on {src}", op.from);
+        say!("  to   {} on {dst}", op.to);
         say!(
             "  transaction {} in round {}, settled in round {}",
             inc.hash.as_str().unwrap_or("?"),
             inc.round,
             event["round"]
         );
-        say!("  {to} now holds {} there", ctx.show_amount(balance));
+        say!(
+            "  the recipient now holds {} on {dst}",
+            ctx.show_amount(balance)
+        );
     });
     Ok(())
 }
@@ -767,7 +798,7 @@ pub fn paratime_withdraw(
     paratime: Option<&str>,
 ) -> anyhow::Result<()> {
     let amount = ctx.amount(amount, "the withdrawal")?;
-    let to = to.map(|t| ctx.account(t)).transpose()?;
+    let to = to.map(|t| ctx.account(t).map(|a| (t, a))).transpose()?;
     let pt = ctx.paratime(paratime)?;
     let w = ctx.unlock(from)?;
     if matches!(w.signer, TxSigner::Secp256k1(_)) && to.is_none() {
@@ -785,7 +816,7 @@ pub fn paratime_withdraw(
         &w.signer,
         "consensus.Withdraw",
         &Withdraw {
-            to,
+            to: to.map(|(_, a)| a),
             amount: BaseUnits::native(amount),
         },
         1,
@@ -803,11 +834,14 @@ pub fn paratime_withdraw(
         ctx,
         &pt,
         &event,
-        "withdrawal",
-        amount,
-        &me,
-        to.unwrap_or(me),
         &inc,
+        &Operation {
+            what: "withdrawal",
+            amount,
+            from: named(from, &me),
+            to: to.map_or_else(|| named(from, &me), |(text, a)| named(text, &a)),
+            recipient: to.map_or(me, |(_, a)| a),
+        },
     )
 }
 
@@ -820,6 +854,7 @@ pub fn paratime_transfer(
     paratime: Option<&str>,
 ) -> anyhow::Result<()> {
     let amount = ctx.amount(amount, "the amount")?;
+    let to_text = to;
     let to = ctx.account(to)?;
     let pt = ctx.paratime(paratime)?;
     let w = ctx.unlock(from)?;
@@ -846,8 +881,9 @@ pub fn paratime_transfer(
     });
     ctx.out.show(&v, || {
         say!(
-            "transferred {} from {from} to {to} in ParaTime {}, round {}",
+            "transferred {} from {from} to {} in ParaTime {}, round {}",
             ctx.show_amount(amount),
+            named(to_text, &to),
             pt.label(),
             inc.round
         );
@@ -1302,6 +1338,13 @@ pub fn network_status(ctx: &Ctx) -> anyhow::Result<()> {
             "  validators:     {}",
             validators.as_array().map_or(0, Vec::len)
         );
+        for v in validators.as_array().into_iter().flatten() {
+            say!(
+                "    entity {}  voting power {}",
+                v["entity"].as_str().unwrap_or("?"),
+                v["voting_power"]
+            );
+        }
         say!(
             "  mempool:        {} transaction(s)",
             status["mempool_size"]

@@ -108,6 +108,8 @@ pub struct Options {
     pub compute_nodes: Option<usize>,
     /// ParaTimes to create (`None`: `plain`; `["none"]`: none).
     pub paratimes: Option<Vec<String>>,
+    /// Print the summary as JSON (what `localnet.json` holds) instead of text.
+    pub json: bool,
 }
 
 /// A development account.
@@ -794,7 +796,8 @@ async fn run_async(options: &Options) -> anyhow::Result<ExitCode> {
         time_to_first_round,
         created,
     };
-    let text = serde_json::to_string_pretty(&summary.to_json())?;
+    let document = summary.to_json();
+    let text = serde_json::to_string_pretty(&document)?;
     // Written whole, then renamed: readers never see half a file.
     let tmp = dir.join(".localnet.json.tmp");
     let written =
@@ -803,7 +806,11 @@ async fn run_async(options: &Options) -> anyhow::Result<ExitCode> {
         stop_all(&mut nodes);
         return Err(e).with_context(|| format!("cannot write {}", summary_path.display()));
     }
-    summary.print(&summary_path);
+    if options.json {
+        println!("{text}");
+    } else {
+        summary.print(&summary_path);
+    }
 
     // Run until a signal or a node's death.
     let ended = loop {

@@ -589,6 +589,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             full_nodes,
             compute_nodes,
             paratimes,
+            json: cli.global.json,
         }),
         command @ (Command::Wallet { .. }
         | Command::Account { .. }
