@@ -10,8 +10,8 @@
 //!   command to run and changes nothing; allow, deposit, transfer (also to
 //!   an Ethereum address), withdraw; an Ethereum development account
 //!   transfers and withdraws to a consensus account;
-//! - registry: an entity and a permissionless ParaTime registered from a
-//!   descriptor file;
+//! - registry: an entity, a permissionless ParaTime and a node registered
+//!   from descriptor files;
 //! - bad input: wrong passphrase, unknown accounts, malformed amounts and
 //!   addresses, an unreachable node, too large amounts: a non-zero exit, a
 //!   message that says what is wrong, and nothing sent (nonces and balances
@@ -480,7 +480,60 @@ fn scenario(net: &Localnet, summary: &Value, user: &User) {
     assert_eq!(ours["entity_id"], bob_entity.as_str());
     let list = user.ok(&["paratime", "list"]);
     assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
-    assert_eq!(user.consensus("bob"), (1_000_400, 2));
+    // A node of bob's entity: its keys from `atoll identity init`, listed by
+    // the entity, its descriptor signed with those keys.
+    let identity = user.localnet.parent().unwrap().join("bob-node");
+    let out = Command::new(ATOLL)
+        .args(["identity", "init"])
+        .arg(&identity)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let keys: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entity_file = user.localnet.parent().unwrap().join("entity.json");
+    std::fs::write(&entity_file, json!({ "nodes": [keys["node"]] }).to_string()).unwrap();
+    user.ok(&[
+        "registry",
+        "register",
+        "entity",
+        entity_file.to_str().unwrap(),
+        "--from",
+        "bob",
+    ]);
+    let epoch = user.ok(&["network", "status"])["epoch"].as_u64().unwrap();
+    let node_file = user.localnet.parent().unwrap().join("node.json");
+    std::fs::write(
+        &node_file,
+        json!({
+            "expiration": epoch + 2,
+            "roles": 2,
+            "p2p": { "addresses": [] },
+            "consensus": { "addresses": [] },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let r = user.ok(&[
+        "registry",
+        "register",
+        "node",
+        node_file.to_str().unwrap(),
+        "--identity",
+        identity.to_str().unwrap(),
+        "--from",
+        "bob",
+    ]);
+    assert_eq!(r["node"], keys["node"]);
+    let nodes = user.ok(&["registry", "show", "nodes"]);
+    assert!(
+        nodes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["id"] == keys["node"] && n["entity_id"] == bob_entity.as_str()),
+        "{nodes}"
+    );
+    assert_eq!(user.consensus("bob"), (1_000_400, 4));
 
     // --- Bad input: clear messages, non-zero exits, nothing sent.
     let alice_consensus = user.consensus("alice");
