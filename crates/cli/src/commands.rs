@@ -686,6 +686,7 @@ pub fn paratime_deposit(
             );
         }
     }
+    let raised = allowance < amount;
     let inc = submit_runtime(
         ctx,
         &pt,
@@ -696,7 +697,17 @@ pub fn paratime_deposit(
             amount: BaseUnits::native(amount),
         },
         1,
-    )?;
+    )
+    .map_err(|e| {
+        if raised {
+            e.context(format!(
+                "the allowance of ParaTime {} was raised, but the deposit did not go through",
+                pt.label()
+            ))
+        } else {
+            e
+        }
+    })?;
     let event = wait_operation(
         ctx,
         &pt,

@@ -6,8 +6,10 @@
 //! - `atoll genesis check FILE`: validate a genesis document and explain
 //!   every problem in it.
 //! - `atoll localnet [--data-dir DIR] [--validators N | --single]
-//!   [--full-nodes M]`: a whole network on this machine, one process per
-//!   node, with funded development accounts (see [`localnet`]).
+//!   [--full-nodes M] [--compute-nodes C] [--paratimes plain|none]`: a
+//!   whole network on this machine (validators, compute nodes, ParaTimes),
+//!   one process per node, with funded development accounts (see
+//!   [`localnet`]).
 //! - `atoll runtime-plain --runtime-id HEX [--genesis FILE]`: the built-in
 //!   plain ParaTime, as a compute node runs it.
 //! - Client commands on a node's API: `wallet`, `account`, `paratime`,
@@ -111,10 +113,12 @@ enum Command {
         #[command(subcommand)]
         command: GenesisCommand,
     },
-    /// Run a local network: validators, compute nodes and ParaTimes, one
-    /// process each. Creates it in DATA_DIR on first use (debug genesis,
-    /// funded development accounts on consensus and in every ParaTime),
-    /// restarts it from there afterwards; runs until Ctrl-C or SIGTERM.
+    /// Run a local network: validators, compute nodes and ParaTimes.
+    ///
+    /// One process per node. Creates the network in DATA_DIR on first use
+    /// (debug genesis, funded development accounts on consensus and in
+    /// every ParaTime), restarts it from there afterwards; runs until
+    /// Ctrl-C or SIGTERM.
     Localnet {
         /// The network's directory.
         #[arg(long, default_value = "./localnet")]
@@ -162,9 +166,11 @@ enum Command {
         #[command(subcommand)]
         command: NetworkCommand,
     },
-    /// Run the built-in plain ParaTime (core, accounts,
-    /// consensus_accounts) on the runtime host socket a node gives it; a
-    /// node starts it itself (`binary = "atoll"`, `args = ["runtime-plain"]`).
+    /// Run the built-in plain ParaTime (started by compute nodes).
+    ///
+    /// Core, accounts and consensus_accounts, on the runtime host socket a
+    /// node gives it; a node starts it itself (`binary = "atoll"`, `args =
+    /// ["runtime-plain"]`).
     RuntimePlain {
         /// `--runtime-id HEX [--genesis PATH]`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
