@@ -29,7 +29,8 @@
 //!
 //! The command waits until every node has finalized a new block and every
 //! ParaTime its first round (on a restart: serves its latest round again;
-//! ParaTimes make rounds only when they have work), prints a summary with the time this took (also
+//! ParaTimes make rounds only when they have work) and answers queries on
+//! every node that serves it, prints a summary with the time this took (also
 //! written to `<dir>/localnet.json`), then runs until Ctrl-C or SIGTERM
 //! (all nodes are stopped cleanly, exit 0) or until a node exits on its own
 //! (the others are stopped, exit 1).
@@ -589,9 +590,11 @@ struct StartState {
     /// Per node: the height first seen, and the latest.
     first_height: Vec<Option<u64>>,
     height: Vec<Option<u64>>,
-    /// Per ParaTime: the round first seen, and the latest.
-    first_round: Vec<Option<u64>>,
+    /// Per ParaTime: the latest round.
     round: Vec<Option<u64>>,
+    /// Per ParaTime: whether every node serving it answers queries (its
+    /// state has the genesis applied).
+    queryable: Vec<bool>,
     /// When every node had a new block, and every ParaTime a new round.
     blocks_at: Option<Duration>,
     rounds_at: Option<Duration>,
@@ -602,8 +605,8 @@ impl StartState {
         Self {
             first_height: vec![None; nodes],
             height: vec![None; nodes],
-            first_round: vec![None; paratimes],
             round: vec![None; paratimes],
+            queryable: vec![false; paratimes],
             blocks_at: None,
             rounds_at: None,
         }
@@ -638,13 +641,19 @@ impl StartState {
                 .iter()
                 .filter_map(|n| nodes.get(*n))
                 .find_map(|n| latest_round(n.files.rpc, &p.id));
-            if let (Some(r), Some(seen)) = (r, self.first_round.get_mut(i))
-                && seen.is_none()
-            {
-                *seen = Some(r);
-            }
             if let Some(slot) = self.round.get_mut(i) {
                 *slot = r;
+            }
+            let answers = p.nodes.iter().filter_map(|n| nodes.get(*n)).all(|n| {
+                rpc_call(
+                    n.files.rpc,
+                    "runtime_query",
+                    &json!([p.id.to_string(), "core.MinGasPrice"]),
+                )
+                .is_ok()
+            });
+            if let Some(slot) = self.queryable.get_mut(i) {
+                *slot = answers;
             }
         }
     }
@@ -715,13 +724,15 @@ async fn run_async(options: &Options) -> anyhow::Result<ExitCode> {
         state.poll(&nodes, &paratimes);
         let elapsed = started.elapsed();
         let blocks_ready = StartState::count_ready(created, &state.first_height, &state.height);
-        // A restarted ParaTime makes rounds only when it has work: serving
-        // its latest round again is enough.
-        let rounds_ready = if created {
-            StartState::count_ready(true, &state.first_round, &state.round)
-        } else {
-            state.round.iter().filter(|r| r.is_some()).count()
-        };
+        // A ParaTime is live when it has finalized a round (a restarted one
+        // makes rounds only when it has work: serving its latest round
+        // again is enough) and every node serving it answers queries.
+        let rounds_ready = state
+            .round
+            .iter()
+            .zip(&state.queryable)
+            .filter(|(now, queryable)| **queryable && now.is_some_and(|r| !created || r >= 1))
+            .count();
         if blocks_ready == nodes.len() && state.blocks_at.is_none() {
             state.blocks_at = Some(elapsed);
         }
