@@ -1,22 +1,47 @@
-//! `atoll localnet`: a whole consensus network on this machine, one process
-//! per node, with funded development accounts.
+//! `atoll localnet`: a whole network on this machine, one process per
+//! node, with funded development accounts.
 //!
 //! - A directory without `genesis.json` gets a new network
 //!   ([`atoll_node::localnet::Layout::create`]): a debug genesis, validators
-//!   with equal stake, optional full nodes, and [`DEV_ACCOUNTS`] accounts
-//!   derived from the well-known [`DEV_MNEMONIC`] and funded at genesis.
+//!   with equal stake, optional full nodes, compute nodes (each with its own
+//!   staked entity) and the chosen ParaTimes, every one served by every
+//!   compute node. Defaults: 4 validators, 3 compute nodes, the built-in
+//!   `plain` ParaTime; `--single`: 1 validator with fast blocks and 1 compute
+//!   node.
 //! - A directory with one is restarted where it stopped
 //!   ([`atoll_node::localnet::Layout::load`]).
 //!
-//! The command waits until every node has finalized a new block, prints a
-//! summary (also written to `<dir>/localnet.json`), then runs until Ctrl-C
-//! or SIGTERM (all nodes are stopped cleanly, exit 0) or until a node exits
-//! on its own (the others are stopped, exit 1).
+//! Development accounts, funded at genesis, come from the well-known
+//! [`DEV_MNEMONIC`]:
 //!
-//! Development accounts are **not** BIP-39/SLIP-10 wallets: account `i`'s
-//! ed25519 seed is `SHA-512/256("atoll/dev-account" || mnemonic ||
-//! u32_be(i))`. Anyone can recompute them; they are for local testing only.
+//! - [`DEV_ACCOUNTS`] ed25519 accounts, funded on the consensus layer and in
+//!   every ParaTime. They are **not** BIP-39/SLIP-10 wallets: account `i`'s
+//!   seed is `SHA-512/256("atoll/dev-account" || mnemonic || u32_be(i))`.
+//! - [`DEV_ACCOUNTS`] Ethereum (secp256k1) accounts, funded in every
+//!   ParaTime: BIP-39 seed (empty passphrase), BIP-32 path
+//!   `m/44'/60'/0'/0/i`, the accounts Hardhat and Foundry print for this
+//!   mnemonic (account 0: `0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266`).
+//!
+//! Anyone can recompute these keys; they are for local testing only. Each
+//! ParaTime's account on the consensus layer holds, from genesis, what the
+//! ParaTime's genesis balances add up to, so withdrawals of those tokens
+//! succeed.
+//!
+//! The command waits until every node has finalized a new block and every
+//! ParaTime its first round (on a restart: serves its latest round again;
+//! ParaTimes make rounds only when they have work) and answers queries on
+//! every node that serves it, prints a summary with the time this took (also
+//! written to `<dir>/localnet.json`), then runs until Ctrl-C or SIGTERM
+//! (all nodes are stopped cleanly, exit 0) or until a node exits on its own
+//! (the others are stopped, exit 1).
+//!
+//! `localnet.json` lists: the chain, every node (role, RPC URLs, log, the
+//! ParaTimes it serves), every ParaTime (name, id, its consensus account,
+//! the RPC URLs of the compute nodes serving it, and `evm`: `null` for now —
+//! an EVM ParaTime will record its Ethereum JSON-RPC URL and chain id
+//! there), and the development accounts with their keys.
 
+use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -26,8 +51,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use atoll_crypto::ed25519::SigningKey;
 use atoll_crypto::{Address, Hash};
-use atoll_node::localnet::{Layout, NodeProcess, Plan};
-use atoll_types::Quantity;
+use atoll_node::localnet::{Layout, NodeProcess, Plan, RuntimePlan};
+use atoll_runtime_sdk::RuntimeGenesis;
+use atoll_runtime_sdk::modules::accounts;
+use atoll_runtime_sdk::types::Denomination;
+use atoll_types::{Namespace, Quantity};
 use serde_json::{Value, json};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -40,6 +68,13 @@ pub const DEV_ACCOUNTS: u32 = 5;
 /// What each development account holds at genesis (base units).
 pub const DEV_FUNDS: u128 = 1_000_000_000_000_000_000;
 
+/// What each development account (ed25519 and Ethereum) holds in each
+/// ParaTime at genesis (base units).
+pub const DEV_RUNTIME_FUNDS: u128 = 1_000_000_000_000_000_000;
+
+/// The ParaTimes `atoll localnet` can run.
+pub const BUILT_IN_PARATIMES: &[&str] = &["plain"];
+
 /// The domain separator of atoll's development-account derivation.
 const DERIVATION_CONTEXT: &[u8] = b"atoll/dev-account";
 
@@ -47,8 +82,13 @@ const DERIVATION_CONTEXT: &[u8] = b"atoll/dev-account";
 const DERIVATION: &str = "atoll dev derivation (not BIP-39/SLIP-10): \
      ed25519 seed = SHA-512/256(\"atoll/dev-account\" || mnemonic || u32_be(index))";
 
-/// How long the nodes get to finalize their first block.
-const START_TIMEOUT: Duration = Duration::from_secs(120);
+/// How the Ethereum development accounts are derived.
+const ETH_DERIVATION: &str =
+    "BIP-39 seed (empty passphrase), BIP-32 path m/44'/60'/0'/0/index (as Hardhat and Foundry)";
+
+/// How long the nodes get to finalize their first block and the ParaTimes
+/// their first round.
+const START_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// How long each node gets to stop after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -64,6 +104,13 @@ pub struct Options {
     pub single: bool,
     /// Full nodes to create (`None`: 0, or whatever the directory holds).
     pub full_nodes: Option<usize>,
+    /// Compute nodes to create (`None`: 3, 1 with `single`, or whatever the
+    /// directory holds).
+    pub compute_nodes: Option<usize>,
+    /// ParaTimes to create (`None`: `plain`; `["none"]`: none).
+    pub paratimes: Option<Vec<String>>,
+    /// Print the summary as JSON (what `localnet.json` holds) instead of text.
+    pub json: bool,
 }
 
 /// A development account.
@@ -101,10 +148,101 @@ pub fn dev_accounts() -> Vec<DevAccount> {
         .collect()
 }
 
+/// An Ethereum development account.
+#[derive(Debug, Clone)]
+pub struct EthDevAccount {
+    /// Its index in the derivation.
+    pub index: u32,
+    /// Its key.
+    pub key: atoll_crypto::secp256k1::SigningKey,
+    /// Its address as ParaTimes know it.
+    pub address: Address,
+}
+
+/// The Ethereum development accounts of [`DEV_MNEMONIC`] (BIP-44).
+pub fn eth_dev_accounts() -> anyhow::Result<Vec<EthDevAccount>> {
+    (0..DEV_ACCOUNTS)
+        .map(|index| {
+            let key = crate::keys::eth_dev_key(DEV_MNEMONIC, index)?;
+            let address = Address::from_secp256k1(&key.public_key());
+            Ok(EthDevAccount {
+                index,
+                key,
+                address,
+            })
+        })
+        .collect()
+}
+
+/// The genesis of a ParaTime with every development account funded, and
+/// its total supply.
+fn paratime_genesis(eth: &[EthDevAccount]) -> anyhow::Result<(Vec<u8>, u128)> {
+    let funds = BTreeMap::from([(Denomination::NATIVE, Quantity(DEV_RUNTIME_FUNDS))]);
+    let balances: BTreeMap<Address, BTreeMap<Denomination, Quantity>> = dev_accounts()
+        .iter()
+        .map(|a| a.address)
+        .chain(eth.iter().map(|a| a.address))
+        .map(|a| (a, funds.clone()))
+        .collect();
+    let total = DEV_RUNTIME_FUNDS
+        .checked_mul(u128::try_from(balances.len()).unwrap_or(u128::MAX))
+        .context("ParaTime genesis supply overflows")?;
+    let genesis = RuntimeGenesis::default()
+        .with(
+            "accounts",
+            &accounts::Genesis {
+                balances,
+                total_supplies: BTreeMap::from([(Denomination::NATIVE, Quantity(total))]),
+                ..Default::default()
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("cannot build the ParaTime genesis: {e}"))?;
+    let bytes = atoll_types::cbor::to_vec(&genesis)
+        .map_err(|e| anyhow::anyhow!("cannot encode the ParaTime genesis: {e}"))?;
+    Ok((bytes, total))
+}
+
+/// The ParaTime names of `--paratimes`, checked.
+fn paratime_names(options: &Options) -> anyhow::Result<Vec<String>> {
+    let Some(list) = &options.paratimes else {
+        return Ok(vec!["plain".to_owned()]);
+    };
+    let list: Vec<String> = list
+        .iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if list.len() == 1 && list.first().is_some_and(|s| s == "none") {
+        return Ok(Vec::new());
+    }
+    let mut out: Vec<String> = Vec::new();
+    for name in list {
+        if !BUILT_IN_PARATIMES.contains(&name.as_str()) {
+            bail!(
+                "unknown ParaTime {name:?} in --paratimes: the built-in ParaTimes are {} (or \
+                 `none`); an EVM ParaTime does not exist yet",
+                BUILT_IN_PARATIMES.join(", ")
+            );
+        }
+        if out.contains(&name) {
+            bail!("ParaTime {name:?} is listed twice in --paratimes");
+        }
+        out.push(name);
+    }
+    Ok(out)
+}
+
 /// Runs `atoll localnet`.
 pub fn run(options: &Options) -> anyhow::Result<ExitCode> {
     if options.validators == Some(0) {
         bail!("--validators must be at least 1 (a network needs a validator to finalize blocks)");
+    }
+    let names = paratime_names(options)?;
+    if options.compute_nodes == Some(0) && options.paratimes.is_some() && !names.is_empty() {
+        bail!(
+            "--paratimes needs compute nodes to run them: drop --compute-nodes 0, or pass \
+             --paratimes none"
+        );
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -145,25 +283,88 @@ impl Signals {
 }
 
 /// The network's counts, by role, as its configurations say.
-fn counts(layout: &Layout) -> anyhow::Result<(usize, usize)> {
-    let mut validators = 0;
-    let mut full = 0;
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    validators: usize,
+    full: usize,
+    compute: usize,
+}
+
+fn counts(layout: &Layout) -> anyhow::Result<Counts> {
+    let mut c = Counts::default();
     for node in &layout.nodes {
         let config = atoll_node::NodeConfig::load(&node.config)
             .with_context(|| format!("cannot read {}", node.config.display()))?;
-        match config.role {
-            atoll_node::Role::Validator => validators += 1,
-            atoll_node::Role::Full => full += 1,
+        match (config.role, config.compute.is_some()) {
+            (atoll_node::Role::Validator, _) => c.validators += 1,
+            (atoll_node::Role::Full, true) => c.compute += 1,
+            (atoll_node::Role::Full, false) => c.full += 1,
         }
     }
-    Ok((validators, full))
+    Ok(c)
 }
 
 fn role_of(node: &atoll_node::localnet::NodeFiles) -> &'static str {
-    match atoll_node::NodeConfig::load(&node.config).map(|c| c.role) {
-        Ok(atoll_node::Role::Full) => "full",
+    match atoll_node::NodeConfig::load(&node.config) {
+        Ok(c) if c.role == atoll_node::Role::Full && c.compute.is_some() => "compute",
+        Ok(c) if c.role == atoll_node::Role::Full => "full",
         _ => "validator",
     }
+}
+
+/// A ParaTime of the localnet and the nodes (indices into the layout's
+/// nodes) that serve it.
+#[derive(Debug, Clone)]
+struct LocalParaTime {
+    name: String,
+    id: Namespace,
+    nodes: Vec<usize>,
+}
+
+impl LocalParaTime {
+    fn consensus_address(&self) -> Address {
+        Address::from_runtime_id(self.id.as_bytes())
+    }
+}
+
+/// The ParaTimes the nodes' configurations run, in order of appearance;
+/// named after their genesis files (`runtimes/<name>.cbor`).
+fn paratimes_of(layout: &Layout) -> anyhow::Result<Vec<LocalParaTime>> {
+    let mut out: Vec<LocalParaTime> = Vec::new();
+    for (i, node) in layout.nodes.iter().enumerate() {
+        let config = atoll_node::NodeConfig::load(&node.config)
+            .with_context(|| format!("cannot read {}", node.config.display()))?;
+        for r in &config.runtimes {
+            let id: Namespace = r.id.parse().map_err(|e| {
+                anyhow::anyhow!("{}: runtime id {}: {e}", node.config.display(), r.id)
+            })?;
+            if let Some(p) = out.iter_mut().find(|p| p.id == id) {
+                p.nodes.push(i);
+                continue;
+            }
+            let name = r
+                .genesis
+                .as_ref()
+                .and_then(|g| g.file_stem())
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| format!("runtime-{}", r.id.get(56..).unwrap_or(&r.id)));
+            out.push(LocalParaTime {
+                name,
+                id,
+                nodes: vec![i],
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn conflict(dir: &Path, holds: String, flag: String) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{} already holds a localnet with {holds}; {flag} conflicts with it. Omit the flag to \
+         restart that network, or choose another --data-dir (or remove this one) to create a \
+         new network.",
+        dir.display()
+    )
 }
 
 /// Opens the localnet in `options.data_dir`, creating it when needed.
@@ -180,7 +381,7 @@ fn open(options: &Options) -> anyhow::Result<(Layout, bool)> {
                 dir.display()
             );
         }
-        let (validators, full) = counts(&layout)?;
+        let c = counts(&layout)?;
         let wanted_validators = if options.single {
             Some(1)
         } else {
@@ -192,34 +393,80 @@ fn open(options: &Options) -> anyhow::Result<(Layout, bool)> {
             format!("--validators {}", options.validators.unwrap_or(0))
         };
         if let Some(n) = wanted_validators
-            && n != validators
+            && n != c.validators
         {
-            bail!(
-                "{} already holds a localnet with {validators} validator(s); {flag} conflicts \
-                 with it. Omit the flag to restart that network, or choose another --data-dir \
-                 (or remove this one) to create a new network.",
-                dir.display()
-            );
+            return Err(conflict(
+                dir,
+                format!("{} validator(s)", c.validators),
+                flag,
+            ));
         }
         if let Some(n) = options.full_nodes
-            && n != full
+            && n != c.full
         {
-            bail!(
-                "{} already holds a localnet with {full} full node(s); --full-nodes {n} \
-                 conflicts with it. Omit the flag to restart that network, or choose another \
-                 --data-dir (or remove this one) to create a new network.",
-                dir.display()
-            );
+            return Err(conflict(
+                dir,
+                format!("{} full node(s)", c.full),
+                format!("--full-nodes {n}"),
+            ));
+        }
+        if let Some(n) = options.compute_nodes
+            && n != c.compute
+        {
+            return Err(conflict(
+                dir,
+                format!("{} compute node(s)", c.compute),
+                format!("--compute-nodes {n}"),
+            ));
+        }
+        if options.paratimes.is_some() {
+            let mut wanted = paratime_names(options)?;
+            let mut have: Vec<String> =
+                paratimes_of(&layout)?.into_iter().map(|p| p.name).collect();
+            wanted.sort();
+            have.sort();
+            if wanted != have {
+                return Err(conflict(
+                    dir,
+                    format!("ParaTimes [{}]", have.join(", ")),
+                    format!("--paratimes {}", wanted.join(",")),
+                ));
+            }
         }
         return Ok((layout, false));
+    }
+    let names = paratime_names(options)?;
+    let default_compute = match (names.is_empty(), options.single) {
+        (true, _) => 0,
+        (false, true) => 1,
+        (false, false) => 3,
+    };
+    let compute_nodes = options.compute_nodes.unwrap_or(default_compute);
+    let names = if compute_nodes == 0 {
+        Vec::new()
+    } else {
+        names
+    };
+    let eth = eth_dev_accounts()?;
+    let mut funded: Vec<(Address, Quantity)> = dev_accounts()
+        .iter()
+        .map(|a| (a.address, Quantity(DEV_FUNDS)))
+        .collect();
+    let mut runtimes = Vec::new();
+    for name in &names {
+        let mut r = RuntimePlan::plain(name, (0..compute_nodes).collect());
+        let (genesis, supply) = paratime_genesis(&eth)?;
+        r.genesis = Some(genesis);
+        // The ParaTime's consensus account backs what its genesis minted.
+        funded.push((Address::from_runtime_id(r.id.as_bytes()), Quantity(supply)));
+        runtimes.push(r);
     }
     let mut plan = Plan {
         validators: options.validators.unwrap_or(4),
         full_nodes: options.full_nodes.unwrap_or(0),
-        funded: dev_accounts()
-            .iter()
-            .map(|a| (a.address, Quantity(DEV_FUNDS)))
-            .collect(),
+        compute_nodes,
+        funded,
+        runtimes,
         ..Plan::default()
     };
     if options.single {
@@ -331,6 +578,102 @@ async fn check_nodes(nodes: &mut [NodeProcess], signals: &mut Signals) -> Option
     })
 }
 
+/// A ParaTime's latest round, if a node serving it answers.
+fn latest_round(addr: SocketAddr, id: &Namespace) -> Option<u64> {
+    rpc_call(addr, "runtime_getBlock", &json!([id.to_string()]))
+        .ok()
+        .and_then(|b| b.get("round").and_then(Value::as_u64))
+}
+
+/// How far the network got while starting.
+struct StartState {
+    /// Per node: the height first seen, and the latest.
+    first_height: Vec<Option<u64>>,
+    height: Vec<Option<u64>>,
+    /// Per ParaTime: the latest round.
+    round: Vec<Option<u64>>,
+    /// Per ParaTime: whether every node serving it answers queries (its
+    /// state has the genesis applied).
+    queryable: Vec<bool>,
+    /// When every node had a new block, and every ParaTime a new round.
+    blocks_at: Option<Duration>,
+    rounds_at: Option<Duration>,
+}
+
+impl StartState {
+    fn new(nodes: usize, paratimes: usize) -> Self {
+        Self {
+            first_height: vec![None; nodes],
+            height: vec![None; nodes],
+            round: vec![None; paratimes],
+            queryable: vec![false; paratimes],
+            blocks_at: None,
+            rounds_at: None,
+        }
+    }
+
+    /// What a value must reach: 1 on a new network, one past the first
+    /// value seen on a restarted one.
+    fn target(created: bool, first: Option<u64>) -> u64 {
+        if created {
+            1
+        } else {
+            first.map_or(1, |v| v + 1).max(1)
+        }
+    }
+
+    fn poll(&mut self, nodes: &[NodeProcess], paratimes: &[LocalParaTime]) {
+        for (i, node) in nodes.iter().enumerate() {
+            let h = height(node.files.rpc);
+            if let (Some(h), Some(seen)) = (h, self.first_height.get_mut(i))
+                && seen.is_none()
+            {
+                *seen = Some(h);
+            }
+            if let Some(slot) = self.height.get_mut(i) {
+                *slot = h;
+            }
+        }
+        for (i, p) in paratimes.iter().enumerate() {
+            // Any serving node will do; the first that answers.
+            let r = p
+                .nodes
+                .iter()
+                .filter_map(|n| nodes.get(*n))
+                .find_map(|n| latest_round(n.files.rpc, &p.id));
+            if let Some(slot) = self.round.get_mut(i) {
+                *slot = r;
+            }
+            let answers = p.nodes.iter().filter_map(|n| nodes.get(*n)).all(|n| {
+                rpc_call(
+                    n.files.rpc,
+                    "runtime_query",
+                    &json!([p.id.to_string(), "core.MinGasPrice"]),
+                )
+                .is_ok()
+            });
+            if let Some(slot) = self.queryable.get_mut(i) {
+                *slot = answers;
+            }
+        }
+    }
+
+    fn count_ready(created: bool, first: &[Option<u64>], now: &[Option<u64>]) -> usize {
+        first
+            .iter()
+            .zip(now)
+            .filter(|(f, n)| n.is_some_and(|n| n >= Self::target(created, **f)))
+            .count()
+    }
+}
+
+fn show(v: &[Option<u64>]) -> String {
+    v.iter()
+        .map(|h| h.map_or_else(|| "-".to_string(), |h| h.to_string()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 async fn run_async(options: &Options) -> anyhow::Result<ExitCode> {
     // Handle signals from the start, so that a Ctrl-C never orphans nodes.
     let mut signals = Signals::new()?;
@@ -347,19 +690,18 @@ async fn run_async(options: &Options) -> anyhow::Result<ExitCode> {
         .genesis
         .chain_context()
         .context("the genesis document does not encode")?;
-    if created {
-        eprintln!(
-            "created a localnet of {} node(s) in {}",
-            layout.nodes.len(),
-            dir.display()
-        );
-    } else {
-        eprintln!(
-            "restarting the localnet of {} node(s) in {}",
-            layout.nodes.len(),
-            dir.display()
-        );
-    }
+    let paratimes = paratimes_of(&layout)?;
+    let c = counts(&layout)?;
+    eprintln!(
+        "{} a localnet of {} validator(s), {} full node(s), {} compute node(s) and {} \
+         ParaTime(s) in {}",
+        if created { "created" } else { "restarting" },
+        c.validators,
+        c.full,
+        c.compute,
+        paratimes.len(),
+        dir.display()
+    );
 
     let exe = std::env::current_exe().context("cannot find the atoll executable")?;
     let started = Instant::now();
@@ -375,48 +717,42 @@ async fn run_async(options: &Options) -> anyhow::Result<ExitCode> {
     }
 
     // Wait until every node has finalized a block it did not have when it
-    // started (height >= 1 for a new network).
-    let mut first_seen: Vec<Option<u64>> = vec![None; nodes.len()];
-    let mut heights: Vec<Option<u64>> = vec![None; nodes.len()];
+    // started (height >= 1 for a new network), and every ParaTime a round
+    // (round >= 1 for a new network).
+    let mut state = StartState::new(nodes.len(), paratimes.len());
     let ended = loop {
-        for (i, node) in nodes.iter().enumerate() {
-            let h = height(node.files.rpc);
-            if let (Some(h), Some(seen)) = (h, first_seen.get_mut(i))
-                && seen.is_none()
-            {
-                *seen = Some(h);
-            }
-            if let Some(slot) = heights.get_mut(i) {
-                *slot = h;
-            }
-        }
-        let targets: Vec<u64> = first_seen
-            .iter()
-            .map(|s| {
-                if created {
-                    1
-                } else {
-                    s.map_or(1, |h| h + 1).max(1)
-                }
-            })
-            .collect();
-        let ready = heights
-            .iter()
-            .zip(&targets)
-            .filter(|(h, t)| h.is_some_and(|h| h >= **t))
-            .count();
+        state.poll(&nodes, &paratimes);
         let elapsed = started.elapsed();
+        let blocks_ready = StartState::count_ready(created, &state.first_height, &state.height);
+        // A ParaTime is live when it has finalized a round (a restarted one
+        // makes rounds only when it has work: serving its latest round
+        // again is enough) and every node serving it answers queries.
+        let rounds_ready = state
+            .round
+            .iter()
+            .zip(&state.queryable)
+            .filter(|(now, queryable)| **queryable && now.is_some_and(|r| !created || r >= 1))
+            .count();
+        if blocks_ready == nodes.len() && state.blocks_at.is_none() {
+            state.blocks_at = Some(elapsed);
+        }
+        if rounds_ready == paratimes.len() && state.rounds_at.is_none() {
+            state.rounds_at = Some(elapsed);
+        }
+        let rounds_text = if paratimes.is_empty() {
+            String::new()
+        } else {
+            format!(", ParaTime rounds {}", show(&state.round))
+        };
         eprint!(
-            "\rwaiting for the first block: {ready}/{} node(s) ready, heights {} ({} s)   ",
+            "\rwaiting for the network: {blocks_ready}/{} node(s) at a new block, heights {}{} \
+             ({} s)   ",
             nodes.len(),
-            heights
-                .iter()
-                .map(|h| h.map_or_else(|| "-".to_string(), |h| h.to_string()))
-                .collect::<Vec<_>>()
-                .join(" "),
+            show(&state.height),
+            rounds_text,
             elapsed.as_secs()
         );
-        if ready == nodes.len() {
+        if state.blocks_at.is_some() && state.rounds_at.is_some() {
             eprintln!();
             break None;
         }
@@ -426,19 +762,18 @@ async fn run_async(options: &Options) -> anyhow::Result<ExitCode> {
         if elapsed > START_TIMEOUT {
             eprintln!();
             eprintln!(
-                "error: the nodes did not all finalize a block within {} s",
+                "error: the network did not start within {} s (every node a new block, every \
+                 ParaTime a new round)",
                 START_TIMEOUT.as_secs()
             );
-            for (node, h) in nodes.iter().zip(&heights) {
-                if h.is_none_or(|h| h < 1) {
-                    let log = log_path(node);
-                    eprintln!(
-                        "--- {} (height {h:?}), last lines of {} ---",
-                        node.files.name,
-                        log.display()
-                    );
-                    eprintln!("{}", log_tail(&log, 20));
-                }
+            for (node, h) in nodes.iter().zip(&state.height) {
+                let log = log_path(node);
+                eprintln!(
+                    "--- {} (height {h:?}), last lines of {} ---",
+                    node.files.name,
+                    log.display()
+                );
+                eprintln!("{}", log_tail(&log, 15));
             }
             stop_all(&mut nodes);
             return Ok(ExitCode::FAILURE);
@@ -457,52 +792,23 @@ async fn run_async(options: &Options) -> anyhow::Result<ExitCode> {
         Some(Ended::NodeExited(i)) => return Ok(node_died(&mut nodes, i)),
         None => {}
     }
-    let time_to_first_block = started.elapsed();
+    let time_to_first_block = state.blocks_at.unwrap_or_else(|| started.elapsed());
+    let time_to_first_round =
+        (!paratimes.is_empty()).then(|| state.rounds_at.unwrap_or_else(|| started.elapsed()));
 
-    // The summary.
-    let accounts = dev_accounts();
-    let node_entries: Vec<Value> = nodes
-        .iter()
-        .map(|n| {
-            json!({
-                "name": n.files.name,
-                "role": role_of(&n.files),
-                "rpc_url": format!("http://{}", n.files.rpc),
-                "ws_url": format!("ws://{}", n.files.rpc),
-                "log": log_path(n).display().to_string(),
-            })
-        })
-        .collect();
-    let account_entries: Vec<Value> = accounts
-        .iter()
-        .map(|a| {
-            let balance = layout
-                .genesis
-                .staking
-                .ledger
-                .get(&a.address)
-                .map_or(0, |acct| acct.general.balance.0);
-            json!({
-                "index": a.index,
-                "address": a.address.to_string(),
-                "public_key": a.key.public_key().to_string(),
-                "private_key": hex::encode(a.key.seed()),
-                "genesis_balance": balance.to_string(),
-            })
-        })
-        .collect();
-    let summary = json!({
-        "chain_id": layout.genesis.chain_id,
-        "chain_context": chain_context.as_str(),
-        "nodes": node_entries,
-        "mnemonic": DEV_MNEMONIC,
-        "account_derivation": DERIVATION,
-        "accounts": account_entries,
-        "ethereum_accounts": [],
-        "time_to_first_block_ms": u64::try_from(time_to_first_block.as_millis()).unwrap_or(u64::MAX),
-        "resumed": !created,
-    });
-    let text = serde_json::to_string_pretty(&summary)?;
+    let summary = Summary {
+        layout: &layout,
+        chain_context: chain_context.as_str(),
+        nodes: &nodes,
+        paratimes: &paratimes,
+        accounts: dev_accounts(),
+        eth_accounts: eth_dev_accounts()?,
+        time_to_first_block,
+        time_to_first_round,
+        created,
+    };
+    let document = summary.to_json();
+    let text = serde_json::to_string_pretty(&document)?;
     // Written whole, then renamed: readers never see half a file.
     let tmp = dir.join(".localnet.json.tmp");
     let written =
@@ -511,15 +817,11 @@ async fn run_async(options: &Options) -> anyhow::Result<ExitCode> {
         stop_all(&mut nodes);
         return Err(e).with_context(|| format!("cannot write {}", summary_path.display()));
     }
-    print_summary(
-        &layout,
-        chain_context.as_str(),
-        &nodes,
-        &accounts,
-        time_to_first_block,
-        created,
-        &summary_path,
-    );
+    if options.json {
+        println!("{text}");
+    } else {
+        summary.print(&summary_path);
+    }
 
     // Run until a signal or a node's death.
     let ended = loop {
@@ -541,60 +843,227 @@ async fn run_async(options: &Options) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn print_summary(
-    layout: &Layout,
-    chain_context: &str,
-    nodes: &[NodeProcess],
-    accounts: &[DevAccount],
+/// What `localnet.json` and the printed summary say.
+struct Summary<'a> {
+    layout: &'a Layout,
+    chain_context: &'a str,
+    nodes: &'a [NodeProcess],
+    paratimes: &'a [LocalParaTime],
+    accounts: Vec<DevAccount>,
+    eth_accounts: Vec<EthDevAccount>,
     time_to_first_block: Duration,
+    time_to_first_round: Option<Duration>,
     created: bool,
-    summary_path: &Path,
-) {
-    println!();
-    println!("atoll localnet is running (consensus layer only)");
-    println!("  DEBUG NETWORK: insecure conveniences are enabled; never use it for value");
-    println!("  chain id:      {}", layout.genesis.chain_id);
-    println!("  chain context: {chain_context}");
-    println!(
-        "  {}: {:.1} s",
-        if created {
-            "time from start to the first finalized block"
-        } else {
-            "time from restart to the first new finalized block"
-        },
-        time_to_first_block.as_secs_f64()
-    );
-    println!();
-    println!("nodes:");
-    for n in nodes {
-        println!(
-            "  {:<14} {:<9} http://{rpc}  ws://{rpc}",
-            n.files.name,
-            role_of(&n.files),
-            rpc = n.files.rpc
-        );
-        println!("  {:<14} log: {}", "", log_path(n).display());
-    }
-    println!();
-    println!("development mnemonic (well known; for local testing only):");
-    println!("  {DEV_MNEMONIC}");
-    println!("accounts ({DERIVATION}):");
-    for a in accounts {
-        let balance = layout
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Summary<'_> {
+    fn consensus_balance(&self, address: &Address) -> u128 {
+        self.layout
             .genesis
             .staking
             .ledger
-            .get(&a.address)
-            .map_or(0, |acct| acct.general.balance.0);
-        println!("  #{} {}", a.index, a.address);
-        println!(
-            "     private key (ed25519 seed, hex): {}",
-            hex::encode(a.key.seed())
-        );
-        println!("     genesis balance: {balance}");
+            .get(address)
+            .map_or(0, |acct| acct.general.balance.0)
     }
-    println!("Ethereum accounts: none yet (they come with the EVM ParaTime).");
-    println!();
-    println!("summary written to {}", summary_path.display());
-    println!("press Ctrl-C to stop all nodes");
+
+    fn served_by(&self, node: usize) -> Vec<&str> {
+        self.paratimes
+            .iter()
+            .filter(|p| p.nodes.contains(&node))
+            .map(|p| p.name.as_str())
+            .collect()
+    }
+
+    fn to_json(&self) -> Value {
+        let node_entries: Vec<Value> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                json!({
+                    "name": n.files.name,
+                    "role": role_of(&n.files),
+                    "rpc_url": format!("http://{}", n.files.rpc),
+                    "ws_url": format!("ws://{}", n.files.rpc),
+                    "log": log_path(n).display().to_string(),
+                    "paratimes": self.served_by(i),
+                })
+            })
+            .collect();
+        let paratime_entries: Vec<Value> = self
+            .paratimes
+            .iter()
+            .map(|p| {
+                let served: Vec<&NodeProcess> =
+                    p.nodes.iter().filter_map(|i| self.nodes.get(*i)).collect();
+                json!({
+                    "name": p.name,
+                    "id": p.id.to_string(),
+                    "kind": "plain",
+                    "consensus_address": p.consensus_address().to_string(),
+                    "nodes": served.iter().map(|n| n.files.name.clone()).collect::<Vec<_>>(),
+                    "rpc_urls": served
+                        .iter()
+                        .map(|n| format!("http://{}", n.files.rpc))
+                        .collect::<Vec<_>>(),
+                    // An EVM ParaTime will put {"eth_rpc_url", "chain_id"} here.
+                    "evm": null,
+                })
+            })
+            .collect();
+        let runtime_funds = if self.paratimes.is_empty() {
+            0
+        } else {
+            DEV_RUNTIME_FUNDS
+        };
+        let account_entries: Vec<Value> = self
+            .accounts
+            .iter()
+            .map(|a| {
+                json!({
+                    "index": a.index,
+                    "address": a.address.to_string(),
+                    "public_key": a.key.public_key().to_string(),
+                    "private_key": hex::encode(a.key.seed()),
+                    "genesis_balance": self.consensus_balance(&a.address).to_string(),
+                    "paratime_genesis_balance": runtime_funds.to_string(),
+                })
+            })
+            .collect();
+        let eth_entries: Vec<Value> = self
+            .eth_accounts
+            .iter()
+            .map(|a| {
+                json!({
+                    "index": a.index,
+                    "address": a.key.public_key().to_eth_address().to_checksum(),
+                    "oasis_address": a.address.to_string(),
+                    "public_key": a.key.public_key().to_hex(),
+                    "private_key": format!("0x{}", hex::encode(a.key.to_bytes())),
+                    "paratime_genesis_balance": runtime_funds.to_string(),
+                })
+            })
+            .collect();
+        json!({
+            "chain_id": self.layout.genesis.chain_id,
+            "chain_context": self.chain_context,
+            "nodes": node_entries,
+            "paratimes": paratime_entries,
+            "mnemonic": DEV_MNEMONIC,
+            "account_derivation": DERIVATION,
+            "accounts": account_entries,
+            "ethereum_derivation": ETH_DERIVATION,
+            "ethereum_accounts": eth_entries,
+            "time_to_first_block_ms": millis(self.time_to_first_block),
+            "time_to_first_round_ms": self.time_to_first_round.map(millis),
+            "resumed": !self.created,
+        })
+    }
+
+    fn print(&self, summary_path: &Path) {
+        let what = if self.created {
+            "from start"
+        } else {
+            "from restart"
+        };
+        println!();
+        println!("atoll localnet is running");
+        println!("  DEBUG NETWORK: insecure conveniences are enabled; never use it for value");
+        println!("  chain id:      {}", self.layout.genesis.chain_id);
+        println!("  chain context: {}", self.chain_context);
+        println!(
+            "  time {what} to a finalized block on every node: {:.1} s",
+            self.time_to_first_block.as_secs_f64()
+        );
+        if let Some(t) = self.time_to_first_round {
+            if self.created {
+                println!(
+                    "  time from start to the first finalized ParaTime round: {:.1} s",
+                    t.as_secs_f64()
+                );
+            } else {
+                println!(
+                    "  time from restart to every ParaTime serving its latest round: {:.1} s",
+                    t.as_secs_f64()
+                );
+            }
+        }
+        println!();
+        println!("nodes:");
+        for (i, n) in self.nodes.iter().enumerate() {
+            let served = self.served_by(i);
+            println!(
+                "  {:<14} {:<9} http://{rpc}  ws://{rpc}{}",
+                n.files.name,
+                role_of(&n.files),
+                if served.is_empty() {
+                    String::new()
+                } else {
+                    format!("  serves {}", served.join(", "))
+                },
+                rpc = n.files.rpc
+            );
+            println!("  {:<14} log: {}", "", log_path(n).display());
+        }
+        println!();
+        if self.paratimes.is_empty() {
+            println!("ParaTimes: none");
+        } else {
+            println!("ParaTimes:");
+            for p in self.paratimes {
+                println!("  {}  id {}", p.name, p.id);
+                println!(
+                    "  {:<width$}  consensus account {}",
+                    "",
+                    p.consensus_address(),
+                    width = p.name.len()
+                );
+            }
+        }
+        println!("Ethereum JSON-RPC: none (no EVM ParaTime exists yet)");
+        println!();
+        println!("development mnemonic (well known; for local testing only):");
+        println!("  {DEV_MNEMONIC}");
+        println!("ed25519 accounts ({DERIVATION}):");
+        for a in &self.accounts {
+            println!("  #{} {}", a.index, a.address);
+            println!(
+                "     private key (ed25519 seed, hex): {}",
+                hex::encode(a.key.seed())
+            );
+            println!(
+                "     consensus balance: {}{}",
+                self.consensus_balance(&a.address),
+                if self.paratimes.is_empty() {
+                    String::new()
+                } else {
+                    format!(", in each ParaTime: {DEV_RUNTIME_FUNDS}")
+                }
+            );
+        }
+        if self.paratimes.is_empty() {
+            println!("Ethereum accounts: funded only in ParaTimes, and this network has none.");
+        } else {
+            println!("Ethereum accounts ({ETH_DERIVATION}), funded in each ParaTime:");
+            for a in &self.eth_accounts {
+                println!(
+                    "  #{} {}  ({})",
+                    a.index,
+                    a.key.public_key().to_eth_address().to_checksum(),
+                    a.address
+                );
+                println!(
+                    "     private key: 0x{}   balance: {DEV_RUNTIME_FUNDS}",
+                    hex::encode(a.key.to_bytes())
+                );
+            }
+        }
+        println!();
+        println!("summary written to {}", summary_path.display());
+        println!("press Ctrl-C to stop all nodes");
+    }
 }

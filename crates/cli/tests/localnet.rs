@@ -1,8 +1,11 @@
-//! `atoll localnet` as a user runs it: it creates a network, writes
-//! `localnet.json` once every node has finalized a block, serves funded
-//! development accounts, stops every node on SIGTERM and exits 0, and
-//! restarts from the same directory where it stopped. `--single` makes
-//! blocks alone; bad flags are refused with a clear message.
+//! `atoll localnet` as a user runs it: with its defaults it creates four
+//! validators, three compute nodes and the plain ParaTime, writes
+//! `localnet.json` once every node has finalized a block and the ParaTime a
+//! round, serves funded development accounts (ed25519 on consensus and in
+//! the ParaTime, Ethereum ones in the ParaTime), stops every node on SIGTERM
+//! and exits 0, and restarts from the same directory where it stopped.
+//! `--single` makes blocks alone with one compute node; bad flags are
+//! refused with a clear message.
 //!
 //! Every wait is bounded; no assertion depends on how fast this machine is.
 
@@ -181,13 +184,31 @@ fn wait_all_gone(addrs: &[SocketAddr]) {
 fn localnet_starts_serves_dev_accounts_stops_and_resumes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("net");
-    let mut net = Localnet::start(&dir, &["--validators", "4"]);
+    // The defaults: 4 validators, 3 compute nodes, the plain ParaTime.
+    let mut net = Localnet::start(&dir, &[]);
     let summary = net.summary();
 
     let addrs = rpc_addrs(&summary);
-    assert_eq!(addrs.len(), 4, "{summary}");
+    assert_eq!(addrs.len(), 7, "{summary}");
+    let roles: Vec<&str> = summary["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            "validator",
+            "validator",
+            "validator",
+            "validator",
+            "compute",
+            "compute",
+            "compute"
+        ]
+    );
     for n in summary["nodes"].as_array().unwrap() {
-        assert_eq!(n["role"], "validator");
         assert!(n["ws_url"].as_str().unwrap().starts_with("ws://127.0.0.1:"));
         assert!(Path::new(n["log"].as_str().unwrap()).exists());
     }
@@ -197,12 +218,52 @@ fn localnet_starts_serves_dev_accounts_stops_and_resumes() {
         "test test test test test test test test test test test junk"
     );
     assert!(summary["time_to_first_block_ms"].is_u64(), "{summary}");
+    assert!(summary["time_to_first_round_ms"].is_u64(), "{summary}");
     for addr in &addrs {
         let s = status(*addr);
         assert_eq!(s["chain_id"], chain_id);
         assert_eq!(s["chain_context"], summary["chain_context"]);
         assert!(s["latest_height"].as_u64().unwrap() >= 1, "{s}");
     }
+
+    // The ParaTime: served by the three compute nodes, a round finalized.
+    let paratimes = summary["paratimes"].as_array().unwrap();
+    assert_eq!(paratimes.len(), 1, "{summary}");
+    let plain = &paratimes[0];
+    assert_eq!(plain["name"], "plain");
+    assert!(plain["evm"].is_null());
+    let id = plain["id"].as_str().unwrap();
+    let compute: Vec<SocketAddr> = plain["rpc_urls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            u.as_str()
+                .unwrap()
+                .strip_prefix("http://")
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(compute, addrs[4..]);
+    for addr in &compute {
+        assert_eq!(call(*addr, "runtime_list", json!([])).unwrap(), json!([id]));
+    }
+    let block = call(compute[0], "runtime_getBlock", json!([id])).unwrap();
+    assert!(block["round"].as_u64().unwrap() >= 1, "{block}");
+
+    // Ethereum development accounts: Hardhat's, funded in the ParaTime.
+    let eth = summary["ethereum_accounts"].as_array().unwrap();
+    assert_eq!(eth.len(), 5);
+    assert_eq!(
+        eth[0]["address"],
+        "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+    );
+    assert_eq!(
+        eth[0]["private_key"],
+        "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+    );
 
     // The development accounts are funded, and derived as documented.
     let accounts = summary["accounts"].as_array().unwrap();
@@ -260,6 +321,13 @@ fn localnet_starts_serves_dev_accounts_stops_and_resumes() {
         assert!(height(*addr) >= before, "resumed below {before}");
     }
     wait_height(&addrs, before + 1);
+    assert_eq!(summary2["paratimes"][0]["id"], id);
+    assert!(
+        call(compute[1], "runtime_getBlock", json!([id])).unwrap()["round"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
     let status = again.terminate();
     assert!(status.success(), "exit {status:?}:\n{}", again.stderr());
     wait_all_gone(&addrs);
@@ -282,7 +350,10 @@ fn single_validator_localnet_makes_blocks() {
     let mut net = Localnet::start(&dir, &["--single"]);
     let summary = net.summary();
     let addrs = rpc_addrs(&summary);
-    assert_eq!(addrs.len(), 1);
+    // One validator and one compute node running the plain ParaTime.
+    assert_eq!(addrs.len(), 2);
+    assert_eq!(summary["nodes"][1]["role"], "compute");
+    assert_eq!(summary["paratimes"][0]["nodes"], json!(["compute-0"]));
     wait_height(&addrs, 3);
     let status = net.terminate();
     assert!(status.success(), "exit {status:?}:\n{}", net.stderr());
@@ -302,4 +373,34 @@ fn zero_validators_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--validators must be at least 1"), "{err}");
     assert!(!dir.join("genesis.json").exists());
+}
+
+#[test]
+fn unknown_paratimes_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("evm");
+    let out = Command::new(ATOLL)
+        .args(["localnet", "--paratimes", "plain,evm", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown ParaTime \"evm\""), "{err}");
+    assert!(err.contains("plain"), "{err}");
+    assert!(!dir.exists());
+    let out = Command::new(ATOLL)
+        .args([
+            "localnet",
+            "--compute-nodes",
+            "0",
+            "--paratimes",
+            "plain",
+            "--data-dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(!dir.exists());
 }
