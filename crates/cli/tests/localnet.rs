@@ -248,7 +248,19 @@ fn localnet_starts_serves_dev_accounts_stops_and_resumes() {
         .collect();
     assert_eq!(compute, addrs[4..]);
     for addr in &compute {
-        assert_eq!(call(*addr, "runtime_list", json!([])).unwrap(), json!([id]));
+        // A node may still be finishing its start-up under load: ask again
+        // for a bounded while before judging its answer.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let listed = loop {
+            match call(*addr, "runtime_list", json!([])) {
+                Ok(v) => break v,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "runtime_list on {addr}: {e}");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        };
+        assert_eq!(listed, json!([id]));
     }
     let block = call(compute[0], "runtime_getBlock", json!([id])).unwrap();
     assert!(block["round"].as_u64().unwrap() >= 1, "{block}");
