@@ -602,3 +602,51 @@ async fn runtime_started_without_a_host_exits_with_a_clear_error() {
     })
     .await;
 }
+
+#[test]
+fn a_host_on_its_own_runtime_serves_calls_from_another() {
+    // A node may give each runtime its own tokio runtime: the host is spawned
+    // there and called from elsewhere.
+    let own = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = own.handle().clone();
+    let main = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    main.block_on(async move {
+        bounded(async move {
+            let provider = Arc::new(MemoryProvider::new());
+            provider.insert(b"k", b"v");
+            let p: Arc<dyn StorageProvider> = provider;
+            let host = handle
+                .spawn(async move { RuntimeHost::spawn(config(), p).await })
+                .await
+                .unwrap()
+                .unwrap();
+            let host = Arc::new(host);
+            for _ in 0..20 {
+                let q = QueryRequest {
+                    ctx: ctx(),
+                    method: "get".into(),
+                    args: Value::Bytes(b"k".to_vec()),
+                };
+                assert_eq!(
+                    host.query(q.clone()).await.unwrap(),
+                    Value::Bytes(b"v".to_vec())
+                );
+                let h = host.clone();
+                let inside = handle.spawn(async move { h.query(q).await }).await.unwrap();
+                assert_eq!(inside.unwrap(), Value::Bytes(b"v".to_vec()));
+            }
+            host.shutdown().await;
+        })
+        .await;
+    });
+    own.shutdown_timeout(Duration::from_secs(5));
+}
