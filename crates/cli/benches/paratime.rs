@@ -342,16 +342,33 @@ async fn main() {
     tokio::spawn(watch(ws.clone(), idb, rounds_b.clone()));
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    // Phase 1: B alone.
+    // Warm-up (not measured): one B transfer per prober, so that gossip
+    // meshes, connections and caches are settled before measuring.
     let per_phase = o.probes;
     let every = Duration::from_millis(o.probe_ms);
+    let warm = probes(
+        computes[1 % computes.len()].clone(),
+        idb,
+        chain.clone(),
+        16,
+        every,
+        0,
+    )
+    .await;
+    let hashes: Vec<String> = warm.iter().map(|(h, _)| h.clone()).collect();
+    assert!(
+        wait_included(&rounds_b, &hashes, Duration::from_secs(60)).await,
+        "B warm-up not all included"
+    );
+
+    // Phase 1: B alone.
     let alone = probes(
         computes[1 % computes.len()].clone(),
         idb,
         chain.clone(),
         per_phase,
         every,
-        0,
+        1,
     )
     .await;
     let hashes: Vec<String> = alone.iter().map(|(h, _)| h.clone()).collect();
@@ -417,7 +434,7 @@ async fn main() {
         chain.clone(),
         per_phase,
         every,
-        (per_phase / 16 + 1) as u64,
+        (1 + per_phase / 16 + 1) as u64,
     )
     .await;
     let refused = flood.await.unwrap();
