@@ -362,32 +362,9 @@ fn methods(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodEr
     })?;
     m.register_method("consensus_submitTxs", |p, ctx, _| {
         let txs: Vec<String> = p.sequence().next()?;
-        if txs.len() > MAX_BULK_TXS {
-            return Err(ErrorObjectOwned::from(ApiError::InvalidParams(format!(
-                "{} transactions; at most {MAX_BULK_TXS} per call",
-                txs.len()
-            ))));
-        }
-        // Undecodable entries are answered in place; the rest go together.
-        let decoded: Vec<Result<Vec<u8>, ApiError>> = txs.iter().map(|t| decode_tx(t)).collect();
-        let raws: Vec<Vec<u8>> = decoded
-            .iter()
-            .filter_map(|d| d.as_ref().ok().cloned())
-            .collect();
-        let mut outcomes = ctx.api.submit_txs(raws).into_iter();
-        let results: Vec<Value> = decoded
-            .into_iter()
-            .map(|d| {
-                let r = match d {
-                    Ok(_) => outcomes
-                        .next()
-                        .unwrap_or_else(|| Err(ApiError::Internal("missing outcome".into()))),
-                    Err(e) => Err(e),
-                };
-                outcome_json(r)
-            })
-            .collect();
-        Ok::<Value, ErrorObjectOwned>(Value::Array(results))
+        let bulk = Bulk::decode(&txs)?;
+        let outcomes = ctx.api.submit_txs(bulk.raws());
+        Ok::<Value, ErrorObjectOwned>(bulk.answer(outcomes))
     })?;
     m.register_method("consensus_getBlock", |p, ctx, _| {
         let height: Option<u64> = p.sequence().optional_next()?;
@@ -465,6 +442,52 @@ fn methods(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodEr
     Ok(m)
 }
 
+/// A bulk submission: each entry decoded (undecodable ones are answered in
+/// place; the rest are submitted together).
+struct Bulk {
+    decoded: Vec<Result<Vec<u8>, ApiError>>,
+}
+
+impl Bulk {
+    fn decode(txs: &[String]) -> Result<Self, ErrorObjectOwned> {
+        if txs.len() > MAX_BULK_TXS {
+            return Err(ErrorObjectOwned::from(ApiError::InvalidParams(format!(
+                "{} transactions; at most {MAX_BULK_TXS} per call",
+                txs.len()
+            ))));
+        }
+        Ok(Self {
+            decoded: txs.iter().map(|t| decode_tx(t)).collect(),
+        })
+    }
+
+    /// The decodable transactions, in order.
+    fn raws(&self) -> Vec<Vec<u8>> {
+        self.decoded
+            .iter()
+            .filter_map(|d| d.as_ref().ok().cloned())
+            .collect()
+    }
+
+    /// Per entry, in order: its outcome, or why it did not decode.
+    fn answer(self, outcomes: Vec<Result<Hash, ApiError>>) -> Value {
+        let mut outcomes = outcomes.into_iter();
+        Value::Array(
+            self.decoded
+                .into_iter()
+                .map(|d| {
+                    outcome_json(match d {
+                        Ok(_) => outcomes
+                            .next()
+                            .unwrap_or_else(|| Err(ApiError::Internal("missing outcome".into()))),
+                        Err(e) => Err(e),
+                    })
+                })
+                .collect(),
+        )
+    }
+}
+
 /// One bulk submission's outcome: `{hash}` or `{error}`.
 fn outcome_json(r: Result<Hash, ApiError>) -> Value {
     match r {
@@ -521,32 +544,9 @@ fn runtime_methods(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Regist
         let id: String = seq.next()?;
         let txs: Vec<String> = seq.next()?;
         let (api, id) = runtime_api(&ctx, &id)?;
-        if txs.len() > MAX_BULK_TXS {
-            return Err(ErrorObjectOwned::from(ApiError::InvalidParams(format!(
-                "{} transactions; at most {MAX_BULK_TXS} per call",
-                txs.len()
-            ))));
-        }
-        let decoded: Vec<Result<Vec<u8>, ApiError>> = txs.iter().map(|t| decode_tx(t)).collect();
-        let raws: Vec<Vec<u8>> = decoded
-            .iter()
-            .filter_map(|d| d.as_ref().ok().cloned())
-            .collect();
-        let mut outcomes = api.submit_many(id, raws).await.into_iter();
-        Ok::<Value, ErrorObjectOwned>(Value::Array(
-            decoded
-                .into_iter()
-                .map(|d| {
-                    let r = match d {
-                        Ok(_) => outcomes
-                            .next()
-                            .unwrap_or_else(|| Err(ApiError::Internal("missing outcome".into()))),
-                        Err(e) => Err(e),
-                    };
-                    outcome_json(r)
-                })
-                .collect(),
-        ))
+        let bulk = Bulk::decode(&txs)?;
+        let outcomes = api.submit_many(id, bulk.raws()).await;
+        Ok::<Value, ErrorObjectOwned>(bulk.answer(outcomes))
     })?;
     m.register_async_method("runtime_query", |p, ctx, _| async move {
         let mut seq = p.sequence();
