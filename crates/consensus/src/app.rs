@@ -253,7 +253,7 @@ pub struct App {
     tx_context: Context,
     commit_context: Context,
     initial_height: u64,
-    verified: std::sync::Arc<std::sync::Mutex<VerifiedCache>>,
+    verified: std::sync::Arc<std::sync::Mutex<crate::recent::RecentHashes>>,
     decoded: std::sync::Arc<std::sync::Mutex<DecodedCache>>,
 }
 
@@ -270,28 +270,8 @@ struct DecodedCache {
 /// Most decoded transactions remembered.
 const DECODED_CACHE: usize = 65_536;
 
-/// Hashes of transactions whose signature verified, oldest evicted first.
-#[derive(Debug, Default)]
-struct VerifiedCache {
-    set: std::collections::BTreeSet<Hash>,
-    order: std::collections::VecDeque<Hash>,
-}
-
 /// Most transactions remembered as verified.
 const VERIFIED_CACHE: usize = 262_144;
-
-impl VerifiedCache {
-    fn insert(&mut self, h: Hash) {
-        if self.set.insert(h) {
-            self.order.push_back(h);
-            while self.order.len() > VERIFIED_CACHE {
-                if let Some(old) = self.order.pop_front() {
-                    self.set.remove(&old);
-                }
-            }
-        }
-    }
-}
 
 /// Why an [`App`] could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -322,7 +302,9 @@ impl App {
             tx_context,
             commit_context,
             initial_height: genesis.initial_height,
-            verified: std::sync::Arc::default(),
+            verified: std::sync::Arc::new(std::sync::Mutex::new(crate::recent::RecentHashes::new(
+                VERIFIED_CACHE,
+            ))),
             decoded: std::sync::Arc::default(),
         })
     }
@@ -515,7 +497,7 @@ impl App {
     }
 
     fn was_verified(&self, hash: &Hash) -> bool {
-        self.verified.lock().is_ok_and(|c| c.set.contains(hash))
+        self.verified.lock().is_ok_and(|c| c.contains(hash))
     }
 
     fn mark_verified(&self, hashes: &[Hash]) {

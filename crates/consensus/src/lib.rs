@@ -11,6 +11,7 @@
 //! - [`services`]: staking (and, as they land, registry, beacon, scheduler, roothash).
 //! - [`query`]: read-only queries by method name, for the node API.
 //! - [`state`]: the store abstraction and nested rollback.
+//! - [`recent`]: a bounded set of recently seen hashes (verified signatures).
 //! - [`mkvs_store`]: the state in MKVS, one authenticated root per height.
 //! - [`error`]: client-facing [`error::TxError`] (module + code) versus node-fatal errors.
 
@@ -20,5 +21,6 @@ pub mod event;
 pub mod genesis;
 pub mod mkvs_store;
 pub mod query;
+pub mod recent;
 pub mod services;
 pub mod state;

@@ -72,7 +72,9 @@ impl RuntimeBuilder {
             modules: self.modules,
             routes,
             config: self.config,
-            verified: std::sync::Mutex::default(),
+            verified: std::sync::Mutex::new(atoll_consensus::recent::RecentHashes::new(
+                VERIFIED_CACHE,
+            )),
         })
     }
 }
@@ -100,39 +102,15 @@ pub struct Runtime {
     pub(crate) modules: Vec<Box<dyn Module>>,
     routes: BTreeMap<(MethodKind, String), usize>,
     pub(crate) config: RuntimeConfig,
-    /// Transactions whose signatures verified (see [`VerifiedCache`]).
-    pub(crate) verified: std::sync::Mutex<VerifiedCache>,
+    /// Digests of (signature context, transaction bytes) whose signatures
+    /// verified: a transaction checked on submission is not verified again
+    /// when its batch runs. Only successes are remembered, so no outcome
+    /// depends on what it holds.
+    pub(crate) verified: std::sync::Mutex<atoll_consensus::recent::RecentHashes>,
 }
 
-/// Digests of (signature context, transaction bytes) whose signatures
-/// verified, oldest forgotten first: a transaction checked on submission is
-/// not verified again when its batch runs. Only successes are remembered,
-/// so no outcome depends on what the cache holds.
-#[derive(Debug, Default)]
-pub(crate) struct VerifiedCache {
-    set: std::collections::BTreeSet<atoll_crypto::Hash>,
-    order: std::collections::VecDeque<atoll_crypto::Hash>,
-}
-
-/// Most transactions remembered as verified.
+/// Most transactions a runtime remembers as verified.
 const VERIFIED_CACHE: usize = 262_144;
-
-impl VerifiedCache {
-    pub(crate) fn contains(&self, h: &atoll_crypto::Hash) -> bool {
-        self.set.contains(h)
-    }
-
-    pub(crate) fn insert(&mut self, h: atoll_crypto::Hash) {
-        if self.set.insert(h) {
-            self.order.push_back(h);
-            while self.order.len() > VERIFIED_CACHE {
-                if let Some(old) = self.order.pop_front() {
-                    self.set.remove(&old);
-                }
-            }
-        }
-    }
-}
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
