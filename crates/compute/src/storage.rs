@@ -262,6 +262,14 @@ impl RuntimeStorage {
     /// The state root of `log` applied on the last round's state, without
     /// storing anything.
     pub fn root_after(&self, log: &[WriteLogEntry]) -> Result<Hash, StorageError> {
+        let mut ov = self.overlay_after(log)?;
+        let root = ov.root_hash()?;
+        ov.discard();
+        Ok(root)
+    }
+
+    /// `log` applied on an overlay of the last round's state.
+    fn overlay_after(&self, log: &[WriteLogEntry]) -> Result<atoll_mkvs::Overlay, StorageError> {
         let last = self.last_header();
         if self.state.versions(self.id)?.is_none() && last.state_root != Hash::empty() {
             return Err(StorageError::Mismatch {
@@ -278,9 +286,7 @@ impl RuntimeStorage {
                 }
             }
         }
-        let root = ov.root_hash()?;
-        ov.discard();
-        Ok(root)
+        Ok(ov)
     }
 
     /// Applies a finalized round after checking it against its header (see
@@ -313,7 +319,11 @@ impl RuntimeStorage {
         {
             return Err(mismatch("I/O root"));
         }
-        if self.root_after(&record.write_log)? != h.state_root {
+        // The write log is applied once: the overlay that proves the root is
+        // the one committed below.
+        let mut ov = self.overlay_after(&record.write_log)?;
+        if ov.root_hash()? != h.state_root {
+            ov.discard();
             return Err(mismatch("state root"));
         }
         // The record first: once it is durable the round is never lost.
@@ -333,7 +343,7 @@ impl RuntimeStorage {
             }
         }
         tx.commit().map_err(db)?;
-        self.commit_state(record)?;
+        ov.commit(h.round)?;
         *self.last.lock().map_err(db)? = h.clone();
         if h.header_type == HeaderType::Normal {
             self.ran.store(true, std::sync::atomic::Ordering::Relaxed);
