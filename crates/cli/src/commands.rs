@@ -352,12 +352,21 @@ fn check_funds(have: u128, need: u128, who: &str, what: &str, ctx: &Ctx) -> anyh
 }
 
 /// `account transfer`.
-pub fn account_transfer(ctx: &Ctx, amount: &str, to: &str, from: &str) -> anyhow::Result<()> {
-    let amount = ctx.amount(amount, "the amount")?;
-    let to_text = to;
-    let to = ctx.account(to)?;
+/// Sends a consensus call from wallet `from` that spends `amount` (plus the
+/// fee): unlocks the key (`purpose.0` says why it must be ed25519), refuses
+/// before sending when the balance cannot cover it (`purpose.1` names the
+/// operation), and answers the inclusion result, the sender's address and
+/// its balance afterwards.
+fn spend_on_consensus<B: serde::Serialize>(
+    ctx: &Ctx,
+    from: &str,
+    amount: u128,
+    purpose: (&str, &str),
+    method: &str,
+    body: &B,
+) -> anyhow::Result<(Value, Address, u128)> {
     let w = ctx.unlock(from)?;
-    let key = w.ed25519("a consensus transfer")?;
+    let key = w.ed25519(purpose.0)?;
     let client = ctx.consensus_node()?;
     let me = w.signer.address();
     let have = consensus_balance(&client, &me)?;
@@ -365,20 +374,29 @@ pub fn account_transfer(ctx: &Ctx, amount: &str, to: &str, from: &str) -> anyhow
         have,
         amount.saturating_add(ctx.fee.unwrap_or(0)),
         from,
-        "the transfer",
+        purpose.1,
         ctx,
     )?;
-    let r = submit_consensus(
+    let r = submit_consensus(ctx, &client, key, method, body)?;
+    let after = consensus_balance(&client, &me)?;
+    Ok((r, me, after))
+}
+
+pub fn account_transfer(ctx: &Ctx, amount: &str, to: &str, from: &str) -> anyhow::Result<()> {
+    let amount = ctx.amount(amount, "the amount")?;
+    let to_text = to;
+    let to = ctx.account(to)?;
+    let (r, me, after) = spend_on_consensus(
         ctx,
-        &client,
-        key,
+        from,
+        amount,
+        ("a consensus transfer", "the transfer"),
         methods::TRANSFER,
         &StakingTransfer {
             to,
             amount: amount.into(),
         },
     )?;
-    let after = consensus_balance(&client, &me)?;
     let v = json!({
         "hash": r["hash"], "height": r["height"],
         "from": me.to_string(), "to": to.to_string(),
@@ -457,29 +475,17 @@ pub fn account_escrow(ctx: &Ctx, amount: &str, to: &str, from: &str) -> anyhow::
     let amount = ctx.amount(amount, "the amount to escrow")?;
     let escrow = ctx.account(to)?;
     let escrow_text = named(to, &escrow);
-    let w = ctx.unlock(from)?;
-    let key = w.ed25519("escrowing stake")?;
-    let client = ctx.consensus_node()?;
-    let me = w.signer.address();
-    let have = consensus_balance(&client, &me)?;
-    check_funds(
-        have,
-        amount.saturating_add(ctx.fee.unwrap_or(0)),
+    let (r, me, after) = spend_on_consensus(
+        ctx,
         from,
-        "the escrow",
-        ctx,
-    )?;
-    let r = submit_consensus(
-        ctx,
-        &client,
-        key,
+        amount,
+        ("escrowing stake", "the escrow"),
         methods::ADD_ESCROW,
         &Escrow {
             account: escrow,
             amount: amount.into(),
         },
     )?;
-    let after = consensus_balance(&client, &me)?;
     let v = json!({
         "hash": r["hash"], "height": r["height"],
         "from": me.to_string(), "escrow": escrow.to_string(),
