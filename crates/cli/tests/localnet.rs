@@ -262,7 +262,22 @@ fn localnet_starts_serves_dev_accounts_stops_and_resumes() {
         };
         assert_eq!(listed, json!([id]));
     }
-    let block = call(compute[0], "runtime_getBlock", json!([id])).unwrap();
+    // The summary came once a round finalized; a node may apply it a moment
+    // after another (bounded wait).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let block = loop {
+        match call(compute[0], "runtime_getBlock", json!([id])) {
+            Ok(b) if b["round"].as_u64().is_some_and(|r| r >= 1) => break b,
+            other => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no round on {}: {other:?}",
+                    compute[0]
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    };
     assert!(block["round"].as_u64().unwrap() >= 1, "{block}");
 
     // Ethereum development accounts: Hardhat's, funded in the ParaTime.
