@@ -111,8 +111,15 @@ struct NodeConsensus {
 #[derive(Default)]
 struct NonceState {
     next: u64,
-    pending: Vec<Hash>,
+    /// Own transactions still in the mempool: hash and bytes.
+    pending: Vec<(Hash, Vec<u8>)>,
+    /// The account nonce last seen, and since when.
+    seen: Option<(u64, std::time::Instant)>,
 }
+
+/// How long the node's own pending transactions may make no progress
+/// before they are gossiped again.
+const REBROADCAST_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl NodeConsensus {
     fn account_nonce(&self) -> u64 {
@@ -151,7 +158,21 @@ impl ConsensusPort for NodeConsensus {
             .lock()
             .map_err(|_| "nonce state poisoned".to_string())?;
         let on_chain = self.account_nonce();
-        st.pending.retain(|h| self.service.in_mempool(h));
+        st.pending.retain(|(h, _)| self.service.in_mempool(h));
+        // Commitments reach validators only by gossip: if the chain's nonce
+        // has not moved while ours wait, send them again (their first
+        // gossip may have found no peer).
+        match st.seen {
+            Some((n, since)) if n == on_chain => {
+                if !st.pending.is_empty() && since.elapsed() >= REBROADCAST_AFTER {
+                    for (_, raw) in &st.pending {
+                        self.service.rebroadcast(raw.clone());
+                    }
+                    st.seen = Some((on_chain, std::time::Instant::now()));
+                }
+            }
+            _ => st.seen = Some((on_chain, std::time::Instant::now())),
+        }
         // Nothing of ours waits in the pool: the chain's nonce is the truth
         // (a transaction may have been dropped).
         if st.pending.is_empty() || st.next < on_chain {
@@ -160,9 +181,9 @@ impl ConsensusPort for NodeConsensus {
         let mut last_err = String::new();
         for attempt in 0..2 {
             let raw = self.sign(st.next, method, &body)?;
-            match self.service.submit_tx(raw) {
+            match self.service.submit_tx(raw.clone()) {
                 Ok(hash) => {
-                    st.pending.push(hash);
+                    st.pending.push((hash, raw));
                     st.next += 1;
                     return Ok(());
                 }

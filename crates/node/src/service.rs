@@ -150,6 +150,14 @@ impl NodeService {
         }
     }
 
+    /// Gossips a transaction already in the mempool again (one whose first
+    /// gossip may have gone nowhere, e.g. before the mesh formed).
+    pub fn rebroadcast(&self, raw: Vec<u8>) {
+        if let Some(b) = self.broadcast.lock().ok().and_then(|b| b.clone()) {
+            b.publish(raw);
+        }
+    }
+
     /// The chain store.
     pub fn chain(&self) -> &Chain {
         &self.chain
