@@ -42,6 +42,7 @@ fn main() -> ExitCode {
 /// Every test: unit, integration and end-to-end tests under nextest, then the
 /// documentation examples (which nextest does not run).
 fn test() -> Result<(), String> {
+    js_clients()?;
     cargo(&[
         "nextest",
         "run",
@@ -50,6 +51,33 @@ fn test() -> Result<(), String> {
         "--no-fail-fast",
     ])?;
     cargo(&["test", "--doc", "--workspace", "--locked"])
+}
+
+/// The npm project of the Ethereum client tests (`tests/web3-clients`).
+const JS_CLIENTS: &str = "tests/web3-clients";
+
+/// Installs the Ethereum client tests' npm packages from their lockfile
+/// (`npm ci`) when they are missing or older than the lockfile.
+fn js_clients() -> Result<(), String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = root.join(JS_CLIENTS);
+    let modified = |p: std::path::PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let installed = modified(dir.join("node_modules/.package-lock.json"));
+    let locked = modified(dir.join("package-lock.json"));
+    if installed.is_some() && installed >= locked {
+        return Ok(());
+    }
+    eprintln!("xtask: npm ci in {JS_CLIENTS} (Node.js 18 or later)");
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir)
+        .status()
+        .map_err(|e| format!("cannot run `npm` (Node.js 18 or later is needed): {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`npm ci` in {JS_CLIENTS} failed ({status})"))
+    }
 }
 
 fn lint() -> Result<(), String> {
