@@ -87,7 +87,56 @@ pub fn create_address(sender: &H160, nonce: u64) -> H160 {
     H160(out)
 }
 
-/// Decodes a raw Ethereum transaction and recovers its sender.
-pub fn decode(_raw: &[u8]) -> Result<DecodedTx, String> {
-    Err("Ethereum transaction decoding is not available yet".into())
+fn small(v: &atoll_evm::tx::U256) -> u128 {
+    u128::try_from(*v).unwrap_or(u128::MAX)
+}
+
+fn word(v: &atoll_evm::tx::U256) -> U256 {
+    U256(v.to_be_bytes::<32>())
+}
+
+/// Why a raw transaction is refused, in geth's words.
+pub fn decode_error(e: &atoll_evm::tx::TxError) -> String {
+    use atoll_evm::tx::TxError as E;
+    match e {
+        E::InvalidV(_) | E::InvalidSignature | E::HighS | E::RecoveryFailed => {
+            format!("invalid sender: {e}")
+        }
+        E::BlobTxUnsupported | E::SetCodeTxUnsupported | E::UnknownType(_) => {
+            format!("transaction type not supported: {e}")
+        }
+        E::TipAboveFeeCap => "max priority fee per gas higher than max fee per gas".into(),
+        other => format!("invalid transaction: {other}"),
+    }
+}
+
+/// Decodes a raw Ethereum transaction and recovers its sender (with the
+/// runtime's own decoder, `atoll_evm::tx`).
+pub fn decode(raw: &[u8]) -> Result<DecodedTx, String> {
+    let tx = atoll_evm::tx::decode(raw).map_err(|e| decode_error(&e))?;
+    Ok(DecodedTx {
+        hash: H256(tx.hash),
+        tx_type: tx.tx_type,
+        chain_id: tx.chain_id,
+        nonce: tx.nonce,
+        gas: tx.gas_limit,
+        gas_price: tx.gas_price.as_ref().map(small),
+        max_fee_per_gas: tx.max_fee_per_gas.as_ref().map(small),
+        max_priority_fee_per_gas: tx.max_priority_fee_per_gas.as_ref().map(small),
+        to: tx.to.map(|a| H160(a.0)),
+        value: word(&tx.value),
+        input: tx.input,
+        access_list: tx
+            .access_list
+            .iter()
+            .map(|i| AccessListItem {
+                address: H160(i.address.0),
+                storage_keys: i.storage_keys.iter().map(|k| H256(*k)).collect(),
+            })
+            .collect(),
+        v: tx.v,
+        r: word(&tx.r),
+        s: word(&tx.s),
+        from: H160(tx.from.0),
+    })
 }

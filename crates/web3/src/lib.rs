@@ -49,7 +49,8 @@
 //!   argument is accepted and ignored. A revert is error code 3, message
 //!   `execution reverted[: reason]`, `data` the revert data.
 //! - `eth_sendRawTransaction` decodes and checks the transaction first
-//!   (signature, chain id, gas limit, fee cap), then submits
+//!   (with the runtime's decoder, `atoll_evm::tx`: signature, chain id,
+//!   gas limit, fee cap), then submits
 //!   `UnverifiedTransaction(raw, [{"module": "evm.ethereum.v0"}])` without
 //!   waiting, and answers the Keccak-256 hash. Refusals use geth's wording
 //!   (see [`error`]).
