@@ -28,7 +28,21 @@
 //! max_txs = 50000
 //! max_bytes = 67108864
 //! max_per_sender = 1024
+//!
+//! [compute]                       # compute nodes only
+//! listen = "/ip4/127.0.0.1/tcp/26659"
+//!
+//! [[runtime]]                     # one per ParaTime served
+//! id = "8000000000000000000000000000000000000000000000000000000000000000"
+//! binary = "atoll-runtime-evm"
+//! genesis = "runtime-genesis.cbor"
+//! web3 = "127.0.0.1:8545"         # optional: the runtime's Ethereum JSON-RPC
+//! web3_max_log_rounds = 100       # optional: most blocks per eth_getLogs
 //! ```
+//!
+//! `web3` (EVM runtimes only) serves the Ethereum JSON-RPC of that runtime
+//! over HTTP and WebSocket on one address (see `atoll_web3`), with its
+//! index in `<data_dir>/runtimes/<id>/web3`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -245,6 +259,17 @@ pub struct RuntimeSection {
     /// refused unless the genesis is a debug one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub debug_fault: Option<atoll_compute::executor::Fault>,
+    /// Where to serve the runtime's Ethereum JSON-RPC (HTTP and WebSocket;
+    /// none: not served). For EVM runtimes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web3: Option<SocketAddr>,
+    /// Most blocks one `eth_getLogs` may span.
+    #[serde(default = "default_web3_log_rounds")]
+    pub web3_max_log_rounds: u64,
+}
+
+fn default_web3_log_rounds() -> u64 {
+    100
 }
 
 fn default_runtime_pool() -> usize {
@@ -325,6 +350,12 @@ impl NodeConfig {
                     .map_err(|e| format!("runtime id {:?}: {e}", r.id))?;
             if !ids.insert(id) {
                 return Err(format!("runtime {} is listed twice", r.id));
+            }
+            if r.web3_max_log_rounds == 0 {
+                return Err(format!(
+                    "runtime {}: web3_max_log_rounds must be positive",
+                    r.id
+                ));
             }
         }
         Ok(())

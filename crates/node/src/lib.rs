@@ -11,6 +11,8 @@
 //!   last applied block), starts the Malachite engine (consensus, WAL,
 //!   sync), the host that builds, checks and applies blocks, transaction
 //!   gossip and the API; [`RunningNode::shutdown`] stops them in order.
+//! - [`web3`]: the Ethereum JSON-RPC of the EVM runtimes that set
+//!   `web3 = "host:port"` in their `[[runtime]]` section.
 //! - [`run`]: [`start`], then wait for SIGTERM or Ctrl-C (or a fatal error)
 //!   and shut down cleanly.
 
@@ -20,6 +22,7 @@ pub mod gossip;
 pub mod identity;
 pub mod localnet;
 pub mod service;
+pub mod web3;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,6 +78,9 @@ pub enum NodeError {
     /// A runtime could not be served.
     #[error("compute: {0}")]
     Compute(String),
+    /// A runtime's Ethereum JSON-RPC could not start.
+    #[error(transparent)]
+    Web3(#[from] atoll_web3::ServeError),
 }
 
 /// Parses a libp2p address of the gossip swarms.
@@ -92,6 +98,7 @@ pub struct RunningNode {
     chain: Chain,
     gossip: Option<Arc<gossip::Batcher>>,
     compute: Option<Arc<compute::Compute>>,
+    web3: Vec<(atoll_types::Namespace, atoll_web3::Web3Server)>,
 }
 
 fn multiaddr(s: &str) -> Result<atoll_bft::engine::app::net::Multiaddr, NodeError> {
@@ -249,6 +256,8 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
         None => None,
     };
 
+    let web3 = web3::start(config, compute.as_ref()).await?;
+
     let rpc = match &config.rpc {
         Some(r) => {
             let rpc_config = RpcConfig {
@@ -269,6 +278,7 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
         chain,
         gossip,
         compute,
+        web3,
     })
 }
 
@@ -276,6 +286,14 @@ impl RunningNode {
     /// Where the API listens.
     pub fn rpc_addr(&self) -> Option<std::net::SocketAddr> {
         self.rpc.as_ref().map(RpcServer::local_addr)
+    }
+
+    /// Where the Ethereum JSON-RPC of each runtime that has one listens.
+    pub fn web3_addrs(&self) -> Vec<(atoll_types::Namespace, std::net::SocketAddr)> {
+        self.web3
+            .iter()
+            .map(|(id, s)| (*id, s.local_addr()))
+            .collect()
     }
 
     /// The API's view of the node.
@@ -293,6 +311,9 @@ impl RunningNode {
     pub async fn shutdown(self) {
         if let Some(rpc) = self.rpc {
             rpc.stop().await;
+        }
+        for (_, w) in self.web3 {
+            w.stop().await;
         }
         if let Some(g) = &self.gossip {
             g.close().await;

@@ -353,6 +353,8 @@ impl Layout {
                         .iter()
                         .find(|(n, _)| *n == i - first_compute)
                         .map(|(_, f)| *f),
+                    web3: None,
+                    web3_max_log_rounds: 100,
                 })
                 .collect();
             let others: Vec<usize> = (0..plan.validators.max(1)).filter(|j| *j != i).collect();

@@ -1,0 +1,9 @@
+//! Integration tests of the EVM crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
+
+mod tx;

@@ -1,0 +1,329 @@
+//! Everything the gateway asks of the runtime, in one place: the query
+//! names and argument shapes, transaction submission, and the finalized
+//! rounds the indexer reads. All queries run on the latest finalized state
+//! (the runtime API has no historical queries).
+//!
+//! | what | query | arguments (CBOR) | answer |
+//! |---|---|---|---|
+//! | chain id | `evm.Parameters` | — | `{chain_id, ..}` |
+//! | gas limit | `core.Parameters` | — | `{max_batch_gas, ..}` |
+//! | base fee | `core.MinGasPrice` | — | `{denomination: amount}` (the native one) |
+//! | nonce | `accounts.Nonce` | `{address}` (the atoll address of the H160) | `u64` |
+//! | balance | `evm.Balance` | `{address: 20 bytes}` | big-endian bytes (or an integer) |
+//! | code | `evm.Code` | `{address}` | bytes |
+//! | storage | `evm.Storage` | `{address, index: 32 bytes}` | 32 bytes |
+//! | `eth_call` | `evm.SimulateCall` | `{gas_price, gas_limit, caller, address?, value, data}` | output bytes |
+//! | `eth_estimateGas` | see [`ESTIMATE_GAS`] | | gas |
+
+use std::sync::{Arc, OnceLock};
+
+use atoll_crypto::Address;
+use atoll_crypto::secp256k1::EthAddress;
+use atoll_rpc::{ApiError, RuntimeApi};
+use atoll_runtime_sdk::types::{AuthProof, UnverifiedTransaction};
+use atoll_types::Namespace;
+use atoll_types::cbor::{self, Value as Cbor};
+use tokio::sync::mpsc;
+
+use crate::error::{Web3Error, parse_revert};
+use crate::types::{H160, H256, U256};
+
+/// The auth proof naming an Ethereum-signed transaction.
+pub const ETHEREUM_PROOF: &str = "evm.ethereum.v0";
+
+/// Chain id and other EVM parameters.
+pub const EVM_PARAMETERS: &str = "evm.Parameters";
+/// Core parameters (gas limit).
+pub const CORE_PARAMETERS: &str = "core.Parameters";
+/// Minimum gas prices per denomination.
+pub const CORE_MIN_GAS_PRICE: &str = "core.MinGasPrice";
+/// An account's nonce.
+pub const ACCOUNTS_NONCE: &str = "accounts.Nonce";
+/// An account's EVM balance.
+pub const EVM_BALANCE: &str = "evm.Balance";
+/// A contract's code.
+pub const EVM_CODE: &str = "evm.Code";
+/// A contract's storage slot.
+pub const EVM_STORAGE: &str = "evm.Storage";
+/// A simulated call.
+pub const EVM_SIMULATE_CALL: &str = "evm.SimulateCall";
+/// Gas estimation for an Ethereum caller.
+pub const ESTIMATE_GAS: &str = "core.EstimateGasForCaller";
+
+fn text(s: &str) -> Cbor {
+    Cbor::Text(s.to_owned())
+}
+
+fn map(entries: Vec<(&str, Cbor)>) -> Cbor {
+    Cbor::Map(entries.into_iter().map(|(k, v)| (text(k), v)).collect())
+}
+
+fn field<'a>(v: &'a Cbor, name: &str) -> Option<&'a Cbor> {
+    match v {
+        Cbor::Map(m) => m
+            .iter()
+            .find(|(k, _)| matches!(k, Cbor::Text(t) if t == name))
+            .map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+fn as_u128(v: &Cbor) -> Option<u128> {
+    match v {
+        Cbor::Unsigned(u) => Some(u128::from(*u)),
+        Cbor::Bytes(b) => U256::from_be_slice(b).and_then(|u| u.to_u128()),
+        _ => None,
+    }
+}
+
+fn as_u256(v: &Cbor) -> Option<U256> {
+    match v {
+        Cbor::Unsigned(u) => Some(U256::from_u128(u128::from(*u))),
+        Cbor::Bytes(b) => U256::from_be_slice(b),
+        _ => None,
+    }
+}
+
+/// The atoll account of an Ethereum address.
+pub fn account_of(address: &H160) -> Address {
+    Address::from_eth(&EthAddress(address.0))
+}
+
+/// A runtime error as the gateway reports it: a revert as a revert, the
+/// rest as server errors carrying the runtime's error.
+pub fn query_error(e: ApiError) -> Web3Error {
+    match e {
+        ApiError::Tx(t) => parse_revert(&t.message).unwrap_or(Web3Error::Server {
+            message: t.message.clone(),
+            runtime: Some((t.module, t.code, t.message)),
+        }),
+        ApiError::InvalidParams(why) => Web3Error::InvalidParams(why),
+        ApiError::NotFound(what) => Web3Error::server(format!("not found: {what}")),
+        ApiError::Internal(why) => Web3Error::Internal(why),
+    }
+}
+
+/// The arguments of a simulated call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SimulateCall {
+    /// Gas price the call sees.
+    pub gas_price: U256,
+    /// Gas limit.
+    pub gas_limit: u64,
+    /// The caller.
+    pub caller: H160,
+    /// The callee (`None`: a creation).
+    pub address: Option<H160>,
+    /// Value sent.
+    pub value: U256,
+    /// Call data (init code for a creation).
+    pub data: Vec<u8>,
+}
+
+/// The runtime, as the gateway uses it.
+#[derive(Clone)]
+pub struct Backend {
+    api: Arc<dyn RuntimeApi>,
+    runtime: Namespace,
+    chain_id: Arc<OnceLock<u64>>,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("runtime", &self.runtime)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Backend {
+    /// The runtime `runtime` behind `api`.
+    pub fn new(api: Arc<dyn RuntimeApi>, runtime: Namespace) -> Self {
+        Self {
+            api,
+            runtime,
+            chain_id: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The runtime's id.
+    pub fn runtime(&self) -> Namespace {
+        self.runtime
+    }
+
+    async fn query(&self, method: &str, args: Cbor) -> Result<Cbor, Web3Error> {
+        self.api
+            .query(self.runtime, method.to_owned(), args)
+            .await
+            .map_err(query_error)
+    }
+
+    fn unexpected(method: &str) -> Web3Error {
+        Web3Error::Internal(format!("unexpected answer to {method}"))
+    }
+
+    /// The EIP-155 chain id (asked once).
+    pub async fn chain_id(&self) -> Result<u64, Web3Error> {
+        if let Some(id) = self.chain_id.get() {
+            return Ok(*id);
+        }
+        let p = self.query(EVM_PARAMETERS, Cbor::Null).await?;
+        let id = field(&p, "chain_id")
+            .and_then(as_u128)
+            .and_then(|v| u64::try_from(v).ok())
+            .ok_or_else(|| Self::unexpected(EVM_PARAMETERS))?;
+        Ok(*self.chain_id.get_or_init(|| id))
+    }
+
+    /// The block gas limit: core `max_batch_gas`.
+    pub async fn gas_limit(&self) -> Result<u64, Web3Error> {
+        let p = self.query(CORE_PARAMETERS, Cbor::Null).await?;
+        field(&p, "max_batch_gas")
+            .and_then(as_u128)
+            .and_then(|v| u64::try_from(v).ok())
+            .ok_or_else(|| Self::unexpected(CORE_PARAMETERS))
+    }
+
+    /// The base fee: the minimum gas price of the native denomination (0
+    /// when it has none).
+    pub async fn min_gas_price(&self) -> Result<u128, Web3Error> {
+        let p = self.query(CORE_MIN_GAS_PRICE, Cbor::Null).await?;
+        match &p {
+            Cbor::Map(m) => Ok(m
+                .iter()
+                .find(|(k, _)| matches!(k, Cbor::Bytes(b) if b.is_empty()))
+                .and_then(|(_, v)| as_u128(v))
+                .unwrap_or(0)),
+            _ => Err(Self::unexpected(CORE_MIN_GAS_PRICE)),
+        }
+    }
+
+    /// An account's nonce.
+    pub async fn nonce(&self, address: &H160) -> Result<u64, Web3Error> {
+        let args = cbor::to_value(&atoll_runtime_sdk::modules::accounts::NonceQuery {
+            address: account_of(address),
+        })
+        .map_err(|e| Web3Error::Internal(e.to_string()))?;
+        let v = self.query(ACCOUNTS_NONCE, args).await?;
+        as_u128(&v)
+            .and_then(|v| u64::try_from(v).ok())
+            .ok_or_else(|| Self::unexpected(ACCOUNTS_NONCE))
+    }
+
+    /// An account's balance.
+    pub async fn balance(&self, address: &H160) -> Result<U256, Web3Error> {
+        let v = self
+            .query(
+                EVM_BALANCE,
+                map(vec![("address", Cbor::Bytes(address.0.to_vec()))]),
+            )
+            .await?;
+        as_u256(&v).ok_or_else(|| Self::unexpected(EVM_BALANCE))
+    }
+
+    /// A contract's code (empty for none).
+    pub async fn code(&self, address: &H160) -> Result<Vec<u8>, Web3Error> {
+        let v = self
+            .query(
+                EVM_CODE,
+                map(vec![("address", Cbor::Bytes(address.0.to_vec()))]),
+            )
+            .await?;
+        match v {
+            Cbor::Bytes(b) => Ok(b),
+            Cbor::Null => Ok(Vec::new()),
+            _ => Err(Self::unexpected(EVM_CODE)),
+        }
+    }
+
+    /// A storage slot.
+    pub async fn storage(&self, address: &H160, index: &H256) -> Result<H256, Web3Error> {
+        let v = self
+            .query(
+                EVM_STORAGE,
+                map(vec![
+                    ("address", Cbor::Bytes(address.0.to_vec())),
+                    ("index", Cbor::Bytes(index.0.to_vec())),
+                ]),
+            )
+            .await?;
+        match v {
+            Cbor::Bytes(b) => U256::from_be_slice(&b)
+                .map(|u| H256(u.0))
+                .ok_or_else(|| Self::unexpected(EVM_STORAGE)),
+            Cbor::Null => Ok(H256::default()),
+            _ => Err(Self::unexpected(EVM_STORAGE)),
+        }
+    }
+
+    fn simulate_args(call: &SimulateCall) -> Cbor {
+        let mut entries = vec![
+            (
+                "gas_price",
+                Cbor::Bytes(call.gas_price.minimal_be().to_vec()),
+            ),
+            ("gas_limit", Cbor::Unsigned(call.gas_limit)),
+            ("caller", Cbor::Bytes(call.caller.0.to_vec())),
+            ("value", Cbor::Bytes(call.value.minimal_be().to_vec())),
+            ("data", Cbor::Bytes(call.data.clone())),
+        ];
+        if let Some(a) = call.address {
+            entries.push(("address", Cbor::Bytes(a.0.to_vec())));
+        }
+        map(entries)
+    }
+
+    /// Simulates a call on the latest state: its output.
+    pub async fn simulate_call(&self, call: &SimulateCall) -> Result<Vec<u8>, Web3Error> {
+        let v = self
+            .query(EVM_SIMULATE_CALL, Self::simulate_args(call))
+            .await?;
+        match v {
+            Cbor::Bytes(b) => Ok(b),
+            Cbor::Null => Ok(Vec::new()),
+            _ => Err(Self::unexpected(EVM_SIMULATE_CALL)),
+        }
+    }
+
+    /// Estimates the gas of a call.
+    pub async fn estimate_gas(&self, call: &SimulateCall) -> Result<u64, Web3Error> {
+        let v = self.query(ESTIMATE_GAS, Self::simulate_args(call)).await?;
+        as_u128(&v)
+            .and_then(|v| u64::try_from(v).ok())
+            .ok_or_else(|| Self::unexpected(ESTIMATE_GAS))
+    }
+
+    /// Submits a raw Ethereum transaction (checked and pooled; no wait).
+    pub async fn submit(&self, raw: &[u8]) -> Result<(), ApiError> {
+        let utx = UnverifiedTransaction(
+            raw.to_vec(),
+            vec![AuthProof::Module(ETHEREUM_PROOF.to_owned())],
+        );
+        let bytes = cbor::to_vec(&utx).map_err(|e| ApiError::Internal(e.to_string()))?;
+        self.api
+            .submit(self.runtime, bytes, false)
+            .await
+            .map(|_| ())
+    }
+
+    /// The latest finalized round (`None` before the first).
+    pub fn latest_round(&self) -> Result<Option<u64>, Web3Error> {
+        let b = self
+            .api
+            .block(self.runtime, None)
+            .map_err(|e| Web3Error::Internal(e.to_string()))?;
+        Ok(b.and_then(|b| b.get("round").and_then(serde_json::Value::as_u64)))
+    }
+
+    /// A finalized round's record (CBOR).
+    pub fn round_record(&self, round: u64) -> Result<Option<Vec<u8>>, Web3Error> {
+        self.api
+            .round_record(self.runtime, round)
+            .map_err(|e| Web3Error::Internal(e.to_string()))
+    }
+
+    /// Wake-ups, one per finalized round.
+    pub fn subscribe(&self) -> Option<mpsc::Receiver<serde_json::Value>> {
+        self.api.subscribe(self.runtime).ok()
+    }
+}

@@ -1,0 +1,239 @@
+//! Ethereum-style JSON-RPC errors, and how runtime errors map to them.
+//!
+//! | case | code | message |
+//! |---|---|---|
+//! | bad parameters | -32602 | `invalid argument: ...` |
+//! | a refused transaction, a missing block for a state query, other server errors | -32000 | geth's wording (`nonce too low`, `header not found`, ...) |
+//! | a reverted call (`eth_call`, `eth_estimateGas`) | 3 | `execution reverted[: reason]`, `data` = the revert data |
+//! | a range or count above the configured limit | -32005 | `... limit exceeded ...` |
+//! | the node failed | -32603 | `internal error: ...` |
+//!
+//! Refused transactions also carry `data: {module, code, message}`, the
+//! runtime's own error.
+
+use jsonrpsee::types::ErrorObjectOwned;
+use serde_json::json;
+
+use crate::types::data_hex;
+
+/// Generic server error (geth's code for refused transactions and more).
+pub const CODE_SERVER: i32 = -32000;
+/// A reverted call.
+pub const CODE_REVERT: i32 = 3;
+/// Bad parameters.
+pub const CODE_INVALID_PARAMS: i32 = -32602;
+/// A limit was exceeded.
+pub const CODE_LIMIT: i32 = -32005;
+/// The node failed.
+pub const CODE_INTERNAL: i32 = -32603;
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Web3Error {
+    /// Bad parameters.
+    #[error("invalid argument: {0}")]
+    InvalidParams(String),
+    /// A server-side refusal, in geth's words; optionally the runtime's
+    /// error as data.
+    #[error("{message}")]
+    Server {
+        /// The message.
+        message: String,
+        /// The runtime's `(module, code, message)`, if it refused.
+        runtime: Option<(String, u32, String)>,
+    },
+    /// The call reverted.
+    #[error("execution reverted")]
+    Reverted {
+        /// The decoded reason, if any.
+        reason: Option<String>,
+        /// The revert data, if any.
+        data: Option<Vec<u8>>,
+    },
+    /// A limit was exceeded.
+    #[error("{0}")]
+    Limit(String),
+    /// The node failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Web3Error {
+    /// A server error with only a message.
+    pub fn server(message: impl Into<String>) -> Self {
+        Self::Server {
+            message: message.into(),
+            runtime: None,
+        }
+    }
+}
+
+impl From<Web3Error> for ErrorObjectOwned {
+    fn from(e: Web3Error) -> Self {
+        match e {
+            Web3Error::InvalidParams(why) => ErrorObjectOwned::owned(
+                CODE_INVALID_PARAMS,
+                format!("invalid argument: {why}"),
+                None::<()>,
+            ),
+            Web3Error::Server { message, runtime } => ErrorObjectOwned::owned(
+                CODE_SERVER,
+                message,
+                runtime.map(|(module, code, message)| {
+                    json!({ "module": module, "code": code, "message": message })
+                }),
+            ),
+            Web3Error::Reverted { reason, data } => ErrorObjectOwned::owned(
+                CODE_REVERT,
+                match reason {
+                    Some(r) if !r.is_empty() => format!("execution reverted: {r}"),
+                    _ => "execution reverted".to_owned(),
+                },
+                data.map(|d| data_hex(&d)),
+            ),
+            Web3Error::Limit(why) => ErrorObjectOwned::owned(CODE_LIMIT, why, None::<()>),
+            Web3Error::Internal(why) => {
+                ErrorObjectOwned::owned(CODE_INTERNAL, format!("internal error: {why}"), None::<()>)
+            }
+        }
+    }
+}
+
+impl From<crate::index::IndexError> for Web3Error {
+    fn from(e: crate::index::IndexError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+/// The selector of Solidity's `Error(string)`.
+const ERROR_STRING_SELECTOR: [u8; 4] = [0x08, 0xc3, 0x79, 0xa0];
+
+/// The reason string of ABI-encoded `Error(string)` revert data.
+pub fn decode_error_string(data: &[u8]) -> Option<String> {
+    let body = data.strip_prefix(&ERROR_STRING_SELECTOR)?;
+    let word = |i: usize| -> Option<usize> {
+        let w = body.get(i.checked_mul(32)?..i.checked_mul(32)?.checked_add(32)?)?;
+        if w.get(..24)?.iter().any(|b| *b != 0) {
+            return None;
+        }
+        let mut low = [0u8; 8];
+        low.copy_from_slice(w.get(24..)?);
+        usize::try_from(u64::from_be_bytes(low)).ok()
+    };
+    let offset = word(0)?;
+    let len_at = offset.checked_add(32)?;
+    let len_word = body.get(offset..len_at)?;
+    if len_word.get(..24)?.iter().any(|b| *b != 0) {
+        return None;
+    }
+    let mut low = [0u8; 8];
+    low.copy_from_slice(len_word.get(24..)?);
+    let len = usize::try_from(u64::from_be_bytes(low)).ok()?;
+    let s = body.get(len_at..len_at.checked_add(len)?)?;
+    String::from_utf8(s.to_vec()).ok()
+}
+
+/// The revert in a runtime error message: `execution reverted`, then
+/// optionally `: <reason>`, then optionally ` (data 0x<hex>)`. `None` when
+/// the message is not a revert.
+pub fn parse_revert(message: &str) -> Option<Web3Error> {
+    let rest = message.strip_prefix("execution reverted")?;
+    let (rest, data) = match rest.rfind(" (data 0x") {
+        Some(at) if rest.ends_with(')') => {
+            let hex_part = rest.get(at + " (data 0x".len()..rest.len() - 1)?;
+            match hex::decode(hex_part) {
+                Ok(d) => (rest.get(..at)?, Some(d)),
+                Err(_) => (rest, None),
+            }
+        }
+        _ => (rest, None),
+    };
+    let reason = match rest.strip_prefix(": ") {
+        Some(r) if !r.is_empty() => Some(r.to_owned()),
+        _ if rest.is_empty() => None,
+        // Something else after the prefix: not the agreed form; keep it.
+        _ => Some(rest.trim_start_matches(':').trim().to_owned()).filter(|r| !r.is_empty()),
+    };
+    let reason = reason.or_else(|| data.as_deref().and_then(decode_error_string));
+    Some(Web3Error::Reverted { reason, data })
+}
+
+/// How a refused transaction's nonce compares with its sender's account
+/// nonce (to tell "too low" from "too high").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonceOrder {
+    /// Below the account nonce.
+    Low,
+    /// Above it (or equal: then it is the pool that refused).
+    High,
+    /// Not known.
+    Unknown,
+}
+
+/// What a refused Ethereum transaction looked like, to word the error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefusalContext {
+    /// Its nonce against the account's.
+    pub nonce: NonceOrder,
+    /// Whether it is an EIP-1559 transaction whose fee cap is below the base
+    /// fee.
+    pub fee_cap_below_base: bool,
+}
+
+/// A transaction the runtime (or the pool) refused, in geth's words. The
+/// runtime's `(module, code, message)` rides along as data.
+pub fn refusal(module: &str, code: u32, message: &str, ctx: RefusalContext) -> Web3Error {
+    let lower = message.to_ascii_lowercase();
+    let geth: String = match (module, code) {
+        ("core", 4) | ("txpool", 2) => match ctx.nonce {
+            NonceOrder::Low => "nonce too low".into(),
+            NonceOrder::High => "nonce too high".into(),
+            NonceOrder::Unknown => {
+                if lower.contains("too high") || lower.contains("future") {
+                    "nonce too high".into()
+                } else {
+                    "nonce too low".into()
+                }
+            }
+        },
+        ("core", 5) | ("accounts", 2) => "insufficient funds for gas * price + value".into(),
+        ("core", 7) | ("core", 11) => "exceeds block gas limit".into(),
+        ("core", 12) => "intrinsic gas too low".into(),
+        ("core", 20) => {
+            if ctx.fee_cap_below_base {
+                "max fee per gas less than block base fee".into()
+            } else {
+                "transaction underpriced".into()
+            }
+        }
+        ("core", 23) | ("txpool", 6) => "oversized data".into(),
+        ("core", 1) if lower.contains("signature") || lower.contains("sender") => {
+            "invalid sender".into()
+        }
+        ("txpool", 1) => "already known".into(),
+        ("txpool", 3) => "replacement transaction underpriced".into(),
+        ("txpool", 4) | ("txpool", 5) => "txpool is full".into(),
+        _ => {
+            if lower.contains("chain id") {
+                "invalid chain id".into()
+            } else if lower.contains("intrinsic gas") {
+                "intrinsic gas too low".into()
+            } else if lower.contains("insufficient") && lower.contains("balance") {
+                "insufficient funds for gas * price + value".into()
+            } else if lower.contains("signature") || lower.contains("sender") {
+                "invalid sender".into()
+            } else if lower.contains("nonce") {
+                match ctx.nonce {
+                    NonceOrder::High => "nonce too high".into(),
+                    _ => "nonce too low".into(),
+                }
+            } else {
+                format!("transaction refused: {message}")
+            }
+        }
+    };
+    Web3Error::Server {
+        message: geth,
+        runtime: Some((module.to_owned(), code, message.to_owned())),
+    }
+}

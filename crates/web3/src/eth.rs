@@ -1,0 +1,142 @@
+//! Ethereum transactions as the gateway sees them: decoded from their raw
+//! bytes (by `atoll_evm::tx`, the runtime's own decoder), with the sender
+//! recovered.
+
+use crate::types::{AccessListItem, H160, H256, U256};
+
+/// A decoded, signature-checked Ethereum transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodedTx {
+    /// Keccak-256 of the raw bytes.
+    pub hash: H256,
+    /// 0 legacy, 1 EIP-2930, 2 EIP-1559.
+    pub tx_type: u8,
+    /// The chain id it signs (`None`: pre-EIP-155).
+    pub chain_id: Option<u64>,
+    /// Nonce.
+    pub nonce: u64,
+    /// Gas limit.
+    pub gas: u64,
+    /// Legacy and EIP-2930 gas price.
+    pub gas_price: Option<u128>,
+    /// EIP-1559 fee cap.
+    pub max_fee_per_gas: Option<u128>,
+    /// EIP-1559 tip cap.
+    pub max_priority_fee_per_gas: Option<u128>,
+    /// Callee (`None`: creation).
+    pub to: Option<H160>,
+    /// Value.
+    pub value: U256,
+    /// Data.
+    pub input: Vec<u8>,
+    /// Access list.
+    pub access_list: Vec<AccessListItem>,
+    /// Signature `v` as it appears in the JSON (legacy: 27/28 or EIP-155;
+    /// typed: the y parity).
+    pub v: u64,
+    /// Signature `r`.
+    pub r: U256,
+    /// Signature `s`.
+    pub s: U256,
+    /// The recovered sender.
+    pub from: H160,
+}
+
+impl DecodedTx {
+    /// The most it may pay per gas.
+    pub fn fee_cap(&self) -> u128 {
+        self.max_fee_per_gas.or(self.gas_price).unwrap_or(0)
+    }
+
+    /// What it pays per gas at `base_fee`: the gas price, or for EIP-1559
+    /// `min(maxFee, baseFee + maxPriorityFee)`.
+    pub fn effective_gas_price(&self, base_fee: u128) -> u128 {
+        match self.max_fee_per_gas {
+            Some(cap) => {
+                cap.min(base_fee.saturating_add(self.max_priority_fee_per_gas.unwrap_or(0)))
+            }
+            None => self.gas_price.unwrap_or(0),
+        }
+    }
+}
+
+/// The address a creation by `sender` at `nonce` deploys to:
+/// `keccak256(rlp([sender, nonce]))[12..]`.
+pub fn create_address(sender: &H160, nonce: u64) -> H160 {
+    let mut nonce_rlp = Vec::with_capacity(9);
+    match nonce {
+        0 => nonce_rlp.push(0x80),
+        1..=0x7f => nonce_rlp.push(nonce as u8),
+        _ => {
+            let be = nonce.to_be_bytes();
+            let start = be.iter().position(|b| *b != 0).unwrap_or(7);
+            let significant = &be[start..];
+            nonce_rlp.push(0x80 + significant.len() as u8);
+            nonce_rlp.extend_from_slice(significant);
+        }
+    }
+    let payload_len = 21 + nonce_rlp.len();
+    let mut rlp = Vec::with_capacity(1 + payload_len);
+    rlp.push(0xc0 + payload_len as u8);
+    rlp.push(0x94);
+    rlp.extend_from_slice(&sender.0);
+    rlp.extend_from_slice(&nonce_rlp);
+    let h = atoll_crypto::keccak256(&rlp);
+    let mut out = [0u8; 20];
+    out.copy_from_slice(&h[12..]);
+    H160(out)
+}
+
+fn small(v: &atoll_evm::tx::U256) -> u128 {
+    u128::try_from(*v).unwrap_or(u128::MAX)
+}
+
+fn word(v: &atoll_evm::tx::U256) -> U256 {
+    U256(v.to_be_bytes::<32>())
+}
+
+/// Why a raw transaction is refused, in geth's words.
+pub fn decode_error(e: &atoll_evm::tx::TxError) -> String {
+    use atoll_evm::tx::TxError as E;
+    match e {
+        E::InvalidV(_) | E::InvalidSignature | E::HighS | E::RecoveryFailed => {
+            format!("invalid sender: {e}")
+        }
+        E::BlobTxUnsupported | E::SetCodeTxUnsupported | E::UnknownType(_) => {
+            format!("transaction type not supported: {e}")
+        }
+        E::TipAboveFeeCap => "max priority fee per gas higher than max fee per gas".into(),
+        other => format!("invalid transaction: {other}"),
+    }
+}
+
+/// Decodes a raw Ethereum transaction and recovers its sender (with the
+/// runtime's own decoder, `atoll_evm::tx`).
+pub fn decode(raw: &[u8]) -> Result<DecodedTx, String> {
+    let tx = atoll_evm::tx::decode(raw).map_err(|e| decode_error(&e))?;
+    Ok(DecodedTx {
+        hash: H256(tx.hash),
+        tx_type: tx.tx_type,
+        chain_id: tx.chain_id,
+        nonce: tx.nonce,
+        gas: tx.gas_limit,
+        gas_price: tx.gas_price.as_ref().map(small),
+        max_fee_per_gas: tx.max_fee_per_gas.as_ref().map(small),
+        max_priority_fee_per_gas: tx.max_priority_fee_per_gas.as_ref().map(small),
+        to: tx.to.map(|a| H160(a.0)),
+        value: word(&tx.value),
+        input: tx.input,
+        access_list: tx
+            .access_list
+            .iter()
+            .map(|i| AccessListItem {
+                address: H160(i.address.0),
+                storage_keys: i.storage_keys.iter().map(|k| H256(*k)).collect(),
+            })
+            .collect(),
+        v: tx.v,
+        r: word(&tx.r),
+        s: word(&tx.s),
+        from: H160(tx.from.0),
+    })
+}

@@ -1,0 +1,235 @@
+//! The Ethereum JSON-RPC of an EVM ParaTime, served by the node over its
+//! own index of finalized rounds: what wallets, ethers, viem and hardhat
+//! talk to.
+//!
+//! [`serve`] starts, for one runtime, an HTTP and WebSocket server on one
+//! address (the node does this for each `[[runtime]]` with `web3 = "..."`)
+//! and an indexer task that follows the runtime's finalized rounds into a
+//! `redb` database ([`index`]). Everything about blocks, transactions,
+//! receipts and logs is answered from the index; balances, nonces, code,
+//! storage, calls and gas estimates are runtime queries on the latest state
+//! ([`backend`] lists them); transactions are submitted to the node's pool
+//! for the runtime.
+//!
+//! # Methods
+//!
+//! `web3_clientVersion`, `web3_sha3`, `net_version`, `net_listening`,
+//! `net_peerCount`, `eth_chainId`, `eth_blockNumber`, `eth_syncing`,
+//! `eth_accounts` (empty), `eth_mining`, `eth_hashrate`, `eth_gasPrice`,
+//! `eth_maxPriorityFeePerGas`, `eth_feeHistory`, `eth_getBalance`,
+//! `eth_getTransactionCount`, `eth_getCode`, `eth_getStorageAt`, `eth_call`,
+//! `eth_estimateGas`, `eth_sendRawTransaction`, `eth_getBlockByNumber`,
+//! `eth_getBlockByHash`, `eth_getBlockTransactionCountByNumber`,
+//! `eth_getBlockTransactionCountByHash`, `eth_getUncleCountByBlock*` (0),
+//! `eth_getTransactionByHash`, `eth_getTransactionByBlockNumberAndIndex`,
+//! `eth_getTransactionByBlockHashAndIndex`, `eth_getTransactionReceipt`,
+//! `eth_getBlockReceipts`, `eth_getLogs`, `eth_newFilter`,
+//! `eth_newBlockFilter`, `eth_newPendingTransactionFilter` (always empty),
+//! `eth_getFilterChanges`, `eth_getFilterLogs`, `eth_uninstallFilter`, and
+//! over WebSocket `eth_subscribe`/`eth_unsubscribe` with `newHeads` and
+//! `logs` (`{address?, topics?}`).
+//!
+//! # Semantics
+//!
+//! - One runtime round is one block (see [`model`] for every field);
+//!   `eth_blockNumber` is the last indexed round, so a client never sees a
+//!   block number it cannot fetch. `latest`, `pending`, `safe` and
+//!   `finalized` all name it (rounds are final); `earliest` is the first
+//!   indexed round (the runtime's genesis round has no record, so it is
+//!   not a block).
+//! - **State queries** (`eth_getBalance`, `eth_getTransactionCount`,
+//!   `eth_getCode`, `eth_getStorageAt`, `eth_call`, `eth_estimateGas`) run
+//!   on the runtime's latest state: a block other than the latest (by
+//!   number, hash or EIP-1898 object) is refused with "historical state is
+//!   not available". `eth_getTransactionCount(addr, "pending")` also counts
+//!   transactions this gateway submitted that are not yet executed.
+//! - `eth_call` and `eth_estimateGas` map to `evm.SimulateCall` and the
+//!   gas estimation query; the gas of `eth_call` is capped at
+//!   [`Web3Config::gas_cap`] and the block gas limit. A state override
+//!   argument is accepted and ignored. A revert is error code 3, message
+//!   `execution reverted[: reason]`, `data` the revert data.
+//! - `eth_sendRawTransaction` decodes and checks the transaction first
+//!   (with the runtime's decoder, `atoll_evm::tx`: signature, chain id,
+//!   gas limit, fee cap), then submits
+//!   `UnverifiedTransaction(raw, [{"module": "evm.ethereum.v0"}])` without
+//!   waiting, and answers the Keccak-256 hash. Refusals use geth's wording
+//!   (see [`error`]).
+//! - **Gas price oracle**: `eth_gasPrice` is the minimum gas price (the
+//!   base fee); `eth_maxPriorityFeePerGas` is 0 (the runtime orders by gas
+//!   price, and blocks are not contended enough for a tip to matter);
+//!   `eth_feeHistory` reads the indexed blocks (at most 1024).
+//! - `eth_getLogs` spans at most [`Web3Config::max_log_rounds`] blocks and
+//!   answers at most [`Web3Config::max_logs`] logs.
+//! - Installed filters: at most [`Web3Config::max_filters`], each dropped
+//!   after [`Web3Config::filter_timeout`] without a poll.
+//!
+//! Not served: `eth_sign*`, `eth_sendTransaction` (no keys here),
+//! `debug_*`, `trace_*`, `txpool_*`, pending blocks, CORS headers.
+
+pub mod backend;
+pub mod bloom;
+pub mod error;
+pub mod eth;
+pub mod filter;
+pub mod index;
+pub mod indexer;
+pub mod installed;
+pub mod model;
+mod rpc;
+pub mod types;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use atoll_rpc::RuntimeApi;
+use atoll_types::Namespace;
+use jsonrpsee::server::{Server, ServerHandle};
+use tokio::sync::{broadcast, watch};
+
+use crate::backend::Backend;
+use crate::index::Index;
+use crate::indexer::{Decoder, Indexer};
+
+/// Settings of the gateway.
+#[derive(Debug, Clone)]
+pub struct Web3Config {
+    /// Most blocks one `eth_getLogs` may span (the Oasis gateway's default
+    /// is 100).
+    pub max_log_rounds: u64,
+    /// Most logs one `eth_getLogs` may answer.
+    pub max_logs: usize,
+    /// Most gas an `eth_call` runs with.
+    pub gas_cap: u64,
+    /// Most installed filters.
+    pub max_filters: usize,
+    /// How long an installed filter lives without a poll.
+    pub filter_timeout: Duration,
+    /// Largest request body, in bytes.
+    pub max_request_bytes: u32,
+    /// Most WebSocket connections.
+    pub max_connections: u32,
+    /// What `web3_clientVersion` answers.
+    pub client_version: String,
+}
+
+impl Default for Web3Config {
+    fn default() -> Self {
+        Self {
+            max_log_rounds: 100,
+            max_logs: 10_000,
+            gas_cap: 30_000_000,
+            max_filters: 1_024,
+            filter_timeout: Duration::from_secs(300),
+            max_request_bytes: 5 << 20,
+            max_connections: 1_000,
+            client_version: format!("atoll/v{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Binding the address failed.
+    #[error("web3: cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    /// The index could not be opened.
+    #[error(transparent)]
+    Index(#[from] index::IndexError),
+    /// The method table could not be built (a programming error).
+    #[error("web3 rpc setup: {0}")]
+    Setup(String),
+}
+
+/// A running gateway: server and indexer.
+pub struct Web3Server {
+    handle: ServerHandle,
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    indexer: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Web3Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Web3Server")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Web3Server {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the server and the indexer, and waits for both.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.handle.stop();
+        self.handle.stopped().await;
+        let _ = self.indexer.await;
+    }
+}
+
+/// Starts the gateway of `runtime` (served by `api`) on `addr` (port 0
+/// picks a free port), with its index in `index_dir`.
+pub async fn serve(
+    api: Arc<dyn RuntimeApi>,
+    runtime: Namespace,
+    index_dir: &Path,
+    addr: SocketAddr,
+    config: Web3Config,
+) -> Result<Web3Server, ServeError> {
+    serve_with(api, runtime, index_dir, addr, config, eth::decode).await
+}
+
+/// [`serve`] with another transaction decoder (tests).
+pub async fn serve_with(
+    api: Arc<dyn RuntimeApi>,
+    runtime: Namespace,
+    index_dir: &Path,
+    addr: SocketAddr,
+    config: Web3Config,
+    decode: Decoder,
+) -> Result<Web3Server, ServeError> {
+    let index = Arc::new(Index::open(index_dir)?);
+    let backend = Backend::new(api, runtime);
+    let (blocks, _) = broadcast::channel(256);
+    let server_config = jsonrpsee::server::ServerConfig::builder()
+        .max_request_body_size(config.max_request_bytes)
+        .max_response_body_size(config.max_request_bytes.saturating_mul(4))
+        .max_connections(config.max_connections)
+        .set_id_provider(rpc::HexIds)
+        .build();
+    let server = Server::builder()
+        .set_config(server_config)
+        .build(addr)
+        .await
+        .map_err(|e| ServeError::Bind(addr, e))?;
+    let local = server.local_addr().map_err(|e| ServeError::Bind(addr, e))?;
+    let ctx = rpc::Ctx {
+        backend: backend.clone(),
+        index: index.clone(),
+        blocks: blocks.clone(),
+        filters: Mutex::new(installed::Filters::new(
+            config.max_filters,
+            config.filter_timeout,
+        )),
+        config,
+        decode,
+        pending: Mutex::new(HashMap::new()),
+    };
+    let module = rpc::methods(ctx).map_err(|e| ServeError::Setup(e.to_string()))?;
+    let (stop, stop_rx) = watch::channel(false);
+    let indexer = tokio::spawn(Indexer::new(backend, index, blocks, decode).run(stop_rx));
+    Ok(Web3Server {
+        handle: server.start(module),
+        addr: local,
+        stop,
+        indexer,
+    })
+}

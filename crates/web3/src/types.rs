@@ -1,0 +1,480 @@
+//! Ethereum JSON-RPC value types: quantities as minimal `0x` hex, data as
+//! `0x` hex, addresses and hashes as fixed-size `0x` hex (lowercase out,
+//! any case in), and block identifiers (tags, numbers, EIP-1898 objects).
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// `0x` followed by the hex of `bytes`.
+pub fn data_hex(bytes: &[u8]) -> String {
+    format!("0x{}", hex::encode(bytes))
+}
+
+/// A quantity: `0x` followed by its minimal hex (`0x0` for zero).
+pub fn qty(v: u128) -> String {
+    format!("{v:#x}")
+}
+
+/// A big-endian unsigned integer of any width as a quantity.
+pub fn qty_be(bytes: &[u8]) -> String {
+    let digits = hex::encode(bytes);
+    let trimmed = digits.trim_start_matches('0');
+    if trimmed.is_empty() {
+        "0x0".to_owned()
+    } else {
+        format!("0x{trimmed}")
+    }
+}
+
+fn strip_0x(s: &str) -> Option<&str> {
+    s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))
+}
+
+/// Parses a quantity (`0x` hex, at most 128 bits).
+pub fn parse_qty(s: &str) -> Result<u128, String> {
+    let h = strip_0x(s).ok_or_else(|| format!("hex string without 0x prefix: {s:?}"))?;
+    if h.is_empty() {
+        return Err("hex string \"0x\" is not a quantity".into());
+    }
+    if h.len() > 32 {
+        return Err(format!("quantity {s:?} is larger than 128 bits"));
+    }
+    u128::from_str_radix(h, 16).map_err(|_| format!("invalid hex quantity {s:?}"))
+}
+
+/// Parses `0x` hex data (an even number of digits).
+pub fn parse_data(s: &str) -> Result<Vec<u8>, String> {
+    let h = strip_0x(s).ok_or_else(|| format!("hex string without 0x prefix: {s:?}"))?;
+    hex::decode(h).map_err(|_| format!("invalid hex data {s:?}"))
+}
+
+fn parse_fixed<const N: usize>(s: &str, what: &str) -> Result<[u8; N], String> {
+    let bytes = parse_data(s)?;
+    bytes
+        .try_into()
+        .map_err(|_| format!("{what} must be {N} bytes: {s:?}"))
+}
+
+macro_rules! fixed_bytes {
+    ($name:ident, $n:expr, $what:expr, $doc:expr) => {
+        #[doc = $doc]
+        #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub [u8; $n]);
+
+        impl $name {
+            /// From a slice of exactly the right length.
+            pub fn from_slice(b: &[u8]) -> Option<Self> {
+                b.try_into().ok().map(Self)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&data_hex(&self.0))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&data_hex(&self.0))
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                parse_fixed::<$n>(s, $what).map(Self)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&data_hex(&self.0))
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(de::Error::custom)
+            }
+        }
+    };
+}
+
+fixed_bytes!(H160, 20, "an address", "A 20-byte address.");
+fixed_bytes!(H256, 32, "a hash", "A 32-byte hash or word.");
+
+/// Arbitrary bytes, `0x` hex.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Bytes(pub Vec<u8>);
+
+impl fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&data_hex(&self.0))
+    }
+}
+
+impl Serialize for Bytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&data_hex(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_data(&s).map(Self).map_err(de::Error::custom)
+    }
+}
+
+/// A quantity up to 128 bits: `0x` hex out; `0x` hex or a JSON number in.
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Qty(pub u128);
+
+impl fmt::Debug for Qty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&qty(self.0))
+    }
+}
+
+impl Serialize for Qty {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&qty(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Qty {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Qty;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a 0x-prefixed hex quantity")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Qty, E> {
+                Ok(Qty(u128::from(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Qty, E> {
+                u128::try_from(v)
+                    .map(Qty)
+                    .map_err(|_| E::custom("negative quantity"))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Qty, E> {
+                parse_qty(v).map(Qty).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Qty {
+    /// As a `u64`, or an error naming `what`.
+    pub fn to_u64(self, what: &str) -> Result<u64, String> {
+        u64::try_from(self.0).map_err(|_| format!("{what} does not fit in 64 bits"))
+    }
+}
+
+/// A 256-bit unsigned integer, big-endian bytes: minimal `0x` hex out; `0x`
+/// hex (up to 64 digits) or a JSON number in.
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct U256(pub [u8; 32]);
+
+impl U256 {
+    /// From a `u128`.
+    pub fn from_u128(v: u128) -> Self {
+        let mut b = [0u8; 32];
+        b[16..].copy_from_slice(&v.to_be_bytes());
+        Self(b)
+    }
+
+    /// From big-endian bytes (at most 32; leading zeros allowed).
+    pub fn from_be_slice(bytes: &[u8]) -> Option<Self> {
+        let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+        let significant = bytes.get(start..)?;
+        if significant.len() > 32 {
+            return None;
+        }
+        let mut b = [0u8; 32];
+        b[32 - significant.len()..].copy_from_slice(significant);
+        Some(Self(b))
+    }
+
+    /// The value if it fits in 128 bits.
+    pub fn to_u128(&self) -> Option<u128> {
+        if self.0[..16].iter().any(|b| *b != 0) {
+            return None;
+        }
+        let mut low = [0u8; 16];
+        low.copy_from_slice(&self.0[16..]);
+        Some(u128::from_be_bytes(low))
+    }
+
+    /// The minimal big-endian bytes (empty for zero).
+    pub fn minimal_be(&self) -> &[u8] {
+        let start = self.0.iter().position(|b| *b != 0).unwrap_or(32);
+        &self.0[start..]
+    }
+
+    /// Whether it is zero.
+    pub fn is_zero(&self) -> bool {
+        self.0.iter().all(|b| *b == 0)
+    }
+}
+
+impl fmt::Debug for U256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&qty_be(&self.0))
+    }
+}
+
+impl Serialize for U256 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&qty_be(&self.0))
+    }
+}
+
+/// Parses a 256-bit quantity (`0x` hex).
+pub fn parse_u256(s: &str) -> Result<U256, String> {
+    let h = strip_0x(s).ok_or_else(|| format!("hex string without 0x prefix: {s:?}"))?;
+    if h.is_empty() || h.len() > 64 {
+        return Err(format!("invalid 256-bit quantity {s:?}"));
+    }
+    let padded = format!("{h:0>64}");
+    let bytes = hex::decode(padded).map_err(|_| format!("invalid hex quantity {s:?}"))?;
+    U256::from_be_slice(&bytes).ok_or_else(|| format!("invalid 256-bit quantity {s:?}"))
+}
+
+impl<'de> Deserialize<'de> for U256 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = U256;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a 0x-prefixed hex quantity")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<U256, E> {
+                Ok(U256::from_u128(u128::from(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<U256, E> {
+                parse_u256(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A named block, as clients write it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockTag {
+    /// The newest indexed block.
+    Latest,
+    /// Treated as `latest` (no pending block is built).
+    Pending,
+    /// Treated as `latest` (rounds are final once indexed).
+    Safe,
+    /// Treated as `latest` (rounds are final once indexed).
+    Finalized,
+    /// The oldest indexed block.
+    Earliest,
+}
+
+/// A block number or tag (`"latest"`, `"0x10"`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockNumber {
+    /// A tag.
+    Tag(BlockTag),
+    /// A number.
+    Number(u64),
+}
+
+impl Default for BlockNumber {
+    fn default() -> Self {
+        Self::Tag(BlockTag::Latest)
+    }
+}
+
+/// Parses a block number or tag.
+pub fn parse_block_number(s: &str) -> Result<BlockNumber, String> {
+    Ok(match s {
+        "latest" => BlockNumber::Tag(BlockTag::Latest),
+        "pending" => BlockNumber::Tag(BlockTag::Pending),
+        "safe" => BlockNumber::Tag(BlockTag::Safe),
+        "finalized" => BlockNumber::Tag(BlockTag::Finalized),
+        "earliest" => BlockNumber::Tag(BlockTag::Earliest),
+        other => {
+            let n =
+                parse_qty(other).map_err(|_| format!("invalid block number or tag {other:?}"))?;
+            BlockNumber::Number(
+                u64::try_from(n).map_err(|_| format!("block number {other:?} too large"))?,
+            )
+        }
+    })
+}
+
+impl<'de> Deserialize<'de> for BlockNumber {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = BlockNumber;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a block number or tag")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<BlockNumber, E> {
+                Ok(BlockNumber::Number(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<BlockNumber, E> {
+                parse_block_number(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A block by number, tag or hash (EIP-1898: `{"blockNumber": ..}` or
+/// `{"blockHash": .., "requireCanonical": ..}` are accepted too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockId {
+    /// By number or tag.
+    Number(BlockNumber),
+    /// By hash (every indexed block is canonical: rounds are final).
+    Hash(H256),
+}
+
+impl Default for BlockId {
+    fn default() -> Self {
+        Self::Number(BlockNumber::default())
+    }
+}
+
+impl<'de> Deserialize<'de> for BlockId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields, rename_all = "camelCase")]
+        struct Obj {
+            block_number: Option<BlockNumber>,
+            block_hash: Option<H256>,
+            #[allow(dead_code, reason = "accepted; every indexed block is canonical")]
+            require_canonical: Option<bool>,
+        }
+        let v = serde_json::Value::deserialize(d)?;
+        match v {
+            serde_json::Value::String(s) => {
+                // A 32-byte hash given as a plain string is a hash (EIP-1898
+                // clients send objects, some older ones strings).
+                if s.len() == 66 {
+                    return s.parse().map(BlockId::Hash).map_err(de::Error::custom);
+                }
+                parse_block_number(&s)
+                    .map(BlockId::Number)
+                    .map_err(de::Error::custom)
+            }
+            serde_json::Value::Number(n) => n
+                .as_u64()
+                .map(|n| BlockId::Number(BlockNumber::Number(n)))
+                .ok_or_else(|| de::Error::custom("invalid block number")),
+            serde_json::Value::Object(_) => {
+                let o: Obj = serde_json::from_value(v).map_err(de::Error::custom)?;
+                match (o.block_number, o.block_hash) {
+                    (Some(n), None) => Ok(BlockId::Number(n)),
+                    (None, Some(h)) => Ok(BlockId::Hash(h)),
+                    _ => Err(de::Error::custom(
+                        "exactly one of blockNumber and blockHash is required",
+                    )),
+                }
+            }
+            _ => Err(de::Error::custom("invalid block identifier")),
+        }
+    }
+}
+
+/// One entry of an EIP-2930 access list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessListItem {
+    /// The account.
+    pub address: H160,
+    /// Its storage slots.
+    pub storage_keys: Vec<H256>,
+}
+
+/// The transaction object of `eth_call` and `eth_estimateGas`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallRequest {
+    /// The caller (zero address when absent).
+    pub from: Option<H160>,
+    /// The callee (a contract creation when absent).
+    pub to: Option<H160>,
+    /// The gas limit.
+    pub gas: Option<Qty>,
+    /// A legacy gas price.
+    pub gas_price: Option<Qty>,
+    /// EIP-1559 fee cap.
+    pub max_fee_per_gas: Option<Qty>,
+    /// EIP-1559 tip cap.
+    pub max_priority_fee_per_gas: Option<Qty>,
+    /// Value sent.
+    pub value: Option<U256>,
+    /// Call data (`data` is the older name of `input`).
+    pub data: Option<Bytes>,
+    /// Call data.
+    pub input: Option<Bytes>,
+    /// Ignored (the runtime checks no nonce in simulations).
+    pub nonce: Option<Qty>,
+    /// Ignored.
+    pub access_list: Option<Vec<AccessListItem>>,
+    /// Ignored.
+    #[serde(rename = "type")]
+    pub tx_type: Option<Qty>,
+    /// Checked against the runtime's chain id when present.
+    pub chain_id: Option<Qty>,
+}
+
+impl CallRequest {
+    /// The call data (`input` wins over `data`, as geth does).
+    pub fn call_data(&self) -> Vec<u8> {
+        self.input
+            .as_ref()
+            .or(self.data.as_ref())
+            .map(|b| b.0.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// One or many values (`address` and topic positions of a log filter).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OneOrMany<T>(pub Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either<T> {
+            Many(Vec<T>),
+            One(T),
+        }
+        Ok(match Either::deserialize(d)? {
+            Either::Many(v) => Self(v),
+            Either::One(v) => Self(vec![v]),
+        })
+    }
+}
+
+/// The filter of `eth_getLogs`, `eth_newFilter` and `logs` subscriptions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FilterRequest {
+    /// First block (default `latest`).
+    pub from_block: Option<BlockNumber>,
+    /// Last block (default `latest`).
+    pub to_block: Option<BlockNumber>,
+    /// One block by hash (excludes `fromBlock`/`toBlock`).
+    pub block_hash: Option<H256>,
+    /// Emitting contracts (any of them).
+    pub address: Option<OneOrMany<H160>>,
+    /// Per position: `null` (anything), a topic, or any of several.
+    pub topics: Option<Vec<Option<OneOrMany<H256>>>>,
+}

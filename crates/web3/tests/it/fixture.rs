@@ -1,0 +1,374 @@
+//! An in-process runtime API: real round records (headers chained by hash,
+//! CBOR `UnverifiedTransaction`s and plain `TxOutcome`s), canned query
+//! answers, and a record of submitted transactions.
+
+use std::sync::{Arc, Mutex};
+
+use atoll_compute::storage::RoundRecord;
+use atoll_consensus::error::TxError;
+use atoll_consensus::services::roothash::types::{BlockHeader, HeaderType};
+use atoll_crypto::Hash;
+use atoll_evm::tx::{self as etx, DynamicFeeTx, LegacyTx};
+use atoll_rpc::runtime::BoxFuture;
+use atoll_rpc::{ApiError, RuntimeApi};
+use atoll_runtime_plain::TxOutcome;
+use atoll_runtime_sdk::Event;
+use atoll_runtime_sdk::types::{AuthProof, CallResult, RawSignature, UnverifiedTransaction};
+use atoll_types::Namespace;
+use atoll_types::cbor::{self, Value as Cbor};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+pub const CHAIN_ID: u64 = 42;
+pub const MIN_GAS_PRICE: u128 = 100;
+pub const MAX_BATCH_GAS: u64 = 10_000_000;
+pub const STATE_NONCE: u64 = 3;
+pub const SECRET: [u8; 32] = [0x11; 32];
+
+pub fn runtime_id() -> Namespace {
+    "8000000000000000000000000000000000000000000000000000000000000001"
+        .parse()
+        .unwrap()
+}
+
+pub fn sender() -> [u8; 20] {
+    atoll_crypto::secp256k1::SigningKey::from_bytes(&SECRET)
+        .unwrap()
+        .public_key()
+        .to_eth_address()
+        .0
+}
+
+/// ABI `Error(string)` revert data.
+pub fn error_string(reason: &str) -> Vec<u8> {
+    let mut d = vec![0x08, 0xc3, 0x79, 0xa0];
+    let mut w = [0u8; 32];
+    w[31] = 0x20;
+    d.extend_from_slice(&w);
+    let mut l = [0u8; 32];
+    l[31] = reason.len() as u8;
+    d.extend_from_slice(&l);
+    let mut body = reason.as_bytes().to_vec();
+    body.resize(reason.len().div_ceil(32) * 32, 0);
+    d.extend_from_slice(&body);
+    d
+}
+
+pub fn eip1559(nonce: u64, to: Option<[u8; 20]>, chain_id: u64) -> Vec<u8> {
+    etx::sign_eip1559(
+        &DynamicFeeTx {
+            chain_id,
+            nonce,
+            max_priority_fee_per_gas: etx::U256::from(7u64),
+            max_fee_per_gas: etx::U256::from(1_000u64),
+            gas_limit: 100_000,
+            to: to.map(atoll_crypto::secp256k1::EthAddress),
+            value: etx::U256::from(5u64),
+            input: vec![0xab, 0xcd],
+            access_list: Vec::new(),
+        },
+        &SECRET,
+    )
+    .unwrap()
+}
+
+pub fn legacy(nonce: u64, to: Option<[u8; 20]>) -> Vec<u8> {
+    etx::sign_legacy(
+        &LegacyTx {
+            chain_id: Some(CHAIN_ID),
+            nonce,
+            gas_price: etx::U256::from(150u64),
+            gas_limit: 60_000,
+            to: to.map(atoll_crypto::secp256k1::EthAddress),
+            value: etx::U256::ZERO,
+            input: vec![0x60, 0x00],
+        },
+        &SECRET,
+    )
+    .unwrap()
+}
+
+pub fn wrap_eth(raw: &[u8]) -> Vec<u8> {
+    cbor::to_vec(&UnverifiedTransaction(
+        raw.to_vec(),
+        vec![AuthProof::Module("evm.ethereum.v0".into())],
+    ))
+    .unwrap()
+}
+
+pub fn native_tx(tag: u8) -> Vec<u8> {
+    cbor::to_vec(&UnverifiedTransaction(
+        vec![tag; 8],
+        vec![AuthProof::Signature(RawSignature(vec![0; 64]))],
+    ))
+    .unwrap()
+}
+
+pub fn log_event(address: [u8; 20], topics: &[[u8; 32]], data: &[u8]) -> Event {
+    Event {
+        module: "evm".into(),
+        code: 1,
+        value: Cbor::Map(vec![
+            (Cbor::Text("address".into()), Cbor::Bytes(address.to_vec())),
+            (
+                Cbor::Text("topics".into()),
+                Cbor::Array(topics.iter().map(|t| Cbor::Bytes(t.to_vec())).collect()),
+            ),
+            (Cbor::Text("data".into()), Cbor::Bytes(data.to_vec())),
+        ]),
+    }
+}
+
+/// One batch entry with its outcome.
+pub struct Entry {
+    pub tx: Vec<u8>,
+    pub result: CallResult,
+    pub gas_used: u64,
+    pub events: Vec<Event>,
+}
+
+impl Entry {
+    pub fn ok(tx: Vec<u8>, result: Cbor, gas_used: u64, events: Vec<Event>) -> Self {
+        Self {
+            tx,
+            result: CallResult::Ok(result),
+            gas_used,
+            events,
+        }
+    }
+}
+
+/// Builds chained round records.
+pub struct Chain {
+    pub records: Vec<RoundRecord>,
+    last: BlockHeader,
+}
+
+impl Chain {
+    /// A chain whose genesis is round 0 (which has no record).
+    pub fn new() -> Self {
+        Self {
+            records: Vec::new(),
+            last: BlockHeader {
+                namespace: runtime_id(),
+                round: 0,
+                timestamp: 1_700_000_000,
+                header_type: HeaderType::Normal,
+                previous_hash: Hash::empty(),
+                io_root: Hash::empty(),
+                state_root: Hash::digest(b"genesis"),
+                messages_hash: Hash::empty(),
+            },
+        }
+    }
+
+    pub fn push(&mut self, entries: Vec<Entry>) -> RoundRecord {
+        let txs: Vec<serde_bytes::ByteBuf> = entries
+            .iter()
+            .map(|e| serde_bytes::ByteBuf::from(e.tx.clone()))
+            .collect();
+        let results: Vec<Cbor> = entries
+            .into_iter()
+            .map(|e| {
+                cbor::to_value(&TxOutcome {
+                    hash: Hash::digest(&e.tx),
+                    result: e.result,
+                    gas_used: e.gas_used,
+                    events: e.events,
+                })
+                .unwrap()
+            })
+            .collect();
+        let round = self.last.round + 1;
+        let header = BlockHeader {
+            namespace: runtime_id(),
+            round,
+            timestamp: self.last.timestamp + 6,
+            header_type: HeaderType::Normal,
+            previous_hash: self.last.hash(),
+            io_root: atoll_compute::storage::io_root(&txs, &results),
+            state_root: Hash::digest(&round.to_be_bytes()),
+            messages_hash: Hash::empty(),
+        };
+        let record = RoundRecord {
+            txs,
+            results,
+            ..RoundRecord::empty(header.clone())
+        };
+        self.last = header;
+        self.records.push(record.clone());
+        record
+    }
+}
+
+#[derive(Default)]
+struct State {
+    records: Vec<RoundRecord>,
+    subscribers: Vec<mpsc::Sender<Value>>,
+    submitted: Vec<Vec<u8>>,
+    refuse_next: Option<TxError>,
+}
+
+/// The in-process runtime API.
+#[derive(Clone, Default)]
+pub struct FakeRuntime {
+    state: Arc<Mutex<State>>,
+}
+
+impl FakeRuntime {
+    /// Publishes a finalized round.
+    pub fn finalize(&self, record: RoundRecord) {
+        let mut st = self.state.lock().unwrap();
+        let round = record.header.round;
+        st.records.push(record);
+        st.subscribers
+            .retain(|s| s.try_send(json!({ "round": round })).is_ok() || !s.is_closed());
+    }
+
+    pub fn submitted(&self) -> Vec<Vec<u8>> {
+        self.state.lock().unwrap().submitted.clone()
+    }
+
+    pub fn refuse_next(&self, e: TxError) {
+        self.state.lock().unwrap().refuse_next = Some(e);
+    }
+}
+
+fn get<'a>(args: &'a Cbor, name: &str) -> Option<&'a Cbor> {
+    match args {
+        Cbor::Map(m) => m
+            .iter()
+            .find(|(k, _)| matches!(k, Cbor::Text(t) if t == name))
+            .map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+impl RuntimeApi for FakeRuntime {
+    fn runtimes(&self) -> Vec<Namespace> {
+        vec![runtime_id()]
+    }
+
+    fn submit(
+        &self,
+        _runtime: Namespace,
+        raw: Vec<u8>,
+        _wait: bool,
+    ) -> BoxFuture<'_, Result<Value, ApiError>> {
+        Box::pin(async move {
+            let mut st = self.state.lock().unwrap();
+            if let Some(e) = st.refuse_next.take() {
+                return Err(ApiError::Tx(e));
+            }
+            st.submitted.push(raw.clone());
+            Ok(json!({ "hash": Hash::digest(&raw) }))
+        })
+    }
+
+    fn submit_many(
+        &self,
+        _runtime: Namespace,
+        raws: Vec<Vec<u8>>,
+    ) -> BoxFuture<'_, Vec<Result<Hash, ApiError>>> {
+        Box::pin(async move { raws.iter().map(|r| Ok(Hash::digest(r))).collect() })
+    }
+
+    fn query(
+        &self,
+        _runtime: Namespace,
+        method: String,
+        args: Cbor,
+    ) -> BoxFuture<'_, Result<Cbor, ApiError>> {
+        Box::pin(async move {
+            let text = |s: &str| Cbor::Text(s.into());
+            match method.as_str() {
+                "evm.Parameters" => Ok(Cbor::Map(vec![(
+                    text("chain_id"),
+                    Cbor::Unsigned(CHAIN_ID),
+                )])),
+                "core.Parameters" => Ok(Cbor::Map(vec![(
+                    text("max_batch_gas"),
+                    Cbor::Unsigned(MAX_BATCH_GAS),
+                )])),
+                "core.MinGasPrice" => Ok(Cbor::Map(vec![(
+                    Cbor::Bytes(Vec::new()),
+                    Cbor::Bytes(MIN_GAS_PRICE.to_be_bytes()[15..].to_vec()),
+                )])),
+                "accounts.Nonce" => Ok(Cbor::Unsigned(STATE_NONCE)),
+                "evm.Balance" => Ok(Cbor::Bytes(vec![
+                    0x0d, 0xe0, 0xb6, 0xb3, 0xa7, 0x64, 0x00, 0x00,
+                ])),
+                "evm.Code" => Ok(Cbor::Bytes(vec![0x60, 0x80])),
+                "evm.Storage" => Ok(Cbor::Bytes(
+                    get(&args, "index")
+                        .and_then(|v| match v {
+                            Cbor::Bytes(b) => Some(b.clone()),
+                            _ => None,
+                        })
+                        .unwrap_or_default(),
+                )),
+                "evm.SimulateCall" => match get(&args, "data") {
+                    Some(Cbor::Bytes(d)) if d.as_slice() == [0xde, 0xad] => {
+                        Err(ApiError::Tx(TxError::new(
+                            "evm",
+                            8,
+                            format!(
+                                "execution reverted: nope (data 0x{})",
+                                hex::encode(error_string("nope"))
+                            ),
+                        )))
+                    }
+                    Some(Cbor::Bytes(d)) => Ok(Cbor::Bytes(d.clone())),
+                    _ => Err(ApiError::Tx(TxError::new("core", 10, "invalid argument"))),
+                },
+                "core.EstimateGasForCaller" => match get(&args, "data") {
+                    Some(Cbor::Bytes(d)) if d.as_slice() == [0xde, 0xad] => {
+                        Err(ApiError::Tx(TxError::new("evm", 8, "execution reverted")))
+                    }
+                    _ => Ok(Cbor::Unsigned(21_000)),
+                },
+                other => Err(ApiError::Tx(TxError::new(
+                    "core",
+                    3,
+                    format!("invalid method: {other}"),
+                ))),
+            }
+        })
+    }
+
+    fn block(&self, _runtime: Namespace, round: Option<u64>) -> Result<Option<Value>, ApiError> {
+        let st = self.state.lock().unwrap();
+        let r = match round {
+            None => st.records.last(),
+            Some(n) => st.records.iter().find(|r| r.header.round == n),
+        };
+        Ok(r.map(|r| json!({ "round": r.header.round })))
+    }
+
+    fn transactions(&self, _runtime: Namespace, _round: u64) -> Result<Option<Value>, ApiError> {
+        Ok(None)
+    }
+
+    fn transaction(&self, _runtime: Namespace, _hash: Hash) -> Result<Option<Value>, ApiError> {
+        Ok(None)
+    }
+
+    fn events(&self, _runtime: Namespace, _round: u64) -> Result<Option<Value>, ApiError> {
+        Ok(None)
+    }
+
+    fn round_record(&self, _runtime: Namespace, round: u64) -> Result<Option<Vec<u8>>, ApiError> {
+        let st = self.state.lock().unwrap();
+        Ok(st
+            .records
+            .iter()
+            .find(|r| r.header.round == round)
+            .map(|r| cbor::to_vec(r).unwrap()))
+    }
+
+    fn subscribe(&self, _runtime: Namespace) -> Result<mpsc::Receiver<Value>, ApiError> {
+        let (tx, rx) = mpsc::channel(64);
+        self.state.lock().unwrap().subscribers.push(tx);
+        Ok(rx)
+    }
+}

@@ -1,0 +1,693 @@
+//! The gateway over real sockets (HTTP and WebSocket on one port), against
+//! the in-process runtime API of [`crate::fixture`].
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use atoll_consensus::error::TxError;
+use atoll_web3::{Web3Config, Web3Server};
+use jsonrpsee::core::ClientError;
+use jsonrpsee::core::client::{ClientT, SubscriptionClientT};
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::rpc_params;
+use jsonrpsee::ws_client::WsClientBuilder;
+use serde_json::{Value, json};
+
+use crate::fixture::{self, Chain, Entry, FakeRuntime};
+
+const CONTRACT: [u8; 20] = [0xcc; 20];
+const TOPIC: [u8; 32] = [0x01; 32];
+
+fn addr_hex(a: &[u8]) -> String {
+    format!("0x{}", hex::encode(a))
+}
+
+async fn start(rt: &FakeRuntime, dir: &std::path::Path, config: Web3Config) -> Web3Server {
+    atoll_web3::serve(
+        Arc::new(rt.clone()),
+        fixture::runtime_id(),
+        dir,
+        "127.0.0.1:0".parse().unwrap(),
+        config,
+    )
+    .await
+    .unwrap()
+}
+
+fn client(addr: SocketAddr) -> HttpClient {
+    HttpClientBuilder::default()
+        .build(format!("http://{addr}"))
+        .unwrap()
+}
+
+async fn call(
+    c: &HttpClient,
+    method: &str,
+    params: Value,
+) -> Result<Value, (i32, String, Option<String>)> {
+    let mut p = jsonrpsee::core::params::ArrayParams::new();
+    for v in params.as_array().cloned().unwrap_or_default() {
+        p.insert(v).unwrap();
+    }
+    match c.request::<Value, _>(method, p).await {
+        Ok(v) => Ok(v),
+        Err(ClientError::Call(e)) => Err((
+            e.code(),
+            e.message().to_owned(),
+            e.data().map(|d| d.get().to_owned()),
+        )),
+        Err(other) => panic!("{method}: {other}"),
+    }
+}
+
+async fn ok(c: &HttpClient, method: &str, params: Value) -> Value {
+    call(c, method, params)
+        .await
+        .unwrap_or_else(|e| panic!("{method}: {e:?}"))
+}
+
+async fn err(c: &HttpClient, method: &str, params: Value) -> (i32, String, Option<String>) {
+    match call(c, method, params).await {
+        Ok(v) => panic!("{method}: expected an error, got {v}"),
+        Err(e) => e,
+    }
+}
+
+/// Waits until the gateway has indexed block `n` (bounded).
+async fn wait_block(c: &HttpClient, n: u64) {
+    for _ in 0..2_000 {
+        let b = ok(c, "eth_blockNumber", json!([])).await;
+        if b.as_str() == Some(&format!("{n:#x}")) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("block {n} was never indexed");
+}
+
+/// Round 1: a native transaction, a call with two logs, a failed call, a
+/// creation. Round 2: empty. Round 3: another log from another contract.
+fn rounds() -> Chain {
+    let mut chain = Chain::new();
+    chain.push(vec![
+        Entry::ok(
+            fixture::native_tx(1),
+            atoll_types::cbor::Value::Null,
+            5_000,
+            Vec::new(),
+        ),
+        Entry::ok(
+            fixture::wrap_eth(&fixture::eip1559(3, Some(CONTRACT), fixture::CHAIN_ID)),
+            atoll_types::cbor::Value::Bytes(vec![0x42]),
+            30_000,
+            vec![
+                fixture::log_event(CONTRACT, &[TOPIC], b"one"),
+                fixture::log_event(CONTRACT, &[TOPIC, [0x02; 32]], b"two"),
+            ],
+        ),
+        Entry {
+            tx: fixture::wrap_eth(&fixture::legacy(4, Some(CONTRACT))),
+            result: atoll_runtime_sdk::types::CallResult::Failed {
+                module: "evm".into(),
+                code: 8,
+                message: "execution reverted".into(),
+            },
+            gas_used: 25_000,
+            events: Vec::new(),
+        },
+        Entry::ok(
+            fixture::wrap_eth(&fixture::legacy(5, None)),
+            atoll_types::cbor::Value::Bytes(vec![0xee; 20]),
+            50_000,
+            Vec::new(),
+        ),
+    ]);
+    chain.push(Vec::new());
+    chain.push(vec![Entry::ok(
+        fixture::wrap_eth(&fixture::eip1559(6, Some([0xdd; 20]), fixture::CHAIN_ID)),
+        atoll_types::cbor::Value::Bytes(Vec::new()),
+        40_000,
+        vec![fixture::log_event([0xdd; 20], &[TOPIC], b"three")],
+    )]);
+    chain
+}
+
+#[tokio::test]
+async fn blocks_transactions_receipts_and_logs() {
+    let rt = FakeRuntime::default();
+    let chain = rounds();
+    for r in &chain.records {
+        rt.finalize(r.clone());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&rt, dir.path(), Web3Config::default()).await;
+    let c = client(server.local_addr());
+    wait_block(&c, 3).await;
+
+    assert_eq!(ok(&c, "eth_chainId", json!([])).await, "0x2a");
+    assert_eq!(ok(&c, "net_version", json!([])).await, "42");
+    assert!(
+        ok(&c, "web3_clientVersion", json!([]))
+            .await
+            .as_str()
+            .unwrap()
+            .starts_with("atoll/")
+    );
+    assert_eq!(ok(&c, "eth_syncing", json!([])).await, json!(false));
+    assert_eq!(ok(&c, "eth_accounts", json!([])).await, json!([]));
+    assert_eq!(ok(&c, "net_listening", json!([])).await, json!(true));
+    assert_eq!(
+        ok(&c, "web3_sha3", json!(["0x"])).await,
+        "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+    );
+
+    // Blocks.
+    let b1 = ok(&c, "eth_getBlockByNumber", json!(["0x1", false])).await;
+    let hash1 = chain.records[0].header.hash();
+    assert_eq!(b1["hash"], addr_hex(&hash1.0));
+    assert_eq!(b1["number"], "0x1");
+    assert_eq!(b1["transactions"].as_array().unwrap().len(), 3);
+    assert_eq!(b1["baseFeePerGas"], "0x64");
+    assert_eq!(b1["gasLimit"], "0x989680");
+    let by_hash = ok(&c, "eth_getBlockByHash", json!([addr_hex(&hash1.0), true])).await;
+    assert_eq!(by_hash["transactions"][0]["hash"], b1["transactions"][0]);
+    assert_eq!(
+        by_hash["transactions"][0]["from"],
+        addr_hex(&fixture::sender())
+    );
+    let latest = ok(&c, "eth_getBlockByNumber", json!(["latest", false])).await;
+    assert_eq!(latest["number"], "0x3");
+    assert_eq!(
+        latest["parentHash"],
+        addr_hex(&chain.records[1].header.hash().0)
+    );
+    for tag in ["pending", "safe", "finalized"] {
+        assert_eq!(
+            ok(&c, "eth_getBlockByNumber", json!([tag, false])).await["number"],
+            "0x3"
+        );
+    }
+    assert_eq!(
+        ok(&c, "eth_getBlockByNumber", json!(["earliest", false])).await["number"],
+        "0x1"
+    );
+    assert_eq!(
+        ok(&c, "eth_getBlockByNumber", json!(["0x9", false])).await,
+        json!(null)
+    );
+    assert_eq!(
+        ok(&c, "eth_getBlockByHash", json!([addr_hex(&[7; 32]), false])).await,
+        json!(null)
+    );
+    assert_eq!(
+        ok(&c, "eth_getBlockTransactionCountByNumber", json!(["0x1"])).await,
+        "0x3"
+    );
+    assert_eq!(
+        ok(&c, "eth_getBlockTransactionCountByNumber", json!(["0x2"])).await,
+        "0x0"
+    );
+    assert_eq!(
+        ok(
+            &c,
+            "eth_getBlockTransactionCountByHash",
+            json!([addr_hex(&hash1.0)])
+        )
+        .await,
+        "0x3"
+    );
+
+    // Transactions and receipts.
+    let call_hash = b1["transactions"][0].clone();
+    let create_hash = b1["transactions"][2].clone();
+    let t = ok(&c, "eth_getTransactionByHash", json!([call_hash])).await;
+    assert_eq!(t["blockHash"], b1["hash"]);
+    assert_eq!(t["to"], addr_hex(&CONTRACT));
+    assert_eq!(t["type"], "0x2");
+    let r = ok(&c, "eth_getTransactionReceipt", json!([call_hash])).await;
+    assert_eq!(r["status"], "0x1");
+    assert_eq!(r["logs"].as_array().unwrap().len(), 2);
+    assert_eq!(r["logs"][0]["blockHash"], b1["hash"]);
+    let r = ok(&c, "eth_getTransactionReceipt", json!([create_hash])).await;
+    assert_eq!(r["contractAddress"], addr_hex(&[0xee; 20]));
+    assert_eq!(r["transactionIndex"], "0x2");
+    assert_eq!(r["cumulativeGasUsed"], format!("{:#x}", 105_000));
+    assert_eq!(
+        ok(&c, "eth_getTransactionReceipt", json!([addr_hex(&[3; 32])])).await,
+        json!(null)
+    );
+    let t = ok(
+        &c,
+        "eth_getTransactionByBlockNumberAndIndex",
+        json!(["0x1", "0x1"]),
+    )
+    .await;
+    assert_eq!(t["hash"], b1["transactions"][1]);
+    let t = ok(
+        &c,
+        "eth_getTransactionByBlockHashAndIndex",
+        json!([addr_hex(&hash1.0), "0x2"]),
+    )
+    .await;
+    assert_eq!(t["hash"], create_hash);
+    assert_eq!(
+        ok(
+            &c,
+            "eth_getTransactionByBlockNumberAndIndex",
+            json!(["0x1", "0x9"])
+        )
+        .await,
+        json!(null)
+    );
+    let receipts = ok(&c, "eth_getBlockReceipts", json!(["0x1"])).await;
+    assert_eq!(receipts.as_array().unwrap().len(), 3);
+    assert_eq!(receipts[1]["status"], "0x0");
+
+    // Logs.
+    let all = ok(
+        &c,
+        "eth_getLogs",
+        json!([{ "fromBlock": "0x1", "toBlock": "latest" }]),
+    )
+    .await;
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    assert_eq!(all[2]["logIndex"], "0x0");
+    assert_eq!(all[2]["blockNumber"], "0x3");
+    let by_addr = ok(
+        &c,
+        "eth_getLogs",
+        json!([{ "fromBlock": "earliest", "address": addr_hex(&[0xdd; 20]) }]),
+    )
+    .await;
+    assert_eq!(by_addr.as_array().unwrap().len(), 1);
+    let by_topic = ok(
+        &c,
+        "eth_getLogs",
+        json!([{ "fromBlock": "0x1", "topics": [null, addr_hex(&[0x02; 32])] }]),
+    )
+    .await;
+    assert_eq!(by_topic.as_array().unwrap().len(), 1);
+    assert_eq!(by_topic[0]["logIndex"], "0x1");
+    let by_block_hash = ok(
+        &c,
+        "eth_getLogs",
+        json!([{ "blockHash": addr_hex(&hash1.0) }]),
+    )
+    .await;
+    assert_eq!(by_block_hash.as_array().unwrap().len(), 2);
+    let latest_only = ok(&c, "eth_getLogs", json!([{}])).await;
+    assert_eq!(latest_only.as_array().unwrap().len(), 1);
+    let (code, _, _) = err(
+        &c,
+        "eth_getLogs",
+        json!([{ "blockHash": addr_hex(&hash1.0), "fromBlock": "0x1" }]),
+    )
+    .await;
+    assert_eq!(code, -32602);
+    let (code, _, _) = err(
+        &c,
+        "eth_getLogs",
+        json!([{ "fromBlock": "0x3", "toBlock": "0x1" }]),
+    )
+    .await;
+    assert_eq!(code, -32602);
+
+    // Fee history over the indexed blocks.
+    let fh = ok(&c, "eth_feeHistory", json!(["0x3", "latest", [50]])).await;
+    assert_eq!(fh["oldestBlock"], "0x1");
+    assert_eq!(fh["baseFeePerGas"].as_array().unwrap().len(), 4);
+    assert_eq!(fh["gasUsedRatio"].as_array().unwrap().len(), 3);
+    assert_eq!(fh["reward"].as_array().unwrap().len(), 3);
+    assert_eq!(fh["reward"][1], json!(["0x0"]));
+    assert_eq!(fh["reward"][2], json!(["0x7"]));
+    let fh = ok(&c, "eth_feeHistory", json!([2, "0x2"])).await;
+    assert_eq!(fh["oldestBlock"], "0x1");
+    assert!(fh.get("reward").is_none());
+    assert_eq!(ok(&c, "eth_gasPrice", json!([])).await, "0x64");
+    assert_eq!(ok(&c, "eth_maxPriorityFeePerGas", json!([])).await, "0x0");
+
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn state_queries_calls_and_submissions() {
+    let rt = FakeRuntime::default();
+    let chain = rounds();
+    for r in &chain.records {
+        rt.finalize(r.clone());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&rt, dir.path(), Web3Config::default()).await;
+    let c = client(server.local_addr());
+    wait_block(&c, 3).await;
+    let who = addr_hex(&fixture::sender());
+
+    assert_eq!(
+        ok(&c, "eth_getBalance", json!([who, "latest"])).await,
+        "0xde0b6b3a7640000"
+    );
+    assert_eq!(
+        ok(&c, "eth_getTransactionCount", json!([who, "latest"])).await,
+        "0x3"
+    );
+    assert_eq!(ok(&c, "eth_getTransactionCount", json!([who])).await, "0x3");
+    assert_eq!(
+        ok(&c, "eth_getCode", json!([addr_hex(&CONTRACT), "0x3"])).await,
+        "0x6080"
+    );
+    assert_eq!(
+        ok(
+            &c,
+            "eth_getCode",
+            json!([addr_hex(&CONTRACT), { "blockNumber": "0x3" }])
+        )
+        .await,
+        "0x6080"
+    );
+    assert_eq!(
+        ok(
+            &c,
+            "eth_getStorageAt",
+            json!([addr_hex(&CONTRACT), "0x5", "latest"])
+        )
+        .await,
+        format!("0x{}05", "00".repeat(31))
+    );
+    // Only the latest state is served.
+    let (code, msg, _) = err(&c, "eth_getBalance", json!([who, "0x1"])).await;
+    assert_eq!(code, -32000);
+    assert!(msg.contains("historical state"), "{msg}");
+    let (_, msg, _) = err(&c, "eth_getBalance", json!([who, "0x7"])).await;
+    assert_eq!(msg, "header not found");
+    let (_, msg, _) = err(
+        &c,
+        "eth_getBalance",
+        json!([who, { "blockHash": addr_hex(&[1; 32]) }]),
+    )
+    .await;
+    assert_eq!(msg, "header not found");
+
+    // eth_call: output, and a revert with its reason and data.
+    let out = ok(
+        &c,
+        "eth_call",
+        json!([{ "to": addr_hex(&CONTRACT), "data": "0x1234" }, "latest"]),
+    )
+    .await;
+    assert_eq!(out, "0x1234");
+    let (code, msg, data) = err(
+        &c,
+        "eth_call",
+        json!([{ "from": who, "to": addr_hex(&CONTRACT), "input": "0xdead" }]),
+    )
+    .await;
+    assert_eq!(code, 3);
+    assert_eq!(msg, "execution reverted: nope");
+    assert_eq!(
+        data.unwrap(),
+        format!("\"0x{}\"", hex::encode(fixture::error_string("nope")))
+    );
+    let (code, _, _) = err(
+        &c,
+        "eth_call",
+        json!([{ "to": addr_hex(&CONTRACT), "data": "0x", "chainId": "0x1" }]),
+    )
+    .await;
+    assert_eq!(code, -32000);
+    assert_eq!(
+        ok(
+            &c,
+            "eth_estimateGas",
+            json!([{ "from": who, "to": addr_hex(&CONTRACT) }])
+        )
+        .await,
+        "0x5208"
+    );
+    let (code, msg, _) = err(
+        &c,
+        "eth_estimateGas",
+        json!([{ "to": addr_hex(&CONTRACT), "data": "0xdead" }]),
+    )
+    .await;
+    assert_eq!((code, msg.as_str()), (3, "execution reverted"));
+
+    // Submission: the wrapped raw transaction reaches the runtime; the
+    // answer is the Keccak hash; pending counts include it.
+    let raw = fixture::eip1559(3, Some(CONTRACT), fixture::CHAIN_ID);
+    let hash = ok(&c, "eth_sendRawTransaction", json!([addr_hex(&raw)])).await;
+    assert_eq!(hash, addr_hex(&atoll_crypto::keccak256(&raw)));
+    assert_eq!(rt.submitted(), vec![fixture::wrap_eth(&raw)]);
+    assert_eq!(
+        ok(&c, "eth_getTransactionCount", json!([who, "pending"])).await,
+        "0x4"
+    );
+    assert_eq!(
+        ok(&c, "eth_getTransactionCount", json!([who, "latest"])).await,
+        "0x3"
+    );
+
+    // Refusals in geth's words.
+    let (code, msg, _) = err(&c, "eth_sendRawTransaction", json!(["0x02c0"])).await;
+    assert_eq!(code, -32000);
+    assert!(msg.starts_with("invalid transaction"), "{msg}");
+    let (code, _, _) = err(&c, "eth_sendRawTransaction", json!(["0xzz"])).await;
+    assert_eq!(code, -32602);
+    let wrong_chain = fixture::eip1559(3, Some(CONTRACT), 7);
+    let (_, msg, _) = err(
+        &c,
+        "eth_sendRawTransaction",
+        json!([addr_hex(&wrong_chain)]),
+    )
+    .await;
+    assert!(msg.starts_with("invalid chain id"), "{msg}");
+    rt.refuse_next(TxError::new("core", 4, "invalid nonce"));
+    let low = fixture::eip1559(1, Some(CONTRACT), fixture::CHAIN_ID);
+    let (code, msg, data) = err(&c, "eth_sendRawTransaction", json!([addr_hex(&low)])).await;
+    assert_eq!((code, msg.as_str()), (-32000, "nonce too low"));
+    assert!(data.unwrap().contains("invalid nonce"));
+    rt.refuse_next(TxError::new("core", 4, "invalid nonce"));
+    let high = fixture::eip1559(90, Some(CONTRACT), fixture::CHAIN_ID);
+    let (_, msg, _) = err(&c, "eth_sendRawTransaction", json!([addr_hex(&high)])).await;
+    assert_eq!(msg, "nonce too high");
+    rt.refuse_next(TxError::new("core", 5, "insufficient balance to pay fees"));
+    let (_, msg, _) = err(&c, "eth_sendRawTransaction", json!([addr_hex(&raw)])).await;
+    assert_eq!(msg, "insufficient funds for gas * price + value");
+    assert_eq!(rt.submitted().len(), 1);
+
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn filters_subscriptions_and_restart() {
+    let rt = FakeRuntime::default();
+    let mut chain = rounds();
+    rt.finalize(chain.records[0].clone());
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&rt, dir.path(), Web3Config::default()).await;
+    let addr = server.local_addr();
+    let c = client(addr);
+    wait_block(&c, 1).await;
+
+    // Installed filters, as ethers v6 polls them.
+    let blocks = ok(&c, "eth_newBlockFilter", json!([])).await;
+    let logs = ok(
+        &c,
+        "eth_newFilter",
+        json!([{ "topics": [addr_hex(&TOPIC)] }]),
+    )
+    .await;
+    let pending = ok(&c, "eth_newPendingTransactionFilter", json!([])).await;
+    assert_eq!(
+        ok(&c, "eth_getFilterChanges", json!([blocks])).await,
+        json!([])
+    );
+
+    // Subscriptions over WebSocket, on the same port.
+    let ws = WsClientBuilder::default()
+        .build(format!("ws://{addr}"))
+        .await
+        .unwrap();
+    let mut heads = ws
+        .subscribe::<Value, _>("eth_subscribe", rpc_params!["newHeads"], "eth_unsubscribe")
+        .await
+        .unwrap();
+    let mut log_sub = ws
+        .subscribe::<Value, _>(
+            "eth_subscribe",
+            rpc_params!["logs", json!({ "address": [addr_hex(&[0xdd; 20])] })],
+            "eth_unsubscribe",
+        )
+        .await
+        .unwrap();
+    let bad = ws
+        .subscribe::<Value, _>("eth_subscribe", rpc_params!["bogus"], "eth_unsubscribe")
+        .await;
+    assert!(bad.is_err());
+
+    rt.finalize(chain.records[1].clone());
+    rt.finalize(chain.records[2].clone());
+    wait_block(&c, 3).await;
+
+    let h2 = heads.next().await.unwrap().unwrap();
+    let h3 = heads.next().await.unwrap().unwrap();
+    assert_eq!(h2["number"], "0x2");
+    assert_eq!(h3["number"], "0x3");
+    assert_eq!(h3["parentHash"], h2["hash"]);
+    assert!(h3.get("transactions").is_none());
+    let l = log_sub.next().await.unwrap().unwrap();
+    assert_eq!(l["address"], addr_hex(&[0xdd; 20]));
+    assert_eq!(l["blockNumber"], "0x3");
+
+    let changes = ok(&c, "eth_getFilterChanges", json!([blocks])).await;
+    assert_eq!(changes, json!([h2["hash"], h3["hash"]]));
+    assert_eq!(
+        ok(&c, "eth_getFilterChanges", json!([blocks])).await,
+        json!([])
+    );
+    let changes = ok(&c, "eth_getFilterChanges", json!([logs])).await;
+    assert_eq!(changes.as_array().unwrap().len(), 1);
+    assert_eq!(changes[0]["data"], addr_hex(b"three"));
+    assert_eq!(
+        ok(&c, "eth_getFilterChanges", json!([pending])).await,
+        json!([])
+    );
+    assert_eq!(
+        ok(&c, "eth_uninstallFilter", json!([blocks])).await,
+        json!(true)
+    );
+    assert_eq!(
+        ok(&c, "eth_uninstallFilter", json!([blocks])).await,
+        json!(false)
+    );
+    let (code, msg, _) = err(&c, "eth_getFilterChanges", json!([blocks])).await;
+    assert_eq!((code, msg.as_str()), (-32000, "filter not found"));
+    let range = ok(
+        &c,
+        "eth_newFilter",
+        json!([{ "fromBlock": "0x1", "toBlock": "0x1" }]),
+    )
+    .await;
+    assert_eq!(
+        ok(&c, "eth_getFilterLogs", json!([range]))
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Restart: the index is kept, and indexing continues after it.
+    drop(heads);
+    drop(log_sub);
+    drop(ws);
+    server.stop().await;
+    let next = chain.push(Vec::new());
+    rt.finalize(next);
+    let server = start(&rt, dir.path(), Web3Config::default()).await;
+    let c = client(server.local_addr());
+    wait_block(&c, 4).await;
+    let b4 = ok(&c, "eth_getBlockByNumber", json!(["0x4", false])).await;
+    assert_eq!(b4["parentHash"], h3["hash"]);
+    assert_eq!(
+        ok(
+            &c,
+            "eth_getLogs",
+            json!([{ "fromBlock": "0x1", "toBlock": "0x4" }])
+        )
+        .await
+        .as_array()
+        .unwrap()
+        .len(),
+        3
+    );
+    server.stop().await;
+}
+
+// Multi-threaded: the raw HTTP requests block a thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_and_malformed_requests() {
+    let rt = FakeRuntime::default();
+    let chain = rounds();
+    for r in &chain.records {
+        rt.finalize(r.clone());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = Web3Config {
+        max_log_rounds: 2,
+        max_filters: 1,
+        ..Web3Config::default()
+    };
+    let server = start(&rt, dir.path(), config).await;
+    let addr = server.local_addr();
+    let c = client(addr);
+    wait_block(&c, 3).await;
+
+    let (code, msg, _) = err(
+        &c,
+        "eth_getLogs",
+        json!([{ "fromBlock": "0x1", "toBlock": "0x3" }]),
+    )
+    .await;
+    assert_eq!(code, -32005);
+    assert!(msg.contains("at most 2 blocks"), "{msg}");
+    assert_eq!(
+        ok(
+            &c,
+            "eth_getLogs",
+            json!([{ "fromBlock": "0x2", "toBlock": "0x3" }])
+        )
+        .await
+        .as_array()
+        .unwrap()
+        .len(),
+        1
+    );
+    ok(&c, "eth_newBlockFilter", json!([])).await;
+    let (code, _, _) = err(&c, "eth_newBlockFilter", json!([])).await;
+    assert_eq!(code, -32005);
+
+    // Bad parameters.
+    let (code, _, _) = err(&c, "eth_getBalance", json!(["0x1234", "latest"])).await;
+    assert_eq!(code, -32602);
+    let (code, _, _) = err(&c, "eth_getBlockByNumber", json!(["tomorrow", false])).await;
+    assert_eq!(code, -32602);
+    let (code, _, _) = err(&c, "eth_getBlockByNumber", json!([])).await;
+    assert_eq!(code, -32602);
+    let (code, _, _) = err(&c, "eth_chainId", json!([1])).await;
+    assert_eq!(code, -32602);
+    let (code, _, _) = err(&c, "eth_getLogs", json!([{ "bogus": 1 }])).await;
+    assert_eq!(code, -32602);
+    let (code, _, _) = err(&c, "eth_getFilterChanges", json!(["not hex"])).await;
+    assert_eq!(code, -32602);
+    let (code, _, _) = err(&c, "eth_nonexistent", json!([])).await;
+    assert_eq!(code, -32601);
+
+    // Malformed JSON over plain HTTP.
+    let answer = raw_post(addr, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":");
+    let v: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(v["error"]["code"], -32700);
+    // A batch works.
+    let answer = raw_post(
+        addr,
+        r#"[{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]},{"jsonrpc":"2.0","id":2,"method":"eth_blockNumber"}]"#,
+    );
+    let v: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    server.stop().await;
+}
+
+/// POSTs `body` and returns the response body.
+fn raw_post(addr: SocketAddr, body: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned()
+}
