@@ -104,6 +104,9 @@ pub struct RuntimePlan {
     pub whitelist: Option<Vec<usize>>,
     /// Compute nodes (indices) that run it with a test-only fault.
     pub faulty: Vec<(usize, atoll_compute::executor::Fault)>,
+    /// Whether every node serving it also serves its Ethereum JSON-RPC
+    /// (`web3`, on a free loopback port; EVM runtimes).
+    pub web3: bool,
 }
 
 impl RuntimePlan {
@@ -113,6 +116,15 @@ impl RuntimePlan {
     pub fn plain(name: &str, nodes: Vec<usize>) -> Self {
         let mut r = Self::new(name, runtime_id(name), "atoll", nodes);
         r.args = vec!["runtime-plain".into()];
+        r
+    }
+
+    /// The built-in EVM ParaTime (`atoll runtime-evm`) served by `nodes`,
+    /// each of them also serving its Ethereum JSON-RPC.
+    pub fn evm(name: &str, nodes: Vec<usize>) -> Self {
+        let mut r = Self::new(name, runtime_id(name), "atoll", nodes);
+        r.args = vec!["runtime-evm".into()];
+        r.web3 = true;
         r
     }
 
@@ -143,6 +155,7 @@ impl RuntimePlan {
             nodes,
             whitelist: None,
             faulty: Vec::new(),
+            web3: false,
         }
     }
 }
@@ -339,24 +352,31 @@ impl Layout {
             });
             let runtime_sections = served
                 .iter()
-                .map(|r| RuntimeSection {
-                    id: r.id.to_string(),
-                    binary: r.binary.clone(),
-                    args: r.args.clone(),
-                    genesis: r
-                        .genesis
-                        .as_ref()
-                        .map(|_| PathBuf::from(format!("../runtimes/{}.cbor", r.name))),
-                    max_pool_txs: 100_000,
-                    debug_fault: r
-                        .faulty
-                        .iter()
-                        .find(|(n, _)| *n == i - first_compute)
-                        .map(|(_, f)| *f),
-                    web3: None,
-                    web3_max_log_rounds: 100,
+                .map(|r| -> Result<RuntimeSection, LocalnetError> {
+                    Ok(RuntimeSection {
+                        id: r.id.to_string(),
+                        binary: r.binary.clone(),
+                        args: r.args.clone(),
+                        genesis: r
+                            .genesis
+                            .as_ref()
+                            .map(|_| PathBuf::from(format!("../runtimes/{}.cbor", r.name))),
+                        max_pool_txs: 100_000,
+                        debug_fault: r
+                            .faulty
+                            .iter()
+                            .find(|(n, _)| *n == i - first_compute)
+                            .map(|(_, f)| *f),
+                        web3: r
+                            .web3
+                            .then(free_port)
+                            .transpose()?
+                            .map(|port| SocketAddr::from(([127, 0, 0, 1], port))),
+                        // A development network: logs of any range.
+                        web3_max_log_rounds: 100_000,
+                    })
                 })
-                .collect();
+                .collect::<Result<Vec<_>, LocalnetError>>()?;
             let others: Vec<usize> = (0..plan.validators.max(1)).filter(|j| *j != i).collect();
             let (consensus, gossip, rpc, _) = ports[i];
             let config = NodeConfig {
