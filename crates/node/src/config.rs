@@ -399,6 +399,34 @@ listen = "127.0.0.1:26658"
     }
 
     #[test]
+    fn runtimes_may_serve_web3() {
+        let text = format!(
+            r#"{EXAMPLE}
+[compute]
+listen = "/ip4/127.0.0.1/tcp/26659"
+
+[[runtime]]
+id = "8000000000000000000000000000000000000000000000000000000000000001"
+binary = "atoll-runtime-evm"
+web3 = "127.0.0.1:8545"
+
+[[runtime]]
+id = "8000000000000000000000000000000000000000000000000000000000000002"
+binary = "atoll-runtime-evm"
+web3 = "127.0.0.1:8546"
+web3_max_log_rounds = 500
+"#
+        );
+        let c = NodeConfig::parse(&text).unwrap();
+        assert_eq!(c.runtimes[0].web3, Some("127.0.0.1:8545".parse().unwrap()));
+        assert_eq!(c.runtimes[0].web3_max_log_rounds, 100);
+        assert_eq!(c.runtimes[1].web3_max_log_rounds, 500);
+        assert_eq!(NodeConfig::parse(&c.to_toml().unwrap()).unwrap(), c);
+        assert!(NodeConfig::parse(&text.replace("= 500", "= 0")).is_err());
+        assert!(NodeConfig::parse(&text.replace("127.0.0.1:8546", "nowhere")).is_err());
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_explained() {
         let err = NodeConfig::parse(&format!("{EXAMPLE}\nbogus = 1\n")).unwrap_err();
         assert!(err.contains("bogus"), "{err}");

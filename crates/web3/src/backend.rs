@@ -13,14 +13,17 @@
 //! | code | `evm.Code` | `{address}` | bytes |
 //! | storage | `evm.Storage` | `{address, index: 32 bytes}` | 32 bytes |
 //! | `eth_call` | `evm.SimulateCall` | `{gas_price, gas_limit, caller, address?, value, data}` | output bytes |
-//! | `eth_estimateGas` | see [`ESTIMATE_GAS`] | | gas |
+//! | `eth_estimateGas` | `core.EstimateGasForCaller` | `{caller: {eth_address}, tx: evm.Call {address, value, data} / evm.Create {value, init_code}, propagate_failures: true}` | `u64` |
+//!
+//! 256-bit amounts (`value`, `gas_price`) are sent as minimal big-endian
+//! byte strings; addresses as 20-byte strings.
 
 use std::sync::{Arc, OnceLock};
 
 use atoll_crypto::Address;
 use atoll_crypto::secp256k1::EthAddress;
 use atoll_rpc::{ApiError, RuntimeApi};
-use atoll_runtime_sdk::types::{AuthProof, UnverifiedTransaction};
+use atoll_runtime_sdk::types::{AuthProof, Transaction, UnverifiedTransaction};
 use atoll_types::Namespace;
 use atoll_types::cbor::{self, Value as Cbor};
 use tokio::sync::mpsc;
@@ -49,6 +52,10 @@ pub const EVM_STORAGE: &str = "evm.Storage";
 pub const EVM_SIMULATE_CALL: &str = "evm.SimulateCall";
 /// Gas estimation for an Ethereum caller.
 pub const ESTIMATE_GAS: &str = "core.EstimateGasForCaller";
+/// The EVM call a gas estimate simulates.
+pub const EVM_CALL: &str = "evm.Call";
+/// The EVM creation a gas estimate simulates.
+pub const EVM_CREATE: &str = "evm.Create";
 
 fn text(s: &str) -> Cbor {
     Cbor::Text(s.to_owned())
@@ -285,9 +292,44 @@ impl Backend {
         }
     }
 
-    /// Estimates the gas of a call.
+    /// The `core.EstimateGasForCaller` arguments for a call:
+    /// `{caller: {eth_address}, tx, propagate_failures: true}` where `tx`
+    /// calls `evm.Call {address, value, data}` or `evm.Create {value,
+    /// init_code}` (fee and signers are the runtime's business).
+    pub fn estimate_args(call: &SimulateCall) -> Result<Cbor, Web3Error> {
+        let value = Cbor::Bytes(call.value.minimal_be().to_vec());
+        let (method, body) = match call.address {
+            Some(a) => (
+                EVM_CALL,
+                map(vec![
+                    ("address", Cbor::Bytes(a.0.to_vec())),
+                    ("value", value),
+                    ("data", Cbor::Bytes(call.data.clone())),
+                ]),
+            ),
+            None => (
+                EVM_CREATE,
+                map(vec![
+                    ("value", value),
+                    ("init_code", Cbor::Bytes(call.data.clone())),
+                ]),
+            ),
+        };
+        let tx = cbor::to_value(&Transaction::new(method, body))
+            .map_err(|e| Web3Error::Internal(e.to_string()))?;
+        Ok(map(vec![
+            (
+                "caller",
+                map(vec![("eth_address", Cbor::Bytes(call.caller.0.to_vec()))]),
+            ),
+            ("tx", tx),
+            ("propagate_failures", Cbor::Bool(true)),
+        ]))
+    }
+
+    /// Estimates the gas of a call (a revert is reported as one).
     pub async fn estimate_gas(&self, call: &SimulateCall) -> Result<u64, Web3Error> {
-        let v = self.query(ESTIMATE_GAS, Self::simulate_args(call)).await?;
+        let v = self.query(ESTIMATE_GAS, Self::estimate_args(call)?).await?;
         as_u128(&v)
             .and_then(|v| u64::try_from(v).ok())
             .ok_or_else(|| Self::unexpected(ESTIMATE_GAS))

@@ -165,6 +165,7 @@ impl Ctx {
     async fn fee_params(&self) -> Result<(u64, u128), Web3Error> {
         if let Some(last) = self.last()?
             && let Some(b) = self.index.block(last)?
+            && b.gas_limit > 0
         {
             return Ok((b.gas_limit, b.base_fee.0));
         }

@@ -321,11 +321,19 @@ impl RuntimeApi for FakeRuntime {
                     Some(Cbor::Bytes(d)) => Ok(Cbor::Bytes(d.clone())),
                     _ => Err(ApiError::Tx(TxError::new("core", 10, "invalid argument"))),
                 },
-                "core.EstimateGasForCaller" => match get(&args, "data") {
+                "core.EstimateGasForCaller" => match get(&args, "caller")
+                    .and_then(|c| get(c, "eth_address"))
+                    .and(get(&args, "tx"))
+                    .and_then(|t| get(t, "call"))
+                    .filter(|c| get(c, "method") == Some(&Cbor::Text("evm.Call".into())))
+                    .and_then(|c| get(c, "body"))
+                    .and_then(|b| get(b, "data"))
+                {
                     Some(Cbor::Bytes(d)) if d.as_slice() == [0xde, 0xad] => {
                         Err(ApiError::Tx(TxError::new("evm", 8, "execution reverted")))
                     }
-                    _ => Ok(Cbor::Unsigned(21_000)),
+                    Some(_) => Ok(Cbor::Unsigned(21_000)),
+                    None => Err(ApiError::Tx(TxError::new("core", 10, "invalid argument"))),
                 },
                 other => Err(ApiError::Tx(TxError::new(
                     "core",

@@ -494,3 +494,44 @@ fn the_index_persists_and_continues_after_reopening() {
     assert_eq!(index.block(3).unwrap(), None);
     assert_eq!(index.tx(&H256([9; 32])).unwrap(), None);
 }
+
+#[test]
+fn gas_estimates_simulate_evm_calls_and_creations() {
+    use atoll_types::cbor::Value as Cbor;
+    use atoll_web3::backend::{Backend, SimulateCall};
+    let field = |v: &Cbor, name: &str| -> Cbor {
+        match v {
+            Cbor::Map(m) => m
+                .iter()
+                .find(|(k, _)| *k == Cbor::Text(name.into()))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| panic!("no {name}")),
+            _ => panic!("not a map"),
+        }
+    };
+    let mut call = SimulateCall {
+        caller: H160([1; 20]),
+        address: Some(H160([2; 20])),
+        value: U256::from_u128(256),
+        data: vec![9],
+        ..SimulateCall::default()
+    };
+    let args = Backend::estimate_args(&call).unwrap();
+    assert_eq!(
+        field(&field(&args, "caller"), "eth_address"),
+        Cbor::Bytes(vec![1; 20])
+    );
+    assert_eq!(field(&args, "propagate_failures"), Cbor::Bool(true));
+    let tx: atoll_runtime_sdk::types::Transaction =
+        atoll_types::cbor::from_value(field(&args, "tx")).unwrap();
+    assert_eq!(tx.call.method, "evm.Call");
+    assert_eq!(field(&tx.call.body, "address"), Cbor::Bytes(vec![2; 20]));
+    assert_eq!(field(&tx.call.body, "value"), Cbor::Bytes(vec![1, 0]));
+    assert_eq!(field(&tx.call.body, "data"), Cbor::Bytes(vec![9]));
+    call.address = None;
+    let args = Backend::estimate_args(&call).unwrap();
+    let tx: atoll_runtime_sdk::types::Transaction =
+        atoll_types::cbor::from_value(field(&args, "tx")).unwrap();
+    assert_eq!(tx.call.method, "evm.Create");
+    assert_eq!(field(&tx.call.body, "init_code"), Cbor::Bytes(vec![9]));
+}
