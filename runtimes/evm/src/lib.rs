@@ -117,3 +117,55 @@ pub fn localnet_genesis(
             &atoll_evm::module::genesis(chain_id),
         )
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+    use atoll_crypto::Hash;
+    use atoll_crypto::context::ChainContext;
+    use atoll_evm::tx::{self, LegacyTx, U256};
+    use atoll_runtime_sdk::state::MemStore;
+    use atoll_runtime_sdk::types::{AuthProof, UnverifiedTransaction};
+
+    #[test]
+    fn localnet_genesis_funds_and_runs_an_ethereum_transfer() {
+        let secret = [5u8; 32];
+        let me = tx::address_of(&secret).unwrap();
+        let rt = runtime().unwrap();
+        let mut store = MemStore::new();
+        let genesis = localnet_genesis(0x5afd, &[(me.0, 10u128.pow(21))]).unwrap();
+        rt.init_genesis(&mut store, &genesis).unwrap();
+        let raw = tx::sign_legacy(
+            &LegacyTx {
+                chain_id: Some(0x5afd),
+                nonce: 0,
+                gas_price: U256::from(MIN_GAS_PRICE),
+                gas_limit: 21_000,
+                to: Some(EthAddress([0x42; 20])),
+                value: U256::from(1u64),
+                input: Vec::new(),
+            },
+            &secret,
+        )
+        .unwrap();
+        let wrapped = atoll_types::cbor::to_vec(&UnverifiedTransaction(
+            raw,
+            vec![AuthProof::Module(atoll_evm::ETHEREUM_TX_SCHEME.into())],
+        ))
+        .unwrap();
+        let ctx = atoll_runtime_sdk::BatchContext::new(
+            Namespace([1; 32]),
+            ChainContext::from_hash(&Hash::digest(b"x")),
+            1,
+            1,
+            0,
+        )
+        .unwrap();
+        rt.check_tx(&ctx, &store, &wrapped).unwrap();
+        let r = rt.execute_batch(&ctx, &mut store, &[wrapped]).unwrap();
+        assert!(r.results[0].result.is_success(), "{:?}", r.results[0]);
+        assert_eq!(r.results[0].gas_used, 21_000);
+    }
+}
