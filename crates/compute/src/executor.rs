@@ -510,6 +510,8 @@ impl Inner {
             consensus_height: Height(height),
             epoch: self.epoch_at(height),
             timestamp: last.timestamp,
+            // Queries read the last round: its predecessor's hash.
+            previous_hash: last.previous_hash,
             state_root: self.storage.state_root(),
             extra: self.cfg.extra.clone(),
         }
@@ -1104,6 +1106,7 @@ impl Loop {
             consensus_height: Height(height),
             epoch: self.inner.epoch_at(height),
             timestamp: last.timestamp,
+            previous_hash: last.hash(),
             state_root: self.inner.storage.state_root(),
             extra: self.inner.cfg.extra.clone(),
         };

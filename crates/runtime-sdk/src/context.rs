@@ -3,6 +3,7 @@
 
 use atoll_consensus::services::roothash::types::Message;
 use atoll_crypto::context::{ChainContext, Context as SigContext};
+use atoll_crypto::secp256k1::EthAddress;
 use atoll_crypto::{Address, CryptoError, Hash};
 use atoll_types::Namespace;
 use atoll_types::cbor::Value;
@@ -29,6 +30,13 @@ pub struct BatchContext {
     pub epoch: u64,
     /// The runtime's own account on the consensus layer.
     pub runtime_address: Address,
+    /// The consensus block timestamp the round builds on (seconds since the
+    /// Unix epoch; 0 unless set with [`BatchContext::with_timestamp`]).
+    pub timestamp: u64,
+    /// The hash of the previous runtime block header (round - 1, as the
+    /// consensus layer finalized it); all zeros unless set with
+    /// [`BatchContext::with_previous_hash`].
+    pub previous_hash: Hash,
     signature_context: SigContext,
 }
 
@@ -51,11 +59,27 @@ impl BatchContext {
             round,
             consensus_height,
             epoch,
+            timestamp: 0,
+            previous_hash: Hash::default(),
             signature_context,
         })
     }
 
-    /// The same context for another round (and consensus height and epoch).
+    /// The same context with the consensus block timestamp (seconds).
+    pub fn with_timestamp(mut self, timestamp: u64) -> Self {
+        self.timestamp = timestamp;
+        self
+    }
+
+    /// The same context with the hash of the previous runtime block header.
+    pub fn with_previous_hash(mut self, previous_hash: Hash) -> Self {
+        self.previous_hash = previous_hash;
+        self
+    }
+
+    /// The same context for another round (and consensus height and epoch);
+    /// the timestamp and previous hash are kept (set them again with the
+    /// builders when they change).
     pub fn at_round(&self, round: u64, consensus_height: u64, epoch: u64) -> Self {
         Self {
             round,
@@ -120,6 +144,10 @@ pub struct TxEnv {
     pub auth_info: AuthInfo,
     /// The first signer's address.
     pub caller: Address,
+    /// The caller's Ethereum address, when it is a `secp256k1eth` signer
+    /// (or an Ethereum address given to `core.EstimateGasForCaller`);
+    /// `None` for Ed25519 signers.
+    pub caller_eth: Option<EthAddress>,
     /// The raw transaction's size in bytes.
     pub size: usize,
 }

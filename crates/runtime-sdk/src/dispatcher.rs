@@ -13,9 +13,12 @@ use crate::context::{
 };
 use crate::crypto::verify_signatures;
 use crate::error::{Error, FatalError, ModuleError, TxError};
-use crate::module::{MethodKind, encode_result};
+use crate::module::{DecodeContext, MethodKind, encode_result};
 use crate::modules::accounts::{self, TransferEvent};
-use crate::modules::core::{self, CoreError, EstimateGasQuery, GasUsedEvent, Parameters};
+use crate::modules::core::{
+    self, CallerAddress, CoreError, EstimateGasForCallerQuery, EstimateGasQuery, GasUsedEvent,
+    Parameters,
+};
 use crate::runtime::Runtime;
 use crate::state::{Overlay, ReadOverlay, Store, StoreExt, module_key};
 use crate::types::{
@@ -108,6 +111,7 @@ impl Runtime {
     fn decode_tx(
         &self,
         ctx: &BatchContext,
+        store: &dyn Store,
         params: &Parameters,
         raw: &[u8],
     ) -> Result<Transaction, Error> {
@@ -121,9 +125,23 @@ impl Runtime {
         let utx: UnverifiedTransaction = cbor::from_slice_canonical_with_limits(raw, &limits)
             .map_err(|e| tx_fail(CoreError::MalformedTransaction(e.to_string())))?;
         if let [AuthProof::Module(scheme)] = utx.1.as_slice() {
-            return Err(tx_fail(CoreError::MalformedTransaction(format!(
-                "no module decodes transactions of scheme `{scheme}`"
-            ))));
+            let dctx = DecodeContext {
+                batch: ctx,
+                store,
+                params,
+                signers: &self.signers,
+            };
+            let tx = self
+                .modules
+                .iter()
+                .find_map(|m| m.decode_tx(&dctx, scheme, &utx.0))
+                .unwrap_or_else(|| {
+                    Err(tx_fail(CoreError::MalformedTransaction(format!(
+                        "no module decodes transactions of scheme `{scheme}`"
+                    ))))
+                })?;
+            validate_basic(&tx, params)?;
+            return Ok(tx);
         }
         let tx: Transaction = cbor::from_slice_canonical_with_limits(&utx.0, &limits)
             .map_err(|e| tx_fail(CoreError::MalformedTransaction(e.to_string())))?;
@@ -266,7 +284,7 @@ impl Runtime {
         };
         let params = core::params(store)?;
         let tx = match self
-            .decode_tx(ctx, &params, raw)
+            .decode_tx(ctx, store, &params, raw)
             .and_then(|tx| self.static_checks(ctx, &params, &tx).map(|()| tx))
         {
             Ok(tx) => tx,
@@ -291,6 +309,7 @@ impl Runtime {
             hash,
             auth_info: tx.auth_info.clone(),
             caller,
+            caller_eth: eth_caller(&tx),
             size: raw.len(),
         };
 
@@ -459,6 +478,7 @@ impl Runtime {
             Err(_) => return,
         };
         let mut bodies: Vec<(Vec<u8>, Vec<Ed25519Proof>)> = Vec::with_capacity(txs.len());
+        let mut module_txs: Vec<(String, Vec<u8>)> = Vec::new();
         for raw in txs {
             let key = atoll_crypto::Hash::digest_parts(&[sig_ctx.as_bytes(), raw]);
             if cache.contains(&key) {
@@ -469,6 +489,10 @@ impl Runtime {
             else {
                 continue;
             };
+            if let [AuthProof::Module(scheme)] = utx.1.as_slice() {
+                module_txs.push((scheme.clone(), utx.0));
+                continue;
+            }
             let Ok(tx) = cbor::from_slice_canonical_with_limits::<Transaction>(&utx.0, &limits)
             else {
                 continue;
@@ -496,6 +520,7 @@ impl Runtime {
             }
         }
         drop(cache);
+        self.preverify_module_txs(&module_txs);
         if keys.is_empty() {
             return;
         }
@@ -513,6 +538,32 @@ impl Runtime {
         }
     }
 
+    /// Lets the owning modules recover the signers of module-decoded
+    /// transactions ahead of the batch, on up to as many threads as the
+    /// machine has (only the work is split; results go to the signer cache).
+    fn preverify_module_txs(&self, txs: &[(String, Vec<u8>)]) {
+        let preverify_one = |(scheme, body): &(String, Vec<u8>)| {
+            for m in &self.modules {
+                if m.preverify_tx(scheme, body, &self.signers) {
+                    break;
+                }
+            }
+        };
+        let threads = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1);
+        if threads < 2 || txs.len() < 2 * PREVERIFY_CHUNK_MIN {
+            txs.iter().for_each(preverify_one);
+            return;
+        }
+        let chunk = txs.len().div_ceil(threads).max(PREVERIFY_CHUNK_MIN);
+        std::thread::scope(|s| {
+            for part in txs.chunks(chunk) {
+                s.spawn(move || part.iter().for_each(preverify_one));
+            }
+        });
+    }
+
     /// Checks a transaction for the pool without changing anything:
     /// decoding, signatures, limits, known method, intrinsic gas, nonce
     /// (up to [`RuntimeConfig::max_check_nonce_future_delta`](crate::RuntimeConfig)
@@ -525,7 +576,7 @@ impl Runtime {
     ) -> Result<CheckedTx, Error> {
         self.ensure_genesis(store)?;
         let params = core::params(store)?;
-        let tx = self.decode_tx(ctx, &params, raw)?;
+        let tx = self.decode_tx(ctx, store, &params, raw)?;
         self.static_checks(ctx, &params, &tx)?;
         if self.route(MethodKind::Call, &tx.call.method).is_none() {
             return Err(tx_fail(CoreError::InvalidMethod(tx.call.method.clone())));
@@ -557,9 +608,10 @@ impl Runtime {
     }
 
     /// Estimates the gas `query.tx` needs by running it on a scratch copy of
-    /// the state with the batch gas limit, no fee, the callers' current
-    /// nonces and no signature check. The size charge assumes the largest
-    /// signature of each signer's scheme and the gas field at its current
+    /// the state with no fee, the callers' current nonces and no signature
+    /// check (see [`Runtime::estimate_gas_for_caller`] for how the estimate
+    /// is made sufficient). The size charge assumes the largest signature
+    /// of each signer's scheme and the gas field at its current
     /// (batch-limit) value, so the estimate is an upper bound for it.
     pub fn estimate_gas(
         &self,
@@ -571,6 +623,86 @@ impl Runtime {
         let params = core::params(store)?;
         let mut tx = query.tx.clone();
         validate_basic(&tx, &params)?;
+        let mut nonces: BTreeMap<Address, u64> = BTreeMap::new();
+        let mut bump = Vec::new();
+        for si in &mut tx.auth_info.signer_info {
+            let addr = si.address_spec.address();
+            let n = match nonces.get(&addr) {
+                Some(n) => *n,
+                None => accounts::nonce(store, &addr)?,
+            };
+            si.nonce = n;
+            nonces.insert(addr, n.saturating_add(1));
+            bump.push(addr);
+        }
+        let caller = tx.caller().unwrap_or_default();
+        let caller_eth = eth_caller(&tx);
+        self.estimate(
+            ctx,
+            store,
+            &params,
+            tx,
+            (caller, caller_eth),
+            &bump,
+            query.propagate_failures,
+        )
+    }
+
+    /// Estimates the gas `query.tx` needs when `query.caller` sends it (the
+    /// SDK's `core.EstimateGasForCaller`; for `eth_estimateGas`, which knows
+    /// only the sender's Ethereum address). The transaction's signers are
+    /// replaced by one placeholder signer of the caller's kind with the
+    /// caller's current nonce; the call sees `query.caller` as its caller.
+    ///
+    /// The estimate is the gas the call used with the batch gas limit,
+    /// checked by running it again with exactly that limit; when that
+    /// fails (gas refunds, or the 63/64 rule of EVM calls, make the peak
+    /// need larger than the use), the smallest sufficient limit is found
+    /// by binary search. A failing call answers its error when
+    /// `propagate_failures` is set (for example an EVM revert with its
+    /// reason), otherwise the gas used up to the failure.
+    pub fn estimate_gas_for_caller(
+        &self,
+        ctx: &BatchContext,
+        store: &dyn Store,
+        query: &EstimateGasForCallerQuery,
+    ) -> Result<u64, Error> {
+        self.ensure_genesis(store)?;
+        let params = core::params(store)?;
+        let mut tx = query.tx.clone();
+        let caller = query.caller.address();
+        let nonce = accounts::nonce(store, &caller)?;
+        let (spec, caller_eth) = match &query.caller {
+            CallerAddress::EthAddress(eth) => (placeholder_secp256k1()?, Some(*eth)),
+            CallerAddress::Address(_) => (placeholder_ed25519(), None),
+        };
+        tx.auth_info.signer_info = vec![crate::types::SignerInfo {
+            address_spec: AddressSpec::Signature(spec),
+            nonce,
+        }];
+        validate_basic(&tx, &params)?;
+        self.estimate(
+            ctx,
+            store,
+            &params,
+            tx,
+            (caller, caller_eth),
+            &[caller],
+            query.propagate_failures,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "internal plumbing")]
+    fn estimate(
+        &self,
+        ctx: &BatchContext,
+        store: &dyn Store,
+        params: &Parameters,
+        mut tx: Transaction,
+        (caller, caller_eth): (Address, Option<atoll_crypto::secp256k1::EthAddress>),
+        bump: &[Address],
+        propagate_failures: bool,
+    ) -> Result<u64, Error> {
         if tx.call.format != CallFormat::Plain {
             return Err(tx_fail(CoreError::InvalidCallFormat(
                 "encrypted calls are not supported".into(),
@@ -580,43 +712,77 @@ impl Runtime {
         tx.auth_info.fee.consensus_messages = params.max_messages;
         let denom = tx.auth_info.fee.amount.denomination().clone();
         tx.auth_info.fee.amount = BaseUnits::new(0, denom);
-        let mut nonces: BTreeMap<Address, u64> = BTreeMap::new();
-        for si in &mut tx.auth_info.signer_info {
-            let addr = si.address_spec.address();
-            let n = match nonces.get(&addr) {
-                Some(n) => *n,
-                None => accounts::nonce(store, &addr)?,
-            };
-            si.nonce = n;
-            nonces.insert(addr, n.saturating_add(1));
-        }
         let size = simulated_size(&tx)?;
-        let mut scratch = ReadOverlay::new(store);
-        self.authenticate(&mut scratch, &tx, Mode::Simulate)?;
         let env = TxEnv {
             hash: Hash::empty(),
             auth_info: tx.auth_info.clone(),
-            caller: tx.caller().unwrap_or_default(),
+            caller,
+            caller_eth,
             size,
         };
+        let sim = Simulation {
+            tx,
+            env,
+            size,
+            bump,
+        };
+        let max = params.max_batch_gas;
+        let (result, used) = self.simulate(ctx, store, params, &sim, max)?;
+        match result {
+            Ok(()) => {}
+            Err(Error::Tx(e)) if propagate_failures => return Err(Error::Tx(e)),
+            Err(Error::Tx(_)) => return Ok(used),
+            Err(f) => return Err(f),
+        }
+        // Is what it used enough as a limit? If not, search for the least
+        // limit that is: `lo` fails, `hi` succeeds.
+        if used >= max || self.simulate(ctx, store, params, &sim, used)?.0.is_ok() {
+            return Ok(used);
+        }
+        let (mut lo, mut hi) = (used, max);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            match self.simulate(ctx, store, params, &sim, mid)?.0 {
+                Ok(()) => hi = mid,
+                Err(Error::Tx(_)) => lo = mid,
+                Err(f) => return Err(f),
+            }
+        }
+        Ok(hi)
+    }
+
+    /// Runs a simulation with gas limit `limit` on a scratch copy of the
+    /// state: the call's outcome and the gas it used.
+    fn simulate(
+        &self,
+        ctx: &BatchContext,
+        store: &dyn Store,
+        params: &Parameters,
+        sim: &Simulation<'_>,
+        limit: u64,
+    ) -> Result<(Result<(), Error>, u64), Error> {
+        let mut scratch = ReadOverlay::new(store);
+        for addr in sim.bump {
+            let n = accounts::nonce(&scratch, addr)?;
+            accounts::set_nonce(&mut scratch, addr, n.saturating_add(1))?;
+        }
+        let mut tx = sim.tx.clone();
+        tx.auth_info.fee.gas = limit;
+        let mut env = sim.env.clone();
+        env.auth_info.fee.gas = limit;
         let mut call_store = Overlay::new(&mut scratch);
         let mut cctx = Context::for_tx(
             ctx,
             &mut call_store,
             Mode::Simulate,
             &env,
-            GasMeter {
-                limit: params.max_batch_gas,
-                used: 0,
-            },
+            GasMeter { limit, used: 0 },
         );
-        let result = self.run_call(&mut cctx, &params, &tx, size);
+        let result = self.run_call(&mut cctx, params, &tx, sim.size);
         let used = cctx.gas().used;
         match result {
-            Ok(_) => Ok(used),
-            Err(Error::Tx(e)) if query.propagate_failures => Err(Error::Tx(e)),
-            Err(Error::Tx(_)) => Ok(used),
-            Err(f) => Err(f),
+            Err(Error::Fatal(f)) => Err(Error::Fatal(f)),
+            r => Ok((r.map(|_| ()), used)),
         }
     }
 
@@ -638,6 +804,9 @@ impl Runtime {
         let value = if method == "core.EstimateGas" {
             let q: EstimateGasQuery = crate::module::decode_body(args)?;
             encode_result(&self.estimate_gas(ctx, store, &q)?)?
+        } else if method == "core.EstimateGasForCaller" {
+            let q: EstimateGasForCallerQuery = crate::module::decode_body(args)?;
+            encode_result(&self.estimate_gas_for_caller(ctx, store, &q)?)?
         } else {
             let module = self
                 .route(MethodKind::Query, method)
@@ -690,6 +859,44 @@ impl Runtime {
         }
         Ok(events)
     }
+}
+
+/// Fewest module-decoded transactions per preverification thread.
+const PREVERIFY_CHUNK_MIN: usize = 16;
+
+/// A transaction prepared for gas estimation.
+struct Simulation<'a> {
+    tx: Transaction,
+    env: TxEnv,
+    size: usize,
+    /// Accounts whose nonces go up before the call (as authentication does).
+    bump: &'a [Address],
+}
+
+/// The caller's Ethereum address, when the first signer is `secp256k1eth`.
+fn eth_caller(tx: &Transaction) -> Option<atoll_crypto::secp256k1::EthAddress> {
+    match &tx.auth_info.signer_info.first()?.address_spec {
+        AddressSpec::Signature(SignatureAddressSpec::Secp256k1Eth(pk)) => {
+            Some(pk.0.to_eth_address())
+        }
+        AddressSpec::Signature(SignatureAddressSpec::Ed25519(_)) => None,
+    }
+}
+
+/// A fixed, valid secp256k1 key (the generator point) standing in for an
+/// Ethereum caller whose key is unknown.
+fn placeholder_secp256k1() -> Result<SignatureAddressSpec, Error> {
+    const GENERATOR: &str = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798";
+    atoll_crypto::secp256k1::PublicKey::from_hex(GENERATOR)
+        .map(|pk| SignatureAddressSpec::Secp256k1Eth(crate::types::Secp256k1Key(pk)))
+        .map_err(|e| Error::Fatal(FatalError::Invariant(e.to_string())))
+}
+
+/// A fixed Ed25519 key standing in for a caller whose key is unknown.
+fn placeholder_ed25519() -> SignatureAddressSpec {
+    SignatureAddressSpec::Ed25519(
+        atoll_crypto::ed25519::SigningKey::from_seed(&[0; 32]).public_key(),
+    )
 }
 
 fn validate_basic(tx: &Transaction, params: &Parameters) -> Result<(), Error> {

@@ -124,9 +124,30 @@
 //! [`Overlay`](state::Overlay); queries and simulations run on a
 //! [`ReadOverlay`](state::ReadOverlay) that is never written back.
 //!
+//! # Module-decoded transactions
+//!
+//! An `UnverifiedTransaction(body, [{"module": scheme}])` is handed to the
+//! modules' [`Module::decode_tx`] hook: the module that owns `scheme` (the
+//! EVM module owns `"evm.ethereum.v0"`, whose body is a raw Ethereum
+//! transaction) authenticates it and returns the SDK [`types::Transaction`]
+//! it stands for; then it goes through the same static checks,
+//! authentication (nonce, fee) and dispatch as any other transaction. A
+//! scheme no module owns is `core.MalformedTransaction`. Recovered signers
+//! are cached ([`SignerCache`]), and [`Runtime::preverify`] lets the modules
+//! recover them ahead of the batch on several threads
+//! ([`Module::preverify_tx`]).
+//!
+//! # Gas estimation
+//!
+//! `core.EstimateGas` and `core.EstimateGasForCaller` (for a caller known
+//! only by its address, such as `eth_estimateGas`'s `from`) run the
+//! transaction through the dispatcher's own call path on a scratch state,
+//! then make sure the estimate suffices as a gas limit (see
+//! [`Runtime::estimate_gas_for_caller`]).
+//!
 //! # Not yet
 //!
-//! Multisig, sr25519 and module-decoded (Ethereum) transactions; encrypted
+//! Multisig and sr25519 transactions; encrypted
 //! calls; fee proxies; the dynamic minimum gas price; storage-byte and
 //! per-message gas floors; fee disbursement to compute nodes; delegation
 //! (`consensus.Delegate`/`Undelegate`); `check_tx` does not run the call
@@ -140,6 +161,7 @@ pub mod error;
 pub mod module;
 pub mod modules;
 pub mod runtime;
+pub mod signers;
 pub mod state;
 pub mod types;
 
@@ -147,6 +169,7 @@ pub use atoll_consensus::services::roothash::types::{Message, MessageResult};
 pub use context::{BatchContext, Context, Event, GasMeter, MessageHook, Mode, QueryContext, TxEnv};
 pub use dispatcher::{BatchResult, CheckedTx, TxResult};
 pub use error::{Error, FatalError, ModuleError, TxError};
-pub use module::{MethodInfo, MethodKind, Module};
+pub use module::{DecodeContext, MethodInfo, MethodKind, Module};
 pub use runtime::{BuildError, Runtime, RuntimeBuilder, RuntimeConfig, RuntimeGenesis};
+pub use signers::SignerCache;
 pub use state::Store;

@@ -11,10 +11,26 @@ use atoll_types::cbor::Value;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::context::{Context, QueryContext};
+use crate::context::{BatchContext, Context, QueryContext};
 use crate::error::{Error, FatalError};
-use crate::modules::core::CoreError;
+use crate::modules::core::{CoreError, Parameters};
+use crate::signers::SignerCache;
 use crate::state::Store;
+use crate::types::Transaction;
+
+/// What a module sees when it decodes a transaction of its own scheme
+/// ([`Module::decode_tx`]).
+pub struct DecodeContext<'a> {
+    /// The round the transaction is checked or executed in.
+    pub batch: &'a BatchContext,
+    /// The state (read-only), for the module's parameters.
+    pub store: &'a dyn Store,
+    /// `core`'s parameters.
+    pub params: &'a Parameters,
+    /// Signers recovered earlier, by a digest of the bytes they were
+    /// recovered from.
+    pub signers: &'a SignerCache,
+}
 
 /// What a method name refers to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -79,6 +95,31 @@ pub trait Module: Send + Sync {
     fn init_genesis(&self, store: &mut dyn Store, genesis: Option<&Value>) -> Result<(), Error> {
         let _ = (store, genesis);
         Ok(())
+    }
+
+    /// Decodes a transaction that arrived as `UnverifiedTransaction(body,
+    /// [AuthProof::Module(scheme)])`: `None` when the module does not own
+    /// `scheme`; otherwise the transaction, whose signers the module has
+    /// authenticated itself (the dispatcher checks no signature for it), or
+    /// why it is refused (a client error, before any state changes).
+    /// The first module that answers `Some` decides.
+    fn decode_tx(
+        &self,
+        ctx: &DecodeContext<'_>,
+        scheme: &str,
+        body: &[u8],
+    ) -> Option<Result<Transaction, Error>> {
+        let _ = (ctx, scheme, body);
+        None
+    }
+
+    /// Does the expensive, state-independent part of decoding a transaction
+    /// of the module's `scheme` ahead of its batch, remembering recovered
+    /// signers in `signers`; `false` when the module does not own `scheme`.
+    /// May run on several threads at once; must never change an outcome.
+    fn preverify_tx(&self, scheme: &str, body: &[u8], signers: &SignerCache) -> bool {
+        let _ = (scheme, body, signers);
+        false
     }
 
     /// Runs a call the module declared.

@@ -75,6 +75,7 @@ impl RuntimeBuilder {
             verified: std::sync::Mutex::new(atoll_consensus::recent::RecentHashes::new(
                 VERIFIED_CACHE,
             )),
+            signers: crate::signers::SignerCache::new(VERIFIED_CACHE),
         })
     }
 }
@@ -107,6 +108,9 @@ pub struct Runtime {
     /// when its batch runs. Only successes are remembered, so no outcome
     /// depends on what it holds.
     pub(crate) verified: std::sync::Mutex<atoll_consensus::recent::RecentHashes>,
+    /// Signers that modules recovered from transactions of their own
+    /// schemes (Ethereum transactions), by digest of the recovered bytes.
+    pub(crate) signers: crate::signers::SignerCache,
 }
 
 /// Most transactions a runtime remembers as verified.

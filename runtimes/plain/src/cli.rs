@@ -55,36 +55,55 @@ fn load_genesis(path: &PathBuf) -> Result<RuntimeGenesis, String> {
 
 /// Runs the runtime with command-line `args` (without the program name):
 /// serves the host on the inherited socket until it closes.
+pub fn run(args: Vec<std::ffi::OsString>) -> ExitCode {
+    run_with("atoll-runtime-plain", args, |id, genesis| {
+        PlainRuntime::new(id, genesis).map_err(|e| e.to_string())
+    })
+}
+
+/// Runs any runtime served through [`PlainRuntime`] with the same command
+/// line (`--runtime-id HEX [--genesis PATH]`): `build` makes it from the
+/// runtime id and the genesis file's contents; `name` prefixes error
+/// messages. Exit codes: 2 for a bad command line or genesis file, 1 when
+/// the runtime cannot be built or serving fails, 0 when the host closed
+/// the socket.
 #[allow(
     clippy::print_stderr,
     reason = "the runtime reports its fatal errors on standard error"
 )]
-pub fn run(args: Vec<std::ffi::OsString>) -> ExitCode {
+pub fn run_with(
+    name: &str,
+    args: Vec<std::ffi::OsString>,
+    build: impl FnOnce(Namespace, Option<RuntimeGenesis>) -> Result<PlainRuntime, String>,
+) -> ExitCode {
     let args = match parse_args(args) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("atoll-runtime-plain: {e}\n{USAGE}");
+            eprintln!(
+                "{name}: {e}\n{}",
+                USAGE.replace("atoll-runtime-plain", name)
+            );
             return ExitCode::from(2);
         }
     };
     let genesis = match args.genesis.as_ref().map(load_genesis).transpose() {
         Ok(g) => g,
         Err(e) => {
-            eprintln!("atoll-runtime-plain: {e}");
+            eprintln!("{name}: {e}");
             return ExitCode::from(2);
         }
     };
-    let handler = match PlainRuntime::new(args.runtime_id, genesis) {
+    let handler = match build(args.runtime_id, genesis) {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("atoll-runtime-plain: cannot build the runtime: {e}");
+            eprintln!("{name}: cannot build the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
     match serve(handler) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("atoll-runtime-plain: {e}");
+            eprintln!("{name}: {e}");
             ExitCode::FAILURE
         }
     }

@@ -36,8 +36,11 @@
 //! [`PlainContext`]: the consensus chain context that transactions are
 //! signed under (the hex of the consensus genesis document's hash). The node
 //! fills it from its consensus genesis. `round`, `consensus_height` and
-//! `epoch` come from the [`BatchContext`] itself; its `timestamp` is not
-//! used.
+//! `epoch`, `timestamp` and `previous_hash` come from the [`BatchContext`]
+//! itself.
+//!
+//! **Other runtimes.** [`PlainRuntime::with_runtime`] serves any SDK
+//! [`Runtime`] the same way (the EVM ParaTime is built on it).
 //!
 //! **Calls.**
 //!
@@ -292,6 +295,7 @@ pub struct PlainRuntime {
     runtime_id: Namespace,
     runtime: Runtime,
     genesis: Option<RuntimeGenesis>,
+    version: Version,
 }
 
 impl std::fmt::Debug for PlainRuntime {
@@ -311,16 +315,44 @@ impl PlainRuntime {
         runtime_id: Namespace,
         genesis: Option<RuntimeGenesis>,
     ) -> Result<Self, atoll_runtime_sdk::BuildError> {
-        Ok(Self {
+        Ok(Self::with_runtime(
             runtime_id,
-            runtime: Runtime::builder()
+            Runtime::builder()
                 .module(atoll_runtime_sdk::modules::consensus_accounts::ConsensusAccounts)
                 .config(atoll_runtime_sdk::RuntimeConfig {
                     max_check_nonce_future_delta: MAX_CHECK_NONCE_FUTURE_DELTA,
                 })
                 .build()?,
             genesis,
-        })
+        ))
+    }
+
+    /// Any SDK `runtime` served over the host protocol exactly as the plain
+    /// runtime is (same context, genesis marker, calls and errors); it
+    /// reports [`runtime_version`] until [`PlainRuntime::with_version`]
+    /// sets another.
+    pub fn with_runtime(
+        runtime_id: Namespace,
+        runtime: Runtime,
+        genesis: Option<RuntimeGenesis>,
+    ) -> Self {
+        Self {
+            runtime_id,
+            runtime,
+            genesis,
+            version: runtime_version(),
+        }
+    }
+
+    /// The same runtime reporting `version` in the handshake.
+    pub fn with_version(mut self, version: Version) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// The SDK runtime it serves.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
     }
 
     /// The SDK's context for a call.
@@ -345,6 +377,10 @@ impl PlainRuntime {
             ctx.consensus_height.0,
             ctx.epoch.0,
         )
+        .map(|c| {
+            c.with_timestamp(ctx.timestamp)
+                .with_previous_hash(ctx.previous_hash)
+        })
         .map_err(|e| PlainError::BadContext(e.to_string()))
     }
 
@@ -460,7 +496,7 @@ impl PlainRuntime {
 
 impl RuntimeHandler for PlainRuntime {
     fn info(&self) -> RuntimeInfo {
-        RuntimeInfo::new(self.runtime_id, runtime_version())
+        RuntimeInfo::new(self.runtime_id, self.version)
     }
 
     fn execute_batch(

@@ -71,6 +71,7 @@ fn ctx(round: u64) -> BatchContext {
         consensus_height: Height(100 + round),
         epoch: Epoch(1),
         timestamp: 1_700_000_000,
+        previous_hash: Default::default(),
         state_root: StateRoot::default(),
         extra: PlainContext::new(&chain()).to_value(),
     }

@@ -6,4 +6,6 @@
     reason = "tests"
 )]
 
+mod common;
+mod module;
 mod tx;

@@ -304,6 +304,11 @@ pub struct BatchContext {
     pub epoch: Epoch,
     /// The consensus block's timestamp (seconds since the Unix epoch).
     pub timestamp: u64,
+    /// The hash of the previous runtime block header (round - 1 as the
+    /// consensus layer finalized it; zero when unknown). The EVM's
+    /// `BLOCKHASH` reads it. Required on the wire (no serde default): a
+    /// defaulted field would let a corrupted key decode to the same message.
+    pub previous_hash: Hash,
     /// The state the call reads (and, for a batch, writes on top of).
     pub state_root: StateRoot,
     /// Runtime-specific context, opaque to the host (`null` when none).

@@ -27,6 +27,7 @@ fn ctx() -> BatchContext {
         consensus_height: Height(10),
         epoch: Epoch(1),
         timestamp: 1_700_000_000,
+        previous_hash: Default::default(),
         state_root: StateRoot::default(),
         extra: Value::Null,
     }

@@ -249,6 +249,18 @@ pub fn total_supply(store: &dyn Store, denom: &Denomination) -> Result<u128, Fat
         .0)
 }
 
+/// Sets the total supply of one denomination (for modules that create or
+/// destroy tokens outside [`mint`] and [`burn`], such as an EVM genesis
+/// funding its accounts or a self-destruct that burns a balance; the caller
+/// keeps it equal to the sum of balances).
+pub fn set_total_supply(
+    store: &mut dyn Store,
+    denom: &Denomination,
+    amount: u128,
+) -> Result<(), FatalError> {
+    put_amount(store, &supply_key(denom), amount)
+}
+
 fn put_amount(store: &mut dyn Store, key: &[u8], amount: u128) -> Result<(), FatalError> {
     if amount == 0 {
         store.remove(key)

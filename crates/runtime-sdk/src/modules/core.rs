@@ -209,6 +209,45 @@ pub struct EstimateGasQuery {
     pub propagate_failures: bool,
 }
 
+/// Who a `core.EstimateGasForCaller` simulation runs as (the SDK's
+/// `CallerAddress`): `{"address": Address}` or `{"eth_address": bytes(20)}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallerAddress {
+    /// An account address.
+    #[serde(rename = "address")]
+    Address(atoll_crypto::Address),
+    /// An Ethereum address (its account is `Address::from_eth`).
+    #[serde(rename = "eth_address")]
+    EthAddress(atoll_crypto::secp256k1::EthAddress),
+}
+
+impl CallerAddress {
+    /// The caller's account address.
+    pub fn address(&self) -> atoll_crypto::Address {
+        match self {
+            Self::Address(a) => *a,
+            Self::EthAddress(e) => atoll_crypto::Address::from_eth(e),
+        }
+    }
+}
+
+/// The argument of `core.EstimateGasForCaller`: like
+/// [`EstimateGasQuery`], but the simulation runs as `caller`, who need not
+/// be (and for an Ethereum address cannot be) a signer of `tx`; `tx`'s
+/// signers are replaced by one placeholder signer of the caller's kind
+/// (a `secp256k1eth` key for an Ethereum address, Ed25519 otherwise), which
+/// sizes the transaction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EstimateGasForCallerQuery {
+    /// Who the simulation runs as.
+    pub caller: CallerAddress,
+    /// The transaction to simulate (fee, signers and nonces are ignored).
+    pub tx: Transaction,
+    /// Whether a failing call makes the query fail with the call's error.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub propagate_failures: bool,
+}
+
 /// The current parameters of `core`.
 pub fn params(store: &dyn Store) -> Result<Parameters, crate::error::FatalError> {
     state::get_params(store, MODULE_NAME)
@@ -229,6 +268,7 @@ impl Module for Core {
             MethodInfo::query("core.MinGasPrice"),
             // Served by the dispatcher, which can simulate transactions.
             MethodInfo::query("core.EstimateGas"),
+            MethodInfo::query("core.EstimateGasForCaller"),
         ]
     }
 

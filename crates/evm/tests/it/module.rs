@@ -1,0 +1,400 @@
+//! The `evm` module through the real dispatcher.
+
+use atoll_crypto::secp256k1::EthAddress;
+use atoll_evm::asm::deployer;
+use atoll_evm::tx::{self, U256};
+use atoll_evm::types::{CodeQuery, H256, LogEvent, SimulateCallQuery, StorageQuery, U256 as WU256};
+use atoll_runtime_sdk::modules::core::{CallerAddress, EstimateGasForCallerQuery};
+use atoll_runtime_sdk::types::{CallResult, Transaction};
+use atoll_types::cbor::{self, Value};
+
+use crate::common::*;
+
+fn ok_bytes(r: &CallResult) -> Vec<u8> {
+    match r {
+        CallResult::Ok(Value::Bytes(b)) => b.clone(),
+        other => panic!("not ok bytes: {other:?}"),
+    }
+}
+
+fn failed(r: &CallResult) -> (String, u32, String) {
+    match r {
+        CallResult::Failed {
+            module,
+            code,
+            message,
+        } => (module.clone(), *code, message.clone()),
+        other => panic!("not failed: {other:?}"),
+    }
+}
+
+fn deploy_counter(net: &mut Net) -> EthAddress {
+    let alice = addr(&ALICE);
+    let nonce = net.nonce(&alice);
+    let r = net.run(&[legacy(
+        &ALICE,
+        nonce,
+        None,
+        0,
+        deployer(&counter_runtime()),
+        200_000,
+    )]);
+    let created = ok_bytes(&r.results[0].result);
+    let expected = tx::create_address(&alice, nonce);
+    assert_eq!(created, expected.0.to_vec());
+    expected
+}
+
+#[test]
+fn value_transfer_between_eth_accounts() {
+    let mut net = Net::new();
+    let (alice, bob) = (addr(&ALICE), addr(&BOB));
+    let supply = net.supply();
+    let r = net.run(&[legacy(&ALICE, 0, Some(bob), ETH, Vec::new(), 21_000)]);
+    assert!(r.results[0].result.is_success(), "{:?}", r.results[0]);
+    assert_eq!(r.results[0].gas_used, 21_000);
+    assert_eq!(net.balance(&alice), 100 * ETH - ETH - 21_000 * MIN_PRICE);
+    assert_eq!(net.balance(&bob), 101 * ETH);
+    assert_eq!(net.nonce(&alice), 1);
+    assert_eq!(net.supply(), supply);
+    // An EIP-1559 transfer: effective price = min(cap, base + tip); the
+    // unused gas is refunded.
+    let r = net.run(&[eip1559(
+        &BOB,
+        0,
+        Some(alice),
+        5,
+        Vec::new(),
+        50_000,
+        3 * MIN_PRICE,
+        2,
+    )]);
+    assert!(r.results[0].result.is_success(), "{:?}", r.results[0]);
+    assert_eq!(r.results[0].gas_used, 21_000);
+    assert_eq!(net.balance(&bob), 101 * ETH - 5 - 21_000 * (MIN_PRICE + 2));
+    assert_eq!(net.supply(), supply);
+}
+
+#[test]
+fn deploy_call_logs_revert_and_queries() {
+    let mut net = Net::new();
+    let alice = addr(&ALICE);
+    let counter = deploy_counter(&mut net);
+    assert_eq!(net.nonce(&alice), 1);
+    let code: serde_bytes::ByteBuf = net
+        .query("evm.Code", &CodeQuery { address: counter })
+        .unwrap();
+    assert_eq!(code.into_vec(), counter_runtime());
+
+    let r = net.run(&[eip1559(
+        &ALICE,
+        1,
+        Some(counter),
+        0,
+        vec![1],
+        100_000,
+        2 * MIN_PRICE,
+        1,
+    )]);
+    let res = &r.results[0];
+    let out = ok_bytes(&res.result);
+    assert_eq!(U256::from_be_slice(&out), U256::from(1u64));
+    let logs: Vec<LogEvent> = res
+        .events
+        .iter()
+        .filter(|e| e.module == "evm" && e.code == 1)
+        .map(|e| e.decode().unwrap())
+        .collect();
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0].address, counter);
+    assert_eq!(logs[0].topics, vec![H256(incremented_topic())]);
+    assert_eq!(U256::from_be_slice(&logs[0].data), U256::from(1u64));
+    let slot: H256 = net
+        .query(
+            "evm.Storage",
+            &StorageQuery {
+                address: counter,
+                index: H256([0; 32]),
+            },
+        )
+        .unwrap();
+    assert_eq!(U256::from_be_bytes(slot.0), U256::from(1u64));
+
+    // A revert: typed error with the reason, gas and fee charged, nonce
+    // used, storage unchanged, no logs.
+    let before = net.balance(&alice);
+    let r = net.run(&[legacy(&ALICE, 2, Some(counter), 0, vec![2], 100_000)]);
+    let res = &r.results[0];
+    let (module, code, message) = failed(&res.result);
+    assert_eq!((module.as_str(), code), ("evm", 8));
+    let data = {
+        let mut d = vec![0x08, 0xc3, 0x79, 0xa0];
+        let mut w = [0u8; 32];
+        w[31] = 0x20;
+        d.extend_from_slice(&w);
+        w[31] = 4;
+        d.extend_from_slice(&w);
+        let mut s = [0u8; 32];
+        s[..4].copy_from_slice(b"nope");
+        d.extend_from_slice(&s);
+        d
+    };
+    assert_eq!(
+        message,
+        format!("execution reverted: nope (data 0x{})", hex::encode(&data))
+    );
+    assert!(res.gas_used > 21_000 && res.gas_used < 100_000);
+    assert_eq!(
+        before - net.balance(&alice),
+        u128::from(res.gas_used) * MIN_PRICE
+    );
+    assert_eq!(net.nonce(&alice), 3);
+    assert!(res.events.iter().all(|e| e.module != "evm"));
+
+    // Halting (INVALID) uses the whole gas limit.
+    let r = net.run(&[legacy(&ALICE, 3, Some(counter), 0, vec![9], 60_000)]);
+    let (module, code, _) = failed(&r.results[0].result);
+    assert_eq!((module.as_str(), code), ("evm", 2));
+    assert_eq!(r.results[0].gas_used, 60_000);
+
+    // Simulations.
+    let sim = |data: Vec<u8>| SimulateCallQuery {
+        gas_price: WU256::default(),
+        gas_limit: 1_000_000,
+        caller: alice,
+        address: Some(counter),
+        value: WU256::default(),
+        data,
+    };
+    let out: serde_bytes::ByteBuf = net.query("evm.SimulateCall", &sim(vec![3])).unwrap();
+    assert_eq!(U256::from_be_slice(&out), U256::from(1u64));
+    let err = net
+        .query::<serde_bytes::ByteBuf>("evm.SimulateCall", &sim(vec![2]))
+        .unwrap_err();
+    assert!(err.is("evm", 8), "{err}");
+    assert!(err.to_string().contains("execution reverted: nope"));
+}
+
+#[test]
+fn estimates_suffice_and_reverts_are_reported() {
+    let mut net = Net::new();
+    let alice = addr(&ALICE);
+    let counter = deploy_counter(&mut net);
+    let body = |data: Vec<u8>| {
+        cbor::to_value(&atoll_evm::types::Call {
+            address: counter,
+            value: WU256::default(),
+            data,
+        })
+        .unwrap()
+    };
+    let q = |data: Vec<u8>| EstimateGasForCallerQuery {
+        caller: CallerAddress::EthAddress(alice),
+        tx: Transaction::new("evm.Call", body(data)),
+        propagate_failures: true,
+    };
+    let est: u64 = net.query("core.EstimateGasForCaller", &q(vec![1])).unwrap();
+    assert!(est > 21_000);
+    // The estimate is enough as a limit, and the state did not change.
+    let r = net.run(&[legacy(&ALICE, 1, Some(counter), 0, vec![1], est)]);
+    assert!(r.results[0].result.is_success(), "{:?}", r.results[0]);
+    // Now the slot is non-zero: cheaper, and the new estimate suffices too.
+    let est2: u64 = net.query("core.EstimateGasForCaller", &q(vec![1])).unwrap();
+    assert!(est2 < est);
+    let r = net.run(&[legacy(&ALICE, 2, Some(counter), 0, vec![1], est2)]);
+    assert!(r.results[0].result.is_success(), "{:?}", r.results[0]);
+    let err = net
+        .query::<u64>("core.EstimateGasForCaller", &q(vec![2]))
+        .unwrap_err();
+    assert!(err.is("evm", 8));
+    assert!(err.to_string().contains("nope"));
+}
+
+/// Each bad transaction is refused before paying: the store after its batch
+/// equals the store after an empty batch at the same round.
+#[test]
+fn bad_inputs_are_typed_errors_and_change_nothing() {
+    let bob = addr(&BOB);
+    let unfunded = [0x99; 32];
+    let cases: Vec<(&str, Vec<u8>, &str, u32)> = vec![
+        ("malformed rlp", wrap(&[0xf8, 0x01]), "core", 1),
+        ("blob type", wrap(&[0x03, 0xc0]), "core", 1),
+        (
+            "wrong chain id",
+            wrap(
+                &tx::sign_legacy(
+                    &tx::LegacyTx {
+                        chain_id: Some(1),
+                        nonce: 0,
+                        gas_price: U256::from(MIN_PRICE),
+                        gas_limit: 21_000,
+                        to: Some(bob),
+                        value: U256::ZERO,
+                        input: Vec::new(),
+                    },
+                    &ALICE,
+                )
+                .unwrap(),
+            ),
+            "evm",
+            9,
+        ),
+        (
+            "nonce too high",
+            legacy(&ALICE, 1, Some(bob), 1, Vec::new(), 21_000),
+            "core",
+            4,
+        ),
+        (
+            "gas above the block",
+            legacy(&ALICE, 0, Some(bob), 1, Vec::new(), MAX_GAS + 1),
+            "core",
+            11,
+        ),
+        (
+            "gas below intrinsic",
+            legacy(&ALICE, 0, Some(bob), 1, Vec::new(), 20_999),
+            "evm",
+            5,
+        ),
+        (
+            "fee cap below the base fee",
+            eip1559(
+                &ALICE,
+                0,
+                Some(bob),
+                1,
+                Vec::new(),
+                21_000,
+                MIN_PRICE - 1,
+                0,
+            ),
+            "core",
+            20,
+        ),
+        (
+            "unfunded sender",
+            legacy(&unfunded, 0, Some(bob), 0, Vec::new(), 21_000),
+            "core",
+            5,
+        ),
+    ];
+    for (what, raw, module, code) in cases {
+        let mut bad = Net::new();
+        let mut empty = Net::new();
+        let r = bad.run(std::slice::from_ref(&raw));
+        empty.run(&[]);
+        let (m, c, msg) = failed(&r.results[0].result);
+        assert_eq!((m.as_str(), c), (module, code), "{what}: {msg}");
+        assert_eq!(r.results[0].gas_used, 0, "{what}");
+        assert_eq!(bad.store, empty.store, "{what} changed the state");
+        // check_tx refuses it with the same error.
+        let err = bad.rt.check_tx(&bad.ctx(), &bad.store, &raw).unwrap_err();
+        assert!(err.is(module, code), "{what}: {err}");
+    }
+    // A nonce too low.
+    let mut net = Net::new();
+    net.run(&[legacy(&ALICE, 0, Some(bob), 1, Vec::new(), 21_000)]);
+    let r = net.run(&[legacy(&ALICE, 0, Some(bob), 1, Vec::new(), 21_000)]);
+    assert_eq!(failed(&r.results[0].result).1, 4);
+}
+
+#[test]
+fn same_batch_twice_gives_the_same_state() {
+    let build = || {
+        let mut net = Net::new();
+        let counter = deploy_counter(&mut net);
+        let r = net.run(&[
+            legacy(&ALICE, 1, Some(counter), 0, vec![1], 100_000),
+            legacy(&BOB, 0, Some(counter), 0, vec![1], 100_000),
+            legacy(&BOB, 1, Some(addr(&ALICE)), 7, Vec::new(), 21_000),
+            legacy(&ALICE, 2, Some(counter), 0, vec![2], 100_000),
+        ]);
+        (net.store, r)
+    };
+    let (s1, r1) = build();
+    let (s2, r2) = build();
+    assert_eq!(s1, s2);
+    assert_eq!(r1, r2);
+}
+
+#[test]
+fn erc20_transfers_on_the_paratime_and_on_raw_revm_agree() {
+    use atoll_evm::bench::RawRevm;
+    use atoll_evm::erc20;
+    let mut net = Net::new();
+    let alice = addr(&ALICE);
+    let bob = addr(&BOB);
+    let r = net.run(&[legacy(
+        &ALICE,
+        0,
+        None,
+        0,
+        erc20::init_code(U256::from(1_000_000u64)),
+        300_000,
+    )]);
+    let token = EthAddress(ok_bytes(&r.results[0].result).try_into().unwrap());
+    let transfers: Vec<Vec<u8>> = (1..=5)
+        .map(|n| {
+            tx::sign_legacy(
+                &tx::LegacyTx {
+                    chain_id: Some(CHAIN_ID),
+                    nonce: n,
+                    gas_price: U256::from(MIN_PRICE),
+                    gas_limit: 100_000,
+                    to: Some(token),
+                    value: U256::ZERO,
+                    input: erc20::transfer_calldata(&bob.0, U256::from(10u64)),
+                },
+                &ALICE,
+            )
+            .unwrap()
+        })
+        .collect();
+    let r = net.run(&transfers.iter().map(|t| wrap(t)).collect::<Vec<_>>());
+    let mut paratime_gas = 0;
+    for res in &r.results {
+        assert_eq!(
+            U256::from_be_slice(&ok_bytes(&res.result)),
+            U256::from(1u64)
+        );
+        paratime_gas += res.gas_used;
+        assert!(res.events.iter().any(|e| e.module == "evm"));
+    }
+    let bal: H256 = net
+        .query(
+            "evm.Storage",
+            &StorageQuery {
+                address: token,
+                index: H256(U256::from_be_slice(&bob.0).to_be_bytes()),
+            },
+        )
+        .unwrap();
+    assert_eq!(U256::from_be_bytes(bal.0), U256::from(50u64));
+
+    let mut vm = RawRevm::new(CHAIN_ID);
+    vm.fund(alice.0, U256::from(10u128 * ETH));
+    vm.install_erc20(token.0, &[(alice.0, U256::from(1_000_000u64))]);
+    // The raw VM starts at nonce 0 for alice: re-sign from 0.
+    let raw: Vec<Vec<u8>> = (0..5)
+        .map(|n| {
+            tx::sign_legacy(
+                &tx::LegacyTx {
+                    chain_id: Some(CHAIN_ID),
+                    nonce: n,
+                    gas_price: U256::from(MIN_PRICE),
+                    gas_limit: 100_000,
+                    to: Some(token),
+                    value: U256::ZERO,
+                    input: erc20::transfer_calldata(&bob.0, U256::from(10u64)),
+                },
+                &ALICE,
+            )
+            .unwrap()
+        })
+        .collect();
+    let report = vm.execute(&raw).unwrap();
+    assert_eq!(report.succeeded, 5);
+    assert_eq!(vm.erc20_balance(token.0, bob.0), U256::from(50u64));
+    assert_eq!(report.gas_used, paratime_gas);
+}
