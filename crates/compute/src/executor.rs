@@ -181,6 +181,11 @@ pub struct WorkerConfig {
     pub pool: PoolLimits,
     /// A misbehaviour for tests.
     pub fault: Option<Fault>,
+    /// When set, the proposer also proposes an empty batch once a round
+    /// has been open this long with no work, so that the runtime makes
+    /// blocks at a steady pace when idle (Ethereum tooling waits for new
+    /// blocks). `None`: rounds only when there is work.
+    pub idle_round: Option<Duration>,
 }
 
 /// Why a transaction was not accepted.
@@ -634,6 +639,9 @@ struct RoundWork {
     /// When this node first saw work for the round (rank takeover counts
     /// from there).
     work_since: Option<Instant>,
+    /// When this node first looked at the round (idle rounds count from
+    /// there).
+    opened: Option<Instant>,
 }
 
 struct Loop {
@@ -948,9 +956,20 @@ impl Loop {
         let Some(rank) = order.iter().position(|n| *n == me) else {
             return;
         };
+        let opened = *self
+            .work
+            .entry(next)
+            .or_default()
+            .opened
+            .get_or_insert_with(Instant::now);
         let has_work = !lock(&self.inner.pool).is_empty()
             || !rs.last_message_results.is_empty()
-            || !self.inner.storage.has_run();
+            || !self.inner.storage.has_run()
+            || self
+                .inner
+                .cfg
+                .idle_round
+                .is_some_and(|idle| opened.elapsed() >= idle);
         if !has_work {
             return;
         }

@@ -307,6 +307,7 @@ impl Compute {
                         ..PoolLimits::default()
                     },
                     fault: r.debug_fault,
+                    idle_round: r.idle_round_ms.map(std::time::Duration::from_millis),
                 },
                 host,
                 storage,

@@ -259,6 +259,13 @@ pub struct RuntimeSection {
     /// refused unless the genesis is a debug one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub debug_fault: Option<atoll_compute::executor::Fault>,
+    /// When set, this node, as the round's proposer, proposes an empty batch
+    /// once a round has stayed open this many milliseconds with no work:
+    /// the runtime then makes blocks at a steady pace even when idle, as
+    /// Ethereum tooling expects (a wallet waiting for confirmations).
+    /// Unset: rounds only when there is work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_round_ms: Option<u64>,
     /// Where to serve the runtime's Ethereum JSON-RPC (HTTP and WebSocket;
     /// none: not served). For EVM runtimes.
     #[serde(default, skip_serializing_if = "Option::is_none")]

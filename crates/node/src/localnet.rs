@@ -107,6 +107,9 @@ pub struct RuntimePlan {
     /// Whether every node serving it also serves its Ethereum JSON-RPC
     /// (`web3`, on a free loopback port; EVM runtimes).
     pub web3: bool,
+    /// Empty rounds when idle, this often (ms); see
+    /// [`RuntimeSection::idle_round_ms`].
+    pub idle_round_ms: Option<u64>,
 }
 
 impl RuntimePlan {
@@ -125,6 +128,8 @@ impl RuntimePlan {
         let mut r = Self::new(name, runtime_id(name), "atoll", nodes);
         r.args = vec!["runtime-evm".into()];
         r.web3 = true;
+        // Ethereum tools wait for new blocks: make one a second when idle.
+        r.idle_round_ms = Some(1_000);
         r
     }
 
@@ -156,6 +161,7 @@ impl RuntimePlan {
             whitelist: None,
             faulty: Vec::new(),
             web3: false,
+            idle_round_ms: None,
         }
     }
 }
@@ -374,6 +380,7 @@ impl Layout {
                             .map(|port| SocketAddr::from(([127, 0, 0, 1], port))),
                         // A development network: logs of any range.
                         web3_max_log_rounds: 100_000,
+                        idle_round_ms: r.idle_round_ms,
                     })
                 })
                 .collect::<Result<Vec<_>, LocalnetError>>()?;
