@@ -15,8 +15,8 @@
 //! | `eth_call` | `evm.SimulateCall` | `{gas_price, gas_limit, caller, address?, value, data}` | output bytes |
 //! | `eth_estimateGas` | `core.EstimateGasForCaller` | `{caller: {eth_address}, tx: evm.Call {address, value, data} / evm.Create {value, init_code}, propagate_failures: true}` | `u64` |
 //!
-//! 256-bit amounts (`value`, `gas_price`) are sent as minimal big-endian
-//! byte strings; addresses as 20-byte strings.
+//! 256-bit amounts (`value`, `gas_price`) are sent as 32 big-endian bytes
+//! (the `evm` module's `U256`); addresses as 20-byte strings.
 
 use std::sync::{Arc, OnceLock};
 
@@ -265,13 +265,10 @@ impl Backend {
 
     fn simulate_args(call: &SimulateCall) -> Cbor {
         let mut entries = vec![
-            (
-                "gas_price",
-                Cbor::Bytes(call.gas_price.minimal_be().to_vec()),
-            ),
+            ("gas_price", Cbor::Bytes(call.gas_price.0.to_vec())),
             ("gas_limit", Cbor::Unsigned(call.gas_limit)),
             ("caller", Cbor::Bytes(call.caller.0.to_vec())),
-            ("value", Cbor::Bytes(call.value.minimal_be().to_vec())),
+            ("value", Cbor::Bytes(call.value.0.to_vec())),
             ("data", Cbor::Bytes(call.data.clone())),
         ];
         if let Some(a) = call.address {
@@ -297,7 +294,7 @@ impl Backend {
     /// calls `evm.Call {address, value, data}` or `evm.Create {value,
     /// init_code}` (fee and signers are the runtime's business).
     pub fn estimate_args(call: &SimulateCall) -> Result<Cbor, Web3Error> {
-        let value = Cbor::Bytes(call.value.minimal_be().to_vec());
+        let value = Cbor::Bytes(call.value.0.to_vec());
         let (method, body) = match call.address {
             Some(a) => (
                 EVM_CALL,

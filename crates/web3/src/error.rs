@@ -198,7 +198,9 @@ pub fn refusal(module: &str, code: u32, message: &str, ctx: RefusalContext) -> W
         },
         ("core", 5) | ("accounts", 2) => "insufficient funds for gas * price + value".into(),
         ("core", 7) | ("core", 11) => "exceeds block gas limit".into(),
-        ("core", 12) => "intrinsic gas too low".into(),
+        ("core", 12) | ("evm", 5) => "intrinsic gas too low".into(),
+        ("evm", 6) => "insufficient funds for gas * price + value".into(),
+        ("evm", 9) => "invalid chain id".into(),
         ("core", 20) => {
             if ctx.fee_cap_below_base {
                 "max fee per gas less than block base fee".into()

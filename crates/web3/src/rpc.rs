@@ -327,6 +327,25 @@ impl Ctx {
                 tx.fee_cap()
             )));
         }
+        // As a geth pool does: the sender must afford the whole gas limit at
+        // its fee cap plus the value now (the runtime's check covers the fee
+        // only; the value is checked when the call runs).
+        let balance = self.backend.balance(&tx.from).await?;
+        let cost = tx.value.to_u128().and_then(|v| {
+            u128::from(tx.gas)
+                .checked_mul(tx.fee_cap())
+                .and_then(|fee| fee.checked_add(v))
+        });
+        if cost.is_none_or(|c| balance.to_u128().is_some_and(|b| b < c)) {
+            return Err(Web3Error::server(format!(
+                "insufficient funds for gas * price + value: address {} have {} want {}",
+                tx.from,
+                balance
+                    .to_u128()
+                    .map_or_else(|| "more than 2^128".into(), |b| b.to_string()),
+                cost.map_or_else(|| "more than 2^128".into(), |c| c.to_string())
+            )));
+        }
         match self.backend.submit(&raw).await {
             Ok(()) => {
                 self.note_pending(tx.from, tx.nonce);
