@@ -154,7 +154,8 @@ test('transaction types: legacy with and without EIP-155, EIP-2930, EIP-1559', a
   const txs = [
     { ...base, type: 0, chainId: CHAIN_ID, gasPrice: fees.gasPrice },
     { ...base, type: 0, chainId: 0n, gasPrice: fees.gasPrice },
-    { ...base, type: 1, chainId: CHAIN_ID, gasPrice: fees.gasPrice, accessList: [{ address: to, storageKeys: [] }] },
+    // An access list entry costs 2,400 more intrinsic gas (EIP-2930).
+    { ...base, type: 1, chainId: CHAIN_ID, gasPrice: fees.gasPrice, gasLimit: 23400n, accessList: [{ address: to, storageKeys: [] }] },
     { ...base, type: 2, chainId: CHAIN_ID, maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas },
   ];
   for (const fields of txs) {
@@ -184,7 +185,7 @@ test('bad input gets Ethereum errors and changes nothing', async () => {
     ['nonce too high', await bad.signTransaction({ ...tx, nonce: nonce + 1000 }), /nonce too high/i],
     ['gas above the block', await bad.signTransaction({ ...tx, gasLimit: block.gasLimit + 1n }), /gas limit/i],
     ['fee below the minimum', await bad.signTransaction({ ...tx, gasPrice: 1n }), /fee|price|underpriced/i],
-    ['gas below intrinsic', await bad.signTransaction({ ...tx, gasLimit: 20000n }), /intrinsic|gas/i],
+    ['gas below intrinsic', await bad.signTransaction({ ...tx, gasLimit: 20000n }), /intrinsic gas too low/i],
     ['unaffordable', await bad.signTransaction({ ...tx, value: balance * 2n }), /insufficient funds/i],
   ];
   // A bad signature: flip a byte of s in a valid signed transaction.

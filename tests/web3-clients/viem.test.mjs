@@ -41,7 +41,7 @@ test('deploy and use an ERC-20', async () => {
   const receipt = await publicClient.waitForTransactionReceipt({ hash, timeout: 30000 });
   assert.equal(receipt.status, 'success');
   token = receipt.contractAddress;
-  assert.equal(token, getContractAddress({ from: account.address, nonce: BigInt(nonce) }));
+  assert.equal(token.toLowerCase(), getContractAddress({ from: account.address, nonce: BigInt(nonce) }).toLowerCase());
 
   const { request, result } = await publicClient.simulateContract({
     account, address: token, abi: Token.abi, functionName: 'transfer', args: [other, parseUnits('1.5', 18)],

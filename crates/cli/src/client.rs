@@ -140,7 +140,8 @@ impl Ctx {
     }
 
     /// The ParaTime `wanted` (a name from `localnet.json`, or an id), or
-    /// the only one there is, with a node that serves it.
+    /// else the localnet's first one (or the only one the node serves),
+    /// with a node that serves it.
     pub fn paratime(&self, wanted: Option<&str>) -> anyhow::Result<ParaTime> {
         let known: Vec<(String, Namespace, Vec<String>)> = self
             .localnet_summary()
@@ -183,7 +184,9 @@ impl Ctx {
                     );
                 }
             }
-            None if known.len() == 1 && explicit.is_none() => {
+            // A localnet's ParaTimes: its first (`plain` by default), or
+            // the only one.
+            None if !known.is_empty() && explicit.is_none() => {
                 let (n, id, _) = &known[0];
                 (Some(n.clone()), *id)
             }

@@ -72,8 +72,16 @@ pub const DEV_FUNDS: u128 = 1_000_000_000_000_000_000;
 /// ParaTime at genesis (base units).
 pub const DEV_RUNTIME_FUNDS: u128 = 1_000_000_000_000_000_000;
 
-/// The ParaTimes `atoll localnet` can run.
-pub const BUILT_IN_PARATIMES: &[&str] = &["plain"];
+/// What each development account (ed25519 and Ethereum) holds in the EVM
+/// ParaTime at genesis: 10,000 tokens of 18 decimals, as Ethereum tooling
+/// expects of a development chain.
+pub const DEV_EVM_FUNDS: u128 = 10_000 * 1_000_000_000_000_000_000;
+
+/// The EVM ParaTime's Ethereum chain id on a localnet (0xa70c).
+pub const EVM_CHAIN_ID: u64 = 0xa70c;
+
+/// The ParaTimes `atoll localnet` can run, and runs by default.
+pub const BUILT_IN_PARATIMES: &[&str] = &["plain", "evm"];
 
 /// The domain separator of atoll's development-account derivation.
 const DERIVATION_CONTEXT: &[u8] = b"atoll/dev-account";
@@ -174,20 +182,33 @@ pub fn eth_dev_accounts() -> anyhow::Result<Vec<EthDevAccount>> {
         .collect()
 }
 
-/// The genesis of a ParaTime with every development account funded, and
-/// its total supply.
-fn paratime_genesis(eth: &[EthDevAccount]) -> anyhow::Result<(Vec<u8>, u128)> {
-    let funds = BTreeMap::from([(Denomination::NATIVE, Quantity(DEV_RUNTIME_FUNDS))]);
+/// The genesis of a ParaTime with every development account funded with
+/// `each`, and its total supply: `evm` adds the EVM module (chain id
+/// [`EVM_CHAIN_ID`], Ethereum gas rules) to the plain ParaTime's modules.
+fn paratime_genesis(
+    eth: &[EthDevAccount],
+    each: u128,
+    evm: bool,
+) -> anyhow::Result<(Vec<u8>, u128)> {
+    let funds = BTreeMap::from([(Denomination::NATIVE, Quantity(each))]);
     let balances: BTreeMap<Address, BTreeMap<Denomination, Quantity>> = dev_accounts()
         .iter()
         .map(|a| a.address)
         .chain(eth.iter().map(|a| a.address))
         .map(|a| (a, funds.clone()))
         .collect();
-    let total = DEV_RUNTIME_FUNDS
+    let total = each
         .checked_mul(u128::try_from(balances.len()).unwrap_or(u128::MAX))
         .context("ParaTime genesis supply overflows")?;
-    let genesis = RuntimeGenesis::default()
+    let base = if evm {
+        // Core parameters for Ethereum gas and the EVM module; the balances
+        // are set below.
+        atoll_runtime_evm::localnet_genesis(EVM_CHAIN_ID, &[])
+            .map_err(|e| anyhow::anyhow!("cannot build the EVM ParaTime genesis: {e}"))?
+    } else {
+        RuntimeGenesis::default()
+    };
+    let genesis = base
         .with(
             "accounts",
             &accounts::Genesis {
@@ -205,7 +226,7 @@ fn paratime_genesis(eth: &[EthDevAccount]) -> anyhow::Result<(Vec<u8>, u128)> {
 /// The ParaTime names of `--paratimes`, checked.
 fn paratime_names(options: &Options) -> anyhow::Result<Vec<String>> {
     let Some(list) = &options.paratimes else {
-        return Ok(vec!["plain".to_owned()]);
+        return Ok(BUILT_IN_PARATIMES.iter().map(|s| (*s).to_owned()).collect());
     };
     let list: Vec<String> = list
         .iter()
@@ -220,7 +241,7 @@ fn paratime_names(options: &Options) -> anyhow::Result<Vec<String>> {
         if !BUILT_IN_PARATIMES.contains(&name.as_str()) {
             bail!(
                 "unknown ParaTime {name:?} in --paratimes: the built-in ParaTimes are {} (or \
-                 `none`); an EVM ParaTime does not exist yet",
+                 `none`)",
                 BUILT_IN_PARATIMES.join(", ")
             );
         }
@@ -319,11 +340,31 @@ struct LocalParaTime {
     name: String,
     id: Namespace,
     nodes: Vec<usize>,
+    /// Where each serving node answers the Ethereum JSON-RPC (EVM
+    /// ParaTimes: every serving node), in `nodes` order.
+    web3: Vec<SocketAddr>,
 }
 
 impl LocalParaTime {
     fn consensus_address(&self) -> Address {
         Address::from_runtime_id(self.id.as_bytes())
+    }
+
+    fn is_evm(&self) -> bool {
+        !self.web3.is_empty()
+    }
+
+    /// What each development account held in it at genesis.
+    fn dev_funds(&self) -> u128 {
+        if self.is_evm() {
+            DEV_EVM_FUNDS
+        } else {
+            DEV_RUNTIME_FUNDS
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        if self.is_evm() { "evm" } else { "plain" }
     }
 }
 
@@ -340,6 +381,7 @@ fn paratimes_of(layout: &Layout) -> anyhow::Result<Vec<LocalParaTime>> {
             })?;
             if let Some(p) = out.iter_mut().find(|p| p.id == id) {
                 p.nodes.push(i);
+                p.web3.extend(r.web3);
                 continue;
             }
             let name = r
@@ -352,6 +394,7 @@ fn paratimes_of(layout: &Layout) -> anyhow::Result<Vec<LocalParaTime>> {
                 name,
                 id,
                 nodes: vec![i],
+                web3: r.web3.into_iter().collect(),
             });
         }
     }
@@ -454,8 +497,19 @@ fn open(options: &Options) -> anyhow::Result<(Layout, bool)> {
         .collect();
     let mut runtimes = Vec::new();
     for name in &names {
-        let mut r = RuntimePlan::plain(name, (0..compute_nodes).collect());
-        let (genesis, supply) = paratime_genesis(&eth)?;
+        let evm = name == "evm";
+        let nodes = (0..compute_nodes).collect();
+        let mut r = if evm {
+            RuntimePlan::evm(name, nodes)
+        } else {
+            RuntimePlan::plain(name, nodes)
+        };
+        let each = if evm {
+            DEV_EVM_FUNDS
+        } else {
+            DEV_RUNTIME_FUNDS
+        };
+        let (genesis, supply) = paratime_genesis(&eth, each, evm)?;
         r.genesis = Some(genesis);
         // The ParaTime's consensus account backs what its genesis minted.
         funded.push((Address::from_runtime_id(r.id.as_bytes()), Quantity(supply)));
@@ -651,7 +705,10 @@ impl StartState {
                     &json!([p.id.to_string(), "core.MinGasPrice"]),
                 )
                 .is_ok()
-            });
+            }) && p
+                .web3
+                .iter()
+                .all(|addr| rpc_call(*addr, "eth_chainId", &json!([])).is_ok());
             if let Some(slot) = self.queryable.get_mut(i) {
                 *slot = answers;
             }
@@ -870,6 +927,15 @@ impl Summary<'_> {
             .map_or(0, |acct| acct.general.balance.0)
     }
 
+    /// `, in <name>: <amount>, ...`: what each development account holds
+    /// in each ParaTime (empty without ParaTimes).
+    fn paratime_funds(&self) -> String {
+        self.paratimes
+            .iter()
+            .map(|p| format!(", in {}: {}", p.name, p.dev_funds()))
+            .collect()
+    }
+
     fn served_by(&self, node: usize) -> Vec<&str> {
         self.paratimes
             .iter()
@@ -903,23 +969,28 @@ impl Summary<'_> {
                 json!({
                     "name": p.name,
                     "id": p.id.to_string(),
-                    "kind": "plain",
+                    "kind": p.kind(),
                     "consensus_address": p.consensus_address().to_string(),
                     "nodes": served.iter().map(|n| n.files.name.clone()).collect::<Vec<_>>(),
                     "rpc_urls": served
                         .iter()
                         .map(|n| format!("http://{}", n.files.rpc))
                         .collect::<Vec<_>>(),
-                    // An EVM ParaTime will put {"eth_rpc_url", "chain_id"} here.
-                    "evm": null,
+                    "evm": p.web3.first().map(|first| json!({
+                        "chain_id": EVM_CHAIN_ID,
+                        "eth_rpc_url": format!("http://{first}"),
+                        "eth_ws_url": format!("ws://{first}"),
+                        "eth_rpc_urls": p.web3.iter().map(|a| format!("http://{a}")).collect::<Vec<_>>(),
+                    })),
                 })
             })
             .collect();
-        let runtime_funds = if self.paratimes.is_empty() {
-            0
-        } else {
-            DEV_RUNTIME_FUNDS
-        };
+        // What each development account holds in each ParaTime.
+        let runtime_funds: serde_json::Map<String, Value> = self
+            .paratimes
+            .iter()
+            .map(|p| (p.name.clone(), Value::String(p.dev_funds().to_string())))
+            .collect();
         let account_entries: Vec<Value> = self
             .accounts
             .iter()
@@ -930,7 +1001,7 @@ impl Summary<'_> {
                     "public_key": a.key.public_key().to_string(),
                     "private_key": hex::encode(a.key.seed()),
                     "genesis_balance": self.consensus_balance(&a.address).to_string(),
-                    "paratime_genesis_balance": runtime_funds.to_string(),
+                    "paratime_genesis_balances": runtime_funds,
                 })
             })
             .collect();
@@ -944,7 +1015,7 @@ impl Summary<'_> {
                     "oasis_address": a.address.to_string(),
                     "public_key": a.key.public_key().to_hex(),
                     "private_key": format!("0x{}", hex::encode(a.key.to_bytes())),
-                    "paratime_genesis_balance": runtime_funds.to_string(),
+                    "paratime_genesis_balances": runtime_funds,
                 })
             })
             .collect();
@@ -1024,7 +1095,19 @@ impl Summary<'_> {
                 );
             }
         }
-        println!("Ethereum JSON-RPC: none (no EVM ParaTime exists yet)");
+        let evm: Vec<&LocalParaTime> = self.paratimes.iter().filter(|p| p.is_evm()).collect();
+        if evm.is_empty() {
+            println!("Ethereum JSON-RPC: none (no EVM ParaTime in this network)");
+        }
+        for p in evm {
+            println!(
+                "Ethereum JSON-RPC of {} (chain id {EVM_CHAIN_ID}, {EVM_CHAIN_ID:#x}):",
+                p.name
+            );
+            for a in &p.web3 {
+                println!("  http://{a}  ws://{a}");
+            }
+        }
         println!();
         println!("development mnemonic (well known; for local testing only):");
         println!("  {DEV_MNEMONIC}");
@@ -1038,17 +1121,16 @@ impl Summary<'_> {
             println!(
                 "     consensus balance: {}{}",
                 self.consensus_balance(&a.address),
-                if self.paratimes.is_empty() {
-                    String::new()
-                } else {
-                    format!(", in each ParaTime: {DEV_RUNTIME_FUNDS}")
-                }
+                self.paratime_funds()
             );
         }
         if self.paratimes.is_empty() {
             println!("Ethereum accounts: funded only in ParaTimes, and this network has none.");
         } else {
-            println!("Ethereum accounts ({ETH_DERIVATION}), funded in each ParaTime:");
+            println!(
+                "Ethereum accounts ({ETH_DERIVATION}), funded in each ParaTime{}:",
+                self.paratime_funds()
+            );
             for a in &self.eth_accounts {
                 println!(
                     "  #{} {}  ({})",
@@ -1056,10 +1138,7 @@ impl Summary<'_> {
                     a.key.public_key().to_eth_address().to_checksum(),
                     a.address
                 );
-                println!(
-                    "     private key: 0x{}   balance: {DEV_RUNTIME_FUNDS}",
-                    hex::encode(a.key.to_bytes())
-                );
+                println!("     private key: 0x{}", hex::encode(a.key.to_bytes()));
             }
         }
         println!();

@@ -6,12 +6,14 @@
 //! - `atoll genesis check FILE`: validate a genesis document and explain
 //!   every problem in it.
 //! - `atoll localnet [--data-dir DIR] [--validators N | --single]
-//!   [--full-nodes M] [--compute-nodes C] [--paratimes plain|none]`: a
+//!   [--full-nodes M] [--compute-nodes C] [--paratimes plain,evm|none]`: a
 //!   whole network on this machine (validators, compute nodes, ParaTimes),
 //!   one process per node, with funded development accounts (see
 //!   [`localnet`]).
 //! - `atoll runtime-plain --runtime-id HEX [--genesis FILE]`: the built-in
 //!   plain ParaTime, as a compute node runs it.
+//! - `atoll runtime-evm --runtime-id HEX [--genesis FILE]`: the built-in
+//!   EVM ParaTime, as a compute node runs it.
 //! - Client commands on a node's API: `wallet`, `account`, `paratime`,
 //!   `registry`, `network` (see [`commands`] and `docs/USAGE.md`). Global
 //!   options: `--node URL`, `--localnet DIR`, `--json`, `--wallet-dir DIR`,
@@ -176,6 +178,16 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
+    /// Run the built-in EVM ParaTime (started by compute nodes).
+    ///
+    /// Core, accounts, consensus_accounts and evm (revm), on the runtime
+    /// host socket a node gives it; a node starts it itself (`binary =
+    /// "atoll"`, `args = ["runtime-evm"]`).
+    RuntimeEvm {
+        /// `--runtime-id HEX [--genesis PATH]`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -300,7 +312,8 @@ enum ParatimeCommand {
         /// The depositing wallet (ed25519).
         #[arg(long)]
         from: String,
-        /// The ParaTime (name from localnet.json, or id).
+        /// The ParaTime (name from localnet.json, or id; default: the
+        /// localnet's first, `plain`).
         #[arg(long)]
         paratime: Option<String>,
         /// Raise the ParaTime's allowance first if it is too small.
@@ -318,7 +331,8 @@ enum ParatimeCommand {
         /// The withdrawing wallet.
         #[arg(long)]
         from: String,
-        /// The ParaTime (name from localnet.json, or id).
+        /// The ParaTime (name from localnet.json, or id; default: the
+        /// localnet's first, `plain`).
         #[arg(long)]
         paratime: Option<String>,
     },
@@ -332,7 +346,8 @@ enum ParatimeCommand {
         /// The paying wallet.
         #[arg(long)]
         from: String,
-        /// The ParaTime (name from localnet.json, or id).
+        /// The ParaTime (name from localnet.json, or id; default: the
+        /// localnet's first, `plain`).
         #[arg(long)]
         paratime: Option<String>,
     },
@@ -349,7 +364,8 @@ enum ParatimeShow {
     Balance {
         /// Wallet name, oasis1… or 0x… address.
         account: String,
-        /// The ParaTime (name from localnet.json, or id).
+        /// The ParaTime (name from localnet.json, or id; default: the
+        /// localnet's first, `plain`).
         #[arg(long)]
         paratime: Option<String>,
     },
@@ -357,7 +373,8 @@ enum ParatimeShow {
     Round {
         /// The round [default: the latest].
         round: Option<u64>,
-        /// The ParaTime (name from localnet.json, or id).
+        /// The ParaTime (name from localnet.json, or id; default: the
+        /// localnet's first, `plain`).
         #[arg(long)]
         paratime: Option<String>,
     },
@@ -581,6 +598,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => genesis_check(&file, cli.global.json),
         Command::Node { config } => node(&config),
         Command::RuntimePlain { args } => Ok(atoll_runtime_plain::cli::run(args)),
+        Command::RuntimeEvm { args } => Ok(atoll_runtime_evm::cli::run(args)),
         Command::Localnet {
             data_dir,
             validators,

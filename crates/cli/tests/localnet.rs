@@ -130,13 +130,28 @@ fn localnet_starts_serves_dev_accounts_stops_and_resumes() {
         assert!(s["latest_height"].as_u64().unwrap() >= 1, "{s}");
     }
 
-    // The ParaTime: served by the three compute nodes, a round finalized.
+    // The ParaTimes, plain and EVM: served by the three compute nodes, a
+    // round finalized.
     let paratimes = summary["paratimes"].as_array().unwrap();
-    assert_eq!(paratimes.len(), 1, "{summary}");
+    assert_eq!(paratimes.len(), 2, "{summary}");
     let plain = &paratimes[0];
     assert_eq!(plain["name"], "plain");
+    assert_eq!(plain["kind"], "plain");
     assert!(plain["evm"].is_null());
     let id = plain["id"].as_str().unwrap();
+    let evm = &paratimes[1];
+    assert_eq!(evm["kind"], "evm");
+    assert_eq!(evm["nodes"], plain["nodes"]);
+    let eth_urls = evm["evm"]["eth_rpc_urls"].as_array().unwrap();
+    assert_eq!(eth_urls.len(), 3, "{evm}");
+    for url in eth_urls {
+        let addr: SocketAddr = url.as_str().unwrap()[7..].parse().unwrap();
+        let chain = call(addr, "eth_chainId", json!([])).unwrap();
+        assert_eq!(
+            u64::from_str_radix(&chain.as_str().unwrap()[2..], 16).unwrap(),
+            evm["evm"]["chain_id"].as_u64().unwrap()
+        );
+    }
     let compute: Vec<SocketAddr> = plain["rpc_urls"]
         .as_array()
         .unwrap()
@@ -164,7 +179,9 @@ fn localnet_starts_serves_dev_accounts_stops_and_resumes() {
                 }
             }
         };
-        assert_eq!(listed, json!([id]));
+        let mut want = vec![id, evm["id"].as_str().unwrap()];
+        want.sort_unstable();
+        assert_eq!(listed, json!(want));
     }
     // The summary came once a round finalized; a node may apply it a moment
     // after another (bounded wait).
@@ -309,16 +326,16 @@ fn zero_validators_is_refused() {
 #[test]
 fn unknown_paratimes_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("evm");
+    let dir = tmp.path().join("wasm");
     let out = Command::new(ATOLL)
-        .args(["localnet", "--paratimes", "plain,evm", "--data-dir"])
+        .args(["localnet", "--paratimes", "plain,wasm", "--data-dir"])
         .arg(&dir)
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unknown ParaTime \"evm\""), "{err}");
-    assert!(err.contains("plain"), "{err}");
+    assert!(err.contains("unknown ParaTime \"wasm\""), "{err}");
+    assert!(err.contains("plain, evm"), "{err}");
     assert!(!dir.exists());
     let out = Command::new(ATOLL)
         .args([
