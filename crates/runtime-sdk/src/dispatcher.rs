@@ -796,6 +796,9 @@ impl Runtime {
         method: &str,
         args: &[u8],
     ) -> Result<Vec<u8>, Error> {
+        // A state without genesis answers nothing: module defaults would
+        // pass for the runtime's parameters.
+        self.ensure_genesis(store)?;
         let args = if args.is_empty() {
             Value::Null
         } else {

@@ -396,3 +396,20 @@ fn batch_preverification_never_admits_a_forgery() {
     let r = exec_one(&rt, &mut store, good);
     assert!(r.result.is_success(), "{:?}", r.result);
 }
+
+#[test]
+fn a_state_without_genesis_answers_no_query() {
+    // Module defaults (a default chain id, fee parameters) must never pass
+    // for the runtime's own before its genesis is applied.
+    let rt = runtime();
+    let store = atoll_runtime_sdk::state::MemStore::default();
+    let err = rt
+        .query(&batch_ctx(1), &store, "core.Parameters", &[])
+        .unwrap_err();
+    assert!(matches!(err, atoll_runtime_sdk::Error::Fatal(_)), "{err:?}");
+    let (rt, store) = setup();
+    assert!(
+        rt.query(&batch_ctx(1), &store, "core.Parameters", &[])
+            .is_ok()
+    );
+}
