@@ -1,7 +1,8 @@
 //! EVM ParaTime benchmark: a validator and compute nodes as `atoll node`
 //! processes on 127.0.0.1 running the built-in EVM ParaTime, fed signed
 //! ERC-20 `transfer` transactions with `eth_sendRawTransaction` (JSON-RPC
-//! batches) on the first compute node's Ethereum JSON-RPC.
+//! batches of 100 over 8 concurrent connections) on the first compute
+//! node's Ethereum JSON-RPC.
 //!
 //! Prints, from one run on this machine:
 //! - the limit: the same transactions (sender recovery included) executed
@@ -46,6 +47,9 @@ const FUNDS: u128 = 1_000_000 * 1_000_000_000_000_000_000;
 const GAS_PRICE: u64 = 1_000_000_000;
 /// Gas limit of a transfer (it uses about 35k-52k).
 const TRANSFER_GAS: u64 = 80_000;
+/// Concurrent JSON-RPC connections sending the load (as many clients
+/// would).
+const CONNECTIONS: usize = 8;
 /// Checks accept nonces up to this far ahead of an account's.
 const NONCE_AHEAD: usize = 64;
 
@@ -288,17 +292,22 @@ async fn main() {
             )
         })
         .collect();
+    // Each sending connection carries its own senders, so that a sender's
+    // transactions arrive in nonce order.
     let mut load = Vec::with_capacity(o.txs);
+    let mut streams: Vec<Vec<Vec<u8>>> = vec![Vec::new(); CONNECTIONS];
     for n in 0..per_sender {
-        for s in &senders {
+        for (i, s) in senders.iter().enumerate() {
             if load.len() < o.txs {
-                load.push(signed(
+                let raw = signed(
                     s,
                     n as u64,
                     Some(token_bytes),
                     TRANSFER_GAS,
                     transfer_call(&recipient, 1),
-                ));
+                );
+                streams[i % CONNECTIONS].push(raw.clone());
+                load.push(raw);
             }
         }
     }
@@ -397,12 +406,22 @@ async fn main() {
     let hashes: Vec<String> = load.iter().map(|r| eth_hash(r)).collect();
     let first_block = blocks.keys().next_back().map_or(0, |n| n + 1);
     let sent_at = Instant::now();
-    let sender = {
-        let client = client.clone();
-        tokio::spawn(async move { send_all(&client, &load, 500).await })
-    };
+    let senders: Vec<_> = streams
+        .into_iter()
+        .map(|stream| {
+            let client = HttpClientBuilder::default()
+                .max_request_size(64 << 20)
+                .max_response_size(64 << 20)
+                .request_timeout(Duration::from_secs(120))
+                .build(format!("http://{web3}"))
+                .unwrap();
+            tokio::spawn(async move { send_all(&client, &stream, 100).await })
+        })
+        .collect();
     let done = wait_all(&client, &mut blocks, &hashes, Duration::from_secs(600)).await;
-    sender.await.unwrap();
+    for s in senders {
+        s.await.unwrap();
+    }
     let secs = done.duration_since(sent_at).as_secs_f64();
     let gas: u64 = blocks.range(first_block..).map(|(_, (_, g, _))| g).sum();
     let rounds = blocks.range(first_block..).count();

@@ -26,7 +26,7 @@ use atoll_rpc::{ApiError, RuntimeApi};
 use atoll_runtime_sdk::types::{AuthProof, Transaction, UnverifiedTransaction};
 use atoll_types::Namespace;
 use atoll_types::cbor::{self, Value as Cbor};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Web3Error, parse_revert};
 use crate::types::{H160, H256, U256};
@@ -91,6 +91,37 @@ fn as_u256(v: &Cbor) -> Option<U256> {
     }
 }
 
+/// Checks queued submissions in batches until every sender is gone.
+async fn submit_loop(
+    api: Arc<dyn RuntimeApi>,
+    runtime: Namespace,
+    mut rx: mpsc::Receiver<Submission>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_SUBMIT_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let (raws, replies): (Vec<Vec<u8>>, Vec<_>) = batch.into_iter().unzip();
+        let outcomes = if let [one] = raws.as_slice() {
+            vec![api.submit(runtime, one.clone(), false).await.map(|_| ())]
+        } else {
+            api.submit_many(runtime, raws)
+                .await
+                .into_iter()
+                .map(|r| r.map(|_| ()))
+                .collect()
+        };
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            // The caller may have gone away; nothing to tell then.
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
 /// The atoll account of an Ethereum address.
 pub fn account_of(address: &H160) -> Address {
     Address::from_eth(&EthAddress(address.0))
@@ -133,7 +164,15 @@ pub struct Backend {
     api: Arc<dyn RuntimeApi>,
     runtime: Namespace,
     chain_id: Arc<OnceLock<u64>>,
+    /// The submission queue (started on first use), see [`Backend::submit`].
+    submitter: Arc<OnceLock<mpsc::Sender<Submission>>>,
 }
+
+/// A transaction waiting to be checked, and where its outcome goes.
+type Submission = (Vec<u8>, oneshot::Sender<Result<(), ApiError>>);
+
+/// Most transactions checked in one call to the runtime.
+const MAX_SUBMIT_BATCH: usize = 1_000;
 
 impl std::fmt::Debug for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -150,6 +189,7 @@ impl Backend {
             api,
             runtime,
             chain_id: Arc::new(OnceLock::new()),
+            submitter: Arc::new(OnceLock::new()),
         }
     }
 
@@ -333,16 +373,30 @@ impl Backend {
     }
 
     /// Submits a raw Ethereum transaction (checked and pooled; no wait).
+    ///
+    /// Submissions go through one queue: a task takes whatever has arrived
+    /// (at most [`MAX_SUBMIT_BATCH`]) and has the runtime check it in one
+    /// call, so a lone transaction waits for nothing, and under load the
+    /// runtime checks many per call instead of one per round trip.
     pub async fn submit(&self, raw: &[u8]) -> Result<(), ApiError> {
         let utx = UnverifiedTransaction(
             raw.to_vec(),
             vec![AuthProof::Module(ETHEREUM_PROOF.to_owned())],
         );
         let bytes = cbor::to_vec(&utx).map_err(|e| ApiError::Internal(e.to_string()))?;
-        self.api
-            .submit(self.runtime, bytes, false)
+        let queue = self.submitter.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(MAX_SUBMIT_BATCH * 4);
+            tokio::spawn(submit_loop(self.api.clone(), self.runtime, rx));
+            tx
+        });
+        let (reply, outcome) = oneshot::channel();
+        queue
+            .send((bytes, reply))
             .await
-            .map(|_| ())
+            .map_err(|_| ApiError::Internal("the submission queue stopped".into()))?;
+        outcome
+            .await
+            .map_err(|_| ApiError::Internal("the submission queue dropped a transaction".into()))?
     }
 
     /// The latest finalized round (`None` before the first).
