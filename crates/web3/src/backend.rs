@@ -303,7 +303,8 @@ impl Backend {
         }
     }
 
-    fn simulate_args(call: &SimulateCall) -> Cbor {
+    /// The `evm.SimulateCall` arguments for a call.
+    pub fn simulate_args(call: &SimulateCall) -> Cbor {
         let mut entries = vec![
             ("gas_price", Cbor::Bytes(call.gas_price.0.to_vec())),
             ("gas_limit", Cbor::Unsigned(call.gas_limit)),

@@ -525,13 +525,22 @@ fn gas_estimates_simulate_evm_calls_and_creations() {
     let tx: atoll_runtime_sdk::types::Transaction =
         atoll_types::cbor::from_value(field(&args, "tx")).unwrap();
     assert_eq!(tx.call.method, "evm.Call");
-    assert_eq!(field(&tx.call.body, "address"), Cbor::Bytes(vec![2; 20]));
-    assert_eq!(field(&tx.call.body, "value"), Cbor::Bytes(vec![1, 0]));
-    assert_eq!(field(&tx.call.body, "data"), Cbor::Bytes(vec![9]));
+    // The body is what the evm module decodes.
+    let body: atoll_evm::types::Call = atoll_types::cbor::from_value(tx.call.body).unwrap();
+    assert_eq!(body.address.0, [2; 20]);
+    assert_eq!(body.value, atoll_evm::tx::U256::from(256u64));
+    assert_eq!(body.data, vec![9]);
     call.address = None;
     let args = Backend::estimate_args(&call).unwrap();
     let tx: atoll_runtime_sdk::types::Transaction =
         atoll_types::cbor::from_value(field(&args, "tx")).unwrap();
     assert_eq!(tx.call.method, "evm.Create");
-    assert_eq!(field(&tx.call.body, "init_code"), Cbor::Bytes(vec![9]));
+    let body: atoll_evm::types::Create = atoll_types::cbor::from_value(tx.call.body).unwrap();
+    assert_eq!(body.init_code, vec![9]);
+    // So is a simulated call's.
+    call.address = Some(H160([2; 20]));
+    let q: atoll_evm::types::SimulateCallQuery =
+        atoll_types::cbor::from_value(Backend::simulate_args(&call)).unwrap();
+    assert_eq!(q.value, atoll_evm::tx::U256::from(256u64));
+    assert_eq!(q.caller.0, [1; 20]);
 }
