@@ -528,7 +528,7 @@ fn gas_estimates_simulate_evm_calls_and_creations() {
     // The body is what the evm module decodes.
     let body: atoll_evm::types::Call = atoll_types::cbor::from_value(tx.call.body).unwrap();
     assert_eq!(body.address.0, [2; 20]);
-    assert_eq!(body.value, atoll_evm::tx::U256::from(256u64));
+    assert_eq!(body.value.0, atoll_evm::tx::U256::from(256u64));
     assert_eq!(body.data, vec![9]);
     call.address = None;
     let args = Backend::estimate_args(&call).unwrap();
@@ -541,6 +541,6 @@ fn gas_estimates_simulate_evm_calls_and_creations() {
     call.address = Some(H160([2; 20]));
     let q: atoll_evm::types::SimulateCallQuery =
         atoll_types::cbor::from_value(Backend::simulate_args(&call)).unwrap();
-    assert_eq!(q.value, atoll_evm::tx::U256::from(256u64));
+    assert_eq!(q.value.0, atoll_evm::tx::U256::from(256u64));
     assert_eq!(q.caller.0, [1; 20]);
 }
