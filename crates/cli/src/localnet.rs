@@ -6,8 +6,9 @@
 //!   with equal stake, optional full nodes, compute nodes (each with its own
 //!   staked entity) and the chosen ParaTimes, every one served by every
 //!   compute node. Defaults: 4 validators, 3 compute nodes, the built-in
-//!   `plain` ParaTime; `--single`: 1 validator with fast blocks and 1 compute
-//!   node.
+//!   `plain` and `evm` ParaTimes (the EVM one with an Ethereum JSON-RPC on
+//!   every compute node, chain id [`EVM_CHAIN_ID`]); `--single`: 1
+//!   validator with fast blocks and 1 compute node.
 //! - A directory with one is restarted where it stopped
 //!   ([`atoll_node::localnet::Layout::load`]).
 //!
@@ -37,9 +38,10 @@
 //!
 //! `localnet.json` lists: the chain, every node (role, RPC URLs, log, the
 //! ParaTimes it serves), every ParaTime (name, id, its consensus account,
-//! the RPC URLs of the compute nodes serving it, and `evm`: `null` for now —
-//! an EVM ParaTime will record its Ethereum JSON-RPC URL and chain id
-//! there), and the development accounts with their keys.
+//! the RPC URLs of the compute nodes serving it, its `kind`, and `evm`:
+//! `null` for a plain ParaTime, else its chain id and Ethereum JSON-RPC
+//! URLs), and the development accounts with their keys and what each
+//! holds in each ParaTime.
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
@@ -115,7 +117,7 @@ pub struct Options {
     /// Compute nodes to create (`None`: 3, 1 with `single`, or whatever the
     /// directory holds).
     pub compute_nodes: Option<usize>,
-    /// ParaTimes to create (`None`: `plain`; `["none"]`: none).
+    /// ParaTimes to create (`None`: `plain` and `evm`; `["none"]`: none).
     pub paratimes: Option<Vec<String>>,
     /// Print the summary as JSON (what `localnet.json` holds) instead of text.
     pub json: bool,

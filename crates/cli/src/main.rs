@@ -138,8 +138,8 @@ enum Command {
         /// Compute nodes of a new network [default: 3; 1 with --single].
         #[arg(long)]
         compute_nodes: Option<usize>,
-        /// ParaTimes of a new network, comma-separated (built in: plain), or
-        /// `none` [default: plain].
+        /// ParaTimes of a new network, comma-separated (built in: plain,
+        /// evm), or `none` [default: plain,evm].
         #[arg(long, value_delimiter = ',')]
         paratimes: Option<Vec<String>>,
     },
