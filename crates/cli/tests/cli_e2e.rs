@@ -478,8 +478,9 @@ fn scenario(net: &Localnet, summary: &Value, user: &User) {
         .find(|r| r["id"] == runtime_id)
         .unwrap_or_else(|| panic!("{runtimes}"));
     assert_eq!(ours["entity_id"], bob_entity.as_str());
+    // The localnet's plain and evm ParaTimes, and the one just registered.
     let list = user.ok(&["paratime", "list"]);
-    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    assert_eq!(list.as_array().unwrap().len(), 3, "{list}");
     // A node of bob's entity: its keys from `atoll identity init`, listed by
     // the entity, its descriptor signed with those keys.
     let identity = user.localnet.parent().unwrap().join("bob-node");
@@ -636,8 +637,8 @@ fn scenario(net: &Localnet, summary: &Value, user: &User) {
         &["insufficient balance"],
     );
     user.fails(
-        &["paratime", "show", "balance", "alice", "--paratime", "evm"],
-        &["unknown ParaTime \"evm\"", "plain"],
+        &["paratime", "show", "balance", "alice", "--paratime", "wasm"],
+        &["unknown ParaTime \"wasm\"", "plain, evm"],
     );
     // An unreachable node.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
