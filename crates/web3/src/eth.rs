@@ -60,31 +60,12 @@ impl DecodedTx {
     }
 }
 
-/// The address a creation by `sender` at `nonce` deploys to:
-/// `keccak256(rlp([sender, nonce]))[12..]`.
+/// The address a creation by `sender` at `nonce` deploys to (the
+/// runtime's rule, [`atoll_evm::tx::create_address`]).
 pub fn create_address(sender: &H160, nonce: u64) -> H160 {
-    let mut nonce_rlp = Vec::with_capacity(9);
-    match nonce {
-        0 => nonce_rlp.push(0x80),
-        1..=0x7f => nonce_rlp.push(nonce as u8),
-        _ => {
-            let be = nonce.to_be_bytes();
-            let start = be.iter().position(|b| *b != 0).unwrap_or(7);
-            let significant = &be[start..];
-            nonce_rlp.push(0x80 + significant.len() as u8);
-            nonce_rlp.extend_from_slice(significant);
-        }
-    }
-    let payload_len = 21 + nonce_rlp.len();
-    let mut rlp = Vec::with_capacity(1 + payload_len);
-    rlp.push(0xc0 + payload_len as u8);
-    rlp.push(0x94);
-    rlp.extend_from_slice(&sender.0);
-    rlp.extend_from_slice(&nonce_rlp);
-    let h = atoll_crypto::keccak256(&rlp);
-    let mut out = [0u8; 20];
-    out.copy_from_slice(&h[12..]);
-    H160(out)
+    let deployed =
+        atoll_evm::tx::create_address(&atoll_crypto::secp256k1::EthAddress(sender.0), nonce);
+    H160(deployed.0)
 }
 
 fn small(v: &atoll_evm::tx::U256) -> u128 {
