@@ -380,3 +380,41 @@ impl RuntimeApi for FakeRuntime {
         Ok(rx)
     }
 }
+
+/// One round with a native transaction, a call by `contract` with two logs
+/// (`topic`, then `topic` and `[0x02; 32]`), a failed call and a creation.
+pub fn sample_round(contract: [u8; 20], topic: [u8; 32]) -> Vec<Entry> {
+    vec![
+        Entry::ok(
+            native_tx(1),
+            atoll_types::cbor::Value::Null,
+            5_000,
+            Vec::new(),
+        ),
+        Entry::ok(
+            wrap_eth(&eip1559(3, Some(contract), CHAIN_ID)),
+            atoll_types::cbor::Value::Bytes(vec![0x42]),
+            30_000,
+            vec![
+                log_event(contract, &[topic], b"one"),
+                log_event(contract, &[topic, [0x02; 32]], b"two"),
+            ],
+        ),
+        Entry {
+            tx: wrap_eth(&legacy(4, Some(contract))),
+            result: atoll_runtime_sdk::types::CallResult::Failed {
+                module: "evm".into(),
+                code: 8,
+                message: "execution reverted".into(),
+            },
+            gas_used: 25_000,
+            events: Vec::new(),
+        },
+        Entry::ok(
+            wrap_eth(&legacy(5, None)),
+            atoll_types::cbor::Value::Bytes(vec![0xee; 20]),
+            50_000,
+            Vec::new(),
+        ),
+    ]
+}

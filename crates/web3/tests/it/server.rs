@@ -91,39 +91,7 @@ async fn wait_block(c: &HttpClient, n: u64) {
 /// creation. Round 2: empty. Round 3: another log from another contract.
 fn rounds() -> Chain {
     let mut chain = Chain::new();
-    chain.push(vec![
-        Entry::ok(
-            fixture::native_tx(1),
-            atoll_types::cbor::Value::Null,
-            5_000,
-            Vec::new(),
-        ),
-        Entry::ok(
-            fixture::wrap_eth(&fixture::eip1559(3, Some(CONTRACT), fixture::CHAIN_ID)),
-            atoll_types::cbor::Value::Bytes(vec![0x42]),
-            30_000,
-            vec![
-                fixture::log_event(CONTRACT, &[TOPIC], b"one"),
-                fixture::log_event(CONTRACT, &[TOPIC, [0x02; 32]], b"two"),
-            ],
-        ),
-        Entry {
-            tx: fixture::wrap_eth(&fixture::legacy(4, Some(CONTRACT))),
-            result: atoll_runtime_sdk::types::CallResult::Failed {
-                module: "evm".into(),
-                code: 8,
-                message: "execution reverted".into(),
-            },
-            gas_used: 25_000,
-            events: Vec::new(),
-        },
-        Entry::ok(
-            fixture::wrap_eth(&fixture::legacy(5, None)),
-            atoll_types::cbor::Value::Bytes(vec![0xee; 20]),
-            50_000,
-            Vec::new(),
-        ),
-    ]);
+    chain.push(fixture::sample_round(CONTRACT, TOPIC));
     chain.push(Vec::new());
     chain.push(vec![Entry::ok(
         fixture::wrap_eth(&fixture::eip1559(6, Some([0xdd; 20]), fixture::CHAIN_ID)),

@@ -15,7 +15,7 @@ use atoll_web3::types::{
 use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::json;
 
-use crate::fixture::{self, Chain, Entry};
+use crate::fixture::{self, Chain};
 
 #[test]
 fn quantities_and_data_encode_like_geth() {
@@ -306,40 +306,9 @@ fn sample_chain() -> Chain {
     let mut chain = Chain::new();
     let contract = [0xcc; 20];
     let topic = [0x01; 32];
-    chain.push(vec![
-        Entry::ok(fixture::native_tx(1), serde_cbor_null(), 5_000, Vec::new()),
-        Entry::ok(
-            fixture::wrap_eth(&fixture::eip1559(3, Some(contract), fixture::CHAIN_ID)),
-            atoll_types::cbor::Value::Bytes(vec![0x42]),
-            30_000,
-            vec![
-                fixture::log_event(contract, &[topic], b"one"),
-                fixture::log_event(contract, &[topic, [0x02; 32]], b"two"),
-            ],
-        ),
-        Entry {
-            tx: fixture::wrap_eth(&fixture::legacy(4, Some(contract))),
-            result: atoll_runtime_sdk::types::CallResult::Failed {
-                module: "evm".into(),
-                code: 8,
-                message: "execution reverted".into(),
-            },
-            gas_used: 25_000,
-            events: Vec::new(),
-        },
-        Entry::ok(
-            fixture::wrap_eth(&fixture::legacy(5, None)),
-            atoll_types::cbor::Value::Bytes(vec![0xee; 20]),
-            50_000,
-            Vec::new(),
-        ),
-    ]);
+    chain.push(fixture::sample_round(contract, topic));
     chain.push(Vec::new());
     chain
-}
-
-fn serde_cbor_null() -> atoll_types::cbor::Value {
-    atoll_types::cbor::Value::Null
 }
 
 #[test]
