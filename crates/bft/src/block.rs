@@ -518,6 +518,14 @@ impl Judge<'_> {
         if slashed != b.block.equivocators {
             return Err(InvalidBlock::Equivocators);
         }
+        // Transactions this node has not admitted yet (gossip still on its
+        // way) are verified in one batch here rather than one by one in the
+        // checks below; only successes are remembered, so outcomes are the
+        // same either way.
+        if let Ok(params) = self.app.tx_params(store) {
+            let raws: Vec<&[u8]> = b.block.txs.iter().map(|t| t.as_slice()).collect();
+            self.app.preverify(&raws, &params);
+        }
         let mut rules = TxRules::new(self.app, self.limits);
         for (index, raw) in b.block.txs.iter().enumerate() {
             rules

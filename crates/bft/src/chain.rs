@@ -339,6 +339,17 @@ impl Chain {
         let stored = self
             .block(height)?
             .ok_or_else(|| BftError::OutOfStep(format!("no decided block at {height}")))?;
+        self.apply_stored(app, height, stored)
+    }
+
+    /// [`Chain::apply`] with the decided block of `height` already read and
+    /// decoded (the block just decided, saved by [`Chain::save_decided`]).
+    pub(crate) fn apply_stored(
+        &self,
+        app: &App,
+        height: u64,
+        stored: StoredBlock,
+    ) -> Result<(StoredBlock, BlockResult, Hash), BftError> {
         let base = self
             .state_versions()?
             .map(|(_, latest)| latest)
@@ -356,10 +367,12 @@ impl Chain {
             let mut results = tx.open_table(RESULTS).map_err(db_err)?;
             results.insert(height, encoded.as_slice()).map_err(db_err)?;
             let mut txs = tx.open_table(TXS).map_err(db_err)?;
-            for (index, raw) in stored.block.block.txs.iter().enumerate() {
+            // One result per transaction, in block order, each with the
+            // transaction's hash.
+            for (index, r) in result.tx_results.iter().enumerate() {
                 let index = u32::try_from(index).map_err(db_err)?;
-                let hash = Hash::digest(raw);
-                txs.insert(hash.as_ref(), (height, index)).map_err(db_err)?;
+                txs.insert(r.hash.as_ref(), (height, index))
+                    .map_err(db_err)?;
             }
         }
         tx.commit().map_err(db_err)?;

@@ -401,7 +401,7 @@ impl<T: TxSource> Host<T> {
             } => {
                 let hash = match self.built.get(&(height.0, round.as_i64())) {
                     Some(h) => *h,
-                    None => self.build(height.0, round)?,
+                    None => crate::blocking(|| self.build(height.0, round))?,
                 };
                 let _ = reply.send(LocallyProposedValue::new(height, round, hash));
                 if let Some(c) = self.candidates.get(&(height.0, hash)) {
@@ -447,7 +447,8 @@ impl<T: TxSource> Host<T> {
                 part,
                 reply,
             } => {
-                let value = self.receive_part(published_by.unwrap_or(from), part);
+                let value =
+                    crate::blocking(|| self.receive_part(published_by.unwrap_or(from), part));
                 let _ = reply.send(value);
             }
             AppMsg::Decided {
@@ -455,7 +456,7 @@ impl<T: TxSource> Host<T> {
                 extensions: _,
                 reply,
             } => {
-                self.commit(&certificate)?;
+                crate::blocking(|| self.commit(&certificate))?;
                 let _ = reply.send(());
             }
             AppMsg::Finalized {
@@ -534,6 +535,7 @@ impl<T: TxSource> Host<T> {
 
     /// Builds, signs and records a block for `(height, round)`.
     fn build(&mut self, height: u64, round: Round) -> Result<BlockHash, BftError> {
+        let started = std::time::Instant::now();
         let set = self
             .sets
             .get(&height)
@@ -632,7 +634,14 @@ impl<T: TxSource> Host<T> {
         let bytes = block.to_bytes()?;
         let hash = block_hash(&bytes);
         let parts = self.parts_for(height, round, &bytes, hash)?;
-        info!(height, %round, txs = block.block.txs.len(), %hash, "proposing block");
+        info!(
+            height,
+            %round,
+            txs = block.block.txs.len(),
+            %hash,
+            ms = started.elapsed().as_millis(),
+            "proposing block"
+        );
         self.chain.save_candidate(height, &bytes)?;
         self.built.insert((height, round.as_i64()), hash);
         self.candidates
@@ -818,8 +827,19 @@ impl<T: TxSource> Host<T> {
                 return None;
             }
         };
+        let judging = std::time::Instant::now();
         let validity = match judge.check(&view, &bytes, &init.proposer) {
-            Ok(_) => Validity::Valid,
+            Ok(_) => {
+                // Timing for operators only: nothing decided depends on it.
+                info!(
+                    height,
+                    %round,
+                    bytes = bytes.len(),
+                    ms = judging.elapsed().as_millis(),
+                    "proposal checked"
+                );
+                Validity::Valid
+            }
             Err(e) => {
                 warn!(height, %round, error = %e, "invalid block proposed");
                 Validity::Invalid
@@ -914,6 +934,7 @@ impl<T: TxSource> Host<T> {
 
     /// Applies the decided block.
     fn commit(&mut self, cert: &CommitCertificate<AtollContext>) -> Result<(), BftError> {
+        let started = std::time::Instant::now();
         let height = cert.height.0;
         let expected = self
             .parent
@@ -930,24 +951,25 @@ impl<T: TxSource> Host<T> {
             .ok_or_else(|| BftError::UnknownDecidedBlock(cert.value_id.to_string(), height))?;
         let bytes = candidate.bytes.clone();
         let synced = candidate.parts.is_empty();
-        BftBlock::from_bytes(&bytes)
+        let block = BftBlock::from_bytes(&bytes)
             .map_err(|e| BftError::OutOfStep(format!("decided block does not decode: {e}")))?;
         let commit = WireCommit::from_certificate(cert);
         self.chain.save_decided(height, &bytes, &commit)?;
-        let (stored, result, root) = self.chain.apply(&self.app, height)?;
-        let hashes: Vec<Hash> = stored
-            .block
-            .block
-            .txs
-            .iter()
-            .map(|t| Hash::digest(t))
-            .collect();
+        let stored = StoredBlock {
+            bytes,
+            block,
+            hash: cert.value_id,
+            commit: commit.clone(),
+        };
+        let (stored, result, root) = self.chain.apply_stored(&self.app, height, stored)?;
+        let hashes: Vec<Hash> = result.tx_results.iter().map(|r| r.hash).collect();
         self.txs.remove(&hashes);
         info!(
             height,
             txs = hashes.len(),
             hash = %cert.value_id,
             state_root = %root,
+            ms = started.elapsed().as_millis(),
             "applied block"
         );
         self.parent = Some(Parent {

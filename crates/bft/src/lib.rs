@@ -29,4 +29,19 @@ pub mod node;
 pub mod signing;
 
 pub use error::BftError;
+
+/// Runs CPU-heavy work (judging a proposal, applying a block, admitting a
+/// batch of transactions) from an async task without starving the engine's
+/// other tasks: on a multi-threaded runtime the worker thread hands its other
+/// tasks to the rest of the pool for the duration
+/// (`tokio::task::block_in_place`), so timers, votes and the network keep
+/// moving; elsewhere (a current-thread runtime, no runtime) it simply runs.
+pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
 pub use malachitebft_app_channel as engine;

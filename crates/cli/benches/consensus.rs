@@ -189,6 +189,9 @@ async fn main() {
     );
 
     let tmp = tempfile::tempdir().unwrap();
+    // ATOLL_BENCH_KEEP=1 keeps the network's directory (node logs) for
+    // inspection and prints its path.
+    let keep = std::env::var_os("ATOLL_BENCH_KEEP").is_some();
     let keys: Vec<SigningKey> = (0..o.senders).map(sender).collect();
     let plan = Plan {
         chain_id: "atoll-bench".into(),
@@ -402,8 +405,22 @@ async fn main() {
         single / o.validators as f64,
         tps / (single / o.validators as f64)
     );
+    println!("blocks during the run (height: transfers at +ms since the first submission):");
+    let timeline: Vec<String> = in_run
+        .iter()
+        .map(|(h, n, t)| {
+            format!(
+                "{h}: {n} at +{}",
+                t.saturating_duration_since(start).as_millis()
+            )
+        })
+        .collect();
+    println!("  {}", timeline.join(", "));
     watcher.abort();
     for p in &mut procs {
         p.stop(Duration::from_secs(10));
+    }
+    if keep {
+        println!("network directory kept: {}", tmp.keep().display());
     }
 }

@@ -13,6 +13,9 @@
 //!      are discarded and only the fee and nonce change remains.
 //! 4. The block's fees go to its proposer and to the validators that signed.
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
 use atoll_crypto::context::{ChainContext, Context};
 use atoll_crypto::ed25519::BatchVerifier;
 use atoll_crypto::{Address, Hash};
@@ -218,8 +221,20 @@ pub enum NonceCheck {
     AtLeast,
 }
 
+/// A transaction decoded strictly, with what every check derives from its
+/// bytes: computed once per node however often it is checked.
+#[derive(Debug)]
+struct DecodedTx {
+    /// Hash of the exact bytes.
+    hash: Hash,
+    /// The signer's account.
+    signer: Address,
+    signed: SignedTransaction,
+    tx: Transaction,
+}
+
 /// A transaction decoded strictly, or why it could not be.
-type Decoded = Result<(SignedTransaction, Transaction), ConsensusError>;
+type Decoded = Result<Arc<DecodedTx>, ConsensusError>;
 
 /// What every transaction of one block shares.
 struct BlockEnv<'a> {
@@ -253,18 +268,22 @@ pub struct App {
     tx_context: Context,
     commit_context: Context,
     initial_height: u64,
-    verified: std::sync::Arc<std::sync::Mutex<crate::recent::RecentHashes>>,
-    decoded: std::sync::Arc<std::sync::Mutex<DecodedCache>>,
+    verified: Arc<Mutex<crate::recent::RecentHashes>>,
+    decoded: Arc<Mutex<DecodedCache>>,
 }
 
-/// Transactions recently decoded, by hash of their bytes, oldest evicted
+/// Transactions recently decoded, keyed by their exact bytes, oldest evicted
 /// first: a transaction is decoded on admission, again when a proposal
-/// holding it is checked and again when its block is applied. Decoding is a
-/// pure function of the bytes, so a hit gives what decoding would.
+/// holding it is checked, when its block is applied and when the pool
+/// rechecks it. Decoding is a pure function of the bytes, so a hit gives
+/// what decoding would; keying by the bytes (under the map's own keyed
+/// hasher) finds a hit without computing the transaction's SHA-512/256 hash,
+/// which the entry carries. Nothing iterates the map, so its order never
+/// reaches an output.
 #[derive(Debug, Default)]
 struct DecodedCache {
-    map: std::collections::BTreeMap<Hash, (SignedTransaction, Transaction)>,
-    order: std::collections::VecDeque<Hash>,
+    map: HashMap<Arc<[u8]>, Arc<DecodedTx>>,
+    order: VecDeque<Arc<[u8]>>,
 }
 
 /// Most decoded transactions remembered.
@@ -302,10 +321,8 @@ impl App {
             tx_context,
             commit_context,
             initial_height: genesis.initial_height,
-            verified: std::sync::Arc::new(std::sync::Mutex::new(crate::recent::RecentHashes::new(
-                VERIFIED_CACHE,
-            ))),
-            decoded: std::sync::Arc::default(),
+            verified: Arc::new(Mutex::new(crate::recent::RecentHashes::new(VERIFIED_CACHE))),
+            decoded: Arc::default(),
         })
     }
 
@@ -423,8 +440,8 @@ impl App {
         tx_params: &TxParams,
     ) -> Result<CheckedTx, TxError> {
         let params = &tx_params.params;
-        let (signed, tx) = self.decode(raw, params).map_err(|e| e.to_tx_error())?;
-        let hash = Hash::digest(raw);
+        let d = self.decode(raw, params).map_err(|e| e.to_tx_error())?;
+        let (hash, signer, signed, tx) = (d.hash, d.signer, &d.signed, &d.tx);
         if !self.was_verified(&hash) {
             signed
                 .signature
@@ -437,8 +454,7 @@ impl App {
                 .map_err(|_| ConsensusError::InvalidSignature.to_tx_error())?;
             self.mark_verified(&[hash]);
         }
-        let signer = Address::from_ed25519(&signed.signature.public_key);
-        let (fee, gas) = admission(params, &tx_params.gas_table, &tx, raw.len() as u64)
+        let (fee, gas) = admission(params, &tx_params.gas_table, tx, raw.len() as u64)
             .map_err(|e| e.to_tx_error())?;
         let acct = staking::state::StakingState::new(&mut ReadOnly(store))
             .account(&signer)
@@ -468,6 +484,20 @@ impl App {
         })
     }
 
+    /// The nonce and general balance of `who`'s account in `store`: what
+    /// decides, once a transaction is otherwise valid, whether it can still
+    /// run (a pool rechecking a sender's queue after a block).
+    pub fn account_nonce_and_balance(
+        &self,
+        store: &dyn Store,
+        who: &Address,
+    ) -> Result<(u64, Quantity), TxError> {
+        let acct = staking::state::StakingState::new(&mut ReadOnly(store))
+            .account(who)
+            .map_err(fatal_as_tx)?;
+        Ok((acct.general.nonce, acct.general.balance))
+    }
+
     /// Verifies the signatures of many transactions in one Ed25519 batch
     /// and remembers them as verified when the whole batch holds (see
     /// [`App`]); otherwise nothing is remembered and each is verified alone
@@ -476,20 +506,19 @@ impl App {
         let mut batch = BatchVerifier::with_capacity(txs.len());
         let mut fresh = Vec::with_capacity(txs.len());
         for raw in txs {
-            let hash = Hash::digest(raw);
-            if self.was_verified(&hash) {
-                continue;
-            }
-            let Ok((signed, _)) = self.decode(raw, &tx_params.params) else {
+            let Ok(d) = self.decode(raw, &tx_params.params) else {
                 continue;
             };
+            if self.was_verified(&d.hash) {
+                continue;
+            }
             batch.queue(
-                &signed.signature.public_key,
+                &d.signed.signature.public_key,
                 &self.tx_context,
-                &signed.untrusted_raw_value,
-                &signed.signature.signature,
+                &d.signed.untrusted_raw_value,
+                &d.signed.signature.signature,
             );
-            fresh.push(hash);
+            fresh.push(d.hash);
         }
         if !fresh.is_empty() && batch.verify().is_ok() {
             self.mark_verified(&fresh);
@@ -508,11 +537,7 @@ impl App {
         }
     }
 
-    fn decode(
-        &self,
-        raw: &[u8],
-        params: &ConsensusParameters,
-    ) -> Result<(SignedTransaction, Transaction), ConsensusError> {
+    fn decode(&self, raw: &[u8], params: &ConsensusParameters) -> Decoded {
         let size = raw.len() as u64;
         if size > params.max_tx_size {
             return Err(ConsensusError::Oversized {
@@ -520,9 +545,8 @@ impl App {
                 max: params.max_tx_size,
             });
         }
-        let hash = Hash::digest(raw);
         if let Ok(cache) = self.decoded.lock()
-            && let Some(hit) = cache.map.get(&hash)
+            && let Some(hit) = cache.map.get(raw)
         {
             return Ok(hit.clone());
         }
@@ -530,20 +554,35 @@ impl App {
             .map_err(|e| ConsensusError::MalformedTransaction(e.to_string()))?;
         let tx: Transaction = cbor::from_slice_canonical(&signed.untrusted_raw_value)
             .map_err(|e| ConsensusError::MalformedTransaction(e.to_string()))?;
-        if let Ok(mut cache) = self.decoded.lock()
-            && cache
-                .map
-                .insert(hash, (signed.clone(), tx.clone()))
-                .is_none()
-        {
-            cache.order.push_back(hash);
-            while cache.order.len() > DECODED_CACHE {
-                if let Some(old) = cache.order.pop_front() {
-                    cache.map.remove(&old);
+        let decoded = Arc::new(DecodedTx {
+            hash: Hash::digest(raw),
+            signer: Address::from_ed25519(&signed.signature.public_key),
+            signed,
+            tx,
+        });
+        if let Ok(mut cache) = self.decoded.lock() {
+            let key: Arc<[u8]> = Arc::from(raw);
+            if cache.map.insert(key.clone(), decoded.clone()).is_none() {
+                cache.order.push_back(key);
+                while cache.order.len() > DECODED_CACHE {
+                    if let Some(old) = cache.order.pop_front() {
+                        cache.map.remove(&old);
+                    }
                 }
             }
         }
-        Ok((signed, tx))
+        Ok(decoded)
+    }
+
+    /// The hash of a transaction's bytes (taken from the decoding cache when
+    /// the node has seen the transaction, computed otherwise).
+    pub fn tx_hash(&self, raw: &[u8]) -> Hash {
+        if let Ok(cache) = self.decoded.lock()
+            && let Some(hit) = cache.map.get(raw)
+        {
+            return hit.hash;
+        }
+        Hash::digest(raw)
     }
 
     /// Applies one block. Returns per-transaction results; a [`FatalError`]
@@ -697,24 +736,27 @@ impl App {
         block: &Block,
         params: &ConsensusParameters,
     ) -> Vec<(Decoded, bool)> {
-        let hashes: Vec<Hash> = block.txs.iter().map(|raw| Hash::digest(raw)).collect();
         let decoded: Vec<Decoded> = block
             .txs
             .iter()
             .map(|raw| self.decode(raw, params))
             .collect();
-        let known: Vec<bool> = hashes.iter().map(|h| self.was_verified(h)).collect();
+        let known: Vec<bool> = decoded
+            .iter()
+            .map(|d| d.as_ref().is_ok_and(|d| self.was_verified(&d.hash)))
+            .collect();
         let mut batch = BatchVerifier::with_capacity(decoded.len());
         let mut fresh = Vec::new();
-        for ((d, k), h) in decoded.iter().zip(&known).zip(&hashes) {
-            if let (Ok((s, _)), false) = (d, k) {
+        for (d, k) in decoded.iter().zip(&known) {
+            if let (Ok(d), false) = (d, k) {
+                let s = &d.signed;
                 batch.queue(
                     &s.signature.public_key,
                     &self.tx_context,
                     &s.untrusted_raw_value,
                     &s.signature.signature,
                 );
-                fresh.push(*h);
+                fresh.push(d.hash);
             }
         }
         if fresh.is_empty() || batch.verify().is_ok() {
@@ -730,9 +772,9 @@ impl App {
         decoded
             .into_iter()
             .zip(known)
-            .zip(hashes)
-            .map(|((d, known), h)| {
-                let ok = d.as_ref().is_ok_and(|(s, _)| {
+            .map(|(d, known)| {
+                let ok = d.as_ref().is_ok_and(|d| {
+                    let s = &d.signed;
                     known
                         || s.signature
                             .public_key
@@ -743,8 +785,11 @@ impl App {
                             )
                             .is_ok()
                 });
-                if ok && !known {
-                    self.mark_verified(&[h]);
+                if ok
+                    && !known
+                    && let Ok(d) = &d
+                {
+                    self.mark_verified(&[d.hash]);
                 }
                 (d, ok)
             })
@@ -768,22 +813,25 @@ impl App {
             gas_left,
         } = env;
         let (info, debug) = (*info, *debug);
-        let hash = Hash::digest(raw);
+        let hash = match &decoded {
+            Ok(d) => d.hash,
+            Err(_) => Hash::digest(raw),
+        };
         let refused = |e: ConsensusError| TxResult {
             hash,
             error: Some(e.to_tx_error()),
             gas_used: 0,
             events: Vec::new(),
         };
-        let (signed, tx) = match decoded {
+        let d = match decoded {
             Ok(d) => d,
             Err(e) => return Ok(refused(e)),
         };
         if !sig_ok {
             return Ok(refused(ConsensusError::InvalidSignature));
         }
-        let signer = Address::from_ed25519(&signed.signature.public_key);
-        let (fee, gas) = match admission(params, gas_table, &tx, raw.len() as u64) {
+        let (signer, signed, tx) = (d.signer, &d.signed, &d.tx);
+        let (fee, gas) = match admission(params, gas_table, tx, raw.len() as u64) {
             Ok(fg) => fg,
             Err(e) => return Ok(refused(e)),
         };
@@ -811,11 +859,14 @@ impl App {
             .nonce
             .checked_add(1)
             .ok_or_else(|| FatalError::Invariant("nonce overflow".into()))?;
+        // Nonce and fee in one write of the account.
+        staking
+            .charge_fee_from(&mut acct, fee)
+            .map_err(into_fatal)?;
         staking
             .state()
             .set_account(&signer, &acct)
             .map_err(into_fatal)?;
-        staking.charge_fee(&signer, fee).map_err(into_fatal)?;
 
         // Run the method; keep its writes only if it succeeds.
         let mut overlay = Overlay::new(store);
@@ -824,7 +875,7 @@ impl App {
             debug,
             commit_ctx: &self.commit_context,
         };
-        match dispatch(&mut overlay, &tx, &signed.signature.public_key, &env) {
+        match dispatch(&mut overlay, tx, &signed.signature.public_key, &env) {
             Ok(events) => {
                 overlay.commit()?;
                 Ok(TxResult {

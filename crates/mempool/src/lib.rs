@@ -305,6 +305,14 @@ impl Mempool {
     /// block holds, not what the pool holds; [`Mempool::recheck`] checks
     /// everything (after an epoch change, say). Returns how many were
     /// dropped besides the block's own.
+    ///
+    /// Between full rechecks, what can change for a queued transaction of a
+    /// block's sender is only its account: the nonce the block used and the
+    /// balance the block spent. So each such sender's account is read once
+    /// and its queue keeps the transactions whose nonce is still unused and
+    /// whose fee the balance still covers, as [`App::check_tx`] would decide
+    /// (every other part of that check depends on the transaction alone or
+    /// on parameters, which [`Mempool::recheck`] covers).
     pub fn remove_committed(&mut self, app: &App, state: &dyn Store, hashes: &[Hash]) -> usize {
         let mut senders = BTreeSet::new();
         for h in hashes {
@@ -313,12 +321,29 @@ impl Mempool {
             }
             self.remove(h);
         }
-        let queued: Vec<Hash> = senders
-            .iter()
-            .filter_map(|s| self.senders.get(s))
-            .flat_map(|q| q.values().map(|e| e.checked.hash))
-            .collect();
-        self.recheck_these(app, state, queued)
+        let (mut stale, mut dropped) = (Vec::new(), 0);
+        for sender in senders {
+            let Some(queue) = self.senders.get(&sender) else {
+                continue;
+            };
+            match app.account_nonce_and_balance(state, &sender) {
+                Ok((nonce, balance)) => stale.extend(
+                    queue
+                        .values()
+                        .filter(|e| e.checked.nonce < nonce || e.checked.fee > balance)
+                        .map(|e| e.checked.hash),
+                ),
+                // The account cannot be read: check each the long way.
+                Err(_) => {
+                    let queued: Vec<Hash> = queue.values().map(|e| e.checked.hash).collect();
+                    dropped += self.recheck_these(app, state, queued);
+                }
+            }
+        }
+        for h in &stale {
+            self.remove(h);
+        }
+        dropped + stale.len()
     }
 
     /// Rechecks `hashes` against `state`, dropping the ones now invalid.

@@ -181,8 +181,14 @@ impl NodeService {
 
     /// Admits transactions to the mempool against the latest state: the
     /// parameters read once, the signatures batch-verified, the pool locked
-    /// once. The one path for the API and for gossip.
+    /// once. The one path for the API and for gossip. It verifies a batch of
+    /// signatures, so it runs as blocking work ([`atoll_bft::blocking`]):
+    /// the node's other async tasks keep their worker threads meanwhile.
     fn admit(&self, raws: &[&[u8]]) -> Result<Vec<Result<Hash, MempoolError>>, ApiError> {
+        atoll_bft::blocking(|| self.admit_now(raws))
+    }
+
+    fn admit_now(&self, raws: &[&[u8]]) -> Result<Vec<Result<Hash, MempoolError>>, ApiError> {
         let view = self.chain.latest_view().map_err(internal)?;
         let params = self.app.tx_params(&view).map_err(ApiError::Tx)?;
         self.app.preverify(raws, &params);

@@ -416,9 +416,19 @@ impl<'a> Staking<'a> {
             return Ok(());
         }
         let mut acct = self.state.account(payer)?;
+        self.charge_fee_from(&mut acct, amount)?;
+        self.state.set_account(payer, &acct)
+    }
+
+    /// [`Staking::charge_fee`] on an account the caller has read and will
+    /// store (a transaction's signer, whose nonce changes in the same
+    /// write): takes `amount` from its general balance into the block's fees.
+    pub fn charge_fee_from(&mut self, acct: &mut Account, amount: Quantity) -> Result<(), Failure> {
+        if amount.0 == 0 {
+            return Ok(());
+        }
         acct.general.balance = checked_sub(acct.general.balance, amount)
             .map_err(|_| StakingError::InsufficientBalance)?;
-        self.state.set_account(payer, &acct)?;
         let fees = self.state.block_fees()?;
         self.state.set_block_fees(checked_add(fees, amount)?)
     }
