@@ -96,7 +96,7 @@ pub trait StoreExt: Store {
 
 impl<S: Store + ?Sized> StoreExt for S {}
 
-fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, FatalError> {
+pub(crate) fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, FatalError> {
     atoll_types::cbor::from_slice(bytes).map_err(|e| FatalError::CorruptState {
         key: hex_of(key),
         reason: e.to_string(),

@@ -12,6 +12,9 @@
 //! | `0x57` | fees collected in the current block ([`Quantity`]) |
 //! | `0x58` | who signed the current epoch's blocks ([`EpochSigning`]) |
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use atoll_crypto::Address;
 use atoll_crypto::address::ADDRESS_SIZE;
 use atoll_types::{Epoch, Quantity};
@@ -39,13 +42,48 @@ crate::state::service_state!(
     "staking"
 );
 
+thread_local! {
+    /// Accounts by their exact encoding. Accounts are read and written
+    /// several times per transaction (check, proposal check, fee, transfer),
+    /// and decoding is a pure function of the bytes, so a hit gives what
+    /// decoding would. Each account written is remembered under the bytes
+    /// written, so reading back what the previous transaction wrote does not
+    /// decode. Bounded (emptied when full) and never iterated: it changes
+    /// how fast, never what, state is read.
+    static ACCOUNT_ENCODINGS: RefCell<HashMap<Vec<u8>, Account>> = RefCell::new(HashMap::new());
+}
+
+/// Most accounts [`ACCOUNT_ENCODINGS`] holds per thread.
+const ACCOUNT_ENCODINGS_CAP: usize = 16_384;
+
+fn remember_account(bytes: Vec<u8>, acct: &Account) {
+    ACCOUNT_ENCODINGS.with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            if c.len() >= ACCOUNT_ENCODINGS_CAP {
+                c.clear();
+            }
+            c.insert(bytes, acct.clone());
+        }
+    });
+}
+
+fn recall_account(bytes: &[u8]) -> Option<Account> {
+    ACCOUNT_ENCODINGS.with(|c| c.try_borrow().ok().and_then(|c| c.get(bytes).cloned()))
+}
+
 impl StakingState<'_> {
     /// The account at `addr` (an empty account when it was never used).
     pub fn account(&self, addr: &Address) -> Result<Account, FatalError> {
-        Ok(self
-            .store
-            .get_typed(&key(ACCOUNTS, &[addr.as_bytes()]))?
-            .unwrap_or_default())
+        let k = key(ACCOUNTS, &[addr.as_bytes()]);
+        let Some(bytes) = self.store.get(&k)? else {
+            return Ok(Account::default());
+        };
+        if let Some(acct) = recall_account(&bytes) {
+            return Ok(acct);
+        }
+        let acct: Account = crate::state::decode(&k, &bytes)?;
+        remember_account(bytes, &acct);
+        Ok(acct)
     }
 
     /// Stores an account; an account that is entirely empty is deleted, so
@@ -55,7 +93,10 @@ impl StakingState<'_> {
         if *acct == Account::default() {
             self.store.remove(&k)?;
         } else {
-            self.store.put_typed(&k, acct)?;
+            let bytes = atoll_types::cbor::to_vec(acct)
+                .map_err(|e| FatalError::Invariant(format!("state value does not encode: {e}")))?;
+            remember_account(bytes.clone(), acct);
+            self.store.insert(&k, bytes)?;
         }
         Ok(())
     }
