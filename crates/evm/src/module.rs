@@ -716,6 +716,28 @@ impl Module for Evm {
         true
     }
 
+    /// As a geth pool does: the sender must afford the whole gas limit at
+    /// its fee cap plus the value, on the committed state (the SDK's own
+    /// check covers only the fee at the effective price).
+    fn check_decoded_tx(
+        &self,
+        store: &dyn Store,
+        scheme: &str,
+        body: &[u8],
+        tx: &Transaction,
+    ) -> Result<(), Error> {
+        if scheme != ETHEREUM_TX_SCHEME {
+            return Ok(());
+        }
+        let eth = tx::decode_unrecovered(body).map_err(malformed)?;
+        let caller = tx.caller().ok_or(EvmError::InvalidSignerType)?;
+        let balance = accounts::balance(store, &caller, &Denomination::NATIVE)?;
+        match eth.max_cost() {
+            Some(cost) if RU256::from(balance) >= cost => Ok(()),
+            _ => Err(EvmError::InsufficientBalance.into()),
+        }
+    }
+
     fn begin_block(&self, ctx: &mut Context<'_>) -> Result<(), Error> {
         let round = ctx.batch().round;
         let previous = ctx.batch().previous_hash.0;
