@@ -35,7 +35,9 @@
 //! intrinsic gas (`evm.GasLimitTooLow`), and a fee that does not fit in 128
 //! bits (`evm.FeeOverflow`); the dispatcher's own checks then refuse wrong
 //! nonces, gas above `max_batch_gas`, prices below the minimum and fees
-//! the sender cannot pay. Access lists are checked and counted in the
+//! the sender cannot pay. A check (not execution) also refuses, as a geth
+//! pool does, a sender whose balance is below gas limit × fee cap + value
+//! (`evm.InsufficientBalance`). Access lists are checked and counted in the
 //! intrinsic-gas check but not passed to the EVM (as Oasis).
 //!
 //! # Execution
