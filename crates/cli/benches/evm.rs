@@ -12,7 +12,9 @@
 //!   to the limit (goal: at least 0.25).
 //!
 //! `cargo bench -p atoll-cli --bench evm` (options after `--`: `--txs N`,
-//! `--senders K`, `--compute C`, `--block-time MS`). Every load loop is
+//! `--senders K`, `--compute C`, `--block-time MS`, `--gas-limit G` of
+//! each transfer (80,000), `--verbose`: every block and its timing, node
+//! logs kept). Every load loop is
 //! bounded; all traffic stays on loopback.
 
 #![allow(
@@ -45,7 +47,9 @@ const CHAIN_ID: u64 = 0xa70c;
 const FUNDS: u128 = 1_000_000 * 1_000_000_000_000_000_000;
 /// The gas price offered (the localnet minimum is 1 gwei).
 const GAS_PRICE: u64 = 1_000_000_000;
-/// Gas limit of a transfer (it uses about 35k-52k).
+/// Gas limit of a transfer by default (it uses about 35k-52k); the
+/// proposer packs a block by gas limits, so this caps a block at 375
+/// transfers (`--gas-limit` to change it).
 const TRANSFER_GAS: u64 = 80_000;
 /// Concurrent JSON-RPC connections sending the load (as many clients
 /// would).
@@ -58,6 +62,10 @@ struct Options {
     senders: usize,
     compute: usize,
     block_time_ms: u64,
+    /// `--verbose`: print every block and keep the nodes' directory.
+    verbose: bool,
+    /// `--gas-limit G`: the gas limit of each measured transfer.
+    gas_limit: u64,
 }
 
 fn options() -> Options {
@@ -66,6 +74,8 @@ fn options() -> Options {
         senders: 250,
         compute: 3,
         block_time_ms: 100,
+        verbose: false,
+        gas_limit: TRANSFER_GAS,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -76,6 +86,8 @@ fn options() -> Options {
             ("--senders", Some(v)) => o.senders = v as usize,
             ("--compute", Some(v)) => o.compute = v as usize,
             ("--block-time", Some(v)) => o.block_time_ms = v,
+            ("--verbose", _) => o.verbose = true,
+            ("--gas-limit", Some(v)) => o.gas_limit = v,
             _ => {}
         }
         i += 1;
@@ -222,34 +234,36 @@ async fn poll_blocks(client: &HttpClient, blocks: &mut Blocks) {
 }
 
 /// Waits (bounded) until every hash is in a block; returns when the last
-/// one was seen.
+/// one was seen. Each block is looked at once (the harness shares the
+/// machine with the network it measures).
 async fn wait_all(
     client: &HttpClient,
     blocks: &mut Blocks,
     hashes: &[String],
     limit: Duration,
 ) -> Instant {
-    let want: BTreeSet<&String> = hashes.iter().collect();
+    let mut want: BTreeSet<&String> = hashes.iter().collect();
     let deadline = Instant::now() + limit;
+    let mut last = None;
+    let mut seen = 0;
     loop {
         poll_blocks(client, blocks).await;
-        let mut last = None;
-        let mut found = 0;
-        for (txs, _, t) in blocks.values() {
+        for (txs, _, t) in blocks.range(seen..).map(|(_, b)| b) {
             for h in txs {
-                if want.contains(h) {
-                    found += 1;
+                if want.remove(h) {
                     last = Some(last.map_or(*t, |l: Instant| l.max(*t)));
                 }
             }
         }
-        if found == want.len() {
+        seen = blocks.keys().next_back().map_or(0, |n| n + 1);
+        if want.is_empty() {
             return last.unwrap_or_else(Instant::now);
         }
         assert!(
             Instant::now() < deadline,
-            "only {found} of {} transactions finalized within {limit:?}",
-            want.len()
+            "{} of {} transactions not finalized within {limit:?}",
+            want.len(),
+            hashes.len()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -303,7 +317,7 @@ async fn main() {
                     s,
                     n as u64,
                     Some(token_bytes),
-                    TRANSFER_GAS,
+                    o.gas_limit,
                     transfer_call(&recipient, 1),
                 );
                 streams[i % CONNECTIONS].push(raw.clone());
@@ -415,14 +429,36 @@ async fn main() {
                 .request_timeout(Duration::from_secs(120))
                 .build(format!("http://{web3}"))
                 .unwrap();
-            tokio::spawn(async move { send_all(&client, &stream, 100).await })
+            tokio::spawn(async move {
+                send_all(&client, &stream, 100).await;
+                Instant::now()
+            })
         })
         .collect();
     let done = wait_all(&client, &mut blocks, &hashes, Duration::from_secs(600)).await;
+    let mut accepted = sent_at;
     for s in senders {
-        s.await.unwrap();
+        accepted = accepted.max(s.await.unwrap());
     }
     let secs = done.duration_since(sent_at).as_secs_f64();
+    let accept_secs = accepted.duration_since(sent_at).as_secs_f64();
+    println!(
+        "ingestion: all {} accepted by eth_sendRawTransaction after {accept_secs:.2} s ({:.0} tx/s)",
+        o.txs,
+        o.txs as f64 / accept_secs
+    );
+    if o.verbose {
+        let mut prev = sent_at;
+        for (n, (txs, gas, t)) in blocks.range(first_block..) {
+            println!(
+                "block {n}: {} txs, {gas} gas, seen {:.0} ms after the previous",
+                txs.len(),
+                t.duration_since(prev).as_secs_f64() * 1e3
+            );
+            prev = *t;
+        }
+        println!("node logs kept in {}", dir.keep().display());
+    }
     let gas: u64 = blocks.range(first_block..).map(|(_, (_, g, _))| g).sum();
     let rounds = blocks.range(first_block..).count();
     let rate = o.txs as f64 / secs;

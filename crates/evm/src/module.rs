@@ -35,7 +35,9 @@
 //! intrinsic gas (`evm.GasLimitTooLow`), and a fee that does not fit in 128
 //! bits (`evm.FeeOverflow`); the dispatcher's own checks then refuse wrong
 //! nonces, gas above `max_batch_gas`, prices below the minimum and fees
-//! the sender cannot pay. Access lists are checked and counted in the
+//! the sender cannot pay. A check (not execution) also refuses, as a geth
+//! pool does, a sender whose balance is below gas limit × fee cap + value
+//! (`evm.InsufficientBalance`). Access lists are checked and counted in the
 //! intrinsic-gas check but not passed to the EVM (as Oasis).
 //!
 //! # Execution
@@ -714,6 +716,28 @@ impl Module for Evm {
             signers.insert(t.hash, t.public_key);
         }
         true
+    }
+
+    /// As a geth pool does: the sender must afford the whole gas limit at
+    /// its fee cap plus the value, on the committed state (the SDK's own
+    /// check covers only the fee at the effective price).
+    fn check_decoded_tx(
+        &self,
+        store: &dyn Store,
+        scheme: &str,
+        body: &[u8],
+        tx: &Transaction,
+    ) -> Result<(), Error> {
+        if scheme != ETHEREUM_TX_SCHEME {
+            return Ok(());
+        }
+        let eth = tx::decode_unrecovered(body).map_err(malformed)?;
+        let caller = tx.caller().ok_or(EvmError::InvalidSignerType)?;
+        let balance = accounts::balance(store, &caller, &Denomination::NATIVE)?;
+        match eth.max_cost() {
+            Some(cost) if RU256::from(balance) >= cost => Ok(()),
+            _ => Err(EvmError::InsufficientBalance.into()),
+        }
     }
 
     fn begin_block(&self, ctx: &mut Context<'_>) -> Result<(), Error> {

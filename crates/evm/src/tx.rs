@@ -242,6 +242,16 @@ impl Unrecovered {
         self.fields.chain_id
     }
 
+    /// The most the transaction can take from its sender: gas limit × fee
+    /// cap (the gas price, or the EIP-1559 max fee) + value, what a geth
+    /// pool requires the sender's balance to cover; `None` past 2^256.
+    pub fn max_cost(&self) -> Option<U256> {
+        let f = &self.fields;
+        let cap = f.gas_price.or(f.max_fee_per_gas).unwrap_or(U256::ZERO);
+        cap.checked_mul(U256::from(f.gas_limit))?
+            .checked_add(f.value)
+    }
+
     /// Recovers the sender.
     pub fn recover(self) -> Result<EthTx, TxError> {
         let public_key =

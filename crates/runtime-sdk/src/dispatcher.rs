@@ -2,7 +2,7 @@
 //!
 //! See the crate documentation for the order of checks and the gas policy.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use atoll_consensus::services::roothash::types::{Message, MessageResult};
 use atoll_crypto::{Address, Hash};
@@ -73,6 +73,17 @@ pub struct CheckedTx {
     pub size: usize,
 }
 
+/// Fetches state keys ahead of the reads that need them (see
+/// [`Runtime::check_batch`]).
+pub type Prefetch<'a> = dyn FnMut(&[Vec<u8>]) -> Result<(), FatalError> + 'a;
+
+/// A decoded transaction, with the scheme and body it arrived as when a
+/// module decoded it.
+struct Decoded {
+    tx: Transaction,
+    module_body: Option<(String, Vec<u8>)>,
+}
+
 /// Per-batch running totals.
 struct BatchState {
     gas_used: u64,
@@ -115,6 +126,18 @@ impl Runtime {
         params: &Parameters,
         raw: &[u8],
     ) -> Result<Transaction, Error> {
+        self.decode_parts(ctx, store, params, raw).map(|d| d.tx)
+    }
+
+    /// [`Runtime::decode_tx`], keeping the scheme and body of a
+    /// module-decoded transaction.
+    fn decode_parts(
+        &self,
+        ctx: &BatchContext,
+        store: &dyn Store,
+        params: &Parameters,
+        raw: &[u8],
+    ) -> Result<Decoded, Error> {
         if raw.len() > params.max_tx_size as usize {
             return Err(tx_fail(CoreError::OversizedTransaction));
         }
@@ -141,7 +164,11 @@ impl Runtime {
                     ))))
                 })?;
             validate_basic(&tx, params)?;
-            return Ok(tx);
+            let scheme = scheme.clone();
+            return Ok(Decoded {
+                tx,
+                module_body: Some((scheme, utx.0)),
+            });
         }
         let tx: Transaction = cbor::from_slice_canonical_with_limits(&utx.0, &limits)
             .map_err(|e| tx_fail(CoreError::MalformedTransaction(e.to_string())))?;
@@ -171,7 +198,10 @@ impl Runtime {
                 c.insert(key);
             }
         }
-        Ok(tx)
+        Ok(Decoded {
+            tx,
+            module_body: None,
+        })
     }
 
     /// Checks that need no state beyond the parameters. Failing them costs
@@ -576,13 +606,79 @@ impl Runtime {
     ) -> Result<CheckedTx, Error> {
         self.ensure_genesis(store)?;
         let params = core::params(store)?;
-        let tx = self.decode_tx(ctx, store, &params, raw)?;
-        self.static_checks(ctx, &params, &tx)?;
+        let decoded = self.decode_parts(ctx, store, &params, raw)?;
+        self.check_decoded(ctx, store, &params, raw, &decoded)
+    }
+
+    /// Checks many transactions for the pool, each exactly as
+    /// [`Runtime::check_tx`] would (each alone against `store`, not one
+    /// after another), sharing the work: signers are recovered ahead on
+    /// several threads ([`Runtime::preverify`]), each transaction is
+    /// decoded once, and the state keys the checks go on to read (each
+    /// signer's nonce, the caller's balance of the fee's denomination) are
+    /// handed to `prefetch` together, sorted and without repeats, before
+    /// any check reads them, so a store that reads over a socket can fetch
+    /// them in one request. The outcomes are in order; only a fatal error
+    /// (the store's) fails the whole call.
+    pub fn check_batch(
+        &self,
+        ctx: &BatchContext,
+        store: &dyn Store,
+        raws: &[Vec<u8>],
+        prefetch: &mut Prefetch<'_>,
+    ) -> Result<Vec<Result<CheckedTx, TxError>>, FatalError> {
+        self.ensure_genesis(store)?;
+        let params = core::params(store)?;
+        self.preverify(ctx, raws);
+        let mut keys = BTreeSet::new();
+        let decoded: Vec<Result<Decoded, Error>> = raws
+            .iter()
+            .map(|raw| {
+                let d = self.decode_parts(ctx, store, &params, raw);
+                if let Ok(d) = &d {
+                    let ai = &d.tx.auth_info;
+                    for si in &ai.signer_info {
+                        keys.insert(accounts::nonce_key(&si.address_spec.address()));
+                    }
+                    if let Some(caller) = d.tx.caller() {
+                        keys.insert(accounts::balance_key(&caller, ai.fee.amount.denomination()));
+                    }
+                }
+                d
+            })
+            .collect();
+        let keys: Vec<Vec<u8>> = keys.into_iter().collect();
+        if !keys.is_empty() {
+            prefetch(&keys)?;
+        }
+        raws.iter()
+            .zip(decoded)
+            .map(|(raw, d)| {
+                match d.and_then(|d| self.check_decoded(ctx, store, &params, raw, &d)) {
+                    Ok(c) => Ok(Ok(c)),
+                    Err(Error::Tx(e)) => Ok(Err(e)),
+                    Err(Error::Fatal(f)) => Err(f),
+                }
+            })
+            .collect()
+    }
+
+    /// The checks of [`Runtime::check_tx`] after decoding.
+    fn check_decoded(
+        &self,
+        ctx: &BatchContext,
+        store: &dyn Store,
+        params: &Parameters,
+        raw: &[u8],
+        decoded: &Decoded,
+    ) -> Result<CheckedTx, Error> {
+        let tx = &decoded.tx;
+        self.static_checks(ctx, params, tx)?;
         if self.route(MethodKind::Call, &tx.call.method).is_none() {
             return Err(tx_fail(CoreError::InvalidMethod(tx.call.method.clone())));
         }
         let fee = tx.auth_info.fee.clone();
-        let intrinsic = intrinsic_gas(&params, &tx, raw.len())?;
+        let intrinsic = intrinsic_gas(params, tx, raw.len())?;
         if intrinsic > fee.gas {
             return Err(tx_fail(CoreError::OutOfGas {
                 limit: fee.gas,
@@ -590,7 +686,12 @@ impl Runtime {
             }));
         }
         let mut scratch = ReadOverlay::new(store);
-        self.authenticate(&mut scratch, &tx, Mode::Check)?;
+        self.authenticate(&mut scratch, tx, Mode::Check)?;
+        if let Some((scheme, body)) = &decoded.module_body {
+            for m in &self.modules {
+                m.check_decoded_tx(store, scheme, body, tx)?;
+            }
+        }
         let first = tx
             .auth_info
             .signer_info

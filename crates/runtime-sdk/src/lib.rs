@@ -15,7 +15,9 @@
 //! - [`Runtime::execute_batch`]: runs a batch; returns per-transaction
 //!   results (a CBOR value or module + code + message, gas used, events),
 //!   block events, and the consensus messages to put in the commitment.
-//! - [`Runtime::check_tx`]: admission for the transaction pool.
+//! - [`Runtime::check_tx`]: admission for the transaction pool;
+//!   [`Runtime::check_batch`] checks many at once, fetching the state they
+//!   read together.
 //! - [`Runtime::query`] and [`Runtime::estimate_gas`]: read-only.
 //!
 //! ```
@@ -167,7 +169,7 @@ pub mod types;
 
 pub use atoll_consensus::services::roothash::types::{Message, MessageResult};
 pub use context::{BatchContext, Context, Event, GasMeter, MessageHook, Mode, QueryContext, TxEnv};
-pub use dispatcher::{BatchResult, CheckedTx, TxResult};
+pub use dispatcher::{BatchResult, CheckedTx, Prefetch, TxResult};
 pub use error::{Error, FatalError, ModuleError, TxError};
 pub use module::{DecodeContext, MethodInfo, MethodKind, Module};
 pub use runtime::{BuildError, Runtime, RuntimeBuilder, RuntimeConfig, RuntimeGenesis};

@@ -122,6 +122,25 @@ pub trait Module: Send + Sync {
         false
     }
 
+    /// Checks a transaction the module decoded (`decode_tx` of `scheme` on
+    /// `body`) further for the pool: what it may spend beyond the fee the
+    /// dispatcher checks (for Ethereum: gas limit × fee cap + value). Runs
+    /// only in checks, after the nonce and fee checks, on the committed
+    /// state; it only reads. The dispatcher has fetched each signer's nonce
+    /// and the caller's balance of the fee's denomination beforehand
+    /// ([`Runtime::check_batch`](crate::Runtime::check_batch)), so reading
+    /// those costs no round trip to the host.
+    fn check_decoded_tx(
+        &self,
+        store: &dyn Store,
+        scheme: &str,
+        body: &[u8],
+        tx: &Transaction,
+    ) -> Result<(), Error> {
+        let _ = (store, scheme, body, tx);
+        Ok(())
+    }
+
     /// Runs a call the module declared.
     fn dispatch_call(
         &self,

@@ -2,7 +2,75 @@
 //! bytes (by `atoll_evm::tx`, the runtime's own decoder), with the sender
 //! recovered.
 
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+
 use crate::types::{AccessListItem, H160, H256, U256};
+
+/// Transactions the gateway decoded on submission, by hash, so that the
+/// indexer need not recover their senders again when they come back in a
+/// block. At most `cap`: past that the oldest are forgotten (and decoded
+/// again if they come). A decoded transaction is a function of its bytes
+/// alone, named by their Keccak-256, so what this holds changes no answer.
+#[derive(Debug)]
+pub struct RecentTxs {
+    inner: Mutex<(BTreeMap<H256, DecodedTx>, VecDeque<H256>)>,
+    cap: usize,
+}
+
+impl RecentTxs {
+    /// An empty cache holding at most `cap` transactions.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            inner: Mutex::new((BTreeMap::new(), VecDeque::new())),
+            cap,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (BTreeMap<H256, DecodedTx>, VecDeque<H256>)> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Remembers `tx` (decoded from the bytes whose Keccak-256 is
+    /// `tx.hash`).
+    pub fn insert(&self, tx: DecodedTx) {
+        let mut g = self.lock();
+        let (map, order) = &mut *g;
+        let hash = tx.hash;
+        if map.insert(hash, tx).is_none() {
+            order.push_back(hash);
+            while order.len() > self.cap {
+                if let Some(old) = order.pop_front() {
+                    map.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// The transaction decoded from `raw`: the remembered one (forgotten
+    /// then), or `decode(raw)`.
+    pub fn decode(
+        &self,
+        raw: &[u8],
+        decode: impl Fn(&[u8]) -> Result<DecodedTx, String>,
+    ) -> Result<DecodedTx, String> {
+        let hash = H256(atoll_crypto::keccak256(raw));
+        let found = self.lock().0.remove(&hash);
+        found.map_or_else(|| decode(raw), Ok)
+    }
+
+    /// How many are held.
+    pub fn len(&self) -> usize {
+        self.lock().0.len()
+    }
+
+    /// Whether none are held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// A decoded, signature-checked Ethereum transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -28,7 +28,7 @@ use tracing::{debug, warn};
 use crate::backend::{Backend, ETHEREUM_PROOF};
 use crate::bloom::Bloom;
 use crate::error::Web3Error;
-use crate::eth::{DecodedTx, create_address};
+use crate::eth::{DecodedTx, RecentTxs, create_address};
 use crate::index::Index;
 use crate::model::{BlockRecord, LogRecord, TxRecord};
 use crate::types::{Bytes, H160, H256, Qty};
@@ -99,7 +99,7 @@ pub fn build_block(
     record: &RoundRecord,
     gas_limit: u64,
     base_fee: u128,
-    decode: Decoder,
+    decode: impl Fn(&[u8]) -> Result<DecodedTx, String>,
 ) -> (BlockRecord, Vec<TxRecord>) {
     let header = &record.header;
     let number = header.round;
@@ -205,6 +205,8 @@ pub struct Indexer {
     index: Arc<Index>,
     blocks: broadcast::Sender<Arc<IndexedBlock>>,
     decode: Decoder,
+    /// Transactions the gateway decoded on submission.
+    recent: Arc<RecentTxs>,
     /// Runtime parameters last seen (used when a query fails).
     params: (u64, u128),
 }
@@ -217,18 +219,21 @@ impl std::fmt::Debug for Indexer {
 
 impl Indexer {
     /// An indexer of `backend`'s runtime into `index`, announcing each new
-    /// block on `blocks`.
+    /// block on `blocks`; transactions found in `recent` are not decoded
+    /// again.
     pub fn new(
         backend: Backend,
         index: Arc<Index>,
         blocks: broadcast::Sender<Arc<IndexedBlock>>,
         decode: Decoder,
+        recent: Arc<RecentTxs>,
     ) -> Self {
         Self {
             backend,
             index,
             blocks,
             decode,
+            recent,
             params: (0, 0),
         }
     }
@@ -275,7 +280,9 @@ impl Indexer {
             };
             let record: RoundRecord = cbor::from_slice(&bytes)
                 .map_err(|e| Web3Error::Internal(format!("round {next} record: {e}")))?;
-            let (block, txs) = build_block(&record, self.params.0, self.params.1, self.decode);
+            let (block, txs) = build_block(&record, self.params.0, self.params.1, |raw| {
+                self.recent.decode(raw, self.decode)
+            });
             self.index.put_block(&block, &txs)?;
             debug!(block = next, txs = txs.len(), "web3 indexer: block indexed");
             // Nobody listening is fine.

@@ -67,6 +67,7 @@
 //! `debug_*`, `trace_*`, `txpool_*`, pending blocks, CORS headers.
 
 pub mod backend;
+pub mod batch;
 pub mod bloom;
 pub mod error;
 pub mod eth;
@@ -92,6 +93,10 @@ use tokio::sync::{broadcast, watch};
 use crate::backend::Backend;
 use crate::index::Index;
 use crate::indexer::{Decoder, Indexer};
+
+/// Most transactions accepted by `eth_sendRawTransaction` kept decoded for
+/// the indexer (see [`eth::RecentTxs`]).
+const RECENT_TXS: usize = 65_536;
 
 /// Settings of the gateway.
 #[derive(Debug, Clone)]
@@ -198,6 +203,7 @@ pub async fn serve_with(
 ) -> Result<Web3Server, ServeError> {
     let index = Arc::new(Index::open(index_dir)?);
     let backend = Backend::new(api, runtime);
+    let recent = Arc::new(eth::RecentTxs::new(RECENT_TXS));
     let (blocks, _) = broadcast::channel(256);
     let server_config = jsonrpsee::server::ServerConfig::builder()
         .max_request_body_size(config.max_request_bytes)
@@ -205,8 +211,14 @@ pub async fn serve_with(
         .max_connections(config.max_connections)
         .set_id_provider(rpc::HexIds)
         .build();
+    let max_response_bytes =
+        usize::try_from(config.max_request_bytes.saturating_mul(4)).unwrap_or(usize::MAX);
     let server = Server::builder()
         .set_config(server_config)
+        .set_rpc_middleware(
+            jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
+                .layer_fn(move |s| batch::ConcurrentBatches::new(s, max_response_bytes)),
+        )
         .build(addr)
         .await
         .map_err(|e| ServeError::Bind(addr, e))?;
@@ -222,10 +234,12 @@ pub async fn serve_with(
         config,
         decode,
         pending: Mutex::new(HashMap::new()),
+        recent: recent.clone(),
+        fee_cache: Mutex::new(None),
     };
     let module = rpc::methods(ctx).map_err(|e| ServeError::Setup(e.to_string()))?;
     let (stop, stop_rx) = watch::channel(false);
-    let indexer = tokio::spawn(Indexer::new(backend, index, blocks, decode).run(stop_rx));
+    let indexer = tokio::spawn(Indexer::new(backend, index, blocks, decode, recent).run(stop_rx));
     Ok(Web3Server {
         handle: server.start(module),
         addr: local,

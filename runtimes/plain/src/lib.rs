@@ -54,8 +54,9 @@
 //!   commitment (their position is the index their results must carry), and
 //!   as events the CBOR [`Event`]s of the message results and of the block
 //!   hooks (the transactions' own events are in their [`TxOutcome`]s).
-//! - `CheckBatch`: one CBOR [`CheckOutcome`] per transaction
-//!   ([`Runtime::check_tx`]).
+//! - `CheckBatch`: one CBOR [`CheckOutcome`] per transaction, each checked
+//!   alone on the latest state; the nonces and balances they read are
+//!   fetched from the host in one `StorageGetMany` ([`Runtime::check_batch`]).
 //! - `Query`: `method` and CBOR `args` go to [`Runtime::query`]; the answer
 //!   is its CBOR result. A client error is answered as a
 //!   [`RuntimeError`] with the SDK module's name and code (for example
@@ -446,10 +447,18 @@ impl PlainRuntime {
     ) -> Result<Vec<Value>, PlainError> {
         let ctx = self.sdk_context(&req.ctx)?;
         let store = HostStore(storage);
-        self.runtime.preverify(&ctx, &req.txs);
-        let mut out = Vec::with_capacity(req.txs.len());
-        for raw in &req.txs {
-            let outcome = match self.runtime.check_tx(&ctx, &store, raw) {
+        // The keys the checks read come from the host in one request, and
+        // stay in the call's read cache.
+        let mut prefetch = |keys: &[Vec<u8>]| -> Result<(), FatalError> {
+            let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+            store.0.get_many(&keys).map(|_| ()).map_err(storage_fatal)
+        };
+        let checked = self
+            .runtime
+            .check_batch(&ctx, &store, &req.txs, &mut prefetch)?;
+        let mut out = Vec::with_capacity(checked.len());
+        for c in checked {
+            let outcome = match c {
                 Ok(c) => CheckOutcome::Ok {
                     hash: c.hash,
                     signer: c.signer,
@@ -459,12 +468,11 @@ impl PlainRuntime {
                     priority: c.priority,
                     size: u64::try_from(c.size).unwrap_or(u64::MAX),
                 },
-                Err(atoll_runtime_sdk::Error::Tx(e)) => CheckOutcome::Failed {
+                Err(e) => CheckOutcome::Failed {
                     module: e.module,
                     code: e.code,
                     message: e.message,
                 },
-                Err(atoll_runtime_sdk::Error::Fatal(f)) => return Err(f.into()),
             };
             out.push(encode(&outcome)?);
         }

@@ -4,6 +4,7 @@ use atoll_crypto::secp256k1::EthAddress;
 use atoll_evm::asm::deployer;
 use atoll_evm::tx::{self, U256};
 use atoll_evm::types::{CodeQuery, H256, LogEvent, SimulateCallQuery, StorageQuery, U256 as WU256};
+use atoll_runtime_sdk::modules::accounts;
 use atoll_runtime_sdk::modules::core::{CallerAddress, EstimateGasForCallerQuery};
 use atoll_runtime_sdk::types::{CallResult, Transaction};
 use atoll_types::cbor::{self, Value};
@@ -397,4 +398,81 @@ fn erc20_transfers_on_the_paratime_and_on_raw_revm_agree() {
     assert_eq!(report.succeeded, 5);
     assert_eq!(vm.erc20_balance(token.0, bob.0), U256::from(50u64));
     assert_eq!(report.gas_used, paratime_gas);
+}
+
+/// The check refuses, as a geth pool does, what the sender cannot pay in
+/// full (gas limit × fee cap + value) even when the fee at the effective
+/// price fits, and changes nothing; `check_batch` answers exactly as
+/// `check_tx` and hands the signers' nonce and balance keys over once.
+#[test]
+fn check_refuses_the_unaffordable_and_batches_agree() {
+    let net = Net::new();
+    let alice = addr(&ALICE);
+    let bob = addr(&BOB);
+    let balance = net.balance(&alice);
+    let gas = 21_000u64;
+    let fee = u128::from(gas) * MIN_PRICE;
+    let value_too_big = eip1559(&ALICE, 0, Some(bob), balance, Vec::new(), gas, MIN_PRICE, 0);
+    let cap_too_big = eip1559(
+        &ALICE,
+        0,
+        Some(bob),
+        0,
+        Vec::new(),
+        gas,
+        balance / u128::from(gas) + 1,
+        0,
+    );
+    let exactly = eip1559(
+        &ALICE,
+        0,
+        Some(bob),
+        balance - fee,
+        Vec::new(),
+        gas,
+        MIN_PRICE,
+        0,
+    );
+    let from_bob = legacy(&BOB, 0, Some(alice), 1, Vec::new(), gas);
+    let before = net.store.clone();
+    for (what, raw) in [("value", &value_too_big), ("fee cap", &cap_too_big)] {
+        let err = net.rt.check_tx(&net.ctx(), &net.store, raw).unwrap_err();
+        assert!(err.is("evm", 6), "{what}: {err}");
+    }
+    net.rt.check_tx(&net.ctx(), &net.store, &exactly).unwrap();
+
+    let raws = vec![
+        value_too_big,
+        exactly,
+        b"not a transaction".to_vec(),
+        cap_too_big,
+        from_bob,
+    ];
+    let mut fetched: Vec<Vec<Vec<u8>>> = Vec::new();
+    let out = net
+        .rt
+        .check_batch(&net.ctx(), &net.store, &raws, &mut |keys| {
+            fetched.push(keys.to_vec());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(out.len(), raws.len());
+    for (raw, got) in raws.iter().zip(&out) {
+        match net.rt.check_tx(&net.ctx(), &net.store, raw) {
+            Ok(c) => assert_eq!(got.as_ref(), Ok(&c)),
+            Err(atoll_runtime_sdk::Error::Tx(e)) => assert_eq!(got.as_ref(), Err(&e)),
+            Err(e) => panic!("fatal: {e}"),
+        }
+    }
+    let mut want = std::collections::BTreeSet::new();
+    for who in [alice, bob] {
+        let a = atoll_crypto::Address::from_eth(&who);
+        want.insert(accounts::nonce_key(&a));
+        want.insert(accounts::balance_key(
+            &a,
+            &atoll_runtime_sdk::types::Denomination::NATIVE,
+        ));
+    }
+    assert_eq!(fetched, vec![want.into_iter().collect::<Vec<_>>()]);
+    assert_eq!(net.store, before, "a check changed the state");
 }

@@ -196,7 +196,14 @@ fn account_key(addr: &Address) -> Vec<u8> {
     state::module_key(MODULE_NAME, ACCOUNTS, &[addr.as_bytes()])
 }
 
-fn balance_key(addr: &Address, denom: &Denomination) -> Vec<u8> {
+/// The state key holding an account's nonce (what [`nonce`] reads).
+pub fn nonce_key(addr: &Address) -> Vec<u8> {
+    account_key(addr)
+}
+
+/// The state key holding an account's balance of one denomination (what
+/// [`balance`] reads).
+pub fn balance_key(addr: &Address, denom: &Denomination) -> Vec<u8> {
     state::module_key(MODULE_NAME, BALANCES, &[addr.as_bytes(), denom.as_bytes()])
 }
 

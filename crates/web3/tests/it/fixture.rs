@@ -270,7 +270,11 @@ impl RuntimeApi for FakeRuntime {
         _runtime: Namespace,
         raws: Vec<Vec<u8>>,
     ) -> BoxFuture<'_, Vec<Result<Hash, ApiError>>> {
-        Box::pin(async move { raws.iter().map(|r| Ok(Hash::digest(r))).collect() })
+        Box::pin(async move {
+            let mut st = self.state.lock().unwrap();
+            st.submitted.extend(raws.iter().cloned());
+            raws.iter().map(|r| Ok(Hash::digest(r))).collect()
+        })
     }
 
     fn query(

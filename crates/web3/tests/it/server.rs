@@ -447,6 +447,71 @@ async fn state_queries_calls_and_submissions() {
     server.stop().await;
 }
 
+/// The calls of a JSON-RPC batch run concurrently (`batch.rs`), but the
+/// answers keep the request's order, refusals included.
+#[tokio::test]
+async fn batched_submissions_answer_in_order() {
+    let rt = FakeRuntime::default();
+    rt.finalize(rounds().records[0].clone());
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&rt, dir.path(), Web3Config::default()).await;
+    let c = client(server.local_addr());
+    wait_block(&c, 1).await;
+
+    let good: Vec<Vec<u8>> = (10..14)
+        .map(|n| fixture::eip1559(n, Some(CONTRACT), fixture::CHAIN_ID))
+        .collect();
+    let wrong_chain = fixture::eip1559(14, Some(CONTRACT), 7);
+    let sent = [
+        addr_hex(&good[0]),
+        "0x02c0".to_owned(),
+        addr_hex(&good[1]),
+        addr_hex(&wrong_chain),
+        addr_hex(&good[2]),
+        addr_hex(&good[3]),
+    ];
+    let mut batch = jsonrpsee::core::params::BatchRequestBuilder::new();
+    for raw in &sent {
+        batch
+            .insert("eth_sendRawTransaction", rpc_params![raw])
+            .unwrap();
+    }
+    let answers: Vec<Result<String, String>> = c
+        .batch_request::<String>(batch)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.map_err(|e| e.message().to_owned()))
+        .collect();
+    let hash = |raw: &[u8]| Ok(addr_hex(&atoll_crypto::keccak256(raw)));
+    assert_eq!(answers.len(), sent.len());
+    assert_eq!(answers[0], hash(&good[0]));
+    assert!(
+        answers[1]
+            .as_ref()
+            .is_err_and(|m| m.starts_with("invalid transaction")),
+        "{:?}",
+        answers[1]
+    );
+    assert_eq!(answers[2], hash(&good[1]));
+    assert!(
+        answers[3]
+            .as_ref()
+            .is_err_and(|m| m.starts_with("invalid chain id")),
+        "{:?}",
+        answers[3]
+    );
+    assert_eq!(answers[4], hash(&good[2]));
+    assert_eq!(answers[5], hash(&good[3]));
+    // Every accepted one reached the runtime, the refused ones did not.
+    let mut submitted = rt.submitted();
+    submitted.sort();
+    let mut want: Vec<Vec<u8>> = good.iter().map(|r| fixture::wrap_eth(r)).collect();
+    want.sort();
+    assert_eq!(submitted, want);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn filters_subscriptions_and_restart() {
     let rt = FakeRuntime::default();
