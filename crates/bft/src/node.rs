@@ -70,11 +70,15 @@ impl EngineConfig {
                 },
                 ..ConsensusConfig::default()
             },
-            // Peers tell each other their height every second (not every
-            // 10 s), so a node that missed a decision asks for it at once:
-            // blocks come every few hundred milliseconds.
+            // Peers tell each other their height every 200 ms (not every
+            // 10 s), so a node that fell behind asks for what it missed at
+            // once: blocks come every few hundred milliseconds, and a full
+            // node (a compute node) that syncs only on a slower beat stays
+            // that many heights behind the validators for good, which every
+            // ParaTime round it serves then waits for. A status is a few
+            // bytes per peer.
             value_sync: ValueSyncConfig {
-                status_update_interval: std::time::Duration::from_secs(1),
+                status_update_interval: std::time::Duration::from_millis(200),
                 request_timeout: std::time::Duration::from_secs(3),
                 ..ValueSyncConfig::default()
             },
