@@ -459,6 +459,27 @@ async fn main() {
         }
         println!("node logs kept in {}", dir.keep().display());
     }
+    // Every measured transfer moved 1 token to the recipient: counting a
+    // transaction as done means it succeeded, not only that it was included
+    // (a gas limit set too low would fail transfers and still fill blocks).
+    let received: Value = client
+        .request(
+            "eth_call",
+            rpc_params![
+                serde_json::json!({
+                    "to": hex0x(&token_bytes),
+                    "data": hex0x(&atoll_evm::erc20::balance_of_calldata(&recipient)),
+                }),
+                "latest"
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        U256::from_str_radix(received.as_str().unwrap().trim_start_matches("0x"), 16).unwrap(),
+        U256::from(o.txs as u64),
+        "the recipient's tokens after the run: some transfers failed"
+    );
     let gas: u64 = blocks.range(first_block..).map(|(_, (_, g, _))| g).sum();
     let rounds = blocks.range(first_block..).count();
     let rate = o.txs as f64 / secs;
