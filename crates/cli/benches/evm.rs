@@ -269,6 +269,34 @@ async fn wait_all(
     }
 }
 
+/// A JSON-RPC client of the gateway at `addr`, for large batches.
+fn web3_client(addr: &str) -> HttpClient {
+    HttpClientBuilder::default()
+        .max_request_size(64 << 20)
+        .max_response_size(64 << 20)
+        .request_timeout(Duration::from_secs(120))
+        .build(format!("http://{addr}"))
+        .unwrap()
+}
+
+/// `token.balanceOf(owner)` on the latest block.
+async fn token_balance(client: &HttpClient, token: &[u8; 20], owner: &[u8; 20]) -> U256 {
+    let balance: Value = client
+        .request(
+            "eth_call",
+            rpc_params![
+                serde_json::json!({
+                    "to": hex0x(token),
+                    "data": hex0x(&atoll_evm::erc20::balance_of_calldata(owner)),
+                }),
+                "latest"
+            ],
+        )
+        .await
+        .unwrap();
+    U256::from_str_radix(balance.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
 fn eth_hash(raw: &[u8]) -> String {
     hex0x(&atoll_crypto::keccak256(raw))
 }
@@ -358,12 +386,8 @@ async fn main() {
     let compute0 = layout.nodes.iter().find(|n| n.name == "compute-0").unwrap();
     let config = atoll_node::NodeConfig::load(&compute0.config).unwrap();
     let web3 = config.runtimes[0].web3.unwrap();
-    let client = HttpClientBuilder::default()
-        .max_request_size(64 << 20)
-        .max_response_size(64 << 20)
-        .request_timeout(Duration::from_secs(120))
-        .build(format!("http://{web3}"))
-        .unwrap();
+    let web3 = web3.to_string();
+    let client = web3_client(&web3);
     let start = Instant::now();
     loop {
         assert!(
@@ -393,24 +417,9 @@ async fn main() {
         let hashes: Vec<String> = chunk.iter().map(|r| eth_hash(r)).collect();
         wait_all(&client, &mut blocks, &hashes, Duration::from_secs(60)).await;
     }
-    let balance: Value = client
-        .request(
-            "eth_call",
-            rpc_params![
-                serde_json::json!({"to": hex0x(&token_bytes), "data": hex0x(&{
-                    let mut d = vec![0x70, 0xa0, 0x82, 0x31];
-                    let mut a = [0u8; 32];
-                    a[12..].copy_from_slice(address_of(&senders[0]).unwrap().as_bytes());
-                    d.extend_from_slice(&a);
-                    d
-                })}),
-                "latest"
-            ],
-        )
-        .await
-        .unwrap();
+    let first_sender = *address_of(&senders[0]).unwrap().as_bytes();
     assert_eq!(
-        U256::from_str_radix(balance.as_str().unwrap().trim_start_matches("0x"), 16).unwrap(),
+        token_balance(&client, &token_bytes, &first_sender).await,
         U256::from(1_000_000u64),
         "a sender's token balance after funding"
     );
@@ -423,12 +432,7 @@ async fn main() {
     let senders: Vec<_> = streams
         .into_iter()
         .map(|stream| {
-            let client = HttpClientBuilder::default()
-                .max_request_size(64 << 20)
-                .max_response_size(64 << 20)
-                .request_timeout(Duration::from_secs(120))
-                .build(format!("http://{web3}"))
-                .unwrap();
+            let client = web3_client(&web3);
             tokio::spawn(async move {
                 send_all(&client, &stream, 100).await;
                 Instant::now()
@@ -462,21 +466,8 @@ async fn main() {
     // Every measured transfer moved 1 token to the recipient: counting a
     // transaction as done means it succeeded, not only that it was included
     // (a gas limit set too low would fail transfers and still fill blocks).
-    let received: Value = client
-        .request(
-            "eth_call",
-            rpc_params![
-                serde_json::json!({
-                    "to": hex0x(&token_bytes),
-                    "data": hex0x(&atoll_evm::erc20::balance_of_calldata(&recipient)),
-                }),
-                "latest"
-            ],
-        )
-        .await
-        .unwrap();
     assert_eq!(
-        U256::from_str_radix(received.as_str().unwrap().trim_start_matches("0x"), 16).unwrap(),
+        token_balance(&client, &token_bytes, &recipient).await,
         U256::from(o.txs as u64),
         "the recipient's tokens after the run: some transfers failed"
     );
