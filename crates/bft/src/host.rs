@@ -117,7 +117,8 @@ impl TxSource for MemQueue {
 pub struct HostConfig {
     /// Consensus timeouts.
     pub timeouts: LinearTimeouts,
-    /// Malachite's target block time (`None`: go as fast as possible).
+    /// Malachite's target block time (`None`: go as fast as possible). A
+    /// node paces only the heights where it is a validator.
     pub target_time: Option<Duration>,
     /// Bytes per streamed data part.
     pub part_size: usize,
@@ -339,11 +340,8 @@ impl<T: TxSource> Host<T> {
             self.sets.get(&height).cloned().ok_or_else(|| {
                 BftError::OutOfStep(format!("no validator set for height {height}"))
             })?;
-        Ok(HeightParams::new(
-            set,
-            self.config.timeouts,
-            self.config.target_time,
-        ))
+        let target_time = paced(self.config.target_time, &set, &self.address);
+        Ok(HeightParams::new(set, self.config.timeouts, target_time))
     }
 
     /// Answers consensus until its channel closes (an error) or a fatal
@@ -1023,4 +1021,48 @@ fn raw_decided(d: &StoredBlock) -> Result<RawDecidedValue<AtollContext>, BftErro
                 .collect(),
         },
     ))
+}
+
+/// The target time of a height for the node at `me`. Only validators pace
+/// their heights. A node outside the set only follows: pacing it too would
+/// hold every height it is behind for a whole block time, so a full node
+/// that fell behind (a compute node busy with a large batch) would trail by
+/// that much for good.
+fn paced(
+    target_time: Option<Duration>,
+    set: &ValidatorSet,
+    me: &ValidatorAddress,
+) -> Option<Duration> {
+    target_time.filter(|_| set.get(me).is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Validator;
+    use atoll_crypto::Address;
+    use atoll_crypto::ed25519::{PublicKey, SigningKey};
+
+    fn key(i: u8) -> PublicKey {
+        SigningKey::from_seed(&[i; 32]).public_key()
+    }
+
+    #[test]
+    fn only_validators_pace_their_heights() {
+        let validator = key(1);
+        let set = ValidatorSet::new(vec![Validator {
+            address: ValidatorAddress::from_key(&validator),
+            consensus_key: validator,
+            node_id: key(2),
+            entity: Address::from_ed25519(&key(3)),
+            voting_power: 10,
+        }])
+        .unwrap();
+        let target = Some(Duration::from_millis(100));
+        let me = ValidatorAddress::from_key(&validator);
+        let follower = ValidatorAddress::from_key(&key(4));
+        assert_eq!(paced(target, &set, &me), target);
+        assert_eq!(paced(target, &set, &follower), None);
+        assert_eq!(paced(None, &set, &me), None);
+    }
 }

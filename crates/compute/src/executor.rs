@@ -1135,6 +1135,7 @@ impl Loop {
             .map(cbor::to_value)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
+        let started = Instant::now();
         let out = self
             .inner
             .host
@@ -1167,6 +1168,7 @@ impl Loop {
             .map(|m| cbor::from_value::<Message>(m.clone()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("a message does not decode: {e}"))?;
+        let executed = started.elapsed();
         let storage = self.inner.storage.clone();
         let (state_root, write_log) = tokio::task::spawn_blocking(move || {
             storage
@@ -1176,6 +1178,15 @@ impl Loop {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
+        info!(
+            runtime = %self.inner.cfg.runtime,
+            round,
+            txs = proposal.txs.len(),
+            writes = write_log.len(),
+            exec_ms = executed.as_millis(),
+            root_ms = started.elapsed().saturating_sub(executed).as_millis(),
+            "batch executed"
+        );
         let results = ComputeResults {
             round,
             previous_hash: last.hash(),

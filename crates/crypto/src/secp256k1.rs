@@ -15,8 +15,10 @@
 //! # Ok::<(), atoll_crypto::CryptoError>(())
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Mutex, OnceLock};
 
 use k256::ecdsa::{RecoveryId, Signature as K256Signature, VerifyingKey};
 use zeroize::Zeroize;
@@ -35,6 +37,47 @@ pub const ETH_ADDRESS_SIZE: usize = 20;
 
 const SCHEME: &str = "secp256k1";
 
+/// How many keys [`eth_addresses`] remembers before it starts over.
+const ETH_ADDRESS_CACHE: usize = 1 << 16;
+
+/// The Ethereum addresses of keys seen recently, by compressed key. An
+/// address needs the uncompressed point, and decompressing one costs a field
+/// square root (tens of microseconds), while a ParaTime derives the same
+/// sender's address several times per transaction. Only keys that were
+/// valid points get in, so a hit also proves the bytes are a valid key. The
+/// cache changes no result, only the work.
+fn eth_addresses() -> &'static Mutex<HashMap<[u8; PUBLIC_KEY_SIZE], [u8; ETH_ADDRESS_SIZE]>> {
+    static CACHE: OnceLock<Mutex<HashMap<[u8; PUBLIC_KEY_SIZE], [u8; ETH_ADDRESS_SIZE]>>> =
+        OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn cached_eth_address(key: &[u8; PUBLIC_KEY_SIZE]) -> Option<EthAddress> {
+    eth_addresses()
+        .lock()
+        .ok()?
+        .get(key)
+        .copied()
+        .map(EthAddress)
+}
+
+fn remember_eth_address(key: [u8; PUBLIC_KEY_SIZE], address: EthAddress) {
+    if let Ok(mut cache) = eth_addresses().lock() {
+        if cache.len() >= ETH_ADDRESS_CACHE {
+            cache.clear();
+        }
+        cache.insert(key, address.0);
+    }
+}
+
+/// The Ethereum address of an uncompressed SEC1 point.
+fn eth_address_of(uncompressed: &[u8]) -> EthAddress {
+    let digest = keccak256(uncompressed.get(1..).unwrap_or_default());
+    let mut out = [0u8; ETH_ADDRESS_SIZE];
+    out.copy_from_slice(digest.get(12..).unwrap_or_default());
+    EthAddress(out)
+}
+
 /// A secp256k1 public key, kept in compressed SEC1 form (33 bytes).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PublicKey([u8; PUBLIC_KEY_SIZE]);
@@ -49,6 +92,11 @@ impl PublicKey {
                 expected: PUBLIC_KEY_SIZE,
                 got: bytes.len(),
             });
+        }
+        if let Ok(compressed) = <[u8; PUBLIC_KEY_SIZE]>::try_from(bytes)
+            && cached_eth_address(&compressed).is_some()
+        {
+            return Ok(Self(compressed));
         }
         let vk = VerifyingKey::from_sec1_bytes(bytes)
             .map_err(|_| CryptoError::MalformedPublicKey { scheme: SCHEME })?;
@@ -85,11 +133,12 @@ impl PublicKey {
     /// The Ethereum address: the last 20 bytes of Keccak-256 over the 64-byte
     /// uncompressed point (without its `0x04` prefix).
     pub fn to_eth_address(&self) -> EthAddress {
-        let uncompressed = self.to_uncompressed();
-        let digest = keccak256(uncompressed.get(1..).unwrap_or_default());
-        let mut out = [0u8; ETH_ADDRESS_SIZE];
-        out.copy_from_slice(digest.get(12..).unwrap_or_default());
-        EthAddress(out)
+        if let Some(address) = cached_eth_address(&self.0) {
+            return address;
+        }
+        let address = eth_address_of(&self.to_uncompressed());
+        remember_eth_address(self.0, address);
+        address
     }
 
     /// Verifies a non-recoverable (64-byte `r || s`) ECDSA signature over a
@@ -226,7 +275,11 @@ pub fn recover(prehash: &[u8; 32], sig: &RecoverableSignature) -> Result<PublicK
         .ok_or(CryptoError::MalformedSignature { scheme: SCHEME })?;
     let vk = VerifyingKey::recover_from_prehash(prehash, &rs, recid)
         .map_err(|_| CryptoError::RecoveryFailed)?;
-    Ok(PublicKey::from_verifying_key(&vk))
+    let key = PublicKey::from_verifying_key(&vk);
+    // The recovered point is at hand: remember its address now, which
+    // spares the decompression when the sender's address is needed.
+    remember_eth_address(key.0, eth_address_of(vk.to_sec1_point(false).as_bytes()));
+    Ok(key)
 }
 
 /// A secp256k1 signing key. Its secret is wiped from memory when dropped.
@@ -442,6 +495,31 @@ mod tests {
         );
         assert!("0x1234".parse::<EthAddress>().is_err());
         assert!("0xzz".parse::<EthAddress>().is_err());
+    }
+
+    #[test]
+    fn remembered_addresses_match_derived_ones() {
+        let signing = key("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318");
+        let digest = keccak256(b"cache");
+        let sig = signing.sign_prehash(&digest);
+        let recovered = recover(&digest, &sig).unwrap();
+        // Derived by hand from the uncompressed point, bypassing the cache.
+        let derived = eth_address_of(&recovered.to_uncompressed());
+        assert_eq!(cached_eth_address(recovered.as_bytes()), Some(derived));
+        assert_eq!(recovered.to_eth_address(), derived);
+        assert_eq!(
+            derived.to_checksum(),
+            "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23"
+        );
+        // A remembered key parses without decompression and stays equal.
+        assert_eq!(
+            PublicKey::from_slice(recovered.as_bytes()).unwrap(),
+            recovered
+        );
+        // Bytes that are not a point are still refused.
+        let mut bad = [0xffu8; PUBLIC_KEY_SIZE];
+        bad[0] = 0x02;
+        assert!(PublicKey::from_slice(&bad).is_err());
     }
 
     #[test]
