@@ -13,7 +13,11 @@
 //!    checked against the finalized header (see [`crate::storage`]).
 //! 2. **Proposing.** The worker of rank 0 for the next round takes a batch
 //!    from the pool (at most `max_batch_size` transactions and
-//!    `max_batch_size_bytes` bytes), signs a [`Proposal`] and gossips it. It
+//!    `max_batch_size_bytes` bytes, gas limits adding up to at most
+//!    [`OFFER_GAS_FACTOR`] × the runtime's `max_batch_gas`), signs a
+//!    [`Proposal`] and gossips it. The runtime packs the batch by gas used:
+//!    the block is the prefix of the proposal up to the first transaction
+//!    that no longer fits, and the rest stay pooled for the next round. It
 //!    proposes when it has work: transactions, results of messages the
 //!    runtime emitted last round, or a runtime that has never run a normal
 //!    round (its genesis runs in the first one). A worker of rank `k` proposes only
@@ -79,6 +83,11 @@ const REPUBLISH: Duration = Duration::from_millis(500);
 
 /// Rounds between two re-checks of the whole pool.
 const RECHECK_EVERY: u64 = 16;
+
+/// A proposal offers transactions whose gas limits add up to at most this
+/// many times the batch gas limit; the runtime keeps those that fit by the
+/// gas they actually use.
+pub const OFFER_GAS_FACTOR: u64 = 3;
 
 /// A batch the scheduler of a round proposes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -989,14 +998,17 @@ impl Loop {
             usize::try_from(runtime.txn_scheduler.max_batch_size).unwrap_or(usize::MAX),
             usize::try_from(runtime.txn_scheduler.max_batch_size_bytes).unwrap_or(usize::MAX),
         );
-        // Stop before the batch's gas limits exceed what the runtime lets a
-        // batch use: a transaction past it would fail without running.
+        // The runtime packs the batch by the gas its transactions use and
+        // leaves out those that no longer fit (they stay pooled), so offer
+        // more than the declared limits allow, since limits are usually set
+        // well above the gas used, but not without bound.
+        let offer = max_gas.saturating_mul(OFFER_GAS_FACTOR);
         let mut gas = 0u64;
         let txs: Vec<ByteBuf> = candidates
             .into_iter()
             .take_while(|t| {
                 gas = gas.saturating_add(t.gas);
-                gas <= max_gas
+                gas <= offer
             })
             .map(|t| ByteBuf::from(t.raw))
             .collect();
@@ -1155,13 +1167,18 @@ impl Loop {
                 }
                 other => other.to_string(),
             })?;
-        if out.results.len() != proposal.txs.len() {
+        // The runtime ends a batch at the first transaction that does not
+        // fit in its gas: the block is the prefix that has results.
+        if out.results.len() > proposal.txs.len()
+            || (out.results.is_empty() && !proposal.txs.is_empty())
+        {
             return Err(format!(
                 "{} results for {} transactions",
                 out.results.len(),
                 proposal.txs.len()
             ));
         }
+        let txs = proposal.txs[..out.results.len()].to_vec();
         let decoded_messages = out
             .messages
             .iter()
@@ -1181,7 +1198,8 @@ impl Loop {
         info!(
             runtime = %self.inner.cfg.runtime,
             round,
-            txs = proposal.txs.len(),
+            txs = txs.len(),
+            offered = proposal.txs.len(),
             writes = write_log.len(),
             exec_ms = executed.as_millis(),
             root_ms = started.elapsed().saturating_sub(executed).as_millis(),
@@ -1190,7 +1208,7 @@ impl Loop {
         let results = ComputeResults {
             round,
             previous_hash: last.hash(),
-            io_root: io_root(&proposal.txs, &out.results),
+            io_root: io_root(&txs, &out.results),
             state_root,
             messages_hash: messages_hash(&decoded_messages),
         };
@@ -1198,7 +1216,7 @@ impl Loop {
             scheduler,
             Executed {
                 results: results.clone(),
-                txs: proposal.txs.clone(),
+                txs,
                 outputs: out.results,
                 events: out.events,
                 messages: out.messages,

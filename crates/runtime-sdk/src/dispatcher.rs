@@ -293,22 +293,25 @@ impl Runtime {
     /// Executes one transaction on `store`, which it changes only through
     /// one overlay committed at the end (or dropped when the transaction is
     /// refused before paying).
+    ///
+    /// `Ok(None)`: the transaction's gas limit does not fit in what is left
+    /// of the batch's gas; it ends the batch and is left out of it.
     fn execute_tx(
         &self,
         ctx: &BatchContext,
         store: &mut dyn Store,
         raw: &[u8],
         batch: &mut BatchState,
-    ) -> Result<TxResult, FatalError> {
+    ) -> Result<Option<TxResult>, FatalError> {
         let hash = Hash::digest(raw);
-        let refused = |e: Error| -> Result<TxResult, FatalError> {
+        let refused = |e: Error| -> Result<Option<TxResult>, FatalError> {
             match e {
-                Error::Tx(e) => Ok(TxResult {
+                Error::Tx(e) => Ok(Some(TxResult {
                     hash,
                     result: failed(&e),
                     gas_used: 0,
                     events: Vec::new(),
-                }),
+                })),
                 Error::Fatal(f) => Err(f),
             }
         };
@@ -322,7 +325,7 @@ impl Runtime {
         };
         let fee = tx.auth_info.fee.clone();
         if batch.gas_used.saturating_add(fee.gas) > params.max_batch_gas {
-            return refused(tx_fail(CoreError::BatchOutOfGas));
+            return Ok(None);
         }
         let msg_slots =
             params.max_messages as usize - batch.messages.len().min(params.max_messages as usize);
@@ -422,12 +425,12 @@ impl Runtime {
         }
         tx_store.commit()?;
         batch.gas_used = batch.gas_used.saturating_add(gas_used);
-        Ok(TxResult {
+        Ok(Some(TxResult {
             hash,
             result,
             gas_used,
             events,
-        })
+        }))
     }
 
     fn run_block_hooks(
@@ -453,8 +456,13 @@ impl Runtime {
 
     /// Executes a batch: every module's `begin_block`, the transactions in
     /// order, every module's `end_block`. Invalid transactions get a failed
-    /// result and change nothing; the rest change `store`. An `Err` means
-    /// the node cannot compute the batch: nothing in `store` may be used.
+    /// result and change nothing; the rest change `store`. The first
+    /// transaction whose gas limit does not fit in the batch's remaining gas
+    /// (the limit minus the gas used so far) ends the batch: it and those
+    /// after it get no result and are not part of the block, so
+    /// `results.len()` may be less than `txs.len()` and the block is the
+    /// prefix of `txs` that has results. An `Err` means the node cannot
+    /// compute the batch: nothing in `store` may be used.
     ///
     /// The results of the previous round's messages must have been given to
     /// [`Runtime::process_message_results`] first.
@@ -481,7 +489,10 @@ impl Runtime {
         self.preverify(ctx, txs);
         let mut results = Vec::with_capacity(txs.len());
         for raw in txs {
-            results.push(self.execute_tx(ctx, store, raw, &mut batch)?);
+            match self.execute_tx(ctx, store, raw, &mut batch)? {
+                Some(result) => results.push(result),
+                None => break,
+            }
         }
         block_events.extend(self.run_block_hooks(ctx, store, false)?);
         Ok(BatchResult {

@@ -114,9 +114,11 @@
 //! refund of the unused part ([`Context::set_refund_unused_fee`], which the
 //! SDK's EVM uses; none of the standard modules does). Running out of gas
 //! (`core.OutOfGas`, 12) uses the whole limit. The batch's gas is the sum
-//! of the gas its transactions used; a transaction whose limit does not fit
-//! in what is left is refused with `core.BatchOutOfGas` (7, atoll's code:
-//! the SDK's proposer never schedules one). Fees are not yet disbursed to
+//! of the gas its transactions used; the first transaction whose limit does
+//! not fit in what is left ends the batch, and it and those after it are
+//! left out of the block (they stay in the pool for the next round). So a
+//! proposer may offer more than the declared limits allow, and the batch is
+//! packed by the gas actually used, as the SDK's scheduler packs it. Fees are not yet disbursed to
 //! the round's good compute nodes: they accumulate in the fee accumulator.
 //!
 //! # State

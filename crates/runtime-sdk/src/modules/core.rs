@@ -26,9 +26,9 @@ pub(crate) const MESSAGE_HOOKS: u8 = 0x01;
 /// Key of the genesis marker.
 pub(crate) const GENESIS_DONE: u8 = 0x02;
 
-/// Errors of the `core` module; the codes are the Oasis SDK's, except
-/// [`CoreError::BatchOutOfGas`] (7), which atoll reports per transaction
-/// where the SDK aborts the batch.
+/// Errors of the `core` module; the codes are the Oasis SDK's. (A
+/// transaction that does not fit in the batch's gas gets no error: it ends
+/// the batch and waits for the next one, see the crate documentation.)
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CoreError {
     /// The transaction does not decode, is not canonical, or its signatures
@@ -51,9 +51,6 @@ pub enum CoreError {
     /// the fee asks for more than the batch has left.
     #[error("out of message slots")]
     OutOfMessageSlots,
-    /// The batch has not enough gas left for the transaction's limit.
-    #[error("batch gas limit reached")]
-    BatchOutOfGas,
     /// No module handles a message result.
     #[error("missing message handler: {0}")]
     MessageHandlerMissing(String),
@@ -103,7 +100,6 @@ impl ModuleError for CoreError {
             Self::InvalidNonce => 4,
             Self::InsufficientFeeBalance => 5,
             Self::OutOfMessageSlots => 6,
-            Self::BatchOutOfGas => 7,
             Self::MessageHandlerMissing(_) => 9,
             Self::InvalidArgument(_) => 10,
             Self::GasOverflow => 11,

@@ -131,12 +131,17 @@ pub fn runtime() -> Runtime {
 }
 
 pub fn genesis() -> RuntimeGenesis {
+    genesis_with_batch_gas(core::Parameters::default().max_batch_gas)
+}
+
+pub fn genesis_with_batch_gas(max_batch_gas: u64) -> RuntimeGenesis {
     let core_params = core::Parameters {
         min_gas_price: BTreeMap::from([
             (Denomination::NATIVE, Quantity(MIN_GAS_PRICE)),
             (Denomination::new(b"FEE").unwrap(), Quantity(0)),
         ]),
         max_tx_signers: 3,
+        max_batch_gas,
         ..Default::default()
     };
     let balances = BTreeMap::from([

@@ -2,6 +2,7 @@
 
 use atoll_runtime_sdk::modules::accounts::{self, AccountBalances, TransferEvent};
 use atoll_runtime_sdk::modules::core::GasUsedEvent;
+use atoll_runtime_sdk::state::MemStore;
 use atoll_runtime_sdk::types::{BaseUnits, CallResult, Denomination};
 use atoll_types::cbor;
 
@@ -221,4 +222,50 @@ mod erased {
             atoll_types::cbor::to_vec(self).unwrap()
         }
     }
+}
+
+#[test]
+fn a_batch_is_packed_by_gas_used_and_ends_at_the_first_transaction_that_does_not_fit() {
+    const BATCH_GAS: u64 = 12_000;
+    const LIMIT: u64 = 5_000;
+    let rt = runtime();
+    let mut store = MemStore::new();
+    rt.init_genesis(&mut store, &genesis_with_batch_gas(BATCH_GAS))
+        .unwrap();
+    let a = alice().address();
+    let txs: Vec<Vec<u8>> = (0..10)
+        .map(|n| {
+            signed(
+                &alice(),
+                n,
+                "accounts.Transfer",
+                &transfer_body(bob().address(), 1),
+                LIMIT,
+            )
+        })
+        .collect();
+    let first = rt.execute_batch(&batch_ctx(1), &mut store, &txs).unwrap();
+    let n = first.results.len();
+    // More than the declared limits allow (12,000 / 5,000 = 2): the batch
+    // counts the gas used. Fewer than all: the first that no longer fits
+    // ends it.
+    assert!(n > 2 && n < txs.len(), "{n} transactions in the batch");
+    assert!(first.results.iter().all(|r| r.result.is_success()));
+    assert!(first.gas_used + LIMIT > BATCH_GAS);
+    assert_eq!(nonce(&store, &a), n as u64);
+    assert_eq!(balance(&store, &bob().address()), BOB_FUNDS + n as u128);
+    // The rest were not touched: they go in the next batches.
+    let mut done = n;
+    let mut round = 2;
+    while done < txs.len() {
+        let r = rt
+            .execute_batch(&batch_ctx(round), &mut store, &txs[done..])
+            .unwrap();
+        assert!(!r.results.is_empty());
+        assert!(r.results.iter().all(|r| r.result.is_success()));
+        done += r.results.len();
+        round += 1;
+    }
+    assert_eq!(nonce(&store, &a), 10);
+    assert_eq!(balance(&store, &bob().address()), BOB_FUNDS + 10);
 }
