@@ -336,3 +336,88 @@ impl Checkpoints {
         Ok(info)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use atoll_consensus::services::roothash::types::HeaderType;
+
+    use super::*;
+
+    fn info() -> CheckpointInfo {
+        let header = BlockHeader {
+            namespace: Namespace([3; 32]),
+            round: 10,
+            timestamp: 5,
+            header_type: HeaderType::Normal,
+            previous_hash: Hash::digest(b"prev"),
+            io_root: Hash::digest(b"io"),
+            state_root: Hash::digest(b"state"),
+            messages_hash: Hash::empty(),
+        };
+        CheckpointInfo {
+            round: 10,
+            root: header.state_root,
+            header,
+            chunks: vec![Hash::digest(b"c0")],
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_must_match_the_past_root_consensus_recorded() {
+        let good = info();
+        let rt = good.header.namespace;
+        let past = PastRoot::of(&good.header);
+        assert_eq!(good.verify(&rt, &past), Ok(()));
+        assert!(good.verify(&Namespace([4; 32]), &past).is_err());
+
+        let mut other_round = good.clone();
+        other_round.round = 11;
+        assert!(other_round.verify(&rt, &past).is_err());
+
+        // A root consistent with a forged header, but not with consensus.
+        let mut forged = good.clone();
+        forged.header.state_root = Hash::digest(b"forged");
+        forged.root = forged.header.state_root;
+        assert!(forged.verify(&rt, &past).is_err());
+        // The same root with another header (e.g. a forged timestamp).
+        let mut forged = good.clone();
+        forged.header.timestamp = 6;
+        assert!(forged.verify(&rt, &past).is_err());
+        // Root and header disagree.
+        let mut split = good.clone();
+        split.root = Hash::digest(b"other");
+        assert!(split.verify(&rt, &past).is_err());
+    }
+
+    #[test]
+    fn policy_from_the_descriptor() {
+        let p = |interval, kept, size| StorageParameters {
+            checkpoint_interval: interval,
+            checkpoint_num_kept: kept,
+            checkpoint_chunk_size: size,
+        };
+        assert_eq!(
+            CheckpointPolicy::from_descriptor(&p(0, 2, 1 << 20), true),
+            None
+        );
+        let c = CheckpointPolicy::from_descriptor(&p(100, 0, 0), false).unwrap();
+        assert_eq!(
+            (c.interval, c.num_kept, c.chunk_size),
+            (100, 1, DEFAULT_CHUNK_SIZE)
+        );
+        let c = CheckpointPolicy::from_descriptor(&p(5, 2, 1 << 30), false).unwrap();
+        assert_eq!(c.chunk_size, MAX_CHUNK_SIZE);
+        assert!(!c.due(0) && !c.due(4) && c.due(5) && c.due(10));
+    }
+
+    #[test]
+    fn info_round_trips_through_json_and_cbor() {
+        let i = info();
+        let json = serde_json::to_value(&i).unwrap();
+        assert_eq!(serde_json::from_value::<CheckpointInfo>(json).unwrap(), i);
+        let bytes = cbor::to_vec(&i).unwrap();
+        assert_eq!(cbor::from_slice::<CheckpointInfo>(&bytes).unwrap(), i);
+    }
+}
