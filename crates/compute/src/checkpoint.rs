@@ -27,7 +27,9 @@ use atoll_types::Namespace;
 use atoll_types::cbor;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
+
+use crate::executor::PeerPort;
 
 /// round → CBOR [`CheckpointInfo`].
 const INFOS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("checkpoints");
@@ -148,6 +150,85 @@ impl CheckpointInfo {
         }
         Ok(())
     }
+}
+
+/// Of the checkpoints peers offer (`(peer, checkpoint)`), those a node
+/// whose storage is at round `applied` can restore to catch up to round
+/// `target`: newer than `applied`, not past `target`, and matching the past
+/// root consensus recorded for their round (`past_root`). Newest first
+/// (ties in the order offered), each with the peers offering exactly it.
+pub fn usable(
+    runtime: &Namespace,
+    offers: Vec<(usize, CheckpointInfo)>,
+    applied: u64,
+    target: u64,
+    mut past_root: impl FnMut(u64) -> Option<PastRoot>,
+) -> Vec<(CheckpointInfo, Vec<usize>)> {
+    let mut out: Vec<(CheckpointInfo, Vec<usize>)> = Vec::new();
+    for (peer, info) in offers {
+        if info.round <= applied || info.round > target {
+            continue;
+        }
+        let Some(past) = past_root(info.round) else {
+            debug!(%runtime, round = info.round, "no past root for the checkpoint's round");
+            continue;
+        };
+        if let Err(e) = info.verify(runtime, &past) {
+            warn!(%runtime, peer, error = %e, "a storage peer offers a checkpoint that does not match consensus: ignored");
+            continue;
+        }
+        match out.iter_mut().find(|(i, _)| *i == info) {
+            Some((_, peers)) => peers.push(peer),
+            None => out.push((info, vec![peer])),
+        }
+    }
+    out.sort_by_key(|c| std::cmp::Reverse(c.0.round));
+    out
+}
+
+/// Every chunk of `info`, each checked against its digest as it arrives,
+/// from the `offering` peers: a peer that sends a bad chunk is not asked
+/// again, and the chunk is asked of the next peer. `None` if some chunk no
+/// peer sends intact.
+pub async fn fetch_chunks(
+    peers: &dyn PeerPort,
+    runtime: Namespace,
+    info: &CheckpointInfo,
+    offering: &[usize],
+) -> Option<Vec<Vec<u8>>> {
+    let mut liars: Vec<usize> = Vec::new();
+    let mut chunks = Vec::with_capacity(info.chunks.len());
+    for (i, digest) in info.chunks.iter().enumerate() {
+        let index = u32::try_from(i).ok()?;
+        let mut got = None;
+        for &peer in offering {
+            if liars.contains(&peer) {
+                continue;
+            }
+            match peers
+                .fetch_checkpoint_chunk(runtime, peer, info.round, index)
+                .await
+            {
+                Some(c) if Hash::digest(&c) == *digest => {
+                    got = Some(c);
+                    break;
+                }
+                Some(_) => {
+                    warn!(%runtime, peer, round = info.round, index, "a storage peer sent a checkpoint chunk that does not match its digest: refused");
+                    liars.push(peer);
+                }
+                None => {
+                    debug!(%runtime, peer, round = info.round, index, "a storage peer did not send a checkpoint chunk");
+                }
+            }
+        }
+        let Some(c) = got else {
+            warn!(%runtime, round = info.round, index, "no storage peer sent a good copy of a checkpoint chunk");
+            return None;
+        };
+        chunks.push(c);
+    }
+    Some(chunks)
 }
 
 fn db_err(e: impl std::fmt::Display) -> String {
@@ -389,6 +470,104 @@ mod tests {
         let mut split = good.clone();
         split.root = Hash::digest(b"other");
         assert!(split.verify(&rt, &past).is_err());
+    }
+
+    /// Peers serving chunks from a map; peer 0 lies about chunk 1.
+    struct FakePeers {
+        chunks: Vec<Vec<u8>>,
+        asked: Mutex<Vec<(usize, u32)>>,
+    }
+
+    impl PeerPort for FakePeers {
+        fn publish(&self, _: Vec<u8>) {}
+        fn fetch_round(
+            &self,
+            _: Namespace,
+            _: u64,
+        ) -> crate::executor::BoxFuture<'_, Option<crate::storage::RoundRecord>> {
+            Box::pin(async { None })
+        }
+        fn fetch_checkpoint_chunk(
+            &self,
+            _: Namespace,
+            peer: usize,
+            _: u64,
+            index: u32,
+        ) -> crate::executor::BoxFuture<'_, Option<Vec<u8>>> {
+            self.asked.lock().unwrap().push((peer, index));
+            let mut c = self.chunks.get(index as usize).cloned();
+            if peer == 0
+                && index == 1
+                && let Some(c) = c.as_mut()
+            {
+                c[0] ^= 1;
+            }
+            Box::pin(async move { c })
+        }
+    }
+
+    fn with_chunks(n: usize) -> (CheckpointInfo, Vec<Vec<u8>>) {
+        let chunks: Vec<Vec<u8>> = (0..n).map(|i| vec![i as u8; 10]).collect();
+        let mut i = info();
+        i.chunks = chunks.iter().map(|c| Hash::digest(c)).collect();
+        (i, chunks)
+    }
+
+    #[test]
+    fn a_lying_peer_is_refused_and_the_chunk_asked_of_another() {
+        let (info, chunks) = with_chunks(4);
+        let peers = FakePeers {
+            chunks: chunks.clone(),
+            asked: Mutex::new(Vec::new()),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let rtid = info.header.namespace;
+        let got = rt.block_on(fetch_chunks(&peers, rtid, &info, &[0, 1]));
+        assert_eq!(got, Some(chunks.clone()));
+        // Peer 0 gave chunk 0, lied about chunk 1, and was not asked again.
+        assert_eq!(
+            *peers.asked.lock().unwrap(),
+            vec![(0, 0), (0, 1), (1, 1), (1, 2), (1, 3)]
+        );
+        // With only the liar offering it, the checkpoint cannot be had.
+        let got = rt.block_on(fetch_chunks(&peers, rtid, &info, &[0]));
+        assert_eq!(got, None);
+    }
+
+    #[test]
+    fn only_checkpoints_matching_consensus_and_in_range_are_usable() {
+        let good = info(); // round 10
+        let rt = good.header.namespace;
+        let mut newer = good.clone();
+        newer.round = 15;
+        newer.header.round = 15;
+        let mut forged = good.clone();
+        forged.header.timestamp = 99;
+        let offers = vec![
+            (0, forged.clone()),
+            (1, good.clone()),
+            (2, newer.clone()),
+            (3, good.clone()),
+        ];
+        let past = |round: u64| match round {
+            10 => Some(PastRoot::of(&good.header)),
+            15 => Some(PastRoot::of(&newer.header)),
+            _ => None,
+        };
+        // Newest first; peers offering the same checkpoint grouped; the
+        // forged one left out.
+        let u = usable(&rt, offers.clone(), 0, 20, past);
+        assert_eq!(
+            u,
+            vec![(newer.clone(), vec![2]), (good.clone(), vec![1, 3])]
+        );
+        // Past the target, or not newer than what is applied: left out.
+        assert_eq!(usable(&rt, offers.clone(), 0, 12, past).len(), 1);
+        assert!(usable(&rt, offers.clone(), 15, 20, past).is_empty());
+        // No past root (pruned, or not finalized here yet): left out.
+        assert!(usable(&rt, offers, 0, 20, |_| None).is_empty());
     }
 
     #[test]

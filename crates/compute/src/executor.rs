@@ -64,7 +64,7 @@ use serde_bytes::ByteBuf;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::checkpoint::CheckpointInfo;
+use crate::checkpoint::{self, CheckpointInfo};
 use crate::storage::{RoundRecord, RuntimeStorage, StorageError, io_root};
 use crate::txpool::{PoolLimits, PoolTx, TxPool};
 
@@ -904,34 +904,17 @@ impl Loop {
         let Some(mut view) = self.view(height) else {
             return (Vec::new(), ahead);
         };
-        let mut usable: Vec<(CheckpointInfo, Vec<usize>)> = Vec::new();
-        for (peer, info) in offers {
-            if info.round <= applied || info.round > target.round {
-                continue;
-            }
-            let past = match RoothashState::new(&mut view).past_root(&runtime, info.round) {
-                Ok(Some(p)) => p,
-                _ => {
-                    debug!(%runtime, round = info.round, "no past root for the checkpoint's round");
-                    continue;
-                }
-            };
-            if let Err(e) = info.verify(&runtime, &past) {
-                warn!(%runtime, peer, error = %e, "a storage peer offers a checkpoint that does not match consensus: ignored");
-                continue;
-            }
-            match usable.iter_mut().find(|(i, _)| *i == info) {
-                Some((_, peers)) => peers.push(peer),
-                None => usable.push((info, vec![peer])),
-            }
-        }
-        // Newest first (stable: in the order the peers were asked).
-        usable.sort_by_key(|c| std::cmp::Reverse(c.0.round));
+        let usable = checkpoint::usable(&runtime, offers, applied, target.round, |round| {
+            RoothashState::new(&mut view)
+                .past_root(&runtime, round)
+                .ok()
+                .flatten()
+        });
         (usable, ahead)
     }
 
     /// Restores the first of `usable` (newest first) whose chunks the peers
-    /// offering it deliver intact (see [`Loop::fetch_chunks`]) and whose
+    /// offering it deliver intact ([`checkpoint::fetch_chunks`]) and whose
     /// rebuilt state has the header's root. Returns whether storage was
     /// restored; `behind` is for the log.
     async fn restore_checkpoint(
@@ -945,7 +928,9 @@ impl Loop {
             return false;
         }
         for (info, peers) in usable {
-            let Some(chunks) = self.fetch_chunks(&info, &peers).await else {
+            let Some(chunks) =
+                checkpoint::fetch_chunks(self.inner.peers.as_ref(), runtime, &info, &peers).await
+            else {
                 continue;
             };
             let round = info.round;
@@ -964,47 +949,6 @@ impl Loop {
         }
         info!(%runtime, behind, "no checkpoint could be restored: replaying rounds");
         false
-    }
-
-    /// Every chunk of `info`, each checked against its digest, from the
-    /// `peers` offering it (`None` if some chunk no peer gives correctly).
-    async fn fetch_chunks(&self, info: &CheckpointInfo, peers: &[usize]) -> Option<Vec<Vec<u8>>> {
-        let runtime = self.inner.cfg.runtime;
-        let mut liars: Vec<usize> = Vec::new();
-        let mut chunks = Vec::with_capacity(info.chunks.len());
-        for (i, digest) in info.chunks.iter().enumerate() {
-            let index = u32::try_from(i).ok()?;
-            let mut got = None;
-            for &peer in peers {
-                if liars.contains(&peer) {
-                    continue;
-                }
-                match self
-                    .inner
-                    .peers
-                    .fetch_checkpoint_chunk(runtime, peer, info.round, index)
-                    .await
-                {
-                    Some(c) if Hash::digest(&c) == *digest => {
-                        got = Some(c);
-                        break;
-                    }
-                    Some(_) => {
-                        warn!(%runtime, peer, round = info.round, index, "a storage peer sent a checkpoint chunk that does not match its digest: refused");
-                        liars.push(peer);
-                    }
-                    None => {
-                        debug!(%runtime, peer, round = info.round, index, "a storage peer did not send a checkpoint chunk")
-                    }
-                }
-            }
-            let Some(c) = got else {
-                warn!(%runtime, round = info.round, index, "no storage peer sent a good copy of a checkpoint chunk");
-                return None;
-            };
-            chunks.push(c);
-        }
-        Some(chunks)
     }
 
     /// This node's own execution of the finalized round, if it computed the
