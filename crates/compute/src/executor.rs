@@ -68,6 +68,7 @@ use serde_bytes::ByteBuf;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
+use crate::checkpoint::{self, CheckpointInfo};
 use crate::storage::{RoundRecord, RuntimeStorage, StorageError, io_root};
 use crate::txpool::{PoolLimits, PoolTx, TxPool};
 
@@ -157,6 +158,9 @@ pub trait ConsensusPort: Send + Sync + 'static {
     fn submit(&self, method: &str, body: Value) -> Result<(), String>;
 }
 
+/// A boxed future of a [`PeerPort`] call.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
 /// How the worker reaches the other compute nodes.
 pub trait PeerPort: Send + Sync + 'static {
     /// Gossips a [`ComputeMessage`] (CBOR) to the other compute nodes.
@@ -167,6 +171,24 @@ pub trait PeerPort: Send + Sync + 'static {
         runtime: Namespace,
         round: u64,
     ) -> Pin<Box<dyn Future<Output = Option<RoundRecord>> + Send + '_>>;
+    /// Asks every storage peer which checkpoints of `runtime` it keeps:
+    /// `(peer, checkpoint)` pairs, as the peers say (unchecked).
+    fn fetch_checkpoints(&self, runtime: Namespace) -> BoxFuture<'_, Vec<(usize, CheckpointInfo)>> {
+        let _ = runtime;
+        Box::pin(async { Vec::new() })
+    }
+    /// Asks storage peer `peer` for chunk `index` of its checkpoint of
+    /// `round` (unchecked).
+    fn fetch_checkpoint_chunk(
+        &self,
+        runtime: Namespace,
+        peer: usize,
+        round: u64,
+        index: u32,
+    ) -> BoxFuture<'_, Option<Vec<u8>>> {
+        let _ = (runtime, peer, round, index);
+        Box::pin(async { None })
+    }
 }
 
 /// Configuration of a runtime's worker.
@@ -658,6 +680,29 @@ struct Loop {
     seen_height: u64,
     work: BTreeMap<u64, RoundWork>,
     rounds_applied: u64,
+    catch_up: CatchUp,
+}
+
+/// Longest a runtime with nothing applied waits for consensus to catch up
+/// before deciding how to catch up itself (checkpoint or replay).
+const DEFER_RESTORE: Duration = Duration::from_secs(30);
+
+/// How often a runtime with nothing applied asks its storage peers for
+/// checkpoints while it waits for consensus.
+const ASK_EVERY: Duration = Duration::from_secs(1);
+
+/// State of catching up from checkpoints.
+#[derive(Default)]
+struct CatchUp {
+    /// Since when a runtime with nothing applied has waited for consensus.
+    deferred_since: Option<Instant>,
+    /// When the storage peers were last asked, while waiting.
+    asked: Option<Instant>,
+    /// Whether a runtime with nothing applied has decided (checkpoint or
+    /// replay); it no longer waits then.
+    decided: bool,
+    /// The target round of the last attempt to restore a checkpoint.
+    tried_at: Option<u64>,
 }
 
 async fn run(inner: Arc<Inner>, mut inputs: mpsc::UnboundedReceiver<Input>) {
@@ -666,6 +711,7 @@ async fn run(inner: Arc<Inner>, mut inputs: mpsc::UnboundedReceiver<Input>) {
         inner,
         work: BTreeMap::new(),
         rounds_applied: 0,
+        catch_up: CatchUp::default(),
     };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -703,6 +749,9 @@ impl Loop {
 
     /// Applies every round consensus finalized up to `height`.
     async fn follow(&mut self, height: u64) {
+        if !self.restore_if_far_behind(height).await {
+            return; // consensus is still catching up: decide later
+        }
         while self.seen_height < height {
             let h = self.seen_height + 1;
             let Some(rs) = self.runtime_state(h) else {
@@ -773,6 +822,142 @@ impl Loop {
             };
             self.finished(record).await;
         }
+    }
+
+    /// The runtime's `checkpoint_interval` at `height` (`None`: none).
+    fn checkpoint_interval(&self, height: u64) -> Option<u64> {
+        let mut v = self.view(height)?;
+        Registry::new(&mut v)
+            .state()
+            .runtime(&self.inner.cfg.runtime)
+            .ok()
+            .flatten()
+            .map(|r| r.storage.checkpoint_interval)
+            .filter(|i| *i > 0)
+    }
+
+    /// Before replaying rounds: when storage is more than
+    /// `checkpoint_interval` rounds behind the round consensus finalized at
+    /// `height` (a node that joins late, or was down long), restores the
+    /// newest usable checkpoint from the storage peers, so that only the
+    /// rounds after it are replayed. Without one, rounds are replayed as
+    /// usual. Returns `false` to wait: a runtime with nothing applied whose
+    /// storage peers offer checkpoints more than an interval past what
+    /// consensus here has finalized (its consensus is still syncing) waits,
+    /// asking again every [`ASK_EVERY`] and at most [`DEFER_RESTORE`] in
+    /// all, so that it decides from where the chain really is.
+    async fn restore_if_far_behind(&mut self, height: u64) -> bool {
+        let Some(target) = self.runtime_state(height).map(|rs| rs.last_block) else {
+            return true;
+        };
+        let Some(interval) = self.checkpoint_interval(height) else {
+            return true;
+        };
+        let last = self.inner.storage.last_header();
+        let behind = target.round.saturating_sub(last.round);
+        let fresh = last.round == self.inner.storage.genesis().round && !self.catch_up.decided;
+        if !fresh {
+            // After an attempt, ask again only once the chain has moved on
+            // by another interval.
+            if behind <= interval
+                || self
+                    .catch_up
+                    .tried_at
+                    .is_some_and(|t| target.round < t.saturating_add(interval))
+            {
+                return true;
+            }
+            self.catch_up.tried_at = Some(target.round);
+            let (usable, _) = self.checkpoint_offers(height, &target, last.round).await;
+            self.restore_checkpoint(usable, behind).await;
+            return true;
+        }
+        if self.catch_up.asked.is_some_and(|t| t.elapsed() < ASK_EVERY) {
+            return false;
+        }
+        self.catch_up.asked = Some(Instant::now());
+        let since = *self
+            .catch_up
+            .deferred_since
+            .get_or_insert_with(Instant::now);
+        let (usable, ahead) = self.checkpoint_offers(height, &target, last.round).await;
+        if ahead && since.elapsed() < DEFER_RESTORE {
+            debug!(runtime = %self.inner.cfg.runtime, round = target.round, "storage peers have checkpoints past what consensus here finalized: waiting for consensus");
+            return false;
+        }
+        self.catch_up.decided = true;
+        if behind > interval {
+            self.catch_up.tried_at = Some(target.round);
+            self.restore_checkpoint(usable, behind).await;
+        }
+        true
+    }
+
+    /// The checkpoints the storage peers offer that are newer than round
+    /// `applied`, not past `target`, and match the past root consensus
+    /// recorded (at `height`) for their round, newest first, each with the
+    /// peers offering it; and whether some peer offers one more than an
+    /// interval past `target` (consensus here is behind).
+    async fn checkpoint_offers(
+        &self,
+        height: u64,
+        target: &BlockHeader,
+        applied: u64,
+    ) -> (Vec<(CheckpointInfo, Vec<usize>)>, bool) {
+        let runtime = self.inner.cfg.runtime;
+        let offers = self.inner.peers.fetch_checkpoints(runtime).await;
+        let interval = self.checkpoint_interval(height).unwrap_or(0);
+        let ahead = offers
+            .iter()
+            .any(|(_, c)| c.round > target.round.saturating_add(interval));
+        let Some(mut view) = self.view(height) else {
+            return (Vec::new(), ahead);
+        };
+        let usable = checkpoint::usable(&runtime, offers, applied, target.round, |round| {
+            RoothashState::new(&mut view)
+                .past_root(&runtime, round)
+                .ok()
+                .flatten()
+        });
+        (usable, ahead)
+    }
+
+    /// Restores the first of `usable` (newest first) whose chunks the peers
+    /// offering it deliver intact ([`checkpoint::fetch_chunks`]) and whose
+    /// rebuilt state has the header's root. Returns whether storage was
+    /// restored; `behind` is for the log.
+    async fn restore_checkpoint(
+        &mut self,
+        usable: Vec<(CheckpointInfo, Vec<usize>)>,
+        behind: u64,
+    ) -> bool {
+        let runtime = self.inner.cfg.runtime;
+        if usable.is_empty() {
+            info!(%runtime, behind, "no usable checkpoint from the storage peers: replaying rounds");
+            return false;
+        }
+        for (info, peers) in usable {
+            let Some(chunks) =
+                checkpoint::fetch_chunks(self.inner.peers.as_ref(), runtime, &info, &peers).await
+            else {
+                continue;
+            };
+            let round = info.round;
+            let n = chunks.len();
+            let storage = self.inner.storage.clone();
+            match tokio::task::spawn_blocking(move || storage.restore(&info, &chunks)).await {
+                Ok(Ok(())) => {
+                    info!(%runtime, round, chunks = n, behind, "storage restored from a checkpoint");
+                    self.work.retain(|r, _| *r > round);
+                    self.recheck_pool().await;
+                    return true;
+                }
+                Ok(Err(e)) => warn!(%runtime, round, error = %e, "cannot restore the checkpoint"),
+                Err(e) => warn!(%runtime, round, error = %e, "the storage task failed"),
+            }
+        }
+        info!(%runtime, behind, "no checkpoint could be restored: replaying rounds");
+        false
     }
 
     /// This node's own execution of the finalized round, if it computed the

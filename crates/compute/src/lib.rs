@@ -6,7 +6,11 @@
 //!   commitments, backups, rank takeover) for one runtime.
 //! - [`storage`]: the runtime's state and finalized rounds, checked against
 //!   the headers consensus finalized.
+//! - [`checkpoint`]: checkpoints of the runtime's state every
+//!   `checkpoint_interval` rounds, served to and restored by nodes that
+//!   join late.
 
+pub mod checkpoint;
 pub mod executor;
 pub mod storage;
 pub mod txpool;

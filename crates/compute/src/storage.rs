@@ -12,9 +12,21 @@
 //! state version; on open, a record whose state version is missing is applied
 //! again from its write log. So a finalized round is never lost once
 //! [`RuntimeStorage::apply_round`] returns.
+//!
+//! **Checkpoints** ([`crate::checkpoint`]) are taken every
+//! `checkpoint_interval` rounds. [`RuntimeStorage::restore`] replaces the
+//! state with a checkpoint's (checked against the past root consensus
+//! recorded): a node restored at round `R` has no round records before `R`
+//! (unless it had applied them itself earlier), and serves "not found" for
+//! them. The restore is crash-safe: a `restoring` marker is written before
+//! the state is replaced (one atomic MKVS write), and on open the marker is
+//! either completed (the state holds the restored round) or discarded (it
+//! does not, and the old state is intact).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+
+use crate::checkpoint::{CheckpointInfo, CheckpointPolicy, Checkpoints};
 
 use atoll_consensus::mkvs_store::MkvsView;
 use atoll_consensus::services::roothash::types::{BlockHeader, HeaderType};
@@ -31,6 +43,12 @@ use serde::{Deserialize, Serialize};
 const ROUNDS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("rounds");
 /// transaction hash → (round, index).
 const TXS: TableDefinition<'_, &[u8], (u64, u32)> = TableDefinition::new("txs");
+/// [`RESTORING`] and [`RESTORED`] → CBOR [`BlockHeader`].
+const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+/// The header of a checkpoint restore in progress.
+const RESTORING: &str = "restoring";
+/// The header of the last checkpoint restored.
+const RESTORED: &str = "restored";
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +75,9 @@ pub enum StorageError {
         /// What differs.
         why: String,
     },
+    /// A checkpoint cannot be restored here.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
 }
 
 fn db(e: impl std::fmt::Display) -> StorageError {
@@ -130,6 +151,7 @@ pub struct RuntimeStorage {
     consensus: Option<Mkvs>,
     last: Arc<Mutex<BlockHeader>>,
     ran: Arc<std::sync::atomic::AtomicBool>,
+    checkpoints: Arc<Checkpoints>,
 }
 
 impl std::fmt::Debug for RuntimeStorage {
@@ -153,27 +175,33 @@ impl RuntimeStorage {
         std::fs::create_dir_all(dir).map_err(db)?;
         let state = Mkvs::open(dir.join("state"), Options::default())?;
         let database = redb::Database::create(dir.join("rounds.redb")).map_err(db)?;
-        Self::with(genesis, state, database, consensus)
+        let checkpoints = redb::Database::create(dir.join("checkpoints.redb")).map_err(db)?;
+        Self::with(genesis, state, database, checkpoints, consensus)
     }
 
     /// Storage in memory (tests and tools).
     pub fn in_memory(genesis: BlockHeader, consensus: Option<Mkvs>) -> Result<Self, StorageError> {
-        let database = redb::Database::builder()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .map_err(db)?;
-        Self::with(genesis, Mkvs::in_memory(), database, consensus)
+        let mem = || {
+            redb::Database::builder()
+                .create_with_backend(redb::backends::InMemoryBackend::new())
+                .map_err(db)
+        };
+        Self::with(genesis, Mkvs::in_memory(), mem()?, mem()?, consensus)
     }
 
     fn with(
         genesis: BlockHeader,
         state: Mkvs,
         database: redb::Database,
+        checkpoints: redb::Database,
         consensus: Option<Mkvs>,
     ) -> Result<Self, StorageError> {
         let tx = database.begin_write().map_err(db)?;
         tx.open_table(ROUNDS).map_err(db)?;
         tx.open_table(TXS).map_err(db)?;
+        tx.open_table(META).map_err(db)?;
         tx.commit().map_err(db)?;
+        let checkpoints = Checkpoints::new(checkpoints, state.clone()).map_err(StorageError::Db)?;
         let s = Self {
             id: genesis.namespace,
             last: Arc::new(Mutex::new(genesis.clone())),
@@ -182,14 +210,61 @@ impl RuntimeStorage {
             state,
             db: Arc::new(database),
             consensus,
+            checkpoints: Arc::new(checkpoints),
         };
         s.recover()?;
         Ok(s)
     }
 
+    fn meta_header(&self, key: &str) -> Result<Option<BlockHeader>, StorageError> {
+        let tx = self.db.begin_read().map_err(db)?;
+        let t = tx.open_table(META).map_err(db)?;
+        match t.get(key).map_err(db)? {
+            Some(v) => Ok(Some(cbor::from_slice(v.value()).map_err(db)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Sets (`Some`) or deletes (`None`) meta entries in one durable write.
+    fn write_meta(&self, entries: &[(&str, Option<&BlockHeader>)]) -> Result<(), StorageError> {
+        let tx = self.db.begin_write().map_err(db)?;
+        {
+            let mut t = tx.open_table(META).map_err(db)?;
+            for (k, v) in entries {
+                match v {
+                    Some(h) => {
+                        let bytes = cbor::to_vec(h).map_err(db)?;
+                        t.insert(*k, bytes.as_slice()).map_err(db)?;
+                    }
+                    None => {
+                        t.remove(*k).map_err(db)?;
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(db)
+    }
+
+    /// Whether the state holds round `h` with `h`'s state root.
+    fn state_is_at(&self, h: &BlockHeader) -> Result<bool, StorageError> {
+        if self.state.versions(self.id)?.map(|(_, l)| l) != Some(h.round) {
+            return Ok(false);
+        }
+        Ok(self.state.root_hash(self.id, h.round)? == h.state_root)
+    }
+
     /// Re-applies the state of recorded rounds whose state version is
-    /// missing (a crash between the two writes), and loads the last header.
+    /// missing (a crash between the two writes), completes or discards a
+    /// checkpoint restore a crash interrupted, and loads the last header.
     fn recover(&self) -> Result<(), StorageError> {
+        if let Some(h) = self.meta_header(RESTORING)? {
+            if self.state_is_at(&h)? {
+                self.write_meta(&[(RESTORED, Some(&h)), (RESTORING, None)])?;
+            } else {
+                self.write_meta(&[(RESTORING, None)])?;
+            }
+        }
+        let restored = self.meta_header(RESTORED)?;
         let latest_version = self.state.versions(self.id)?.map(|(_, l)| l);
         let records: Vec<RoundRecord> = {
             let tx = self.db.begin_read().map_err(db)?;
@@ -205,9 +280,16 @@ impl RuntimeStorage {
         for r in &records {
             self.commit_state(r)?;
         }
-        let last = self.last_record()?;
-        if let Some(r) = last {
-            *self.last.lock().map_err(db)? = r.header;
+        let last = self.last_record()?.map(|r| r.header);
+        let last = match (last, restored) {
+            (Some(l), Some(r)) => Some(if r.round > l.round { r } else { l }),
+            (l, r) => l.or(r),
+        };
+        if let Some(h) = last {
+            if self.restored_header_ran(&h) {
+                self.ran.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            *self.last.lock().map_err(db)? = h;
         }
         let tx = self.db.begin_read().map_err(db)?;
         let t = tx.open_table(ROUNDS).map_err(db)?;
@@ -220,6 +302,14 @@ impl RuntimeStorage {
             }
         }
         Ok(())
+    }
+
+    /// Whether a round restored from a checkpoint (not a record) shows that
+    /// the runtime has run: a normal round, or a state other than genesis.
+    /// (A wrong `false` costs one empty round, which is harmless.)
+    fn restored_header_ran(&self, h: &BlockHeader) -> bool {
+        h.round > self.genesis.round
+            && (h.header_type == HeaderType::Normal || h.state_root != self.genesis.state_root)
     }
 
     /// Whether any round of the runtime has run (a normal round applied):
@@ -348,6 +438,103 @@ impl RuntimeStorage {
         if h.header_type == HeaderType::Normal {
             self.ran.store(true, std::sync::atomic::Ordering::Relaxed);
         }
+        self.checkpoints.after_round(h);
+        Ok(())
+    }
+
+    /// Sets how this runtime's state is checkpointed (`None`: never).
+    pub fn set_checkpoint_policy(&self, policy: Option<CheckpointPolicy>) {
+        self.checkpoints.set_policy(policy);
+    }
+
+    /// How this runtime's state is checkpointed.
+    pub fn checkpoint_policy(&self) -> Option<CheckpointPolicy> {
+        self.checkpoints.policy()
+    }
+
+    /// The checkpoints kept here, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<CheckpointInfo>, StorageError> {
+        self.checkpoints.list().map_err(StorageError::Db)
+    }
+
+    /// One chunk of the checkpoint of `round`.
+    pub fn checkpoint_chunk(
+        &self,
+        round: u64,
+        index: u32,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.checkpoints
+            .chunk(round, index)
+            .map_err(StorageError::Db)
+    }
+
+    /// Checkpoints the state of the last applied round now, whatever the
+    /// policy's interval (tools and tests).
+    pub fn create_checkpoint(&self) -> Result<CheckpointInfo, StorageError> {
+        let policy = self
+            .checkpoints
+            .policy()
+            .ok_or_else(|| StorageError::Checkpoint("no checkpoint policy".into()))?;
+        self.checkpoints
+            .create(&self.last_header(), &policy)
+            .map_err(StorageError::Checkpoint)
+    }
+
+    /// The round of the last checkpoint restored here, if any.
+    pub fn restored_round(&self) -> Result<Option<u64>, StorageError> {
+        Ok(self.meta_header(RESTORED)?.map(|h| h.round))
+    }
+
+    /// Replaces the state with a checkpoint's, and makes its header the last
+    /// applied round. `info` must already be checked against the past root
+    /// consensus recorded ([`CheckpointInfo::verify`]); here the chunks are
+    /// checked against their digests and the rebuilt state against the
+    /// header's state root. The round must be newer than the last applied
+    /// one. On any error nothing changes.
+    pub fn restore(&self, info: &CheckpointInfo, chunks: &[Vec<u8>]) -> Result<(), StorageError> {
+        let h = &info.header;
+        let bad = |why: &str| StorageError::Checkpoint(format!("round {}: {why}", info.round));
+        if h.namespace != self.id {
+            return Err(bad("another runtime"));
+        }
+        if h.round != info.round || h.state_root != info.root {
+            return Err(bad("header does not match the checkpoint"));
+        }
+        let last = self.last_header();
+        if h.round <= last.round {
+            return Err(StorageError::OutOfOrder {
+                last: last.round,
+                got: h.round,
+            });
+        }
+        if chunks.len() != info.chunks.len() {
+            return Err(bad("wrong number of chunks"));
+        }
+        let meta = info.metadata();
+        let replace = self.state.versions(self.id)?.is_some();
+        // Check every chunk and rebuild the tree before anything is written.
+        let mut restorer = if replace {
+            self.state
+                .restore_checkpoint_replacing(&meta, h.state_root)?
+        } else {
+            self.state.restore_checkpoint(&meta, h.state_root)?
+        };
+        for c in chunks {
+            restorer.add_chunk(c)?;
+        }
+        self.write_meta(&[(RESTORING, Some(h))])?;
+        match restorer.finish() {
+            Ok(_) => {}
+            Err(e) => {
+                self.write_meta(&[(RESTORING, None)])?;
+                return Err(e.into());
+            }
+        }
+        self.write_meta(&[(RESTORED, Some(h)), (RESTORING, None)])?;
+        if self.restored_header_ran(h) {
+            self.ran.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        *self.last.lock().map_err(db)? = h.clone();
         Ok(())
     }
 
@@ -583,5 +770,251 @@ mod tests {
         s.apply_round(&RoundRecord::empty(failed.clone())).unwrap();
         assert_eq!(s.state_root().version, 2);
         assert_eq!(s.get(&s.state_root(), b"a").unwrap(), Some(b"1".to_vec()));
+    }
+
+    fn policy(interval: u64, kept: u64) -> CheckpointPolicy {
+        CheckpointPolicy {
+            interval,
+            num_kept: kept,
+            chunk_size: 512,
+            background: false,
+        }
+    }
+
+    /// Applies `n` more rounds, each writing 20 keys (and deleting one).
+    fn run_rounds(s: &RuntimeStorage, n: u64) -> Vec<RoundRecord> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let round = s.last_header().round + 1;
+            let mut log: Vec<WriteLogEntry> = (0..20u64)
+                .map(|i| {
+                    let k = format!("key-{round:04}-{i:02}");
+                    entry(k.as_bytes(), Some(&[round as u8; 24]))
+                })
+                .collect();
+            if round > 1 {
+                let gone = format!("key-{:04}-00", round - 1);
+                log.push(entry(gone.as_bytes(), None));
+            }
+            log.sort_by(|a, b| a.key.cmp(&b.key));
+            let tx = format!("tx{round}");
+            let r = next(s, log, vec![tx.as_bytes()]);
+            s.apply_round(&r).unwrap();
+            out.push(r);
+        }
+        out
+    }
+
+    fn chunks_of(s: &RuntimeStorage, info: &CheckpointInfo) -> Vec<Vec<u8>> {
+        (0..info.chunks.len() as u32)
+            .map(|i| s.checkpoint_chunk(info.round, i).unwrap().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn checkpoints_are_taken_at_the_interval_and_pruned_to_num_kept() {
+        let s = RuntimeStorage::in_memory(genesis(), None).unwrap();
+        s.set_checkpoint_policy(Some(policy(3, 2)));
+        run_rounds(&s, 10);
+        let list = s.checkpoints().unwrap();
+        assert_eq!(list.iter().map(|c| c.round).collect::<Vec<_>>(), vec![6, 9]);
+        for info in &list {
+            let rec = s.round(info.round).unwrap().unwrap();
+            assert_eq!(info.header, rec.header);
+            assert_eq!(info.root, rec.header.state_root);
+            assert!(info.chunks.len() > 3, "{} chunks", info.chunks.len());
+            for (i, c) in chunks_of(&s, info).iter().enumerate() {
+                assert_eq!(Hash::digest(c), info.chunks[i]);
+            }
+        }
+        // The pruned checkpoint's chunks are gone too.
+        assert_eq!(s.checkpoint_chunk(3, 0).unwrap(), None);
+        assert!(s.checkpoint_chunk(9, 0).unwrap().is_some());
+        // No policy, no checkpoints.
+        let t = RuntimeStorage::in_memory(genesis(), None).unwrap();
+        run_rounds(&t, 4);
+        assert!(t.checkpoints().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_checkpoint_restores_another_node_and_rounds_go_on_from_it() {
+        let a = RuntimeStorage::in_memory(genesis(), None).unwrap();
+        a.set_checkpoint_policy(Some(policy(4, 1)));
+        let records = run_rounds(&a, 10);
+        let info = a.checkpoints().unwrap().pop().unwrap();
+        assert_eq!(info.round, 8);
+        let chunks = chunks_of(&a, &info);
+
+        let dir = tempfile::tempdir().unwrap();
+        let b = RuntimeStorage::open(dir.path(), genesis(), None).unwrap();
+        assert!(!b.has_run());
+        b.restore(&info, &chunks).unwrap();
+        assert_eq!(b.last_header(), info.header);
+        assert_eq!(b.state_root().hash, info.root);
+        assert!(b.has_run());
+        assert_eq!(b.restored_round().unwrap(), Some(8));
+        // Same state as the checkpointed node at round 8.
+        let root8 = StateRoot {
+            version: 8,
+            hash: info.root,
+        };
+        assert_eq!(
+            b.iterate(&root8, b"", None, 10_000).unwrap(),
+            a.iterate(&root8, b"", None, 10_000).unwrap()
+        );
+        // Rounds before the checkpoint are not here; later ones apply.
+        assert_eq!(b.round(3).unwrap(), None);
+        assert_eq!(b.tx_location(&Hash::digest(b"tx3")).unwrap(), None);
+        b.apply_round(&records[8]).unwrap();
+        // Reopen: the restored state and the round after it are there.
+        drop(b);
+        let b = RuntimeStorage::open(dir.path(), genesis(), None).unwrap();
+        assert_eq!(b.last_header(), records[8].header);
+        assert!(b.has_run());
+        b.apply_round(&records[9]).unwrap();
+        assert_eq!(b.last_header(), a.last_header());
+        assert_eq!(b.round(10).unwrap().as_ref(), Some(&records[9]));
+    }
+
+    #[test]
+    fn a_tampered_chunk_or_a_wrong_root_changes_nothing() {
+        let a = RuntimeStorage::in_memory(genesis(), None).unwrap();
+        a.set_checkpoint_policy(Some(policy(5, 1)));
+        run_rounds(&a, 5);
+        let info = a.checkpoints().unwrap().pop().unwrap();
+        let chunks = chunks_of(&a, &info);
+        let b = RuntimeStorage::in_memory(genesis(), None).unwrap();
+        let unchanged = |b: &RuntimeStorage| {
+            assert_eq!(b.last_header(), genesis());
+            assert_eq!(b.state.versions(b.id).unwrap(), None);
+            assert_eq!(b.restored_round().unwrap(), None);
+        };
+
+        let mut bad = chunks.clone();
+        bad[1][5] ^= 0x40;
+        assert!(matches!(
+            b.restore(&info, &bad),
+            Err(StorageError::Mkvs(MkvsError::ChunkHashMismatch {
+                index: 1
+            }))
+        ));
+        unchanged(&b);
+
+        // Consistent forged digests and chunks: caught by the root.
+        let mut forged = info.clone();
+        let mut forged_chunks = chunks.clone();
+        forged_chunks.pop();
+        forged.chunks.pop();
+        assert!(matches!(
+            b.restore(&forged, &forged_chunks),
+            Err(StorageError::Mkvs(MkvsError::RootMismatch { .. }))
+        ));
+        unchanged(&b);
+
+        let mut wrong_root = info.clone();
+        wrong_root.root = Hash::digest(b"other");
+        assert!(matches!(
+            b.restore(&wrong_root, &chunks),
+            Err(StorageError::Checkpoint(_))
+        ));
+        let mut missing = chunks.clone();
+        missing.pop();
+        assert!(matches!(
+            b.restore(&info, &missing),
+            Err(StorageError::Checkpoint(_))
+        ));
+        unchanged(&b);
+        b.restore(&info, &chunks).unwrap();
+        // A checkpoint not newer than the last round is refused.
+        assert!(matches!(
+            b.restore(&info, &chunks),
+            Err(StorageError::OutOfOrder { .. })
+        ));
+    }
+
+    #[test]
+    fn a_node_behind_restores_over_its_old_state_and_keeps_its_old_records() {
+        let a = RuntimeStorage::in_memory(genesis(), None).unwrap();
+        a.set_checkpoint_policy(Some(policy(6, 1)));
+        let records = run_rounds(&a, 7);
+        let info = a.checkpoints().unwrap().pop().unwrap();
+        let b = RuntimeStorage::in_memory(genesis(), None).unwrap();
+        b.apply_round(&records[0]).unwrap();
+        b.apply_round(&records[1]).unwrap();
+        b.restore(&info, &chunks_of(&a, &info)).unwrap();
+        assert_eq!(b.last_header().round, 6);
+        assert_eq!(b.round(2).unwrap().as_ref(), Some(&records[1]));
+        assert_eq!(b.state.versions(b.id).unwrap(), Some((6, 6)));
+        b.apply_round(&records[6]).unwrap();
+        assert_eq!(b.last_header(), a.last_header());
+    }
+
+    #[test]
+    fn a_restore_cut_short_by_a_crash_is_completed_or_discarded_on_open() {
+        let a = RuntimeStorage::in_memory(genesis(), None).unwrap();
+        a.set_checkpoint_policy(Some(policy(4, 1)));
+        run_rounds(&a, 4);
+        let info = a.checkpoints().unwrap().pop().unwrap();
+        let chunks = chunks_of(&a, &info);
+
+        // Crash after the marker, before the state was replaced: discarded.
+        let dir = tempfile::tempdir().unwrap();
+        let b = RuntimeStorage::open(dir.path(), genesis(), None).unwrap();
+        b.write_meta(&[(RESTORING, Some(&info.header))]).unwrap();
+        drop(b);
+        let b = RuntimeStorage::open(dir.path(), genesis(), None).unwrap();
+        assert_eq!(b.last_header(), genesis());
+        assert_eq!(b.meta_header(RESTORING).unwrap(), None);
+        assert_eq!(b.restored_round().unwrap(), None);
+        // And a later restore works.
+        b.restore(&info, &chunks).unwrap();
+        drop(b);
+
+        // Crash after the state was replaced, before the marker was
+        // completed: completed on open.
+        let dir = tempfile::tempdir().unwrap();
+        let b = RuntimeStorage::open(dir.path(), genesis(), None).unwrap();
+        b.write_meta(&[(RESTORING, Some(&info.header))]).unwrap();
+        b.state
+            .restore_from_chunks(
+                &info.metadata(),
+                info.root,
+                chunks.iter().map(Vec::as_slice),
+            )
+            .unwrap();
+        drop(b);
+        let b = RuntimeStorage::open(dir.path(), genesis(), None).unwrap();
+        assert_eq!(b.last_header(), info.header);
+        assert_eq!(b.restored_round().unwrap(), Some(4));
+        assert_eq!(b.meta_header(RESTORING).unwrap(), None);
+    }
+
+    #[test]
+    fn background_checkpoints_appear_whole() {
+        let s = RuntimeStorage::in_memory(genesis(), None).unwrap();
+        s.set_checkpoint_policy(Some(CheckpointPolicy {
+            background: true,
+            ..policy(2, 3)
+        }));
+        run_rounds(&s, 8);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let list = s.checkpoints().unwrap();
+            // Every checkpoint listed is complete.
+            for info in &list {
+                for (i, c) in chunks_of(&s, info).iter().enumerate() {
+                    assert_eq!(Hash::digest(c), info.chunks[i]);
+                }
+            }
+            if list.last().is_some_and(|c| c.round == 8) {
+                assert!(list.len() <= 3);
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpoint of round 8"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 }

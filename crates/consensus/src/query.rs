@@ -40,6 +40,7 @@ pub const METHODS: &[&str] = &[
     "scheduler.Committees",
     "roothash.RuntimeState",
     "roothash.LatestBlock",
+    "roothash.PastRoot",
     "beacon.VrfState",
 ];
 
@@ -78,6 +79,12 @@ struct ById {
 #[derive(Deserialize)]
 struct ByRuntime {
     runtime: Namespace,
+}
+
+#[derive(Deserialize)]
+struct ByRound {
+    runtime: Namespace,
+    round: u64,
 }
 
 #[derive(Deserialize)]
@@ -158,6 +165,16 @@ pub fn query(store: &mut dyn Store, method: &str, arguments: &Value) -> Result<V
             } else {
                 out(&rs)
             }
+        }
+        "roothash.PastRoot" => {
+            let a: ByRound = args(method, arguments)?;
+            let root = RoothashState::new(store).past_root(&a.runtime, a.round)?;
+            out(&root.ok_or_else(|| {
+                QueryError::NotFound(format!(
+                    "past root of round {} of runtime {} (not kept, or not finalized yet)",
+                    a.round, a.runtime
+                ))
+            })?)
         }
         "beacon.VrfState" => out(&beacon::vrf_state(store)?),
         other => Err(QueryError::UnknownMethod(other.to_owned())),

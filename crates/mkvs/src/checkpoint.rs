@@ -196,12 +196,51 @@ impl Mkvs {
         if self.versions(meta.namespace)?.is_some() {
             return Err(MkvsError::NamespaceNotEmpty);
         }
+        self.restorer(meta, false)
+    }
+
+    /// Starts restoring a checkpoint into `ns` in place of whatever versions
+    /// it holds (a node that fell far behind). The checkpoint's version must
+    /// be newer than the namespace's latest. Nothing changes until
+    /// [`Restorer::finish`], which deletes every older version and commits
+    /// the restored one in one atomic write: after a crash the namespace is
+    /// either as it was or holds only the restored version.
+    pub fn restore_checkpoint_replacing(
+        &self,
+        meta: &Metadata,
+        trusted_root: Hash,
+    ) -> Result<Restorer> {
+        if meta.root != trusted_root {
+            return Err(MkvsError::RootMismatch {
+                expected: trusted_root,
+                computed: meta.root,
+            });
+        }
+        if meta.chunks.len() > MAX_CHUNKS {
+            return Err(MkvsError::BadCheckpoint(format!(
+                "{} chunks",
+                meta.chunks.len()
+            )));
+        }
+        if let Some((_, latest)) = self.versions(meta.namespace)?
+            && meta.version <= latest
+        {
+            return Err(MkvsError::BadVersion {
+                expected: latest.saturating_add(1),
+                got: meta.version,
+            });
+        }
+        self.restorer(meta, true)
+    }
+
+    fn restorer(&self, meta: &Metadata, replace: bool) -> Result<Restorer> {
         Ok(Restorer {
             db: self.clone(),
             meta: meta.clone(),
             next: 0,
             root: Child::Empty,
             last_key: None,
+            replace,
         })
     }
 
@@ -228,6 +267,7 @@ pub struct Restorer {
     next: usize,
     root: Child,
     last_key: Option<Vec<u8>>,
+    replace: bool,
 }
 
 impl Restorer {
@@ -273,6 +313,14 @@ impl Restorer {
                 self.next,
                 self.meta.chunks.len()
             )));
+        }
+        if self.replace {
+            return self.db.commit_restored_replacing(
+                self.meta.namespace,
+                self.root,
+                self.meta.version,
+                self.meta.root,
+            );
         }
         self.db.commit_restored(
             self.meta.namespace,

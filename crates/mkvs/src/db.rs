@@ -605,6 +605,58 @@ impl Mkvs {
         Ok(h)
     }
 
+    /// Commits a restored tree as the only version of `ns`: every older
+    /// version (roots, stale lists, nodes) is deleted in the same atomic
+    /// write. `version` must be newer than the latest.
+    pub(crate) fn commit_restored_replacing(
+        &self,
+        ns: Namespace,
+        root: Child,
+        version: u64,
+        expected: Hash,
+    ) -> Result<Hash> {
+        let mut st = self.lock()?;
+        if let Some(s) = st.get(&ns)
+            && version <= s.latest
+        {
+            return Err(MkvsError::BadVersion {
+                expected: s.latest.saturating_add(1),
+                got: version,
+            });
+        }
+        let mut ops: Vec<BatchOp> = Vec::new();
+        for tag in [b'r', b's', b'n'] {
+            for (k, _) in self.inner.engine.scan_prefix(&ns_key(tag, &ns, None))? {
+                ops.push((k, None));
+            }
+        }
+        let store = self.store(ns);
+        // The restored tree is all new nodes (built in memory), so its node
+        // keys (created at `version`) collide with none of those deleted.
+        let persisted = tree::persist(&store, root, version, &mut ops, &|id| node_key(&ns, id))?;
+        if persisted.hash != expected {
+            return Err(MkvsError::RootMismatch {
+                expected,
+                computed: persisted.hash,
+            });
+        }
+        let new_state = NsState {
+            earliest: version,
+            latest: version,
+            finalized: None,
+            latest_root: persisted.root,
+        };
+        ops.push((ns_key(b's', &ns, Some(version)), Some(Vec::new())));
+        ops.push((
+            ns_key(b'r', &ns, Some(version)),
+            Some(encode_root(&new_state.latest_root)),
+        ));
+        ops.push((ns_key(b'm', &ns, None), Some(encode_meta(&new_state))));
+        self.inner.engine.write(ops)?;
+        st.insert(ns, new_state);
+        Ok(persisted.hash)
+    }
+
     /// The underlying engine (for raw measurements and tools).
     pub fn engine(&self) -> &dyn KvEngine {
         self.inner.engine.as_ref()

@@ -8,7 +8,10 @@
 //! - **Storage sync.** A round this node did not compute (a backup outside
 //!   a discrepancy, a node that was down or joined later) is fetched from
 //!   `[compute] storage_peers` with `runtime_getRound` and checked against
-//!   the header consensus finalized.
+//!   the header consensus finalized. A node more than `checkpoint_interval`
+//!   rounds behind first restores a checkpoint from the same peers
+//!   (`runtime_getCheckpoints`, `runtime_getCheckpointChunk`), checked
+//!   against the past root consensus recorded for its round.
 //! - **Commitments** are consensus transactions signed by the node key
 //!   (`roothash.ExecutorCommit`), admitted to this node's mempool and
 //!   gossiped like any other.
@@ -20,12 +23,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use atoll_compute::checkpoint::{CheckpointInfo, CheckpointPolicy};
 use atoll_compute::executor::{
-    ComputeMessage, ConsensusPort, PeerPort, Worker, WorkerConfig, genesis_header,
+    BoxFuture as PeerFuture, ComputeMessage, ConsensusPort, PeerPort, Worker, WorkerConfig,
+    genesis_header,
 };
 use atoll_compute::storage::{RoundRecord, RuntimeStorage};
 use atoll_compute::txpool::PoolLimits;
 use atoll_consensus::genesis::Genesis;
+use atoll_consensus::services::registry::Registry;
 use atoll_consensus::services::staking::state::StakingState;
 use atoll_crypto::ed25519::SigningKey;
 use atoll_crypto::{Address, Hash};
@@ -38,7 +44,7 @@ use atoll_types::{Namespace, Quantity, signed::Signed};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::{NodeConfig, RuntimeSection};
 use crate::identity::Identity;
@@ -93,7 +99,61 @@ impl PeerPort for PeerLink {
             None
         })
     }
+
+    fn fetch_checkpoints(
+        &self,
+        runtime: Namespace,
+    ) -> PeerFuture<'_, Vec<(usize, CheckpointInfo)>> {
+        Box::pin(async move {
+            use jsonrpsee::core::client::ClientT;
+            let mut out = Vec::new();
+            for (i, peer) in self.storage_peers.iter().enumerate() {
+                let answer: Result<Vec<CheckpointInfo>, _> = peer
+                    .request(
+                        "runtime_getCheckpoints",
+                        jsonrpsee::rpc_params![runtime.to_string()],
+                    )
+                    .await;
+                match answer {
+                    // The newest few are all a node restores from.
+                    Ok(list) => out.extend(
+                        list.into_iter()
+                            .rev()
+                            .take(MAX_CHECKPOINTS_PER_PEER)
+                            .map(|c| (i, c)),
+                    ),
+                    Err(e) => debug!(peer = i, error = %e, "storage peer: no checkpoint list"),
+                }
+            }
+            out
+        })
+    }
+
+    fn fetch_checkpoint_chunk(
+        &self,
+        runtime: Namespace,
+        peer: usize,
+        round: u64,
+        index: u32,
+    ) -> PeerFuture<'_, Option<Vec<u8>>> {
+        Box::pin(async move {
+            use jsonrpsee::core::client::ClientT;
+            let client = self.storage_peers.get(peer)?;
+            let answer: Value = client
+                .request(
+                    "runtime_getCheckpointChunk",
+                    jsonrpsee::rpc_params![runtime.to_string(), round, index],
+                )
+                .await
+                .ok()?;
+            let b64 = answer.get("chunk").and_then(Value::as_str)?;
+            base64::engine::general_purpose::STANDARD.decode(b64).ok()
+        })
+    }
 }
+
+/// Checkpoints considered per storage peer (its newest).
+const MAX_CHECKPOINTS_PER_PEER: usize = 16;
 
 type BoxFutureOpt<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Option<RoundRecord>> + Send + 'a>>;
@@ -278,6 +338,14 @@ impl Compute {
             let dir = config.data_dir.join("runtimes").join(id.to_string());
             let storage = RuntimeStorage::open(&dir, header, Some(chain.state().clone()))
                 .map_err(|e| NodeError::Compute(format!("runtime {id}: {e}")))?;
+            // Checkpoints as the runtime's descriptor asks (read at start).
+            let descriptor = chain
+                .latest_view()
+                .ok()
+                .and_then(|mut view| Registry::new(&mut view).state().runtime(&id).ok().flatten());
+            if let Some(d) = &descriptor {
+                storage.set_checkpoint_policy(CheckpointPolicy::from_descriptor(&d.storage, true));
+            }
             let binary = resolve_binary(r)?;
             let mut rc = RuntimeConfig::new(&binary, id);
             rc.args = r.args.iter().map(Into::into).collect();
@@ -560,6 +628,22 @@ impl RuntimeApi for Compute {
             Some(r) => Ok(Some(cbor::to_vec(&r).map_err(internal)?)),
             None => Ok(None),
         }
+    }
+
+    fn checkpoints(&self, runtime: Namespace) -> Result<Value, ApiError> {
+        let w = self.get(runtime)?;
+        let list = w.storage().checkpoints().map_err(internal)?;
+        serde_json::to_value(list).map_err(internal)
+    }
+
+    fn checkpoint_chunk(
+        &self,
+        runtime: Namespace,
+        round: u64,
+        index: u32,
+    ) -> Result<Option<Vec<u8>>, ApiError> {
+        let w = self.get(runtime)?;
+        w.storage().checkpoint_chunk(round, index).map_err(internal)
     }
 
     fn subscribe(&self, runtime: Namespace) -> Result<mpsc::Receiver<Value>, ApiError> {

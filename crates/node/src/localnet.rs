@@ -110,6 +110,8 @@ pub struct RuntimePlan {
     /// Empty rounds when idle, this often (ms); see
     /// [`RuntimeSection::idle_round_ms`].
     pub idle_round_ms: Option<u64>,
+    /// State checkpoints (default: every 100 rounds, 2 kept, 1 MiB chunks).
+    pub storage: StorageParameters,
 }
 
 impl RuntimePlan {
@@ -162,6 +164,11 @@ impl RuntimePlan {
             faulty: Vec::new(),
             web3: false,
             idle_round_ms: None,
+            storage: StorageParameters {
+                checkpoint_interval: 100,
+                checkpoint_num_kept: 2,
+                checkpoint_chunk_size: 1 << 20,
+            },
         }
     }
 }
@@ -463,11 +470,7 @@ impl Layout {
                 key_manager: None,
                 executor: r.executor.clone(),
                 txn_scheduler: r.txn_scheduler.clone(),
-                storage: StorageParameters {
-                    checkpoint_interval: 100,
-                    checkpoint_num_kept: 2,
-                    checkpoint_chunk_size: 1 << 20,
-                },
+                storage: r.storage.clone(),
                 admission_policy,
                 genesis: registry::RuntimeGenesis {
                     state_root: Hash::empty(),

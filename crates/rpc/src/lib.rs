@@ -608,6 +608,20 @@ fn runtime_methods(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Regist
             || format!("round {round} of runtime {id}"),
         )
     })?;
+    m.register_method("runtime_getCheckpoints", |p, ctx, _| {
+        let (id,): (String,) = params(&p)?;
+        let (api, id) = runtime_api(ctx, &id)?;
+        api.checkpoints(id).map_err(ErrorObjectOwned::from)
+    })?;
+    m.register_method("runtime_getCheckpointChunk", |p, ctx, _| {
+        let (id, round, index): (String, u64, u32) = params(&p)?;
+        let (api, id) = runtime_api(ctx, &id)?;
+        found(
+            api.checkpoint_chunk(id, round, index)?
+                .map(|c| json!({ "chunk": base64::engine::general_purpose::STANDARD.encode(c) })),
+            || format!("chunk {index} of the checkpoint of round {round} of runtime {id}"),
+        )
+    })?;
     m.register_subscription(
         "runtime_subscribeBlocks",
         "runtime_block",

@@ -12,9 +12,15 @@
 //! | `runtime_getTransaction` | `[runtime_id, hash]` | `{round, index, result}` |
 //! | `runtime_getEvents` | `[runtime_id, round]` | the round's events: block events, then each transaction's |
 //! | `runtime_getRound` | `[runtime_id, round]` | `{record}`: base64 CBOR of the whole round record (storage sync between compute nodes) |
+//! | `runtime_getCheckpoints` | `[runtime_id]` | the checkpoints of the runtime's state this node keeps, oldest first: `[{round, root, header, chunks}]` (`chunks`: the SHA-512/256 digest of each chunk, in order) |
+//! | `runtime_getCheckpointChunk` | `[runtime_id, round, index]` | `{chunk}`: base64 of chunk `index` of the checkpoint of `round` |
 //! | `runtime_subscribeBlocks` | `[runtime_id]` | notifications `runtime_block`, one per finalized round |
 //!
-//! CBOR answers are shown as JSON with byte strings as `0x` hex.
+//! CBOR answers are shown as JSON with byte strings as `0x` hex. A node
+//! that restored a runtime from a checkpoint has no records of the rounds
+//! before it: `runtime_getBlock`, `runtime_getTransactions`,
+//! `runtime_getEvents` and `runtime_getRound` answer `-32004` (not found)
+//! for them.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -68,6 +74,21 @@ pub trait RuntimeApi: Send + Sync + 'static {
     fn round_record(&self, runtime: Namespace, round: u64) -> Result<Option<Vec<u8>>, ApiError>;
     /// Finalized blocks as they come (as `runtime_getBlock` shows them).
     fn subscribe(&self, runtime: Namespace) -> Result<mpsc::Receiver<Value>, ApiError>;
+    /// The checkpoints of the runtime's state kept here (a JSON array).
+    fn checkpoints(&self, runtime: Namespace) -> Result<Value, ApiError> {
+        let _ = runtime;
+        Ok(Value::Array(Vec::new()))
+    }
+    /// One chunk of the checkpoint of `round`.
+    fn checkpoint_chunk(
+        &self,
+        runtime: Namespace,
+        round: u64,
+        index: u32,
+    ) -> Result<Option<Vec<u8>>, ApiError> {
+        let _ = (runtime, round, index);
+        Ok(None)
+    }
 }
 
 /// CBOR as JSON: byte strings as `0x` hex, negative integers below

@@ -7,7 +7,8 @@
 //! runtime's latest (`RuntimeApi::round_record`). So on start it catches up
 //! with whatever was finalized while it was down. On an empty index it
 //! starts at round 0, skipping rounds that have no record (the runtime's
-//! genesis round has none).
+//! genesis round has none, nor do the rounds before the checkpoint a node
+//! restored its storage from).
 //!
 //! A round's Ethereum transactions are the batch entries that are
 //! `UnverifiedTransaction(raw, [{"module": "evm.ethereum.v0"}])`; their
@@ -269,14 +270,18 @@ impl Indexer {
         self.refresh_params().await;
         while next <= latest {
             let Some(bytes) = self.backend.round_record(next)? else {
-                if last.is_none() {
-                    // Before the first recorded round (the genesis round).
-                    next = next.saturating_add(1);
-                    continue;
+                // Before the first recorded round (the genesis round), or
+                // before the checkpoint storage was restored from: storage
+                // writes a round's record before it counts as applied, so
+                // no other round up to `latest` lacks one.
+                if last.is_some() {
+                    debug!(
+                        round = next,
+                        "web3 indexer: no record (storage restored from a later checkpoint); skipped"
+                    );
                 }
-                return Err(Web3Error::Internal(format!(
-                    "round {next} is finalized but has no record"
-                )));
+                next = next.saturating_add(1);
+                continue;
             };
             let record: RoundRecord = cbor::from_slice(&bytes)
                 .map_err(|e| Web3Error::Internal(format!("round {next} record: {e}")))?;

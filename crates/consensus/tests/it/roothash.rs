@@ -662,3 +662,87 @@ fn a_node_that_is_worker_and_backup_votes_once_in_each_phase() {
     assert_eq!(rs.last_block.state_root, Hash::digest(b"honest"));
     assert!(escrow_of(&mut net, index_of(&nodes, &liar)) < STAKE);
 }
+
+#[test]
+fn past_roots_are_kept_for_the_last_rounds_only() {
+    const KEEP: u64 = 3;
+    let (mut net, nodes) = network_with(4, AdmissionPolicy::AnyNode {}, |g| {
+        g.roothash.max_past_roots_stored = KEEP;
+    });
+    let c = committee(&mut net);
+    let genesis = rt_state(&mut net).last_block;
+    // The genesis block has its past root from the start.
+    let mut view = net.store.clone();
+    assert_eq!(
+        RoothashState::new(&mut view).past_root(&RT, 0).unwrap(),
+        Some(roothash::PastRoot::of(&genesis))
+    );
+    let mut headers = vec![genesis];
+    for i in 0..6u64 {
+        let round = rt_state(&mut net).last_block.round + 1;
+        let scheduler = c.proposer_order(round)[0];
+        let vote = results(&mut net, format!("state {i}").as_bytes(), &[]);
+        let commits = all_workers_commit(&net, &nodes, &c, &scheduler, &vote, &[]);
+        let r = submit(&mut net, i, commits);
+        assert!(r.tx_results[0].error.is_none(), "{:?}", r.tx_results);
+        let rs = rt_state(&mut net);
+        assert_eq!(rs.last_block.round, round);
+        headers.push(rs.last_block);
+    }
+    let last = headers.last().unwrap().round;
+    assert_eq!(last, 6);
+    let mut st = net.store.clone();
+    let state = RoothashState::new(&mut st);
+    for h in &headers {
+        let got = state.past_root(&RT, h.round).unwrap();
+        if h.round + KEEP > last {
+            let want = roothash::PastRoot::of(h);
+            assert_eq!(got.as_ref(), Some(&want), "round {}", h.round);
+            assert_eq!(want.header_hash, h.hash());
+            assert_eq!(want.state_root, h.state_root);
+            assert_eq!(want.io_root, h.io_root);
+        } else {
+            assert_eq!(got, None, "round {} should be pruned", h.round);
+        }
+    }
+    // Exactly KEEP entries remain under the runtime's prefix.
+    let prefix = [&[0x22u8][..], RT.as_bytes()].concat();
+    let kept = atoll_consensus::state::Store::scan_prefix(&net.store, &prefix).unwrap();
+    assert_eq!(kept.len() as u64, KEEP);
+    // And the query method serves them.
+    let q = atoll_consensus::query::query(
+        &mut net.store,
+        "roothash.PastRoot",
+        &serde_json::json!({ "runtime": RT.to_string(), "round": last }),
+    )
+    .unwrap();
+    assert_eq!(
+        q,
+        serde_json::to_value(roothash::PastRoot::of(headers.last().unwrap())).unwrap()
+    );
+    assert!(matches!(
+        atoll_consensus::query::query(
+            &mut net.store,
+            "roothash.PastRoot",
+            &serde_json::json!({ "runtime": RT.to_string(), "round": 1 }),
+        ),
+        Err(atoll_consensus::query::QueryError::NotFound(_))
+    ));
+}
+
+#[test]
+fn epoch_transition_blocks_leave_past_roots_too() {
+    let (mut net, _nodes) = network(4, AdmissionPolicy::AnyNode {});
+    let before = rt_state(&mut net).last_block.round;
+    net.advance_to_epoch(2);
+    let rs = rt_state(&mut net);
+    assert!(rs.last_block.round > before);
+    assert_eq!(rs.last_block.header_type, HeaderType::EpochTransition);
+    let mut st = net.store.clone();
+    assert_eq!(
+        RoothashState::new(&mut st)
+            .past_root(&RT, rs.last_block.round)
+            .unwrap(),
+        Some(roothash::PastRoot::of(&rs.last_block))
+    );
+}

@@ -292,6 +292,91 @@ fn checkpoint_round_trip() {
 }
 
 #[test]
+fn replacing_restore_swaps_old_versions_for_the_checkpoint_atomically() {
+    let a = Mkvs::in_memory();
+    let mut ov = a.overlay(ns(1)).unwrap();
+    for i in 0..300u32 {
+        ov.insert(&i.to_be_bytes(), &[i as u8; 16]).unwrap();
+    }
+    let (root, _) = ov.commit(9).unwrap();
+    let (meta, chunks) = a.export_checkpoint(ns(1), 9, 512).unwrap();
+    assert!(chunks.len() > 3);
+
+    let dir = tempfile::tempdir().unwrap();
+    let opts = atoll_mkvs::Options::default();
+    let b = Mkvs::open(dir.path(), opts.clone()).unwrap();
+    // b holds older, different versions 1..=3 of the namespace, and
+    // another namespace that must not be touched.
+    for v in 1..=3u64 {
+        let mut ov = b.overlay(ns(1)).unwrap();
+        ov.insert(b"old", &v.to_be_bytes()).unwrap();
+        ov.insert(&v.to_be_bytes(), b"x").unwrap();
+        ov.commit(v).unwrap();
+    }
+    let mut ov = b.overlay(ns(2)).unwrap();
+    ov.insert(b"other", b"kept").unwrap();
+    let (other_root, _) = ov.commit(1).unwrap();
+    let before = contents(&b.tree(ns(1), 3).unwrap());
+
+    // Not newer than the latest, a wrong trusted root, a forged chunk or a
+    // missing chunk: refused, and nothing changes.
+    let mut old = meta.clone();
+    old.version = 3;
+    assert!(matches!(
+        b.restore_checkpoint_replacing(&old, root),
+        Err(MkvsError::BadVersion { .. })
+    ));
+    assert!(matches!(
+        b.restore_checkpoint_replacing(&meta, Hash::digest(b"wrong")),
+        Err(MkvsError::RootMismatch { .. })
+    ));
+    let mut r = b.restore_checkpoint_replacing(&meta, root).unwrap();
+    let mut bad = chunks[0].clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert!(matches!(
+        r.add_chunk(&bad),
+        Err(MkvsError::ChunkHashMismatch { index: 0 })
+    ));
+    r.add_chunk(&chunks[0]).unwrap();
+    assert!(matches!(r.finish(), Err(MkvsError::BadCheckpoint(_))));
+    assert_eq!(b.versions(ns(1)).unwrap(), Some((1, 3)));
+    assert_eq!(contents(&b.tree(ns(1), 3).unwrap()), before);
+
+    let got = {
+        let mut r = b.restore_checkpoint_replacing(&meta, root).unwrap();
+        for c in &chunks {
+            r.add_chunk(c).unwrap();
+        }
+        r.finish().unwrap()
+    };
+    assert_eq!(got, root);
+    assert_eq!(b.versions(ns(1)).unwrap(), Some((9, 9)));
+    assert_eq!(
+        contents(&b.tree(ns(1), 9).unwrap()),
+        contents(&a.tree(ns(1), 9).unwrap())
+    );
+    assert!(b.tree(ns(1), 3).is_err());
+    // Nothing of the old versions is left: the nodes stored are exactly the
+    // restored tree's (2·leaves − 1).
+    let mut node_prefix = vec![b'n'];
+    node_prefix.extend_from_slice(&ns(1).0);
+    assert_eq!(
+        b.engine().scan_prefix(&node_prefix).unwrap().len(),
+        2 * 300 - 1
+    );
+    assert_eq!(b.root_hash(ns(2), 1).unwrap(), other_root);
+    // The restored version survives a reopen, and the next one commits on it.
+    drop(b);
+    let b = Mkvs::open(dir.path(), opts).unwrap();
+    assert_eq!(b.root_hash(ns(1), 9).unwrap(), root);
+    let mut ov = b.overlay(ns(1)).unwrap();
+    ov.insert(b"new", b"1").unwrap();
+    ov.commit(10).unwrap();
+    assert_eq!(b.versions(ns(1)).unwrap(), Some((9, 10)));
+}
+
+#[test]
 fn redb_engine_works_too() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();

@@ -21,6 +21,11 @@
 //!
 //! A finalized round's messages (staking operations from the runtime's own
 //! account) run at once; their results are kept for the runtime to read.
+//!
+//! Every new runtime block (normal, failed, epoch transition, and the
+//! genesis block) also leaves a [`PastRoot`] (header hash, state root, I/O
+//! root) under its round; the last `max_past_roots_stored` rounds are kept.
+//! Storage checks what untrusted peers hand over (checkpoints) against them.
 
 pub mod state;
 pub mod types;
@@ -169,12 +174,39 @@ impl<'a> Roothash<'a> {
             state_root: runtime.genesis.state_root,
             messages_hash: Hash::empty(),
         };
+        self.record_past_root(&header)?;
         self.state().set_runtime(&RuntimeState {
             last_block: header,
             last_block_height: block.height,
             round: None,
             last_message_results: Vec::new(),
         })
+    }
+
+    /// Remembers a new runtime block's roots ([`PastRoot`]) and forgets those
+    /// of rounds older than the last `max_past_roots_stored`.
+    fn record_past_root(&mut self, header: &BlockHeader) -> Result<(), Failure> {
+        let keep = self.state().parameters()?.max_past_roots_stored;
+        let id = header.namespace;
+        if keep > 0 {
+            self.state()
+                .set_past_root(&id, header.round, &PastRoot::of(header))?;
+        }
+        let keep_from = header.round.saturating_add(1).saturating_sub(keep);
+        self.state().prune_past_roots(&id, keep_from)
+    }
+
+    /// Makes `header` the runtime's latest block (recorded at `height`).
+    fn advance(
+        &mut self,
+        rs: &mut RuntimeState,
+        header: BlockHeader,
+        height: u64,
+    ) -> Result<(), Failure> {
+        self.record_past_root(&header)?;
+        rs.last_block = header;
+        rs.last_block_height = height;
+        self.state().set_runtime(rs)
     }
 
     /// `roothash.ExecutorCommit`: adds commitments to the runtime's round.
@@ -297,9 +329,7 @@ impl<'a> Roothash<'a> {
             rs.round = None;
             let header = next_header(&rs.last_block, HeaderType::EpochTransition, block, None);
             events.push(finalized_event(&header));
-            rs.last_block = header;
-            rs.last_block_height = block.height;
-            self.state().set_runtime(&rs)?;
+            self.advance(&mut rs, header, block.height)?;
         }
         Ok(events)
     }
@@ -356,9 +386,7 @@ impl<'a> Roothash<'a> {
             Some(Err(())) => {
                 let header = next_header(&rs.last_block, HeaderType::RoundFailed, block, None);
                 events.push(finalized_event(&header));
-                rs.last_block = header;
-                rs.last_block_height = block.height;
-                self.state().set_runtime(&rs)?;
+                self.advance(&mut rs, header, block.height)?;
             }
             Some(Ok((vote, scheduler))) => {
                 // Slash every worker whose vote disagreed with the outcome.
@@ -403,9 +431,7 @@ impl<'a> Roothash<'a> {
                     _ => next_header(&rs.last_block, HeaderType::RoundFailed, block, None),
                 };
                 events.push(finalized_event(&header));
-                rs.last_block = header;
-                rs.last_block_height = block.height;
-                self.state().set_runtime(&rs)?;
+                self.advance(&mut rs, header, block.height)?;
                 for node in liars {
                     self.slash_node(&node, SlashReason::RuntimeIncorrectResults, block)?;
                 }

@@ -203,6 +203,36 @@ pub struct RuntimeState {
     pub last_message_results: Vec<MessageResult>,
 }
 
+/// What consensus remembers of a past runtime round: enough to check state
+/// (a storage checkpoint, a round record) handed over by an untrusted peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PastRoot {
+    /// Hash of the round's block header.
+    pub header_hash: Hash,
+    /// The runtime's state root after the round.
+    pub state_root: Hash,
+    /// The round's I/O root.
+    pub io_root: Hash,
+}
+
+impl PastRoot {
+    /// The past root of a header.
+    pub fn of(header: &BlockHeader) -> Self {
+        Self {
+            header_hash: header.hash(),
+            state_root: header.state_root,
+            io_root: header.io_root,
+        }
+    }
+}
+
+/// Default of [`Parameters::max_past_roots_stored`] (Oasis's default).
+pub const DEFAULT_MAX_PAST_ROOTS_STORED: u64 = 1200;
+
+fn default_max_past_roots_stored() -> u64 {
+    DEFAULT_MAX_PAST_ROOTS_STORED
+}
+
 /// Roothash parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Parameters {
@@ -210,6 +240,10 @@ pub struct Parameters {
     pub gas_per_commitment: u64,
     /// Gas of `roothash.Evidence`.
     pub gas_evidence: u64,
+    /// How many of each runtime's most recent rounds keep a [`PastRoot`]
+    /// (0: none).
+    #[serde(default = "default_max_past_roots_stored")]
+    pub max_past_roots_stored: u64,
 }
 
 impl Default for Parameters {
@@ -217,6 +251,7 @@ impl Default for Parameters {
         Self {
             gas_per_commitment: 1000,
             gas_evidence: 5000,
+            max_past_roots_stored: DEFAULT_MAX_PAST_ROOTS_STORED,
         }
     }
 }
