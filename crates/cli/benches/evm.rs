@@ -390,10 +390,12 @@ async fn main() {
     let client = web3_client(&web3);
     let start = Instant::now();
     loop {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "network did not start"
-        );
+        if start.elapsed() >= Duration::from_secs(120) {
+            panic!(
+                "network did not start (node logs kept in {})",
+                dir.keep().display()
+            );
+        }
         let n: Result<Value, _> = client.request("eth_blockNumber", rpc_params![]).await;
         if n.is_ok_and(|n| quantity(&n) >= 1) {
             break;

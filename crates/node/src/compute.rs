@@ -192,6 +192,47 @@ impl NodeConsensus {
             .unwrap_or(0)
     }
 
+    /// Commitments reach validators only by gossip: if the chain's nonce
+    /// has not moved for [`REBROADCAST_AFTER`] while some of ours wait in
+    /// the mempool, gossips them again (their first gossip may have found
+    /// no peer, as when the node has just started). Returns the chain's
+    /// nonce.
+    fn rebroadcast_stale(&self, st: &mut NonceState) -> u64 {
+        let on_chain = self.account_nonce();
+        st.pending.retain(|(h, _)| self.service.in_mempool(h));
+        match st.seen {
+            Some((n, since)) if n == on_chain => {
+                if !st.pending.is_empty() && since.elapsed() >= REBROADCAST_AFTER {
+                    for (_, raw) in &st.pending {
+                        self.service.rebroadcast(raw.clone());
+                    }
+                    st.seen = Some((on_chain, std::time::Instant::now()));
+                }
+            }
+            _ => st.seen = Some((on_chain, std::time::Instant::now())),
+        }
+        on_chain
+    }
+
+    /// Runs [`NodeConsensus::rebroadcast_stale`] every half
+    /// [`REBROADCAST_AFTER`], not only when the node submits again: a
+    /// worker whose commitment was lost submits nothing more until its round
+    /// ends, which it would not without the commitment.
+    fn keep_rebroadcasting(port: &Arc<Self>) {
+        let port = Arc::downgrade(port);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(REBROADCAST_AFTER / 2);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(port) = port.upgrade() else { return };
+                if let Ok(mut st) = port.state.lock() {
+                    port.rebroadcast_stale(&mut st);
+                }
+            }
+        });
+    }
+
     fn sign(&self, nonce: u64, method: &str, body: &Cbor) -> Result<Vec<u8>, String> {
         let len = cbor::to_vec(body).map_err(|e| e.to_string())?.len() as u64;
         // The method's own cost is far below this; the rest pays for bytes.
@@ -217,22 +258,7 @@ impl ConsensusPort for NodeConsensus {
             .state
             .lock()
             .map_err(|_| "nonce state poisoned".to_string())?;
-        let on_chain = self.account_nonce();
-        st.pending.retain(|(h, _)| self.service.in_mempool(h));
-        // Commitments reach validators only by gossip: if the chain's nonce
-        // has not moved while ours wait, send them again (their first
-        // gossip may have found no peer).
-        match st.seen {
-            Some((n, since)) if n == on_chain => {
-                if !st.pending.is_empty() && since.elapsed() >= REBROADCAST_AFTER {
-                    for (_, raw) in &st.pending {
-                        self.service.rebroadcast(raw.clone());
-                    }
-                    st.seen = Some((on_chain, std::time::Instant::now()));
-                }
-            }
-            _ => st.seen = Some((on_chain, std::time::Instant::now())),
-        }
+        let on_chain = self.rebroadcast_stale(&mut st);
         // Nothing of ours waits in the pool: the chain's nonce is the truth
         // (a transaction may have been dropped).
         if st.pending.is_empty() || st.next < on_chain {
@@ -322,6 +348,7 @@ impl Compute {
             gas_per_byte: genesis.consensus.gas_per_tx_byte,
             state: Mutex::new(NonceState::default()),
         });
+        NodeConsensus::keep_rebroadcasting(&port);
         let extra = runtime_extra(genesis)?;
         let mut workers = BTreeMap::new();
         for r in &config.runtimes {
