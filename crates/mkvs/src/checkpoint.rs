@@ -181,18 +181,7 @@ impl Mkvs {
     /// `trusted_root` is the root the caller trusts (from consensus); the
     /// metadata must name it.
     pub fn restore_checkpoint(&self, meta: &Metadata, trusted_root: Hash) -> Result<Restorer> {
-        if meta.root != trusted_root {
-            return Err(MkvsError::RootMismatch {
-                expected: trusted_root,
-                computed: meta.root,
-            });
-        }
-        if meta.chunks.len() > MAX_CHUNKS {
-            return Err(MkvsError::BadCheckpoint(format!(
-                "{} chunks",
-                meta.chunks.len()
-            )));
-        }
+        check_metadata(meta, trusted_root)?;
         if self.versions(meta.namespace)?.is_some() {
             return Err(MkvsError::NamespaceNotEmpty);
         }
@@ -210,18 +199,7 @@ impl Mkvs {
         meta: &Metadata,
         trusted_root: Hash,
     ) -> Result<Restorer> {
-        if meta.root != trusted_root {
-            return Err(MkvsError::RootMismatch {
-                expected: trusted_root,
-                computed: meta.root,
-            });
-        }
-        if meta.chunks.len() > MAX_CHUNKS {
-            return Err(MkvsError::BadCheckpoint(format!(
-                "{} chunks",
-                meta.chunks.len()
-            )));
-        }
+        check_metadata(meta, trusted_root)?;
         if let Some((_, latest)) = self.versions(meta.namespace)?
             && meta.version <= latest
         {
@@ -329,4 +307,22 @@ impl Restorer {
             self.meta.root,
         )
     }
+}
+
+/// What every restore checks first: the metadata names the root the caller
+/// trusts, and its chunk count is within bounds.
+fn check_metadata(meta: &Metadata, trusted_root: Hash) -> Result<()> {
+    if meta.root != trusted_root {
+        return Err(MkvsError::RootMismatch {
+            expected: trusted_root,
+            computed: meta.root,
+        });
+    }
+    if meta.chunks.len() > MAX_CHUNKS {
+        return Err(MkvsError::BadCheckpoint(format!(
+            "{} chunks",
+            meta.chunks.len()
+        )));
+    }
+    Ok(())
 }

@@ -465,14 +465,7 @@ impl Mkvs {
             finalized: cur.and_then(|s| s.finalized),
             latest_root: persisted.root,
         };
-        ops.push((ns_key(b's', &ns, Some(version)), Some(stale_rec.finish())));
-        ops.push((
-            ns_key(b'r', &ns, Some(version)),
-            Some(encode_root(&new_state.latest_root)),
-        ));
-        ops.push((ns_key(b'm', &ns, None), Some(encode_meta(&new_state))));
-        self.inner.engine.write(ops)?;
-        st.insert(ns, new_state);
+        self.write_version(&mut st, ns, version, stale_rec.finish(), new_state, ops)?;
         Ok((persisted.hash, log))
     }
 
@@ -646,7 +639,23 @@ impl Mkvs {
             finalized: None,
             latest_root: persisted.root,
         };
-        ops.push((ns_key(b's', &ns, Some(version)), Some(Vec::new())));
+        self.write_version(&mut st, ns, version, Vec::new(), new_state, ops)?;
+        Ok(persisted.hash)
+    }
+
+    /// Writes `ops` with a new `version` of `ns` (its stale-node list, root
+    /// and the namespace's metadata) in one atomic write, then records the
+    /// namespace's new state.
+    fn write_version(
+        &self,
+        st: &mut BTreeMap<Namespace, NsState>,
+        ns: Namespace,
+        version: u64,
+        stale: Vec<u8>,
+        new_state: NsState,
+        mut ops: Vec<BatchOp>,
+    ) -> Result<()> {
+        ops.push((ns_key(b's', &ns, Some(version)), Some(stale)));
         ops.push((
             ns_key(b'r', &ns, Some(version)),
             Some(encode_root(&new_state.latest_root)),
@@ -654,7 +663,7 @@ impl Mkvs {
         ops.push((ns_key(b'm', &ns, None), Some(encode_meta(&new_state))));
         self.inner.engine.write(ops)?;
         st.insert(ns, new_state);
-        Ok(persisted.hash)
+        Ok(())
     }
 
     /// The underlying engine (for raw measurements and tools).
