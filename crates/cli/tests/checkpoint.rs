@@ -20,6 +20,7 @@
 )]
 
 mod common;
+mod runtimes;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -31,12 +32,13 @@ use atoll_crypto::context::ChainContext;
 use atoll_crypto::ed25519::SigningKey;
 use atoll_node::localnet::{Layout, NodeProcess, Plan, RuntimePlan};
 use atoll_runtime_sdk::RuntimeGenesis;
-use atoll_runtime_sdk::crypto::{TxSigner, sign_transaction, tx_signature_context};
-use atoll_runtime_sdk::modules::accounts::{self, BalancesQuery, Transfer};
-use atoll_runtime_sdk::types::{BaseUnits, Denomination, SignerInfo, Transaction};
+use atoll_runtime_sdk::crypto::TxSigner;
+use atoll_runtime_sdk::modules::accounts::{self, Transfer};
+use atoll_runtime_sdk::types::{BaseUnits, Denomination};
 use atoll_types::{Namespace, Quantity, cbor};
 use base64::Engine as _;
 use common::call;
+use runtimes::b64;
 use serde_json::{Value, json};
 
 const ATOLL: &str = env!("CARGO_BIN_EXE_atoll");
@@ -53,19 +55,8 @@ fn bob() -> TxSigner {
     TxSigner::Ed25519(SigningKey::from_seed(&[22; 32]))
 }
 
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+fn wait_for<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    runtimes::wait_for(what, WAIT, f)
 }
 
 struct Net {
@@ -93,15 +84,7 @@ impl Net {
     }
 
     fn logs(&self) -> String {
-        let mut out = String::new();
-        for n in &self.layout.nodes {
-            let text = self.log(&n.name);
-            let lines: Vec<&str> = text.lines().collect();
-            out.push_str(&format!("== {} ==\n", n.name));
-            out.push_str(&lines[lines.len().saturating_sub(30)..].join("\n"));
-            out.push('\n');
-        }
-        out
+        runtimes::logs(&self.layout, 30)
     }
 
     fn call(&self, node: &str, method: &str, params: Value) -> Result<Value, Value> {
@@ -114,34 +97,20 @@ impl Net {
             amount: BaseUnits::native(amount),
         })
         .unwrap();
-        let mut tx = Transaction::new("accounts.Transfer", body);
-        tx.auth_info.signer_info.push(SignerInfo {
-            address_spec: alice().address_spec(),
+        runtimes::runtime_tx(
+            &self.chain,
+            &self.id,
+            &alice(),
             nonce,
-        });
-        tx.auth_info.fee.gas = 100_000;
-        tx.auth_info.fee.amount = BaseUnits::native(0);
-        let ctx = tx_signature_context(&self.id, &self.chain).unwrap();
-        cbor::to_vec(&sign_transaction(&ctx, &tx, &[&alice()]).unwrap()).unwrap()
+            "accounts.Transfer",
+            body,
+            0,
+            100_000,
+        )
     }
 
     fn balance(&self, node: &str, who: &TxSigner) -> Option<u128> {
-        let args = cbor::to_vec(&BalancesQuery {
-            address: who.address(),
-        })
-        .unwrap();
-        let r = self
-            .call(
-                node,
-                "runtime_query",
-                json!([self.id.to_string(), "accounts.Balances", b64(&args)]),
-            )
-            .ok()?;
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(r["cbor"].as_str()?)
-            .ok()?;
-        let b: accounts::AccountBalances = cbor::from_slice(&raw).ok()?;
-        Some(b.balances.get(&Denomination::NATIVE).map_or(0, |q| q.0))
+        runtimes::balance(self.rpc(node), &self.id, who.address()).ok()
     }
 
     fn block(&self, node: &str, round: Option<u64>) -> Result<Value, Value> {
@@ -153,7 +122,7 @@ impl Net {
     }
 
     fn latest_round(&self, node: &str) -> Option<u64> {
-        self.block(node, None).ok()?["round"].as_u64()
+        runtimes::latest_round(self.rpc(node), &self.id)
     }
 
     fn checkpoints(&self, node: &str) -> Vec<Value> {

@@ -27,10 +27,11 @@
 )]
 
 mod common;
+mod runtimes;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use atoll_compute::executor::Fault;
 use atoll_consensus::services::scheduler::Committee;
@@ -40,15 +41,15 @@ use atoll_crypto::context::ChainContext;
 use atoll_crypto::ed25519::SigningKey;
 use atoll_node::localnet::{Layout, NODE_STAKE, NodeProcess, Plan, RuntimePlan};
 use atoll_runtime_sdk::RuntimeGenesis;
-use atoll_runtime_sdk::crypto::{TxSigner, sign_transaction, tx_signature_context};
+use atoll_runtime_sdk::crypto::TxSigner;
 use atoll_runtime_sdk::modules::accounts::{self, BalancesQuery, NonceQuery, Transfer};
 use atoll_runtime_sdk::modules::consensus_accounts::{Deposit, Withdraw};
-use atoll_runtime_sdk::types::{BaseUnits, Denomination, SignerInfo, Transaction};
+use atoll_runtime_sdk::types::{BaseUnits, Denomination};
 use atoll_types::signed::Signed;
 use atoll_types::transaction::{Fee, Transaction as ConsensusTx};
 use atoll_types::{Namespace, Quantity, cbor};
-use base64::Engine as _;
 use common::call;
+use runtimes::b64;
 use serde_json::{Value, json};
 
 const ATOLL: &str = env!("CARGO_BIN_EXE_atoll");
@@ -69,19 +70,8 @@ fn carol_key() -> SigningKey {
     SigningKey::from_seed(&[13; 32])
 }
 
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+fn wait_for<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    runtimes::wait_for(what, WAIT, f)
 }
 
 struct Net {
@@ -114,15 +104,7 @@ impl Net {
     }
 
     fn logs(&self) -> String {
-        let mut out = String::new();
-        for n in &self.layout.nodes {
-            let text = std::fs::read_to_string(n.dir.join("node.log")).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().collect();
-            out.push_str(&format!("== {} ==\n", n.name));
-            out.push_str(&lines[lines.len().saturating_sub(25)..].join("\n"));
-            out.push('\n');
-        }
-        out
+        runtimes::logs(&self.layout, 25)
     }
 
     fn runtime_tx(
@@ -135,16 +117,16 @@ impl Net {
         messages: u32,
         gas: u64,
     ) -> Vec<u8> {
-        let mut tx = Transaction::new(method, body);
-        tx.auth_info.signer_info.push(SignerInfo {
-            address_spec: signer.address_spec(),
+        runtimes::runtime_tx(
+            &self.chain,
+            runtime,
+            signer,
             nonce,
-        });
-        tx.auth_info.fee.gas = gas;
-        tx.auth_info.fee.amount = BaseUnits::native(0);
-        tx.auth_info.fee.consensus_messages = messages;
-        let ctx = tx_signature_context(runtime, &self.chain).unwrap();
-        cbor::to_vec(&sign_transaction(&ctx, &tx, &[signer]).unwrap()).unwrap()
+            method,
+            body,
+            messages,
+            gas,
+        )
     }
 
     fn submit(
@@ -162,28 +144,12 @@ impl Net {
     }
 
     fn balance(&self, node: &str, runtime: &Namespace, who: Address) -> u128 {
-        let args = cbor::to_vec(&BalancesQuery { address: who }).unwrap();
-        let r = call(
-            self.rpc(node),
-            "runtime_query",
-            json!([runtime.to_string(), "accounts.Balances", b64(&args)]),
-        )
-        .unwrap_or_else(|e| panic!("balances on {node}: {e}"));
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(r["cbor"].as_str().unwrap())
-            .unwrap();
-        let b: accounts::AccountBalances = cbor::from_slice(&raw).unwrap();
-        b.balances.get(&Denomination::NATIVE).map_or(0, |q| q.0)
+        runtimes::balance(self.rpc(node), runtime, who)
+            .unwrap_or_else(|e| panic!("balances on {node}: {e}"))
     }
 
     fn latest_round(&self, node: &str, runtime: &Namespace) -> Option<u64> {
-        call(
-            self.rpc(node),
-            "runtime_getBlock",
-            json!([runtime.to_string()]),
-        )
-        .ok()
-        .and_then(|b| b["round"].as_u64())
+        runtimes::latest_round(self.rpc(node), runtime)
     }
 
     fn consensus(&self, method: &str, args: Value) -> Value {
