@@ -54,6 +54,7 @@ use atoll_consensus::services::roothash::{commitment_context, commitment_signing
 use atoll_consensus::services::scheduler::{Committee, Role, state::SchedulerState};
 use atoll_crypto::context::{ChainContext, Context};
 use atoll_crypto::ed25519::{PublicKey, SigningKey};
+use atoll_crypto::secp256k1::EthAddress;
 use atoll_crypto::{Address, Hash};
 use atoll_mkvs::Mkvs;
 use atoll_runtime_host::host::{HostError, RuntimeHost};
@@ -219,6 +220,17 @@ pub struct WorkerConfig {
     pub idle_round: Option<Duration>,
 }
 
+/// A transaction the runtime accepted (pooled now, or already pooled or
+/// included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admitted {
+    /// Its hash.
+    pub hash: Hash,
+    /// The caller's Ethereum address, as the runtime's check found it (for
+    /// a caller signing with a `secp256k1eth` key).
+    pub eth_address: Option<EthAddress>,
+}
+
 /// Why a transaction was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SubmitError {
@@ -275,6 +287,8 @@ enum CheckVerdict {
         priority: u64,
         #[serde(default)]
         gas: u64,
+        #[serde(default)]
+        eth_address: Option<EthAddress>,
     },
     #[serde(rename = "fail")]
     Failed {
@@ -440,6 +454,7 @@ impl Worker {
         let mut out = self.inner.admit(vec![raw], true).await?;
         out.pop()
             .unwrap_or_else(|| Err(SubmitError::Unavailable("no answer".into())))
+            .map(|a| a.hash)
     }
 
     /// Checks many transactions with the runtime at once (one call), pools
@@ -447,7 +462,7 @@ impl Worker {
     pub async fn submit_txs(
         &self,
         raws: Vec<Vec<u8>>,
-    ) -> Result<Vec<Result<Hash, SubmitError>>, SubmitError> {
+    ) -> Result<Vec<Result<Admitted, SubmitError>>, SubmitError> {
         self.inner.admit(raws, true).await
     }
 
@@ -582,7 +597,7 @@ impl Inner {
         &self,
         raws: Vec<Vec<u8>>,
         gossip: bool,
-    ) -> Result<Vec<Result<Hash, SubmitError>>, SubmitError> {
+    ) -> Result<Vec<Result<Admitted, SubmitError>>, SubmitError> {
         let verdicts = self.check(&raws).await?;
         let mut out = Vec::with_capacity(raws.len());
         let mut admitted = Vec::new();
@@ -596,9 +611,11 @@ impl Inner {
                         nonce,
                         priority,
                         gas,
+                        eth_address,
                     } => {
+                        let ok = Admitted { hash, eth_address };
                         if self.storage.tx_location(&hash).ok().flatten().is_some() {
-                            out.push(Ok(hash));
+                            out.push(Ok(ok));
                             continue;
                         }
                         let tx = PoolTx {
@@ -612,9 +629,9 @@ impl Inner {
                         match pool.insert(tx, 0) {
                             Ok(()) => {
                                 admitted.push(ByteBuf::from(raw));
-                                out.push(Ok(hash));
+                                out.push(Ok(ok));
                             }
-                            Err(crate::txpool::PoolError::Duplicate) => out.push(Ok(hash)),
+                            Err(crate::txpool::PoolError::Duplicate) => out.push(Ok(ok)),
                             Err(e) => out.push(Err(e.into())),
                         }
                     }

@@ -195,25 +195,42 @@ impl EthTx {
     }
 }
 
-/// Everything but the sender.
+/// Everything in a transaction but its sender (the fields of [`EthTx`] of
+/// the same names).
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Fields {
-    hash: [u8; 32],
-    tx_type: u8,
-    chain_id: Option<u64>,
-    nonce: u64,
-    gas_limit: u64,
-    gas_price: Option<U256>,
-    max_fee_per_gas: Option<U256>,
-    max_priority_fee_per_gas: Option<U256>,
-    to: Option<EthAddress>,
-    value: U256,
-    input: Vec<u8>,
-    access_list: Vec<AccessListItem>,
-    v: u64,
-    r: U256,
-    s: U256,
-    y_parity: bool,
+pub struct TxFields {
+    /// The Ethereum transaction hash: Keccak-256 of the raw bytes.
+    pub hash: [u8; 32],
+    /// [`TYPE_LEGACY`], [`TYPE_ACCESS_LIST`] or [`TYPE_DYNAMIC_FEE`].
+    pub tx_type: u8,
+    /// The chain id; `None` only for pre-EIP-155 legacy transactions.
+    pub chain_id: Option<u64>,
+    /// The sender's nonce.
+    pub nonce: u64,
+    /// The gas limit.
+    pub gas_limit: u64,
+    /// The gas price (legacy and EIP-2930 only).
+    pub gas_price: Option<U256>,
+    /// The fee cap (EIP-1559 only).
+    pub max_fee_per_gas: Option<U256>,
+    /// The priority fee cap (EIP-1559 only).
+    pub max_priority_fee_per_gas: Option<U256>,
+    /// The recipient; `None` creates a contract.
+    pub to: Option<EthAddress>,
+    /// The value transferred, in wei.
+    pub value: U256,
+    /// The call data or init code.
+    pub input: Vec<u8>,
+    /// The access list (empty for legacy transactions).
+    pub access_list: Vec<AccessListItem>,
+    /// The signature's `v` as encoded.
+    pub v: u64,
+    /// The signature's `r`.
+    pub r: U256,
+    /// The signature's `s` (at most half the group order).
+    pub s: U256,
+    /// The parity of the signature point's y coordinate.
+    pub y_parity: bool,
 }
 
 /// A decoded transaction whose sender is not recovered yet (recovery is the
@@ -221,7 +238,7 @@ struct Fields {
 /// skip it with [`Unrecovered::with_sender`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unrecovered {
-    fields: Fields,
+    fields: TxFields,
     signing_hash: [u8; 32],
     signature: RecoverableSignature,
 }
@@ -252,14 +269,28 @@ impl Unrecovered {
             .checked_add(f.value)
     }
 
+    /// Every field but the sender.
+    pub const fn fields(&self) -> &TxFields {
+        &self.fields
+    }
+
+    /// Every field but the sender, without the signature's digest.
+    pub fn into_fields(self) -> TxFields {
+        self.fields
+    }
+
+    /// Recovers the sender's public key (the expensive part of decoding).
+    pub fn recover_key(&self) -> Result<PublicKey, TxError> {
+        secp256k1::recover(&self.signing_hash, &self.signature).map_err(|e| match e {
+            CryptoError::HighS => TxError::HighS,
+            CryptoError::MalformedSignature { .. } => TxError::InvalidSignature,
+            _ => TxError::RecoveryFailed,
+        })
+    }
+
     /// Recovers the sender.
     pub fn recover(self) -> Result<EthTx, TxError> {
-        let public_key =
-            secp256k1::recover(&self.signing_hash, &self.signature).map_err(|e| match e {
-                CryptoError::HighS => TxError::HighS,
-                CryptoError::MalformedSignature { .. } => TxError::InvalidSignature,
-                _ => TxError::RecoveryFailed,
-            })?;
+        let public_key = self.recover_key()?;
         Ok(self.with_sender(public_key))
     }
 
@@ -413,7 +444,7 @@ fn decode_legacy(raw: &[u8]) -> Result<Unrecovered, TxError> {
     }
     let signing_hash = keccak256(&rlp::list(&preimage));
     Ok(Unrecovered {
-        fields: Fields {
+        fields: TxFields {
             hash: keccak256(raw),
             tx_type: TYPE_LEGACY,
             chain_id,
@@ -473,7 +504,7 @@ fn decode_typed(tx_type: u8, raw: &[u8]) -> Result<Unrecovered, TxError> {
     let mut preimage = vec![tx_type];
     preimage.extend_from_slice(&rlp::list(&unsigned));
     Ok(Unrecovered {
-        fields: Fields {
+        fields: TxFields {
             hash: keccak256(raw),
             tx_type,
             chain_id: Some(chain_id),

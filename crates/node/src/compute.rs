@@ -36,7 +36,7 @@ use atoll_consensus::services::staking::state::StakingState;
 use atoll_crypto::ed25519::SigningKey;
 use atoll_crypto::{Address, Hash};
 use atoll_rpc::runtime::BoxFuture;
-use atoll_rpc::{ApiError, NodeApi, RuntimeApi, cbor_to_json};
+use atoll_rpc::{ApiError, NodeApi, RuntimeApi, Submitted, cbor_to_json};
 use atoll_runtime_host::host::{HostError, RuntimeConfig, RuntimeHost};
 use atoll_types::cbor::{self, Value as Cbor};
 use atoll_types::transaction::{Fee, Transaction};
@@ -566,7 +566,7 @@ impl RuntimeApi for Compute {
         &self,
         runtime: Namespace,
         raws: Vec<Vec<u8>>,
-    ) -> BoxFuture<'_, Vec<Result<Hash, ApiError>>> {
+    ) -> BoxFuture<'_, Vec<Result<Submitted, ApiError>>> {
         Box::pin(async move {
             let n = raws.len();
             let w = match self.get(runtime) {
@@ -574,7 +574,16 @@ impl RuntimeApi for Compute {
                 Err(e) => return vec![Err(e); n],
             };
             match w.submit_txs(raws).await {
-                Ok(out) => out.into_iter().map(|r| r.map_err(submit_error)).collect(),
+                Ok(out) => out
+                    .into_iter()
+                    .map(|r| {
+                        r.map(|a| Submitted {
+                            hash: a.hash,
+                            eth_address: a.eth_address,
+                        })
+                        .map_err(submit_error)
+                    })
+                    .collect(),
                 Err(e) => vec![Err(submit_error(e)); n],
             }
         })

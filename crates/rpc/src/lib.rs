@@ -32,7 +32,7 @@ use atoll_consensus::app::{BlockResult, TxResult};
 mod metrics;
 pub mod runtime;
 
-pub use runtime::{RuntimeApi, cbor_to_json};
+pub use runtime::{RuntimeApi, Submitted, cbor_to_json};
 
 use atoll_consensus::error::TxError;
 use atoll_crypto::Hash;
@@ -470,8 +470,8 @@ impl Bulk {
     }
 
     /// Per entry, in order: its outcome, or why it did not decode.
-    fn answer(self, outcomes: Vec<Result<Hash, ApiError>>) -> Value {
-        let mut outcomes = outcomes.into_iter();
+    fn answer<T: Into<Hash>>(self, outcomes: Vec<Result<T, ApiError>>) -> Value {
+        let mut outcomes = outcomes.into_iter().map(|r| r.map(Into::into));
         Value::Array(
             self.decoded
                 .into_iter()
@@ -485,6 +485,12 @@ impl Bulk {
                 })
                 .collect(),
         )
+    }
+}
+
+impl From<Submitted> for Hash {
+    fn from(s: Submitted) -> Self {
+        s.hash
     }
 }
 

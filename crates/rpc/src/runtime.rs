@@ -26,6 +26,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use atoll_crypto::Hash;
+use atoll_crypto::secp256k1::EthAddress;
 use atoll_types::Namespace;
 use atoll_types::cbor::Value as Cbor;
 use serde_json::Value;
@@ -35,6 +36,17 @@ use crate::ApiError;
 
 /// A boxed future (the API is called through `dyn`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A transaction the runtime's check accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Submitted {
+    /// Its hash.
+    pub hash: Hash,
+    /// The caller's Ethereum address, as the runtime's check found it (a
+    /// caller signing with a `secp256k1eth` key): an Ethereum gateway need
+    /// not recover the sender a second time.
+    pub eth_address: Option<EthAddress>,
+}
 
 /// What a compute node offers the runtime client API.
 pub trait RuntimeApi: Send + Sync + 'static {
@@ -54,7 +66,7 @@ pub trait RuntimeApi: Send + Sync + 'static {
         &self,
         runtime: Namespace,
         raws: Vec<Vec<u8>>,
-    ) -> BoxFuture<'_, Vec<Result<Hash, ApiError>>>;
+    ) -> BoxFuture<'_, Vec<Result<Submitted, ApiError>>>;
     /// Runs a query on the latest finalized state.
     fn query(
         &self,

@@ -71,6 +71,10 @@ pub struct CheckedTx {
     pub priority: u64,
     /// Raw size in bytes.
     pub size: usize,
+    /// The caller's Ethereum address when it signs with a `secp256k1eth`
+    /// key (as every Ethereum transaction does): a gateway that relays the
+    /// transaction learns its sender here instead of recovering it again.
+    pub eth_address: Option<atoll_crypto::secp256k1::EthAddress>,
 }
 
 /// Fetches state keys ahead of the reads that need them (see
@@ -716,6 +720,12 @@ impl Runtime {
             gas: fee.gas,
             fee,
             size: raw.len(),
+            eth_address: match &first.address_spec {
+                AddressSpec::Signature(SignatureAddressSpec::Secp256k1Eth(pk)) => {
+                    Some(pk.0.to_eth_address())
+                }
+                AddressSpec::Signature(SignatureAddressSpec::Ed25519(_)) => None,
+            },
         })
     }
 

@@ -106,15 +106,14 @@ async fn submit_loop(
             }
         }
         let (raws, replies): (Vec<Vec<u8>>, Vec<_>) = batch.into_iter().unzip();
-        let outcomes = if let [one] = raws.as_slice() {
-            vec![api.submit(runtime, one.clone(), false).await.map(|_| ())]
-        } else {
-            api.submit_many(runtime, raws)
-                .await
-                .into_iter()
-                .map(|r| r.map(|_| ()))
-                .collect()
-        };
+        // A lone transaction too: only `submit_many` tells the sender the
+        // runtime's check found.
+        let outcomes: Vec<_> = api
+            .submit_many(runtime, raws)
+            .await
+            .into_iter()
+            .map(|r| r.map(|s| s.eth_address))
+            .collect();
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             // The caller may have gone away; nothing to tell then.
             let _ = reply.send(outcome);
@@ -169,7 +168,10 @@ pub struct Backend {
 }
 
 /// A transaction waiting to be checked, and where its outcome goes.
-type Submission = (Vec<u8>, oneshot::Sender<Result<(), ApiError>>);
+type Submission = (
+    Vec<u8>,
+    oneshot::Sender<Result<Option<EthAddress>, ApiError>>,
+);
 
 /// Most transactions checked in one call to the runtime.
 const MAX_SUBMIT_BATCH: usize = 1_000;
@@ -373,13 +375,14 @@ impl Backend {
             .ok_or_else(|| Self::unexpected(ESTIMATE_GAS))
     }
 
-    /// Submits a raw Ethereum transaction (checked and pooled; no wait).
+    /// Submits a raw Ethereum transaction (checked and pooled; no wait):
+    /// the sender the runtime's check recovered, when it says.
     ///
     /// Submissions go through one queue: a task takes whatever has arrived
     /// (at most [`MAX_SUBMIT_BATCH`]) and has the runtime check it in one
     /// call, so a lone transaction waits for nothing, and under load the
     /// runtime checks many per call instead of one per round trip.
-    pub async fn submit(&self, raw: &[u8]) -> Result<(), ApiError> {
+    pub async fn submit(&self, raw: &[u8]) -> Result<Option<EthAddress>, ApiError> {
         let utx = UnverifiedTransaction(
             raw.to_vec(),
             vec![AuthProof::Module(ETHEREUM_PROOF.to_owned())],

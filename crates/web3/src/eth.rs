@@ -136,7 +136,8 @@ pub fn create_address(sender: &H160, nonce: u64) -> H160 {
     H160(deployed.0)
 }
 
-fn small(v: &atoll_evm::tx::U256) -> u128 {
+/// `v` saturated to `u128` (fees and prices).
+pub(crate) fn small(v: &atoll_evm::tx::U256) -> u128 {
     u128::try_from(*v).unwrap_or(u128::MAX)
 }
 
@@ -162,8 +163,27 @@ pub fn decode_error(e: &atoll_evm::tx::TxError) -> String {
 /// Decodes a raw Ethereum transaction and recovers its sender (with the
 /// runtime's own decoder, `atoll_evm::tx`).
 pub fn decode(raw: &[u8]) -> Result<DecodedTx, String> {
-    let tx = atoll_evm::tx::decode(raw).map_err(|e| decode_error(&e))?;
-    Ok(DecodedTx {
+    let tx = decode_unrecovered(raw)?;
+    let from = recover_sender(&tx)?;
+    Ok(with_sender(tx, from))
+}
+
+/// Decodes a raw Ethereum transaction and checks its signature values
+/// without recovering the sender (the runtime's check recovers it).
+pub fn decode_unrecovered(raw: &[u8]) -> Result<atoll_evm::tx::Unrecovered, String> {
+    atoll_evm::tx::decode_unrecovered(raw).map_err(|e| decode_error(&e))
+}
+
+/// Recovers the sender of `tx`.
+pub fn recover_sender(tx: &atoll_evm::tx::Unrecovered) -> Result<H160, String> {
+    let key = tx.recover_key().map_err(|e| decode_error(&e))?;
+    Ok(H160(key.to_eth_address().0))
+}
+
+/// `tx` as the gateway shows it, sent by `from` (recovered from it).
+pub fn with_sender(tx: atoll_evm::tx::Unrecovered, from: H160) -> DecodedTx {
+    let tx = tx.into_fields();
+    DecodedTx {
         hash: H256(tx.hash),
         tx_type: tx.tx_type,
         chain_id: tx.chain_id,
@@ -186,6 +206,6 @@ pub fn decode(raw: &[u8]) -> Result<DecodedTx, String> {
         v: tx.v,
         r: word(&tx.r),
         s: word(&tx.s),
-        from: H160(tx.from.0),
-    })
+        from,
+    }
 }

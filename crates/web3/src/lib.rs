@@ -49,11 +49,13 @@
 //!   argument is accepted and ignored. A revert is error code 3, message
 //!   `execution reverted[: reason]`, `data` the revert data.
 //! - `eth_sendRawTransaction` decodes and checks the transaction first
-//!   (with the runtime's decoder, `atoll_evm::tx`: signature, chain id,
-//!   gas limit, fee cap), then submits
+//!   (with the runtime's decoder, `atoll_evm::tx`: signature values, chain
+//!   id, gas limit, fee cap), then submits
 //!   `UnverifiedTransaction(raw, [{"module": "evm.ethereum.v0"}])` without
-//!   waiting, and answers the Keccak-256 hash. Refusals use geth's wording
-//!   (see [`error`]).
+//!   waiting, and answers the Keccak-256 hash. The sender is recovered
+//!   once on the node, by the runtime's check, which hands it back; the
+//!   gateway recovers it only to word a refusal. Refusals use geth's
+//!   wording (see [`error`]).
 //! - **Gas price oracle**: `eth_gasPrice` is the minimum gas price (the
 //!   base fee); `eth_maxPriorityFeePerGas` is 0 (the runtime orders by gas
 //!   price, and blocks are not contended enough for a tip to matter);
@@ -92,7 +94,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::backend::Backend;
 use crate::index::Index;
-use crate::indexer::{Decoder, Indexer};
+use crate::indexer::Indexer;
 
 /// Most transactions accepted by `eth_sendRawTransaction` kept decoded for
 /// the indexer (see [`eth::RecentTxs`]).
@@ -189,18 +191,6 @@ pub async fn serve(
     addr: SocketAddr,
     config: Web3Config,
 ) -> Result<Web3Server, ServeError> {
-    serve_with(api, runtime, index_dir, addr, config, eth::decode).await
-}
-
-/// [`serve`] with another transaction decoder (tests).
-pub async fn serve_with(
-    api: Arc<dyn RuntimeApi>,
-    runtime: Namespace,
-    index_dir: &Path,
-    addr: SocketAddr,
-    config: Web3Config,
-    decode: Decoder,
-) -> Result<Web3Server, ServeError> {
     let index = Arc::new(Index::open(index_dir)?);
     let backend = Backend::new(api, runtime);
     let recent = Arc::new(eth::RecentTxs::new(RECENT_TXS));
@@ -232,14 +222,14 @@ pub async fn serve_with(
             config.filter_timeout,
         )),
         config,
-        decode,
         pending: Mutex::new(HashMap::new()),
         recent: recent.clone(),
         fee_cache: Mutex::new(None),
     };
     let module = rpc::methods(ctx).map_err(|e| ServeError::Setup(e.to_string()))?;
     let (stop, stop_rx) = watch::channel(false);
-    let indexer = tokio::spawn(Indexer::new(backend, index, blocks, decode, recent).run(stop_rx));
+    let indexer =
+        tokio::spawn(Indexer::new(backend, index, blocks, eth::decode, recent).run(stop_rx));
     Ok(Web3Server {
         handle: server.start(module),
         addr: local,

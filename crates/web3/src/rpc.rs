@@ -14,10 +14,11 @@ use tokio::sync::broadcast;
 use crate::Web3Config;
 use crate::backend::{Backend, SimulateCall};
 use crate::error::{NonceOrder, RefusalContext, Web3Error, refusal};
+use crate::eth;
 use crate::eth::RecentTxs;
 use crate::filter::LogFilter;
 use crate::index::Index;
-use crate::indexer::{Decoder, IndexedBlock};
+use crate::indexer::IndexedBlock;
 use crate::installed::{FilterKind, Filters, filter_id_json, parse_filter_id};
 use crate::model::{BlockRecord, TxRecord};
 use crate::types::{
@@ -42,7 +43,6 @@ pub(crate) struct Ctx {
     pub index: Arc<Index>,
     pub blocks: broadcast::Sender<Arc<IndexedBlock>>,
     pub config: Web3Config,
-    pub decode: Decoder,
     pub filters: Mutex<Filters>,
     /// sender → (next nonce after its locally submitted transactions, when).
     pub pending: Mutex<HashMap<H160, (u64, Instant)>>,
@@ -313,50 +313,72 @@ impl Ctx {
         Ok(Some((from, to)))
     }
 
+    /// `eth_sendRawTransaction`. The gateway decodes the transaction and
+    /// checks what needs no state; the runtime's check recovers the sender
+    /// (once on this node) and tells it back. The gateway recovers it
+    /// itself only to word a refusal, or if the runtime does not say.
     async fn send_raw(&self, raw: Vec<u8>) -> Result<Value, Web3Error> {
-        let tx = (self.decode)(&raw).map_err(Web3Error::server)?;
+        let tx = eth::decode_unrecovered(&raw).map_err(Web3Error::server)?;
+        // A refusal names the sender; a signature that recovers none is
+        // refused for that first.
+        let sender =
+            |tx: &atoll_evm::tx::Unrecovered| eth::recover_sender(tx).map_err(Web3Error::server);
+        let f = tx.fields();
+        let small = eth::small;
+        let (max_fee, max_tip) = (
+            f.max_fee_per_gas.as_ref().map(small),
+            f.max_priority_fee_per_gas.as_ref().map(small),
+        );
+        let fee_cap = max_fee.or(f.gas_price.as_ref().map(small)).unwrap_or(0);
         let chain_id = self.backend.chain_id().await?;
-        if let Some(c) = tx.chain_id
+        if let Some(c) = f.chain_id
             && c != chain_id
         {
+            sender(&tx)?;
             return Err(Web3Error::server(format!(
                 "invalid chain id: have {c}, want {chain_id}"
             )));
         }
         let (gas_limit, base_fee) = self.fee_params().await?;
-        if tx.gas > gas_limit {
+        if f.gas_limit > gas_limit {
+            sender(&tx)?;
             return Err(Web3Error::server("exceeds block gas limit"));
         }
-        let fee_cap_below_base = tx.max_fee_per_gas.is_some_and(|cap| cap < base_fee);
-        if let (Some(cap), Some(tip)) = (tx.max_fee_per_gas, tx.max_priority_fee_per_gas)
+        let fee_cap_below_base = max_fee.is_some_and(|cap| cap < base_fee);
+        if let (Some(cap), Some(tip)) = (max_fee, max_tip)
             && tip > cap
         {
             return Err(Web3Error::server(format!(
                 "max priority fee per gas higher than max fee per gas: address {}, maxPriorityFeePerGas: {tip}, maxFeePerGas: {cap}",
-                tx.from
+                sender(&tx)?
             )));
         }
         if fee_cap_below_base {
             return Err(Web3Error::server(format!(
-                "max fee per gas less than block base fee: address {}, maxFeePerGas: {}, baseFee: {base_fee}",
-                tx.from,
-                tx.fee_cap()
+                "max fee per gas less than block base fee: address {}, maxFeePerGas: {fee_cap}, baseFee: {base_fee}",
+                sender(&tx)?
             )));
         }
         // Affordability (gas limit × fee cap + value, as a geth pool asks)
         // is the runtime's check: a refusal comes back as `evm` 6 or `core`
         // 5, "insufficient funds for gas * price + value".
         match self.backend.submit(&raw).await {
-            Ok(()) => {
+            Ok(checked) => {
+                let from = match checked {
+                    Some(a) => H160(a.0),
+                    None => sender(&tx)?,
+                };
+                let tx = eth::with_sender(tx, from);
                 self.note_pending(tx.from, tx.nonce);
                 let hash = tx.hash;
                 self.recent.insert(tx);
                 Ok(json!(hash))
             }
             Err(atoll_rpc::ApiError::Tx(t)) => {
+                let from = sender(&tx)?;
                 let nonce = if t.message.to_ascii_lowercase().contains("nonce") {
-                    match self.backend.nonce(&tx.from).await {
-                        Ok(n) if tx.nonce < n => NonceOrder::Low,
+                    match self.backend.nonce(&from).await {
+                        Ok(n) if tx.fields().nonce < n => NonceOrder::Low,
                         Ok(_) => NonceOrder::High,
                         Err(_) => NonceOrder::Unknown,
                     }

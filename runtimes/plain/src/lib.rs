@@ -69,6 +69,8 @@
 
 pub mod cli;
 
+use std::sync::Arc;
+
 use atoll_consensus::services::roothash::types::MessageResult;
 use atoll_crypto::Hash;
 use atoll_crypto::context::ChainContext;
@@ -76,7 +78,7 @@ use atoll_runtime_host::protocol::{
     BatchContext, CheckBatchRequest, ExecuteBatchRequest, QueryRequest, RuntimeError, Version,
 };
 use atoll_runtime_host::runtime::{
-    BatchOutput, HostStorage, RuntimeHandler, RuntimeInfo, StorageError,
+    BatchOutput, Checker, HostStorage, RuntimeHandler, RuntimeInfo, StorageError,
 };
 use atoll_runtime_sdk::state::Store;
 use atoll_runtime_sdk::types::{CallResult, Fee};
@@ -173,6 +175,10 @@ pub enum CheckOutcome {
         priority: u64,
         /// Raw size in bytes.
         size: u64,
+        /// The caller's Ethereum address, for a caller signing with a
+        /// `secp256k1eth` key (absent otherwise).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        eth_address: Option<atoll_crypto::secp256k1::EthAddress>,
     },
     /// Refused, with the SDK's client error.
     #[serde(rename = "fail")]
@@ -294,7 +300,8 @@ fn encode<T: Serialize>(v: &T) -> Result<Value, PlainError> {
 /// The plain ParaTime: the SDK's standard runtime behind the host protocol.
 pub struct PlainRuntime {
     runtime_id: Namespace,
-    runtime: Runtime,
+    /// Shared with the checker thread ([`RuntimeHandler::checker`]).
+    runtime: Arc<Runtime>,
     genesis: Option<RuntimeGenesis>,
     version: Version,
 }
@@ -339,7 +346,7 @@ impl PlainRuntime {
     ) -> Self {
         Self {
             runtime_id,
-            runtime,
+            runtime: Arc::new(runtime),
             genesis,
             version: runtime_version(),
         }
@@ -361,28 +368,7 @@ impl PlainRuntime {
         &self,
         ctx: &BatchContext,
     ) -> Result<atoll_runtime_sdk::BatchContext, PlainError> {
-        if ctx.runtime_id != self.runtime_id {
-            return Err(PlainError::WrongRuntime {
-                expected: self.runtime_id,
-                got: ctx.runtime_id,
-            });
-        }
-        let extra: PlainContext = cbor::from_value(ctx.extra.clone())
-            .map_err(|e| PlainError::BadContext(e.to_string()))?;
-        let chain = ChainContext::new(&extra.consensus_chain_context)
-            .map_err(|e| PlainError::BadContext(e.to_string()))?;
-        atoll_runtime_sdk::BatchContext::new(
-            ctx.runtime_id,
-            chain,
-            ctx.round.0,
-            ctx.consensus_height.0,
-            ctx.epoch.0,
-        )
-        .map(|c| {
-            c.with_timestamp(ctx.timestamp)
-                .with_previous_hash(ctx.previous_hash)
-        })
-        .map_err(|e| PlainError::BadContext(e.to_string()))
+        sdk_context(self.runtime_id, ctx)
     }
 
     /// Applies the genesis if the state has none yet.
@@ -440,45 +426,6 @@ impl PlainRuntime {
         })
     }
 
-    fn check(
-        &self,
-        storage: &mut dyn HostStorage,
-        req: CheckBatchRequest,
-    ) -> Result<Vec<Value>, PlainError> {
-        let ctx = self.sdk_context(&req.ctx)?;
-        let store = HostStore(storage);
-        // The keys the checks read come from the host in one request, and
-        // stay in the call's read cache.
-        let mut prefetch = |keys: &[Vec<u8>]| -> Result<(), FatalError> {
-            let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
-            store.0.get_many(&keys).map(|_| ()).map_err(storage_fatal)
-        };
-        let checked = self
-            .runtime
-            .check_batch(&ctx, &store, &req.txs, &mut prefetch)?;
-        let mut out = Vec::with_capacity(checked.len());
-        for c in checked {
-            let outcome = match c {
-                Ok(c) => CheckOutcome::Ok {
-                    hash: c.hash,
-                    signer: c.signer,
-                    nonce: c.nonce,
-                    fee: c.fee,
-                    gas: c.gas,
-                    priority: c.priority,
-                    size: u64::try_from(c.size).unwrap_or(u64::MAX),
-                },
-                Err(e) => CheckOutcome::Failed {
-                    module: e.module,
-                    code: e.code,
-                    message: e.message,
-                },
-            };
-            out.push(encode(&outcome)?);
-        }
-        Ok(out)
-    }
-
     fn run_query(
         &self,
         storage: &mut dyn HostStorage,
@@ -502,6 +449,93 @@ impl PlainRuntime {
     }
 }
 
+/// The SDK's context for a call to runtime `runtime_id`.
+fn sdk_context(
+    runtime_id: Namespace,
+    ctx: &BatchContext,
+) -> Result<atoll_runtime_sdk::BatchContext, PlainError> {
+    if ctx.runtime_id != runtime_id {
+        return Err(PlainError::WrongRuntime {
+            expected: runtime_id,
+            got: ctx.runtime_id,
+        });
+    }
+    let extra: PlainContext =
+        cbor::from_value(ctx.extra.clone()).map_err(|e| PlainError::BadContext(e.to_string()))?;
+    let chain = ChainContext::new(&extra.consensus_chain_context)
+        .map_err(|e| PlainError::BadContext(e.to_string()))?;
+    atoll_runtime_sdk::BatchContext::new(
+        ctx.runtime_id,
+        chain,
+        ctx.round.0,
+        ctx.consensus_height.0,
+        ctx.epoch.0,
+    )
+    .map(|c| {
+        c.with_timestamp(ctx.timestamp)
+            .with_previous_hash(ctx.previous_hash)
+    })
+    .map_err(|e| PlainError::BadContext(e.to_string()))
+}
+
+/// Checks a batch for the pool (the handler's and the checker's calls).
+fn check(
+    runtime_id: Namespace,
+    runtime: &Runtime,
+    storage: &mut dyn HostStorage,
+    req: CheckBatchRequest,
+) -> Result<Vec<Value>, PlainError> {
+    let ctx = sdk_context(runtime_id, &req.ctx)?;
+    let store = HostStore(storage);
+    // The keys the checks read come from the host in one request, and
+    // stay in the call's read cache.
+    let mut prefetch = |keys: &[Vec<u8>]| -> Result<(), FatalError> {
+        let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        store.0.get_many(&keys).map(|_| ()).map_err(storage_fatal)
+    };
+    let checked = runtime.check_batch(&ctx, &store, &req.txs, &mut prefetch)?;
+    let mut out = Vec::with_capacity(checked.len());
+    for c in checked {
+        let outcome = match c {
+            Ok(c) => CheckOutcome::Ok {
+                hash: c.hash,
+                signer: c.signer,
+                nonce: c.nonce,
+                fee: c.fee,
+                gas: c.gas,
+                priority: c.priority,
+                size: u64::try_from(c.size).unwrap_or(u64::MAX),
+                eth_address: c.eth_address,
+            },
+            Err(e) => CheckOutcome::Failed {
+                module: e.module,
+                code: e.code,
+                message: e.message,
+            },
+        };
+        out.push(encode(&outcome)?);
+    }
+    Ok(out)
+}
+
+/// The runtime's checks on the serve loop's checker thread, beside the
+/// batch being executed (the SDK runtime is shared: its caches of verified
+/// signatures and recovered senders serve both).
+struct PlainChecker {
+    runtime_id: Namespace,
+    runtime: Arc<Runtime>,
+}
+
+impl Checker for PlainChecker {
+    fn check_batch(
+        &self,
+        storage: &mut dyn HostStorage,
+        req: CheckBatchRequest,
+    ) -> Result<Vec<Value>, RuntimeError> {
+        check(self.runtime_id, &self.runtime, storage, req).map_err(Into::into)
+    }
+}
+
 impl RuntimeHandler for PlainRuntime {
     fn info(&self) -> RuntimeInfo {
         RuntimeInfo::new(self.runtime_id, self.version)
@@ -520,7 +554,14 @@ impl RuntimeHandler for PlainRuntime {
         storage: &mut dyn HostStorage,
         req: CheckBatchRequest,
     ) -> Result<Vec<Value>, RuntimeError> {
-        self.check(storage, req).map_err(Into::into)
+        check(self.runtime_id, &self.runtime, storage, req).map_err(Into::into)
+    }
+
+    fn checker(&self) -> Option<Arc<dyn Checker>> {
+        Some(Arc::new(PlainChecker {
+            runtime_id: self.runtime_id,
+            runtime: Arc::clone(&self.runtime),
+        }))
     }
 
     fn query(

@@ -265,6 +265,33 @@ impl Connection {
         }
     }
 
+    /// Sends `req`, which the runtime serves beside its call in progress,
+    /// and waits up to `limit` for the answer. On timeout the runtime is
+    /// killed (an `Abort` would concern the other call, not this one); the
+    /// next call starts it again.
+    pub(crate) async fn call_beside(
+        &self,
+        req: Request,
+        limit: Duration,
+    ) -> Result<Response, HostError> {
+        let (id, rx) = match self.shared.send(req).await {
+            Ok(sent) => sent,
+            Err(SendError::Closed(c)) => return Err(self.closed_error(c).await),
+            Err(SendError::TooLarge(e)) => return Err(HostError::RequestTooLarge(e)),
+        };
+        match tokio::time::timeout(limit, rx).await {
+            Ok(Ok(Ok(resp))) => Ok(resp),
+            Ok(Ok(Err(closed))) => Err(self.closed_error(closed).await),
+            Ok(Err(_)) => Err(self.closed_error(Closed::Eof).await),
+            Err(_) => {
+                self.shared.forget(id);
+                tracing::warn!(pid = ?self.pid, ?limit, "runtime check timed out; killing the runtime");
+                self.kill_for(Closed::Killed);
+                Err(HostError::Timeout { limit })
+            }
+        }
+    }
+
     /// Asks the runtime to abort its call in progress; kills it if it does
     /// not answer within `abort_timeout`. Returns whether it answered.
     pub(crate) async fn abort(&self, abort_timeout: Duration) -> bool {

@@ -175,6 +175,10 @@ struct Inner {
     provider: Arc<dyn StorageProvider>,
     /// Serializes calls (one at a time per runtime) and restarts.
     supervisor: tokio::sync::Mutex<Supervisor>,
+    /// Serializes checks sent beside the call in progress (to a runtime
+    /// that checks on a thread of its own), so that each one's time limit
+    /// counts its own work, not a queue.
+    checks: tokio::sync::Mutex<()>,
     /// The live connection, for `abort`, `ping` and status without the
     /// call lock.
     current: Mutex<Option<(Arc<Connection>, InfoResponse)>>,
@@ -221,6 +225,7 @@ impl RuntimeHost {
                     next_start: None,
                     restarts: 0,
                 }),
+                checks: tokio::sync::Mutex::new(()),
                 current: Mutex::new(None),
             }),
         };
@@ -245,9 +250,35 @@ impl RuntimeHost {
     }
 
     /// Checks transactions (within [`RuntimeConfig::batch_time_limit`]).
+    /// A runtime that checks on a thread of its own (`concurrent_checks` in
+    /// its handshake) gets them at once, even while it executes a batch;
+    /// checks still go one at a time. Otherwise they wait their turn like
+    /// every call.
     pub async fn check_batch(&self, req: CheckBatchRequest) -> Result<CheckedBatch, HostError> {
         let limit = self.inner.config.batch_time_limit;
-        match self.call(Request::CheckBatch(req), limit).await? {
+        let req = Request::CheckBatch(req);
+        let beside = {
+            let current = self
+                .inner
+                .current
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            current
+                .as_ref()
+                .filter(|(conn, info)| info.concurrent_checks && conn.is_alive())
+                .map(|(conn, _)| Arc::clone(conn))
+        };
+        let answer = match beside {
+            Some(conn) => {
+                let _turn = self.inner.checks.lock().await;
+                match conn.call_beside(req, limit).await? {
+                    Response::Error(e) => Err(HostError::Runtime(e)),
+                    resp => Ok((resp, conn)),
+                }
+            }
+            None => self.call(req, limit).await,
+        };
+        match answer? {
             (Response::CheckedBatch(b), _) => Ok(b),
             (other, conn) => Err(self.unexpected(&conn, "check_batch", &other)),
         }

@@ -333,6 +333,11 @@ pub struct InfoResponse {
     pub runtime_version: Version,
     /// Runtime-specific capabilities, opaque to the host (`null` when none).
     pub features: Value,
+    /// Whether the runtime checks transactions on a thread of their own,
+    /// beside a batch being executed (the host then sends `CheckBatch`
+    /// without waiting for the call in progress). Absent: no.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub concurrent_checks: bool,
 }
 
 /// [`Request::ExecuteBatch`].

@@ -38,7 +38,10 @@
 //!
 //! Threads: the handler runs on the thread that called [`serve`]; a reader
 //! thread reads every frame from the host, so that `Ping` is answered and
-//! `Abort` is noticed even while the handler is busy.
+//! `Abort` is noticed even while the handler is busy. A handler that offers
+//! a [`Checker`] gets a third thread, which checks transactions while a
+//! batch executes (the host learns it from the handshake's
+//! `concurrent_checks`); an abort concerns the handler's call only.
 
 mod storage;
 
@@ -144,6 +147,25 @@ pub trait RuntimeHandler {
         storage: &mut dyn HostStorage,
         req: QueryRequest,
     ) -> Result<Value, RuntimeError>;
+
+    /// A checker that may run beside the handler's calls: when there is
+    /// one, every `CheckBatch` goes to it, on a thread of its own, and
+    /// [`check_batch`](Self::check_batch) is not called. None by default.
+    fn checker(&self) -> Option<Arc<dyn Checker>> {
+        None
+    }
+}
+
+/// Checks transactions beside the handler's calls (see
+/// [`RuntimeHandler::checker`]). Its storage reads are its own: an abort of
+/// the handler's call does not touch them.
+pub trait Checker: Send + Sync {
+    /// As [`RuntimeHandler::check_batch`].
+    fn check_batch(
+        &self,
+        storage: &mut dyn HostStorage,
+        req: CheckBatchRequest,
+    ) -> Result<Vec<Value>, RuntimeError>;
 }
 
 /// Why the serve loop stopped with an error.
@@ -217,17 +239,34 @@ pub fn serve_stream<H: RuntimeHandler>(stream: UnixStream, handler: H) -> Result
     let shared = Arc::new(Shared {
         writer: Mutex::new(writer),
         pending: Mutex::new(HashMap::new()),
+        side_pending: Mutex::new(HashMap::new()),
         call: Mutex::new(CallState::default()),
         aborted: AtomicBool::new(false),
         closed: AtomicBool::new(false),
         next_id: AtomicU64::new(0),
     });
     let (jobs_tx, jobs_rx) = mpsc::channel();
+    let checks = match handler.checker() {
+        Some(checker) => {
+            let (tx, rx) = mpsc::channel();
+            let checker_shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("rhp-checker".into())
+                .spawn(move || check_loop(&*checker, &checker_shared, &rx))?;
+            Some(tx)
+        }
+        None => None,
+    };
+    let concurrent_checks = checks.is_some();
     let reader_shared = Arc::clone(&shared);
     std::thread::Builder::new()
         .name("rhp-reader".into())
-        .spawn(move || reader_loop(stream, &reader_shared, &jobs_tx))?;
-    let mut server = Server { handler, shared };
+        .spawn(move || reader_loop(stream, &reader_shared, &jobs_tx, checks.as_ref()))?;
+    let mut server = Server {
+        handler,
+        shared,
+        concurrent_checks,
+    };
     let result = server.run(&jobs_rx);
     // Unblock the reader thread if it is still reading.
     let _ = lock(&server.shared.writer).shutdown(std::net::Shutdown::Both);
@@ -249,6 +288,8 @@ struct Shared {
     writer: Mutex<UnixStream>,
     /// Runtime → host requests waiting for their answer.
     pending: Mutex<HashMap<u64, mpsc::SyncSender<Response>>>,
+    /// The same, for the checker thread's reads (not cleared by an abort).
+    side_pending: Mutex<HashMap<u64, mpsc::SyncSender<Response>>>,
     call: Mutex<CallState>,
     /// The call in progress was aborted (or the connection closed).
     aborted: AtomicBool,
@@ -335,7 +376,58 @@ impl Backend for &Shared {
     }
 }
 
-fn reader_loop(mut stream: UnixStream, shared: &Shared, jobs: &mpsc::Sender<Job>) {
+/// The storage backend of the checker thread's calls: requests over the
+/// socket, answered through [`Shared::side_pending`]; never aborted, only
+/// cut off when the connection closes.
+struct Side<'a>(&'a Shared);
+
+impl Backend for Side<'_> {
+    fn request(&self, req: Request) -> Result<Response, StorageError> {
+        let shared = self.0;
+        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::sync_channel(1);
+        lock(&shared.side_pending).insert(id, tx);
+        // Checked after registering, as for the handler's reads.
+        if shared.closed.load(Ordering::SeqCst) {
+            lock(&shared.side_pending).remove(&id);
+            return Err(StorageError::Disconnected);
+        }
+        shared.send(id, Body::Request(req));
+        match rx.recv() {
+            Ok(Response::Error(e)) => Err(StorageError::Host(e)),
+            Ok(resp) => Ok(resp),
+            Err(_) => Err(StorageError::Disconnected),
+        }
+    }
+
+    fn aborted(&self) -> bool {
+        false
+    }
+}
+
+/// The checker thread: one `CheckBatch` at a time, in arrival order.
+fn check_loop(
+    checker: &dyn Checker,
+    shared: &Shared,
+    checks: &mpsc::Receiver<(u64, CheckBatchRequest)>,
+) {
+    while let Ok((id, req)) = checks.recv() {
+        let mut storage = CallStorage::new(Side(shared), req.ctx.state_root);
+        let resp = checker
+            .check_batch(&mut storage, req)
+            .map_or_else(Response::Error, |results| {
+                Response::CheckedBatch(CheckedBatch { results })
+            });
+        shared.respond(id, resp);
+    }
+}
+
+fn reader_loop(
+    mut stream: UnixStream,
+    shared: &Shared,
+    jobs: &mpsc::Sender<Job>,
+    checks: Option<&mpsc::Sender<(u64, CheckBatchRequest)>>,
+) {
     let end = loop {
         let msg = match read_frame(&mut stream, MAX_FRAME_LEN) {
             Ok(Some(msg)) => msg,
@@ -345,7 +437,10 @@ fn reader_loop(mut stream: UnixStream, shared: &Shared, jobs: &mpsc::Sender<Job>
         let id = msg.id;
         match msg.body {
             Body::Response(resp) => {
-                if let Some(tx) = lock(&shared.pending).remove(&id) {
+                let waiter = lock(&shared.pending)
+                    .remove(&id)
+                    .or_else(|| lock(&shared.side_pending).remove(&id));
+                if let Some(tx) = waiter {
                     let _ = tx.send(resp);
                 } else {
                     tracing::debug!(id, "response to no pending request");
@@ -375,6 +470,11 @@ fn reader_loop(mut stream: UnixStream, shared: &Shared, jobs: &mpsc::Sender<Job>
                     )),
                 );
             }
+            Body::Request(Request::CheckBatch(req)) if checks.is_some() => {
+                if checks.is_some_and(|c| c.send((id, req)).is_err()) {
+                    return;
+                }
+            }
             Body::Request(req) => {
                 if jobs.send(Job::Call { id, req }).is_err() {
                     return;
@@ -384,12 +484,15 @@ fn reader_loop(mut stream: UnixStream, shared: &Shared, jobs: &mpsc::Sender<Job>
     };
     shared.closed.store(true, Ordering::SeqCst);
     shared.abort_waiters();
+    lock(&shared.side_pending).clear();
     let _ = jobs.send(Job::Closed(end));
 }
 
 struct Server<H> {
     handler: H,
     shared: Arc<Shared>,
+    /// Whether a checker thread takes the `CheckBatch` calls.
+    concurrent_checks: bool,
 }
 
 impl<H: RuntimeHandler> Server<H> {
@@ -449,6 +552,7 @@ impl<H: RuntimeHandler> Server<H> {
                     runtime_id: info.runtime_id,
                     runtime_version: info.runtime_version,
                     features: info.features,
+                    concurrent_checks: self.concurrent_checks,
                 }))
             }
             Request::ExecuteBatch(r) => {

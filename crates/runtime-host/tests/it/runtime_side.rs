@@ -3,7 +3,7 @@
 
 use std::io::Write as _;
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use atoll_runtime_host::protocol::{
@@ -12,8 +12,8 @@ use atoll_runtime_host::protocol::{
     StorageGetResponse, Version, codes, read_frame, write_frame,
 };
 use atoll_runtime_host::runtime::{
-    BatchOutput, HostStorage, KvStore as _, MemoryStorage, RuntimeHandler, RuntimeInfo, ServeError,
-    serve_stream,
+    BatchOutput, Checker, HostStorage, KvStore as _, MemoryStorage, RuntimeHandler, RuntimeInfo,
+    ServeError, serve_stream,
 };
 use atoll_types::Namespace;
 use atoll_types::cbor::Value;
@@ -66,11 +66,15 @@ struct FakeHost {
 
 impl FakeHost {
     fn start() -> Self {
+        Self::start_with(WriteThenRead)
+    }
+
+    fn start_with<H: RuntimeHandler + Send + 'static>(handler: H) -> Self {
         let (host, runtime) = UnixStream::pair().unwrap();
         host.set_read_timeout(Some(WAIT)).unwrap();
         let (tx, done) = mpsc::channel();
         std::thread::spawn(move || {
-            let _ = tx.send(serve_stream(runtime, WriteThenRead));
+            let _ = tx.send(serve_stream(runtime, handler));
         });
         Self { sock: host, done }
     }
@@ -166,6 +170,140 @@ fn handshake_then_batch_with_host_reads() {
     h.send(3, Request::Shutdown);
     assert_eq!(h.recv().body, Body::Response(Response::Empty));
     h.finish().unwrap();
+}
+
+/// [`WriteThenRead`] with a checker: each check reads its transaction as
+/// a key and answers what it found.
+struct WithChecker;
+
+struct ReadingChecker;
+
+impl Checker for ReadingChecker {
+    fn check_batch(
+        &self,
+        storage: &mut dyn HostStorage,
+        req: CheckBatchRequest,
+    ) -> Result<Vec<Value>, RuntimeError> {
+        req.txs
+            .iter()
+            .map(|k| Ok(storage.get(k)?.map_or(Value::Null, Value::Bytes)))
+            .collect()
+    }
+}
+
+impl RuntimeHandler for WithChecker {
+    fn info(&self) -> RuntimeInfo {
+        WriteThenRead.info()
+    }
+
+    fn execute_batch(
+        &mut self,
+        storage: &mut dyn HostStorage,
+        req: ExecuteBatchRequest,
+    ) -> Result<BatchOutput, RuntimeError> {
+        WriteThenRead.execute_batch(storage, req)
+    }
+
+    fn check_batch(
+        &mut self,
+        _: &mut dyn HostStorage,
+        _: CheckBatchRequest,
+    ) -> Result<Vec<Value>, RuntimeError> {
+        panic!("checks go to the checker")
+    }
+
+    fn query(&mut self, s: &mut dyn HostStorage, q: QueryRequest) -> Result<Value, RuntimeError> {
+        WriteThenRead.query(s, q)
+    }
+
+    fn checker(&self) -> Option<Arc<dyn Checker>> {
+        Some(Arc::new(ReadingChecker))
+    }
+}
+
+fn check(keys: &[&[u8]]) -> Request {
+    Request::CheckBatch(CheckBatchRequest {
+        ctx: ctx(),
+        txs: keys.iter().map(|k| k.to_vec()).collect(),
+    })
+}
+
+/// Answers the storage read `m` with `value`, asserting it reads `key`.
+fn answer_read(h: &mut FakeHost, m: &Message, key: &[u8], value: &[u8]) {
+    let Body::Request(Request::StorageGet(StorageGetRequest { key: got, .. })) = &m.body else {
+        panic!("{m:?}")
+    };
+    assert_eq!(got, key);
+    h.respond(
+        m.id,
+        Response::StorageGet(StorageGetResponse {
+            value: Some(value.to_vec()),
+        }),
+    );
+}
+
+#[test]
+fn checks_run_beside_a_batch_and_outlive_its_abort() {
+    let mut h = FakeHost::start_with(WithChecker);
+    h.send(
+        1,
+        Request::Info(InfoRequest {
+            protocol_version: PROTOCOL_VERSION,
+        }),
+    );
+    let Body::Response(Response::Info(info)) = h.recv().body else {
+        panic!("no handshake")
+    };
+    assert!(info.concurrent_checks, "the handshake tells the host");
+    // A batch waits for a read the host does not answer yet...
+    h.send(2, execute(&[b"k"]));
+    let batch_read = h.recv();
+    assert!(matches!(
+        batch_read.body,
+        Body::Request(Request::StorageGet(_))
+    ));
+    // ...while a check is served, its own read included.
+    h.send(3, check(&[b"c"]));
+    let m = h.recv();
+    answer_read(&mut h, &m, b"c", b"seen");
+    let m = h.recv();
+    assert_eq!(m.id, 3);
+    let Body::Response(Response::CheckedBatch(c)) = m.body else {
+        panic!("{m:?}")
+    };
+    assert_eq!(c.results, vec![Value::Bytes(b"seen".to_vec())]);
+    // A check waiting for its read while the batch is aborted goes on.
+    h.send(4, check(&[b"d"]));
+    let check_read = h.recv();
+    h.send(5, Request::Abort);
+    let m = h.recv();
+    assert_eq!(m.id, 2);
+    let Body::Response(Response::Error(e)) = m.body else {
+        panic!("{m:?}")
+    };
+    assert!(e.is_aborted(), "{e}");
+    assert_eq!(h.recv().id, 5);
+    answer_read(&mut h, &check_read, b"d", b"still");
+    let m = h.recv();
+    assert_eq!(m.id, 4);
+    let Body::Response(Response::CheckedBatch(c)) = m.body else {
+        panic!("{m:?}")
+    };
+    assert_eq!(c.results, vec![Value::Bytes(b"still".to_vec())]);
+    // Without a checker the handshake says so.
+    let mut plain = FakeHost::start();
+    plain.send(
+        1,
+        Request::Info(InfoRequest {
+            protocol_version: PROTOCOL_VERSION,
+        }),
+    );
+    let Body::Response(Response::Info(info)) = plain.recv().body else {
+        panic!("no handshake")
+    };
+    assert!(!info.concurrent_checks);
+    drop(h.sock);
+    h.done.recv_timeout(WAIT).unwrap().unwrap();
 }
 
 #[test]

@@ -334,6 +334,7 @@ fn check_tx_accepts_good_and_changes_nothing() {
     assert_eq!(checked.gas, 5_000);
     assert_eq!(checked.priority, MIN_GAS_PRICE as u64);
     assert_eq!(checked.hash, Hash::digest(&raw));
+    assert_eq!(checked.eth_address, None, "an ed25519 caller has none");
     assert_eq!(store, before);
     // Not enough gas for the intrinsic cost is caught at check time.
     let tx = unsigned(

@@ -32,6 +32,28 @@ fn secp256k1_signer_transfers() {
 }
 
 #[test]
+fn check_reports_a_secp256k1_callers_ethereum_address() {
+    let (rt, store) = setup();
+    let TxSigner::Secp256k1(k) = charlie() else {
+        unreachable!()
+    };
+    let raw = signed(
+        &charlie(),
+        0,
+        "accounts.Transfer",
+        &transfer_body(bob().address(), 77),
+        5_000,
+    );
+    let checked = rt.check_tx(&batch_ctx(1), &store, &raw).unwrap();
+    assert_eq!(checked.signer, charlie().address());
+    assert_eq!(
+        checked.eth_address,
+        Some(k.public_key().to_eth_address()),
+        "the caller's Ethereum address comes back with the check"
+    );
+}
+
+#[test]
 fn secp256k1_bad_signature_is_malformed() {
     let (rt, mut store) = setup();
     let tx = unsigned(

@@ -8,9 +8,10 @@ use atoll_compute::storage::RoundRecord;
 use atoll_consensus::error::TxError;
 use atoll_consensus::services::roothash::types::{BlockHeader, HeaderType};
 use atoll_crypto::Hash;
+use atoll_crypto::secp256k1::EthAddress;
 use atoll_evm::tx::{self as etx, DynamicFeeTx, LegacyTx};
 use atoll_rpc::runtime::BoxFuture;
-use atoll_rpc::{ApiError, RuntimeApi};
+use atoll_rpc::{ApiError, RuntimeApi, Submitted};
 use atoll_runtime_plain::TxOutcome;
 use atoll_runtime_sdk::Event;
 use atoll_runtime_sdk::types::{AuthProof, CallResult, RawSignature, UnverifiedTransaction};
@@ -207,6 +208,9 @@ struct State {
     subscribers: Vec<mpsc::Sender<Value>>,
     submitted: Vec<Vec<u8>>,
     refuse_next: Option<TxError>,
+    /// The sender the check reports for every transaction (none: the
+    /// gateway recovers it itself).
+    report_sender: Option<[u8; 20]>,
 }
 
 /// The in-process runtime API.
@@ -231,6 +235,13 @@ impl FakeRuntime {
 
     pub fn refuse_next(&self, e: TxError) {
         self.state.lock().unwrap().refuse_next = Some(e);
+    }
+
+    /// From now on the check reports `sender` as every transaction's
+    /// Ethereum sender (as the EVM runtime's check reports the one it
+    /// recovered).
+    pub fn report_sender(&self, sender: [u8; 20]) {
+        self.state.lock().unwrap().report_sender = Some(sender);
     }
 }
 
@@ -269,11 +280,24 @@ impl RuntimeApi for FakeRuntime {
         &self,
         _runtime: Namespace,
         raws: Vec<Vec<u8>>,
-    ) -> BoxFuture<'_, Vec<Result<Hash, ApiError>>> {
+    ) -> BoxFuture<'_, Vec<Result<Submitted, ApiError>>> {
         Box::pin(async move {
             let mut st = self.state.lock().unwrap();
-            st.submitted.extend(raws.iter().cloned());
-            raws.iter().map(|r| Ok(Hash::digest(r))).collect()
+            // A refusal set with `refuse_next` goes to the first one.
+            let mut refusal = st.refuse_next.take();
+            let mut out = Vec::with_capacity(raws.len());
+            for raw in raws {
+                if let Some(e) = refusal.take() {
+                    out.push(Err(ApiError::Tx(e)));
+                    continue;
+                }
+                out.push(Ok(Submitted {
+                    hash: Hash::digest(&raw),
+                    eth_address: st.report_sender.map(EthAddress),
+                }));
+                st.submitted.push(raw);
+            }
+            out
         })
     }
 

@@ -415,6 +415,26 @@ async fn state_queries_calls_and_submissions() {
         ok(&c, "eth_getTransactionCount", json!([who, "latest"])).await,
         "0x3"
     );
+    // The sender comes from the runtime's check when it reports one: the
+    // gateway does not recover it again (a runtime reporting another
+    // account shows which one the gateway used).
+    let other = [0x77; 20];
+    rt.report_sender(other);
+    let next = fixture::eip1559(4, Some(CONTRACT), fixture::CHAIN_ID);
+    ok(&c, "eth_sendRawTransaction", json!([addr_hex(&next)])).await;
+    assert_eq!(
+        ok(
+            &c,
+            "eth_getTransactionCount",
+            json!([addr_hex(&other), "pending"])
+        )
+        .await,
+        "0x5"
+    );
+    assert_eq!(
+        ok(&c, "eth_getTransactionCount", json!([who, "pending"])).await,
+        "0x4"
+    );
 
     // Refusals in geth's words.
     let (code, msg, _) = err(&c, "eth_sendRawTransaction", json!(["0x02c0"])).await;
@@ -442,7 +462,7 @@ async fn state_queries_calls_and_submissions() {
     rt.refuse_next(TxError::new("core", 5, "insufficient balance to pay fees"));
     let (_, msg, _) = err(&c, "eth_sendRawTransaction", json!([addr_hex(&raw)])).await;
     assert_eq!(msg, "insufficient funds for gas * price + value");
-    assert_eq!(rt.submitted().len(), 1);
+    assert_eq!(rt.submitted().len(), 2, "refused ones are not pooled");
 
     server.stop().await;
 }

@@ -187,6 +187,7 @@ fn speak_version(major: u16, id: Namespace) -> std::io::Result<()> {
                 runtime_id: id,
                 runtime_version: Version::new(0, 1, 0),
                 features: Value::Null,
+                concurrent_checks: false,
             });
             let msg = Message {
                 id: msg.id,
