@@ -56,11 +56,22 @@ pub struct RuntimeConfig {
     /// The most time between two starts of the runtime: the delay doubles
     /// after each start that fails, up to this.
     pub restart_backoff_max: Duration,
+    /// A batch that takes at least this long to execute is bulk work: until
+    /// a batch runs shorter again, the runtime's threads run at
+    /// [`bulk_nice`](Self::bulk_nice), so that a saturated runtime yields
+    /// the CPU to the node and to runtimes running short batches.
+    pub bulk_batch_time: Duration,
+    /// The nice value of a runtime doing bulk work (0: never lowered).
+    /// Lowering needs no privilege; going back to 0 needs `CAP_SYS_NICE`
+    /// (or `RLIMIT_NICE`): without it the runtime stays lowered, which is
+    /// logged once.
+    pub bulk_nice: i32,
 }
 
 impl RuntimeConfig {
     /// A configuration with the default limits: batches 30 s, queries 10 s,
-    /// handshake 10 s, abort 2 s, restarts between 100 ms and 10 s apart.
+    /// handshake 10 s, abort 2 s, restarts between 100 ms and 10 s apart;
+    /// batches of 100 ms or more are bulk work, run at nice 10.
     pub fn new(binary: impl Into<PathBuf>, runtime_id: Namespace) -> Self {
         Self {
             binary: binary.into(),
@@ -73,6 +84,8 @@ impl RuntimeConfig {
             abort_timeout: Duration::from_secs(2),
             restart_backoff_min: Duration::from_millis(100),
             restart_backoff_max: Duration::from_secs(10),
+            bulk_batch_time: Duration::from_millis(100),
+            bulk_nice: 10,
         }
     }
 
@@ -182,6 +195,9 @@ struct Inner {
     /// The live connection, for `abort`, `ping` and status without the
     /// call lock.
     current: Mutex<Option<(Arc<Connection>, InfoResponse)>>,
+    /// The process whose threads were last given a nice value, and that
+    /// value (see [`RuntimeConfig::bulk_nice`]).
+    niced: Mutex<Option<(u32, i32)>>,
 }
 
 /// A supervised runtime process.
@@ -227,6 +243,7 @@ impl RuntimeHost {
                 }),
                 checks: tokio::sync::Mutex::new(()),
                 current: Mutex::new(None),
+                niced: Mutex::new(None),
             }),
         };
         {
@@ -237,16 +254,57 @@ impl RuntimeHost {
         Ok(host)
     }
 
-    /// Executes a batch (within [`RuntimeConfig::batch_time_limit`]).
+    /// Executes a batch (within [`RuntimeConfig::batch_time_limit`]). A
+    /// batch that took [`RuntimeConfig::bulk_batch_time`] or more leaves
+    /// the runtime at [`RuntimeConfig::bulk_nice`] until one takes less.
     pub async fn execute_batch(
         &self,
         req: ExecuteBatchRequest,
     ) -> Result<ExecutedBatch, HostError> {
         let limit = self.inner.config.batch_time_limit;
-        match self.call(Request::ExecuteBatch(req), limit).await? {
+        let started = Instant::now();
+        let answer = self.call(Request::ExecuteBatch(req), limit).await;
+        if answer.is_ok() {
+            let cfg = &self.inner.config;
+            let bulk = started.elapsed() >= cfg.bulk_batch_time;
+            self.set_nice(if bulk { cfg.bulk_nice } else { 0 });
+        }
+        match answer? {
             (Response::ExecutedBatch(b), _) => Ok(b),
             (other, conn) => Err(self.unexpected(&conn, "execute_batch", &other)),
         }
+    }
+
+    /// Gives every thread of the running runtime the nice value `nice`
+    /// (threads it starts later inherit it from their parent thread).
+    /// Scheduling only: no outcome depends on it.
+    fn set_nice(&self, nice: i32) {
+        let Some(pid) = self.pid() else {
+            return;
+        };
+        let mut niced = self
+            .inner
+            .niced
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let current = match *niced {
+            Some((p, n)) if p == pid => n,
+            // A new process starts at the node's own priority.
+            _ => 0,
+        };
+        if current == nice {
+            return;
+        }
+        if let Err(e) = renice_threads(pid, nice) {
+            // Said once per process; the value is taken as set, so that
+            // the next change tries again but nothing repeats meanwhile.
+            if niced.is_none_or(|(p, _)| p != pid) {
+                tracing::info!(pid, nice, error = %e, "cannot change the runtime's priority");
+            }
+        } else {
+            tracing::debug!(pid, nice, "runtime threads reniced");
+        }
+        *niced = Some((pid, nice));
     }
 
     /// Checks transactions (within [`RuntimeConfig::batch_time_limit`]).
@@ -461,4 +519,30 @@ impl RuntimeHost {
             response: got.name(),
         }
     }
+}
+
+/// Sets the nice value of every thread of process `pid` (Linux: nice is
+/// per thread, so each one in `/proc/<pid>/task` is set).
+#[cfg(target_os = "linux")]
+fn renice_threads(pid: u32, nice: i32) -> std::io::Result<()> {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let tid = task?
+            .file_name()
+            .to_str()
+            .and_then(|t| t.parse::<i32>().ok())
+            .and_then(rustix::process::Pid::from_raw);
+        if let Some(tid) = tid {
+            // A thread that ended meanwhile is no error.
+            match rustix::process::setpriority_process(Some(tid), nice) {
+                Ok(()) | Err(rustix::io::Errno::SRCH) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn renice_threads(_pid: u32, _nice: i32) -> std::io::Result<()> {
+    Ok(())
 }

@@ -311,6 +311,52 @@ async fn runtime_and_provider_errors_are_typed_and_harmless() {
     .await;
 }
 
+/// The nice value of every thread of process `pid`.
+fn thread_nices(pid: u32) -> Vec<i64> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|t| {
+            let stat = std::fs::read_to_string(t.unwrap().path().join("stat")).unwrap();
+            // Fields after the command (which ends with the last ')'): state
+            // is field 3, nice field 19.
+            let rest = &stat[stat.rfind(')').unwrap() + 2..];
+            rest.split(' ').nth(16).unwrap().parse().unwrap()
+        })
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_batch_lowers_the_runtimes_priority_until_a_short_one() {
+    bounded(async {
+        let mut c = config();
+        c.bulk_batch_time = Duration::from_millis(200);
+        c.bulk_nice = 7;
+        let f = Fixture::start(c).await;
+        let pid = f.host.pid().unwrap();
+        assert_healthy(&f).await;
+        assert!(thread_nices(pid).iter().all(|n| *n == 0), "a short batch");
+        f.execute(vec![TestTx::Sleep { ms: 400 }]).await.unwrap();
+        let nices = thread_nices(pid);
+        assert!(nices.len() >= 2, "the serve loop has its reader thread");
+        assert!(nices.iter().all(|n| *n == 7), "{nices:?}");
+        // Back to the node's priority needs CAP_SYS_NICE (root here in CI);
+        // without it the runtime stays lowered.
+        assert_healthy(&f).await;
+        let root = std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+        let expected = if root { 0 } else { 7 };
+        assert!(
+            thread_nices(pid).iter().all(|n| *n == expected),
+            "{:?}",
+            thread_nices(pid)
+        );
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_a_batch_fails_it_then_the_runtime_restarts() {
     bounded(async {

@@ -89,6 +89,10 @@ impl TestRuntime {
                     .consensus_get(Height(height), &key)
                     .map_err(storage_err)?,
             ),
+            TestTx::Sleep { ms } => {
+                std::thread::sleep(Duration::from_millis(ms));
+                Value::Null
+            }
             TestTx::Fail => return Err(RuntimeError::new("test", 7, "failure requested")),
             TestTx::Crash => std::process::exit(42),
             TestTx::Hang => sleep_forever(),

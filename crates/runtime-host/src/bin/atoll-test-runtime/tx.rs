@@ -45,6 +45,11 @@ pub enum TestTx {
         /// The key.
         key: ByteBuf,
     },
+    /// Sleeps `ms` milliseconds; result `null`.
+    Sleep {
+        /// How long.
+        ms: u64,
+    },
     /// Fails the batch with the error `test/7`.
     Fail,
     /// Exits the process with status 42.
