@@ -317,6 +317,32 @@ struct Inner {
     waiters: Mutex<BTreeMap<Hash, Vec<oneshot::Sender<Included>>>>,
     rounds: broadcast::Sender<Arc<RoundRecord>>,
     latest: Mutex<Option<(u64, RuntimeState)>>,
+    /// Ethereum senders the runtime's checks reported, by transaction hash
+    /// (bounded; see [`Worker::take_eth_sender`]).
+    eth_senders: Mutex<EthSenders>,
+}
+
+/// Most Ethereum senders remembered from checks.
+const ETH_SENDERS: usize = 65_536;
+
+/// Ethereum senders reported by checks, oldest forgotten first.
+#[derive(Default)]
+struct EthSenders {
+    by_hash: BTreeMap<Hash, EthAddress>,
+    order: std::collections::VecDeque<Hash>,
+}
+
+impl EthSenders {
+    fn insert(&mut self, hash: Hash, sender: EthAddress) {
+        if self.by_hash.insert(hash, sender).is_none() {
+            self.order.push_back(hash);
+            while self.order.len() > ETH_SENDERS {
+                if let Some(old) = self.order.pop_front() {
+                    self.by_hash.remove(&old);
+                }
+            }
+        }
+    }
 }
 
 enum Input {
@@ -386,6 +412,7 @@ impl Worker {
             waiters: Mutex::new(BTreeMap::new()),
             rounds: broadcast::channel(256).0,
             latest: Mutex::new(None),
+            eth_senders: Mutex::new(EthSenders::default()),
         });
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(run(inner.clone(), rx));
@@ -464,6 +491,14 @@ impl Worker {
         raws: Vec<Vec<u8>>,
     ) -> Result<Vec<Result<Admitted, SubmitError>>, SubmitError> {
         self.inner.admit(raws, true).await
+    }
+
+    /// The Ethereum sender this node's runtime found when it checked the
+    /// transaction `hash` (submitted here or gossiped), if it still
+    /// remembers it; forgotten once taken. An Ethereum gateway indexing
+    /// the transaction need not recover its sender again.
+    pub fn take_eth_sender(&self, hash: &Hash) -> Option<EthAddress> {
+        lock(&self.inner.eth_senders).by_hash.remove(hash)
     }
 
     /// Resolves when `hash` is in a finalized round (at once if it already
@@ -614,6 +649,9 @@ impl Inner {
                         eth_address,
                     } => {
                         let ok = Admitted { hash, eth_address };
+                        if let Some(a) = eth_address {
+                            lock(&self.eth_senders).insert(hash, a);
+                        }
                         if self.storage.tx_location(&hash).ok().flatten().is_some() {
                             out.push(Ok(ok));
                             continue;

@@ -34,6 +34,7 @@ use atoll_consensus::genesis::Genesis;
 use atoll_consensus::services::registry::Registry;
 use atoll_consensus::services::staking::state::StakingState;
 use atoll_crypto::ed25519::SigningKey;
+use atoll_crypto::secp256k1::EthAddress;
 use atoll_crypto::{Address, Hash};
 use atoll_rpc::runtime::BoxFuture;
 use atoll_rpc::{ApiError, NodeApi, RuntimeApi, Submitted, cbor_to_json};
@@ -587,6 +588,10 @@ impl RuntimeApi for Compute {
                 Err(e) => vec![Err(submit_error(e)); n],
             }
         })
+    }
+
+    fn take_eth_sender(&self, runtime: Namespace, hash: Hash) -> Option<EthAddress> {
+        self.get(runtime).ok()?.take_eth_sender(&hash)
     }
 
     fn query(

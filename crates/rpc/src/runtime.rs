@@ -67,6 +67,13 @@ pub trait RuntimeApi: Send + Sync + 'static {
         runtime: Namespace,
         raws: Vec<Vec<u8>>,
     ) -> BoxFuture<'_, Vec<Result<Submitted, ApiError>>>;
+    /// The Ethereum sender the runtime's check found for transaction
+    /// `hash` (SHA-512/256 of its bytes) on this node, if still remembered;
+    /// forgotten once asked. None by default.
+    fn take_eth_sender(&self, runtime: Namespace, hash: Hash) -> Option<EthAddress> {
+        let _ = (runtime, hash);
+        None
+    }
     /// Runs a query on the latest finalized state.
     fn query(
         &self,

@@ -412,6 +412,12 @@ impl Backend {
         Ok(b.and_then(|b| b.get("round").and_then(serde_json::Value::as_u64)))
     }
 
+    /// The Ethereum sender this node's runtime check found for runtime
+    /// transaction `hash`, if it still remembers it (forgotten once taken).
+    pub fn take_eth_sender(&self, hash: atoll_crypto::Hash) -> Option<EthAddress> {
+        self.api.take_eth_sender(self.runtime, hash)
+    }
+
     /// A finalized round's record (CBOR).
     pub fn round_record(&self, round: u64) -> Result<Option<Vec<u8>>, Web3Error> {
         self.api

@@ -43,9 +43,6 @@ const HEADER_SIZE: u64 = 508;
 /// How often the indexer looks for new rounds without a notification.
 const POLL: Duration = Duration::from_secs(1);
 
-/// Decodes a raw Ethereum transaction.
-pub type Decoder = fn(&[u8]) -> Result<DecodedTx, String>;
-
 /// A newly indexed block, for subscriptions and filters.
 #[derive(Clone, Debug)]
 pub struct IndexedBlock {
@@ -95,12 +92,14 @@ fn logs_of(outcome: &TxOutcome) -> Vec<LogRecord> {
 }
 
 /// The Ethereum block of a round. `gas_limit` and `base_fee` are the
-/// runtime's parameters when it is indexed.
+/// runtime's parameters when it is indexed. `decode` gets each Ethereum
+/// transaction as the round holds it (the runtime transaction wrapping it)
+/// and as its raw Ethereum bytes.
 pub fn build_block(
     record: &RoundRecord,
     gas_limit: u64,
     base_fee: u128,
-    decode: impl Fn(&[u8]) -> Result<DecodedTx, String>,
+    decode: impl Fn(&[u8], &[u8]) -> Result<DecodedTx, String>,
 ) -> (BlockRecord, Vec<TxRecord>) {
     let header = &record.header;
     let number = header.round;
@@ -114,7 +113,7 @@ pub fn build_block(
         let Some(raw) = ethereum_body(entry) else {
             continue;
         };
-        let tx = match decode(&raw) {
+        let tx = match decode(entry, &raw) {
             Ok(tx) => tx,
             Err(e) => {
                 warn!(round = number, batch_index, error = %e, "web3 indexer: an included Ethereum transaction does not decode; left out");
@@ -205,7 +204,6 @@ pub struct Indexer {
     backend: Backend,
     index: Arc<Index>,
     blocks: broadcast::Sender<Arc<IndexedBlock>>,
-    decode: Decoder,
     /// Transactions the gateway decoded on submission.
     recent: Arc<RecentTxs>,
     /// Runtime parameters last seen (used when a query fails).
@@ -220,20 +218,20 @@ impl std::fmt::Debug for Indexer {
 
 impl Indexer {
     /// An indexer of `backend`'s runtime into `index`, announcing each new
-    /// block on `blocks`; transactions found in `recent` are not decoded
-    /// again.
+    /// block on `blocks`. Transactions found in `recent` are not decoded
+    /// again; the others take their sender from the node's runtime check
+    /// when it remembers one ([`Backend::take_eth_sender`]), and are
+    /// recovered otherwise.
     pub fn new(
         backend: Backend,
         index: Arc<Index>,
         blocks: broadcast::Sender<Arc<IndexedBlock>>,
-        decode: Decoder,
         recent: Arc<RecentTxs>,
     ) -> Self {
         Self {
             backend,
             index,
             blocks,
-            decode,
             recent,
             params: (0, 0),
         }
@@ -285,8 +283,18 @@ impl Indexer {
             };
             let record: RoundRecord = cbor::from_slice(&bytes)
                 .map_err(|e| Web3Error::Internal(format!("round {next} record: {e}")))?;
-            let (block, txs) = build_block(&record, self.params.0, self.params.1, |raw| {
-                self.recent.decode(raw, self.decode)
+            let (block, txs) = build_block(&record, self.params.0, self.params.1, |entry, raw| {
+                self.recent.decode(raw, |raw| {
+                    let tx = crate::eth::decode_unrecovered(raw)?;
+                    let from = match self
+                        .backend
+                        .take_eth_sender(atoll_crypto::Hash::digest(entry))
+                    {
+                        Some(a) => H160(a.0),
+                        None => crate::eth::recover_sender(&tx)?,
+                    };
+                    Ok(crate::eth::with_sender(tx, from))
+                })
             });
             self.index.put_block(&block, &txs)?;
             debug!(block = next, txs = txs.len(), "web3 indexer: block indexed");

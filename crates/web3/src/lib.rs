@@ -228,8 +228,7 @@ pub async fn serve(
     };
     let module = rpc::methods(ctx).map_err(|e| ServeError::Setup(e.to_string()))?;
     let (stop, stop_rx) = watch::channel(false);
-    let indexer =
-        tokio::spawn(Indexer::new(backend, index, blocks, eth::decode, recent).run(stop_rx));
+    let indexer = tokio::spawn(Indexer::new(backend, index, blocks, recent).run(stop_rx));
     Ok(Web3Server {
         handle: server.start(module),
         addr: local,

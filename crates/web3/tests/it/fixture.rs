@@ -211,6 +211,9 @@ struct State {
     /// The sender the check reports for every transaction (none: the
     /// gateway recovers it itself).
     report_sender: Option<[u8; 20]>,
+    /// Senders "found by checks" of transactions gossiped to this node,
+    /// by runtime transaction hash (`take_eth_sender`).
+    checked: std::collections::BTreeMap<Hash, [u8; 20]>,
 }
 
 /// The in-process runtime API.
@@ -235,6 +238,16 @@ impl FakeRuntime {
 
     pub fn refuse_next(&self, e: TxError) {
         self.state.lock().unwrap().refuse_next = Some(e);
+    }
+
+    /// Says that this node's check of runtime transaction `entry` found
+    /// `sender` (as for a transaction gossiped from another node).
+    pub fn checked_sender(&self, entry: &[u8], sender: [u8; 20]) {
+        self.state
+            .lock()
+            .unwrap()
+            .checked
+            .insert(Hash::digest(entry), sender);
     }
 
     /// From now on the check reports `sender` as every transaction's
@@ -299,6 +312,15 @@ impl RuntimeApi for FakeRuntime {
             }
             out
         })
+    }
+
+    fn take_eth_sender(&self, _runtime: Namespace, hash: Hash) -> Option<EthAddress> {
+        self.state
+            .lock()
+            .unwrap()
+            .checked
+            .remove(&hash)
+            .map(EthAddress)
     }
 
     fn query(

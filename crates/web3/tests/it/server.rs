@@ -299,6 +299,39 @@ async fn blocks_transactions_receipts_and_logs() {
     server.stop().await;
 }
 
+/// A transaction this gateway did not submit (gossiped to the node) is
+/// indexed with the sender the node's runtime check found, when the node
+/// remembers it, and recovered otherwise.
+#[tokio::test]
+async fn the_indexer_takes_senders_from_the_nodes_checks() {
+    let rt = FakeRuntime::default();
+    let checked = fixture::wrap_eth(&fixture::eip1559(0, Some(CONTRACT), fixture::CHAIN_ID));
+    let unknown = fixture::wrap_eth(&fixture::eip1559(1, Some(CONTRACT), fixture::CHAIN_ID));
+    // A sender no recovery of these bytes would give: only the check's
+    // answer can put it in the index.
+    let reported = [0x55; 20];
+    rt.checked_sender(&checked, reported);
+    let mut chain = Chain::new();
+    let empty = atoll_types::cbor::Value::Bytes(Vec::new());
+    chain.push(vec![
+        Entry::ok(checked, empty.clone(), 21_000, vec![]),
+        Entry::ok(unknown, empty, 21_000, vec![]),
+    ]);
+    rt.finalize(chain.records[0].clone());
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&rt, dir.path(), Web3Config::default()).await;
+    let c = client(server.local_addr());
+    wait_block(&c, 1).await;
+    let b1 = ok(&c, "eth_getBlockByNumber", json!(["0x1", true])).await;
+    assert_eq!(b1["transactions"][0]["from"], addr_hex(&reported));
+    assert_eq!(
+        b1["transactions"][1]["from"],
+        addr_hex(&fixture::sender()),
+        "recovered when the node does not remember it"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn state_queries_calls_and_submissions() {
     let rt = FakeRuntime::default();

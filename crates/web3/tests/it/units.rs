@@ -319,7 +319,7 @@ fn rounds_become_blocks() {
         r1,
         fixture::MAX_BATCH_GAS,
         fixture::MIN_GAS_PRICE,
-        atoll_web3::eth::decode,
+        |_, raw| atoll_web3::eth::decode(raw),
     );
     assert_eq!(block.number, 1);
     assert_eq!(block.hash.0, r1.header.hash().0);
@@ -418,7 +418,9 @@ fn rounds_become_blocks() {
     assert_eq!(full["transactions"][2]["hash"], json!(txs[2].hash));
 
     // An empty round is an empty block.
-    let (empty, none) = build_block(&chain.records[1], 1, 0, atoll_web3::eth::decode);
+    let (empty, none) = build_block(&chain.records[1], 1, 0, |_, raw| {
+        atoll_web3::eth::decode(raw)
+    });
     assert!(none.is_empty());
     assert_eq!(empty.parent_hash, block.hash);
     assert_eq!(empty.gas_used, 0);
@@ -432,7 +434,7 @@ fn the_index_persists_and_continues_after_reopening() {
     let built: Vec<_> = chain
         .records
         .iter()
-        .map(|r| build_block(r, 1_000, 1, atoll_web3::eth::decode))
+        .map(|r| build_block(r, 1_000, 1, |_, raw| atoll_web3::eth::decode(raw)))
         .collect();
     {
         let index = Index::open(dir.path()).unwrap();
