@@ -4,7 +4,11 @@
 //! environment, its end of a Unix socket pair as its standard input (its
 //! standard output goes to the host's standard error, its standard error is
 //! inherited), performs the `Info` handshake, and then serves calls one at a
-//! time. See the crate documentation for the supervision rules.
+//! time, except that a runtime whose handshake says `concurrent_checks` gets
+//! its checks beside the call in progress. A runtime whose batches run long
+//! is lowered in CPU priority until they run short again
+//! ([`RuntimeConfig::bulk_nice`]). See the crate documentation for the
+//! supervision rules.
 
 mod conn;
 mod provider;
