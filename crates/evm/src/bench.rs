@@ -199,11 +199,11 @@ impl RawRevm {
                 .caller(Address::from(t.from.0))
                 .kind(kind)
                 .value(t.value)
-                .data(Bytes::from(t.input))
                 .gas_limit(t.gas_limit)
                 .gas_price(price)
                 .nonce(t.nonce)
                 .chain_id(t.chain_id)
+                .data(Bytes::from(t.fields.input))
                 .build_fill();
             let result = evm.transact_commit(env).map_err(|e| BenchError::Refused {
                 index,

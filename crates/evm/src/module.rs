@@ -601,20 +601,21 @@ impl Evm {
             return Err(EvmError::GasLimitTooLow { needed }.into());
         }
         let value = U256(eth.value);
+        let (nonce, gas_limit, public_key) = (eth.nonce, eth.gas_limit, eth.public_key);
         let (method, body) = match eth.to {
             Some(address) => (
                 "evm.Call",
                 cbor::to_value(&Call {
                     address,
                     value,
-                    data: eth.input,
+                    data: eth.fields.input,
                 }),
             ),
             None => (
                 "evm.Create",
                 cbor::to_value(&Create {
                     value,
-                    init_code: eth.input,
+                    init_code: eth.fields.input,
                 }),
             ),
         };
@@ -623,13 +624,13 @@ impl Evm {
         sdk_tx.auth_info = AuthInfo {
             signer_info: vec![SignerInfo {
                 address_spec: AddressSpec::Signature(SignatureAddressSpec::Secp256k1Eth(
-                    Secp256k1Key(eth.public_key),
+                    Secp256k1Key(public_key),
                 )),
-                nonce: eth.nonce,
+                nonce,
             }],
             fee: Fee {
                 amount: BaseUnits::native(amount),
-                gas: eth.gas_limit,
+                gas: gas_limit,
                 consensus_messages: 0,
             },
             not_before: None,

@@ -123,46 +123,24 @@ pub struct AccessListItem {
     pub storage_keys: Vec<[u8; 32]>,
 }
 
-/// A decoded, sender-recovered Ethereum transaction.
+/// A decoded, sender-recovered Ethereum transaction: its fields (reached
+/// through `Deref`, as `tx.nonce`) and its sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EthTx {
-    /// The Ethereum transaction hash: Keccak-256 of the raw bytes.
-    pub hash: [u8; 32],
-    /// [`TYPE_LEGACY`], [`TYPE_ACCESS_LIST`] or [`TYPE_DYNAMIC_FEE`].
-    pub tx_type: u8,
-    /// The chain id; `None` only for pre-EIP-155 legacy transactions.
-    pub chain_id: Option<u64>,
-    /// The sender's nonce.
-    pub nonce: u64,
-    /// The gas limit.
-    pub gas_limit: u64,
-    /// The gas price (legacy and EIP-2930 only).
-    pub gas_price: Option<U256>,
-    /// The fee cap (EIP-1559 only).
-    pub max_fee_per_gas: Option<U256>,
-    /// The priority fee cap (EIP-1559 only).
-    pub max_priority_fee_per_gas: Option<U256>,
-    /// The recipient; `None` creates a contract.
-    pub to: Option<EthAddress>,
-    /// The value transferred, in wei.
-    pub value: U256,
-    /// The call data or init code.
-    pub input: Vec<u8>,
-    /// The access list (empty for legacy transactions).
-    pub access_list: Vec<AccessListItem>,
-    /// The signature's `v` as encoded: 27/28 or `35 + 2 * chain_id + parity`
-    /// for legacy transactions, the y-parity (0/1) for typed ones.
-    pub v: u64,
-    /// The signature's `r`.
-    pub r: U256,
-    /// The signature's `s` (at most half the group order).
-    pub s: U256,
-    /// The parity of the signature point's y coordinate.
-    pub y_parity: bool,
+    /// Everything but the sender.
+    pub fields: TxFields,
     /// The recovered sender.
     pub from: EthAddress,
     /// The sender's public key (compressed).
     pub public_key: PublicKey,
+}
+
+impl std::ops::Deref for EthTx {
+    type Target = TxFields;
+
+    fn deref(&self) -> &TxFields {
+        &self.fields
+    }
 }
 
 impl EthTx {
@@ -191,12 +169,11 @@ impl EthTx {
 
     /// Whether the transaction creates a contract.
     pub const fn is_create(&self) -> bool {
-        self.to.is_none()
+        self.fields.to.is_none()
     }
 }
 
-/// Everything in a transaction but its sender (the fields of [`EthTx`] of
-/// the same names).
+/// Everything in a transaction but its sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxFields {
     /// The Ethereum transaction hash: Keccak-256 of the raw bytes.
@@ -297,24 +274,8 @@ impl Unrecovered {
     /// Completes the transaction with a sender recovered earlier from these
     /// same bytes (for example from a cache keyed by [`Unrecovered::hash`]).
     pub fn with_sender(self, public_key: PublicKey) -> EthTx {
-        let f = self.fields;
         EthTx {
-            hash: f.hash,
-            tx_type: f.tx_type,
-            chain_id: f.chain_id,
-            nonce: f.nonce,
-            gas_limit: f.gas_limit,
-            gas_price: f.gas_price,
-            max_fee_per_gas: f.max_fee_per_gas,
-            max_priority_fee_per_gas: f.max_priority_fee_per_gas,
-            to: f.to,
-            value: f.value,
-            input: f.input,
-            access_list: f.access_list,
-            v: f.v,
-            r: f.r,
-            s: f.s,
-            y_parity: f.y_parity,
+            fields: self.fields,
             from: public_key.to_eth_address(),
             public_key,
         }

@@ -141,6 +141,15 @@ impl ConnShared {
     }
 }
 
+/// What a call past its time limit does to the runtime.
+#[derive(Clone, Copy)]
+enum OnTimeout {
+    /// Sends an `Abort` (answered within this, or the runtime is killed).
+    Abort(Duration),
+    /// Kills it.
+    Kill,
+}
+
 /// A running runtime process and its socket.
 pub(crate) struct Connection {
     pub(crate) shared: Arc<ConnShared>,
@@ -247,22 +256,8 @@ impl Connection {
         limit: Duration,
         abort_timeout: Duration,
     ) -> Result<Response, HostError> {
-        let (id, rx) = match self.shared.send(req).await {
-            Ok(sent) => sent,
-            Err(SendError::Closed(c)) => return Err(self.closed_error(c).await),
-            Err(SendError::TooLarge(e)) => return Err(HostError::RequestTooLarge(e)),
-        };
-        match tokio::time::timeout(limit, rx).await {
-            Ok(Ok(Ok(resp))) => Ok(resp),
-            Ok(Ok(Err(closed))) => Err(self.closed_error(closed).await),
-            Ok(Err(_)) => Err(self.closed_error(Closed::Eof).await),
-            Err(_) => {
-                self.shared.forget(id);
-                tracing::warn!(pid = ?self.pid, ?limit, "runtime call timed out; aborting it");
-                self.abort(abort_timeout).await;
-                Err(HostError::Timeout { limit })
-            }
-        }
+        self.call_within(req, limit, OnTimeout::Abort(abort_timeout))
+            .await
     }
 
     /// Sends `req`, which the runtime serves beside its call in progress,
@@ -273,6 +268,15 @@ impl Connection {
         &self,
         req: Request,
         limit: Duration,
+    ) -> Result<Response, HostError> {
+        self.call_within(req, limit, OnTimeout::Kill).await
+    }
+
+    async fn call_within(
+        &self,
+        req: Request,
+        limit: Duration,
+        on_timeout: OnTimeout,
     ) -> Result<Response, HostError> {
         let (id, rx) = match self.shared.send(req).await {
             Ok(sent) => sent,
@@ -285,8 +289,16 @@ impl Connection {
             Ok(Err(_)) => Err(self.closed_error(Closed::Eof).await),
             Err(_) => {
                 self.shared.forget(id);
-                tracing::warn!(pid = ?self.pid, ?limit, "runtime check timed out; killing the runtime");
-                self.kill_for(Closed::Killed);
+                match on_timeout {
+                    OnTimeout::Abort(abort_timeout) => {
+                        tracing::warn!(pid = ?self.pid, ?limit, "runtime call timed out; aborting it");
+                        self.abort(abort_timeout).await;
+                    }
+                    OnTimeout::Kill => {
+                        tracing::warn!(pid = ?self.pid, ?limit, "runtime check timed out; killing the runtime");
+                        self.kill_for(Closed::Killed);
+                    }
+                }
                 Err(HostError::Timeout { limit })
             }
         }
