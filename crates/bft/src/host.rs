@@ -8,7 +8,11 @@
 //!    proposal parts that arrived early for `h` are checked now.
 //! 3. `GetValue(h, r)` (proposer only): build a block from the
 //!    [`TxSource`], reply its hash, and stream it as `Init`, `Data`..., `Fin`
-//!    proposal parts.
+//!    proposal parts. In round 0 a proposer with nothing to propose waits,
+//!    up to [`HostConfig::block_time`] from the start of the round, for the
+//!    source to report arrivals ([`TxSource::arrivals`]): an idle network
+//!    makes one empty block per block time, and a transaction reaching an
+//!    idle network is proposed at once instead of at the next paced height.
 //! 4. `ReceivedProposalPart`: reassemble a stream; when complete, check the
 //!    proposer and its signature, then the block (the same rules the proposer
 //!    used), and reply `ProposedValue` with `Valid` or `Invalid`: an invalid
@@ -25,6 +29,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
+
+use tokio::sync::watch;
 
 use atoll_consensus::app::{App, BlockResult};
 use atoll_consensus::genesis::Genesis;
@@ -65,12 +71,29 @@ pub trait TxSource: Send {
     /// These transactions are in a committed block, or can never be: drop
     /// them.
     fn remove(&mut self, hashes: &[Hash]);
+    /// A value that changes whenever transactions arrive (any change, not
+    /// its value, is the news): a proposer with nothing to propose waits on
+    /// it. `None` (the default): the source cannot tell, and such a proposer
+    /// waits out the whole block time.
+    fn arrivals(&self) -> Option<watch::Receiver<u64>> {
+        None
+    }
 }
 
 /// A first-in first-out in-memory [`TxSource`], shared by clones.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MemQueue {
     inner: std::sync::Arc<std::sync::Mutex<VecDeque<Vec<u8>>>>,
+    arrived: std::sync::Arc<watch::Sender<u64>>,
+}
+
+impl Default for MemQueue {
+    fn default() -> Self {
+        Self {
+            inner: std::sync::Arc::default(),
+            arrived: std::sync::Arc::new(watch::Sender::new(0)),
+        }
+    }
 }
 
 impl MemQueue {
@@ -84,6 +107,7 @@ impl MemQueue {
         if let Ok(mut q) = self.inner.lock() {
             q.push_back(raw);
         }
+        self.arrived.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Transactions waiting.
@@ -110,6 +134,10 @@ impl TxSource for MemQueue {
             q.retain(|raw| !hashes.contains(&Hash::digest(raw)));
         }
     }
+
+    fn arrivals(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.arrived.subscribe())
+    }
 }
 
 /// Tuning of the host that is not agreed by consensus.
@@ -117,9 +145,19 @@ impl TxSource for MemQueue {
 pub struct HostConfig {
     /// Consensus timeouts.
     pub timeouts: LinearTimeouts,
-    /// Malachite's target block time (`None`: go as fast as possible). A
-    /// node paces only the heights where it is a validator.
-    pub target_time: Option<Duration>,
+    /// The shortest time from the start of one height to the start of the
+    /// next: Malachite's target time, which holds a decided height until it
+    /// has passed (`None`: no floor). A node paces only the heights where it
+    /// is a validator. Busy heights are at least this long, which bounds how
+    /// fast heights (and height-counted timeouts such as a runtime round's)
+    /// go under load.
+    pub min_block_time: Option<Duration>,
+    /// The longest a round-0 proposer with nothing to propose waits, from
+    /// the start of the round, for transactions before it proposes an empty
+    /// block (`None`: it proposes at once). An idle network thus makes a
+    /// block about this often; a busy one as fast as `min_block_time` and
+    /// the work allow. Capped at half the propose timeout.
+    pub block_time: Option<Duration>,
     /// Bytes per streamed data part.
     pub part_size: usize,
     /// Most transactions a proposer tries per block.
@@ -130,7 +168,8 @@ impl Default for HostConfig {
     fn default() -> Self {
         Self {
             timeouts: LinearTimeouts::default(),
-            target_time: None,
+            min_block_time: None,
+            block_time: None,
             part_size: 64 * 1024,
             max_txs_tried: 10_000,
         }
@@ -189,6 +228,8 @@ pub struct Host<T: TxSource> {
     initial_height: u64,
     height: u64,
     round: Round,
+    /// When the current round started (`StartedRound`).
+    round_started: tokio::time::Instant,
     parent: Option<Parent>,
     sets: BTreeMap<u64, ValidatorSet>,
     last_commit: Option<WireCommit>,
@@ -294,6 +335,7 @@ impl<T: TxSource> Host<T> {
             initial_height: genesis.initial_height,
             height,
             round: Round::Nil,
+            round_started: tokio::time::Instant::now(),
             parent,
             sets,
             last_commit,
@@ -340,7 +382,7 @@ impl<T: TxSource> Host<T> {
             self.sets.get(&height).cloned().ok_or_else(|| {
                 BftError::OutOfStep(format!("no validator set for height {height}"))
             })?;
-        let target_time = paced(self.config.target_time, &set, &self.address);
+        let target_time = paced(self.config.min_block_time, &set, &self.address);
         Ok(HeightParams::new(set, self.config.timeouts, target_time))
     }
 
@@ -374,6 +416,7 @@ impl<T: TxSource> Host<T> {
                 debug!(%height, %round, %proposer, ?role, "started round");
                 self.height = height.0;
                 self.round = round;
+                self.round_started = tokio::time::Instant::now();
                 let pending = std::mem::take(&mut self.pending);
                 for parts in pending {
                     match parts_height(&parts) {
@@ -394,12 +437,12 @@ impl<T: TxSource> Host<T> {
             AppMsg::GetValue {
                 height,
                 round,
-                timeout: _,
+                timeout,
                 reply,
             } => {
                 let hash = match self.built.get(&(height.0, round.as_i64())) {
                     Some(h) => *h,
-                    None => crate::blocking(|| self.build(height.0, round))?,
+                    None => self.propose(height.0, round, timeout).await?,
                 };
                 let _ = reply.send(LocallyProposedValue::new(height, round, hash));
                 if let Some(c) = self.candidates.get(&(height.0, hash)) {
@@ -531,9 +574,46 @@ impl<T: TxSource> Host<T> {
         Ok(())
     }
 
-    /// Builds, signs and records a block for `(height, round)`.
-    fn build(&mut self, height: u64, round: Round) -> Result<BlockHash, BftError> {
-        let started = std::time::Instant::now();
+    /// Builds and records the block for `(height, round)`. In round 0, while
+    /// the block would be empty, it waits for arrivals and builds again, until
+    /// `block_time` after the round started (at most half of `timeout`, the
+    /// propose timeout, so the others never give up on it first). The wait
+    /// holds this loop, so other engine messages queue for at most that long.
+    async fn propose(
+        &mut self,
+        height: u64,
+        round: Round,
+        timeout: Duration,
+    ) -> Result<BlockHash, BftError> {
+        let wait = match self.config.block_time {
+            Some(t) if round.as_i64() == 0 => t.min(timeout / 2),
+            _ => Duration::ZERO,
+        };
+        let deadline = self.round_started + wait;
+        let mut arrivals = self.txs.arrivals();
+        loop {
+            if let Some(rx) = arrivals.as_mut() {
+                rx.borrow_and_update();
+            }
+            let started = std::time::Instant::now();
+            let block = crate::blocking(|| self.build(height))?;
+            if worth_proposing(&block) || tokio::time::Instant::now() >= deadline {
+                return crate::blocking(|| self.record(height, round, &block, started));
+            }
+            match arrivals.as_mut() {
+                Some(rx) => {
+                    if let Ok(Err(_)) = tokio::time::timeout_at(deadline, rx.changed()).await {
+                        // The source is gone: only the deadline is left.
+                        arrivals = None;
+                    }
+                }
+                None => tokio::time::sleep_until(deadline).await,
+            }
+        }
+    }
+
+    /// Builds a block for `height` from the transactions the source has.
+    fn build(&mut self, height: u64) -> Result<BftBlock, BftError> {
         let set = self
             .sets
             .get(&height)
@@ -629,6 +709,18 @@ impl<T: TxSource> Host<T> {
         if !dropped.is_empty() {
             self.txs.remove(&dropped);
         }
+        Ok(block)
+    }
+
+    /// Signs and records `block` as this node's proposal for
+    /// `(height, round)`.
+    fn record(
+        &mut self,
+        height: u64,
+        round: Round,
+        block: &BftBlock,
+        started: std::time::Instant,
+    ) -> Result<BlockHash, BftError> {
         let bytes = block.to_bytes()?;
         let hash = block_hash(&bytes);
         let parts = self.parts_for(height, round, &bytes, hash)?;
@@ -1023,6 +1115,12 @@ fn raw_decided(d: &StoredBlock) -> Result<RawDecidedValue<AtollContext>, BftErro
     ))
 }
 
+/// Whether a block carries anything (transactions or evidence): a proposer
+/// in round 0 waits for arrivals rather than propose one that does not.
+fn worth_proposing(block: &BftBlock) -> bool {
+    !block.block.txs.is_empty() || !block.evidence.is_empty() || !block.double_proposals.is_empty()
+}
+
 /// The target time of a height for the node at `me`. Only validators pace
 /// their heights. A node outside the set only follows: pacing it too would
 /// hold every height it is behind for a whole block time, so a full node
@@ -1045,6 +1143,145 @@ mod tests {
 
     fn key(i: u8) -> PublicKey {
         SigningKey::from_seed(&[i; 32]).public_key()
+    }
+
+    mod proposing {
+        use super::super::*;
+        use crate::chain::Chain;
+        use crate::context::AtollContext;
+        use atoll_consensus::genesis::StakedNode;
+        use atoll_consensus::services::registry::Roles;
+        use atoll_consensus::services::staking::{Transfer, methods};
+        use atoll_crypto::Address;
+        use atoll_crypto::ed25519::SigningKey;
+        use atoll_types::signed::Signed;
+        use atoll_types::transaction::{Fee, Transaction};
+        use atoll_types::{Quantity, cbor};
+
+        const BLOCK_TIME: Duration = Duration::from_secs(10);
+        const PROPOSE_TIMEOUT: Duration = Duration::from_secs(60);
+
+        fn key(i: u8) -> SigningKey {
+            SigningKey::from_seed(&[i; 32])
+        }
+
+        /// One validator (keys 1-4) and a funded user (key 9).
+        fn genesis() -> Genesis {
+            let mut g = Genesis {
+                chain_id: "atoll-bft-propose".into(),
+                initial_height: 1,
+                debug: true,
+                ..Genesis::default()
+            };
+            g.add_staked_node(StakedNode {
+                entity: key(1).public_key(),
+                stake: Quantity(1_000),
+                node: key(2).public_key(),
+                consensus: key(3).public_key(),
+                p2p: key(4).public_key(),
+                vrf: None,
+                roles: Roles::VALIDATOR,
+                runtimes: vec![],
+                expiration: 1_000,
+            });
+            g.fund(Address::from_ed25519(&key(9).public_key()), Quantity(1_000));
+            g
+        }
+
+        fn host(dir: &std::path::Path, queue: MemQueue) -> Host<MemQueue> {
+            let g = genesis();
+            let app = App::new(&g).unwrap();
+            let chain = Chain::open(dir, &app, &g).unwrap();
+            let ctx = AtollContext::new(app.chain_context()).unwrap();
+            let signer = AtollSigner::new(&ctx, key(3));
+            let config = HostConfig {
+                block_time: Some(BLOCK_TIME),
+                ..HostConfig::default()
+            };
+            Host::with_app(app, &g, chain, signer, queue, config).unwrap()
+        }
+
+        fn transfer(host: &Host<MemQueue>) -> Vec<u8> {
+            let tx = Transaction {
+                nonce: 0,
+                fee: Some(Fee {
+                    amount: Quantity(0),
+                    gas: 10_000,
+                }),
+                method: methods::TRANSFER.into(),
+                body: Some(
+                    cbor::to_value(&Transfer {
+                        to: Address::from_ed25519(&key(1).public_key()),
+                        amount: Quantity(1),
+                    })
+                    .unwrap(),
+                ),
+            };
+            cbor::to_vec(&Signed::sign(&key(9), host.app.tx_context(), &tx).unwrap()).unwrap()
+        }
+
+        fn proposed(host: &Host<MemQueue>, hash: &BlockHash) -> BftBlock {
+            let c = host.candidates.get(&(1, *hash)).unwrap();
+            BftBlock::from_bytes(&c.bytes).unwrap()
+        }
+
+        // The clock is tokio's paused clock: it moves only when every task
+        // waits, straight to the next timer, so these durations are exact.
+
+        #[tokio::test(start_paused = true)]
+        async fn an_idle_proposer_proposes_what_arrives_at_once() {
+            let dir = tempfile::tempdir().unwrap();
+            let queue = MemQueue::new();
+            let mut host = host(dir.path(), queue.clone());
+            let raw = transfer(&host);
+            let start = tokio::time::Instant::now();
+            host.round_started = start;
+            let late = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                queue.push(raw);
+            });
+            let hash = host
+                .propose(1, Round::new(0), PROPOSE_TIMEOUT)
+                .await
+                .unwrap();
+            late.await.unwrap();
+            assert_eq!(proposed(&host, &hash).block.txs.len(), 1);
+            // Woken by the arrival, not by the end of the block time.
+            assert_eq!(start.elapsed(), Duration::from_secs(3));
+            assert_eq!(host.built.get(&(1, 0)), Some(&hash));
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn with_nothing_to_propose_it_waits_one_block_time_then_proposes_empty() {
+            let dir = tempfile::tempdir().unwrap();
+            let mut host = host(dir.path(), MemQueue::new());
+            let start = tokio::time::Instant::now();
+            host.round_started = start;
+            let hash = host
+                .propose(1, Round::new(0), PROPOSE_TIMEOUT)
+                .await
+                .unwrap();
+            assert!(proposed(&host, &hash).block.txs.is_empty());
+            assert_eq!(start.elapsed(), BLOCK_TIME);
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn the_wait_is_bounded_by_the_propose_timeout_and_skipped_after_round_0() {
+            let dir = tempfile::tempdir().unwrap();
+            let mut host = host(dir.path(), MemQueue::new());
+            let start = tokio::time::Instant::now();
+            host.round_started = start;
+            host.propose(1, Round::new(0), Duration::from_secs(4))
+                .await
+                .unwrap();
+            assert_eq!(start.elapsed(), Duration::from_secs(2));
+            let start = tokio::time::Instant::now();
+            host.round_started = start;
+            host.propose(1, Round::new(1), PROPOSE_TIMEOUT)
+                .await
+                .unwrap();
+            assert_eq!(start.elapsed(), Duration::ZERO);
+        }
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //! timeout_propose_ms = 1000      # optional, shown with defaults
 //! timeout_prevote_ms = 500
 //! timeout_precommit_ms = 500
-//! block_time_ms = 200           # least time between heights (0: none)
+//! block_time_ms = 200           # an idle network's block interval (0: no wait)
+//! min_block_time_ms = 50        # least time between heights (0: none)
 //!
 //! [gossip]                        # transaction gossip
 //! listen = "/ip4/127.0.0.1/tcp/26657"
@@ -99,17 +100,28 @@ pub struct ConsensusSection {
     /// Precommit timeout.
     #[serde(default = "default_vote")]
     pub timeout_precommit_ms: u64,
-    /// Shortest time from the start of one height to the start of the next,
-    /// in milliseconds (0: start the next height as soon as a block is
-    /// decided). A decided block is applied and visible at once either way;
-    /// this only keeps an idle network from producing empty blocks as fast
-    /// as the machine allows.
+    /// How long a proposer with nothing to propose waits for a transaction
+    /// before it proposes an empty block, in milliseconds, from the start of
+    /// the height (0: it proposes at once). An idle network makes a block
+    /// about this often; a transaction reaching it is proposed as soon as it
+    /// arrives. At most half the propose timeout is used.
     #[serde(default = "default_block_time")]
     pub block_time_ms: u64,
+    /// Shortest time from the start of one height to the start of the next,
+    /// in milliseconds (0: none), so a busy network's heights are at least
+    /// this long (timeouts counted in heights, such as a runtime round's,
+    /// keep a floor in time). Capped at `block_time_ms`. A decided block is
+    /// applied and visible at once either way.
+    #[serde(default = "default_min_block_time")]
+    pub min_block_time_ms: u64,
 }
 
 fn default_block_time() -> u64 {
     200
+}
+
+fn default_min_block_time() -> u64 {
+    50
 }
 
 fn default_propose() -> u64 {

@@ -167,7 +167,11 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
             rebroadcast: Duration::from_millis(c.timeout_propose_ms * 4),
             max_timeout: Duration::from_millis(c.timeout_propose_ms * 10),
         },
-        target_time: (c.block_time_ms > 0).then(|| Duration::from_millis(c.block_time_ms)),
+        block_time: (c.block_time_ms > 0).then(|| Duration::from_millis(c.block_time_ms)),
+        min_block_time: {
+            let min = c.min_block_time_ms.min(c.block_time_ms);
+            (min > 0).then(|| Duration::from_millis(min))
+        },
         ..HostConfig::default()
     };
     let source = service.tx_source(

@@ -64,8 +64,11 @@ pub struct Plan {
     pub timeout_propose_ms: u64,
     /// Consensus vote timeouts (ms).
     pub timeout_vote_ms: u64,
-    /// Least time between heights (ms).
+    /// How long a proposer with nothing to propose waits for transactions
+    /// (ms): an idle network's block interval.
     pub block_time_ms: u64,
+    /// Least time between heights (ms).
+    pub min_block_time_ms: u64,
     /// Mempool bounds of every node.
     pub mempool: MempoolSection,
     /// Compute nodes.
@@ -193,6 +196,7 @@ impl Default for Plan {
             timeout_propose_ms: 1_000,
             timeout_vote_ms: 500,
             block_time_ms: 200,
+            min_block_time_ms: 50,
             mempool: MempoolSection::default(),
             compute_nodes: 0,
             runtimes: Vec::new(),
@@ -411,6 +415,7 @@ impl Layout {
                     timeout_prevote_ms: plan.timeout_vote_ms,
                     timeout_precommit_ms: plan.timeout_vote_ms,
                     block_time_ms: plan.block_time_ms,
+                    min_block_time_ms: plan.min_block_time_ms,
                 },
                 gossip: Some(GossipSection {
                     listen: multiaddr(gossip),

@@ -15,7 +15,7 @@ use atoll_crypto::Hash;
 use atoll_mempool::{Mempool, MempoolError};
 use atoll_rpc::{ApiError, BlockNotification, BlockView, NodeApi, NodeStatus, RuntimeApi, TxView};
 use serde_json::Value;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 /// Publishes transactions this node admitted to its peers.
 pub trait Broadcast: Send + Sync {
@@ -101,6 +101,9 @@ pub struct NodeService {
     chain_id: String,
     chain: Chain,
     mempool: Arc<Mutex<Mempool>>,
+    /// Bumped after every admission that queued something: a proposer
+    /// waiting for transactions wakes on it.
+    arrivals: Arc<watch::Sender<u64>>,
     broadcast: Mutex<Option<Arc<dyn Broadcast>>>,
     runtimes: Mutex<Option<Arc<dyn RuntimeApi>>>,
     blocks: broadcast::Sender<Arc<BlockNotification>>,
@@ -127,6 +130,7 @@ impl NodeService {
             chain_id,
             chain,
             mempool: Arc::new(Mutex::new(mempool)),
+            arrivals: Arc::new(watch::Sender::new(0)),
             broadcast: Mutex::new(None),
             runtimes: Mutex::new(None),
             blocks: broadcast::channel(256).0,
@@ -193,14 +197,19 @@ impl NodeService {
         let params = self.app.tx_params(&view).map_err(ApiError::Tx)?;
         self.app.preverify(raws, &params);
         let mut pool = self.pool()?;
-        Ok(raws
+        let outcomes: Vec<_> = raws
             .iter()
             .map(|raw| {
                 let r = pool.insert_with(&self.app, &view, &params, raw.to_vec());
                 self.count_admission(&r, &pool);
                 r
             })
-            .collect())
+            .collect();
+        drop(pool);
+        if outcomes.iter().any(Result::is_ok) {
+            self.arrivals.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        Ok(outcomes)
     }
 
     /// Admits a batch of transactions from a peer (not re-published here:
@@ -243,6 +252,7 @@ impl NodeService {
         PoolSource {
             app: self.app.clone(),
             mempool: self.mempool.clone(),
+            arrivals: self.arrivals.clone(),
             chain: self.chain.clone(),
             max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX),
             max_gas,
@@ -433,6 +443,7 @@ impl NodeApi for NodeService {
 pub struct PoolSource {
     app: App,
     mempool: Arc<Mutex<Mempool>>,
+    arrivals: Arc<watch::Sender<u64>>,
     chain: Chain,
     max_bytes: usize,
     max_gas: u64,
@@ -466,5 +477,9 @@ impl TxSource for PoolSource {
         if let Ok(mut pool) = self.mempool.lock() {
             pool.remove_committed(&self.app, &view, hashes);
         }
+    }
+
+    fn arrivals(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.arrivals.subscribe())
     }
 }
