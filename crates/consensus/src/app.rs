@@ -550,7 +550,7 @@ impl App {
         {
             return Ok(hit.clone());
         }
-        let signed: SignedTransaction = cbor::from_slice_canonical(raw)
+        let signed = SignedTransaction::from_canonical_slice(raw)
             .map_err(|e| ConsensusError::MalformedTransaction(e.to_string()))?;
         let tx: Transaction = cbor::from_slice_canonical(&signed.untrusted_raw_value)
             .map_err(|e| ConsensusError::MalformedTransaction(e.to_string()))?;

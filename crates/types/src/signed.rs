@@ -112,6 +112,64 @@ impl<T> Signed<T> {
             .verify(ctx, &self.untrusted_raw_value)
             .map_err(SignedError::BadSignature)
     }
+
+    /// Decodes an envelope from `bytes`, refusing anything but its canonical
+    /// encoding: the same answer as
+    /// [`from_slice_canonical`](crate::cbor::from_slice_canonical), without
+    /// the value tree and the re-encoding when `bytes` are laid out exactly
+    /// as the encoder writes an envelope (the case of every transaction a
+    /// node receives); anything else goes the general way, which also words
+    /// the error.
+    pub fn from_canonical_slice(bytes: &[u8]) -> Result<Self, DecodeError> {
+        match exact_envelope(bytes) {
+            Some((raw, signature)) => Ok(Self::from_parts(raw, signature)),
+            None => cbor::from_slice_canonical(bytes),
+        }
+    }
+}
+
+/// The canonical encoding of an envelope, byte for byte: a map of two
+/// entries in canonical key order (shorter key first), `signature` (itself
+/// `{signature: bytes(64), public_key: bytes(32)}`) then
+/// `untrusted_raw_value` (a byte string with its shortest length header),
+/// and nothing after it. `None` for anything else.
+fn exact_envelope(bytes: &[u8]) -> Option<(Vec<u8>, SignatureBundle)> {
+    const SIGNATURE: &[u8] = b"\xa2\x69signature\xa2\x69signature\x58\x40";
+    const PUBLIC_KEY: &[u8] = b"\x6apublic_key\x58\x20";
+    const RAW: &[u8] = b"\x73untrusted_raw_value";
+    let rest = bytes.strip_prefix(SIGNATURE)?;
+    let (signature, rest) = rest.split_first_chunk::<64>()?;
+    let rest = rest.strip_prefix(PUBLIC_KEY)?;
+    let (public_key, rest) = rest.split_first_chunk::<32>()?;
+    let rest = rest.strip_prefix(RAW)?;
+    let (&initial, rest) = rest.split_first()?;
+    // Major type 2 (byte string), shortest length form only.
+    let (len, raw) = match initial {
+        0x40..=0x57 => (u64::from(initial - 0x40), rest),
+        0x58 => {
+            let (&n, rest) = rest.split_first()?;
+            (n >= 24).then_some((u64::from(n), rest))?
+        }
+        0x59 => {
+            let (n, rest) = rest.split_first_chunk::<2>()?;
+            let n = u16::from_be_bytes(*n);
+            (n > 0xff).then_some((u64::from(n), rest))?
+        }
+        0x5a => {
+            let (n, rest) = rest.split_first_chunk::<4>()?;
+            let n = u32::from_be_bytes(*n);
+            (n > 0xffff).then_some((u64::from(n), rest))?
+        }
+        _ => return None,
+    };
+    if u64::try_from(raw.len()).ok()? != len {
+        return None;
+    }
+    let signature = SignatureBundle {
+        public_key: PublicKey::from_slice(public_key).ok()?,
+        signature: Signature::from_slice(signature).ok()?,
+    };
+    Some((raw.to_vec(), signature))
 }
 
 impl<T: Serialize> Signed<T> {
@@ -164,5 +222,70 @@ impl<T> fmt::Debug for Signed<T> {
             )
             .field("signature", &self.signature)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use super::*;
+    use atoll_crypto::Hash;
+    use atoll_crypto::context::ChainContext;
+
+    fn envelope(body_len: usize) -> (Signed<Vec<u8>>, Vec<u8>) {
+        let chain = ChainContext::from_hash(&Hash::digest(b"genesis"));
+        let ctx = Context::for_chain("atoll/test: envelope", &chain).unwrap();
+        let key = SigningKey::from_seed(&[3; 32]);
+        let body: Vec<u8> = (0..body_len).map(|i| i as u8).collect();
+        let signed = Signed::sign(&key, &ctx, &serde_bytes::ByteBuf::from(body)).unwrap();
+        let signed = Signed::from_parts(signed.untrusted_raw_value, signed.signature);
+        let wire = cbor::to_vec(&signed).unwrap();
+        (signed, wire)
+    }
+
+    #[test]
+    fn the_exact_layout_is_what_the_encoder_writes_and_decodes_alike() {
+        // Raw values across every length header: 1-byte, 2-byte, 3-byte, 5-byte.
+        for len in [0, 1, 20, 21, 22, 23, 200, 253, 254, 300, 65_530, 65_540] {
+            let (signed, wire) = envelope(len);
+            assert!(exact_envelope(&wire).is_some(), "len {len}");
+            let fast = Signed::<Vec<u8>>::from_canonical_slice(&wire).unwrap();
+            let general: Signed<Vec<u8>> = cbor::from_slice_canonical(&wire).unwrap();
+            assert_eq!(fast, general);
+            assert_eq!(fast, signed);
+        }
+    }
+
+    #[test]
+    fn altered_bytes_get_the_general_answer() {
+        for len in [5, 30, 300] {
+            let (_, wire) = envelope(len);
+            let mut cases: Vec<Vec<u8>> = Vec::new();
+            for i in 0..wire.len() {
+                for flip in [0x01u8, 0x20, 0x80] {
+                    let mut w = wire.clone();
+                    w[i] ^= flip;
+                    cases.push(w);
+                }
+                cases.push(wire[..i].to_vec());
+            }
+            let mut longer = wire.clone();
+            longer.push(0);
+            cases.push(longer);
+            for w in cases {
+                let fast = Signed::<Vec<u8>>::from_canonical_slice(&w);
+                let general = cbor::from_slice_canonical::<Signed<Vec<u8>>>(&w);
+                match (&fast, &general) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b),
+                    (Err(_), Err(_)) => {}
+                    _ => panic!("fast {fast:?} but general {general:?} for {w:02x?}"),
+                }
+                // The fast path never accepts what the general one refuses.
+                if exact_envelope(&w).is_some() {
+                    assert!(general.is_ok());
+                }
+            }
+        }
     }
 }

@@ -105,9 +105,10 @@ impl<'a> Decoder<'a> {
     /// Takes the next `n` bytes of the item starting at `start`; if the input
     /// ends first, that item is reported as truncated.
     fn take(&mut self, n: usize, start: usize) -> Result<&'a [u8], DecodeError> {
-        let truncated = DecodeError::Truncated { offset: start };
-        let end = self.pos.checked_add(n).ok_or(truncated.clone())?;
-        let bytes = self.input.get(self.pos..end).ok_or(truncated)?;
+        // Errors are built only when they happen: this is the hot path.
+        let truncated = || DecodeError::Truncated { offset: start };
+        let end = self.pos.checked_add(n).ok_or_else(truncated)?;
+        let bytes = self.input.get(self.pos..end).ok_or_else(truncated)?;
         self.pos = end;
         Ok(bytes)
     }
@@ -131,13 +132,13 @@ impl<'a> Decoder<'a> {
     /// (at `start`) had additional information `info`, enforcing the
     /// shortest form.
     fn argument(&mut self, info: u8, start: usize, major: u8) -> Result<u64, DecodeError> {
-        let non_minimal = DecodeError::NonMinimalEncoding { offset: start };
+        let non_minimal = || DecodeError::NonMinimalEncoding { offset: start };
         match info {
             0..=23 => Ok(u64::from(info)),
             24 => {
                 let v = self.byte(start)?;
                 if v < 24 {
-                    Err(non_minimal)
+                    Err(non_minimal())
                 } else {
                     Ok(u64::from(v))
                 }
@@ -145,7 +146,7 @@ impl<'a> Decoder<'a> {
             25 => {
                 let v = u16::from_be_bytes(self.array(start)?);
                 if v <= 0xff {
-                    Err(non_minimal)
+                    Err(non_minimal())
                 } else {
                     Ok(u64::from(v))
                 }
@@ -153,7 +154,7 @@ impl<'a> Decoder<'a> {
             26 => {
                 let v = u32::from_be_bytes(self.array(start)?);
                 if v <= 0xffff {
-                    Err(non_minimal)
+                    Err(non_minimal())
                 } else {
                     Ok(u64::from(v))
                 }
@@ -161,7 +162,7 @@ impl<'a> Decoder<'a> {
             27 => {
                 let v = u64::from_be_bytes(self.array(start)?);
                 if v <= 0xffff_ffff {
-                    Err(non_minimal)
+                    Err(non_minimal())
                 } else {
                     Ok(v)
                 }
@@ -178,10 +179,10 @@ impl<'a> Decoder<'a> {
     /// declared length `len`: it must be present in full, so nothing is
     /// allocated for data that is not there.
     fn payload(&mut self, len: u64, start: usize) -> Result<&'a [u8], DecodeError> {
-        let truncated = DecodeError::Truncated { offset: start };
-        let n = usize::try_from(len).map_err(|_| truncated.clone())?;
+        let truncated = || DecodeError::Truncated { offset: start };
+        let n = usize::try_from(len).map_err(|_| truncated())?;
         if n > self.remaining() {
-            return Err(truncated);
+            return Err(truncated());
         }
         self.take(n, start)
     }
@@ -194,19 +195,19 @@ impl<'a> Decoder<'a> {
         start: usize,
         min_bytes: usize,
     ) -> Result<usize, DecodeError> {
-        let too_large = DecodeError::CollectionTooLarge {
+        let too_large = || DecodeError::CollectionTooLarge {
             offset: start,
             len,
             limit: self.max_collection_len,
         };
-        let n = usize::try_from(len).map_err(|_| too_large.clone())?;
+        let n = usize::try_from(len).map_err(|_| too_large())?;
         if n > self.max_collection_len {
-            return Err(too_large);
+            return Err(too_large());
         }
-        let truncated = DecodeError::Truncated { offset: start };
-        let needed = n.checked_mul(min_bytes).ok_or(truncated.clone())?;
+        let truncated = || DecodeError::Truncated { offset: start };
+        let needed = n.checked_mul(min_bytes).ok_or_else(truncated)?;
         if needed > self.remaining() {
-            return Err(truncated);
+            return Err(truncated());
         }
         Ok(n)
     }
