@@ -49,6 +49,7 @@ mod encode;
 mod error;
 pub mod ser;
 mod value;
+mod write;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -60,9 +61,13 @@ pub use error::{DecodeError, EncodeError};
 pub use ser::to_value;
 pub use value::{Value, canonical_key_order};
 
-/// Encodes any `Serialize` value as canonical CBOR.
+/// Encodes any `Serialize` value as canonical CBOR: the bytes (and errors)
+/// of `encode_value(&to_value(value)?)`, written directly without the
+/// intermediate [`Value`].
 pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, EncodeError> {
-    encode_value(&to_value(value)?)
+    let mut out = Vec::with_capacity(64);
+    write::write(&mut out, value)?;
+    Ok(out)
 }
 
 /// Decodes a `T` from canonical CBOR with the default [`DecodeLimits`].
