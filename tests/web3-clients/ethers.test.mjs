@@ -164,6 +164,8 @@ test('transaction types: legacy with and without EIP-155, EIP-2930, EIP-1559', a
     const receipt = await provider.waitForTransaction(hash, 1, 30000);
     assert.equal(receipt.status, 1, `type ${fields.type}`);
     assert.equal(receipt.type, fields.type);
+    // The access list is charged and its account warmed as on Ethereum.
+    assert.equal(receipt.gasUsed, fields.type === 1 ? 23400n : 21000n, `type ${fields.type}`);
     const seen = await provider.getTransaction(hash);
     assert.equal(seen.type, fields.type);
   }

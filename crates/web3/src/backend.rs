@@ -12,8 +12,8 @@
 //! | balance | `evm.Balance` | `{address: 20 bytes}` | big-endian bytes (or an integer) |
 //! | code | `evm.Code` | `{address}` | bytes |
 //! | storage | `evm.Storage` | `{address, index: 32 bytes}` | 32 bytes |
-//! | `eth_call` | `evm.SimulateCall` | `{gas_price, gas_limit, caller, address?, value, data}` | output bytes |
-//! | `eth_estimateGas` | `core.EstimateGasForCaller` | `{caller: {eth_address}, tx: evm.Call {address, value, data} / evm.Create {value, init_code}, propagate_failures: true}` | `u64` |
+//! | `eth_call` | `evm.SimulateCall` | `{gas_price, gas_limit, caller, address?, value, data, access_list?}` | output bytes |
+//! | `eth_estimateGas` | `core.EstimateGasForCaller` | `{caller: {eth_address}, tx: evm.Call {address, value, data, access_list?} / evm.Create {value, init_code, access_list?}, propagate_failures: true}` | `u64` |
 //!
 //! 256-bit amounts (`value`, `gas_price`) are sent as 32 big-endian bytes
 //! (the `evm` module's `U256`); addresses as 20-byte strings.
@@ -29,7 +29,7 @@ use atoll_types::cbor::{self, Value as Cbor};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Web3Error, parse_revert};
-use crate::types::{H160, H256, U256};
+use crate::types::{AccessListItem, H160, H256, U256};
 
 /// The auth proof naming an Ethereum-signed transaction.
 pub const ETHEREUM_PROOF: &str = "evm.ethereum.v0";
@@ -155,6 +155,34 @@ pub struct SimulateCall {
     pub value: U256,
     /// Call data (init code for a creation).
     pub data: Vec<u8>,
+    /// The EIP-2930 access list (`accessList`), given to the EVM.
+    pub access_list: Vec<AccessListItem>,
+}
+
+/// An access list as the `evm` module's bodies carry it (`access_list`:
+/// `[{address, storage_keys: [32 bytes]}]`), `None` when empty (left out,
+/// as the module encodes it).
+fn access_list_arg(list: &[AccessListItem]) -> Option<Cbor> {
+    (!list.is_empty()).then(|| {
+        Cbor::Array(
+            list.iter()
+                .map(|item| {
+                    map(vec![
+                        ("address", Cbor::Bytes(item.address.0.to_vec())),
+                        (
+                            "storage_keys",
+                            Cbor::Array(
+                                item.storage_keys
+                                    .iter()
+                                    .map(|k| Cbor::Bytes(k.0.to_vec()))
+                                    .collect(),
+                            ),
+                        ),
+                    ])
+                })
+                .collect(),
+        )
+    })
 }
 
 /// The runtime, as the gateway uses it.
@@ -317,6 +345,9 @@ impl Backend {
         if let Some(a) = call.address {
             entries.push(("address", Cbor::Bytes(a.0.to_vec())));
         }
+        if let Some(list) = access_list_arg(&call.access_list) {
+            entries.push(("access_list", list));
+        }
         map(entries)
     }
 
@@ -338,23 +369,27 @@ impl Backend {
     /// init_code}` (fee and signers are the runtime's business).
     pub fn estimate_args(call: &SimulateCall) -> Result<Cbor, Web3Error> {
         let value = Cbor::Bytes(call.value.0.to_vec());
-        let (method, body) = match call.address {
+        let (method, mut entries) = match call.address {
             Some(a) => (
                 EVM_CALL,
-                map(vec![
+                vec![
                     ("address", Cbor::Bytes(a.0.to_vec())),
                     ("value", value),
                     ("data", Cbor::Bytes(call.data.clone())),
-                ]),
+                ],
             ),
             None => (
                 EVM_CREATE,
-                map(vec![
+                vec![
                     ("value", value),
                     ("init_code", Cbor::Bytes(call.data.clone())),
-                ]),
+                ],
             ),
         };
+        if let Some(list) = access_list_arg(&call.access_list) {
+            entries.push(("access_list", list));
+        }
+        let body = map(entries);
         let tx = cbor::to_value(&Transaction::new(method, body))
             .map_err(|e| Web3Error::Internal(e.to_string()))?;
         Ok(map(vec![

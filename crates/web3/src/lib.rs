@@ -45,8 +45,9 @@
 //!   transactions this gateway submitted that are not yet executed.
 //! - `eth_call` and `eth_estimateGas` map to `evm.SimulateCall` and the
 //!   gas estimation query; the gas of `eth_call` is capped at
-//!   [`Web3Config::gas_cap`] and the block gas limit. A state override
-//!   argument is accepted and ignored. A revert is error code 3, message
+//!   [`Web3Config::gas_cap`] and the block gas limit. An `accessList` in
+//!   the call object is given to the EVM (charged and pre-warmed as in a
+//!   transaction). A state override argument is accepted and ignored. A revert is error code 3, message
 //!   `execution reverted[: reason]`, `data` the revert data.
 //! - `eth_sendRawTransaction` decodes and checks the transaction first
 //!   (with the runtime's decoder, `atoll_evm::tx`: signature values, chain

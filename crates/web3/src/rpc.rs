@@ -231,6 +231,7 @@ impl Ctx {
             address: req.to,
             value: req.value.unwrap_or_default(),
             data: req.call_data(),
+            access_list: req.access_list.clone().unwrap_or_default(),
         })
     }
 
