@@ -1,7 +1,8 @@
 //! Everything the gateway asks of the runtime, in one place: the query
 //! names and argument shapes, transaction submission, and the finalized
-//! rounds the indexer reads. All queries run on the latest finalized state
-//! (the runtime API has no historical queries).
+//! rounds the indexer reads. State queries take the round whose state they
+//! read (`None`: the latest finalized state); parameters are always read
+//! at the latest.
 //!
 //! | what | query | arguments (CBOR) | answer |
 //! |---|---|---|---|
@@ -229,10 +230,24 @@ impl Backend {
     }
 
     async fn query(&self, method: &str, args: Cbor) -> Result<Cbor, Web3Error> {
-        self.api
-            .query(self.runtime, method.to_owned(), args)
-            .await
-            .map_err(query_error)
+        self.query_at(None, method, args).await
+    }
+
+    /// A query on the state of round `at` (the latest when `None`). A round
+    /// whose state the node does not hold is refused with "historical state
+    /// is not available" and the node's reason.
+    async fn query_at(&self, at: Option<u64>, method: &str, args: Cbor) -> Result<Cbor, Web3Error> {
+        let out = self
+            .api
+            .query(self.runtime, at, method.to_owned(), args)
+            .await;
+        match (out, at) {
+            (Ok(v), _) => Ok(v),
+            (Err(ApiError::NotFound(why)), Some(n)) => Err(Web3Error::server(format!(
+                "historical state is not available for block {n}: {why}"
+            ))),
+            (Err(e), _) => Err(query_error(e)),
+        }
     }
 
     fn unexpected(method: &str) -> Web3Error {
@@ -275,22 +290,23 @@ impl Backend {
         }
     }
 
-    /// An account's nonce.
-    pub async fn nonce(&self, address: &H160) -> Result<u64, Web3Error> {
+    /// An account's nonce at round `at` (the latest when `None`).
+    pub async fn nonce(&self, address: &H160, at: Option<u64>) -> Result<u64, Web3Error> {
         let args = cbor::to_value(&atoll_runtime_sdk::modules::accounts::NonceQuery {
             address: account_of(address),
         })
         .map_err(|e| Web3Error::Internal(e.to_string()))?;
-        let v = self.query(ACCOUNTS_NONCE, args).await?;
+        let v = self.query_at(at, ACCOUNTS_NONCE, args).await?;
         as_u128(&v)
             .and_then(|v| u64::try_from(v).ok())
             .ok_or_else(|| Self::unexpected(ACCOUNTS_NONCE))
     }
 
-    /// An account's balance.
-    pub async fn balance(&self, address: &H160) -> Result<U256, Web3Error> {
+    /// An account's balance at round `at` (the latest when `None`).
+    pub async fn balance(&self, address: &H160, at: Option<u64>) -> Result<U256, Web3Error> {
         let v = self
-            .query(
+            .query_at(
+                at,
                 EVM_BALANCE,
                 map(vec![("address", Cbor::Bytes(address.0.to_vec()))]),
             )
@@ -298,10 +314,11 @@ impl Backend {
         as_u256(&v).ok_or_else(|| Self::unexpected(EVM_BALANCE))
     }
 
-    /// A contract's code (empty for none).
-    pub async fn code(&self, address: &H160) -> Result<Vec<u8>, Web3Error> {
+    /// A contract's code at round `at` (empty for none).
+    pub async fn code(&self, address: &H160, at: Option<u64>) -> Result<Vec<u8>, Web3Error> {
         let v = self
-            .query(
+            .query_at(
+                at,
                 EVM_CODE,
                 map(vec![("address", Cbor::Bytes(address.0.to_vec()))]),
             )
@@ -313,10 +330,16 @@ impl Backend {
         }
     }
 
-    /// A storage slot.
-    pub async fn storage(&self, address: &H160, index: &H256) -> Result<H256, Web3Error> {
+    /// A storage slot at round `at`.
+    pub async fn storage(
+        &self,
+        address: &H160,
+        index: &H256,
+        at: Option<u64>,
+    ) -> Result<H256, Web3Error> {
         let v = self
-            .query(
+            .query_at(
+                at,
                 EVM_STORAGE,
                 map(vec![
                     ("address", Cbor::Bytes(address.0.to_vec())),
@@ -351,10 +374,15 @@ impl Backend {
         map(entries)
     }
 
-    /// Simulates a call on the latest state: its output.
-    pub async fn simulate_call(&self, call: &SimulateCall) -> Result<Vec<u8>, Web3Error> {
+    /// Simulates a call on the state of round `at` (the latest when
+    /// `None`): its output.
+    pub async fn simulate_call(
+        &self,
+        call: &SimulateCall,
+        at: Option<u64>,
+    ) -> Result<Vec<u8>, Web3Error> {
         let v = self
-            .query(EVM_SIMULATE_CALL, Self::simulate_args(call))
+            .query_at(at, EVM_SIMULATE_CALL, Self::simulate_args(call))
             .await?;
         match v {
             Cbor::Bytes(b) => Ok(b),
@@ -402,9 +430,16 @@ impl Backend {
         ]))
     }
 
-    /// Estimates the gas of a call (a revert is reported as one).
-    pub async fn estimate_gas(&self, call: &SimulateCall) -> Result<u64, Web3Error> {
-        let v = self.query(ESTIMATE_GAS, Self::estimate_args(call)?).await?;
+    /// Estimates the gas of a call on the state of round `at` (a revert is
+    /// reported as one).
+    pub async fn estimate_gas(
+        &self,
+        call: &SimulateCall,
+        at: Option<u64>,
+    ) -> Result<u64, Web3Error> {
+        let v = self
+            .query_at(at, ESTIMATE_GAS, Self::estimate_args(call)?)
+            .await?;
         as_u128(&v)
             .and_then(|v| u64::try_from(v).ok())
             .ok_or_else(|| Self::unexpected(ESTIMATE_GAS))

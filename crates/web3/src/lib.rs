@@ -7,9 +7,9 @@
 //! and an indexer task that follows the runtime's finalized rounds into a
 //! `redb` database ([`index`]). Everything about blocks, transactions,
 //! receipts and logs is answered from the index; balances, nonces, code,
-//! storage, calls and gas estimates are runtime queries on the latest state
-//! ([`backend`] lists them); transactions are submitted to the node's pool
-//! for the runtime.
+//! storage, calls and gas estimates are runtime queries on the state of the
+//! block asked for ([`backend`] lists them); transactions are submitted to
+//! the node's pool for the runtime.
 //!
 //! # Methods
 //!
@@ -39,10 +39,17 @@
 //!   not a block).
 //! - **State queries** (`eth_getBalance`, `eth_getTransactionCount`,
 //!   `eth_getCode`, `eth_getStorageAt`, `eth_call`, `eth_estimateGas`) run
-//!   on the runtime's latest state: a block other than the latest (by
-//!   number, hash or EIP-1898 object) is refused with "historical state is
-//!   not available". `eth_getTransactionCount(addr, "pending")` also counts
-//!   transactions this gateway submitted that are not yet executed.
+//!   on the state of the block they name: a number, `earliest`, a hash, or
+//!   an EIP-1898 object (`{blockNumber}` or `{blockHash,
+//!   requireCanonical}`; every indexed block is canonical) is the runtime
+//!   query at that round's state root (the node keeps every round's state
+//!   version); `latest`, `pending`, `safe`, `finalized` or no block is the
+//!   latest state. A block after the last indexed one, or a hash not
+//!   indexed, is "header not found" (as geth); a round whose state the node
+//!   does not hold (a node that restored a checkpoint has none before it)
+//!   is "historical state is not available for block N: <why>".
+//!   `eth_getTransactionCount(addr, "pending")` also counts transactions
+//!   this gateway submitted that are not yet executed.
 //! - `eth_call` and `eth_estimateGas` map to `evm.SimulateCall` and the
 //!   gas estimation query; the gas of `eth_call` is capped at
 //!   [`Web3Config::gas_cap`] and the block gas limit. An `accessList` in

@@ -102,6 +102,146 @@ fn rounds() -> Chain {
     chain
 }
 
+/// Balances, nonces, code, storage, calls and estimates at a past block
+/// are asked of that block's round, however the block is named; the
+/// latest tags ask for the latest state; a block after the head or a
+/// round whose state the node lacks is refused.
+#[tokio::test]
+async fn state_queries_at_past_blocks() {
+    let rt = FakeRuntime::default();
+    let chain = rounds();
+    for r in &chain.records {
+        rt.finalize(r.clone());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&rt, dir.path(), Web3Config::default()).await;
+    let c = client(server.local_addr());
+    wait_block(&c, 3).await;
+    rt.take_query_rounds();
+    let who = addr_hex(&fixture::sender());
+    let hash2 = ok(&c, "eth_getBlockByNumber", json!(["0x2", false])).await["hash"].clone();
+    let hash1 = ok(&c, "eth_getBlockByNumber", json!(["0x1", false])).await["hash"].clone();
+    let qty = |v: u128| format!("{v:#x}");
+
+    // Block 2, by number, by hash, by EIP-1898 objects.
+    for at in [
+        json!("0x2"),
+        json!(hash2),
+        json!({ "blockNumber": "0x2" }),
+        json!({ "blockHash": hash2 }),
+        json!({ "blockHash": hash2, "requireCanonical": true }),
+    ] {
+        assert_eq!(
+            ok(&c, "eth_getBalance", json!([who, at])).await,
+            qty(fixture::past_balance(2)),
+            "{at}"
+        );
+    }
+    assert_eq!(rt.take_query_rounds(), vec![Some(2); 5]);
+    // Each block its own state; the latest differs from both.
+    assert_eq!(
+        ok(&c, "eth_getBalance", json!([who, "0x1"])).await,
+        qty(fixture::past_balance(1))
+    );
+    assert_eq!(
+        ok(&c, "eth_getBalance", json!([who, "earliest"])).await,
+        qty(fixture::past_balance(1))
+    );
+    assert_eq!(
+        ok(&c, "eth_getBalance", json!([who, "latest"])).await,
+        "0xde0b6b3a7640000"
+    );
+    assert_eq!(
+        ok(&c, "eth_getTransactionCount", json!([who, hash1])).await,
+        qty(fixture::past_nonce(1).into())
+    );
+    assert_eq!(
+        ok(&c, "eth_getTransactionCount", json!([who, "0x2"])).await,
+        qty(fixture::past_nonce(2).into())
+    );
+    assert_eq!(
+        ok(&c, "eth_getTransactionCount", json!([who, "pending"])).await,
+        qty(fixture::STATE_NONCE.into())
+    );
+    assert_eq!(
+        ok(&c, "eth_getCode", json!([addr_hex(&CONTRACT), "0x1"])).await,
+        "0x"
+    );
+    assert_eq!(
+        ok(&c, "eth_getCode", json!([addr_hex(&CONTRACT), "latest"])).await,
+        "0x6080"
+    );
+    assert_eq!(
+        ok(
+            &c,
+            "eth_getStorageAt",
+            json!([addr_hex(&CONTRACT), "0x5", { "blockNumber": "0x1" }])
+        )
+        .await,
+        format!("0x{}", hex::encode(fixture::past_slot(&[5], 1)))
+    );
+    let call = json!({ "from": who, "to": addr_hex(&CONTRACT), "data": "0x1234" });
+    assert_eq!(ok(&c, "eth_call", json!([call, "0x2"])).await, "0x123402");
+    assert_eq!(ok(&c, "eth_call", json!([call, "latest"])).await, "0x1234");
+    assert_eq!(
+        ok(&c, "eth_estimateGas", json!([call, "0x1"])).await,
+        qty(21_001)
+    );
+    assert_eq!(
+        rt.take_query_rounds()
+            .into_iter()
+            .filter(|r| r.is_some())
+            .collect::<Vec<_>>(),
+        vec![
+            Some(1),
+            Some(1),
+            Some(1),
+            Some(2),
+            Some(1),
+            Some(1),
+            Some(2),
+            Some(1)
+        ]
+    );
+    // The head by number is the head's round (the same state as latest).
+    assert_eq!(
+        ok(&c, "eth_getBalance", json!([who, "0x3"])).await,
+        "0xde0b6b3a7640000"
+    );
+    assert_eq!(rt.take_query_rounds(), vec![Some(3)]);
+
+    // After the head, or an unknown hash: not found, and nothing asked.
+    for at in [
+        json!("0x4"),
+        json!({ "blockNumber": "0x9" }),
+        json!({ "blockHash": addr_hex(&[7; 32]) }),
+    ] {
+        let (code, msg, _) = err(&c, "eth_getBalance", json!([who, at])).await;
+        assert_eq!((code, msg.as_str()), (-32000, "header not found"), "{at}");
+    }
+    assert_eq!(rt.take_query_rounds(), Vec::<Option<u64>>::new());
+
+    // A round whose state the node does not hold.
+    rt.state_from(2);
+    let (code, msg, _) = err(&c, "eth_getBalance", json!([who, "0x1"])).await;
+    assert_eq!(code, -32000);
+    assert_eq!(
+        msg,
+        "historical state is not available for block 1: the state of round 1 is not \
+         available on this node (its state starts at round 2)"
+    );
+    let (_, msg, _) = err(&c, "eth_call", json!([call, "earliest"])).await;
+    assert!(
+        msg.starts_with("historical state is not available for block 1"),
+        "{msg}"
+    );
+    assert_eq!(
+        ok(&c, "eth_getBalance", json!([who, "0x2"])).await,
+        qty(fixture::past_balance(2))
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn blocks_transactions_receipts_and_logs() {
     let rt = FakeRuntime::default();
@@ -376,10 +516,7 @@ async fn state_queries_calls_and_submissions() {
         .await,
         format!("0x{}05", "00".repeat(31))
     );
-    // Only the latest state is served.
-    let (code, msg, _) = err(&c, "eth_getBalance", json!([who, "0x1"])).await;
-    assert_eq!(code, -32000);
-    assert!(msg.contains("historical state"), "{msg}");
+    // A block after the last indexed one is not found (as geth says).
     let (_, msg, _) = err(&c, "eth_getBalance", json!([who, "0x7"])).await;
     assert_eq!(msg, "header not found");
     let (_, msg, _) = err(
