@@ -76,6 +76,34 @@ test('transfer: receipt, logs, balances, lookups by hash and block', async () =>
   assert.equal(receipt.blockHash, block.hash);
 });
 
+test('state at an older block: balances, nonces, storage and calls as they were', async () => {
+  const to = Wallet.createRandom().address;
+  const holder = Wallet.createRandom().address;
+  const nonce = await provider.getTransactionCount(wallet.address);
+  const tx = await wallet.sendTransaction({ to, value: 1234n });
+  const receipt = await tx.wait();
+  const sent = await token.transfer(holder, 7n);
+  const after = await sent.wait();
+  const before = receipt.blockNumber - 1;
+  assert.ok(before >= 1 && after.blockNumber > receipt.blockNumber);
+  assert.equal(await provider.getBalance(to, before), 0n);
+  assert.equal(await provider.getBalance(to, receipt.blockNumber), 1234n);
+  assert.equal(await provider.getBalance(to), 1234n);
+  assert.equal(await provider.getTransactionCount(wallet.address, before), nonce);
+  assert.equal(await provider.getTransactionCount(wallet.address, receipt.blockNumber), nonce + 1);
+  // eth_call at a block: the token balance before and after the transfer.
+  assert.equal(await token.balanceOf(holder, { blockTag: receipt.blockNumber }), 0n);
+  assert.equal(await token.balanceOf(holder, { blockTag: after.blockNumber }), 7n);
+  assert.equal(await token.balanceOf(holder), 7n);
+  // By block hash (EIP-1898) too.
+  const block = await provider.getBlock(receipt.blockNumber);
+  const byHash = await provider.send('eth_getBalance', [to, { blockHash: block.hash }]);
+  assert.equal(BigInt(byHash), 1234n);
+  // A block after the head is refused as geth refuses it.
+  const head = await provider.getBlockNumber();
+  await assert.rejects(provider.getBalance(to, head + 1000), /header not found/);
+});
+
 test('logs by filter: address, topics, block range', async () => {
   const latest = await provider.getBlockNumber();
   const events = await token.queryFilter(token.filters.Transfer(wallet.address, other), 0, latest);
@@ -164,6 +192,8 @@ test('transaction types: legacy with and without EIP-155, EIP-2930, EIP-1559', a
     const receipt = await provider.waitForTransaction(hash, 1, 30000);
     assert.equal(receipt.status, 1, `type ${fields.type}`);
     assert.equal(receipt.type, fields.type);
+    // The access list is charged and its account warmed as on Ethereum.
+    assert.equal(receipt.gasUsed, fields.type === 1 ? 23400n : 21000n, `type ${fields.type}`);
     const seen = await provider.getTransaction(hash);
     assert.equal(seen.type, fields.type);
   }

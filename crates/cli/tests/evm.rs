@@ -69,6 +69,31 @@ fn eventually(addr: SocketAddr, method: &str, params: Value, ok: impl Fn(&Value)
     }
 }
 
+/// A browser's CORS preflight for a JSON POST from `origin`: the answer's
+/// status line and headers (names in lower case).
+fn preflight(addr: SocketAddr, origin: &str) -> (String, Vec<(String, String)>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "OPTIONS / HTTP/1.1\r\nHost: {addr}\r\nOrigin: {origin}\r\n\
+         Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\n\
+         Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let head = out.split("\r\n\r\n").next().unwrap_or_default();
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap_or_default().to_owned();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers)
+}
+
 fn quantity(v: &Value) -> u64 {
     u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }
@@ -92,6 +117,15 @@ fn ethers_and_viem_against_a_localnet_evm_paratime() {
     assert_eq!(
         quantity(&call(web3, "eth_chainId", json!([])).unwrap()),
         chain_id
+    );
+    // A localnet lets browser pages of any origin call its EVM endpoint.
+    let (status, headers) = preflight(web3, "http://localhost:3000");
+    assert!(status.contains(" 200 "), "{status} {headers:?}");
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "access-control-allow-origin" && v == "*"),
+        "{headers:?}"
     );
     let keys: Vec<String> = summary["ethereum_accounts"]
         .as_array()

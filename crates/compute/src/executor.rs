@@ -70,7 +70,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::checkpoint::{self, CheckpointInfo};
-use crate::storage::{RoundRecord, RuntimeStorage, StorageError, io_root};
+use crate::storage::{RoundRecord, RuntimeStorage, StateAtError, StorageError, io_root};
 use crate::txpool::{PoolLimits, PoolTx, TxPool};
 
 /// Signature context of batch proposals (bound to the chain).
@@ -229,6 +229,18 @@ pub struct Admitted {
     /// The caller's Ethereum address, as the runtime's check found it (for
     /// a caller signing with a `secp256k1eth` key).
     pub eth_address: Option<EthAddress>,
+}
+
+/// Why a query could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The runtime failed it, or could not be asked.
+    #[error(transparent)]
+    Host(#[from] HostError),
+    /// The round asked for is not finalized yet, or its state is not held
+    /// here.
+    #[error(transparent)]
+    State(#[from] StateAtError),
 }
 
 /// Why a transaction was not accepted.
@@ -526,17 +538,29 @@ impl Worker {
         self.inner.find_tx(hash)
     }
 
-    /// Runs a runtime query on the latest finalized state.
-    pub async fn query(&self, method: &str, args: Value) -> Result<Value, HostError> {
-        let ctx = self.inner.context_latest();
-        self.inner
+    /// Runs a runtime query on the state of finalized round `round` (its
+    /// header's round, timestamp and previous hash, its state root; see
+    /// [`RuntimeStorage::state_at`]), or on the latest state when `round`
+    /// is `None`.
+    pub async fn query(
+        &self,
+        round: Option<u64>,
+        method: &str,
+        args: Value,
+    ) -> Result<Value, QueryError> {
+        let ctx = match round {
+            Some(r) => self.inner.context_at(r)?,
+            None => self.inner.context_latest(),
+        };
+        Ok(self
+            .inner
             .host
             .query(QueryRequest {
                 ctx,
                 method: method.to_string(),
                 args,
             })
-            .await
+            .await?)
     }
 }
 
@@ -582,6 +606,34 @@ impl Inner {
                 index,
                 result,
             }))
+    }
+
+    /// The context of a query at finalized round `round`: its header's
+    /// round, timestamp and previous hash, its state root, and the consensus
+    /// height it executed at (the latest known height when its record does
+    /// not say). The latest round gets [`Self::context_latest`], so a query
+    /// naming it is the same as one naming none.
+    fn context_at(&self, round: u64) -> Result<BatchContext, StateAtError> {
+        if round == self.storage.last_header().round {
+            return Ok(self.context_latest());
+        }
+        let at = self.storage.state_at(round)?;
+        let height = match at.consensus_height {
+            0 => lock(&self.latest)
+                .as_ref()
+                .map_or(self.cfg.genesis_height, |(h, _)| *h),
+            h => h,
+        };
+        Ok(BatchContext {
+            runtime_id: self.cfg.runtime,
+            round: Round(at.header.round),
+            consensus_height: Height(height),
+            epoch: self.epoch_at(height),
+            timestamp: at.header.timestamp,
+            previous_hash: at.header.previous_hash,
+            state_root: at.root,
+            extra: self.cfg.extra.clone(),
+        })
     }
 
     /// The context of checks and queries: the latest applied round.

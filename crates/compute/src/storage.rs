@@ -80,6 +80,57 @@ pub enum StorageError {
     Checkpoint(String),
 }
 
+/// Why the state of a round cannot be read here.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateAtError {
+    /// The round is not finalized (or not applied here) yet.
+    #[error("round {round} is beyond the latest round {latest}")]
+    Ahead {
+        /// The round asked for.
+        round: u64,
+        /// The last applied round.
+        latest: u64,
+    },
+    /// This node does not hold that round's state (it restored a later
+    /// checkpoint, or the version was pruned).
+    #[error("the state of round {round} is not available on this node{}",
+        .earliest.map(|e| format!(" (its state starts at round {e})")).unwrap_or_default())]
+    Unavailable {
+        /// The round asked for.
+        round: u64,
+        /// The earliest round whose state is held, if any.
+        earliest: Option<u64>,
+    },
+    /// The storage failed.
+    #[error("{0}")]
+    Storage(String),
+}
+
+impl From<StorageError> for StateAtError {
+    fn from(e: StorageError) -> Self {
+        Self::Storage(e.to_string())
+    }
+}
+
+impl From<MkvsError> for StateAtError {
+    fn from(e: MkvsError) -> Self {
+        StorageError::from(e).into()
+    }
+}
+
+/// A finalized round whose state can be read: what a query at that round
+/// runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateAt {
+    /// The round's header.
+    pub header: BlockHeader,
+    /// The consensus height the round executed at (0 when its record does
+    /// not say: a round that ran nothing, or the genesis or restored round).
+    pub consensus_height: u64,
+    /// Its state root (version = round).
+    pub root: StateRoot,
+}
+
 fn db(e: impl std::fmt::Display) -> StorageError {
     StorageError::Db(e.to_string())
 }
@@ -560,6 +611,61 @@ impl RuntimeStorage {
         }
     }
 
+    /// The state of finalized round `round`, if this node holds it: the
+    /// round's header (from its record; the genesis header for the genesis
+    /// round; the restored header for a restored round without a record)
+    /// and its state version, which must exist with the header's root.
+    /// State versions are kept for every applied round (nothing prunes
+    /// them yet); a node that restored a checkpoint at round `R` holds none
+    /// before `R`.
+    pub fn state_at(&self, round: u64) -> Result<StateAt, StateAtError> {
+        let last = self.last_header();
+        if round > last.round {
+            return Err(StateAtError::Ahead {
+                round,
+                latest: last.round,
+            });
+        }
+        let versions = self.state.versions(self.id)?;
+        let unavailable = || StateAtError::Unavailable {
+            round,
+            earliest: versions.map(|(e, _)| e),
+        };
+        let (header, consensus_height) = match self.round(round)? {
+            Some(r) => (r.header, r.consensus_height),
+            None if round == last.round => (last, 0),
+            None if round == self.genesis.round => (self.genesis.clone(), 0),
+            None => match self.meta_header(RESTORED)? {
+                Some(h) if h.round == round => (h, 0),
+                _ => return Err(unavailable()),
+            },
+        };
+        let held = match versions {
+            // No state yet: only an empty root reads (as empty).
+            None => header.state_root == Hash::empty(),
+            Some((earliest, latest)) if (earliest..=latest).contains(&round) => {
+                match self.state.root_hash(self.id, round) {
+                    Ok(root) => root == header.state_root,
+                    Err(MkvsError::RootNotFound { .. } | MkvsError::VersionPruned { .. }) => false,
+                    Err(e) => return Err(StorageError::from(e).into()),
+                }
+            }
+            Some(_) => false,
+        };
+        if !held {
+            return Err(unavailable());
+        }
+        let root = StateRoot {
+            version: round,
+            hash: header.state_root,
+        };
+        Ok(StateAt {
+            header,
+            consensus_height,
+            root,
+        })
+    }
+
     /// Where a transaction was included: (round, index).
     pub fn tx_location(&self, hash: &Hash) -> Result<Option<(u64, u32)>, StorageError> {
         let tx = self.db.begin_read().map_err(db)?;
@@ -947,6 +1053,100 @@ mod tests {
         assert_eq!(b.state.versions(b.id).unwrap(), Some((6, 6)));
         b.apply_round(&records[6]).unwrap();
         assert_eq!(b.last_header(), a.last_header());
+    }
+
+    #[test]
+    fn past_rounds_state_is_readable_until_a_restore_replaces_it() {
+        let s = RuntimeStorage::in_memory(genesis(), None).unwrap();
+        // Nothing applied: the genesis round's empty state reads as empty.
+        let g = s.state_at(0).unwrap();
+        assert_eq!((g.header, g.consensus_height), (genesis(), 0));
+        assert_eq!(s.get(&g.root, b"a").unwrap(), None);
+        let r1 = next(&s, vec![entry(b"a", Some(b"1"))], vec![b"tx1"]);
+        s.apply_round(&r1).unwrap();
+        let r2 = next(
+            &s,
+            vec![entry(b"a", Some(b"2")), entry(b"b", Some(b"2"))],
+            vec![b"tx2"],
+        );
+        s.apply_round(&r2).unwrap();
+        let r3 = next(&s, vec![entry(b"a", None)], vec![b"tx3"]);
+        s.apply_round(&r3).unwrap();
+        let read = |round: u64, key: &[u8]| {
+            let at = s.state_at(round).unwrap();
+            s.get(&at.root, key).unwrap()
+        };
+        // Each round reads its own state, not the latest.
+        assert_eq!(read(1, b"a"), Some(b"1".to_vec()));
+        assert_eq!(read(1, b"b"), None);
+        assert_eq!(read(2, b"a"), Some(b"2".to_vec()));
+        assert_eq!(read(2, b"b"), Some(b"2".to_vec()));
+        assert_eq!(read(3, b"a"), None);
+        let at1 = s.state_at(1).unwrap();
+        assert_eq!(at1.header, r1.header);
+        assert_eq!(at1.consensus_height, 5);
+        assert_eq!(
+            at1.root,
+            StateRoot {
+                version: 1,
+                hash: r1.header.state_root
+            }
+        );
+        assert_eq!(s.state_at(3).unwrap().root, s.state_root());
+        assert_eq!(
+            s.state_at(4).unwrap_err(),
+            StateAtError::Ahead {
+                round: 4,
+                latest: 3
+            }
+        );
+        // The genesis round's state was never a version here.
+        assert_eq!(
+            s.state_at(0).unwrap_err(),
+            StateAtError::Unavailable {
+                round: 0,
+                earliest: Some(1)
+            }
+        );
+    }
+
+    #[test]
+    fn a_restored_node_has_no_state_before_its_checkpoint() {
+        let a = RuntimeStorage::in_memory(genesis(), None).unwrap();
+        a.set_checkpoint_policy(Some(policy(6, 1)));
+        let records = run_rounds(&a, 7);
+        let info = a.checkpoints().unwrap().pop().unwrap();
+        let b = RuntimeStorage::in_memory(genesis(), None).unwrap();
+        b.apply_round(&records[0]).unwrap();
+        b.apply_round(&records[1]).unwrap();
+        assert!(b.state_at(2).is_ok());
+        b.restore(&info, &chunks_of(&a, &info)).unwrap();
+        // Round 2's record stays, its state does not.
+        assert!(b.round(2).unwrap().is_some());
+        let gone = b.state_at(2).unwrap_err();
+        assert_eq!(
+            gone,
+            StateAtError::Unavailable {
+                round: 2,
+                earliest: Some(6)
+            }
+        );
+        assert_eq!(
+            gone.to_string(),
+            "the state of round 2 is not available on this node (its state starts at round 6)"
+        );
+        assert!(matches!(
+            b.state_at(4),
+            Err(StateAtError::Unavailable { round: 4, .. })
+        ));
+        // The restored round has no record but its state is there.
+        assert!(b.round(6).unwrap().is_none());
+        let at6 = b.state_at(6).unwrap();
+        assert_eq!(at6.header, info.header);
+        assert_eq!(at6.root, b.state_root());
+        b.apply_round(&records[6]).unwrap();
+        assert_eq!(b.state_at(7).unwrap().header, records[6].header);
+        assert_eq!(b.state_at(6).unwrap().root, a.state_at(6).unwrap().root,);
     }
 
     #[test]

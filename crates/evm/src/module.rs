@@ -37,8 +37,16 @@
 //! nonces, gas above `max_batch_gas`, prices below the minimum and fees
 //! the sender cannot pay. A check (not execution) also refuses, as a geth
 //! pool does, a sender whose balance is below gas limit × fee cap + value
-//! (`evm.InsufficientBalance`). Access lists are checked and counted in the
-//! intrinsic-gas check but not passed to the EVM (as Oasis).
+//! (`evm.InsufficientBalance`).
+//!
+//! An EIP-2930 or EIP-1559 transaction's access list travels in the body
+//! (`access_list` of [`Call`] and [`Create`], left out of the encoding when
+//! empty) and is given to revm, as Ethereum does: revm charges 2400 gas per
+//! listed account and 1900 per listed slot as intrinsic gas and starts with
+//! them warm (a listed slot's first `SLOAD` costs 100, not 2100). The
+//! intrinsic-gas check at decoding counts them the same way.
+//! `evm.SimulateCall` takes an access list too (`eth_call`'s
+//! `accessList`). (Oasis's EVM does not pass access lists on.)
 //!
 //! # Execution
 //!
@@ -86,6 +94,7 @@ use atoll_types::cbor::{self, Value};
 use revm::context::result::{EVMError, ExecutionResult, InvalidTransaction, Output};
 use revm::context::{BlockEnv, CfgEnv, TxEnv};
 use revm::context_interface::cfg::gas::calculate_initial_tx_gas;
+use revm::context_interface::transaction::{AccessList, AccessListItem};
 use revm::primitives::hardfork::SpecId;
 use revm::primitives::{Address as RAddress, B256, Bytes, TxKind, U256 as RU256};
 use revm::state::EvmState;
@@ -95,8 +104,8 @@ use serde_bytes::ByteBuf;
 use crate::db::{self, DbError, MODULE_NAME, StoreDb};
 use crate::tx;
 use crate::types::{
-    BalanceQuery, Call, CodeQuery, Create, Genesis, H256, LogEvent, Parameters, SimulateCallQuery,
-    StorageQuery, U256,
+    AccessTuple, BalanceQuery, Call, CodeQuery, Create, Genesis, H256, LogEvent, Parameters,
+    SimulateCallQuery, StorageQuery, U256,
 };
 
 /// The scheme of raw Ethereum transactions.
@@ -207,8 +216,22 @@ struct Run {
     to: Option<EthAddress>,
     value: RU256,
     data: Vec<u8>,
+    /// The EIP-2930 access list (pre-warmed, charged as intrinsic gas).
+    access_list: Vec<AccessTuple>,
     gas_limit: u64,
     gas_price: u128,
+}
+
+/// revm's form of an access list.
+fn revm_access_list(list: &[AccessTuple]) -> AccessList {
+    AccessList(
+        list.iter()
+            .map(|t| AccessListItem {
+                address: RAddress::from(t.address.0),
+                storage_keys: t.storage_keys.iter().map(|k| B256::from(k.0)).collect(),
+            })
+            .collect(),
+    )
 }
 
 /// The result of one EVM run.
@@ -286,6 +309,9 @@ fn run_evm(
         .gas_price(run.gas_price)
         .nonce(nonce)
         .chain_id(Some(chain_id))
+        // A non-empty list makes revm see an EIP-2930 transaction (legacy
+        // ones have no access list): it then charges and pre-warms it.
+        .access_list(revm_access_list(&run.access_list))
         .build_fill();
     let mut evm = RevmContext::mainnet()
         .with_db(database)
@@ -468,6 +494,7 @@ impl Evm {
         to: Option<EthAddress>,
         value: U256,
         data: Vec<u8>,
+        access_list: Vec<AccessTuple>,
     ) -> Result<Value, Error> {
         ctx.set_refund_unused_fee();
         let env = ctx
@@ -490,6 +517,7 @@ impl Evm {
             to,
             value: value.0,
             data,
+            access_list,
             gas_limit: ctx.gas().remaining(),
             gas_price,
         };
@@ -542,6 +570,7 @@ impl Evm {
             to: q.address,
             value: q.value.0,
             data: q.data,
+            access_list: q.access_list,
             gas_limit: q.gas_limit.min(core_params.max_batch_gas),
             gas_price,
         };
@@ -601,6 +630,7 @@ impl Evm {
             return Err(EvmError::GasLimitTooLow { needed }.into());
         }
         let value = U256(eth.value);
+        let access_list: Vec<AccessTuple> = eth.access_list.iter().map(AccessTuple::from).collect();
         let (nonce, gas_limit, public_key) = (eth.nonce, eth.gas_limit, eth.public_key);
         let (method, body) = match eth.to {
             Some(address) => (
@@ -609,6 +639,7 @@ impl Evm {
                     address,
                     value,
                     data: eth.fields.input,
+                    access_list,
                 }),
             ),
             None => (
@@ -616,6 +647,7 @@ impl Evm {
                 cbor::to_value(&Create {
                     value,
                     init_code: eth.fields.input,
+                    access_list,
                 }),
             ),
         };
@@ -757,11 +789,11 @@ impl Module for Evm {
         match method {
             "evm.Create" => {
                 let c: Create = decode_body(body)?;
-                self.execute(ctx, None, c.value, c.init_code)
+                self.execute(ctx, None, c.value, c.init_code, c.access_list)
             }
             "evm.Call" => {
                 let c: Call = decode_body(body)?;
-                self.execute(ctx, Some(c.address), c.value, c.data)
+                self.execute(ctx, Some(c.address), c.value, c.data, c.access_list)
             }
             _ => Err(CoreError::InvalidMethod(method.to_owned()).into()),
         }

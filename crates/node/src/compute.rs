@@ -25,10 +25,10 @@ use std::sync::{Arc, Mutex};
 
 use atoll_compute::checkpoint::{CheckpointInfo, CheckpointPolicy};
 use atoll_compute::executor::{
-    BoxFuture as PeerFuture, ComputeMessage, ConsensusPort, PeerPort, Worker, WorkerConfig,
-    genesis_header,
+    BoxFuture as PeerFuture, ComputeMessage, ConsensusPort, PeerPort, QueryError, Worker,
+    WorkerConfig, genesis_header,
 };
-use atoll_compute::storage::{RoundRecord, RuntimeStorage};
+use atoll_compute::storage::{RoundRecord, RuntimeStorage, StateAtError};
 use atoll_compute::txpool::PoolLimits;
 use atoll_consensus::genesis::Genesis;
 use atoll_consensus::services::registry::Registry;
@@ -597,18 +597,23 @@ impl RuntimeApi for Compute {
     fn query(
         &self,
         runtime: Namespace,
+        round: Option<u64>,
         method: String,
         args: Cbor,
     ) -> BoxFuture<'_, Result<Cbor, ApiError>> {
         Box::pin(async move {
             let w = self.get(runtime)?;
-            w.query(&method, args).await.map_err(|e| match e {
-                HostError::Runtime(r) => ApiError::Tx(atoll_consensus::error::TxError {
-                    module: r.module,
-                    code: r.code,
-                    message: r.message,
-                }),
-                other => ApiError::Internal(other.to_string()),
+            w.query(round, &method, args).await.map_err(|e| match e {
+                QueryError::Host(HostError::Runtime(r)) => {
+                    ApiError::Tx(atoll_consensus::error::TxError {
+                        module: r.module,
+                        code: r.code,
+                        message: r.message,
+                    })
+                }
+                QueryError::State(StateAtError::Storage(why)) => ApiError::Internal(why),
+                QueryError::State(why) => ApiError::NotFound(why.to_string()),
+                QueryError::Host(other) => ApiError::Internal(other.to_string()),
             })
         })
     }

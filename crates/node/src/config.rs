@@ -39,11 +39,15 @@
 //! genesis = "runtime-genesis.cbor"
 //! web3 = "127.0.0.1:8545"         # optional: the runtime's Ethereum JSON-RPC
 //! web3_max_log_rounds = 100       # optional: most blocks per eth_getLogs
+//! web3_cors = ["*"]               # optional: origins browsers may call from
 //! ```
 //!
 //! `web3` (EVM runtimes only) serves the Ethereum JSON-RPC of that runtime
 //! over HTTP and WebSocket on one address (see `atoll_web3`), with its
-//! index in `<data_dir>/runtimes/<id>/web3`.
+//! index in `<data_dir>/runtimes/<id>/web3`. `web3_cors` lists the origins
+//! whose pages may call it from a browser (`"*"`: any; entries such as
+//! `"https://app.example"` or `"http://localhost:3000"`); by default none,
+//! as geth, so browsers refuse cross-origin calls.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -285,6 +289,10 @@ pub struct RuntimeSection {
     /// Most blocks one `eth_getLogs` may span.
     #[serde(default = "default_web3_log_rounds")]
     pub web3_max_log_rounds: u64,
+    /// Origins allowed to call the Ethereum JSON-RPC from a browser (CORS):
+    /// `"*"` for any, or `http(s)://host[:port]`. Empty: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub web3_cors: Vec<String>,
 }
 
 fn default_web3_log_rounds() -> u64 {
@@ -376,6 +384,10 @@ impl NodeConfig {
                     r.id
                 ));
             }
+            for origin in &r.web3_cors {
+                atoll_web3::check_cors_origin(origin)
+                    .map_err(|e| format!("runtime {}: web3_cors: {e}", r.id))?;
+            }
         }
         Ok(())
     }
@@ -434,15 +446,24 @@ id = "8000000000000000000000000000000000000000000000000000000000000002"
 binary = "atoll-runtime-evm"
 web3 = "127.0.0.1:8546"
 web3_max_log_rounds = 500
+web3_cors = ["https://app.example", "http://localhost:3000"]
 "#
         );
         let c = NodeConfig::parse(&text).unwrap();
         assert_eq!(c.runtimes[0].web3, Some("127.0.0.1:8545".parse().unwrap()));
         assert_eq!(c.runtimes[0].web3_max_log_rounds, 100);
         assert_eq!(c.runtimes[1].web3_max_log_rounds, 500);
+        assert!(c.runtimes[0].web3_cors.is_empty());
+        assert_eq!(
+            c.runtimes[1].web3_cors,
+            vec!["https://app.example", "http://localhost:3000"]
+        );
         assert_eq!(NodeConfig::parse(&c.to_toml().unwrap()).unwrap(), c);
         assert!(NodeConfig::parse(&text.replace("= 500", "= 0")).is_err());
         assert!(NodeConfig::parse(&text.replace("127.0.0.1:8546", "nowhere")).is_err());
+        assert!(NodeConfig::parse(&text.replace("https://app.example", "*")).is_ok());
+        let bad = NodeConfig::parse(&text.replace("https://app.example", "app.example"));
+        assert!(bad.unwrap_err().to_string().contains("web3_cors"));
     }
 
     #[test]

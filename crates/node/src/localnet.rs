@@ -389,8 +389,10 @@ impl Layout {
                             .then(free_port)
                             .transpose()?
                             .map(|port| SocketAddr::from(([127, 0, 0, 1], port))),
-                        // A development network: logs of any range.
+                        // A development network: logs of any range, and
+                        // browser dApps from any origin.
                         web3_max_log_rounds: 100_000,
+                        web3_cors: if r.web3 { vec!["*".into()] } else { Vec::new() },
                         idle_round_ms: r.idle_round_ms,
                     })
                 })

@@ -40,11 +40,17 @@ pub async fn start(
             addr,
             Web3Config {
                 max_log_rounds: r.web3_max_log_rounds,
+                cors: r.web3_cors.clone(),
                 ..Web3Config::default()
             },
         )
         .await?;
-        info!(runtime = %id, addr = %server.local_addr(), "web3 JSON-RPC listening");
+        info!(
+            runtime = %id,
+            addr = %server.local_addr(),
+            cors = ?r.web3_cors,
+            "web3 JSON-RPC listening"
+        );
         out.push((id, server));
     }
     Ok(out)

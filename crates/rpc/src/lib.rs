@@ -559,13 +559,14 @@ fn runtime_methods(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Regist
         let id: String = seq.next()?;
         let method: String = seq.next()?;
         let args: Option<String> = seq.optional_next()?;
+        let round: Option<u64> = seq.optional_next()?;
         let (api, id) = runtime_api(&ctx, &id)?;
         let args = match args {
             Some(a) => atoll_types::cbor::from_slice::<atoll_types::cbor::Value>(&decode_tx(&a)?)
                 .map_err(|e| ApiError::InvalidParams(format!("args: not CBOR: {e}")))?,
             None => atoll_types::cbor::Value::Null,
         };
-        let result = api.query(id, method, args).await?;
+        let result = api.query(id, round, method, args).await?;
         let cbor =
             atoll_types::cbor::to_vec(&result).map_err(|e| ApiError::Internal(e.to_string()))?;
         Ok::<Value, ErrorObjectOwned>(json!({

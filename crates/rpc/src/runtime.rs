@@ -6,7 +6,7 @@
 //! | `runtime_list` | — | ids of the runtimes this node serves |
 //! | `runtime_submitTx` | `[runtime_id, tx, wait?]`: the runtime transaction's CBOR, base64 or `0x` hex | `{hash}`, or with `wait`: `{hash, round, index, result}` once a finalized round holds it |
 //! | `runtime_submitTxs` | `[runtime_id, [tx, ...]]` (at most [`crate::MAX_BULK_TXS`]) | per transaction, in order: `{hash}` or `{error: {code, message, data?}}` |
-//! | `runtime_query` | `[runtime_id, method, args?]`: `args` is CBOR (base64 or `0x` hex; CBOR `null` when absent) | `{result, cbor}`: the answer as JSON and as base64 CBOR |
+//! | `runtime_query` | `[runtime_id, method, args?, round?]`: `args` is CBOR (base64 or `0x` hex; CBOR `null` when absent); `round` a finalized round whose state to query (the latest when absent) | `{result, cbor}`: the answer as JSON and as base64 CBOR; `-32004` (not found) for a round after the latest or one whose state this node does not hold |
 //! | `runtime_getBlock` | `[runtime_id, round?]` (latest when absent) | the finalized block: header, consensus height, transaction hashes |
 //! | `runtime_getTransactions` | `[runtime_id, round]` | the round's transactions with their results |
 //! | `runtime_getTransaction` | `[runtime_id, hash]` | `{round, index, result}` |
@@ -74,10 +74,14 @@ pub trait RuntimeApi: Send + Sync + 'static {
         let _ = (runtime, hash);
         None
     }
-    /// Runs a query on the latest finalized state.
+    /// Runs a query on the state of finalized round `round`, or on the
+    /// latest finalized state when `round` is `None`. A round after the
+    /// latest, or one whose state this node does not hold (before a
+    /// checkpoint it restored), is [`ApiError::NotFound`] with the reason.
     fn query(
         &self,
         runtime: Namespace,
+        round: Option<u64>,
         method: String,
         args: Cbor,
     ) -> BoxFuture<'_, Result<Cbor, ApiError>>;

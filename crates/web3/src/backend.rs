@@ -1,7 +1,8 @@
 //! Everything the gateway asks of the runtime, in one place: the query
 //! names and argument shapes, transaction submission, and the finalized
-//! rounds the indexer reads. All queries run on the latest finalized state
-//! (the runtime API has no historical queries).
+//! rounds the indexer reads. State queries take the round whose state they
+//! read (`None`: the latest finalized state); parameters are always read
+//! at the latest.
 //!
 //! | what | query | arguments (CBOR) | answer |
 //! |---|---|---|---|
@@ -12,8 +13,8 @@
 //! | balance | `evm.Balance` | `{address: 20 bytes}` | big-endian bytes (or an integer) |
 //! | code | `evm.Code` | `{address}` | bytes |
 //! | storage | `evm.Storage` | `{address, index: 32 bytes}` | 32 bytes |
-//! | `eth_call` | `evm.SimulateCall` | `{gas_price, gas_limit, caller, address?, value, data}` | output bytes |
-//! | `eth_estimateGas` | `core.EstimateGasForCaller` | `{caller: {eth_address}, tx: evm.Call {address, value, data} / evm.Create {value, init_code}, propagate_failures: true}` | `u64` |
+//! | `eth_call` | `evm.SimulateCall` | `{gas_price, gas_limit, caller, address?, value, data, access_list?}` | output bytes |
+//! | `eth_estimateGas` | `core.EstimateGasForCaller` | `{caller: {eth_address}, tx: evm.Call {address, value, data, access_list?} / evm.Create {value, init_code, access_list?}, propagate_failures: true}` | `u64` |
 //!
 //! 256-bit amounts (`value`, `gas_price`) are sent as 32 big-endian bytes
 //! (the `evm` module's `U256`); addresses as 20-byte strings.
@@ -29,7 +30,7 @@ use atoll_types::cbor::{self, Value as Cbor};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Web3Error, parse_revert};
-use crate::types::{H160, H256, U256};
+use crate::types::{AccessListItem, H160, H256, U256};
 
 /// The auth proof naming an Ethereum-signed transaction.
 pub const ETHEREUM_PROOF: &str = "evm.ethereum.v0";
@@ -155,6 +156,34 @@ pub struct SimulateCall {
     pub value: U256,
     /// Call data (init code for a creation).
     pub data: Vec<u8>,
+    /// The EIP-2930 access list (`accessList`), given to the EVM.
+    pub access_list: Vec<AccessListItem>,
+}
+
+/// An access list as the `evm` module's bodies carry it (`access_list`:
+/// `[{address, storage_keys: [32 bytes]}]`), `None` when empty (left out,
+/// as the module encodes it).
+fn access_list_arg(list: &[AccessListItem]) -> Option<Cbor> {
+    (!list.is_empty()).then(|| {
+        Cbor::Array(
+            list.iter()
+                .map(|item| {
+                    map(vec![
+                        ("address", Cbor::Bytes(item.address.0.to_vec())),
+                        (
+                            "storage_keys",
+                            Cbor::Array(
+                                item.storage_keys
+                                    .iter()
+                                    .map(|k| Cbor::Bytes(k.0.to_vec()))
+                                    .collect(),
+                            ),
+                        ),
+                    ])
+                })
+                .collect(),
+        )
+    })
 }
 
 /// The runtime, as the gateway uses it.
@@ -201,10 +230,24 @@ impl Backend {
     }
 
     async fn query(&self, method: &str, args: Cbor) -> Result<Cbor, Web3Error> {
-        self.api
-            .query(self.runtime, method.to_owned(), args)
-            .await
-            .map_err(query_error)
+        self.query_at(None, method, args).await
+    }
+
+    /// A query on the state of round `at` (the latest when `None`). A round
+    /// whose state the node does not hold is refused with "historical state
+    /// is not available" and the node's reason.
+    async fn query_at(&self, at: Option<u64>, method: &str, args: Cbor) -> Result<Cbor, Web3Error> {
+        let out = self
+            .api
+            .query(self.runtime, at, method.to_owned(), args)
+            .await;
+        match (out, at) {
+            (Ok(v), _) => Ok(v),
+            (Err(ApiError::NotFound(why)), Some(n)) => Err(Web3Error::server(format!(
+                "historical state is not available for block {n}: {why}"
+            ))),
+            (Err(e), _) => Err(query_error(e)),
+        }
     }
 
     fn unexpected(method: &str) -> Web3Error {
@@ -247,22 +290,23 @@ impl Backend {
         }
     }
 
-    /// An account's nonce.
-    pub async fn nonce(&self, address: &H160) -> Result<u64, Web3Error> {
+    /// An account's nonce at round `at` (the latest when `None`).
+    pub async fn nonce(&self, address: &H160, at: Option<u64>) -> Result<u64, Web3Error> {
         let args = cbor::to_value(&atoll_runtime_sdk::modules::accounts::NonceQuery {
             address: account_of(address),
         })
         .map_err(|e| Web3Error::Internal(e.to_string()))?;
-        let v = self.query(ACCOUNTS_NONCE, args).await?;
+        let v = self.query_at(at, ACCOUNTS_NONCE, args).await?;
         as_u128(&v)
             .and_then(|v| u64::try_from(v).ok())
             .ok_or_else(|| Self::unexpected(ACCOUNTS_NONCE))
     }
 
-    /// An account's balance.
-    pub async fn balance(&self, address: &H160) -> Result<U256, Web3Error> {
+    /// An account's balance at round `at` (the latest when `None`).
+    pub async fn balance(&self, address: &H160, at: Option<u64>) -> Result<U256, Web3Error> {
         let v = self
-            .query(
+            .query_at(
+                at,
                 EVM_BALANCE,
                 map(vec![("address", Cbor::Bytes(address.0.to_vec()))]),
             )
@@ -270,10 +314,11 @@ impl Backend {
         as_u256(&v).ok_or_else(|| Self::unexpected(EVM_BALANCE))
     }
 
-    /// A contract's code (empty for none).
-    pub async fn code(&self, address: &H160) -> Result<Vec<u8>, Web3Error> {
+    /// A contract's code at round `at` (empty for none).
+    pub async fn code(&self, address: &H160, at: Option<u64>) -> Result<Vec<u8>, Web3Error> {
         let v = self
-            .query(
+            .query_at(
+                at,
                 EVM_CODE,
                 map(vec![("address", Cbor::Bytes(address.0.to_vec()))]),
             )
@@ -285,10 +330,16 @@ impl Backend {
         }
     }
 
-    /// A storage slot.
-    pub async fn storage(&self, address: &H160, index: &H256) -> Result<H256, Web3Error> {
+    /// A storage slot at round `at`.
+    pub async fn storage(
+        &self,
+        address: &H160,
+        index: &H256,
+        at: Option<u64>,
+    ) -> Result<H256, Web3Error> {
         let v = self
-            .query(
+            .query_at(
+                at,
                 EVM_STORAGE,
                 map(vec![
                     ("address", Cbor::Bytes(address.0.to_vec())),
@@ -317,13 +368,21 @@ impl Backend {
         if let Some(a) = call.address {
             entries.push(("address", Cbor::Bytes(a.0.to_vec())));
         }
+        if let Some(list) = access_list_arg(&call.access_list) {
+            entries.push(("access_list", list));
+        }
         map(entries)
     }
 
-    /// Simulates a call on the latest state: its output.
-    pub async fn simulate_call(&self, call: &SimulateCall) -> Result<Vec<u8>, Web3Error> {
+    /// Simulates a call on the state of round `at` (the latest when
+    /// `None`): its output.
+    pub async fn simulate_call(
+        &self,
+        call: &SimulateCall,
+        at: Option<u64>,
+    ) -> Result<Vec<u8>, Web3Error> {
         let v = self
-            .query(EVM_SIMULATE_CALL, Self::simulate_args(call))
+            .query_at(at, EVM_SIMULATE_CALL, Self::simulate_args(call))
             .await?;
         match v {
             Cbor::Bytes(b) => Ok(b),
@@ -338,23 +397,27 @@ impl Backend {
     /// init_code}` (fee and signers are the runtime's business).
     pub fn estimate_args(call: &SimulateCall) -> Result<Cbor, Web3Error> {
         let value = Cbor::Bytes(call.value.0.to_vec());
-        let (method, body) = match call.address {
+        let (method, mut entries) = match call.address {
             Some(a) => (
                 EVM_CALL,
-                map(vec![
+                vec![
                     ("address", Cbor::Bytes(a.0.to_vec())),
                     ("value", value),
                     ("data", Cbor::Bytes(call.data.clone())),
-                ]),
+                ],
             ),
             None => (
                 EVM_CREATE,
-                map(vec![
+                vec![
                     ("value", value),
                     ("init_code", Cbor::Bytes(call.data.clone())),
-                ]),
+                ],
             ),
         };
+        if let Some(list) = access_list_arg(&call.access_list) {
+            entries.push(("access_list", list));
+        }
+        let body = map(entries);
         let tx = cbor::to_value(&Transaction::new(method, body))
             .map_err(|e| Web3Error::Internal(e.to_string()))?;
         Ok(map(vec![
@@ -367,9 +430,16 @@ impl Backend {
         ]))
     }
 
-    /// Estimates the gas of a call (a revert is reported as one).
-    pub async fn estimate_gas(&self, call: &SimulateCall) -> Result<u64, Web3Error> {
-        let v = self.query(ESTIMATE_GAS, Self::estimate_args(call)?).await?;
+    /// Estimates the gas of a call on the state of round `at` (a revert is
+    /// reported as one).
+    pub async fn estimate_gas(
+        &self,
+        call: &SimulateCall,
+        at: Option<u64>,
+    ) -> Result<u64, Web3Error> {
+        let v = self
+            .query_at(at, ESTIMATE_GAS, Self::estimate_args(call)?)
+            .await?;
         as_u128(&v)
             .and_then(|v| u64::try_from(v).ok())
             .ok_or_else(|| Self::unexpected(ESTIMATE_GAS))

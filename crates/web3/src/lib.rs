@@ -7,9 +7,9 @@
 //! and an indexer task that follows the runtime's finalized rounds into a
 //! `redb` database ([`index`]). Everything about blocks, transactions,
 //! receipts and logs is answered from the index; balances, nonces, code,
-//! storage, calls and gas estimates are runtime queries on the latest state
-//! ([`backend`] lists them); transactions are submitted to the node's pool
-//! for the runtime.
+//! storage, calls and gas estimates are runtime queries on the state of the
+//! block asked for ([`backend`] lists them); transactions are submitted to
+//! the node's pool for the runtime.
 //!
 //! # Methods
 //!
@@ -39,14 +39,22 @@
 //!   not a block).
 //! - **State queries** (`eth_getBalance`, `eth_getTransactionCount`,
 //!   `eth_getCode`, `eth_getStorageAt`, `eth_call`, `eth_estimateGas`) run
-//!   on the runtime's latest state: a block other than the latest (by
-//!   number, hash or EIP-1898 object) is refused with "historical state is
-//!   not available". `eth_getTransactionCount(addr, "pending")` also counts
-//!   transactions this gateway submitted that are not yet executed.
+//!   on the state of the block they name: a number, `earliest`, a hash, or
+//!   an EIP-1898 object (`{blockNumber}` or `{blockHash,
+//!   requireCanonical}`; every indexed block is canonical) is the runtime
+//!   query at that round's state root (the node keeps every round's state
+//!   version); `latest`, `pending`, `safe`, `finalized` or no block is the
+//!   latest state. A block after the last indexed one, or a hash not
+//!   indexed, is "header not found" (as geth); a round whose state the node
+//!   does not hold (a node that restored a checkpoint has none before it)
+//!   is "historical state is not available for block N: <why>".
+//!   `eth_getTransactionCount(addr, "pending")` also counts transactions
+//!   this gateway submitted that are not yet executed.
 //! - `eth_call` and `eth_estimateGas` map to `evm.SimulateCall` and the
 //!   gas estimation query; the gas of `eth_call` is capped at
-//!   [`Web3Config::gas_cap`] and the block gas limit. A state override
-//!   argument is accepted and ignored. A revert is error code 3, message
+//!   [`Web3Config::gas_cap`] and the block gas limit. An `accessList` in
+//!   the call object is given to the EVM (charged and pre-warmed as in a
+//!   transaction). A state override argument is accepted and ignored. A revert is error code 3, message
 //!   `execution reverted[: reason]`, `data` the revert data.
 //! - `eth_sendRawTransaction` decodes and checks the transaction first
 //!   (with the runtime's decoder, `atoll_evm::tx`: signature values, chain
@@ -65,8 +73,14 @@
 //! - Installed filters: at most [`Web3Config::max_filters`], each dropped
 //!   after [`Web3Config::filter_timeout`] without a poll.
 //!
+//! - **CORS**: with [`Web3Config::cors`] set (`web3_cors` in `node.toml`;
+//!   `atoll localnet` sets `["*"]`), the HTTP endpoint answers preflight
+//!   `OPTIONS` requests (methods `POST`, `GET`; any request headers; cached
+//!   600 s) and adds `Access-Control-Allow-Origin` to answers for allowed
+//!   origins, so browser dApps can call it. Unset: no CORS headers.
+//!
 //! Not served: `eth_sign*`, `eth_sendTransaction` (no keys here),
-//! `debug_*`, `trace_*`, `txpool_*`, pending blocks, CORS headers.
+//! `debug_*`, `trace_*`, `txpool_*`, pending blocks.
 
 pub mod backend;
 pub mod batch;
@@ -89,8 +103,10 @@ use std::time::Duration;
 
 use atoll_rpc::RuntimeApi;
 use atoll_types::Namespace;
+use http::{HeaderValue, Method};
 use jsonrpsee::server::{Server, ServerHandle};
 use tokio::sync::{broadcast, watch};
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::backend::Backend;
 use crate::index::Index;
@@ -120,6 +136,12 @@ pub struct Web3Config {
     pub max_connections: u32,
     /// What `web3_clientVersion` answers.
     pub client_version: String,
+    /// Origins whose browser pages may call the HTTP endpoint (CORS):
+    /// `"*"` for any, or origins as browsers send them
+    /// (`"https://app.example"`, `"http://localhost:3000"`). Empty (the
+    /// default, as geth): no CORS headers, so browsers refuse cross-origin
+    /// calls. See [`check_cors_origin`].
+    pub cors: Vec<String>,
 }
 
 impl Default for Web3Config {
@@ -133,6 +155,7 @@ impl Default for Web3Config {
             max_request_bytes: 5 << 20,
             max_connections: 1_000,
             client_version: format!("atoll/v{}", env!("CARGO_PKG_VERSION")),
+            cors: Vec::new(),
         }
     }
 }
@@ -149,6 +172,61 @@ pub enum ServeError {
     /// The method table could not be built (a programming error).
     #[error("web3 rpc setup: {0}")]
     Setup(String),
+    /// A CORS origin is not one.
+    #[error("web3 cors: {0}")]
+    Cors(String),
+}
+
+/// How long a browser may cache a preflight answer.
+const CORS_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// Checks an entry of [`Web3Config::cors`]: `"*"`, or `http://` or
+/// `https://` followed by a host (and port), with no path, as the
+/// `Origin` header carries it.
+pub fn check_cors_origin(origin: &str) -> Result<(), String> {
+    if origin == "*" {
+        return Ok(());
+    }
+    let host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .ok_or_else(|| format!("{origin:?}: an origin is \"*\" or http(s)://host[:port]"))?;
+    if host.is_empty()
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
+    {
+        return Err(format!(
+            "{origin:?}: an origin is \"*\" or http(s)://host[:port], without a path"
+        ));
+    }
+    Ok(())
+}
+
+/// The CORS layer for `origins` (none when empty): preflight `OPTIONS`
+/// answered for `POST` and `GET` with any request headers, and
+/// `Access-Control-Allow-Origin` on answers to allowed origins. Origins are
+/// compared as browsers send them (scheme and host in lower case).
+fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, ServeError> {
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let layer = CorsLayer::new()
+        .allow_methods([Method::POST, Method::GET])
+        .allow_headers(Any)
+        .max_age(CORS_MAX_AGE);
+    if origins.iter().any(|o| o == "*") {
+        return Ok(Some(layer.allow_origin(Any)));
+    }
+    let list = origins
+        .iter()
+        .map(|o| {
+            check_cors_origin(o).map_err(ServeError::Cors)?;
+            HeaderValue::from_str(&o.to_ascii_lowercase())
+                .map_err(|e| ServeError::Cors(format!("{o:?}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(layer.allow_origin(AllowOrigin::list(list))))
 }
 
 /// A running gateway: server and indexer.
@@ -191,6 +269,7 @@ pub async fn serve(
     addr: SocketAddr,
     config: Web3Config,
 ) -> Result<Web3Server, ServeError> {
+    let cors = cors_layer(&config.cors)?;
     let index = Arc::new(Index::open(index_dir)?);
     let backend = Backend::new(api, runtime);
     let recent = Arc::new(eth::RecentTxs::new(RECENT_TXS));
@@ -205,6 +284,7 @@ pub async fn serve(
         usize::try_from(config.max_request_bytes.saturating_mul(4)).unwrap_or(usize::MAX);
     let server = Server::builder()
         .set_config(server_config)
+        .set_http_middleware(tower::ServiceBuilder::new().option_layer(cors))
         .set_rpc_middleware(
             jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
                 .layer_fn(move |s| batch::ConcurrentBatches::new(s, max_response_bytes)),

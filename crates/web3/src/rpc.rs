@@ -126,31 +126,27 @@ impl Ctx {
         }
     }
 
-    /// Checks that a state query may run at `id`: the runtime serves only
-    /// its latest state, so only the latest block (or a tag meaning it).
-    fn check_state_block(&self, id: Option<BlockId>) -> Result<(), Web3Error> {
-        let id = id.unwrap_or_default();
-        let last = self.last()?;
-        let n = match id {
+    /// The round whose state a state query at `id` reads: `None` for the
+    /// latest state (`latest`, `pending`, `safe`, `finalized`, or no block
+    /// given), else the indexed block's round (by number, `earliest`, hash,
+    /// or EIP-1898 object; every indexed block is canonical). A block after
+    /// the last indexed one, or a hash not indexed, is "header not found",
+    /// as geth says.
+    fn state_round(&self, id: Option<BlockId>) -> Result<Option<u64>, Web3Error> {
+        let not_found = || Web3Error::server("header not found");
+        let n = match id.unwrap_or_default() {
             BlockId::Number(BlockNumber::Tag(
                 BlockTag::Latest | BlockTag::Pending | BlockTag::Safe | BlockTag::Finalized,
-            )) => return Ok(()),
-            BlockId::Number(BlockNumber::Tag(BlockTag::Earliest)) => self.index.first()?,
-            BlockId::Number(BlockNumber::Number(n)) => Some(n),
-            BlockId::Hash(h) => Some(
-                self.index
-                    .block_number(&h)?
-                    .ok_or_else(|| Web3Error::server("header not found"))?,
-            ),
+            )) => return Ok(None),
+            BlockId::Number(BlockNumber::Tag(BlockTag::Earliest)) => {
+                self.index.first()?.ok_or_else(not_found)?
+            }
+            BlockId::Number(BlockNumber::Number(n)) => n,
+            BlockId::Hash(h) => self.index.block_number(&h)?.ok_or_else(not_found)?,
         };
-        match (n, last) {
-            (Some(n), Some(last)) if n == last => Ok(()),
-            (Some(n), Some(last)) if n > last => Err(Web3Error::server("header not found")),
-            (Some(n), Some(last)) => Err(Web3Error::server(format!(
-                "historical state is not available: only the latest block ({last}) can be queried, not block {n}"
-            ))),
-            (None, None) => Ok(()),
-            _ => Err(Web3Error::server("header not found")),
+        match self.last()? {
+            Some(last) if n <= last => Ok(Some(n)),
+            _ => Err(not_found()),
         }
     }
 
@@ -231,6 +227,7 @@ impl Ctx {
             address: req.to,
             value: req.value.unwrap_or_default(),
             data: req.call_data(),
+            access_list: req.access_list.clone().unwrap_or_default(),
         })
     }
 
@@ -377,7 +374,7 @@ impl Ctx {
             Err(atoll_rpc::ApiError::Tx(t)) => {
                 let from = sender(&tx)?;
                 let nonce = if t.message.to_ascii_lowercase().contains("nonce") {
-                    match self.backend.nonce(&from).await {
+                    match self.backend.nonce(&from, None).await {
                         Ok(n) if tx.fields().nonce < n => NonceOrder::Low,
                         Ok(_) => NonceOrder::High,
                         Err(_) => NonceOrder::Unknown,
@@ -600,16 +597,16 @@ pub(crate) fn methods(ctx: Ctx) -> Result<RpcModule<Ctx>, RegisterMethodError> {
     method!(m, "eth_getBalance", |a, ctx| {
         a.at_most(2)?;
         let who: H160 = a.req(0)?;
-        ctx.check_state_block(a.opt(1)?)?;
-        Ok(json!(ctx.backend.balance(&who).await?))
+        let at = ctx.state_round(a.opt(1)?)?;
+        Ok(json!(ctx.backend.balance(&who, at).await?))
     });
     method!(m, "eth_getTransactionCount", |a, ctx| {
         a.at_most(2)?;
         let who: H160 = a.req(0)?;
-        let at: Option<BlockId> = a.opt(1)?;
-        ctx.check_state_block(at)?;
-        let mut n = ctx.backend.nonce(&who).await?;
-        if at == Some(BlockId::Number(BlockNumber::Tag(BlockTag::Pending)))
+        let id: Option<BlockId> = a.opt(1)?;
+        let at = ctx.state_round(id)?;
+        let mut n = ctx.backend.nonce(&who, at).await?;
+        if id == Some(BlockId::Number(BlockNumber::Tag(BlockTag::Pending)))
             && let Some(p) = ctx.pending_nonce(&who)
         {
             n = n.max(p);
@@ -619,35 +616,39 @@ pub(crate) fn methods(ctx: Ctx) -> Result<RpcModule<Ctx>, RegisterMethodError> {
     method!(m, "eth_getCode", |a, ctx| {
         a.at_most(2)?;
         let who: H160 = a.req(0)?;
-        ctx.check_state_block(a.opt(1)?)?;
-        Ok(json!(Bytes(ctx.backend.code(&who).await?)))
+        let at = ctx.state_round(a.opt(1)?)?;
+        Ok(json!(Bytes(ctx.backend.code(&who, at).await?)))
     });
     method!(m, "eth_getStorageAt", |a, ctx| {
         a.at_most(3)?;
         let who: H160 = a.req(0)?;
         let slot: U256 = a.req(1)?;
-        ctx.check_state_block(a.opt(2)?)?;
-        Ok(json!(ctx.backend.storage(&who, &H256(slot.0)).await?))
+        let at = ctx.state_round(a.opt(2)?)?;
+        Ok(json!(ctx.backend.storage(&who, &H256(slot.0), at).await?))
     });
     method!(m, "eth_call", |a, ctx| {
         // A third argument (state overrides) is accepted and ignored.
         a.at_most(3)?;
         let req: CallRequest = a.req(0)?;
-        ctx.check_state_block(a.opt(1)?)?;
+        let at = ctx.state_round(a.opt(1)?)?;
         ctx.check_call_chain(&req).await?;
         let (gas_limit, _) = ctx.fee_params().await?;
         let cap = ctx.config.gas_cap.min(gas_limit.max(1));
         let call = ctx.call_of(&req, cap)?;
-        Ok(json!(Bytes(ctx.backend.simulate_call(&call).await?)))
+        Ok(json!(Bytes(ctx.backend.simulate_call(&call, at).await?)))
     });
     method!(m, "eth_estimateGas", |a, ctx| {
         a.at_most(3)?;
         let req: CallRequest = a.req(0)?;
-        ctx.check_state_block(a.opt(1)?)?;
+        let at = ctx.state_round(a.opt(1)?)?;
         ctx.check_call_chain(&req).await?;
         let (gas_limit, _) = ctx.fee_params().await?;
         let call = ctx.call_of(&req, gas_limit.max(1))?;
-        Ok(json!(qty(ctx.backend.estimate_gas(&call).await?.into())))
+        Ok(json!(qty(ctx
+            .backend
+            .estimate_gas(&call, at)
+            .await?
+            .into())))
     });
     method!(m, "eth_sendRawTransaction", |a, ctx| {
         a.at_most(1)?;

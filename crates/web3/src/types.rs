@@ -424,7 +424,8 @@ pub struct CallRequest {
     pub input: Option<Bytes>,
     /// Ignored (the runtime checks no nonce in simulations).
     pub nonce: Option<Qty>,
-    /// Ignored.
+    /// The EIP-2930 access list, given to the EVM (charged and pre-warmed
+    /// as in a transaction).
     pub access_list: Option<Vec<AccessListItem>>,
     /// Ignored.
     #[serde(rename = "type")]

@@ -2,8 +2,11 @@
 
 use atoll_crypto::secp256k1::EthAddress;
 use atoll_evm::asm::deployer;
+use atoll_evm::asm::{Asm, op};
 use atoll_evm::tx::{self, U256};
-use atoll_evm::types::{CodeQuery, H256, LogEvent, SimulateCallQuery, StorageQuery, U256 as WU256};
+use atoll_evm::types::{
+    AccessTuple, CodeQuery, H256, LogEvent, SimulateCallQuery, StorageQuery, U256 as WU256,
+};
 use atoll_runtime_sdk::modules::accounts;
 use atoll_runtime_sdk::modules::core::{CallerAddress, EstimateGasForCallerQuery};
 use atoll_runtime_sdk::types::{CallResult, Transaction};
@@ -166,6 +169,7 @@ fn deploy_call_logs_revert_and_queries() {
         address: Some(counter),
         value: WU256::default(),
         data,
+        access_list: Vec::new(),
     };
     let out: serde_bytes::ByteBuf = net.query("evm.SimulateCall", &sim(vec![3])).unwrap();
     assert_eq!(U256::from_be_slice(&out), U256::from(1u64));
@@ -186,6 +190,7 @@ fn estimates_suffice_and_reverts_are_reported() {
             address: counter,
             value: WU256::default(),
             data,
+            access_list: Vec::new(),
         })
         .unwrap()
     };
@@ -475,4 +480,163 @@ fn check_refuses_the_unaffordable_and_batches_agree() {
     }
     assert_eq!(fetched, vec![want.into_iter().collect::<Vec<_>>()]);
     assert_eq!(net.store, before, "a check changed the state");
+}
+
+/// A contract that reads slot 7 and stops: `PUSH1 7 SLOAD POP STOP`, 3 +
+/// SLOAD + 2 gas.
+fn slot_reader(net: &mut Net) -> EthAddress {
+    let alice = addr(&ALICE);
+    let nonce = net.nonce(&alice);
+    let code = Asm::new()
+        .push_u(7)
+        .op(op::SLOAD)
+        .op(op::POP)
+        .op(op::STOP)
+        .build();
+    let r = net.run(&[legacy(&ALICE, nonce, None, 0, deployer(&code), 200_000)]);
+    assert!(r.results[0].result.is_success(), "{:?}", r.results[0]);
+    tx::create_address(&alice, nonce)
+}
+
+fn slot(n: u8) -> [u8; 32] {
+    let mut s = [0u8; 32];
+    s[31] = n;
+    s
+}
+
+fn eip2930_call(nonce: u64, to: EthAddress, access_list: Vec<tx::AccessListItem>) -> Vec<u8> {
+    wrap(
+        &tx::sign_eip2930(
+            &tx::AccessListTx {
+                chain_id: CHAIN_ID,
+                nonce,
+                gas_price: U256::from(MIN_PRICE),
+                gas_limit: 100_000,
+                to: Some(to),
+                value: U256::ZERO,
+                input: Vec::new(),
+                access_list,
+            },
+            &ALICE,
+        )
+        .unwrap(),
+    )
+}
+
+fn eip1559_call(nonce: u64, to: EthAddress, access_list: Vec<tx::AccessListItem>) -> Vec<u8> {
+    wrap(
+        &tx::sign_eip1559(
+            &tx::DynamicFeeTx {
+                chain_id: CHAIN_ID,
+                nonce,
+                max_priority_fee_per_gas: U256::from(1u64),
+                max_fee_per_gas: U256::from(2 * MIN_PRICE),
+                gas_limit: 100_000,
+                to: Some(to),
+                value: U256::ZERO,
+                input: Vec::new(),
+                access_list,
+            },
+            &ALICE,
+        )
+        .unwrap(),
+    )
+}
+
+/// EIP-2929/2930 costs, as Ethereum charges them: base 21000 (no call
+/// data), `PUSH1` 3, `POP` 2, `SLOAD` 2100 cold / 100 warm; an access
+/// list costs 2400 per account and 1900 per slot up front. The callee is
+/// warm anyway (the transaction's `to`), so naming it costs 2400 for
+/// nothing; naming the slot turns the 2100 into 1900 + 100.
+#[test]
+fn access_lists_are_charged_and_prewarm_as_on_ethereum() {
+    let mut net = Net::new();
+    let alice = addr(&ALICE);
+    let bob = addr(&BOB);
+    let reader = slot_reader(&mut net);
+    let nonce = net.nonce(&alice);
+    const COLD: u64 = 21_000 + 3 + 2_100 + 2;
+    const WARM_ONE: u64 = 21_000 + 2_400 + 1_900 + 3 + 100 + 2;
+    // Two accounts (the reader, bob) and two slots (7, read; 8, not).
+    const WARM_TWO: u64 = 21_000 + 2 * 2_400 + 2 * 1_900 + 3 + 100 + 2;
+    assert_eq!((COLD, WARM_ONE, WARM_TWO), (23_105, 25_405, 29_705));
+    let one = vec![tx::AccessListItem {
+        address: reader,
+        storage_keys: vec![slot(7)],
+    }];
+    let two = vec![
+        tx::AccessListItem {
+            address: reader,
+            storage_keys: vec![slot(7), slot(8)],
+        },
+        tx::AccessListItem {
+            address: bob,
+            storage_keys: Vec::new(),
+        },
+    ];
+    let balance = net.balance(&alice);
+    let r = net.run(&[
+        eip2930_call(nonce, reader, Vec::new()),
+        eip2930_call(nonce + 1, reader, one.clone()),
+        eip1559_call(nonce + 2, reader, Vec::new()),
+        eip1559_call(nonce + 3, reader, two),
+    ]);
+    let used: Vec<u64> = r
+        .results
+        .iter()
+        .map(|t| {
+            assert!(t.result.is_success(), "{t:?}");
+            t.gas_used
+        })
+        .collect();
+    assert_eq!(used, vec![COLD, WARM_ONE, COLD, WARM_TWO]);
+    // What was paid is what was used (the unused gas is refunded), at the
+    // legacy price for EIP-2930 and min(cap, base + tip) for EIP-1559.
+    let paid =
+        u128::from(COLD + WARM_ONE) * MIN_PRICE + u128::from(COLD + WARM_TWO) * (MIN_PRICE + 1);
+    assert_eq!(net.balance(&alice), balance - paid);
+
+    // A gas estimate of an `evm.Call` with an access list (what
+    // `eth_estimateGas` sends for an `accessList`) counts it the same way.
+    let estimate = |access_list: Vec<AccessTuple>| -> u64 {
+        let body = cbor::to_value(&atoll_evm::types::Call {
+            address: reader,
+            value: WU256::default(),
+            data: Vec::new(),
+            access_list,
+        })
+        .unwrap();
+        net.query(
+            "core.EstimateGasForCaller",
+            &EstimateGasForCallerQuery {
+                caller: CallerAddress::EthAddress(alice),
+                tx: Transaction::new("evm.Call", body),
+                propagate_failures: true,
+            },
+        )
+        .unwrap()
+    };
+    assert_eq!(estimate(Vec::new()), COLD);
+    assert_eq!(
+        estimate(one.iter().map(AccessTuple::from).collect()),
+        WARM_ONE
+    );
+
+    // The body of a transaction without an access list encodes as before
+    // (no `access_list` key), so old records decode and hash the same.
+    let plain = cbor::to_value(&atoll_evm::types::Call {
+        address: reader,
+        value: WU256::default(),
+        data: vec![1],
+        access_list: Vec::new(),
+    })
+    .unwrap();
+    match &plain {
+        Value::Map(m) => assert!(
+            !m.iter()
+                .any(|(k, _)| k == &Value::Text("access_list".into())),
+            "{plain:?}"
+        ),
+        other => panic!("not a map: {other:?}"),
+    }
 }

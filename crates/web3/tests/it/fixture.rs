@@ -1,6 +1,12 @@
 //! An in-process runtime API: real round records (headers chained by hash,
 //! CBOR `UnverifiedTransaction`s and plain `TxOutcome`s), canned query
 //! answers, and a record of submitted transactions.
+//!
+//! Queries at a past round answer from a per-round "state" that differs
+//! from the latest one (see [`past_balance`] and the others), and every
+//! query's round is recorded, so tests see which round the gateway asked
+//! for. Rounds before [`FakeRuntime::state_from`] answer "not available",
+//! as a node that restored a checkpoint does.
 
 use std::sync::{Arc, Mutex};
 
@@ -214,6 +220,28 @@ struct State {
     /// Senders "found by checks" of transactions gossiped to this node,
     /// by runtime transaction hash (`take_eth_sender`).
     checked: std::collections::BTreeMap<Hash, [u8; 20]>,
+    /// The earliest round whose state is held.
+    state_from: u64,
+    /// The round of every query, in order (`None`: the latest).
+    query_rounds: Vec<Option<u64>>,
+}
+
+/// The balance every account has at past round `r`.
+pub fn past_balance(r: u64) -> u128 {
+    u128::from(r) * 1_000
+}
+
+/// The nonce every account has at past round `r`.
+pub fn past_nonce(r: u64) -> u64 {
+    r
+}
+
+/// Storage slot `i` at past round `r`: `i`'s low byte, then `r`.
+pub fn past_slot(index: &[u8], r: u64) -> Vec<u8> {
+    let mut w = [0u8; 32];
+    w[30] = index.last().copied().unwrap_or(0);
+    w[31] = r as u8;
+    w.to_vec()
 }
 
 /// The in-process runtime API.
@@ -248,6 +276,16 @@ impl FakeRuntime {
             .unwrap()
             .checked
             .insert(Hash::digest(entry), sender);
+    }
+
+    /// Rounds before `round` have no state here.
+    pub fn state_from(&self, round: u64) {
+        self.state.lock().unwrap().state_from = round;
+    }
+
+    /// The rounds queries asked for so far (and forgets them).
+    pub fn take_query_rounds(&self) -> Vec<Option<u64>> {
+        std::mem::take(&mut self.state.lock().unwrap().query_rounds)
     }
 
     /// From now on the check reports `sender` as every transaction's
@@ -326,11 +364,60 @@ impl RuntimeApi for FakeRuntime {
     fn query(
         &self,
         _runtime: Namespace,
+        round: Option<u64>,
         method: String,
         args: Cbor,
     ) -> BoxFuture<'_, Result<Cbor, ApiError>> {
         Box::pin(async move {
             let text = |s: &str| Cbor::Text(s.into());
+            let round = {
+                let mut st = self.state.lock().unwrap();
+                st.query_rounds.push(round);
+                let latest = st.records.last().map_or(0, |r| r.header.round);
+                match round {
+                    Some(r) if r > latest => {
+                        return Err(ApiError::NotFound(format!(
+                            "round {r} is beyond the latest round {latest}"
+                        )));
+                    }
+                    Some(r) if r < st.state_from => {
+                        return Err(ApiError::NotFound(format!(
+                            "the state of round {r} is not available on this node (its state starts at round {})",
+                            st.state_from
+                        )));
+                    }
+                    _ => {}
+                }
+                // The latest round's state is the latest state (as on a
+                // node).
+                round.filter(|r| *r != latest)
+            };
+            let bytes_arg = |name: &str| match get(&args, name) {
+                Some(Cbor::Bytes(b)) => Some(b.clone()),
+                _ => None,
+            };
+            if let Some(r) = round {
+                match method.as_str() {
+                    "accounts.Nonce" => return Ok(Cbor::Unsigned(past_nonce(r))),
+                    "evm.Balance" => {
+                        return Ok(Cbor::Bytes(past_balance(r).to_be_bytes().to_vec()));
+                    }
+                    "evm.Code" => return Ok(Cbor::Bytes(Vec::new())),
+                    "evm.Storage" => {
+                        return Ok(Cbor::Bytes(past_slot(
+                            &bytes_arg("index").unwrap_or_default(),
+                            r,
+                        )));
+                    }
+                    "evm.SimulateCall" => {
+                        let mut out = bytes_arg("data").unwrap_or_default();
+                        out.push(r as u8);
+                        return Ok(Cbor::Bytes(out));
+                    }
+                    "core.EstimateGasForCaller" => return Ok(Cbor::Unsigned(21_000 + r)),
+                    _ => {}
+                }
+            }
             match method.as_str() {
                 "evm.Parameters" => Ok(Cbor::Map(vec![(
                     text("chain_id"),

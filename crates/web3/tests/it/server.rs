@@ -102,6 +102,146 @@ fn rounds() -> Chain {
     chain
 }
 
+/// Balances, nonces, code, storage, calls and estimates at a past block
+/// are asked of that block's round, however the block is named; the
+/// latest tags ask for the latest state; a block after the head or a
+/// round whose state the node lacks is refused.
+#[tokio::test]
+async fn state_queries_at_past_blocks() {
+    let rt = FakeRuntime::default();
+    let chain = rounds();
+    for r in &chain.records {
+        rt.finalize(r.clone());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&rt, dir.path(), Web3Config::default()).await;
+    let c = client(server.local_addr());
+    wait_block(&c, 3).await;
+    rt.take_query_rounds();
+    let who = addr_hex(&fixture::sender());
+    let hash2 = ok(&c, "eth_getBlockByNumber", json!(["0x2", false])).await["hash"].clone();
+    let hash1 = ok(&c, "eth_getBlockByNumber", json!(["0x1", false])).await["hash"].clone();
+    let qty = |v: u128| format!("{v:#x}");
+
+    // Block 2, by number, by hash, by EIP-1898 objects.
+    for at in [
+        json!("0x2"),
+        json!(hash2),
+        json!({ "blockNumber": "0x2" }),
+        json!({ "blockHash": hash2 }),
+        json!({ "blockHash": hash2, "requireCanonical": true }),
+    ] {
+        assert_eq!(
+            ok(&c, "eth_getBalance", json!([who, at])).await,
+            qty(fixture::past_balance(2)),
+            "{at}"
+        );
+    }
+    assert_eq!(rt.take_query_rounds(), vec![Some(2); 5]);
+    // Each block its own state; the latest differs from both.
+    assert_eq!(
+        ok(&c, "eth_getBalance", json!([who, "0x1"])).await,
+        qty(fixture::past_balance(1))
+    );
+    assert_eq!(
+        ok(&c, "eth_getBalance", json!([who, "earliest"])).await,
+        qty(fixture::past_balance(1))
+    );
+    assert_eq!(
+        ok(&c, "eth_getBalance", json!([who, "latest"])).await,
+        "0xde0b6b3a7640000"
+    );
+    assert_eq!(
+        ok(&c, "eth_getTransactionCount", json!([who, hash1])).await,
+        qty(fixture::past_nonce(1).into())
+    );
+    assert_eq!(
+        ok(&c, "eth_getTransactionCount", json!([who, "0x2"])).await,
+        qty(fixture::past_nonce(2).into())
+    );
+    assert_eq!(
+        ok(&c, "eth_getTransactionCount", json!([who, "pending"])).await,
+        qty(fixture::STATE_NONCE.into())
+    );
+    assert_eq!(
+        ok(&c, "eth_getCode", json!([addr_hex(&CONTRACT), "0x1"])).await,
+        "0x"
+    );
+    assert_eq!(
+        ok(&c, "eth_getCode", json!([addr_hex(&CONTRACT), "latest"])).await,
+        "0x6080"
+    );
+    assert_eq!(
+        ok(
+            &c,
+            "eth_getStorageAt",
+            json!([addr_hex(&CONTRACT), "0x5", { "blockNumber": "0x1" }])
+        )
+        .await,
+        format!("0x{}", hex::encode(fixture::past_slot(&[5], 1)))
+    );
+    let call = json!({ "from": who, "to": addr_hex(&CONTRACT), "data": "0x1234" });
+    assert_eq!(ok(&c, "eth_call", json!([call, "0x2"])).await, "0x123402");
+    assert_eq!(ok(&c, "eth_call", json!([call, "latest"])).await, "0x1234");
+    assert_eq!(
+        ok(&c, "eth_estimateGas", json!([call, "0x1"])).await,
+        qty(21_001)
+    );
+    assert_eq!(
+        rt.take_query_rounds()
+            .into_iter()
+            .filter(|r| r.is_some())
+            .collect::<Vec<_>>(),
+        vec![
+            Some(1),
+            Some(1),
+            Some(1),
+            Some(2),
+            Some(1),
+            Some(1),
+            Some(2),
+            Some(1)
+        ]
+    );
+    // The head by number is the head's round (the same state as latest).
+    assert_eq!(
+        ok(&c, "eth_getBalance", json!([who, "0x3"])).await,
+        "0xde0b6b3a7640000"
+    );
+    assert_eq!(rt.take_query_rounds(), vec![Some(3)]);
+
+    // After the head, or an unknown hash: not found, and nothing asked.
+    for at in [
+        json!("0x4"),
+        json!({ "blockNumber": "0x9" }),
+        json!({ "blockHash": addr_hex(&[7; 32]) }),
+    ] {
+        let (code, msg, _) = err(&c, "eth_getBalance", json!([who, at])).await;
+        assert_eq!((code, msg.as_str()), (-32000, "header not found"), "{at}");
+    }
+    assert_eq!(rt.take_query_rounds(), Vec::<Option<u64>>::new());
+
+    // A round whose state the node does not hold.
+    rt.state_from(2);
+    let (code, msg, _) = err(&c, "eth_getBalance", json!([who, "0x1"])).await;
+    assert_eq!(code, -32000);
+    assert_eq!(
+        msg,
+        "historical state is not available for block 1: the state of round 1 is not \
+         available on this node (its state starts at round 2)"
+    );
+    let (_, msg, _) = err(&c, "eth_call", json!([call, "earliest"])).await;
+    assert!(
+        msg.starts_with("historical state is not available for block 1"),
+        "{msg}"
+    );
+    assert_eq!(
+        ok(&c, "eth_getBalance", json!([who, "0x2"])).await,
+        qty(fixture::past_balance(2))
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn blocks_transactions_receipts_and_logs() {
     let rt = FakeRuntime::default();
@@ -376,10 +516,7 @@ async fn state_queries_calls_and_submissions() {
         .await,
         format!("0x{}05", "00".repeat(31))
     );
-    // Only the latest state is served.
-    let (code, msg, _) = err(&c, "eth_getBalance", json!([who, "0x1"])).await;
-    assert_eq!(code, -32000);
-    assert!(msg.contains("historical state"), "{msg}");
+    // A block after the last indexed one is not found (as geth says).
     let (_, msg, _) = err(&c, "eth_getBalance", json!([who, "0x7"])).await;
     assert_eq!(msg, "header not found");
     let (_, msg, _) = err(
@@ -776,4 +913,206 @@ fn raw_post(addr: SocketAddr, body: &str) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned()
+}
+
+/// An HTTP exchange on a fresh connection: (status code, headers with
+/// lower-case names, body).
+fn raw_http(
+    addr: SocketAddr,
+    method: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!("{method} / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if method == "POST" {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+const CHAIN_ID_CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
+
+/// A browser's preflight for a JSON POST from `origin`, then the POST.
+async fn preflight_and_post(
+    addr: SocketAddr,
+    origin: &'static str,
+) -> (
+    (u16, Vec<(String, String)>, String),
+    (u16, Vec<(String, String)>, String),
+) {
+    tokio::task::spawn_blocking(move || {
+        let pre = raw_http(
+            addr,
+            "OPTIONS",
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "POST"),
+                ("Access-Control-Request-Headers", "content-type"),
+            ],
+            "",
+        );
+        let post = raw_http(addr, "POST", &[("Origin", origin)], CHAIN_ID_CALL);
+        (pre, post)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_lets_allowed_browser_origins_call() {
+    let rt = FakeRuntime::default();
+    let chain_id = format!("\"result\":\"{:#x}\"", fixture::CHAIN_ID);
+
+    // Any origin.
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        &rt,
+        dir.path(),
+        Web3Config {
+            cors: vec!["*".into()],
+            ..Web3Config::default()
+        },
+    )
+    .await;
+    let ((status, h, _), (post_status, post_h, body)) =
+        preflight_and_post(server.local_addr(), "https://dapp.example").await;
+    assert!((200..300).contains(&status), "preflight: {status} {h:?}");
+    assert_eq!(header(&h, "access-control-allow-origin"), Some("*"));
+    let methods = header(&h, "access-control-allow-methods").unwrap();
+    assert!(methods.contains("POST"), "{methods}");
+    let allowed = header(&h, "access-control-allow-headers").unwrap();
+    assert!(
+        allowed == "*" || allowed.contains("content-type"),
+        "{allowed}"
+    );
+    assert_eq!(header(&h, "access-control-max-age"), Some("600"));
+    assert_eq!(post_status, 200);
+    assert_eq!(header(&post_h, "access-control-allow-origin"), Some("*"));
+    assert!(body.contains(&chain_id), "{body}");
+    server.stop().await;
+
+    // A list of origins: only those get the header.
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        &rt,
+        dir.path(),
+        Web3Config {
+            cors: vec![
+                "https://good.example".into(),
+                "http://localhost:3000".into(),
+            ],
+            ..Web3Config::default()
+        },
+    )
+    .await;
+    let addr = server.local_addr();
+    let ((status, h, _), (_, post_h, body)) =
+        preflight_and_post(addr, "http://localhost:3000").await;
+    assert!((200..300).contains(&status), "preflight: {status} {h:?}");
+    assert_eq!(
+        header(&h, "access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
+    assert_eq!(
+        header(&post_h, "access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
+    assert!(body.contains(&chain_id), "{body}");
+    let ((_, h, _), (_, post_h, _)) = preflight_and_post(addr, "https://evil.example").await;
+    assert_eq!(header(&h, "access-control-allow-origin"), None, "{h:?}");
+    assert_eq!(header(&post_h, "access-control-allow-origin"), None);
+    server.stop().await;
+
+    // None configured (the default): no CORS headers at all, as geth.
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&rt, dir.path(), Web3Config::default()).await;
+    let ((_, h, _), (post_status, post_h, body)) =
+        preflight_and_post(server.local_addr(), "https://dapp.example").await;
+    assert!(
+        !h.iter().any(|(k, _)| k.starts_with("access-control-")),
+        "{h:?}"
+    );
+    assert_eq!(post_status, 200);
+    assert!(
+        !post_h.iter().any(|(k, _)| k.starts_with("access-control-")),
+        "{post_h:?}"
+    );
+    assert!(body.contains(&chain_id), "{body}");
+    server.stop().await;
+
+    // A malformed origin is refused at start.
+    let dir = tempfile::tempdir().unwrap();
+    let refused = atoll_web3::serve(
+        Arc::new(rt.clone()),
+        fixture::runtime_id(),
+        dir.path(),
+        "127.0.0.1:0".parse().unwrap(),
+        Web3Config {
+            cors: vec!["good.example".into()],
+            ..Web3Config::default()
+        },
+    )
+    .await;
+    assert!(
+        matches!(refused, Err(atoll_web3::ServeError::Cors(_))),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn cors_origins_are_checked() {
+    for ok in [
+        "*",
+        "http://localhost:3000",
+        "https://app.example",
+        "http://127.0.0.1:8080",
+        "http://[::1]:8545",
+    ] {
+        assert_eq!(atoll_web3::check_cors_origin(ok), Ok(()), "{ok}");
+    }
+    for bad in [
+        "",
+        "app.example",
+        "ftp://app.example",
+        "https://",
+        "https://app.example/",
+        "https://app.example/path",
+        "https://a b",
+    ] {
+        assert!(atoll_web3::check_cors_origin(bad).is_err(), "{bad}");
+    }
 }

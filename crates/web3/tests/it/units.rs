@@ -514,4 +514,31 @@ fn gas_estimates_simulate_evm_calls_and_creations() {
         atoll_types::cbor::from_value(Backend::simulate_args(&call)).unwrap();
     assert_eq!(q.value.0, atoll_evm::tx::U256::from(256u64));
     assert_eq!(q.caller.0, [1; 20]);
+    assert!(q.access_list.is_empty());
+    // An `accessList` reaches the module in both, in the module's shape.
+    call.access_list = vec![atoll_web3::types::AccessListItem {
+        address: H160([3; 20]),
+        storage_keys: vec![H256([4; 32]), H256([5; 32])],
+    }];
+    let want = vec![atoll_evm::types::AccessTuple {
+        address: atoll_crypto::secp256k1::EthAddress([3; 20]),
+        storage_keys: vec![
+            atoll_evm::types::H256([4; 32]),
+            atoll_evm::types::H256([5; 32]),
+        ],
+    }];
+    let q: atoll_evm::types::SimulateCallQuery =
+        atoll_types::cbor::from_value(Backend::simulate_args(&call)).unwrap();
+    assert_eq!(q.access_list, want);
+    let args = Backend::estimate_args(&call).unwrap();
+    let tx: atoll_runtime_sdk::types::Transaction =
+        atoll_types::cbor::from_value(field(&args, "tx")).unwrap();
+    let body: atoll_evm::types::Call = atoll_types::cbor::from_value(tx.call.body).unwrap();
+    assert_eq!(body.access_list, want);
+    call.address = None;
+    let args = Backend::estimate_args(&call).unwrap();
+    let tx: atoll_runtime_sdk::types::Transaction =
+        atoll_types::cbor::from_value(field(&args, "tx")).unwrap();
+    let body: atoll_evm::types::Create = atoll_types::cbor::from_value(tx.call.body).unwrap();
+    assert_eq!(body.access_list, want);
 }
