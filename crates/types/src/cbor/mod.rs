@@ -43,6 +43,64 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+/// Implements serde's sequence-like compound traits (`SerializeSeq`,
+/// `SerializeTuple`, `SerializeTupleStruct`, `SerializeTupleVariant`) for a
+/// builder with `push(&mut self, &T) -> Result<(), EncodeError>` and
+/// `finish(self) -> Result<$ok, EncodeError>`: the four only name their
+/// methods differently.
+macro_rules! seq_traits {
+    ($ty:ty, $ok:ty) => {
+        seq_traits!(@one $ty, $ok, SerializeSeq, serialize_element);
+        seq_traits!(@one $ty, $ok, SerializeTuple, serialize_element);
+        seq_traits!(@one $ty, $ok, SerializeTupleStruct, serialize_field);
+        seq_traits!(@one $ty, $ok, SerializeTupleVariant, serialize_field);
+    };
+    (@one $ty:ty, $ok:ty, $trait:ident, $method:ident) => {
+        impl serde::ser::$trait for $ty {
+            type Ok = $ok;
+            type Error = EncodeError;
+
+            fn $method<T: serde::Serialize + ?Sized>(
+                &mut self,
+                value: &T,
+            ) -> Result<(), EncodeError> {
+                self.push(value)
+            }
+
+            fn end(self) -> Result<$ok, EncodeError> {
+                self.finish()
+            }
+        }
+    };
+}
+
+/// Implements `SerializeStruct` and `SerializeStructVariant` for a map
+/// builder with `field(&mut self, &'static str, &T)` and `finish`.
+macro_rules! struct_traits {
+    ($ty:ty, $ok:ty) => {
+        struct_traits!(@one $ty, $ok, SerializeStruct);
+        struct_traits!(@one $ty, $ok, SerializeStructVariant);
+    };
+    (@one $ty:ty, $ok:ty, $trait:ident) => {
+        impl serde::ser::$trait for $ty {
+            type Ok = $ok;
+            type Error = EncodeError;
+
+            fn serialize_field<T: serde::Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), EncodeError> {
+                self.field(key, value)
+            }
+
+            fn end(self) -> Result<$ok, EncodeError> {
+                self.finish()
+            }
+        }
+    };
+}
+
 pub mod de;
 mod decode;
 mod encode;

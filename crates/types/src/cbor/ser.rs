@@ -276,66 +276,16 @@ impl SeqSerializer {
         Ok(())
     }
 
-    fn finish(self) -> Value {
+    fn finish(self) -> Result<Value, EncodeError> {
         let array = Value::Array(self.items);
-        match self.variant {
+        Ok(match self.variant {
             Some(variant) => variant_map(variant, array),
             None => array,
-        }
+        })
     }
 }
 
-impl ser::SerializeSeq for SeqSerializer {
-    type Ok = Value;
-    type Error = EncodeError;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), EncodeError> {
-        self.push(value)
-    }
-
-    fn end(self) -> Result<Value, EncodeError> {
-        Ok(self.finish())
-    }
-}
-
-impl ser::SerializeTuple for SeqSerializer {
-    type Ok = Value;
-    type Error = EncodeError;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), EncodeError> {
-        self.push(value)
-    }
-
-    fn end(self) -> Result<Value, EncodeError> {
-        Ok(self.finish())
-    }
-}
-
-impl ser::SerializeTupleStruct for SeqSerializer {
-    type Ok = Value;
-    type Error = EncodeError;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), EncodeError> {
-        self.push(value)
-    }
-
-    fn end(self) -> Result<Value, EncodeError> {
-        Ok(self.finish())
-    }
-}
-
-impl ser::SerializeTupleVariant for SeqSerializer {
-    type Ok = Value;
-    type Error = EncodeError;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), EncodeError> {
-        self.push(value)
-    }
-
-    fn end(self) -> Result<Value, EncodeError> {
-        Ok(self.finish())
-    }
-}
+seq_traits!(SeqSerializer, Value);
 
 /// Builds a map (for maps, structs and struct variants), sorting its keys
 /// canonically at the end.
@@ -397,36 +347,4 @@ impl ser::SerializeMap for MapSerializer {
     }
 }
 
-impl ser::SerializeStruct for MapSerializer {
-    type Ok = Value;
-    type Error = EncodeError;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), EncodeError> {
-        self.field(key, value)
-    }
-
-    fn end(self) -> Result<Value, EncodeError> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeStructVariant for MapSerializer {
-    type Ok = Value;
-    type Error = EncodeError;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), EncodeError> {
-        self.field(key, value)
-    }
-
-    fn end(self) -> Result<Value, EncodeError> {
-        self.finish()
-    }
-}
+struct_traits!(MapSerializer, Value);
