@@ -59,7 +59,7 @@ use atoll_crypto::{Address, Hash};
 use atoll_mkvs::Mkvs;
 use atoll_runtime_host::host::{HostError, RuntimeHost};
 use atoll_runtime_host::protocol::{
-    BatchContext, CheckBatchRequest, ExecuteBatchRequest, QueryRequest, RuntimeError,
+    BatchContext, CheckBatchRequest, ExecuteBatchRequest, QueryRequest, RuntimeError, StateRoot,
 };
 use atoll_types::cbor::{self, Value};
 use atoll_types::signed::Signed;
@@ -619,40 +619,39 @@ impl Inner {
         }
         let at = self.storage.state_at(round)?;
         let height = match at.consensus_height {
-            0 => lock(&self.latest)
-                .as_ref()
-                .map_or(self.cfg.genesis_height, |(h, _)| *h),
+            0 => self.latest_height(),
             h => h,
         };
-        Ok(BatchContext {
+        Ok(self.query_context(&at.header, height, at.root))
+    }
+
+    /// The latest consensus height this node applied (genesis before any).
+    fn latest_height(&self) -> u64 {
+        lock(&self.latest)
+            .as_ref()
+            .map_or(self.cfg.genesis_height, |(h, _)| *h)
+    }
+
+    /// The context a query runs in on the state `root` after the round of
+    /// `header` (queries read a round's own state, so the header's
+    /// `previous_hash` is its predecessor's hash), at consensus `height`.
+    fn query_context(&self, header: &BlockHeader, height: u64, root: StateRoot) -> BatchContext {
+        BatchContext {
             runtime_id: self.cfg.runtime,
-            round: Round(at.header.round),
+            round: Round(header.round),
             consensus_height: Height(height),
             epoch: self.epoch_at(height),
-            timestamp: at.header.timestamp,
-            previous_hash: at.header.previous_hash,
-            state_root: at.root,
+            timestamp: header.timestamp,
+            previous_hash: header.previous_hash,
+            state_root: root,
             extra: self.cfg.extra.clone(),
-        })
+        }
     }
 
     /// The context of checks and queries: the latest applied round.
     fn context_latest(&self) -> BatchContext {
         let last = self.storage.last_header();
-        let height = lock(&self.latest)
-            .as_ref()
-            .map_or(self.cfg.genesis_height, |(h, _)| *h);
-        BatchContext {
-            runtime_id: self.cfg.runtime,
-            round: Round(last.round),
-            consensus_height: Height(height),
-            epoch: self.epoch_at(height),
-            timestamp: last.timestamp,
-            // Queries read the last round: its predecessor's hash.
-            previous_hash: last.previous_hash,
-            state_root: self.storage.state_root(),
-            extra: self.cfg.extra.clone(),
-        }
+        self.query_context(&last, self.latest_height(), self.storage.state_root())
     }
 
     async fn check(&self, raws: &[Vec<u8>]) -> Result<Vec<CheckVerdict>, SubmitError> {
