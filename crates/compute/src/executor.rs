@@ -69,6 +69,7 @@ use serde_bytes::ByteBuf;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
+use crate::catchup::Vouched;
 use crate::checkpoint::{self, CheckpointInfo};
 use crate::storage::{RoundRecord, RuntimeStorage, StateAtError, StorageError, io_root};
 use crate::txpool::{PoolLimits, PoolTx, TxPool};
@@ -787,6 +788,7 @@ struct Loop {
     work: BTreeMap<u64, RoundWork>,
     rounds_applied: u64,
     catch_up: CatchUp,
+    vouched: Vouched,
 }
 
 /// Longest a runtime with nothing applied waits for consensus to catch up
@@ -818,6 +820,7 @@ async fn run(inner: Arc<Inner>, mut inputs: mpsc::UnboundedReceiver<Input>) {
         work: BTreeMap::new(),
         rounds_applied: 0,
         catch_up: CatchUp::default(),
+        vouched: Vouched::default(),
     };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -865,7 +868,7 @@ impl Loop {
                 continue;
             };
             let applied = self.inner.storage.last_header().round;
-            if rs.last_block.round > applied && !self.sync_to(&rs.last_block).await {
+            if rs.last_block.round > applied && !self.sync_to(&rs.last_block, h).await {
                 // A peer will have it later: try again on the next block.
                 return;
             }
@@ -874,8 +877,12 @@ impl Loop {
         }
     }
 
-    /// Brings storage to `target` (a finalized header).
-    async fn sync_to(&mut self, target: &BlockHeader) -> bool {
+    /// Brings storage to `target` (a finalized header, the runtime's last
+    /// block at consensus height `height`). Every round fetched from a
+    /// storage peer must be the one consensus vouches for (its past root,
+    /// or the hash its vouched successor links to) before it is applied and
+    /// made durable.
+    async fn sync_to(&mut self, target: &BlockHeader, height: u64) -> bool {
         loop {
             let last = self.inner.storage.last_header();
             if last.round >= target.round {
@@ -909,6 +916,38 @@ impl Loop {
                 );
                 return false;
             }
+            if round != target.round {
+                let inner = &self.inner;
+                let runtime = inner.cfg.runtime;
+                let past_root = |r: u64| {
+                    let mut v = MkvsView::at(&inner.cfg.consensus, height).ok()?;
+                    RoothashState::new(&mut v)
+                        .past_root(&runtime, r)
+                        .ok()
+                        .flatten()
+                };
+                let vouched = self
+                    .vouched
+                    .hash_of(
+                        runtime,
+                        round,
+                        target.round,
+                        past_root,
+                        inner.peers.as_ref(),
+                    )
+                    .await;
+                match vouched {
+                    Ok(h) if h == record.header.hash() => {}
+                    Ok(_) => {
+                        warn!(%runtime, round, "a storage peer's round is not the finalized one: not applied");
+                        return false;
+                    }
+                    Err(e) => {
+                        warn!(%runtime, round, error = %e, "cannot check a fetched round: not applied");
+                        return false;
+                    }
+                }
+            }
             // Storage work off the async threads: other runtimes' workers
             // and the API keep running while a large round is applied.
             let storage = self.inner.storage.clone();
@@ -926,6 +965,7 @@ impl Loop {
                     return false;
                 }
             };
+            self.vouched.applied(round);
             self.finished(record).await;
         }
     }

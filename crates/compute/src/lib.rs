@@ -6,10 +6,13 @@
 //!   commitments, backups, rank takeover) for one runtime.
 //! - [`storage`]: the runtime's state and finalized rounds, checked against
 //!   the headers consensus finalized.
+//! - [`catchup`]: which fetched rounds consensus vouches for, so a node
+//!   catching up from untrusted storage peers makes no forged round durable.
 //! - [`checkpoint`]: checkpoints of the runtime's state every
 //!   `checkpoint_interval` rounds, served to and restored by nodes that
 //!   join late.
 
+pub mod catchup;
 pub mod checkpoint;
 pub mod executor;
 pub mod storage;
