@@ -677,6 +677,7 @@ fn genesis_check(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {
         )
     })?;
     let problems = genesis.check();
+    let warnings = genesis.warnings();
     let chain_context = genesis
         .chain_context()
         .context("the document does not encode")?;
@@ -687,6 +688,10 @@ fn genesis_check(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {
             "chain_context": chain_context.as_str(),
             "debug": genesis.debug,
             "problems": problems
+                .iter()
+                .map(|p| serde_json::json!({ "field": p.field, "problem": p.problem }))
+                .collect::<Vec<_>>(),
+            "warnings": warnings
                 .iter()
                 .map(|p| serde_json::json!({ "field": p.field, "problem": p.problem }))
                 .collect::<Vec<_>>(),
@@ -703,6 +708,15 @@ fn genesis_check(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {
         println!("{}: {} problem(s)", file.display(), problems.len());
         for p in &problems {
             println!("  - {}: {}", p.field, p.problem);
+        }
+    }
+    if !json && !warnings.is_empty() {
+        println!(
+            "  {} warning(s), valid but unsafe for a real network:",
+            warnings.len()
+        );
+        for w in &warnings {
+            println!("  - warning: {}: {}", w.field, w.problem);
         }
     }
     Ok(if problems.is_empty() {

@@ -71,3 +71,40 @@ fn unreadable_or_malformed_files() {
     assert_ne!(code, 0);
     assert!(err.contains("is not a genesis document"), "{err}");
 }
+
+/// A document for a real network (VRF beacon, not debug) that says nothing
+/// of fees gets a minimum gas price and a block gas limit; one that sets
+/// them to zero is valid but warned about; a debug network is not.
+#[test]
+fn free_or_unbounded_blocks_are_warned_about_on_real_networks() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = r#""chain_id": "mainnet", "beacon": {"interval": 100, "backend": "vrf"}"#;
+    let omitted = write(dir.path(), "omitted.json", &format!("{{{real}}}"));
+    let (code, out, _) = atoll(&["genesis", "check", &omitted, "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["valid"], true, "{out}");
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 0, "{out}");
+
+    let zero = write(
+        dir.path(),
+        "zero.json",
+        &format!(
+            r#"{{{real}, "consensus": {{"max_tx_size": 32768, "max_block_size": 4194304, "min_gas_price": "0", "max_block_gas": 0}}}}"#
+        ),
+    );
+    let (code, out, _) = atoll(&["genesis", "check", &zero]);
+    assert_eq!(code, 0, "warnings alone do not fail the check: {out}");
+    assert!(out.contains("valid genesis document"), "{out}");
+    assert!(out.contains("warning: consensus.min_gas_price"), "{out}");
+    assert!(out.contains("warning: consensus.max_block_gas"), "{out}");
+
+    let debug = write(
+        dir.path(),
+        "debug.json",
+        r#"{"chain_id": "devnet", "debug": true}"#,
+    );
+    let (code, out, _) = atoll(&["genesis", "check", &debug]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("warning"), "{out}");
+}

@@ -201,10 +201,71 @@ pub struct StakedNode {
     pub expiration: u64,
 }
 
+/// The smallest fee per gas a network that is not a debug network charges
+/// when its genesis document does not say (one base unit per gas: a
+/// transfer then costs about 1,250 base units, enough that spam is paid for).
+pub const DEFAULT_MIN_GAS_PRICE: u128 = 1;
+
+/// The most gas one block of a network that is not a debug network may use
+/// when its genesis document does not say: room for a block of the largest
+/// size full of transfers (about 16,000 of them at 1,250 gas), with a bound
+/// on what heavier methods can pile into one block.
+pub const DEFAULT_MAX_BLOCK_GAS: u64 = 25_000_000;
+
 impl Genesis {
     /// Parses a genesis document from JSON.
+    ///
+    /// A document that is not a debug network and leaves out
+    /// `consensus.min_gas_price` or `consensus.max_block_gas` gets
+    /// [`DEFAULT_MIN_GAS_PRICE`] and [`DEFAULT_MAX_BLOCK_GAS`]: a network
+    /// an operator writes charges for its blocks and bounds them unless the
+    /// document says otherwise (and [`Genesis::warnings`] then says so). A
+    /// debug network's omitted values stay 0 (free, unbounded).
     pub fn from_json(json: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(json)
+        let mut doc: serde_json::Value = serde_json::from_str(json)?;
+        let debug = doc.get("debug").and_then(serde_json::Value::as_bool) == Some(true);
+        if !debug && let Some(top) = doc.as_object_mut() {
+            if !top.contains_key("consensus") {
+                // The defaults, less the two that differ for real networks.
+                let mut defaults = serde_json::to_value(ConsensusParameters::default())?;
+                if let Some(d) = defaults.as_object_mut() {
+                    d.remove("min_gas_price");
+                    d.remove("max_block_gas");
+                }
+                top.insert("consensus".into(), defaults);
+            }
+            if let Some(c) = top.get_mut("consensus").and_then(|c| c.as_object_mut()) {
+                c.entry("min_gas_price")
+                    .or_insert_with(|| DEFAULT_MIN_GAS_PRICE.to_string().into());
+                c.entry("max_block_gas")
+                    .or_insert_with(|| DEFAULT_MAX_BLOCK_GAS.into());
+            }
+        }
+        serde_json::from_value(doc)
+    }
+
+    /// What is valid but unsafe in a document for a network that is not a
+    /// debug network: transactions that cost nothing (anyone can fill every
+    /// block for free) and blocks without a gas limit (one block can carry
+    /// any amount of work). Empty for debug networks.
+    pub fn warnings(&self) -> Vec<GenesisProblem> {
+        let mut out = Vec::new();
+        if self.debug {
+            return out;
+        }
+        if self.consensus.min_gas_price.0 == 0 {
+            out.push(problem(
+                "consensus.min_gas_price",
+                format!("is 0, so transactions are free and anyone can fill every block at no cost; the default is {DEFAULT_MIN_GAS_PRICE}"),
+            ));
+        }
+        if self.consensus.max_block_gas == 0 {
+            out.push(problem(
+                "consensus.max_block_gas",
+                format!("is 0 (unlimited), so one block can carry any amount of work; the default is {DEFAULT_MAX_BLOCK_GAS}"),
+            ));
+        }
+        out
     }
 
     /// The document as pretty JSON.
@@ -478,6 +539,49 @@ mod tests {
     fn default_matches_an_empty_json_document() {
         let from_json: Genesis = serde_json::from_str(r#"{"chain_id": ""}"#).unwrap();
         assert_eq!(from_json, Genesis::default());
+    }
+
+    #[test]
+    fn a_real_network_that_omits_fees_gets_them_and_a_debug_one_does_not() {
+        let real = Genesis::from_json(r#"{"chain_id": "main"}"#).unwrap();
+        assert_eq!(
+            real.consensus.min_gas_price,
+            Quantity(DEFAULT_MIN_GAS_PRICE)
+        );
+        assert_eq!(real.consensus.max_block_gas, DEFAULT_MAX_BLOCK_GAS);
+        assert!(real.warnings().is_empty());
+        // Other consensus parameters keep their defaults.
+        assert_eq!(
+            real.consensus.max_tx_size,
+            ConsensusParameters::default().max_tx_size
+        );
+
+        let partial = Genesis::from_json(
+            r#"{"chain_id": "main", "consensus": {"max_tx_size": 1000, "max_block_size": 5000}}"#,
+        )
+        .unwrap();
+        assert_eq!(partial.consensus.max_tx_size, 1000);
+        assert_eq!(partial.consensus.max_block_gas, DEFAULT_MAX_BLOCK_GAS);
+
+        let explicit = Genesis::from_json(
+            r#"{"chain_id": "main", "consensus": {"max_tx_size": 1000, "max_block_size": 5000, "min_gas_price": "0", "max_block_gas": 0}}"#,
+        )
+        .unwrap();
+        let fields: Vec<String> = explicit.warnings().into_iter().map(|w| w.field).collect();
+        assert_eq!(
+            fields,
+            ["consensus.min_gas_price", "consensus.max_block_gas"]
+        );
+
+        let debug = Genesis::from_json(r#"{"chain_id": "dev", "debug": true}"#).unwrap();
+        assert_eq!(debug.consensus, ConsensusParameters::default());
+        let mut free = debug.clone();
+        free.consensus.min_gas_price = Quantity(0);
+        assert!(free.warnings().is_empty());
+
+        // What a document says survives printing and parsing again.
+        let again = Genesis::from_json(&explicit.to_json().unwrap()).unwrap();
+        assert_eq!(again, explicit);
     }
 
     #[test]
