@@ -4,7 +4,11 @@
 //! - `lint`: `cargo fmt --check` and clippy with warnings as errors.
 //! - `ci`: `lint`, then `test`.
 //! - `bench [cargo bench args]`: the criterion benchmarks.
-//! - `fuzz <target> [args]`: a `cargo fuzz` target (needs `cargo install cargo-fuzz`).
+//! - `fuzz <target> [args]`: one `cargo fuzz` target, seeded from its real encodings.
+//! - `fuzz-all [--seconds N]`: every fuzz target for N seconds each (default 60),
+//!   with a table of executions per target at the end.
+//!
+//! The fuzz tasks install cargo-fuzz (`cargo install cargo-fuzz --locked`) when it is missing.
 
 #![allow(
     clippy::print_stderr,
@@ -16,7 +20,7 @@ use std::process::{Command, ExitCode};
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((task, rest)) = args.split_first() else {
-        eprintln!("usage: cargo xtask <test|lint|ci|bench|fuzz> [args]");
+        eprintln!("usage: cargo xtask <test|lint|ci|bench|fuzz|fuzz-all> [args]");
         return ExitCode::from(2);
     };
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
@@ -26,8 +30,9 @@ fn main() -> ExitCode {
         "ci" => lint().and_then(|()| test()),
         "bench" => cargo(&[&["bench", "--workspace"], rest.as_slice()].concat()),
         "fuzz" => fuzz(&rest),
+        "fuzz-all" => fuzz_all(&rest),
         other => Err(format!(
-            "unknown task `{other}`; tasks: test, lint, ci, bench, fuzz"
+            "unknown task `{other}`; tasks: test, lint, ci, bench, fuzz, fuzz-all"
         )),
     };
     match result {
@@ -59,8 +64,7 @@ const JS_CLIENTS: &str = "tests/web3-clients";
 /// Installs the Ethereum client tests' npm packages from their lockfile
 /// (`npm ci`) when they are missing or older than the lockfile.
 fn js_clients() -> Result<(), String> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = root.join(JS_CLIENTS);
+    let dir = repo_root().join(JS_CLIENTS);
     let modified = |p: std::path::PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let installed = modified(dir.join("node_modules/.package-lock.json"));
     let locked = modified(dir.join("package-lock.json"));
@@ -100,16 +104,137 @@ fn fuzz(args: &[&str]) -> Result<(), String> {
                 .into(),
         );
     };
-    // `-s none`: no sanitizer, so stable Rust suffices (Rust code is memory
-    // safe; the fuzzer hunts panics and broken round trips). cargo-fuzz
-    // replaces the config's rustflags, so the target features Deoxys-II needs
-    // are passed through RUSTFLAGS, which it keeps.
-    let mut cmd = vec!["fuzz", "run", "--fuzz-dir", "fuzz", "-s", "none", target];
-    if !rest.is_empty() {
-        cmd.push("--");
-        cmd.extend_from_slice(rest);
+    fuzz_setup()?;
+    let corpus = format!("fuzz/corpus/{target}");
+    let mut cmd = fuzz_command(target, &corpus);
+    cmd.extend_from_slice(rest);
+    cargo_with_env(&cmd, FUZZ_ENV)
+}
+
+/// `-s none`: no sanitizer, so stable Rust suffices (Rust code is memory
+/// safe; the fuzzer hunts panics and broken promises). cargo-fuzz replaces
+/// the config's rustflags, so the target features Deoxys-II needs are
+/// passed through RUSTFLAGS, which it keeps.
+const FUZZ_ENV: &[(&str, &str)] = &[("RUSTFLAGS", "-Ctarget-feature=+aes,+ssse3")];
+
+fn fuzz_command<'a>(target: &'a str, corpus: &'a str) -> Vec<&'a str> {
+    vec![
+        "fuzz",
+        "run",
+        "--fuzz-dir",
+        "fuzz",
+        "-s",
+        "none",
+        target,
+        corpus,
+        "--",
+    ]
+}
+
+/// cargo-fuzz, installed when missing, and every target's seed corpus
+/// (`fuzz/corpus/<target>/seed-*`, encodings made by the real encoders).
+fn fuzz_setup() -> Result<(), String> {
+    let has_cargo_fuzz = Command::new(cargo_bin())
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_cargo_fuzz {
+        eprintln!("xtask: cargo-fuzz is missing; installing it from crates.io");
+        cargo(&["install", "cargo-fuzz", "--locked"])?;
     }
-    cargo_with_env(&cmd, &[("RUSTFLAGS", "-Ctarget-feature=+aes,+ssse3")])
+    cargo(&[
+        "run",
+        "--quiet",
+        "--locked",
+        "-p",
+        "atoll-fuzz-targets",
+        "--bin",
+        "atoll-fuzz-seeds",
+        "--",
+        "fuzz/corpus",
+    ])
+}
+
+/// Every target under `fuzz/fuzz_targets`, in name order.
+fn fuzz_targets() -> Result<Vec<String>, String> {
+    let dir = repo_root().join("fuzz/fuzz_targets");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.strip_suffix(".rs").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Runs every fuzz target for `--seconds N` (default 60) each, one after
+/// the other, and prints how many inputs each executed. A target that
+/// finds a failure stops the task (its input is in `fuzz/artifacts/`).
+fn fuzz_all(args: &[&str]) -> Result<(), String> {
+    let seconds = match args {
+        [] => 60,
+        ["--seconds", n] => n
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("--seconds takes a positive whole number, not `{n}`"))?,
+        _ => return Err("usage: cargo xtask fuzz-all [--seconds N]".into()),
+    };
+    fuzz_setup()?;
+    let time = format!("-max_total_time={seconds}");
+    let mut table = Vec::new();
+    for target in fuzz_targets()? {
+        let corpus = format!("fuzz/corpus/{target}");
+        let mut cmd = fuzz_command(&target, &corpus);
+        cmd.extend_from_slice(&[&time, "-print_final_stats=1"]);
+        eprintln!("xtask: cargo {}", cmd.join(" "));
+        let out = Command::new(cargo_bin())
+            .args(&cmd)
+            .envs(FUZZ_ENV.iter().copied())
+            .current_dir(repo_root())
+            .stdout(std::process::Stdio::inherit())
+            .output()
+            .map_err(|e| format!("cannot run cargo fuzz: {e}"))?;
+        let log = String::from_utf8_lossy(&out.stderr);
+        let runs = final_stat(&log, "stat::number_of_executed_units:");
+        let coverage = final_stat(&log, "cov:");
+        if !out.status.success() {
+            eprintln!("{log}");
+            return Err(format!(
+                "fuzz target {target} failed ({}); the input is in fuzz/artifacts/{target}/",
+                out.status
+            ));
+        }
+        eprintln!("xtask: {target}: {runs} inputs in {seconds} s");
+        table.push((target, runs, coverage));
+    }
+    eprintln!("\n| target | inputs executed | seconds | coverage (edges) |\n|---|---|---|---|");
+    for (target, runs, coverage) in table {
+        eprintln!("| `{target}` | {runs} | {seconds} | {coverage} |");
+    }
+    Ok(())
+}
+
+/// The number after `key` in libFuzzer's last line that has it.
+fn final_stat(log: &str, key: &str) -> String {
+    log.lines()
+        .rev()
+        .find_map(|line| {
+            let rest = &line[line.find(key)? + key.len()..];
+            rest.split_whitespace().next().map(str::to_owned)
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
+fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn cargo_bin() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
 fn cargo(args: &[&str]) -> Result<(), String> {
@@ -117,11 +242,12 @@ fn cargo(args: &[&str]) -> Result<(), String> {
 }
 
 fn cargo_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let cargo = cargo_bin();
     eprintln!("xtask: cargo {}", args.join(" "));
     let status = Command::new(&cargo)
         .args(args)
         .envs(env.iter().copied())
+        .current_dir(repo_root())
         .status()
         .map_err(|e| format!("cannot run `{cargo}`: {e}"))?;
     if status.success() {

@@ -1,0 +1,8 @@
+//! libFuzzer on the `cbor_envelope` target: see `atoll_fuzz_targets::TARGETS` for
+//! what it feeds and what it checks.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let target = atoll_fuzz_targets::target("cbor_envelope").expect("the target exists");
+    (target.run)(data);
+});

@@ -1,0 +1,8 @@
+//! libFuzzer on the `host_frame` target: see `atoll_fuzz_targets::TARGETS` for
+//! what it feeds and what it checks.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let target = atoll_fuzz_targets::target("host_frame").expect("the target exists");
+    (target.run)(data);
+});
