@@ -196,10 +196,31 @@ pub async fn fetch_chunks(
     info: &CheckpointInfo,
     offering: &[usize],
 ) -> Option<Vec<Vec<u8>>> {
-    let mut liars: Vec<usize> = Vec::new();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(info.chunks.len().max(1));
+    let fetched = stream_chunks(peers, runtime, info, offering, tx).await;
     let mut chunks = Vec::with_capacity(info.chunks.len());
+    while let Ok(c) = rx.try_recv() {
+        chunks.push(c);
+    }
+    fetched.then_some(chunks)
+}
+
+/// [`fetch_chunks`] handing each good chunk to `out` as it arrives (in
+/// order), for a restore that consumes them one at a time. Returns whether
+/// every chunk was sent; `false` as soon as one cannot be had or `out` is
+/// closed.
+pub async fn stream_chunks(
+    peers: &dyn PeerPort,
+    runtime: Namespace,
+    info: &CheckpointInfo,
+    offering: &[usize],
+    out: tokio::sync::mpsc::Sender<Vec<u8>>,
+) -> bool {
+    let mut liars: Vec<usize> = Vec::new();
     for (i, digest) in info.chunks.iter().enumerate() {
-        let index = u32::try_from(i).ok()?;
+        let Ok(index) = u32::try_from(i) else {
+            return false;
+        };
         let mut got = None;
         for &peer in offering {
             if liars.contains(&peer) {
@@ -224,11 +245,13 @@ pub async fn fetch_chunks(
         }
         let Some(c) = got else {
             warn!(%runtime, round = info.round, index, "no storage peer sent a good copy of a checkpoint chunk");
-            return None;
+            return false;
         };
-        chunks.push(c);
+        if out.send(c).await.is_err() {
+            return false;
+        }
     }
-    Some(chunks)
+    true
 }
 
 fn db_err(e: impl std::fmt::Display) -> String {

@@ -1083,15 +1083,24 @@ impl Loop {
             return false;
         }
         for (info, peers) in usable {
-            let Some(chunks) =
-                checkpoint::fetch_chunks(self.inner.peers.as_ref(), runtime, &info, &peers).await
-            else {
-                continue;
-            };
             let round = info.round;
-            let n = chunks.len();
+            let n = info.chunks.len();
+            // Chunks go to the restore as they arrive (two in flight), so
+            // they are never all held at once.
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
             let storage = self.inner.storage.clone();
-            match tokio::task::spawn_blocking(move || storage.restore(&info, &chunks)).await {
+            let target = info.clone();
+            let restore = tokio::task::spawn_blocking(move || {
+                storage.restore_streamed(&target, std::iter::from_fn(|| rx.blocking_recv()))
+            });
+            if !checkpoint::stream_chunks(self.inner.peers.as_ref(), runtime, &info, &peers, tx)
+                .await
+            {
+                // The restore sees the chunks end early and changes nothing.
+                let _ = restore.await;
+                continue;
+            }
+            match restore.await {
                 Ok(Ok(())) => {
                     info!(%runtime, round, chunks = n, behind, "storage restored from a checkpoint");
                     self.work.retain(|r, _| *r > round);

@@ -543,6 +543,24 @@ impl RuntimeStorage {
     /// header's state root. The round must be newer than the last applied
     /// one. On any error nothing changes.
     pub fn restore(&self, info: &CheckpointInfo, chunks: &[Vec<u8>]) -> Result<(), StorageError> {
+        if chunks.len() != info.chunks.len() {
+            return Err(StorageError::Checkpoint(format!(
+                "round {}: wrong number of chunks",
+                info.round
+            )));
+        }
+        self.restore_streamed(info, chunks.iter().map(Vec::as_slice))
+    }
+
+    /// [`RuntimeStorage::restore`] with the chunks as they arrive: each is
+    /// checked and added to the tree being rebuilt, then dropped, so the
+    /// chunks are never all held at once. Fewer chunks than the checkpoint
+    /// lists (a fetch that gave up) fail the restore, and nothing changes.
+    pub fn restore_streamed<C: AsRef<[u8]>>(
+        &self,
+        info: &CheckpointInfo,
+        chunks: impl IntoIterator<Item = C>,
+    ) -> Result<(), StorageError> {
         let h = &info.header;
         let bad = |why: &str| StorageError::Checkpoint(format!("round {}: {why}", info.round));
         if h.namespace != self.id {
@@ -558,9 +576,6 @@ impl RuntimeStorage {
                 got: h.round,
             });
         }
-        if chunks.len() != info.chunks.len() {
-            return Err(bad("wrong number of chunks"));
-        }
         let meta = info.metadata();
         let replace = self.state.versions(self.id)?.is_some();
         // Check every chunk and rebuild the tree before anything is written.
@@ -571,7 +586,10 @@ impl RuntimeStorage {
             self.state.restore_checkpoint(&meta, h.state_root)?
         };
         for c in chunks {
-            restorer.add_chunk(c)?;
+            restorer.add_chunk(c.as_ref())?;
+        }
+        if restorer.next_chunk() != info.chunks.len() {
+            return Err(bad("wrong number of chunks"));
         }
         self.write_meta(&[(RESTORING, Some(h))])?;
         match restorer.finish() {
@@ -1029,6 +1047,19 @@ mod tests {
             b.restore(&info, &missing),
             Err(StorageError::Checkpoint(_))
         ));
+        unchanged(&b);
+        // Streamed: a stream that ends early (a fetch that gave up) or
+        // carries one chunk too many changes nothing either.
+        assert!(chunks.len() > 1, "the test needs several chunks");
+        assert!(matches!(
+            b.restore_streamed(&info, missing.iter()),
+            Err(StorageError::Checkpoint(_))
+        ));
+        unchanged(&b);
+        assert!(
+            b.restore_streamed(&info, chunks.iter().chain(chunks.first()))
+                .is_err()
+        );
         unchanged(&b);
         b.restore(&info, &chunks).unwrap();
         // A checkpoint not newer than the last round is refused.
