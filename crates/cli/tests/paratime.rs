@@ -280,31 +280,7 @@ fn consensus_tx(net: &Net, key: &SigningKey, method: &str, body: &impl serde::Se
 
 /// The pid of the runtime process `node` runs for `runtime`.
 fn runtime_pid(node_pid: u32, runtime: &Namespace) -> Option<u32> {
-    let id = runtime.to_string();
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        if !cmd.contains("runtime-plain") || !cmd.contains(&id) {
-            continue;
-        }
-        let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-        let ppid: u32 = stat
-            .rsplit(')')
-            .next()?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()?;
-        if ppid == node_pid {
-            return Some(pid);
-        }
-    }
-    None
+    runtimes::runtime_pid(node_pid, runtime, "runtime-plain")
 }
 
 #[test]

@@ -45,12 +45,12 @@ use std::time::{Duration, Instant};
 
 use atoll_consensus::mkvs_store::MkvsView;
 use atoll_consensus::services::registry::{Registry, Runtime};
+use atoll_consensus::services::roothash::commitment_context;
 use atoll_consensus::services::roothash::state::RoothashState;
 use atoll_consensus::services::roothash::types::{
-    BlockHeader, CommitmentHeader, ComputeResults, ExecutorCommit, ExecutorCommitment, HeaderType,
-    Message, RuntimeState, Vote, messages_hash,
+    BlockHeader, ComputeResults, ExecutorCommit, HeaderType, Message, RuntimeState, Vote,
+    messages_hash,
 };
-use atoll_consensus::services::roothash::{commitment_context, commitment_signing_bytes};
 use atoll_consensus::services::scheduler::{Committee, Role, state::SchedulerState};
 use atoll_crypto::context::{ChainContext, Context};
 use atoll_crypto::ed25519::{PublicKey, SigningKey};
@@ -71,6 +71,7 @@ use tracing::{debug, info, warn};
 
 use crate::catchup::Vouched;
 use crate::checkpoint::{self, CheckpointInfo};
+use crate::signed::RoundSigner;
 use crate::storage::{RoundRecord, RuntimeStorage, StateAtError, StorageError, io_root};
 use crate::txpool::{PoolLimits, PoolTx, TxPool};
 
@@ -321,8 +322,10 @@ struct Inner {
     cfg: WorkerConfig,
     node_id: PublicKey,
     proposal_ctx: Context,
-    commit_ctx: Context,
     host: RuntimeHost,
+    /// Signs commitments and keeps what was signed (and proposed) for an
+    /// open round durable, so that a restart sends the same again.
+    signer: RoundSigner,
     storage: RuntimeStorage,
     pool: Mutex<TxPool>,
     consensus: Arc<dyn ConsensusPort>,
@@ -412,12 +415,13 @@ impl Worker {
         let proposal_ctx = ctx(PROPOSAL_SIGNATURE_CONTEXT)?;
         let commit_ctx =
             commitment_context(&cfg.chain).map_err(|e| WorkerError::Context(e.to_string()))?;
+        let signer = RoundSigner::new(cfg.node_key.clone(), commit_ctx, storage.clone());
         let inner = Arc::new(Inner {
             node_id: cfg.node_key.public_key(),
             pool: Mutex::new(TxPool::new(cfg.pool)),
             cfg,
             proposal_ctx,
-            commit_ctx,
+            signer,
             host,
             storage,
             consensus,
@@ -1242,6 +1246,34 @@ impl Loop {
         }
         let order = committee.proposer_order(next);
         let work = self.work.entry(next).or_default();
+        // What consensus already holds from this node needs no sending
+        // (after a restart, the in-memory record of it is gone).
+        if let Some(round) = rs.round.as_ref() {
+            if round.commitments.iter().any(|c| c.node_id == me) {
+                work.committed = true;
+            }
+            if round.backup_commitments.iter().any(|c| c.node_id == me) {
+                work.backup_committed = true;
+            }
+        }
+        // A batch this node proposed for the round before a restart is the
+        // one it proposes (and sends) again.
+        if !work.proposed
+            && let Ok(Some(p)) = self.inner.signer.proposal(next)
+            && p.previous_hash == last.hash()
+            && let Ok(signed) = Signed::sign(&self.inner.cfg.node_key, &self.inner.proposal_ctx, &p)
+        {
+            info!(runtime = %self.inner.cfg.runtime, round = next, "proposing the batch proposed before again");
+            work.proposed = true;
+            work.proposals.insert(me, p);
+            work.sent = Some((
+                signed,
+                0,
+                Instant::now()
+                    .checked_sub(REPUBLISH)
+                    .unwrap_or_else(Instant::now),
+            ));
+        }
 
         // A scheduler whose round is still open sends its proposal again
         // (nodes that were not yet connected, or backups, may lack it).
@@ -1358,6 +1390,14 @@ impl Loop {
             previous_hash: last.hash(),
             txs,
         };
+        // Durable before it is sent: a restart proposes the same batch.
+        let proposal = match self.inner.signer.propose(next, proposal) {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(round = next, error = %e, "cannot record the proposal: not proposing");
+                return;
+            }
+        };
         let Ok(signed) = Signed::sign(
             &self.inner.cfg.node_key,
             &self.inner.proposal_ctx,
@@ -1383,7 +1423,15 @@ impl Loop {
         }
     }
 
-    /// Executes `proposal` (once) and submits this node's commitment.
+    /// Executes `proposal` (once) and submits this node's commitment. A
+    /// commitment this node signed for the round and batch before (before a
+    /// restart) is sent again as it is, without executing: signing another
+    /// would be equivocation. A new one is recorded durably before it is
+    /// sent ([`RoundSigner`]). A worker whose runtime cannot execute the
+    /// batch (crashed, timed out, returned an error) votes failure, which
+    /// consensus counts as a straggler and does not slash; the scheduler
+    /// itself may not vote failure on its own batch, so it sends nothing
+    /// and tries again (its runtime is restarted on the next call).
     async fn commit(
         &mut self,
         round: u64,
@@ -1392,50 +1440,60 @@ impl Loop {
         proposal: &Proposal,
     ) -> bool {
         let me = self.inner.node_id;
-        let vote = match self.execute(round, rs, scheduler, proposal).await {
-            Ok(results) => {
-                let mut results = results;
-                if self.inner.cfg.fault == Some(Fault::WrongResults) && scheduler != me {
-                    warn!(round, "fault injection: committing a wrong state root");
-                    results.state_root = Hash::digest(results.state_root.as_bytes());
+        let runtime = self.inner.cfg.runtime;
+        let commitment = match self.inner.signer.signed(round, &scheduler) {
+            Ok(Some(c)) => {
+                info!(%runtime, round, "sending the commitment signed before again");
+                c
+            }
+            Ok(None) => {
+                let vote = match self.execute(round, rs, scheduler, proposal).await {
+                    Ok(results) => {
+                        let mut results = results;
+                        if self.inner.cfg.fault == Some(Fault::WrongResults) && scheduler != me {
+                            warn!(round, "fault injection: committing a wrong state root");
+                            results.state_root = Hash::digest(results.state_root.as_bytes());
+                        }
+                        Vote::Results(results)
+                    }
+                    Err(e) if scheduler == me => {
+                        warn!(round, error = %e, "cannot execute this node's own batch: trying again");
+                        return false;
+                    }
+                    Err(e) => {
+                        warn!(round, error = %e, "batch execution failed: voting failure");
+                        Vote::Failure { round }
+                    }
+                };
+                let messages = match &vote {
+                    Vote::Results(_) if scheduler == me => self
+                        .work
+                        .get(&round)
+                        .and_then(|w| w.executed.get(&scheduler))
+                        .map(|e| e.decoded_messages.clone())
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                match self
+                    .inner
+                    .signer
+                    .commit(runtime, round, scheduler, vote, messages)
+                {
+                    Ok(c) => c,
+                    Err(e) => {
+                        warn!(round, error = %e, "cannot record the commitment: not sending it");
+                        return false;
+                    }
                 }
-                Vote::Results(results)
             }
             Err(e) => {
-                warn!(round, error = %e, "batch execution failed: voting failure");
-                Vote::Failure { round }
+                warn!(round, error = %e, "cannot read what this node signed");
+                return false;
             }
         };
-        let messages = if scheduler == me {
-            self.work
-                .get(&round)
-                .and_then(|w| w.executed.get(&scheduler))
-                .map(|e| e.decoded_messages.clone())
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let messages = match &vote {
-            Vote::Results(_) => messages,
-            Vote::Failure { .. } => Vec::new(),
-        };
-        let header = CommitmentHeader {
-            runtime: self.inner.cfg.runtime,
-            scheduler_id: scheduler,
-            vote,
-        };
-        let Ok(bytes) = commitment_signing_bytes(&header) else {
-            return false;
-        };
-        let signature = self.inner.cfg.node_key.sign(&self.inner.commit_ctx, &bytes);
         let body = ExecutorCommit {
-            id: self.inner.cfg.runtime,
-            commits: vec![ExecutorCommitment {
-                node_id: me,
-                header,
-                signature,
-                messages,
-            }],
+            id: runtime,
+            commits: vec![commitment],
         };
         let Ok(body) = cbor::to_value(&body) else {
             return false;

@@ -4,6 +4,8 @@
 //!   the runtime, ordered by fee priority and per-sender nonce, bounded.
 //! - [`executor`]: the executor committee protocol (proposals, execution,
 //!   commitments, backups, rank takeover) for one runtime.
+//! - [`signed`]: what the node signed for an open round (commitments, its
+//!   proposal), durable before it is sent, sent again after a restart.
 //! - [`storage`]: the runtime's state and finalized rounds, checked against
 //!   the headers consensus finalized.
 //! - [`catchup`]: which fetched rounds consensus vouches for, so a node
@@ -15,5 +17,6 @@
 pub mod catchup;
 pub mod checkpoint;
 pub mod executor;
+pub mod signed;
 pub mod storage;
 pub mod txpool;

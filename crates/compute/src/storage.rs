@@ -13,6 +13,12 @@
 //! again from its write log. So a finalized round is never lost once
 //! [`RuntimeStorage::apply_round`] returns.
 //!
+//! **What this node signed.** The executor records the commitments it signs
+//! for an open round (and its own proposal) here, durably, before it sends
+//! them; after a restart it sends the same ones again instead of signing
+//! different ones (which would be equivocation). The entries of a round go
+//! when the round is applied.
+//!
 //! **Checkpoints** ([`crate::checkpoint`]) are taken every
 //! `checkpoint_interval` rounds. [`RuntimeStorage::restore`] replaces the
 //! state with a checkpoint's (checked against the past root consensus
@@ -43,6 +49,9 @@ use serde::{Deserialize, Serialize};
 const ROUNDS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("rounds");
 /// transaction hash → (round, index).
 const TXS: TableDefinition<'_, &[u8], (u64, u32)> = TableDefinition::new("txs");
+/// round → what this node signed for the round (executor commitments and
+/// its own proposal; opaque here, see [`RuntimeStorage::set_signed`]).
+const SIGNED: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("signed");
 /// [`RESTORING`] and [`RESTORED`] → CBOR [`BlockHeader`].
 const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 /// The header of a checkpoint restore in progress.
@@ -251,6 +260,7 @@ impl RuntimeStorage {
         tx.open_table(ROUNDS).map_err(db)?;
         tx.open_table(TXS).map_err(db)?;
         tx.open_table(META).map_err(db)?;
+        tx.open_table(SIGNED).map_err(db)?;
         tx.commit().map_err(db)?;
         let checkpoints = Checkpoints::new(checkpoints, state.clone()).map_err(StorageError::Db)?;
         let s = Self {
@@ -482,6 +492,9 @@ impl RuntimeStorage {
                 )
                 .map_err(db)?;
             }
+            // What was signed for this round and earlier ones is spent.
+            let mut signed = tx.open_table(SIGNED).map_err(db)?;
+            signed.retain_in(..=h.round, |_, _| false).map_err(db)?;
         }
         tx.commit().map_err(db)?;
         ov.commit(h.round)?;
@@ -491,6 +504,31 @@ impl RuntimeStorage {
         }
         self.checkpoints.after_round(h);
         Ok(())
+    }
+
+    /// What this node recorded as signed for the open round `round`
+    /// ([`Self::set_signed`]), if anything.
+    pub fn signed(&self, round: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        let tx = self.db.begin_read().map_err(db)?;
+        let t = tx.open_table(SIGNED).map_err(db)?;
+        Ok(t.get(round).map_err(db)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Records, durably, what this node signed for the open round `round`
+    /// (replacing what was recorded for it). Call it before sending what
+    /// was signed: once it returns, a restart finds it. Rounds up to the
+    /// last applied one are refused (and forgotten as rounds apply).
+    pub fn set_signed(&self, round: u64, bytes: &[u8]) -> Result<(), StorageError> {
+        let last = self.last_header().round;
+        if round <= last {
+            return Err(StorageError::OutOfOrder { last, got: round });
+        }
+        let tx = self.db.begin_write().map_err(db)?;
+        {
+            let mut t = tx.open_table(SIGNED).map_err(db)?;
+            t.insert(round, bytes).map_err(db)?;
+        }
+        tx.commit().map_err(db)
     }
 
     /// Sets how this runtime's state is checkpointed (`None`: never).

@@ -93,3 +93,39 @@ pub fn logs(layout: &Layout, lines: usize) -> String {
     }
     out
 }
+
+/// The pid of the runtime process (`atoll <binary> ...` for `runtime`)
+/// that the node process `node_pid` runs, from `/proc`.
+#[allow(dead_code, reason = "not every test binary kills runtime processes")]
+pub fn runtime_pid(node_pid: u32, runtime: &Namespace, binary: &str) -> Option<u32> {
+    let id = runtime.to_string();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if !cmd.contains(binary) || !cmd.contains(&id) {
+            continue;
+        }
+        let Some(ppid) = std::fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|stat| {
+                stat.rsplit(')')
+                    .next()?
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse::<u32>()
+                    .ok()
+            })
+        else {
+            continue;
+        };
+        if ppid == node_pid {
+            return Some(pid);
+        }
+    }
+    None
+}

@@ -746,3 +746,558 @@ fn epoch_transition_blocks_leave_past_roots_too() {
         Some(roothash::PastRoot::of(&rs.last_block))
     );
 }
+
+// ---- Evidence: what counts as equivocation, replays, age --------------------
+
+/// The error `(module, code)` of the first transaction of a block, if any.
+fn err_of(r: &atoll_consensus::app::BlockResult) -> Option<(String, u32)> {
+    r.tx_results[0]
+        .error
+        .as_ref()
+        .map(|e| (e.module.clone(), e.code))
+}
+
+fn evidence_tx(net: &Net, nonce: u64, a: &ExecutorCommitment, b: &ExecutorCommitment) -> Vec<u8> {
+    let ev = Evidence {
+        id: RT,
+        commit_a: a.clone(),
+        commit_b: b.clone(),
+    };
+    net.tx(0, nonce, roothash::methods::EVIDENCE, &ev, 10, GAS)
+}
+
+fn failure(net: &mut Net) -> Vote {
+    Vote::Failure {
+        round: rt_state(net).last_block.round + 1,
+    }
+}
+
+#[test]
+fn only_different_results_for_one_round_and_batch_are_equivocation() {
+    // (case, build the pair from (net, nodes, committee), expected roothash code)
+    type Pair = fn(&mut Net, &Nodes, &Committee) -> (ExecutorCommitment, ExecutorCommitment);
+    let cases: Vec<(&str, Pair, Option<u32>)> = vec![
+        (
+            "the same commitment twice",
+            |net, nodes, c| {
+                let s = c.proposer_order(1)[0];
+                let v = results(net, b"a", &[]);
+                let a = commit(net, nodes, &s, &s, &v, vec![]);
+                (a.clone(), a)
+            },
+            Some(8),
+        ),
+        (
+            "the same header signed again",
+            |net, nodes, c| {
+                let s = c.proposer_order(1)[0];
+                let w = c.proposer_order(1)[1];
+                let v = results(net, b"a", &[]);
+                (
+                    commit(net, nodes, &w, &s, &v, vec![]),
+                    commit(net, nodes, &w, &s, &v, vec![]),
+                )
+            },
+            Some(8),
+        ),
+        (
+            "two declared failures",
+            |net, nodes, c| {
+                let s = c.proposer_order(1)[0];
+                let w = c.proposer_order(1)[1];
+                let f = failure(net);
+                (
+                    commit(net, nodes, &w, &s, &f, vec![]),
+                    commit(net, nodes, &w, &s, &f, vec![]),
+                )
+            },
+            Some(8),
+        ),
+        (
+            "different results for different rounds",
+            |net, nodes, c| {
+                let s = c.proposer_order(1)[0];
+                let a = results(net, b"a", &[]);
+                let mut b = results(net, b"b", &[]);
+                if let Vote::Results(r) = &mut b {
+                    r.round += 1;
+                }
+                (
+                    commit(net, nodes, &s, &s, &a, vec![]),
+                    commit(net, nodes, &s, &s, &b, vec![]),
+                )
+            },
+            Some(8),
+        ),
+        (
+            "different results for different schedulers' batches",
+            |net, nodes, c| {
+                let order = c.proposer_order(1);
+                let w = order[2];
+                let a = results(net, b"a", &[]);
+                let b = results(net, b"b", &[]);
+                (
+                    commit(net, nodes, &w, &order[0], &a, vec![]),
+                    commit(net, nodes, &w, &order[1], &b, vec![]),
+                )
+            },
+            Some(8),
+        ),
+        (
+            "commitments of two different nodes",
+            |net, nodes, c| {
+                let order = c.proposer_order(1);
+                let a = results(net, b"a", &[]);
+                let b = results(net, b"b", &[]);
+                (
+                    commit(net, nodes, &order[1], &order[0], &a, vec![]),
+                    commit(net, nodes, &order[2], &order[0], &b, vec![]),
+                )
+            },
+            Some(8),
+        ),
+        (
+            "a forged signature",
+            |net, nodes, c| {
+                let s = c.proposer_order(1)[0];
+                let a = results(net, b"a", &[]);
+                let b = results(net, b"b", &[]);
+                let mut forged = commit(net, nodes, &s, &s, &b, vec![]);
+                forged.signature = node_key(99).sign(net.app.commitment_context(), b"x");
+                (commit(net, nodes, &s, &s, &a, vec![]), forged)
+            },
+            Some(8),
+        ),
+        (
+            "commitments that carry messages",
+            |net, nodes, c| {
+                let s = c.proposer_order(1)[0];
+                let msgs = vec![Message::Transfer(Transfer {
+                    to: addr(&key(0)),
+                    amount: Quantity(1),
+                })];
+                let a = results(net, b"a", &msgs);
+                let b = results(net, b"b", &[]);
+                (
+                    commit(net, nodes, &s, &s, &a, msgs),
+                    commit(net, nodes, &s, &s, &b, vec![]),
+                )
+            },
+            Some(8),
+        ),
+        (
+            "a round not open yet",
+            |net, nodes, c| {
+                let s = c.proposer_order(1)[0];
+                let mut a = results(net, b"a", &[]);
+                let mut b = results(net, b"b", &[]);
+                for v in [&mut a, &mut b] {
+                    if let Vote::Results(r) = v {
+                        r.round += 5;
+                    }
+                }
+                (
+                    commit(net, nodes, &s, &s, &a, vec![]),
+                    commit(net, nodes, &s, &s, &b, vec![]),
+                )
+            },
+            Some(8),
+        ),
+        (
+            "two different results for one round and batch",
+            |net, nodes, c| {
+                let s = c.proposer_order(1)[0];
+                let a = results(net, b"a", &[]);
+                let b = results(net, b"b", &[]);
+                (
+                    commit(net, nodes, &s, &s, &a, vec![]),
+                    commit(net, nodes, &s, &s, &b, vec![]),
+                )
+            },
+            None,
+        ),
+        (
+            "a result and a declared failure for one round and batch",
+            |net, nodes, c| {
+                let s = c.proposer_order(1)[0];
+                let w = c.proposer_order(1)[1];
+                let a = results(net, b"a", &[]);
+                let f = failure(net);
+                (
+                    commit(net, nodes, &w, &s, &a, vec![]),
+                    commit(net, nodes, &w, &s, &f, vec![]),
+                )
+            },
+            None,
+        ),
+    ];
+    for (case, pair, want) in cases {
+        let (mut net, nodes) = network(6, AdmissionPolicy::AnyNode {});
+        let c = committee(&mut net);
+        let (a, b) = pair(&mut net, &nodes, &c);
+        let accused = index_of(&nodes, &a.node_id);
+        let before: Vec<u128> = (0..6).map(|i| escrow_of(&mut net, i)).collect();
+        let tx = evidence_tx(&net, 0, &a, &b);
+        let r = net.block(vec![tx]);
+        assert_eq!(
+            err_of(&r),
+            want.map(|code| ("roothash".to_string(), code)),
+            "{case}: {:?}",
+            r.tx_results[0].error
+        );
+        for i in 0..6u8 {
+            let expected = if want.is_none() && i == accused {
+                before[usize::from(i)] - 2 * SLASH
+            } else {
+                before[usize::from(i)]
+            };
+            assert_eq!(escrow_of(&mut net, i), expected, "{case}: entity {i}");
+        }
+        assert_eq!(net.total_tokens(), net.total_supply(), "{case}");
+    }
+}
+
+#[test]
+fn evidence_is_punished_once_and_not_past_max_evidence_age() {
+    const AGE: u64 = 2;
+    let (mut net, nodes) = network_with(6, AdmissionPolicy::AnyNode {}, |g| {
+        g.roothash.max_evidence_age = AGE;
+    });
+    let c = committee(&mut net);
+    let order = c.proposer_order(1);
+    let (s, w) = (order[0], order[1]);
+    let (va, vb, vc) = (
+        results(&mut net, b"a", &[]),
+        results(&mut net, b"b", &[]),
+        results(&mut net, b"c", &[]),
+    );
+    let a = commit(&net, &nodes, &w, &s, &va, vec![]);
+    let b = commit(&net, &nodes, &w, &s, &vb, vec![]);
+    let c3 = commit(&net, &nodes, &w, &s, &vc, vec![]);
+    let accused = index_of(&nodes, &w);
+    let before = escrow_of(&mut net, accused);
+
+    let tx = evidence_tx(&net, 0, &a, &b);
+    assert_eq!(err_of(&net.block(vec![tx])), None);
+    assert_eq!(escrow_of(&mut net, accused), before - 2 * SLASH);
+    let mut st = net.store.clone();
+    assert_eq!(RoothashState::new(&mut st).evidence_count(&RT).unwrap(), 1);
+
+    // The same evidence, the pair swapped, another pair for the same round:
+    // one offence, refused as a duplicate, charged, and nobody slashed again.
+    let mut nonce = 1;
+    for (x, y) in [(&a, &b), (&b, &a), (&a, &c3)] {
+        let tx = evidence_tx(&net, nonce, x, y);
+        let r = net.block(vec![tx]);
+        nonce += 1;
+        assert_eq!(err_of(&r), Some(("roothash".into(), 10)));
+        // Charged: its gas is used and its nonce spent (the fee itself goes
+        // to this test's only proposer, the submitter).
+        assert!(r.tx_results[0].gas_used > 0, "the replay paid for its gas");
+        assert_eq!(net.account(&addr(&key(0))).general.nonce, nonce);
+        assert_eq!(escrow_of(&mut net, accused), before - 2 * SLASH);
+    }
+
+    // Finalize rounds 1..=AGE+2: round 1 is then more than AGE rounds behind.
+    let mut submit_nonce = nonce;
+    for i in 0..AGE + 2 {
+        let round = rt_state(&mut net).last_block.round + 1;
+        let sch = c.proposer_order(round)[0];
+        let vote = results(&mut net, format!("state {i}").as_bytes(), &[]);
+        let commits = all_workers_commit(&net, &nodes, &c, &sch, &vote, &[]);
+        let r = submit(&mut net, submit_nonce, commits);
+        submit_nonce += 1;
+        assert_eq!(err_of(&r), None);
+        assert_eq!(rt_state(&mut net).last_block.round, round);
+    }
+    assert_eq!(rt_state(&mut net).last_block.round, AGE + 2);
+    // Kept evidence of round 1 is forgotten with the round: state stays bounded.
+    let mut st = net.store.clone();
+    assert_eq!(RoothashState::new(&mut st).evidence_count(&RT).unwrap(), 0);
+
+    // Old evidence (another node's equivocation in round 1) is refused as expired.
+    let w2 = order[2];
+    let old_a = commit(&net, &nodes, &w2, &s, &va, vec![]);
+    let old_b = commit(&net, &nodes, &w2, &s, &vb, vec![]);
+    let before2 = escrow_of(&mut net, index_of(&nodes, &w2));
+    let tx = evidence_tx(&net, submit_nonce, &old_a, &old_b);
+    submit_nonce += 1;
+    assert_eq!(err_of(&net.block(vec![tx])), Some(("roothash".into(), 11)));
+    assert_eq!(escrow_of(&mut net, index_of(&nodes, &w2)), before2);
+
+    // Evidence about a round within the age is still taken.
+    let round = rt_state(&mut net).last_block.round;
+    let fresh = |net: &mut Net, root: &[u8]| {
+        let rs = rt_state(net);
+        Vote::Results(ComputeResults {
+            round,
+            previous_hash: rs.last_block.previous_hash,
+            io_root: Hash::digest(b"io"),
+            state_root: Hash::digest(root),
+            messages_hash: Hash::empty(),
+        })
+    };
+    let (fa, fb) = (fresh(&mut net, b"x"), fresh(&mut net, b"y"));
+    let sch = c.proposer_order(round)[0];
+    let tx = evidence_tx(
+        &net,
+        submit_nonce,
+        &commit(&net, &nodes, &w2, &sch, &fa, vec![]),
+        &commit(&net, &nodes, &w2, &sch, &fb, vec![]),
+    );
+    assert_eq!(err_of(&net.block(vec![tx])), None);
+    assert_eq!(
+        escrow_of(&mut net, index_of(&nodes, &w2)),
+        before2 - 2 * SLASH
+    );
+    assert_eq!(net.total_tokens(), net.total_supply());
+}
+
+#[test]
+fn evidence_is_refused_where_equivocation_is_not_slashed() {
+    let (mut net, nodes) = network_with(6, AdmissionPolicy::AnyNode {}, |g| {
+        g.staking
+            .parameters
+            .slashing
+            .remove(&SlashReason::RuntimeEquivocation);
+    });
+    let c = committee(&mut net);
+    let s = c.proposer_order(1)[0];
+    let (va, vb) = (results(&mut net, b"a", &[]), results(&mut net, b"b", &[]));
+    let a = commit(&net, &nodes, &s, &s, &va, vec![]);
+    let b = commit(&net, &nodes, &s, &s, &vb, vec![]);
+    let tx = evidence_tx(&net, 0, &a, &b);
+    assert_eq!(err_of(&net.block(vec![tx])), Some(("roothash".into(), 12)));
+    let mut st = net.store.clone();
+    assert_eq!(RoothashState::new(&mut st).evidence_count(&RT).unwrap(), 0);
+}
+
+// ---- Declared failures and stragglers ----------------------------------------
+
+/// What a round came to, and who lost stake.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    header: Option<HeaderType>,
+    discrepancy: bool,
+    slashed: Vec<u8>,
+}
+
+fn outcome(net: &mut Net, nodes: &Nodes) -> Outcome {
+    let rs = rt_state(net);
+    let header = (rs.last_block.round == 1).then_some(rs.last_block.header_type);
+    let slashed = (0..nodes.nodes.len() as u8)
+        .filter(|i| escrow_of(net, *i) < STAKE)
+        .collect();
+    Outcome {
+        header,
+        discrepancy: rs.round.as_ref().is_some_and(|r| r.discrepancy),
+        slashed,
+    }
+}
+
+#[test]
+fn declared_failures_are_stragglers_and_never_slashed() {
+    // (case, allowed_stragglers, worker votes by rank: G good, B bad, F failure,
+    //  - silent; then backup votes; expected header, discrepancy, slashed ranks)
+    struct Case {
+        name: &'static str,
+        stragglers: u16,
+        workers: &'static str,
+        backups: &'static str,
+        header: Option<HeaderType>,
+        discrepancy: bool,
+        slashed_ranks: &'static [usize],
+    }
+    let cases = [
+        Case {
+            name: "one failure within one straggler finalizes at once",
+            stragglers: 1,
+            workers: "GGF",
+            backups: "",
+            header: Some(HeaderType::Normal),
+            discrepancy: false,
+            slashed_ranks: &[],
+        },
+        Case {
+            name: "one silent worker within one straggler finalizes",
+            stragglers: 1,
+            workers: "GG-",
+            backups: "",
+            header: Some(HeaderType::Normal),
+            discrepancy: false,
+            slashed_ranks: &[],
+        },
+        Case {
+            name: "two failures beyond one straggler is a discrepancy",
+            stragglers: 1,
+            workers: "GFF",
+            backups: "",
+            header: None,
+            discrepancy: true,
+            slashed_ranks: &[],
+        },
+        Case {
+            name: "a failure with no stragglers allowed: backups decide, nobody slashed",
+            stragglers: 0,
+            workers: "GGF",
+            backups: "GG",
+            header: Some(HeaderType::Normal),
+            discrepancy: false,
+            slashed_ranks: &[],
+        },
+        Case {
+            name: "a failure and a wrong result: only the wrong result is slashed",
+            stragglers: 0,
+            workers: "GBF",
+            backups: "GG",
+            header: Some(HeaderType::Normal),
+            discrepancy: false,
+            slashed_ranks: &[1],
+        },
+        Case {
+            name: "backups that fail too: the round fails, nobody slashed",
+            stragglers: 0,
+            workers: "GGF",
+            backups: "FF",
+            header: Some(HeaderType::RoundFailed),
+            discrepancy: false,
+            slashed_ranks: &[],
+        },
+    ];
+    for case in cases {
+        let (mut net, nodes) = network_with(6, AdmissionPolicy::AnyNode {}, |g| {
+            g.registry.runtimes[0].executor.allowed_stragglers = case.stragglers;
+        });
+        let c = committee(&mut net);
+        let order = c.proposer_order(1);
+        let s = order[0];
+        let (good, bad, fail) = (
+            results(&mut net, b"good", &[]),
+            results(&mut net, b"bad", &[]),
+            failure(&mut net),
+        );
+        let pick = |ch: char| match ch {
+            'G' => Some(&good),
+            'B' => Some(&bad),
+            'F' => Some(&fail),
+            _ => None,
+        };
+        let commits: Vec<ExecutorCommitment> = order
+            .iter()
+            .zip(case.workers.chars())
+            .filter_map(|(n, ch)| pick(ch).map(|v| commit(&net, &nodes, n, &s, v, vec![])))
+            .collect();
+        let r = submit(&mut net, 0, commits);
+        assert_eq!(err_of(&r), None, "{}", case.name);
+        if !case.backups.is_empty() {
+            assert!(
+                rt_state(&mut net).round.unwrap().discrepancy,
+                "{}",
+                case.name
+            );
+            let backups: Vec<PublicKey> = c.backups().copied().collect();
+            let commits = backups
+                .iter()
+                .zip(case.backups.chars())
+                .filter_map(|(n, ch)| pick(ch).map(|v| commit(&net, &nodes, n, &s, v, vec![])))
+                .collect();
+            let r = submit(&mut net, 1, commits);
+            assert_eq!(err_of(&r), None, "{}", case.name);
+        }
+        let slashed: Vec<u8> = case
+            .slashed_ranks
+            .iter()
+            .map(|r| index_of(&nodes, &order[*r]))
+            .collect();
+        assert_eq!(
+            outcome(&mut net, &nodes),
+            Outcome {
+                header: case.header,
+                discrepancy: case.discrepancy,
+                slashed,
+            },
+            "{}",
+            case.name
+        );
+        assert_eq!(net.total_tokens(), net.total_supply(), "{}", case.name);
+    }
+}
+
+#[test]
+fn a_scheduler_may_not_commit_a_failure_for_its_own_batch() {
+    let (mut net, nodes) = network(6, AdmissionPolicy::AnyNode {});
+    let c = committee(&mut net);
+    let s = c.proposer_order(1)[0];
+    let f = failure(&mut net);
+    let own_failure = commit(&net, &nodes, &s, &s, &f, vec![]);
+    let r = submit(&mut net, 0, vec![own_failure]);
+    assert_eq!(err_of(&r), Some(("roothash".into(), 14)));
+    assert_eq!(rt_state(&mut net).round, None, "nothing was recorded");
+}
+
+#[test]
+fn a_round_without_a_scheduler_commitment_fails_at_its_timeout() {
+    let (mut net, nodes) = network(6, AdmissionPolicy::AnyNode {});
+    let c = committee(&mut net);
+    let order = c.proposer_order(1);
+    // Two workers vote on the scheduler's batch; the scheduler never commits.
+    let good = results(&mut net, b"good", &[]);
+    let commits = order[1..]
+        .iter()
+        .map(|w| commit(&net, &nodes, w, &order[0], &good, vec![]))
+        .collect();
+    assert_eq!(err_of(&submit(&mut net, 0, commits)), None);
+    let mut closed = None;
+    for i in 0..8 {
+        net.block(vec![]);
+        let rs = rt_state(&mut net);
+        if rs.last_block.round == 1 {
+            closed = Some((i, rs.last_block.header_type));
+            break;
+        }
+        assert!(
+            !rs.round.unwrap().discrepancy,
+            "no backups for a missing scheduler"
+        );
+    }
+    let (_, kind) = closed.expect("the round closed at its timeout");
+    assert_eq!(kind, HeaderType::RoundFailed);
+    assert!(
+        (0..6).all(|i| escrow_of(&mut net, i) == STAKE),
+        "nobody slashed"
+    );
+}
+
+// ---- max_messages ----------------------------------------------------------
+
+#[test]
+fn commitments_over_max_messages_are_refused() {
+    let (mut net, nodes) = network_with(6, AdmissionPolicy::AnyNode {}, |g| {
+        g.registry.runtimes[0].executor.max_messages = 2;
+    });
+    let c = committee(&mut net);
+    let s = c.proposer_order(1)[0];
+    let msg = |n| {
+        Message::Transfer(Transfer {
+            to: addr(&key(0)),
+            amount: Quantity(n),
+        })
+    };
+    let three = vec![msg(1), msg(2), msg(3)];
+    let vote = results(&mut net, b"three", &three);
+    let commits = all_workers_commit(&net, &nodes, &c, &s, &vote, &three);
+    let before = net.balance(0);
+    let r = submit(&mut net, 0, commits);
+    assert_eq!(err_of(&r), Some(("roothash".into(), 13)));
+    assert_eq!(rt_state(&mut net).round, None, "nothing was recorded");
+    assert_eq!(net.balance(0), before, "no message ran");
+
+    let two = vec![msg(1), msg(2)];
+    let vote = results(&mut net, b"two", &two);
+    let commits = all_workers_commit(&net, &nodes, &c, &s, &vote, &two);
+    let r = submit(&mut net, 1, commits);
+    assert_eq!(err_of(&r), None);
+    let rs = rt_state(&mut net);
+    assert_eq!(rs.last_block.header_type, HeaderType::Normal);
+    assert_eq!(net.balance(0), before + 3);
+}

@@ -6,18 +6,31 @@
 //! each consensus block the pool of a round is evaluated:
 //!
 //! 1. **Workers.** Commitments are grouped by the scheduler (proposer) whose
-//!    batch they executed; the best-ranked scheduler that committed wins. If
-//!    all votes agree and at least `group_size - allowed_stragglers` match the
-//!    scheduler's own, the round finalizes. Two different votes, or more
-//!    failures than stragglers allowed, is a **discrepancy**; so is a round
-//!    whose `round_timeout` expires without enough votes.
-//! 2. **Backups.** After a discrepancy only backup workers vote, and a simple
-//!    majority (`backups / 2 + 1`) decides. If it agrees with the scheduler,
-//!    the round finalizes with that result; workers that voted otherwise are
-//!    slashed (`runtime-incorrect-results`) and frozen. If no majority can
-//!    form, or the backups time out (1.5 × `round_timeout`), the round fails.
+//!    batch they executed; the best-ranked scheduler that committed to its
+//!    own batch wins (a scheduler may not commit a failure for its own
+//!    batch). A worker whose runtime could not execute the batch (crashed,
+//!    timed out, refused it) declares a failure: up to `allowed_stragglers`
+//!    failures change nothing, and the round finalizes once
+//!    `workers - allowed_stragglers` workers voted the scheduler's results.
+//!    Two different results, or more failures than stragglers allowed, is a
+//!    **discrepancy** (a backup scheduler's batch waits for the round
+//!    timeout first); so is a round whose `round_timeout` expires without
+//!    enough votes. A round that times out with no scheduler's own
+//!    commitment fails.
+//! 2. **Backups.** After a discrepancy only backup workers vote, on the
+//!    disputed scheduler's batch, and a simple majority (`backups / 2 + 1`)
+//!    of equal results decides. If it agrees with the scheduler, the round
+//!    finalizes with that result; members whose results differed are
+//!    slashed (`runtime-incorrect-results`) and frozen. Declared failures
+//!    are never slashed. If no majority can form, or the backups time out
+//!    (1.5 × `round_timeout`), the round fails.
 //! 3. A failed round records a `RoundFailed` block: the state root does not
 //!    change and the next round starts from it.
+//!
+//! A commitment carrying more messages than the runtime's `max_messages` is
+//! refused. Two different commitments one node signed for the same round
+//! and batch are evidence of equivocation (`roothash.Evidence`), punished
+//! once per node and round while the round is within `max_evidence_age`.
 //!
 //! A finalized round's messages (staking operations from the runtime's own
 //! account) run at once; their results are kept for the runtime to read.
@@ -94,6 +107,39 @@ pub enum RoothashError {
     /// The runtime id in the commitment does not match.
     #[error("commitment is for another runtime")]
     WrongRuntime,
+    /// Evidence of this node's equivocation in this round was already
+    /// accepted (the node was slashed for it once).
+    #[error("duplicate evidence: this node's equivocation in round {round} was already punished")]
+    DuplicateEvidence {
+        /// The round of the evidence.
+        round: u64,
+    },
+    /// The evidence is about a round older than `max_evidence_age` allows.
+    #[error("evidence expired: round {round} is more than {max_age} rounds behind round {latest}")]
+    EvidenceExpired {
+        /// The round of the evidence.
+        round: u64,
+        /// The runtime's latest round.
+        latest: u64,
+        /// `max_evidence_age`.
+        max_age: u64,
+    },
+    /// The network does not punish runtime equivocation, so evidence of it
+    /// is not collected.
+    #[error("the network does not slash for runtime equivocation")]
+    EquivocationNotSlashed,
+    /// A commitment carries more messages than the runtime's `max_messages`.
+    #[error("commitment carries {got} messages, the runtime allows {max}")]
+    TooManyMessages {
+        /// Messages carried.
+        got: usize,
+        /// The runtime's `max_messages`.
+        max: u32,
+    },
+    /// The scheduler's own commitment may not declare a failure (it
+    /// proposed the batch; if it cannot run it, it does not commit).
+    #[error("a scheduler may not commit a failure for its own batch")]
+    SchedulerFailure,
 }
 
 impl ModuleError for RoothashError {
@@ -110,6 +156,11 @@ impl ModuleError for RoothashError {
             Self::AlreadyCommitted => 7,
             Self::BadEvidence(_) => 8,
             Self::WrongRuntime => 9,
+            Self::DuplicateEvidence { .. } => 10,
+            Self::EvidenceExpired { .. } => 11,
+            Self::EquivocationNotSlashed => 12,
+            Self::TooManyMessages { .. } => 13,
+            Self::SchedulerFailure => 14,
         }
     }
 }
@@ -184,16 +235,21 @@ impl<'a> Roothash<'a> {
     }
 
     /// Remembers a new runtime block's roots ([`PastRoot`]) and forgets those
-    /// of rounds older than the last `max_past_roots_stored`.
+    /// of rounds older than the last `max_past_roots_stored`, and the
+    /// evidence kept about rounds now past `max_evidence_age` (no evidence
+    /// about them is accepted any more, so none needs refusing as a replay).
     fn record_past_root(&mut self, header: &BlockHeader) -> Result<(), Failure> {
-        let keep = self.state().parameters()?.max_past_roots_stored;
+        let params = self.state().parameters()?;
+        let keep = params.max_past_roots_stored;
         let id = header.namespace;
         if keep > 0 {
             self.state()
                 .set_past_root(&id, header.round, &PastRoot::of(header))?;
         }
         let keep_from = header.round.saturating_add(1).saturating_sub(keep);
-        self.state().prune_past_roots(&id, keep_from)
+        self.state().prune_past_roots(&id, keep_from)?;
+        let evidence_from = header.round.saturating_sub(params.max_evidence_age);
+        self.state().prune_evidence(&id, evidence_from)
     }
 
     /// Makes `header` the runtime's latest block (recorded at `height`).
@@ -233,8 +289,15 @@ impl<'a> Roothash<'a> {
             timeout_height: block.height.saturating_add(runtime.executor.round_timeout),
         });
         let mut events = Vec::new();
+        let next_round = rs.last_block.round.saturating_add(1);
+        // During a discrepancy the backups vote on the batch of the
+        // scheduler whose results the workers disputed, and on no other.
+        let disputed = round
+            .discrepancy
+            .then(|| round_scheduler(&committee, &round.commitments, next_round))
+            .flatten();
         for c in &body.commits {
-            self.check_commitment(&rs, &committee, &round, c)?;
+            self.check_commitment(&rs, &committee, &runtime, &round, disputed.as_ref(), c)?;
             if round.discrepancy {
                 round.backup_commitments.push(c.clone());
             } else {
@@ -253,7 +316,9 @@ impl<'a> Roothash<'a> {
         &self,
         rs: &RuntimeState,
         committee: &Committee,
+        runtime: &Runtime,
         round: &RoundState,
+        disputed: Option<&PublicKey>,
         c: &ExecutorCommitment,
     ) -> Result<(), Failure> {
         if c.header.runtime != rs.last_block.namespace {
@@ -281,6 +346,19 @@ impl<'a> Roothash<'a> {
         }
         if !committee.has(&c.header.scheduler_id, Role::Worker) {
             return Err(RoothashError::BadScheduler.into());
+        }
+        if round.discrepancy && disputed != Some(&c.header.scheduler_id) {
+            return Err(RoothashError::BadScheduler.into());
+        }
+        if c.node_id == c.header.scheduler_id && matches!(c.header.vote, Vote::Failure { .. }) {
+            return Err(RoothashError::SchedulerFailure.into());
+        }
+        if c.messages.len() > usize::try_from(runtime.executor.max_messages).unwrap_or(usize::MAX) {
+            return Err(RoothashError::TooManyMessages {
+                got: c.messages.len(),
+                max: runtime.executor.max_messages,
+            }
+            .into());
         }
         let phase = if round.discrepancy {
             &round.backup_commitments
@@ -358,16 +436,17 @@ impl<'a> Roothash<'a> {
         let next_round = rs.last_block.round.saturating_add(1);
         let mut events = Vec::new();
 
+        let timed_out = at_end && block.height >= round.timeout_height;
         let mut decision = None;
         if !round.discrepancy {
-            match evaluate_workers(&committee, &runtime, &round, next_round) {
+            match evaluate_workers(&committee, &runtime, &round, next_round, timed_out) {
                 WorkerOutcome::Agreed(vote, scheduler) => decision = Some(Ok((vote, scheduler))),
                 WorkerOutcome::Discrepancy => {
                     declare_discrepancy(&mut round, &runtime, block, id, next_round, &mut events);
                 }
-                WorkerOutcome::Pending if at_end && block.height >= round.timeout_height => {
-                    declare_discrepancy(&mut round, &runtime, block, id, next_round, &mut events);
-                }
+                // The round timed out and no scheduler committed to its own
+                // batch: there is nothing for backups to check.
+                WorkerOutcome::NoScheduler => decision = Some(Err(())),
                 WorkerOutcome::Pending => {}
             }
         }
@@ -375,7 +454,11 @@ impl<'a> Roothash<'a> {
             // A discrepancy declared just now has a fresh timeout, so this
             // only fires once the backups have had their time.
             let timed_out = at_end && block.height >= round.timeout_height;
-            decision = evaluate_backups(&committee, &round, timed_out);
+            decision = match round_scheduler(&committee, &round.commitments, next_round) {
+                Some(scheduler) => evaluate_backups(&committee, &round, &scheduler, timed_out)
+                    .map(|d| d.map(|vote| (vote, scheduler))),
+                None => timed_out.then_some(Err(())),
+            };
         }
 
         match decision {
@@ -389,23 +472,32 @@ impl<'a> Roothash<'a> {
                 self.advance(&mut rs, header, block.height)?;
             }
             Some(Ok((vote, scheduler))) => {
-                // Slash every worker whose vote disagreed with the outcome.
-                let liars: Vec<PublicKey> = round
+                // Slash every member whose results disagreed with the
+                // outcome. A declared failure (a runtime that crashed, timed
+                // out or refused the batch) is no lie: it is not slashed.
+                let mut liars: Vec<PublicKey> = round
                     .commitments
                     .iter()
+                    .filter(|c| committee.has(&c.node_id, Role::Worker))
+                    .chain(
+                        round
+                            .backup_commitments
+                            .iter()
+                            .filter(|c| committee.has(&c.node_id, Role::BackupWorker)),
+                    )
                     .filter(|c| {
-                        committee.has(&c.node_id, Role::Worker)
-                            && c.header.scheduler_id == scheduler
+                        c.header.scheduler_id == scheduler
+                            && matches!(c.header.vote, Vote::Results(_))
                             && c.header.vote != vote
                     })
                     .map(|c| c.node_id)
                     .collect();
-                // The scheduler's own commitment carries the messages; after
-                // a discrepancy it may also have voted again as a backup.
+                liars.sort();
+                liars.dedup();
+                // The scheduler's own commitment carries the messages.
                 let scheduler_commit = round
                     .commitments
                     .iter()
-                    .chain(&round.backup_commitments)
                     .find(|c| {
                         c.node_id == scheduler
                             && c.header.scheduler_id == scheduler
@@ -426,8 +518,8 @@ impl<'a> Roothash<'a> {
                         rs.last_message_results = results;
                         header
                     }
-                    // Agreement on a failure, or a scheduler whose own
-                    // commitment lost: the round fails.
+                    // The backups' majority is not the scheduler's own
+                    // result: the round fails.
                     _ => next_header(&rs.last_block, HeaderType::RoundFailed, block, None),
                 };
                 events.push(finalized_event(&header));
@@ -537,122 +629,262 @@ impl Roothash<'_> {
         Ok(())
     }
 
-    /// `roothash.Evidence`: two different signed commitments by one node for
-    /// one round slash the node for equivocation.
+    /// `roothash.Evidence`: two different commitments one node signed for
+    /// the same round and the same scheduler's batch slash the node for
+    /// equivocation, once per round.
+    ///
+    /// As in oasis-core, the evidence is refused when it proves nothing
+    /// ([`check_equivocation`]), when the node is not registered, when the
+    /// network does not slash for equivocation, when its round is more than
+    /// `max_evidence_age` rounds behind the runtime's latest round (or not
+    /// open yet), and when evidence of the same node's equivocation in the
+    /// same round was already accepted: the evidence hash (of the kind and
+    /// the node, so a different pair of commitments is the same offence) is
+    /// kept under the round until the round is too old for evidence.
     pub fn evidence(&mut self, body: &Evidence, block: BlockInfo) -> Result<(), Failure> {
-        let (a, b) = (&body.commit_a, &body.commit_b);
-        if a.node_id != b.node_id {
-            return Err(RoothashError::BadEvidence("commitments by different nodes").into());
+        check_equivocation(body, self.commit_ctx)?;
+        let node = body.commit_a.node_id;
+        let round = body.commit_a.header.vote.round();
+        let rs = self
+            .state()
+            .runtime(&body.id)?
+            .ok_or_else(|| RoothashError::NoCommittee(body.id.to_string()))?;
+        if Registry::new(&mut *self.store)
+            .state()
+            .node(&node)?
+            .is_none()
+        {
+            return Err(RoothashError::BadEvidence("the node is not registered").into());
         }
-        if a.header.runtime != body.id || b.header.runtime != body.id {
-            return Err(RoothashError::BadEvidence("commitments for another runtime").into());
+        let slashes = Staking::new(&mut *self.store)
+            .state()
+            .parameters()?
+            .slashing
+            .get(&SlashReason::RuntimeEquivocation)
+            .is_some_and(|s| s.amount.0 > 0 || s.freeze_interval > 0);
+        if !slashes {
+            return Err(RoothashError::EquivocationNotSlashed.into());
         }
-        if a.header.vote.round() != b.header.vote.round() {
-            return Err(RoothashError::BadEvidence("commitments for different rounds").into());
+        let max_age = self.state().parameters()?.max_evidence_age;
+        let latest = rs.last_block.round;
+        if round.saturating_add(max_age) < latest {
+            return Err(RoothashError::EvidenceExpired {
+                round,
+                latest,
+                max_age,
+            }
+            .into());
         }
-        if a.header == b.header {
-            return Err(RoothashError::BadEvidence("the commitments are the same").into());
+        if round > latest.saturating_add(1) {
+            return Err(RoothashError::BadEvidence("the round is not open yet").into());
         }
-        for c in [a, b] {
-            let bytes = commitment_signing_bytes(&c.header)?;
-            c.node_id
-                .verify(self.commit_ctx, &bytes, &c.signature)
-                .map_err(|_| RoothashError::BadEvidence("a signature does not verify"))?;
+        let hash = evidence_hash(&node);
+        if self.state().evidence_seen(&body.id, round, &hash)? {
+            return Err(RoothashError::DuplicateEvidence { round }.into());
         }
-        self.slash_node(&a.node_id, SlashReason::RuntimeEquivocation, block)
+        self.state()
+            .set_evidence_seen(&body.id, round, &hash, block.height)?;
+        self.slash_node(&node, SlashReason::RuntimeEquivocation, block)
     }
+}
+
+/// Evidence kind of executor commitment equivocation (oasis-core's
+/// `EvidenceKindEquivocation`).
+const EVIDENCE_KIND_EQUIVOCATION: u8 = 1;
+
+/// The hash under which accepted equivocation evidence against `node` is
+/// kept (per runtime and round): the evidence kind and the node, so any
+/// pair of its commitments for a round is one offence.
+pub fn evidence_hash(node: &PublicKey) -> Hash {
+    Hash::digest_parts(&[&[EVIDENCE_KIND_EQUIVOCATION], node.as_bytes()])
+}
+
+/// Whether `body` proves equivocation, with no state: both commitments
+/// signed (in `ctx`) by one node, for `body.id`, for the same round and the
+/// same scheduler's batch (the role a commitment has: a node that is both
+/// worker and backup signs one commitment per batch and sends the same one
+/// in both phases), without their messages, with different votes (two
+/// different results, or a result and a declared failure). Identical
+/// commitments, commitments for different rounds or different schedulers'
+/// batches prove nothing.
+pub fn check_equivocation(body: &Evidence, ctx: &Context) -> Result<(), RoothashError> {
+    let (a, b) = (&body.commit_a, &body.commit_b);
+    if a.node_id != b.node_id {
+        return Err(RoothashError::BadEvidence("commitments by different nodes"));
+    }
+    if a.header.runtime != body.id || b.header.runtime != body.id {
+        return Err(RoothashError::BadEvidence(
+            "commitments for another runtime",
+        ));
+    }
+    if a.header.scheduler_id != b.header.scheduler_id {
+        return Err(RoothashError::BadEvidence(
+            "commitments for different schedulers' batches",
+        ));
+    }
+    if a.header.vote.round() != b.header.vote.round() {
+        return Err(RoothashError::BadEvidence(
+            "commitments for different rounds",
+        ));
+    }
+    if !a.messages.is_empty() || !b.messages.is_empty() {
+        return Err(RoothashError::BadEvidence(
+            "evidence commitments go without messages",
+        ));
+    }
+    let same = match (&a.header.vote, &b.header.vote) {
+        (Vote::Results(x), Vote::Results(y)) => {
+            x.previous_hash == y.previous_hash
+                && x.io_root == y.io_root
+                && x.state_root == y.state_root
+                && x.messages_hash == y.messages_hash
+        }
+        (Vote::Failure { .. }, Vote::Failure { .. }) => true,
+        _ => false,
+    };
+    if same {
+        return Err(RoothashError::BadEvidence("the commitments are the same"));
+    }
+    for c in [a, b] {
+        let bytes = atoll_types::cbor::to_vec(&c.header)
+            .map_err(|_| RoothashError::BadEvidence("a commitment does not encode"))?;
+        c.node_id
+            .verify(ctx, &bytes, &c.signature)
+            .map_err(|_| RoothashError::BadEvidence("a signature does not verify"))?;
+    }
+    Ok(())
 }
 
 enum WorkerOutcome {
     Agreed(Vote, PublicKey),
     Discrepancy,
     Pending,
+    /// The round timed out with no scheduler's own commitment.
+    NoScheduler,
 }
 
-/// Evaluates the workers' votes for the best-ranked scheduler that committed.
+/// The best-ranked scheduler (in the round's proposer order) that committed
+/// to its own batch among `commitments`, with its rank.
+fn ranked_scheduler(
+    committee: &Committee,
+    commitments: &[ExecutorCommitment],
+    next_round: u64,
+) -> Option<(usize, PublicKey)> {
+    committee
+        .proposer_order(next_round)
+        .into_iter()
+        .enumerate()
+        .find(|(_, s)| {
+            commitments
+                .iter()
+                .any(|c| &c.node_id == s && &c.header.scheduler_id == s)
+        })
+}
+
+/// The best-ranked scheduler that committed to its own batch.
+fn round_scheduler(
+    committee: &Committee,
+    commitments: &[ExecutorCommitment],
+    next_round: u64,
+) -> Option<PublicKey> {
+    ranked_scheduler(committee, commitments, next_round).map(|(_, s)| s)
+}
+
+/// Discrepancy detection, as oasis-core's commitment pool does it, over the
+/// workers' votes for the best-ranked scheduler that committed:
+///
+/// - a declared failure is a straggler: up to `allowed_stragglers` of them
+///   change nothing; more is a discrepancy;
+/// - two different results is a discrepancy;
+/// - otherwise the round is agreed once `workers - allowed_stragglers`
+///   workers voted the scheduler's results, and is a discrepancy if the
+///   round times out before that;
+/// - a backup scheduler (rank > 0) waits for the round timeout before a
+///   discrepancy is declared on its batch, so that a few colluding workers
+///   cannot hand it the round early.
 fn evaluate_workers(
     committee: &Committee,
     runtime: &Runtime,
     round: &RoundState,
     next_round: u64,
+    timed_out: bool,
 ) -> WorkerOutcome {
-    let order = committee.proposer_order(next_round);
-    let Some(scheduler) = order
-        .iter()
-        .find(|s| {
-            round
-                .commitments
-                .iter()
-                .any(|c| &c.node_id == *s && &c.header.scheduler_id == *s)
-        })
-        .copied()
+    let Some((rank, scheduler)) = ranked_scheduler(committee, &round.commitments, next_round)
     else {
-        return WorkerOutcome::Pending;
+        return if timed_out {
+            WorkerOutcome::NoScheduler
+        } else {
+            WorkerOutcome::Pending
+        };
     };
-    let votes: Vec<&Vote> = round
-        .commitments
-        .iter()
-        .filter(|c| c.header.scheduler_id == scheduler && committee.has(&c.node_id, Role::Worker))
-        .map(|c| &c.header.vote)
-        .collect();
     let Some(sched_vote) = round
         .commitments
         .iter()
-        .find(|c| c.node_id == scheduler)
+        .find(|c| c.node_id == scheduler && c.header.scheduler_id == scheduler)
         .map(|c| &c.header.vote)
     else {
         return WorkerOutcome::Pending;
     };
-    let failures = votes
+    let (mut matching, mut failures, mut differing) = (0usize, 0usize, false);
+    for c in round
+        .commitments
         .iter()
-        .filter(|v| matches!(v, Vote::Failure { .. }))
-        .count();
-    if votes.iter().any(|v| *v != sched_vote)
-        || failures > usize::from(runtime.executor.allowed_stragglers)
+        .filter(|c| c.header.scheduler_id == scheduler && committee.has(&c.node_id, Role::Worker))
     {
+        match &c.header.vote {
+            Vote::Failure { .. } => failures += 1,
+            v if v == sched_vote => matching += 1,
+            _ => differing = true,
+        }
+    }
+    let stragglers = usize::from(runtime.executor.allowed_stragglers);
+    if differing || failures > stragglers {
+        if rank > 0 && !timed_out {
+            return WorkerOutcome::Pending;
+        }
         return WorkerOutcome::Discrepancy;
     }
-    let needed = usize::from(
-        runtime
-            .executor
-            .group_size
-            .saturating_sub(runtime.executor.allowed_stragglers),
-    );
-    if votes.len() >= needed {
+    let needed = committee.workers().count().saturating_sub(stragglers);
+    if matching >= needed {
         WorkerOutcome::Agreed(sched_vote.clone(), scheduler)
+    } else if timed_out {
+        WorkerOutcome::Discrepancy
     } else {
         WorkerOutcome::Pending
     }
 }
 
-/// Backup majority: `Some(Ok)` when a majority agrees, `Some(Err)` when none
-/// can form (or the backups timed out), `None` while waiting.
+/// Discrepancy resolution over the backups' votes for `scheduler`'s batch:
+/// `Some(Ok(vote))` when a simple majority of the backups agrees on one
+/// result, `Some(Err)` when none can form any more (declared failures count
+/// as votes cast for no result) or the backups timed out, `None` while
+/// waiting.
 fn evaluate_backups(
     committee: &Committee,
     round: &RoundState,
+    scheduler: &PublicKey,
     timed_out: bool,
-) -> Option<Result<(Vote, PublicKey), ()>> {
-    let backups: Vec<&PublicKey> = committee.backups().collect();
-    let total = backups.len();
+) -> Option<Result<Vote, ()>> {
+    let total = committee.backups().count();
     if total == 0 {
         return Some(Err(()));
     }
     let majority = total / 2 + 1;
-    let mut tally: BTreeMap<(&Vote, &PublicKey), usize> = BTreeMap::new();
+    let mut tally: BTreeMap<&Vote, usize> = BTreeMap::new();
     let mut voted = 0usize;
     for c in &round.backup_commitments {
-        if committee.has(&c.node_id, Role::BackupWorker) {
+        if committee.has(&c.node_id, Role::BackupWorker) && &c.header.scheduler_id == scheduler {
             voted += 1;
-            *tally
-                .entry((&c.header.vote, &c.header.scheduler_id))
-                .or_insert(0) += 1;
+            if matches!(c.header.vote, Vote::Results(_)) {
+                *tally.entry(&c.header.vote).or_insert(0) += 1;
+            }
         }
     }
-    if let Some(((vote, scheduler), _)) = tally.iter().find(|(_, n)| **n >= majority) {
-        return Some(Ok(((*vote).clone(), **scheduler)));
+    if let Some((vote, _)) = tally.iter().find(|(_, n)| **n >= majority) {
+        return Some(Ok((*vote).clone()));
     }
     let best = tally.values().copied().max().unwrap_or(0);
-    if best + (total - voted) < majority || timed_out {
+    if best + total.saturating_sub(voted) < majority || timed_out {
         return Some(Err(()));
     }
     None

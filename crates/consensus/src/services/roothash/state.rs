@@ -5,7 +5,9 @@
 //! | `0x20 ‖ runtime id` | [`RuntimeState`] |
 //! | `0x21` | [`Parameters`] |
 //! | `0x22 ‖ runtime id ‖ u64be round` | [`PastRoot`] of one of the runtime's last `max_past_roots_stored` rounds |
+//! | `0x23 ‖ runtime id ‖ u64be round ‖ evidence hash` | consensus height at which `roothash.Evidence` about that round was accepted (kept while the round is within `max_evidence_age`) |
 
+use atoll_crypto::Hash;
 use atoll_types::Namespace;
 
 use super::types::{Parameters, PastRoot, RuntimeState};
@@ -15,6 +17,14 @@ use crate::state::{StoreExt, key};
 const RUNTIMES: u8 = 0x20;
 const PARAMETERS: u8 = 0x21;
 const PAST_ROOTS: u8 = 0x22;
+const EVIDENCE: u8 = 0x23;
+
+fn evidence_key(id: &Namespace, round: u64, hash: &Hash) -> Vec<u8> {
+    key(
+        EVIDENCE,
+        &[id.as_bytes(), &round.to_be_bytes(), hash.as_bytes()],
+    )
+}
 
 fn past_root_key(id: &Namespace, round: u64) -> Vec<u8> {
     key(PAST_ROOTS, &[id.as_bytes(), &round.to_be_bytes()])
@@ -76,5 +86,52 @@ impl RoothashState<'_> {
             round = r;
         }
         Ok(())
+    }
+
+    /// Whether evidence with hash `hash` about a runtime's round was
+    /// accepted (and not yet forgotten).
+    pub fn evidence_seen(
+        &self,
+        id: &Namespace,
+        round: u64,
+        hash: &Hash,
+    ) -> Result<bool, FatalError> {
+        Ok(self.store.get(&evidence_key(id, round, hash))?.is_some())
+    }
+
+    /// Records that evidence with hash `hash` about a runtime's round was
+    /// accepted at consensus height `height`.
+    pub fn set_evidence_seen(
+        &mut self,
+        id: &Namespace,
+        round: u64,
+        hash: &Hash,
+        height: u64,
+    ) -> Result<(), Failure> {
+        Ok(self
+            .store
+            .put_typed(&evidence_key(id, round, hash), &height)?)
+    }
+
+    /// Forgets the evidence recorded about a runtime's rounds below
+    /// `keep_from`: one ordered range walk over exactly the entries deleted.
+    pub fn prune_evidence(&mut self, id: &Namespace, keep_from: u64) -> Result<(), Failure> {
+        if keep_from == 0 {
+            return Ok(());
+        }
+        let start = key(EVIDENCE, &[id.as_bytes(), &0u64.to_be_bytes()]);
+        let end = key(EVIDENCE, &[id.as_bytes(), &keep_from.to_be_bytes()]);
+        for (k, _) in self.store.range(&start, Some(&end))? {
+            self.store.remove(&k)?;
+        }
+        Ok(())
+    }
+
+    /// How many evidence hashes are kept for a runtime (tests, queries).
+    pub fn evidence_count(&self, id: &Namespace) -> Result<usize, FatalError> {
+        Ok(self
+            .store
+            .scan_prefix(&key(EVIDENCE, &[id.as_bytes()]))?
+            .len())
     }
 }

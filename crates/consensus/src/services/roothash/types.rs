@@ -161,7 +161,9 @@ pub struct ExecutorCommit {
 }
 
 /// Body of `roothash.Evidence`: two different commitments one node signed
-/// for the same round (runtime equivocation).
+/// for the same round and the same scheduler's batch (runtime
+/// equivocation). The commitments go without their messages (only the
+/// signed headers matter).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
     /// The runtime.
@@ -233,6 +235,14 @@ fn default_max_past_roots_stored() -> u64 {
     DEFAULT_MAX_PAST_ROOTS_STORED
 }
 
+/// Default of [`Parameters::max_evidence_age`], in runtime rounds (the value
+/// Oasis Mainnet runs with).
+pub const DEFAULT_MAX_EVIDENCE_AGE: u64 = 100;
+
+fn default_max_evidence_age() -> u64 {
+    DEFAULT_MAX_EVIDENCE_AGE
+}
+
 /// Roothash parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Parameters {
@@ -244,6 +254,12 @@ pub struct Parameters {
     /// (0: none).
     #[serde(default = "default_max_past_roots_stored")]
     pub max_past_roots_stored: u64,
+    /// How many runtime rounds back `roothash.Evidence` may reach: evidence
+    /// about round `r` is refused once the runtime's latest round is past
+    /// `r + max_evidence_age`, and what is kept to refuse a replay is
+    /// forgotten then (as oasis-core's `max_evidence_age`).
+    #[serde(default = "default_max_evidence_age")]
+    pub max_evidence_age: u64,
 }
 
 impl Default for Parameters {
@@ -252,6 +268,7 @@ impl Default for Parameters {
             gas_per_commitment: 1000,
             gas_evidence: 5000,
             max_past_roots_stored: DEFAULT_MAX_PAST_ROOTS_STORED,
+            max_evidence_age: DEFAULT_MAX_EVIDENCE_AGE,
         }
     }
 }
