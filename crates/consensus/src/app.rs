@@ -10,7 +10,10 @@
 //!      gas or too low a gas price, or its signer cannot pay the fee;
 //!    - otherwise the fee is charged and the nonce advances, then the method
 //!      runs in an [`Overlay`]: on success its writes are kept, on failure they
-//!      are discarded and only the fee and nonce change remains.
+//!      are discarded and only the fee and nonce change remains. A write the
+//!      state store could never hold (over its key or value limit) fails the
+//!      transaction here, so committing the block's state cannot fail on
+//!      anything a transaction chose.
 //! 4. The block's fees go to its proposer and to the validators that signed.
 
 use std::collections::{HashMap, VecDeque};
@@ -102,6 +105,11 @@ pub enum ConsensusError {
         /// What failed.
         reason: String,
     },
+    /// The method would write something the state store cannot hold (a
+    /// key or value over its limits): the transaction fails alone, its fee
+    /// is charged and nothing else changes.
+    #[error("state write refused: {0}")]
+    UnstorableWrite(#[from] crate::state::Unstorable),
 }
 
 impl ModuleError for ConsensusError {
@@ -119,6 +127,7 @@ impl ModuleError for ConsensusError {
             Self::Oversized { .. } => 8,
             Self::BlockGasExhausted => 9,
             Self::MalformedBody { .. } => 10,
+            Self::UnstorableWrite(_) => 11,
         }
     }
 }
@@ -875,7 +884,15 @@ impl App {
             debug,
             commit_ctx: &self.commit_context,
         };
-        match dispatch(&mut overlay, tx, &signed.signature.public_key, &env) {
+        let result =
+            dispatch(&mut overlay, tx, &signed.signature.public_key, &env).and_then(|events| {
+                match overlay.unstorable_write() {
+                    // Refused here, not when the block's state is committed.
+                    Some(e) => Err(Failure::from(ConsensusError::from(e))),
+                    None => Ok(events),
+                }
+            });
+        match result {
             Ok(events) => {
                 overlay.commit()?;
                 Ok(TxResult {

@@ -182,6 +182,61 @@ impl<'a> Overlay<'a> {
     pub fn is_empty(&self) -> bool {
         self.writes.is_empty()
     }
+
+    /// The first pending write (in key order) that the state store could
+    /// never hold, if any. A transaction's writes are checked with this
+    /// before they reach the block's state: the store would refuse them
+    /// only when the block is committed, after the transaction was accepted.
+    pub fn unstorable_write(&self) -> Option<Unstorable> {
+        self.writes
+            .iter()
+            .find_map(|(k, v)| check_storable(k, v.as_deref()).err())
+    }
+}
+
+/// A write the state store (MKVS) refuses whatever the state: its key or
+/// its value is longer than the store's limit. Every other write of an
+/// accepted transaction is one the store takes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unstorable {
+    /// The key is longer than [`MAX_KEY_LEN`].
+    #[error("state key of {len} bytes exceeds the limit of {max}")]
+    KeyTooLong {
+        /// The key's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The value is longer than [`MAX_VALUE_LEN`].
+    #[error("state value of {len} bytes exceeds the limit of {max}")]
+    ValueTooLong {
+        /// The value's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// The state store's limits on one key and one value, in bytes.
+pub use atoll_mkvs::{MAX_KEY_LEN, MAX_VALUE_LEN};
+
+/// Whether the state store can hold `key` set to `value` (`None`: a removal).
+pub fn check_storable(key: &[u8], value: Option<&[u8]>) -> Result<(), Unstorable> {
+    if key.len() > MAX_KEY_LEN {
+        return Err(Unstorable::KeyTooLong {
+            len: key.len(),
+            max: MAX_KEY_LEN,
+        });
+    }
+    if let Some(v) = value
+        && v.len() > MAX_VALUE_LEN
+    {
+        return Err(Unstorable::ValueTooLong {
+            len: v.len(),
+            max: MAX_VALUE_LEN,
+        });
+    }
+    Ok(())
 }
 
 /// Reads through pending `writes` to `parent`: what both overlays share.

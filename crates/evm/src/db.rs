@@ -4,8 +4,12 @@
 //!
 //! - `evm || 0x00`: parameters;
 //! - `evm || 0x01 || address(20)`: contract code (raw bytes);
-//! - `evm || 0x02 || address(20) || slot(32)`: a storage value (32 raw
-//!   big-endian bytes; zero values are not stored);
+//! - `evm || 0x02 || address(20) || blake3(slot)(32) || slot(32)`: a
+//!   storage value (32 raw big-endian bytes; zero values are not stored).
+//!   The slot, which contracts choose freely, is preceded by its BLAKE3
+//!   hash, as oasis-sdk's `HashedStore<blake3>` does for public storage:
+//!   the state trie branches on hash bits there, so no contract can shape
+//!   its slots into a deep chain of the trie;
 //! - `evm || 0x03 || round(u64 BE)`: the runtime block hash of that round
 //!   (the last 256 rounds, for `BLOCKHASH`).
 //!
@@ -39,7 +43,12 @@ pub(crate) fn storage_prefix(address: &EthAddress) -> Vec<u8> {
 }
 
 pub(crate) fn storage_key(address: &EthAddress, slot: &[u8; 32]) -> Vec<u8> {
-    module_key(MODULE_NAME, STORAGES, &[address.as_bytes(), slot])
+    let hashed = blake3::hash(slot);
+    module_key(
+        MODULE_NAME,
+        STORAGES,
+        &[address.as_bytes(), hashed.as_bytes(), slot],
+    )
 }
 
 pub(crate) fn block_hash_key(round: u64) -> Vec<u8> {

@@ -9,15 +9,15 @@ pub const MAX_KEY_LEN: usize = 16 * 1024;
 /// Largest value MKVS accepts, in bytes.
 pub const MAX_VALUE_LEN: usize = 16 * 1024 * 1024;
 
-/// Deepest a leaf may sit (internal nodes above it). Random or hashed keys
-/// give depth ≈ log2(keys); only crafted chains of keys (each a bit-level
-/// extension of the previous one) get deep. The bound keeps every
-/// recursive walk (commit, diff, prune, restore) inside a thread's stack,
-/// and bounds proofs. It depends only on the contents, so it is
-/// deterministic. Measured headroom: a debug build on a 2 MiB test thread
-/// walks a 256-deep trie and overflows at 512; release frames are smaller.
-/// 1M random keys give depth ≈ 20 on average.
-pub const MAX_DEPTH: usize = 256;
+/// Deepest a leaf can sit (internal nodes above it): the number of bits in
+/// the encoding of a [`MAX_KEY_LEN`]-byte key (nine per byte and a
+/// terminator). Every internal node on a leaf's path branches on a distinct
+/// bit of that leaf's encoded key, so no trie is deeper, whatever its keys.
+/// Random or hashed keys give depth ≈ log2(keys) (about 20 at 1M keys);
+/// only crafted chains of keys, each a bit-level extension of the previous
+/// one, get deep, and every walk is iterative so that any depth up to this
+/// one is accepted. It bounds proofs too.
+pub const MAX_DEPTH: usize = MAX_KEY_LEN * 9 + 1;
 
 /// Why a byte string could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

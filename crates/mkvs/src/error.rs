@@ -66,9 +66,6 @@ pub enum MkvsError {
     /// A value longer than [`crate::MAX_VALUE_LEN`].
     #[error("value of {0} bytes exceeds the limit")]
     ValueTooLong(usize),
-    /// The insert would put a leaf deeper than [`crate::MAX_DEPTH`].
-    #[error("insert refused: the trie would be deeper than {0} levels")]
-    TreeTooDeep(usize),
     /// Applying a write log or restoring a checkpoint gave another root.
     #[error("root mismatch: expected {expected}, computed {computed}")]
     RootMismatch {

@@ -73,9 +73,10 @@ pub(crate) struct StoredPtr {
 }
 
 /// A pointer to a subtree.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub(crate) enum Child {
     /// The empty subtree (only ever the root of an empty tree).
+    #[default]
     Empty,
     /// A node already in the database (possibly cached in memory).
     Stored(Arc<StoredPtr>),
@@ -117,12 +118,13 @@ impl Child {
         }
     }
 
-    /// The subtree's hash (computed for uncommitted nodes).
-    pub(crate) fn hash(&self, src: &dyn NodeSource) -> Result<Hash> {
+    /// The subtree's hash (computed for uncommitted nodes). Stored nodes
+    /// carry their hash in their id, so nothing is loaded.
+    pub(crate) fn hash(&self, _src: &dyn NodeSource) -> Result<Hash> {
         match self {
             Child::Empty => Ok(Hash::empty()),
             Child::Stored(p) => Ok(p.id.hash),
-            Child::Mem(n) => n.hash(src),
+            Child::Mem(_) => Ok(mem_hash(self)),
         }
     }
 
@@ -134,16 +136,80 @@ impl Child {
     }
 }
 
-impl Node {
-    pub(crate) fn hash(&self, src: &dyn NodeSource) -> Result<Hash> {
-        match self {
-            Node::Leaf { key, value } => Ok(leaf_hash(key, value)),
-            Node::Internal { bit, left, right } => {
-                Ok(internal_hash(*bit, &left.hash(src)?, &right.hash(src)?))
+/// The hash of a subtree, walking its uncommitted nodes post-order with an
+/// explicit stack: a trie is as deep as its longest key has bits, far more
+/// than a thread's stack holds frames.
+fn mem_hash(root: &Child) -> Hash {
+    enum Step<'a> {
+        Visit(&'a Child),
+        Combine(u32),
+    }
+    let mut work = vec![Step::Visit(root)];
+    let mut done: Vec<Hash> = Vec::new();
+    while let Some(step) = work.pop() {
+        match step {
+            Step::Visit(Child::Empty) => done.push(Hash::empty()),
+            Step::Visit(Child::Stored(p)) => done.push(p.id.hash),
+            Step::Visit(Child::Mem(n)) => match &**n {
+                Node::Leaf { key, value } => done.push(leaf_hash(key, value)),
+                Node::Internal { bit, left, right } => {
+                    work.push(Step::Combine(*bit));
+                    work.push(Step::Visit(right));
+                    work.push(Step::Visit(left));
+                }
+            },
+            Step::Combine(bit) => {
+                // Both children were pushed just before: two results wait.
+                let right = done.pop().unwrap_or_else(Hash::empty);
+                let left = done.pop().unwrap_or_else(Hash::empty);
+                done.push(internal_hash(bit, &left, &right));
             }
         }
     }
+    done.pop().unwrap_or_else(Hash::empty)
+}
 
+/// The node a child pointer owns alone (no other pointer shares it), for
+/// taking its children apart.
+fn owned_node(c: &mut Child) -> Option<&mut Node> {
+    match c {
+        Child::Empty => None,
+        Child::Mem(arc) => Arc::get_mut(arc),
+        Child::Stored(p) => Arc::get_mut(p).and_then(|p| p.cell.get_mut()),
+    }
+}
+
+/// Moves `c` to `pending` when dropping it would drop an internal node
+/// (and so, recursively, its whole subtree).
+fn detach_deep(c: &mut Child, pending: &mut Vec<Child>) {
+    if matches!(owned_node(c), Some(Node::Internal { .. })) {
+        pending.push(std::mem::take(c));
+    }
+}
+
+impl Drop for Node {
+    /// Drops a subtree without recursion: the default drop glue would go
+    /// one stack frame per level, and a crafted chain of keys is as deep as
+    /// its longest key has bits. Children this node alone owns are taken
+    /// apart on a heap stack; shared ones only lose a reference.
+    fn drop(&mut self) {
+        let Node::Internal { left, right, .. } = self else {
+            return;
+        };
+        let mut pending = Vec::new();
+        detach_deep(left, &mut pending);
+        detach_deep(right, &mut pending);
+        while let Some(mut c) = pending.pop() {
+            if let Some(Node::Internal { left, right, .. }) = owned_node(&mut c) {
+                detach_deep(left, &mut pending);
+                detach_deep(right, &mut pending);
+            }
+            // `c` now holds no deep subtree of its own: a shallow drop.
+        }
+    }
+}
+
+impl Node {
     /// The bit this node branches on; leaves branch "at infinity".
     pub(crate) fn bit(&self) -> u32 {
         match self {

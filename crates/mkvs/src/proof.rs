@@ -20,7 +20,9 @@ use crate::node::{internal_hash, leaf_hash};
 
 /// Format version byte of an encoded [`Proof`].
 pub const PROOF_FORMAT: u8 = 1;
-/// Most steps a proof may have (the trie's depth limit).
+/// Most steps a proof may have: the deepest a trie can be. [`verify`]
+/// bounds a proof further by its leaf's key: each step branches on a
+/// distinct bit of that key's encoding.
 pub const MAX_PROOF_STEPS: usize = crate::codec::MAX_DEPTH;
 
 /// One internal node on a proof path.
@@ -92,10 +94,17 @@ pub fn verify(root: &Hash, key: &[u8], proof: &Proof) -> Result<Option<Vec<u8>>,
     if leaf.key.len() > MAX_KEY_LEN || leaf.value.len() > MAX_VALUE_LEN {
         return Err(ProofError::Malformed("leaf too large"));
     }
+    // Every node on a leaf's path branches on a bit where the leaf's key and
+    // a longer or different key differ: at most the leaf's terminator bit.
+    // With increasing bits this bounds the steps by the leaf key's length.
+    let last_bit = leaf.key.len().saturating_mul(9);
     let mut prev: Option<u32> = None;
     for step in &proof.steps {
         if prev.is_some_and(|p| p >= step.bit) {
             return Err(ProofError::Malformed("branch bits not increasing"));
+        }
+        if step.bit as usize > last_bit {
+            return Err(ProofError::Malformed("branch bit past the leaf key's end"));
         }
         if bit(&leaf.key, step.bit) != bit(key, step.bit) {
             return Err(ProofError::Malformed("leaf is not on the key's path"));

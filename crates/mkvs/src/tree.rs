@@ -6,12 +6,16 @@
 //! encoding of [`crate::key`]: an internal node stores the index of the first
 //! bit on which its two subtrees differ; leaves hold whole keys and values.
 //! Its shape, and so its root hash, depends only on the set of keys.
+//!
+//! Every walk here is iterative (an explicit stack on the heap where one is
+//! needed): a trie's depth is bounded only by the bit length of its longest
+//! key, [`crate::MAX_DEPTH`], far more levels than a thread's stack has room
+//! for frames, and anyone who chooses keys can build a chain that deep.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crate::codec::MAX_DEPTH;
 use crate::engine::BatchOp;
 use crate::error::{MkvsError, Result};
 use crate::key::{bit, crit_bit, prefix_bits};
@@ -25,17 +29,7 @@ fn child_of<'a>(left: &'a Child, right: &'a Child, key: &[u8], b: u32) -> &'a Ch
 
 /// The leaf a search for `key` ends at, if the tree is not empty.
 fn search<'a>(src: &dyn NodeSource, root: &'a Child, key: &[u8]) -> Result<Option<&'a Node>> {
-    Ok(search_depth(src, root, key)?.map(|(n, _)| n))
-}
-
-/// [`search`], also counting the internal nodes passed.
-fn search_depth<'a>(
-    src: &dyn NodeSource,
-    root: &'a Child,
-    key: &[u8],
-) -> Result<Option<(&'a Node, usize)>> {
     let mut cur = root;
-    let mut depth = 0usize;
     loop {
         match cur.node(src)? {
             None => return Ok(None),
@@ -43,11 +37,8 @@ fn search_depth<'a>(
                 bit: b,
                 left,
                 right,
-            }) => {
-                cur = child_of(left, right, key, *b);
-                depth += 1;
-            }
-            Some(leaf) => return Ok(Some((leaf, depth))),
+            }) => cur = child_of(left, right, key, *b),
+            Some(leaf) => return Ok(Some(leaf)),
         }
     }
 }
@@ -128,7 +119,7 @@ pub(crate) fn insert(
     key: &[u8],
     value: Vec<u8>,
 ) -> Result<()> {
-    let (crit, same_value) = match search_depth(src, root, key)? {
+    let (crit, same_value) = match search(src, root, key)? {
         None => {
             *root = Child::Mem(Arc::new(Node::Leaf {
                 key: key.to_vec(),
@@ -136,15 +127,8 @@ pub(crate) fn insert(
             }));
             return Ok(());
         }
-        Some((Node::Leaf { key: lk, value: lv }, depth)) => {
-            let crit = crit_bit(key, lk);
-            // A new key may land one level below the deepest point passed.
-            if crit.is_some() && depth >= MAX_DEPTH {
-                return Err(MkvsError::TreeTooDeep(MAX_DEPTH));
-            }
-            (crit, *lv == value)
-        }
-        Some((Node::Internal { .. }, _)) => {
+        Some(Node::Leaf { key: lk, value: lv }) => (crit_bit(key, lk), *lv == value),
+        Some(Node::Internal { .. }) => {
             return Err(MkvsError::Corrupt("search ended inside".into()));
         }
     };
@@ -155,44 +139,57 @@ pub(crate) fn insert(
     }
 }
 
-fn set_value(src: &dyn NodeSource, child: &mut Child, key: &[u8], value: Vec<u8>) -> Result<()> {
-    match make_mut(src, child)? {
-        Node::Leaf { value: v, .. } => {
-            *v = value;
-            Ok(())
-        }
-        Node::Internal {
-            bit: b,
-            left,
-            right,
-        } => {
-            let next = if bit(key, *b) == 0 { left } else { right };
-            set_value(src, next, key, value)
-        }
+/// Replaces the value of `key`, which is present, copying its path.
+fn set_value(src: &dyn NodeSource, root: &mut Child, key: &[u8], value: Vec<u8>) -> Result<()> {
+    let mut cur = root;
+    loop {
+        cur = match make_mut(src, cur)? {
+            Node::Leaf { value: v, .. } => {
+                *v = value;
+                return Ok(());
+            }
+            Node::Internal {
+                bit: b,
+                left,
+                right,
+            } => {
+                if bit(key, *b) == 0 {
+                    left
+                } else {
+                    right
+                }
+            }
+        };
     }
 }
 
+/// Inserts the new leaf of `key` where the path of `key` first passes a
+/// node branching at or after its crit bit `c`, copying the path above.
 fn insert_at(
     src: &dyn NodeSource,
-    child: &mut Child,
+    root: &mut Child,
     key: &[u8],
     value: Vec<u8>,
     c: u32,
 ) -> Result<()> {
-    let descend = matches!(child.node(src)?, Some(Node::Internal { bit: b, .. }) if *b < c);
-    if descend {
-        if let Node::Internal {
-            bit: b,
-            left,
-            right,
-        } = make_mut(src, child)?
-        {
-            let next = if bit(key, *b) == 0 { left } else { right };
-            return insert_at(src, next, key, value, c);
-        }
-        return Err(MkvsError::Corrupt("node changed kind".into()));
+    let mut cur = root;
+    while matches!(cur.node(src)?, Some(Node::Internal { bit: b, .. }) if *b < c) {
+        cur = match make_mut(src, cur)? {
+            Node::Internal {
+                bit: b,
+                left,
+                right,
+            } => {
+                if bit(key, *b) == 0 {
+                    left
+                } else {
+                    right
+                }
+            }
+            Node::Leaf { .. } => return Err(MkvsError::Corrupt("node changed kind".into())),
+        };
     }
-    let old = std::mem::replace(child, Child::Empty);
+    let old = std::mem::replace(cur, Child::Empty);
     let leaf = Child::Mem(Arc::new(Node::Leaf {
         key: key.to_vec(),
         value,
@@ -202,7 +199,7 @@ fn insert_at(
     } else {
         (old, leaf)
     };
-    *child = Child::Mem(Arc::new(Node::Internal {
+    *cur = Child::Mem(Arc::new(Node::Internal {
         bit: c,
         left,
         right,
@@ -224,40 +221,48 @@ pub(crate) fn remove(src: &dyn NodeSource, root: &mut Child, key: &[u8]) -> Resu
     Ok(true)
 }
 
-/// `child` is an internal node on the path to the (present) leaf of `key`.
-fn remove_at(src: &dyn NodeSource, child: &mut Child, key: &[u8]) -> Result<()> {
-    let replacement = match child.node(src)? {
-        Some(Node::Internal {
-            bit: b,
-            left,
-            right,
-        }) => {
-            let (target, sibling) = if bit(key, *b) == 0 {
-                (left, right)
-            } else {
-                (right, left)
-            };
-            match target.node(src)? {
-                Some(Node::Leaf { .. }) => Some(sibling.clone()),
-                _ => None,
+/// `root` is an internal node on the path to the (present) leaf of `key`:
+/// walks down to the leaf's parent, copying the path, and puts the leaf's
+/// sibling in the parent's place.
+fn remove_at(src: &dyn NodeSource, root: &mut Child, key: &[u8]) -> Result<()> {
+    let mut cur = root;
+    loop {
+        let replacement = match cur.node(src)? {
+            Some(Node::Internal {
+                bit: b,
+                left,
+                right,
+            }) => {
+                let (target, sibling) = if bit(key, *b) == 0 {
+                    (left, right)
+                } else {
+                    (right, left)
+                };
+                match target.node(src)? {
+                    Some(Node::Leaf { .. }) => Some(sibling.clone()),
+                    _ => None,
+                }
             }
+            _ => return Err(MkvsError::Corrupt("remove path broken".into())),
+        };
+        if let Some(r) = replacement {
+            *cur = r;
+            return Ok(());
         }
-        _ => return Err(MkvsError::Corrupt("remove path broken".into())),
-    };
-    if let Some(r) = replacement {
-        *child = r;
-        return Ok(());
-    }
-    match make_mut(src, child)? {
-        Node::Internal {
-            bit: b,
-            left,
-            right,
-        } => {
-            let next = if bit(key, *b) == 0 { left } else { right };
-            remove_at(src, next, key)
-        }
-        Node::Leaf { .. } => Err(MkvsError::Corrupt("remove path broken".into())),
+        cur = match make_mut(src, cur)? {
+            Node::Internal {
+                bit: b,
+                left,
+                right,
+            } => {
+                if bit(key, *b) == 0 {
+                    left
+                } else {
+                    right
+                }
+            }
+            Node::Leaf { .. } => return Err(MkvsError::Corrupt("remove path broken".into())),
+        };
     }
 }
 
@@ -298,45 +303,47 @@ pub(crate) fn prefix_root(src: &dyn NodeSource, root: &Child, prefix: &[u8]) -> 
 
 /// The iteration stack that yields, in order, every key `>= start`.
 ///
-/// Walks down the path of `start`; a subtree wholly above `start` is pushed
-/// whole, one wholly below is skipped. Whether a subtree lies wholly on one
-/// side is read from one witness key, since a crit-bit node does not store
-/// the prefix its keys share.
+/// The classic crit-bit successor search: the leaf a search for `start`
+/// ends at shares with `start` at least as many leading bits as any key of
+/// the tree, so their first differing bit `c` tells where `start` would sit.
+/// A second walk down `start`'s path then pushes every right subtree passed
+/// while going left (wholly above `start`), and at the first node branching
+/// after `c` the subtree there, whose keys all differ from `start` first at
+/// `c`, lies wholly above or wholly below `start`.
 pub(crate) fn seek_stack(src: &dyn NodeSource, root: &Child, start: &[u8]) -> Result<Vec<Child>> {
+    let crit = match search(src, root, start)? {
+        None => return Ok(Vec::new()),
+        Some(Node::Leaf { key, .. }) => crit_bit(start, key),
+        Some(Node::Internal { .. }) => {
+            return Err(MkvsError::Corrupt("search ended inside".into()));
+        }
+    };
     let mut stack = Vec::new();
-    let mut cur = root.clone();
+    let mut cur = root;
     loop {
-        let next = match cur.node(src)? {
+        match cur.node(src)? {
             None => break,
-            Some(Node::Leaf { key, .. }) => {
-                if key.as_slice() >= start {
-                    stack.push(cur.clone());
-                }
-                break;
-            }
             Some(Node::Internal {
                 bit: b,
                 left,
                 right,
-            }) => {
-                let witness = must_first_key(src, &cur)?;
-                if let Some(c) = crit_bit(start, witness)
-                    && c < *b
-                {
-                    if bit(start, c) == 0 {
-                        stack.push(cur.clone());
-                    }
-                    break;
-                }
+            }) if crit.is_none_or(|c| *b < c) => {
                 if bit(start, *b) == 0 {
                     stack.push(right.clone());
-                    left.clone()
+                    cur = left;
                 } else {
-                    right.clone()
+                    cur = right;
                 }
             }
-        };
-        cur = next;
+            Some(_) => {
+                // Either the leaf of `start` itself (`crit` is `None`) or
+                // a subtree whose keys all differ from `start` first at `c`.
+                if crit.is_none_or(|c| bit(start, c) == 0) {
+                    stack.push(cur.clone());
+                }
+                break;
+            }
+        }
     }
     Ok(stack)
 }
@@ -406,7 +413,8 @@ pub(crate) struct Persisted {
 }
 
 /// Hashes every uncommitted node of `root`, appends its stored form under
-/// `node_key(id)` to `ops`, and returns the tree with all pointers stored.
+/// `node_key(id)` to `ops` (children before parents, left before right),
+/// and returns the tree with all pointers stored.
 pub(crate) fn persist(
     src: &dyn NodeSource,
     root: Child,
@@ -414,17 +422,56 @@ pub(crate) fn persist(
     ops: &mut Vec<BatchOp>,
     node_key: &dyn Fn(&NodeId) -> Vec<u8>,
 ) -> Result<Persisted> {
+    enum Step {
+        /// A subtree to persist.
+        Visit(Child),
+        /// An internal node whose two children (the last two results) are
+        /// now stored.
+        Build(Node),
+    }
+    let mut ctx = PersistCtx {
+        version,
+        ops,
+        node_key,
+    };
     let mut frontier = IdSet::default();
-    let mut root = root;
-    persist_rec(
-        &mut root,
-        &mut PersistCtx {
-            version,
-            ops,
-            node_key,
-            frontier: &mut frontier,
-        },
-    )?;
+    let mut work = vec![Step::Visit(root)];
+    let mut done: Vec<Child> = Vec::new();
+    while let Some(step) = work.pop() {
+        match step {
+            Step::Visit(Child::Mem(arc)) => {
+                // Usually unique: the overlay owned it, so no copy is made.
+                let mut node = Arc::unwrap_or_clone(arc);
+                if let Node::Internal { left, right, .. } = &mut node {
+                    let (l, r) = (std::mem::take(left), std::mem::take(right));
+                    work.push(Step::Build(node));
+                    work.push(Step::Visit(r));
+                    work.push(Step::Visit(l));
+                } else {
+                    done.push(persist_node(node, &mut ctx)?);
+                }
+            }
+            Step::Visit(c) => {
+                if let Some(id) = c.stored_id() {
+                    frontier.insert(id);
+                }
+                done.push(c);
+            }
+            Step::Build(mut node) => {
+                let (Some(r), Some(l)) = (done.pop(), done.pop()) else {
+                    return Err(MkvsError::Corrupt("persist stack".into()));
+                };
+                if let Node::Internal { left, right, .. } = &mut node {
+                    *left = l;
+                    *right = r;
+                }
+                done.push(persist_node(node, &mut ctx)?);
+            }
+        }
+    }
+    let root = done
+        .pop()
+        .ok_or_else(|| MkvsError::Corrupt("persist stack".into()))?;
     let hash = root.hash(src)?;
     Ok(Persisted {
         root,
@@ -437,38 +484,12 @@ struct PersistCtx<'a> {
     version: u64,
     ops: &'a mut Vec<BatchOp>,
     node_key: &'a dyn Fn(&NodeId) -> Vec<u8>,
-    frontier: &'a mut IdSet,
-}
-
-/// Post-order walk over the uncommitted nodes. Kept to a few pointers per
-/// frame (the per-node work is in [`persist_node`]) so that even a
-/// [`MAX_DEPTH`]-deep trie fits a thread's stack in debug builds.
-fn persist_rec(child: &mut Child, ctx: &mut PersistCtx<'_>) -> Result<()> {
-    match child {
-        Child::Mem(arc) => {
-            // Usually unique: the overlay owned it, so this mutates in place.
-            if let Node::Internal { left, right, .. } = Arc::make_mut(arc) {
-                persist_rec(left, ctx)?;
-                persist_rec(right, ctx)?;
-            }
-            persist_node(child, ctx)
-        }
-        Child::Stored(p) => {
-            ctx.frontier.insert(p.id);
-            Ok(())
-        }
-        Child::Empty => Ok(()),
-    }
 }
 
 /// Hashes and encodes one uncommitted node whose children are stored, and
-/// turns its pointer into a stored one (reusing the node allocation).
-#[inline(never)]
-fn persist_node(child: &mut Child, ctx: &mut PersistCtx<'_>) -> Result<()> {
-    let Child::Mem(arc) = std::mem::replace(child, Child::Empty) else {
-        return Err(MkvsError::Corrupt("persisting a stored node".into()));
-    };
-    let (id, bytes) = match &*arc {
+/// returns a stored pointer to it (keeping the node cached).
+fn persist_node(node: Node, ctx: &mut PersistCtx<'_>) -> Result<Child> {
+    let (id, bytes) = match &node {
         Node::Leaf { key, value } => {
             let id = NodeId {
                 version: ctx.version,
@@ -493,28 +514,30 @@ fn persist_node(child: &mut Child, ctx: &mut PersistCtx<'_>) -> Result<()> {
         }
     };
     ctx.ops.push(((ctx.node_key)(&id), Some(bytes)));
-    *child = Child::stored(id, Some(Arc::unwrap_or_clone(arc)));
-    Ok(())
+    Ok(Child::stored(id, Some(node)))
 }
 
 /// Stored nodes of `base` that the new tree no longer reaches: the nodes of
-/// `base` not inside a subtree rooted at a frontier node.
+/// `base` not inside a subtree rooted at a frontier node (in pre-order).
 pub(crate) fn stale_nodes(
     src: &dyn NodeSource,
     base: &Child,
     frontier: &IdSet,
     out: &mut Vec<NodeId>,
 ) -> Result<()> {
-    let Some(id) = base.stored_id() else {
-        return Ok(());
-    };
-    if frontier.contains(&id) {
-        return Ok(());
-    }
-    out.push(id);
-    if let Some(Node::Internal { left, right, .. }) = base.node(src)? {
-        stale_nodes(src, left, frontier, out)?;
-        stale_nodes(src, right, frontier, out)?;
+    let mut work = vec![base];
+    while let Some(c) = work.pop() {
+        let Some(id) = c.stored_id() else {
+            continue;
+        };
+        if frontier.contains(&id) {
+            continue;
+        }
+        out.push(id);
+        if let Some(Node::Internal { left, right, .. }) = c.node(src)? {
+            work.push(right);
+            work.push(left);
+        }
     }
     Ok(())
 }
@@ -523,14 +546,18 @@ type LeafFn<'a> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'a;
 
 /// Calls `f` on every leaf of a subtree, in key order.
 pub(crate) fn for_each_leaf(src: &dyn NodeSource, c: &Child, f: &mut LeafFn<'_>) -> Result<()> {
-    match c.node(src)? {
-        None => Ok(()),
-        Some(Node::Leaf { key, value }) => f(key, value),
-        Some(Node::Internal { left, right, .. }) => {
-            for_each_leaf(src, left, f)?;
-            for_each_leaf(src, right, f)
+    let mut work = vec![c];
+    while let Some(c) = work.pop() {
+        match c.node(src)? {
+            None => {}
+            Some(Node::Leaf { key, value }) => f(key, value)?,
+            Some(Node::Internal { left, right, .. }) => {
+                work.push(right);
+                work.push(left);
+            }
         }
     }
+    Ok(())
 }
 
 fn all_as(src: &dyn NodeSource, c: &Child, insert: bool, out: &mut Vec<LogEntry>) -> Result<()> {
@@ -543,58 +570,112 @@ fn all_as(src: &dyn NodeSource, c: &Child, insert: bool, out: &mut Vec<LogEntry>
     })
 }
 
-fn first_key<'a>(src: &dyn NodeSource, c: &'a Child) -> Result<Option<&'a [u8]>> {
+/// Some key of a subtree (`None` for the empty tree). Any key will do as a
+/// witness of the bits a subtree's keys share; a leaf right beside the path
+/// is taken first, so a crafted chain (a leaf beside every internal node)
+/// costs one step, not a descent to its bottom.
+fn witness<'a>(src: &dyn NodeSource, c: &'a Child) -> Result<Option<&'a [u8]>> {
     let mut cur = c;
     loop {
         match cur.node(src)? {
             None => return Ok(None),
-            Some(Node::Internal { left, .. }) => cur = left,
             Some(Node::Leaf { key, .. }) => return Ok(Some(key)),
+            Some(Node::Internal { left, right, .. }) => {
+                if let Some(Node::Leaf { key, .. }) = left.node(src)? {
+                    return Ok(Some(key));
+                }
+                if let Some(Node::Leaf { key, .. }) = right.node(src)? {
+                    return Ok(Some(key));
+                }
+                cur = left;
+            }
         }
     }
 }
 
-fn must_first_key<'a>(src: &dyn NodeSource, c: &'a Child) -> Result<&'a [u8]> {
-    first_key(src, c)?.ok_or_else(|| MkvsError::Corrupt("empty subtree under a node".into()))
+/// `k` when it is a key of the child on side `side` of a node branching at
+/// bit `b` (the parent's witness stays a witness on its own side).
+fn on_side(k: &[u8], b: u32, side: u8) -> Option<&[u8]> {
+    (bit(k, b) == side).then_some(k)
+}
+
+/// One pending piece of a [`diff`]: the changes that turn subtree `a` into
+/// subtree `b`, with a key of each when one is known.
+struct DiffTask<'a> {
+    a: &'a Child,
+    ka: Option<&'a [u8]>,
+    b: &'a Child,
+    kb: Option<&'a [u8]>,
+}
+
+/// What a [`DiffTask`] leaves for later.
+enum Pending<'a> {
+    Diff(DiffTask<'a>),
+    /// Every key of subtree `a` removed.
+    RemoveAll(&'a Child),
+    /// Every key of subtree `b` inserted.
+    InsertAll(&'a Child),
 }
 
 /// Appends to `out`, in key order, the changes that turn subtree `a` into
 /// subtree `b`. Subtrees with equal hashes are skipped without loading.
-pub(crate) fn diff(
+///
+/// Pending work sits on a stack, latest key ranges pushed first, so pieces
+/// come off it in key order; a piece that is the leftmost part of what is
+/// left writes to `out` at once.
+pub(crate) fn diff<'a>(
     src_a: &dyn NodeSource,
-    a: &Child,
+    a: &'a Child,
     src_b: &dyn NodeSource,
-    b: &Child,
+    b: &'a Child,
     out: &mut Vec<LogEntry>,
 ) -> Result<()> {
-    if a.hash(src_a)? == b.hash(src_b)? {
-        return Ok(());
+    let mut work = vec![Pending::Diff(DiffTask {
+        a,
+        ka: None,
+        b,
+        kb: None,
+    })];
+    while let Some(p) = work.pop() {
+        match p {
+            Pending::RemoveAll(c) => all_as(src_a, c, false, out)?,
+            Pending::InsertAll(c) => all_as(src_b, c, true, out)?,
+            Pending::Diff(t) => diff_step(src_a, src_b, t, out, &mut work)?,
+        }
     }
-    match (first_key(src_a, a)?, first_key(src_b, b)?) {
-        (None, _) => all_as(src_b, b, true, out),
-        (_, None) => all_as(src_a, a, false, out),
-        (Some(ka), Some(kb)) => diff_rec(src_a, a, ka, src_b, b, kb, out),
-    }
+    Ok(())
 }
 
-/// [`diff`] of two non-empty subtrees, given one key of each (`ka`, `kb`).
+/// One [`DiffTask`].
 ///
 /// A crit-bit node does not store the bits its keys share, so two subtrees
 /// at the same position may still cover disjoint key ranges: the first bit
-/// where `ka` and `kb` differ tells, and it must be checked before pairing
+/// where a key of each differs tells, and it must be checked before pairing
 /// children.
-fn diff_rec(
+fn diff_step<'a>(
     src_a: &dyn NodeSource,
-    a: &Child,
-    ka: &[u8],
     src_b: &dyn NodeSource,
-    b: &Child,
-    kb: &[u8],
+    t: DiffTask<'a>,
     out: &mut Vec<LogEntry>,
+    work: &mut Vec<Pending<'a>>,
 ) -> Result<()> {
+    let DiffTask { a, ka, b, kb } = t;
     if a.hash(src_a)? == b.hash(src_b)? {
         return Ok(());
     }
+    let ka = match ka {
+        Some(k) => Some(k),
+        None => witness(src_a, a)?,
+    };
+    let kb = match kb {
+        Some(k) => Some(k),
+        None => witness(src_b, b)?,
+    };
+    let (ka, kb) = match (ka, kb) {
+        (None, _) => return all_as(src_b, b, true, out),
+        (_, None) => return all_as(src_a, a, false, out),
+        (Some(ka), Some(kb)) => (ka, kb),
+    };
     let (Some(na), Some(nb)) = (a.node(src_a)?, b.node(src_b)?) else {
         return Err(MkvsError::Corrupt("empty subtree under a node".into()));
     };
@@ -616,7 +697,6 @@ fn diff_rec(
                 key: key.clone(),
                 value: Some(value.clone()),
             });
-            Ok(())
         }
         (
             Node::Internal {
@@ -630,13 +710,18 @@ fn diff_rec(
                 right: rb,
             },
         ) if ba == bb => {
-            diff_rec(src_a, la, ka, src_b, lb, kb, out)?;
-            // Witness keys cost a descent each: only find them when needed.
-            if ra.hash(src_a)? == rb.hash(src_b)? {
-                return Ok(());
-            }
-            let (kra, krb) = (must_first_key(src_a, ra)?, must_first_key(src_b, rb)?);
-            diff_rec(src_a, ra, kra, src_b, rb, krb, out)
+            work.push(Pending::Diff(DiffTask {
+                a: ra,
+                ka: on_side(ka, *ba, 1),
+                b: rb,
+                kb: on_side(kb, *bb, 1),
+            }));
+            work.push(Pending::Diff(DiffTask {
+                a: la,
+                ka: on_side(ka, *ba, 0),
+                b: lb,
+                kb: on_side(kb, *bb, 0),
+            }));
         }
         (
             Node::Internal {
@@ -648,11 +733,21 @@ fn diff_rec(
         ) if na.bit() < nb.bit() => {
             // `b` lies wholly on one side of `a`'s branch bit.
             if bit(kb, *ba) == 0 {
-                diff_rec(src_a, la, ka, src_b, b, kb, out)?;
-                all_as(src_a, ra, false, out)
+                work.push(Pending::RemoveAll(ra));
+                work.push(Pending::Diff(DiffTask {
+                    a: la,
+                    ka: on_side(ka, *ba, 0),
+                    b,
+                    kb: Some(kb),
+                }));
             } else {
                 all_as(src_a, la, false, out)?;
-                diff_rec(src_a, ra, must_first_key(src_a, ra)?, src_b, b, kb, out)
+                work.push(Pending::Diff(DiffTask {
+                    a: ra,
+                    ka: on_side(ka, *ba, 1),
+                    b,
+                    kb: Some(kb),
+                }));
             }
         }
         (
@@ -664,13 +759,24 @@ fn diff_rec(
             },
         ) => {
             if bit(ka, *bb) == 0 {
-                diff_rec(src_a, a, ka, src_b, lb, kb, out)?;
-                all_as(src_b, rb, true, out)
+                work.push(Pending::InsertAll(rb));
+                work.push(Pending::Diff(DiffTask {
+                    a,
+                    ka: Some(ka),
+                    b: lb,
+                    kb: on_side(kb, *bb, 0),
+                }));
             } else {
                 all_as(src_b, lb, true, out)?;
-                diff_rec(src_a, a, ka, src_b, rb, must_first_key(src_b, rb)?, out)
+                work.push(Pending::Diff(DiffTask {
+                    a,
+                    ka: Some(ka),
+                    b: rb,
+                    kb: on_side(kb, *bb, 1),
+                }));
             }
         }
-        _ => Err(MkvsError::Corrupt("diff shape".into())),
+        _ => return Err(MkvsError::Corrupt("diff shape".into())),
     }
+    Ok(())
 }

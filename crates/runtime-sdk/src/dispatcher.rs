@@ -368,6 +368,12 @@ impl Runtime {
                 Ok(_) if tx.call.read_only && !call_store.is_empty() => {
                     Err(tx_fail(CoreError::ReadOnlyTransaction))
                 }
+                // A write the compute nodes' MKVS would refuse fails the
+                // call here, so the round's root can always be computed.
+                Ok(v) => match call_store.unstorable_write() {
+                    Some(e) => Err(tx_fail(CoreError::UnstorableWrite(e.to_string()))),
+                    None => Ok(v),
+                },
                 r => r,
             };
             if result.is_ok() {

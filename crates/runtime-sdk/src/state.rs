@@ -8,7 +8,10 @@
 //! `consensus_accounts`) never shares keys with it: the byte after the
 //! shorter name is a sub-prefix in one and a letter or `_` in the other.
 
-pub use atoll_consensus::state::{Entries, MemStore, Overlay, Store, StoreExt};
+pub use atoll_consensus::state::{
+    Entries, MAX_KEY_LEN, MAX_VALUE_LEN, MemStore, Overlay, Store, StoreExt, Unstorable,
+    check_storable,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 

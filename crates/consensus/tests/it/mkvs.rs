@@ -154,3 +154,74 @@ fn queries_at_past_heights() {
         serde_json::json!(FUNDS.to_string())
     );
 }
+
+/// One entity registers 256 runtimes whose ids form a crit-bit chain (id
+/// `i` is `1 << (255 - i)`, each a bit-level extension of the previous):
+/// their registry keys make the consensus trie hundreds of levels deep.
+/// Every registration succeeds and every height commits on MKVS, on a
+/// thread with a small stack. (Before, MKVS refused the insert past 256
+/// levels while the decided block was applied, and the chain halted.)
+#[test]
+fn runtime_id_chain_applies_and_commits() {
+    let run = || {
+        use atoll_consensus::services::registry::{self, AdmissionPolicy};
+        use atoll_types::Namespace;
+
+        use crate::registry::{entity, runtime_with_id};
+
+        let net = Net::new(1);
+        let db = Mkvs::in_memory();
+        apply(&net, &db, &[]);
+        let key = &net.keys[0];
+        let mut txs = vec![net.tx(
+            0,
+            0,
+            registry::methods::REGISTER_ENTITY,
+            &entity(key, vec![]),
+            0,
+            100_000,
+        )];
+        for i in 0..256usize {
+            let mut id = [0u8; 32];
+            id[i / 8] = 0x80 >> (i % 8);
+            let desc = runtime_with_id(key, Namespace(id), AdmissionPolicy::AnyNode {});
+            txs.push(net.tx(
+                0,
+                i as u64 + 1,
+                registry::methods::REGISTER_RUNTIME,
+                &desc,
+                0,
+                100_000,
+            ));
+        }
+        let blocks: Vec<Block> = txs
+            .chunks(40)
+            .enumerate()
+            .map(|(h, chunk)| net.make_block(h as u64 + 1, chunk.to_vec()))
+            .collect();
+        for b in &blocks {
+            let mut s = MkvsStore::open(&db).unwrap();
+            let r = net.app.apply_block(&mut s, b).unwrap();
+            for t in &r.tx_results {
+                assert_eq!(t.error, None, "height {}", b.height);
+            }
+            s.commit(b.height).unwrap();
+        }
+        let last = blocks.last().unwrap().height;
+        let mut view = MkvsView::at(&db, last).unwrap();
+        let runtimes = query(&mut view, "registry.Runtimes", &serde_json::Value::Null).unwrap();
+        assert_eq!(runtimes.as_array().unwrap().len(), 256);
+        // Heights go on after the chain.
+        let mut s = MkvsStore::open(&db).unwrap();
+        net.app
+            .apply_block(&mut s, &net.make_block(last + 1, vec![]))
+            .unwrap();
+        s.commit(last + 1).unwrap();
+    };
+    std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(run)
+        .unwrap()
+        .join()
+        .unwrap();
+}

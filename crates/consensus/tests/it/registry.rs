@@ -93,9 +93,18 @@ fn node(
 }
 
 fn runtime(entity: &SigningKey, id: u8, policy: AdmissionPolicy) -> Signed<Runtime> {
+    runtime_with_id(entity, Namespace([id; 32]), policy)
+}
+
+/// A signed descriptor of runtime `id`, owned by `entity`.
+pub(crate) fn runtime_with_id(
+    entity: &SigningKey,
+    id: Namespace,
+    policy: AdmissionPolicy,
+) -> Signed<Runtime> {
     let rt = Runtime {
         v: 1,
-        id: Namespace([id; 32]),
+        id,
         entity_id: entity.public_key(),
         kind: RuntimeKind::Compute,
         tee_hardware: TeeHardware::None,
@@ -133,7 +142,10 @@ fn runtime(entity: &SigningKey, id: u8, policy: AdmissionPolicy) -> Signed<Runti
     .unwrap()
 }
 
-fn entity(key: &SigningKey, nodes: Vec<atoll_crypto::ed25519::PublicKey>) -> Signed<Entity> {
+pub(crate) fn entity(
+    key: &SigningKey,
+    nodes: Vec<atoll_crypto::ed25519::PublicKey>,
+) -> Signed<Entity> {
     let e = Entity {
         v: 1,
         id: key.public_key(),

@@ -640,3 +640,81 @@ fn access_lists_are_charged_and_prewarm_as_on_ethereum() {
         other => panic!("not a map: {other:?}"),
     }
 }
+
+/// A contract setting each 32-byte word of its call data, as a slot, to 1.
+fn slot_writer_runtime() -> Vec<u8> {
+    Asm::new()
+        .push_u(0)
+        .label("loop")
+        .op(op::DUP1)
+        .op(op::CALLDATASIZE)
+        .op(op::GT)
+        .op(op::ISZERO)
+        .push_label("end")
+        .op(op::JUMPI)
+        .push_u(1)
+        .op(op::DUP2)
+        .op(op::CALLDATALOAD)
+        .op(op::SSTORE)
+        .push_u(32)
+        .op(op::ADD)
+        .push_label("loop")
+        .op(op::JUMP)
+        .label("end")
+        .op(op::STOP)
+        .build()
+}
+
+/// Storage slots are chosen by contracts, so they are stored as oasis-sdk
+/// stores public EVM storage: `evm || 0x02 || address || blake3(slot) ||
+/// slot`. A contract writing the crit-bit chain of slots `1 << (255 - i)`
+/// gets them all stored under hashed keys, and reads go through the same
+/// hashing.
+#[test]
+fn storage_slots_are_stored_under_hashed_keys() {
+    use atoll_runtime_sdk::state::{Store, module_key};
+
+    let mut net = Net::new();
+    let alice = addr(&ALICE);
+    let r = net.run(&[legacy(
+        &ALICE,
+        0,
+        None,
+        0,
+        deployer(&slot_writer_runtime()),
+        300_000,
+    )]);
+    let contract = EthAddress::from_slice(&ok_bytes(&r.results[0].result)).unwrap();
+    let chain = |i: usize| {
+        let mut w = [0u8; 32];
+        w[i / 8] = 0x80 >> (i % 8);
+        w
+    };
+    let data: Vec<u8> = (0..256).flat_map(chain).collect();
+    let r = net.run(&[legacy(&ALICE, 1, Some(contract), 0, data, 8_000_000)]);
+    ok_bytes(&r.results[0].result);
+    assert_eq!(net.nonce(&alice), 2);
+
+    let prefix = module_key("evm", 0x02, &[contract.as_bytes()]);
+    let stored = net.store.scan_prefix(&prefix).unwrap();
+    assert_eq!(stored.len(), 256);
+    for (k, v) in &stored {
+        let rest = &k[prefix.len()..];
+        assert_eq!(rest.len(), 64, "hash and slot");
+        let (hash, slot) = rest.split_at(32);
+        assert_eq!(hash, blake3::hash(slot).as_bytes());
+        assert_eq!(U256::from_be_slice(v), U256::from(1u64));
+    }
+    for i in 0..256 {
+        let value: H256 = net
+            .query(
+                "evm.Storage",
+                &StorageQuery {
+                    address: contract,
+                    index: H256(chain(i)),
+                },
+            )
+            .unwrap();
+        assert_eq!(U256::from_be_bytes(value.0), U256::from(1u64), "slot {i}");
+    }
+}

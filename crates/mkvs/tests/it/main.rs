@@ -6,6 +6,7 @@
 mod bad_input;
 mod basic;
 mod crash;
+mod deep;
 mod model;
 
 use atoll_mkvs::{Mkvs, Options};

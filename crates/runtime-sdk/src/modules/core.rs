@@ -87,6 +87,10 @@ pub enum CoreError {
     /// A read-only call changed state.
     #[error("read-only transaction attempted modifications")]
     ReadOnlyTransaction,
+    /// The call wrote something the state store cannot hold (a key or
+    /// value over its limits). atoll's own code: the Oasis SDK has none.
+    #[error("state write refused: {0}")]
+    UnstorableWrite(String),
 }
 
 impl ModuleError for CoreError {
@@ -110,6 +114,7 @@ impl ModuleError for CoreError {
             Self::OversizedTransaction => 23,
             Self::ExpiredTransaction => 24,
             Self::ReadOnlyTransaction => 25,
+            Self::UnstorableWrite(_) => 64,
         }
     }
 }

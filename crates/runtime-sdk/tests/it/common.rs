@@ -70,6 +70,7 @@ impl Module for TestModule {
             MethodInfo::call("test.Write"),
             MethodInfo::call("test.Burn"),
             MethodInfo::call("test.RefundUnused"),
+            MethodInfo::call("test.WriteKeyOfLen"),
         ]
     }
 
@@ -97,6 +98,19 @@ impl Module for TestModule {
                 ctx.use_gas(100)?;
                 let caller = ctx.caller()?;
                 accounts::burn(ctx, &caller, &BaseUnits::native(1_000))?;
+                Ok(Value::Null)
+            }
+            // A module that builds a state key from user input: a key of
+            // the length the body asks for.
+            "test.WriteKeyOfLen" => {
+                ctx.use_gas(100)?;
+                let len: u64 = cbor::from_value(body)
+                    .map_err(|e| Error::from(core::CoreError::InvalidArgument(e.to_string())))?;
+                let len = usize::try_from(len).unwrap_or(usize::MAX).min(1 << 20);
+                ctx.store()
+                    .insert(&module_key(TEST, 3, &[&vec![7u8; len]]), b"v".to_vec())?;
+                let caller = ctx.caller()?;
+                accounts::transfer(ctx, &caller, &dave().address(), &BaseUnits::native(5))?;
                 Ok(Value::Null)
             }
             "test.RefundUnused" => {

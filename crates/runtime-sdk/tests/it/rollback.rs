@@ -173,3 +173,46 @@ fn genesis_is_checked_and_runs_once() {
             .is_err()
     );
 }
+
+/// A call whose write the compute nodes' MKVS would refuse (a key over
+/// `MAX_KEY_LEN`) fails alone with `core` error 64: its fee is charged, its
+/// writes are gone, and the rest of the batch runs; the batch's state holds
+/// nothing MKVS would refuse, so the round's root can always be computed.
+#[test]
+fn unstorable_write_fails_the_call_alone() {
+    let (rt, mut store) = setup();
+    let a = alice().address();
+    let gas = 5_000;
+    let too_long = longest_test_key_part() + 1;
+    let txs = vec![
+        signed(&alice(), 0, "test.WriteKeyOfLen", &too_long, gas),
+        signed(&alice(), 1, "test.WriteKeyOfLen", &16u64, gas),
+    ];
+    let before = without_block_counter(&store);
+    let r = rt.execute_batch(&batch_ctx(1), &mut store, &txs).unwrap();
+    assert_eq!(fail_code(&r.results[0]), ("core".into(), 64));
+    assert_eq!(r.results[1].result, CallResult::Ok(Value::Null));
+    // Fee and nonce of both stay; only the second call's writes are kept.
+    assert_eq!(
+        balance(&store, &a),
+        ALICE_FUNDS - 2 * u128::from(gas) * MIN_GAS_PRICE - 5
+    );
+    assert_eq!(nonce(&store, &a), 2);
+    assert_eq!(balance(&store, &dave().address()), 5);
+    let after = without_block_counter(&store);
+    let new_keys: Vec<_> = after
+        .keys()
+        .filter(|k| !before.contains_key(*k))
+        .filter(|k| k.starts_with(TEST.as_bytes()))
+        .collect();
+    assert_eq!(new_keys, vec![&module_key(TEST, 3, &[&[7u8; 16]])]);
+    for (k, v) in store.entries() {
+        assert!(atoll_runtime_sdk::state::check_storable(k, Some(v)).is_ok());
+    }
+}
+
+fn longest_test_key_part() -> u64 {
+    // The key is `test || 0x03 || n bytes`: make the whole key one byte
+    // over the limit.
+    (atoll_runtime_sdk::state::MAX_KEY_LEN - TEST.len() - 1) as u64
+}
