@@ -268,6 +268,17 @@ pub enum InvalidBlock {
         /// The block's.
         got: u64,
     },
+    /// Time further ahead of the judging validator's clock than it allows
+    /// (checked when voting only).
+    #[error("block time {got} is more than {max_drift} s ahead of this validator's clock ({now})")]
+    FutureTime {
+        /// The block's.
+        got: u64,
+        /// The validator's clock.
+        now: u64,
+        /// The drift allowed, in seconds.
+        max_drift: u64,
+    },
     /// The fee recipient is not the proposer's entity.
     #[error("block proposer account is not the proposing validator's entity")]
     Proposer,
@@ -534,6 +545,21 @@ impl Judge<'_> {
         }
         Ok(b)
     }
+}
+
+/// The vote-time bound on a block's time: at most `max_drift` seconds ahead
+/// of `now`, the judging validator's clock. Not part of [`Judge::check`],
+/// which is deterministic: honest validators whose clocks differ may judge
+/// one block differently here, and that only decides how they vote.
+pub fn not_too_far_ahead(time: u64, now: u64, max_drift: u64) -> Result<(), InvalidBlock> {
+    if time > now.saturating_add(max_drift) {
+        return Err(InvalidBlock::FutureTime {
+            got: time,
+            now,
+            max_drift,
+        });
+    }
+    Ok(())
 }
 
 /// The proposer of `(height, round)` in `set`.

@@ -23,6 +23,22 @@ pub enum BftError {
     /// Consensus decided a block this node does not have.
     #[error("decided block {0} at height {1} is unknown")]
     UnknownDecidedBlock(String, u64),
+    /// The state root this node computed after a block differs from the one
+    /// the next certified block builds on: the node's state diverged from the
+    /// network's and it stops rather than fork.
+    #[error(
+        "state diverged: after height {height} this node's state root is {ours}, but the \
+         certified next block builds on {certified}; stop the node and restore its data \
+         from a trusted copy"
+    )]
+    StateDiverged {
+        /// The height after which the roots differ.
+        height: u64,
+        /// This node's root.
+        ours: String,
+        /// The root the certified block carries.
+        certified: String,
+    },
     /// Consensus asked for something inconsistent with what was applied.
     #[error("consensus out of step: {0}")]
     OutOfStep(String),

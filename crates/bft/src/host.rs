@@ -50,7 +50,7 @@ use tracing::{debug, info, warn};
 
 use crate::block::{
     BftBlock, DoubleProposal, DoubleSign, EvidenceVote, Judge, Limits, Parent, TxRules, block_hash,
-    equivocators, proposer_of, verify_commit,
+    equivocators, not_too_far_ahead, proposer_of, verify_commit,
 };
 use crate::chain::{Chain, StoredBlock};
 use crate::codec::WireCommit;
@@ -162,6 +162,28 @@ pub struct HostConfig {
     pub part_size: usize,
     /// Most transactions a proposer tries per block.
     pub max_txs_tried: usize,
+    /// How far ahead of this validator's clock a proposed block's time may
+    /// be for it to vote for the block (the only place the local clock is
+    /// read when judging). A proposer cannot push block time (and with it
+    /// the EVM `block.timestamp`) further into the future than this.
+    pub max_time_drift: Duration,
+    /// A proposer that misbehaves on purpose, for end-to-end tests of the
+    /// defences only (the node refuses it unless the genesis is a debug
+    /// one). `None` in every real deployment.
+    pub byzantine: Option<ByzantineProposer>,
+}
+
+/// Test-only misbehaviour of a proposer (`[consensus]
+/// debug_byzantine_proposer` in `node.toml`, refused unless the genesis is a
+/// debug one).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ByzantineProposer {
+    /// Dates every block it proposes this many seconds ahead of its clock.
+    pub future_s: u64,
+    /// Besides its proposal, streams this many other blocks (each dated one
+    /// second later than the last) for the same height and round, each
+    /// signed as its proposal.
+    pub extra_proposals: u32,
 }
 
 impl Default for HostConfig {
@@ -172,6 +194,8 @@ impl Default for HostConfig {
             block_time: None,
             part_size: 64 * 1024,
             max_txs_tried: 10_000,
+            max_time_drift: DEFAULT_MAX_TIME_DRIFT,
+            byzantine: None,
         }
     }
 }
@@ -210,8 +234,29 @@ struct PartialStream {
     bytes: usize,
 }
 
-/// Most concurrent incomplete streams kept (the oldest is dropped).
-const MAX_STREAMS: usize = 64;
+/// The default of [`HostConfig::max_time_drift`].
+pub const DEFAULT_MAX_TIME_DRIFT: Duration = Duration::from_secs(10);
+
+/// Most incomplete streams kept in all (beyond, the peer holding the most
+/// loses its oldest).
+pub const MAX_STREAMS: usize = 64;
+
+/// Most incomplete streams one peer may hold open (beyond, its own oldest
+/// is dropped): a peer that opens streams without end only evicts its own,
+/// never the proposer's.
+pub const MAX_STREAMS_PER_PEER: usize = 4;
+
+/// Streams are accepted for the current height and this many after it (a
+/// peer slightly ahead); anything further is dropped as its `Init` arrives.
+pub const FUTURE_HEIGHTS: u64 = 2;
+
+/// Complete streams for future heights kept per peer until their height
+/// starts.
+pub const MAX_PENDING_PER_PEER: usize = 2;
+
+/// Blocks kept per height from value sync (unchecked until consensus checks
+/// their certificate, so a lying peer may send some).
+pub const MAX_SYNCED_PER_HEIGHT: usize = 4;
 
 /// The consensus application of one validator.
 pub struct Host<T: TxSource> {
@@ -239,8 +284,9 @@ pub struct Host<T: TxSource> {
     candidates: BTreeMap<(u64, BlockHash), Candidate>,
     /// Values to hand back on `StartedRound`, by (height, round).
     undecided: BTreeMap<(u64, i64), Vec<ProposedValue<AtollContext>>>,
-    /// Complete streams for future heights, checked when the height starts.
-    pending: Vec<Vec<ProposalPart>>,
+    /// Complete streams for future heights, checked when the height starts,
+    /// with the peer that sent each.
+    pending: Vec<(PeerId, Vec<ProposalPart>)>,
     streams: BTreeMap<(PeerId, StreamId), PartialStream>,
     stream_order: VecDeque<(PeerId, StreamId)>,
     stream_nonce: u64,
@@ -418,12 +464,12 @@ impl<T: TxSource> Host<T> {
                 self.round = round;
                 self.round_started = tokio::time::Instant::now();
                 let pending = std::mem::take(&mut self.pending);
-                for parts in pending {
+                for (peer, parts) in pending {
                     match parts_height(&parts) {
                         Some(h) if h == height.0 => {
                             let _ = self.accept_stream(parts);
                         }
-                        Some(h) if h > height.0 => self.pending.push(parts),
+                        Some(h) if h > height.0 => self.pending.push((peer, parts)),
                         _ => {}
                     }
                 }
@@ -449,6 +495,7 @@ impl<T: TxSource> Host<T> {
                     let parts = c.parts.clone();
                     self.publish(channels, height.0, round, parts).await?;
                 }
+                self.equivocate(channels, height.0, round, hash).await?;
             }
             AppMsg::ExtendVote { reply, .. } => {
                 let _ = reply.send(None);
@@ -545,18 +592,36 @@ impl<T: TxSource> Host<T> {
                 value_bytes,
                 reply,
             } => {
+                // Consensus checked the certificate before asking, but not yet
+                // that these bytes are the certified value (it compares our
+                // answer's hash next): kept in memory only (never stored),
+                // for heights in the window, a few per height.
+                let h = height.0;
+                let in_window = h >= self.height && h <= self.height.saturating_add(FUTURE_HEIGHTS);
                 let outcome = match BftBlock::from_bytes(&value_bytes) {
-                    Ok(b) if b.block.height == height.0 => {
+                    Ok(b) if b.block.height == h && in_window => {
                         info!(%height, %round, "synced block received");
                         let hash = block_hash(&value_bytes);
-                        self.chain.save_candidate(height.0, &value_bytes)?;
-                        self.candidates.insert(
-                            (height.0, hash),
-                            Candidate {
-                                bytes: value_bytes.to_vec(),
-                                parts: Vec::new(),
-                            },
-                        );
+                        if !self.candidates.contains_key(&(h, hash)) {
+                            let synced = self
+                                .candidates
+                                .iter()
+                                .filter(|((ch, _), c)| *ch == h && c.parts.is_empty())
+                                .map(|(k, _)| *k)
+                                .collect::<Vec<_>>();
+                            if synced.len() >= MAX_SYNCED_PER_HEIGHT
+                                && let Some(old) = synced.first()
+                            {
+                                self.candidates.remove(old);
+                            }
+                            self.candidates.insert(
+                                (h, hash),
+                                Candidate {
+                                    bytes: value_bytes.to_vec(),
+                                    parts: Vec::new(),
+                                },
+                            );
+                        }
                         SyncedValueOutcome::Verdict(ProposedValue {
                             height,
                             round,
@@ -612,6 +677,41 @@ impl<T: TxSource> Host<T> {
         }
     }
 
+    /// Test-only ([`ByzantineProposer::extra_proposals`]): streams other
+    /// blocks for the round this node proposed `hash` in.
+    async fn equivocate(
+        &mut self,
+        channels: &mut Channels<AtollContext>,
+        height: u64,
+        round: Round,
+        hash: BlockHash,
+    ) -> Result<(), BftError> {
+        let Some(extra) = self
+            .config
+            .byzantine
+            .map(|b| b.extra_proposals)
+            .filter(|n| *n > 0)
+        else {
+            return Ok(());
+        };
+        let Some(block) = self
+            .candidates
+            .get(&(height, hash))
+            .and_then(|c| BftBlock::from_bytes(&c.bytes).ok())
+        else {
+            return Ok(());
+        };
+        warn!(height, %round, extra, "test fault: streaming other blocks for this round");
+        for i in 1..=u64::from(extra) {
+            let mut other = block.clone();
+            other.block.time = other.block.time.saturating_add(i);
+            let bytes = other.to_bytes()?;
+            let parts = self.parts_for(height, round, &bytes, block_hash(&bytes))?;
+            self.publish(channels, height, round, parts).await?;
+        }
+        Ok(())
+    }
+
     /// Builds a block for `height` from the transactions the source has.
     fn build(&mut self, height: u64) -> Result<BftBlock, BftError> {
         let set = self
@@ -634,7 +734,8 @@ impl<T: TxSource> Host<T> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
-            .unwrap_or(0);
+            .unwrap_or(0)
+            .saturating_add(self.config.byzantine.map_or(0, |b| b.future_s));
         let mut block = BftBlock {
             state_root: self.state_root,
             block: atoll_consensus::app::Block {
@@ -803,6 +904,12 @@ impl<T: TxSource> Host<T> {
     }
 
     /// Adds a part; when its stream completes, judges the block.
+    ///
+    /// Bounds: a peer holds at most [`MAX_STREAMS_PER_PEER`] incomplete
+    /// streams and at most twice the largest block in them (beyond, its own
+    /// oldest streams go); all peers together at most [`MAX_STREAMS`] (beyond,
+    /// the peer holding the most loses its oldest). A stream whose `Init` is
+    /// for a past height or more than [`FUTURE_HEIGHTS`] ahead is dropped.
     fn receive_part(
         &mut self,
         publisher: PeerId,
@@ -811,29 +918,44 @@ impl<T: TxSource> Host<T> {
         let key = (publisher, msg.stream_id.clone());
         let max_parts = (self.limits.max_block_size as usize / self.config.part_size.max(1)) + 4;
         let max_bytes = self.limits.max_block_size as usize + 4096;
-        if !self.streams.contains_key(&key) {
-            if self.streams.len() >= MAX_STREAMS
-                && let Some(old) = self.stream_order.pop_front()
-            {
-                self.streams.remove(&old);
+        if let StreamContent::Data(ProposalPart::Init(init)) = &msg.content {
+            let h = init.height.0;
+            if h < self.height || h > self.height.saturating_add(FUTURE_HEIGHTS) {
+                debug!(
+                    height = h,
+                    current = self.height,
+                    "stream outside the height window dropped"
+                );
+                self.drop_stream(&key);
+                return None;
             }
+        }
+        if !self.streams.contains_key(&key) {
+            self.make_room_for(&publisher);
             self.stream_order.push_back(key.clone());
         }
         let stream = self.streams.entry(key.clone()).or_default();
         match msg.content {
             StreamContent::Fin => stream.fin = Some(msg.sequence),
             StreamContent::Data(part) => {
-                if let ProposalPart::Data(d) = &part {
-                    stream.bytes = stream.bytes.saturating_add(d.len());
+                let size = match &part {
+                    ProposalPart::Data(d) => d.len(),
+                    _ => 0,
+                };
+                if let Some(old) = stream.parts.insert(msg.sequence, part)
+                    && let ProposalPart::Data(d) = old
+                {
+                    stream.bytes = stream.bytes.saturating_sub(d.len());
                 }
-                stream.parts.insert(msg.sequence, part);
+                stream.bytes = stream.bytes.saturating_add(size);
             }
         }
         if stream.parts.len() > max_parts || stream.bytes > max_bytes {
-            self.streams.remove(&key);
-            self.stream_order.retain(|k| k != &key);
+            self.drop_stream(&key);
             return None;
         }
+        self.bound_peer_bytes(&key, 2 * max_bytes);
+        let stream = self.streams.get(&key)?;
         let fin = stream.fin?;
         let complete = u64::try_from(stream.parts.len()).ok() == Some(fin)
             && stream.parts.keys().next_back().is_none_or(|k| *k < fin);
@@ -848,13 +970,77 @@ impl<T: TxSource> Host<T> {
         self.stream_order.retain(|k| k != &key);
         match parts_height(&parts) {
             Some(h) if h == self.height => self.accept_stream(parts),
-            Some(h) if h > self.height => {
-                if self.pending.len() < MAX_STREAMS {
-                    self.pending.push(parts);
+            Some(h) if h > self.height && h <= self.height.saturating_add(FUTURE_HEIGHTS) => {
+                let held = self.pending.iter().filter(|(p, _)| *p == publisher).count();
+                if held >= MAX_PENDING_PER_PEER
+                    && let Some(i) = self.pending.iter().position(|(p, _)| *p == publisher)
+                {
+                    self.pending.remove(i);
                 }
+                self.pending.push((publisher, parts));
                 None
             }
             _ => None,
+        }
+    }
+
+    fn drop_stream(&mut self, key: &(PeerId, StreamId)) {
+        self.streams.remove(key);
+        self.stream_order.retain(|k| k != key);
+    }
+
+    /// Before `peer` opens a stream: drops its own oldest if it holds
+    /// [`MAX_STREAMS_PER_PEER`], and the oldest stream among the peers
+    /// holding the most if all together hold [`MAX_STREAMS`].
+    fn make_room_for(&mut self, peer: &PeerId) {
+        let held = self.stream_order.iter().filter(|(p, _)| p == peer).count();
+        if held >= MAX_STREAMS_PER_PEER {
+            if let Some(old) = self.stream_order.iter().find(|(p, _)| p == peer).cloned() {
+                self.drop_stream(&old);
+            }
+            return;
+        }
+        if self.streams.len() < MAX_STREAMS {
+            return;
+        }
+        let mut counts: BTreeMap<PeerId, usize> = BTreeMap::new();
+        for (p, _) in &self.stream_order {
+            *counts.entry(*p).or_default() += 1;
+        }
+        let most = counts.values().copied().max().unwrap_or(0);
+        if let Some(old) = self
+            .stream_order
+            .iter()
+            .find(|(p, _)| counts.get(p) == Some(&most))
+            .cloned()
+        {
+            self.drop_stream(&old);
+        }
+    }
+
+    /// Drops the oldest other streams of the peer of `key` while its streams
+    /// hold more than `max` bytes.
+    fn bound_peer_bytes(&mut self, key: &(PeerId, StreamId), max: usize) {
+        let peer = key.0;
+        loop {
+            let total: usize = self
+                .streams
+                .iter()
+                .filter(|((p, _), _)| *p == peer)
+                .map(|(_, s)| s.bytes)
+                .sum();
+            if total <= max {
+                return;
+            }
+            let Some(old) = self
+                .stream_order
+                .iter()
+                .find(|k| k.0 == peer && *k != key)
+                .cloned()
+            else {
+                return;
+            };
+            self.drop_stream(&old);
         }
     }
 
@@ -885,6 +1071,28 @@ impl<T: TxSource> Host<T> {
         }
         let validator = set.get(&init.proposer)?;
         let hash = block_hash(&bytes);
+        // One proposal per proposer and round: the first one seen stands. A
+        // second, different one is the proposer's equivocation (Malachite
+        // keeps the two signed proposals as evidence for the next block); it
+        // is dropped here, neither judged nor kept.
+        if let Some(first) = self
+            .undecided
+            .get(&(height, init.round))
+            .and_then(|l| l.iter().find(|v| v.proposer == init.proposer))
+        {
+            if first.value == hash {
+                return Some(first.clone());
+            }
+            warn!(
+                height,
+                %round,
+                proposer = %init.proposer,
+                first = %first.value,
+                second = %hash,
+                "second proposal from one proposer for one round dropped"
+            );
+            return None;
+        }
         let commitment = BlockCommitment {
             height: init.height,
             round: init.round,
@@ -918,8 +1126,17 @@ impl<T: TxSource> Host<T> {
             }
         };
         let judging = std::time::Instant::now();
-        let validity = match judge.check(&view, &bytes, &init.proposer) {
-            Ok(_) => {
+        // The local clock is read here only, at vote time: whether this
+        // validator votes for the block, never how a decided block applies.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let checked = judge.check(&view, &bytes, &init.proposer).and_then(|b| {
+            not_too_far_ahead(b.block.time, now, self.config.max_time_drift.as_secs())
+        });
+        let validity = match checked {
+            Ok(()) => {
                 // Timing for operators only: nothing decided depends on it.
                 info!(
                     height,
@@ -943,16 +1160,21 @@ impl<T: TxSource> Host<T> {
             value: hash,
             validity,
         };
-        if let Err(e) = self.chain.save_candidate(height, &bytes) {
-            warn!(height, error = %e, "cannot keep a proposed block");
-            return None;
+        // An invalid block is neither stored nor kept: this node never
+        // decides it (Tendermint decides only valid values); should the
+        // others decide it, value sync brings it with its certificate.
+        if validity == Validity::Valid {
+            if let Err(e) = self.chain.save_candidate(height, &bytes) {
+                warn!(height, error = %e, "cannot keep a proposed block");
+                return None;
+            }
+            self.candidates
+                .insert((height, hash), Candidate { bytes, parts });
         }
-        self.candidates
-            .insert((height, hash), Candidate { bytes, parts });
-        let list = self.undecided.entry((height, init.round)).or_default();
-        if !list.contains(&value) {
-            list.push(value.clone());
-        }
+        self.undecided
+            .entry((height, init.round))
+            .or_default()
+            .push(value.clone());
         Some(value)
     }
 
@@ -1043,6 +1265,17 @@ impl<T: TxSource> Host<T> {
         let synced = candidate.parts.is_empty();
         let block = BftBlock::from_bytes(&bytes)
             .map_err(|e| BftError::OutOfStep(format!("decided block does not decode: {e}")))?;
+        // More than two thirds of the voting power certified that this block
+        // builds on `block.state_root`, the root after the parent. Ours
+        // differing means this node's state diverged (a synced block applied
+        // differently here, a bug, a corrupt store): going on would fork.
+        if block.state_root != self.state_root {
+            return Err(BftError::StateDiverged {
+                height: expected.saturating_sub(1),
+                ours: self.state_root.to_string(),
+                certified: block.state_root.to_string(),
+            });
+        }
         let commit = WireCommit::from_certificate(cert);
         self.chain.save_decided(height, &bytes, &commit)?;
         let stored = StoredBlock {
@@ -1281,6 +1514,322 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(start.elapsed(), Duration::ZERO);
+        }
+    }
+
+    /// Proposal streams as hostile peers send them, into a real host.
+    mod streams {
+        use super::super::*;
+        use crate::chain::Chain;
+        use crate::context::AtollContext;
+        use atoll_consensus::genesis::StakedNode;
+        use atoll_consensus::services::registry::Roles;
+        use atoll_crypto::ed25519::SigningKey;
+        use atoll_types::Quantity;
+        use malachitebft_app_channel::app::types::core::CommitCertificate;
+
+        fn key(i: u8) -> SigningKey {
+            SigningKey::from_seed(&[i; 32])
+        }
+
+        fn genesis() -> Genesis {
+            let mut g = Genesis {
+                chain_id: "atoll-bft-streams".into(),
+                initial_height: 1,
+                debug: true,
+                ..Genesis::default()
+            };
+            g.add_staked_node(StakedNode {
+                entity: key(1).public_key(),
+                stake: Quantity(1_000),
+                node: key(2).public_key(),
+                consensus: key(3).public_key(),
+                p2p: key(4).public_key(),
+                vrf: None,
+                roles: Roles::VALIDATOR,
+                runtimes: vec![],
+                expiration: 1_000,
+            });
+            g
+        }
+
+        /// The host of the only validator; the blocks it judges are signed
+        /// with that validator's key, as if streamed by its other self.
+        fn host(dir: &std::path::Path) -> Host<MemQueue> {
+            let g = genesis();
+            let app = App::new(&g).unwrap();
+            let chain = Chain::open(dir, &app, &g).unwrap();
+            let ctx = AtollContext::new(app.chain_context()).unwrap();
+            let signer = AtollSigner::new(&ctx, key(3));
+            let config = HostConfig {
+                part_size: 1024,
+                ..HostConfig::default()
+            };
+            let mut host = Host::with_app(app, &g, chain, signer, MemQueue::new(), config).unwrap();
+            host.height = 1;
+            host
+        }
+
+        fn peer(i: u8) -> PeerId {
+            PeerId::from_bytes(&[0, 4, i, i, i, i]).unwrap()
+        }
+
+        fn now() -> u64 {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        }
+
+        /// The signed parts of `block` for `(1, round)`.
+        fn parts(host: &Host<MemQueue>, round: u32, block: &BftBlock) -> Vec<ProposalPart> {
+            let bytes = block.to_bytes().unwrap();
+            host.parts_for(1, Round::new(round), &bytes, block_hash(&bytes))
+                .unwrap()
+        }
+
+        fn messages(stream: u8, parts: Vec<ProposalPart>) -> Vec<StreamMessage<ProposalPart>> {
+            let id = StreamId::new(Bytes::from(vec![stream]));
+            let n = parts.len() as u64;
+            let mut out: Vec<_> = parts
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| StreamMessage::new(id.clone(), i as u64, StreamContent::Data(p)))
+                .collect();
+            out.push(StreamMessage::new(id, n, StreamContent::Fin));
+            out
+        }
+
+        /// Sends a whole stream; the value it yields at the end, if any.
+        fn send(
+            host: &mut Host<MemQueue>,
+            from: PeerId,
+            msgs: Vec<StreamMessage<ProposalPart>>,
+        ) -> Option<ProposedValue<AtollContext>> {
+            let mut last = None;
+            for m in msgs {
+                last = host.receive_part(from, m);
+            }
+            last
+        }
+
+        /// Streams `block`, signed for `(1, round)`, as stream `stream`.
+        fn send_block(
+            host: &mut Host<MemQueue>,
+            from: PeerId,
+            stream: u8,
+            round: u32,
+            block: &BftBlock,
+        ) -> Option<ProposedValue<AtollContext>> {
+            let ps = parts(host, round, block);
+            send(host, from, messages(stream, ps))
+        }
+
+        fn block(host: &mut Host<MemQueue>, time: u64) -> BftBlock {
+            let mut b = host.build(1).unwrap();
+            b.block.time = time;
+            b
+        }
+
+        #[test]
+        fn a_second_different_proposal_for_a_round_is_dropped() {
+            let dir = tempfile::tempdir().unwrap();
+            let mut host = host(dir.path());
+            let t = now();
+            let first = block(&mut host, t);
+            let second = block(&mut host, t + 1);
+            let first_parts = parts(&host, 0, &first);
+            let v = send(&mut host, peer(1), messages(1, first_parts.clone())).unwrap();
+            assert_eq!(v.validity, Validity::Valid);
+            assert_eq!(v.value, block_hash(&first.to_bytes().unwrap()));
+            // The equivocating second block: not judged, not kept.
+            let second_parts = parts(&host, 0, &second);
+            assert!(send(&mut host, peer(1), messages(2, second_parts.clone())).is_none());
+            assert!(send(&mut host, peer(2), messages(3, second_parts)).is_none());
+            assert_eq!(host.candidates.len(), 1);
+            assert_eq!(host.undecided.get(&(1, 0)).map(Vec::len), Some(1));
+            // The same proposal again (restreamed) is the same value.
+            let again = send(&mut host, peer(3), messages(4, first_parts)).unwrap();
+            assert_eq!(again, v);
+            // Another round is another slot.
+            let r1 = send_block(&mut host, peer(1), 5, 1, &second).unwrap();
+            assert_eq!(r1.validity, Validity::Valid);
+            assert_eq!(host.candidates.len(), 2);
+        }
+
+        #[test]
+        fn an_invalid_block_is_neither_stored_nor_kept() {
+            let dir = tempfile::tempdir().unwrap();
+            let mut host = host(dir.path());
+            let mut bad = block(&mut host, now());
+            bad.state_root = Hash::digest(b"another state");
+            let v = send_block(&mut host, peer(1), 1, 0, &bad).unwrap();
+            assert_eq!(v.validity, Validity::Invalid);
+            assert!(host.candidates.is_empty());
+            assert!(host.chain.candidates().unwrap().is_empty());
+            // Its verdict is remembered (a restarted round needs it), and a
+            // valid second block from the same proposer is still dropped.
+            assert_eq!(host.undecided.get(&(1, 0)).map(Vec::len), Some(1));
+            let good = block(&mut host, now());
+            assert!(send_block(&mut host, peer(1), 2, 0, &good).is_none());
+        }
+
+        #[test]
+        fn a_block_dated_beyond_the_drift_bound_gets_a_nil_vote() {
+            let dir = tempfile::tempdir().unwrap();
+            let mut host = host(dir.path());
+            let drift = host.config.max_time_drift.as_secs();
+            let far = block(&mut host, now() + 100 * 365 * 24 * 3600);
+            let v = send_block(&mut host, peer(1), 1, 0, &far).unwrap();
+            assert_eq!(v.validity, Validity::Invalid);
+            assert!(host.candidates.is_empty());
+            let beyond = block(&mut host, now() + drift + 60);
+            let v = send_block(&mut host, peer(1), 2, 1, &beyond).unwrap();
+            assert_eq!(v.validity, Validity::Invalid);
+            // Within the bound (the clock may move on meanwhile: only later).
+            let near = block(&mut host, now() + drift / 2);
+            let v = send_block(&mut host, peer(1), 3, 2, &near).unwrap();
+            assert_eq!(v.validity, Validity::Valid);
+            assert_eq!(
+                not_too_far_ahead(100 + drift + 1, 100, drift),
+                Err(crate::block::InvalidBlock::FutureTime {
+                    got: 100 + drift + 1,
+                    now: 100,
+                    max_drift: drift
+                })
+            );
+            assert_eq!(not_too_far_ahead(100 + drift, 100, drift), Ok(()));
+        }
+
+        #[test]
+        fn a_flooding_peer_cannot_evict_the_proposers_stream() {
+            let dir = tempfile::tempdir().unwrap();
+            let mut host = host(dir.path());
+            // A block of several parts, so its stream stays open a while.
+            let b = block(&mut host, now());
+            let honest = messages(1, parts(&host, 0, &b));
+            let (head, tail) = honest.split_at(2);
+            for m in head.iter().cloned() {
+                assert!(host.receive_part(peer(1), m).is_none());
+            }
+            // One peer opens many streams, each with an Init and a big part.
+            let garbage = ProposalPart::Data(vec![7; 60_000]);
+            let init = ProposalPart::Init(PartInit {
+                height: Height(1),
+                round: 0,
+                pol_round: -1,
+                proposer: host.address,
+            });
+            for i in 0..2_000u32 {
+                let id = StreamId::new(Bytes::from(i.to_be_bytes().to_vec()));
+                host.receive_part(
+                    peer(9),
+                    StreamMessage::new(id.clone(), 0, StreamContent::Data(init.clone())),
+                );
+                host.receive_part(
+                    peer(9),
+                    StreamMessage::new(id, 1, StreamContent::Data(garbage.clone())),
+                );
+                let held = host.streams.keys().filter(|(p, _)| *p == peer(9)).count();
+                assert!(held <= MAX_STREAMS_PER_PEER, "{held} streams held");
+            }
+            // Many peers (fewer than the global cap), a few streams each:
+            // the global cap evicts from the biggest holders, never the
+            // one stream of the proposer's peer.
+            for p in 10..(10 + MAX_STREAMS as u8 - 4) {
+                for i in 0..MAX_STREAMS_PER_PEER as u8 {
+                    let id = StreamId::new(Bytes::from(vec![p, i]));
+                    host.receive_part(
+                        peer(p),
+                        StreamMessage::new(id, 0, StreamContent::Data(init.clone())),
+                    );
+                }
+            }
+            assert!(host.streams.len() <= MAX_STREAMS);
+            let mut last = None;
+            for m in tail.iter().cloned() {
+                last = host.receive_part(peer(1), m);
+            }
+            let v = last.expect("the proposer's stream completed");
+            assert_eq!(v.validity, Validity::Valid);
+        }
+
+        #[test]
+        fn streams_outside_the_height_window_are_dropped() {
+            let dir = tempfile::tempdir().unwrap();
+            let mut host = host(dir.path());
+            for (i, h) in [0u64, 1 + FUTURE_HEIGHTS + 1, u64::MAX]
+                .into_iter()
+                .enumerate()
+            {
+                let init = ProposalPart::Init(PartInit {
+                    height: Height(h),
+                    round: 0,
+                    pol_round: -1,
+                    proposer: host.address,
+                });
+                let id = StreamId::new(Bytes::from(vec![i as u8]));
+                host.receive_part(
+                    peer(1),
+                    StreamMessage::new(id, 0, StreamContent::Data(init)),
+                );
+            }
+            assert!(host.streams.is_empty());
+            // A near-future height is held until it starts, a few per peer.
+            for i in 0..10u8 {
+                let mut b = block(&mut host, now());
+                b.block.height = 2;
+                let bytes = b.to_bytes().unwrap();
+                let mut ps = host
+                    .parts_for(2, Round::new(u32::from(i)), &bytes, block_hash(&bytes))
+                    .unwrap();
+                if let Some(ProposalPart::Init(init)) = ps.first_mut() {
+                    init.height = Height(2);
+                }
+                assert!(send(&mut host, peer(1), messages(i, ps)).is_none());
+            }
+            assert_eq!(host.pending.len(), MAX_PENDING_PER_PEER);
+        }
+
+        #[test]
+        fn a_certified_block_on_another_state_root_stops_the_node() {
+            let dir = tempfile::tempdir().unwrap();
+            let mut host = host(dir.path());
+            let mut b = block(&mut host, now());
+            b.state_root = Hash::digest(b"the network's root");
+            let bytes = b.to_bytes().unwrap();
+            let hash = block_hash(&bytes);
+            // As value sync hands it over (its certificate checked by the
+            // engine): kept in memory, not stored.
+            host.candidates.insert(
+                (1, hash),
+                Candidate {
+                    bytes,
+                    parts: Vec::new(),
+                },
+            );
+            let cert = CommitCertificate::new(Height(1), Round::new(0), hash, Vec::new());
+            let err = host.commit(&cert).unwrap_err();
+            assert!(
+                matches!(err, BftError::StateDiverged { height: 0, .. }),
+                "{err}"
+            );
+            assert!(err.to_string().contains("state diverged"));
+            assert_eq!(host.chain.last_height().unwrap(), None);
+            // The block on the node's own root applies.
+            let good = block(&mut host, now());
+            let bytes = good.to_bytes().unwrap();
+            let hash = block_hash(&bytes);
+            host.candidates.insert(
+                (1, hash),
+                Candidate {
+                    bytes,
+                    parts: Vec::new(),
+                },
+            );
+            let cert = CommitCertificate::new(Height(1), Round::new(0), hash, Vec::new());
+            host.commit(&cert).unwrap();
+            assert_eq!(host.chain.last_height().unwrap(), Some(1));
         }
     }
 

@@ -142,6 +142,88 @@ impl ComputeMessage {
     }
 }
 
+/// What a gossiped message deserves ([`Worker::on_message`]); the gossip
+/// layer forwards, drops, or drops and penalises the peer accordingly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GossipVerdict {
+    /// Valid: forward it.
+    Accept,
+    /// Not forwarded; the sender is not at fault (a duplicate, a stale
+    /// round, something this node cannot judge now).
+    Ignore,
+    /// Invalid whatever the state (undecodable, badly signed, signed by no
+    /// node at all): not forwarded, and the peer that sent it is penalised.
+    Reject,
+}
+
+/// Most transactions in one gossiped batch (a node's own batches are split
+/// to fit; a peer's larger batch is rejected).
+pub const MAX_GOSSIP_TXS: usize = 1024;
+
+/// Most gossiped proposals waiting for the worker's loop (beyond, they are
+/// ignored until it catches up).
+pub const MAX_QUEUED_PROPOSALS: usize = 64;
+
+/// `core` error codes of a transaction that no state can make valid
+/// (undecodable, non-canonical, bad signature, unknown method, too many
+/// signers, bad call format, oversized): whoever gossips one is at fault.
+const PERMANENT_TX_ERRORS: [u32; 6] = [1, 2, 3, 15, 18, 23];
+
+/// The verdict on a gossiped batch from the runtime's check of each
+/// transaction: a transaction invalid whatever the state rejects the batch;
+/// otherwise one the runtime accepted forwards it; otherwise (stale nonces,
+/// fees, a full pool) it is ignored.
+pub fn batch_verdict(outcomes: &[Result<Admitted, SubmitError>]) -> GossipVerdict {
+    let permanent = outcomes.iter().any(|o| {
+        matches!(o, Err(SubmitError::Invalid { module, code, .. })
+            if module == "core" && PERMANENT_TX_ERRORS.contains(code))
+    });
+    if permanent {
+        GossipVerdict::Reject
+    } else if outcomes.iter().any(Result::is_ok) {
+        GossipVerdict::Accept
+    } else {
+        GossipVerdict::Ignore
+    }
+}
+
+/// Most transaction bytes in one gossiped batch.
+pub const MAX_GOSSIP_BATCH_BYTES: usize = 8 << 20;
+
+/// Splits transactions into gossip batches of at most [`MAX_GOSSIP_TXS`]
+/// transactions and [`MAX_GOSSIP_BATCH_BYTES`] bytes (a larger single
+/// transaction goes alone).
+fn gossip_batches(txs: Vec<ByteBuf>) -> Vec<Vec<ByteBuf>> {
+    let mut out = Vec::new();
+    let mut batch: Vec<ByteBuf> = Vec::new();
+    let mut bytes = 0usize;
+    for tx in txs {
+        if !batch.is_empty()
+            && (batch.len() >= MAX_GOSSIP_TXS
+                || bytes.saturating_add(tx.len()) > MAX_GOSSIP_BATCH_BYTES)
+        {
+            out.push(std::mem::take(&mut batch));
+            bytes = 0;
+        }
+        bytes = bytes.saturating_add(tx.len());
+        batch.push(tx);
+    }
+    if !batch.is_empty() {
+        out.push(batch);
+    }
+    out
+}
+
+/// A proposal's place in the bounded queue to the worker's loop, freed when
+/// the loop has taken it.
+struct QueueSlot(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for QueueSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 /// A test-only misbehaviour (refused unless the network is a debug one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -316,6 +398,8 @@ enum CheckVerdict {
 pub struct Worker {
     inner: Arc<Inner>,
     inputs: mpsc::UnboundedSender<Input>,
+    /// Gossiped proposals sent to the loop and not yet taken.
+    queued_proposals: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 struct Inner {
@@ -363,7 +447,7 @@ impl EthSenders {
 
 enum Input {
     Height(u64),
-    Proposal(Box<Proposal>, PublicKey),
+    Proposal(Box<Proposal>, PublicKey, QueueSlot),
 }
 
 /// Errors starting a worker.
@@ -433,7 +517,11 @@ impl Worker {
         });
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(run(inner.clone(), rx));
-        Ok(Self { inner, inputs: tx })
+        Ok(Self {
+            inner,
+            inputs: tx,
+            queued_proposals: Arc::default(),
+        })
     }
 
     /// The runtime.
@@ -466,31 +554,64 @@ impl Worker {
         let _ = self.inputs.send(Input::Height(height));
     }
 
-    /// A gossiped message for this runtime. Returns whether it is valid
-    /// (to forward); transactions are checked in the background.
-    pub fn on_message(&self, message: ComputeMessage) -> bool {
+    /// Judges a gossiped message for this runtime before anyone forwards
+    /// it. Transactions are checked by the runtime (and pooled when it
+    /// accepts them); a proposal must be signed by a worker of the runtime's
+    /// committee, for the next round or the one after.
+    pub async fn on_message(&self, message: ComputeMessage) -> GossipVerdict {
         match message {
-            ComputeMessage::Txs { txs, .. } => {
-                let inner = self.inner.clone();
-                tokio::spawn(async move {
-                    let raws: Vec<Vec<u8>> = txs.into_iter().map(ByteBuf::into_vec).collect();
-                    let _ = inner.admit(raws, false).await;
-                });
-                true
-            }
-            ComputeMessage::Proposal { signed, .. } => {
-                let Ok(p) = signed.open(&self.inner.proposal_ctx) else {
-                    return false;
-                };
-                if p.runtime != self.inner.cfg.runtime {
-                    return false;
+            ComputeMessage::Txs { runtime, txs } => {
+                if runtime != self.inner.cfg.runtime || txs.is_empty() || txs.len() > MAX_GOSSIP_TXS
+                {
+                    return GossipVerdict::Reject;
                 }
-                let _ = self
-                    .inputs
-                    .send(Input::Proposal(Box::new(p), *signed.public_key()));
-                true
+                let raws: Vec<Vec<u8>> = txs.into_iter().map(ByteBuf::into_vec).collect();
+                match self.inner.admit(raws, false).await {
+                    Ok(outcomes) => batch_verdict(&outcomes),
+                    // The runtime cannot be asked now: not the sender's fault.
+                    Err(_) => GossipVerdict::Ignore,
+                }
             }
+            ComputeMessage::Proposal { signed, .. } => self.on_proposal_message(&signed),
         }
+    }
+
+    /// Judges a gossiped proposal (see [`Worker::on_message`]) and hands it
+    /// to the worker when valid; quick, it needs no runtime.
+    pub fn on_proposal_message(&self, signed: &Signed<Proposal>) -> GossipVerdict {
+        let Ok(p) = signed.open(&self.inner.proposal_ctx) else {
+            return GossipVerdict::Reject;
+        };
+        if p.runtime != self.inner.cfg.runtime {
+            return GossipVerdict::Reject;
+        }
+        let from = *signed.public_key();
+        match self.inner.standing(&from) {
+            Some(Standing::Worker) => {}
+            // A node, but not a worker as this node sees the committee (an
+            // epoch may have just turned): dropped, not punished.
+            Some(Standing::Node) | None => return GossipVerdict::Ignore,
+            Some(Standing::Outsider) => return GossipVerdict::Reject,
+        }
+        let next = self.inner.storage.last_header().round + 1;
+        if p.round < next || p.round > next + 1 {
+            return GossipVerdict::Ignore;
+        }
+        let queued = self
+            .queued_proposals
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let slot = QueueSlot(self.queued_proposals.clone());
+        if queued >= MAX_QUEUED_PROPOSALS {
+            return GossipVerdict::Ignore;
+        }
+        if self
+            .inputs
+            .send(Input::Proposal(Box::new(p), from, slot))
+            .is_err()
+        {
+            return GossipVerdict::Ignore;
+        }
+        GossipVerdict::Accept
     }
 
     /// Checks a transaction with the runtime, pools it and gossips it.
@@ -569,7 +690,37 @@ impl Worker {
     }
 }
 
+/// Who signed a gossiped proposal, as the latest consensus state says.
+enum Standing {
+    /// A worker of the runtime's committee.
+    Worker,
+    /// A registered node, not a worker of the committee.
+    Node,
+    /// No registered node.
+    Outsider,
+}
+
 impl Inner {
+    /// Where `node` stands at the latest consensus height this node applied
+    /// (`None` before it has applied any).
+    fn standing(&self, node: &PublicKey) -> Option<Standing> {
+        let (height, _) = lock(&self.latest).clone()?;
+        let mut v = MkvsView::at(&self.cfg.consensus, height).ok()?;
+        let worker = SchedulerState::new(&mut v)
+            .committee(&self.cfg.runtime)
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.has(node, Role::Worker));
+        if worker {
+            return Some(Standing::Worker);
+        }
+        match Registry::new(&mut v).state().node(node) {
+            Ok(Some(_)) => Some(Standing::Node),
+            Ok(None) => Some(Standing::Outsider),
+            Err(_) => None,
+        }
+    }
+
     fn epoch_at(&self, height: u64) -> Epoch {
         let (initial, interval) = self.cfg.epoch_schedule;
         atoll_consensus::genesis::epoch_at(initial, interval, height)
@@ -741,13 +892,15 @@ impl Inner {
                 }
             }
         }
-        if gossip && !admitted.is_empty() {
-            let msg = ComputeMessage::Txs {
-                runtime: self.cfg.runtime,
-                txs: admitted,
-            };
-            if let Ok(bytes) = cbor::to_vec(&msg) {
-                self.peers.publish(bytes);
+        if gossip {
+            for txs in gossip_batches(admitted) {
+                let msg = ComputeMessage::Txs {
+                    runtime: self.cfg.runtime,
+                    txs,
+                };
+                if let Ok(bytes) = cbor::to_vec(&msg) {
+                    self.peers.publish(bytes);
+                }
             }
         }
         Ok(out)
@@ -838,7 +991,7 @@ async fn run(inner: Arc<Inner>, mut inputs: mpsc::UnboundedReceiver<Input>) {
                             me.follow(h).await;
                         }
                     }
-                    Input::Proposal(p, from) => me.on_proposal(*p, from),
+                    Input::Proposal(p, from, _slot) => me.on_proposal(*p, from),
                 }
             }
             _ = tick.tick() => {}

@@ -55,10 +55,81 @@ use crate::{NodeError, multiaddr_p2p};
 /// Largest compute gossip message (a proposal carries a whole batch).
 pub const MAX_COMPUTE_MESSAGE: usize = 16 << 20;
 
+/// Gossiped messages being checked (or waiting to be) from one peer at
+/// most; beyond, the peer's messages are ignored until some are done.
+pub const GOSSIP_CHECKS_PER_PEER: usize = 64;
+/// ... and their bytes.
+pub const GOSSIP_BYTES_PER_PEER: usize = 2 * MAX_COMPUTE_MESSAGE;
+/// Gossiped messages being checked or waiting, from all peers together.
+pub const GOSSIP_CHECKS: usize = 256;
+/// ... and their bytes.
+pub const GOSSIP_BYTES: usize = 8 * MAX_COMPUTE_MESSAGE;
+/// Runtime checks of gossiped transactions run at once (the others wait).
+const GOSSIP_CHECKS_RUNNING: usize = 4;
+
 /// The runtimes this node serves.
 pub struct Compute {
     workers: BTreeMap<Namespace, Arc<Worker>>,
     link: Arc<PeerLink>,
+    quota: Arc<Mutex<GossipQuota>>,
+    running: Arc<tokio::sync::Semaphore>,
+}
+
+/// What peers have in the gossip check queue.
+#[derive(Default)]
+struct GossipQuota {
+    total: (usize, usize),
+    per_peer: BTreeMap<atoll_p2p::PeerId, (usize, usize)>,
+}
+
+/// A message's place in the check queue, given back when it is judged.
+struct QuotaSlot {
+    quota: Arc<Mutex<GossipQuota>>,
+    peer: atoll_p2p::PeerId,
+    bytes: usize,
+}
+
+impl GossipQuota {
+    fn take(
+        quota: &Arc<Mutex<GossipQuota>>,
+        peer: atoll_p2p::PeerId,
+        bytes: usize,
+    ) -> Option<QuotaSlot> {
+        let mut q = quota.lock().ok()?;
+        let mine = q.per_peer.get(&peer).copied().unwrap_or_default();
+        if mine.0 >= GOSSIP_CHECKS_PER_PEER
+            || mine.1.saturating_add(bytes) > GOSSIP_BYTES_PER_PEER
+            || q.total.0 >= GOSSIP_CHECKS
+            || q.total.1.saturating_add(bytes) > GOSSIP_BYTES
+        {
+            return None;
+        }
+        q.per_peer.insert(peer, (mine.0 + 1, mine.1 + bytes));
+        q.total = (q.total.0 + 1, q.total.1 + bytes);
+        Some(QuotaSlot {
+            quota: quota.clone(),
+            peer,
+            bytes,
+        })
+    }
+}
+
+impl Drop for QuotaSlot {
+    fn drop(&mut self) {
+        let Ok(mut q) = self.quota.lock() else {
+            return;
+        };
+        q.total = (
+            q.total.0.saturating_sub(1),
+            q.total.1.saturating_sub(self.bytes),
+        );
+        if let Some(mine) = q.per_peer.get_mut(&self.peer) {
+            *mine = (mine.0.saturating_sub(1), mine.1.saturating_sub(self.bytes));
+            if mine.0 == 0 {
+                q.per_peer.remove(&self.peer);
+            }
+        }
+    }
 }
 
 struct PeerLink {
@@ -413,7 +484,12 @@ impl Compute {
             .map_err(|e| NodeError::Compute(e.to_string()))?;
             workers.insert(id, Arc::new(worker));
         }
-        let compute = Arc::new(Self { workers, link });
+        let compute = Arc::new(Self {
+            workers,
+            link,
+            quota: Arc::default(),
+            running: Arc::new(tokio::sync::Semaphore::new(GOSSIP_CHECKS_RUNNING)),
+        });
 
         let peers = section
             .peers
@@ -421,8 +497,9 @@ impl Compute {
             .map(|p| multiaddr_p2p(p))
             .collect::<Result<Vec<_>, _>>()?;
         let judge = compute.clone();
-        let validate: atoll_p2p::Validator = Arc::new(move |message: &[u8]| judge.judge(message));
-        let gossip = atoll_p2p::start(
+        let validate: atoll_p2p::DeferredValidator =
+            Arc::new(move |message: &[u8], pending| judge.judge(message, pending));
+        let gossip = atoll_p2p::start_deferred(
             atoll_p2p::GossipConfig {
                 listen: multiaddr_p2p(&section.listen)?,
                 peers,
@@ -454,24 +531,46 @@ impl Compute {
         Ok(Some(compute))
     }
 
-    fn judge(&self, message: &[u8]) -> atoll_p2p::Verdict {
+    /// Judges a gossiped message before it is forwarded: undecodable ones
+    /// are rejected at once, those for runtimes this node does not serve are
+    /// dropped, and the rest are checked by their worker in a task, within
+    /// the sending peer's quota (over it: ignored).
+    fn judge(&self, message: &[u8], pending: atoll_p2p::Pending) {
+        use atoll_compute::executor::GossipVerdict;
         let Ok(msg) = cbor::from_slice::<ComputeMessage>(message) else {
-            return atoll_p2p::Verdict::Reject;
+            return pending.report(atoll_p2p::Verdict::Reject);
         };
         let Some(id) = msg.runtime() else {
-            return atoll_p2p::Verdict::Reject;
+            return pending.report(atoll_p2p::Verdict::Reject);
         };
-        match self.workers.get(&id) {
-            Some(w) => {
-                if w.on_message(msg) {
-                    atoll_p2p::Verdict::Accept
-                } else {
-                    atoll_p2p::Verdict::Reject
-                }
-            }
-            // Another runtime's: pass it on for the nodes that serve it.
-            None => atoll_p2p::Verdict::Accept,
+        // A runtime this node does not serve: it cannot judge the message,
+        // so it does not pass it on either.
+        let Some(worker) = self.workers.get(&id).cloned() else {
+            return pending.report(atoll_p2p::Verdict::Ignore);
+        };
+        let verdict = |v| match v {
+            GossipVerdict::Accept => atoll_p2p::Verdict::Accept,
+            GossipVerdict::Ignore => atoll_p2p::Verdict::Ignore,
+            GossipVerdict::Reject => atoll_p2p::Verdict::Reject,
+        };
+        // A proposal is judged at once (signature, committee, round): it
+        // never waits behind transaction checks.
+        if let ComputeMessage::Proposal { signed, .. } = &msg {
+            return pending.report(verdict(worker.on_proposal_message(signed)));
         }
+        let Some(slot) = GossipQuota::take(&self.quota, pending.source(), message.len()) else {
+            debug!(peer = %pending.source(), "compute gossip: peer over its check quota");
+            return pending.report(atoll_p2p::Verdict::Ignore);
+        };
+        let running = self.running.clone();
+        tokio::spawn(async move {
+            let Ok(_permit) = running.acquire_owned().await else {
+                return;
+            };
+            let v = verdict(worker.on_message(msg).await);
+            drop(slot);
+            pending.report(v);
+        });
     }
 
     /// Consensus applied block `height`.

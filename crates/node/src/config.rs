@@ -17,6 +17,8 @@
 //! timeout_precommit_ms = 500
 //! block_time_ms = 200           # an idle network's block interval (0: no wait)
 //! min_block_time_ms = 50        # least time between heights (0: none)
+//! persistent_peers_only = false # true: connect only with `peers`
+//! max_time_drift_s = 10         # vote nil on blocks dated further ahead
 //!
 //! [gossip]                        # transaction gossip
 //! listen = "/ip4/127.0.0.1/tcp/26657"
@@ -118,6 +120,39 @@ pub struct ConsensusSection {
     /// applied and visible at once either way.
     #[serde(default = "default_min_block_time")]
     pub min_block_time_ms: u64,
+    /// Accept consensus connections only from and to `peers` (Malachite's
+    /// `persistent_peers_only`): a validator behind sentries, or a closed
+    /// validator network, refuses every other node. Off by default, since
+    /// full nodes (compute nodes) connect to validators.
+    #[serde(default)]
+    pub persistent_peers_only: bool,
+    /// How many seconds ahead of this validator's clock a proposed block's
+    /// time may be for it to vote for the block (default 10): no proposer
+    /// can push block time, and the EVM `block.timestamp` taken from it,
+    /// further into the future. Keep the node's clock synchronised (NTP).
+    #[serde(default = "default_max_time_drift")]
+    pub max_time_drift_s: u64,
+    /// Test only: this validator misbehaves as a proposer, to test the
+    /// others' defences. Refused unless the genesis is a debug one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debug_byzantine_proposer: Option<ByzantineSection>,
+}
+
+/// `[consensus.debug_byzantine_proposer]`: see
+/// [`atoll_bft::host::ByzantineProposer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ByzantineSection {
+    /// Date proposed blocks this many seconds ahead.
+    #[serde(default)]
+    pub future_s: u64,
+    /// Stream this many other blocks per round proposed.
+    #[serde(default)]
+    pub extra_proposals: u32,
+}
+
+fn default_max_time_drift() -> u64 {
+    atoll_bft::host::DEFAULT_MAX_TIME_DRIFT.as_secs()
 }
 
 fn default_block_time() -> u64 {

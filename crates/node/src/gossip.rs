@@ -163,3 +163,109 @@ impl Broadcast for Batcher {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use atoll_bft::chain::Chain;
+    use atoll_consensus::app::App;
+    use atoll_consensus::genesis::Genesis;
+    use atoll_consensus::services::staking::{Transfer, methods};
+    use atoll_crypto::Address;
+    use atoll_crypto::ed25519::SigningKey;
+    use atoll_mempool::{Limits, Mempool};
+    use atoll_p2p::Verdict;
+    use atoll_types::Quantity;
+    use atoll_types::signed::Signed;
+    use atoll_types::transaction::{Fee, Transaction};
+
+    fn key(i: u8) -> SigningKey {
+        SigningKey::from_seed(&[i; 32])
+    }
+
+    fn service(dir: &std::path::Path) -> Arc<NodeService> {
+        let mut g = Genesis {
+            chain_id: "atoll-node-gossip".into(),
+            initial_height: 1,
+            debug: true,
+            ..Genesis::default()
+        };
+        g.fund(Address::from_ed25519(&key(9).public_key()), Quantity(1_000));
+        let app = App::new(&g).unwrap();
+        let chain = Chain::open(dir, &app, &g).unwrap();
+        NodeService::new(
+            app,
+            g.chain_id.clone(),
+            chain,
+            Mempool::new(Limits::default()),
+            "gossip-test",
+        )
+    }
+
+    fn transfer(service: &NodeService, signer: &SigningKey, nonce: u64) -> Vec<u8> {
+        let tx = Transaction {
+            nonce,
+            fee: Some(Fee {
+                amount: Quantity(0),
+                gas: 10_000,
+            }),
+            method: methods::TRANSFER.into(),
+            body: Some(
+                cbor::to_value(&Transfer {
+                    to: Address::from_ed25519(&key(1).public_key()),
+                    amount: Quantity(1),
+                })
+                .unwrap(),
+            ),
+        };
+        cbor::to_vec(&Signed::sign(signer, service.app().tx_context(), &tx).unwrap()).unwrap()
+    }
+
+    fn batch(txs: &[Vec<u8>]) -> Vec<u8> {
+        let txs: Vec<ByteBuf> = txs.iter().cloned().map(ByteBuf::from).collect();
+        cbor::to_vec(&txs).unwrap()
+    }
+
+    /// What a peer sends decides whether it is penalised: the gossip layer
+    /// turns `Reject` into a peer-score penalty (atoll-p2p's tests show the
+    /// sender graylisted after a few).
+    #[test]
+    fn peers_sending_invalid_transactions_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = service(dir.path());
+        // Not a batch at all, or an empty one.
+        assert_eq!(judge_batch(&service, b"garbage"), Verdict::Reject);
+        assert_eq!(judge_batch(&service, &batch(&[])), Verdict::Reject);
+        // Undecodable transactions.
+        assert_eq!(
+            judge_batch(&service, &batch(&[b"not a tx".to_vec()])),
+            Verdict::Reject
+        );
+        // A forged signature: the body changed after signing.
+        let mut forged = transfer(&service, &key(9), 0);
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        assert_eq!(
+            judge_batch(&service, &batch(std::slice::from_ref(&forged))),
+            Verdict::Reject
+        );
+        // Valid: admitted and forwarded; the same again is news to no one.
+        let good = transfer(&service, &key(9), 0);
+        assert_eq!(
+            judge_batch(&service, &batch(std::slice::from_ref(&good))),
+            Verdict::Accept
+        );
+        assert_eq!(
+            judge_batch(&service, &batch(std::slice::from_ref(&good))),
+            Verdict::Ignore
+        );
+        // One bad transaction spoils a batch of good ones.
+        assert_eq!(
+            judge_batch(&service, &batch(&[good, forged])),
+            Verdict::Reject
+        );
+        // An unfunded sender is not the peer's fault (it may know more).
+        let poor = transfer(&service, &key(8), 0);
+        assert_ne!(judge_batch(&service, &batch(&[poor])), Verdict::Reject);
+    }
+}

@@ -156,6 +156,12 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
     let ctx = AtollContext::new(app.chain_context())?;
     let signer = AtollSigner::new(&ctx, identity.consensus.clone());
     let c = &config.consensus;
+    if c.debug_byzantine_proposer.is_some() && !genesis.debug {
+        return Err(NodeError::Bft(BftError::Engine(
+            "debug_byzantine_proposer is refused on a network whose genesis is not a debug one"
+                .into(),
+        )));
+    }
     let host_config = HostConfig {
         timeouts: LinearTimeouts {
             propose: Duration::from_millis(c.timeout_propose_ms),
@@ -172,6 +178,13 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
             let min = c.min_block_time_ms.min(c.block_time_ms);
             (min > 0).then(|| Duration::from_millis(min))
         },
+        max_time_drift: Duration::from_secs(c.max_time_drift_s),
+        byzantine: c
+            .debug_byzantine_proposer
+            .map(|b| atoll_bft::host::ByzantineProposer {
+                future_s: b.future_s,
+                extra_proposals: b.extra_proposals,
+            }),
         ..HostConfig::default()
     };
     let source = service.tx_source(
@@ -204,7 +217,8 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
         .iter()
         .map(|p| multiaddr(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let engine_config = EngineConfig::new(config.moniker.clone(), multiaddr(&c.listen)?, peers);
+    let mut engine_config = EngineConfig::new(config.moniker.clone(), multiaddr(&c.listen)?, peers);
+    engine_config.consensus.p2p.persistent_peers_only = c.persistent_peers_only;
     let wal = config.data_dir.join("wal");
     let p2p_seed = identity.p2p.seed();
     let (mut channels, engine) = match config.role {

@@ -418,6 +418,9 @@ impl Layout {
                     timeout_precommit_ms: plan.timeout_vote_ms,
                     block_time_ms: plan.block_time_ms,
                     min_block_time_ms: plan.min_block_time_ms,
+                    persistent_peers_only: false,
+                    max_time_drift_s: atoll_bft::host::DEFAULT_MAX_TIME_DRIFT.as_secs(),
+                    debug_byzantine_proposer: None,
                 },
                 gossip: Some(GossipSection {
                     listen: multiaddr(gossip),

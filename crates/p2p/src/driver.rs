@@ -19,9 +19,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::{
-    Control, Counters, GossipConfig, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER, P2pError,
-    REDIAL_BACKOFF_MAX, REDIAL_BACKOFF_MIN, Validator, Verdict,
+    Check, Control, Counters, GossipConfig, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER, P2pError,
+    Pending, REDIAL_BACKOFF_MAX, REDIAL_BACKOFF_MIN, Verdict,
 };
+
+type Report = (MessageId, PeerId, Verdict);
 
 /// Gossipsub heartbeat: short, the network is a handful of validators.
 const HEARTBEAT: Duration = Duration::from_millis(200);
@@ -85,10 +87,12 @@ pub(crate) struct Driver {
     listen: Multiaddr,
     topic: TopicHash,
     max_tx_bytes: usize,
-    validate: Validator,
+    validate: Check,
     counters: Arc<Counters>,
     slots: Vec<Slot>,
     listen_addrs: Vec<Multiaddr>,
+    reports_tx: mpsc::UnboundedSender<Report>,
+    reports_rx: Option<mpsc::UnboundedReceiver<Report>>,
 }
 
 fn gossipsub_config(max_tx_bytes: usize, topic: &str) -> Result<gossipsub::Config, P2pError> {
@@ -162,7 +166,7 @@ fn peer_score(topic: &TopicHash) -> (PeerScoreParams, PeerScoreThresholds) {
 impl Driver {
     pub(crate) fn new(
         config: GossipConfig,
-        validate: Validator,
+        validate: Check,
         counters: Arc<Counters>,
     ) -> Result<Self, P2pError> {
         let mut seed = config.key_seed;
@@ -217,6 +221,7 @@ impl Driver {
             .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
             .build();
 
+        let (reports_tx, reports_rx) = mpsc::unbounded_channel();
         let now = Instant::now();
         let slots = config
             .peers
@@ -236,6 +241,8 @@ impl Driver {
             counters,
             slots,
             listen_addrs: Vec::new(),
+            reports_tx,
+            reports_rx: Some(reports_rx),
         })
     }
 
@@ -263,6 +270,9 @@ impl Driver {
         self.redial();
         let mut tick = tokio::time::interval(REDIAL_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let Some(mut reports) = self.reports_rx.take() else {
+            return;
+        };
 
         loop {
             tokio::select! {
@@ -270,6 +280,7 @@ impl Driver {
                     None | Some(Control::Shutdown) => break,
                     Some(control) => self.on_control(control),
                 },
+                Some((id, source, verdict)) = reports.recv() => self.report(&id, &source, verdict),
                 event = self.swarm.select_next_some() => self.on_event(event, &mut ready),
                 Some(raw) = publish_rx.recv() => self.publish(raw),
                 _ = tick.tick() => self.redial(),
@@ -435,6 +446,21 @@ impl Driver {
         }
     }
 
+    fn report(&mut self, id: &MessageId, source: &PeerId, verdict: Verdict) {
+        let (acceptance, counter) = match verdict {
+            Verdict::Accept => (MessageAcceptance::Accept, &self.counters.accepted),
+            Verdict::Ignore => (MessageAcceptance::Ignore, &self.counters.ignored),
+            Verdict::Reject => (MessageAcceptance::Reject, &self.counters.rejected),
+        };
+        Counters::bump(counter);
+        // False only if the message already left the cache; nothing to do then.
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(id, source, acceptance);
+    }
+
     fn on_gossipsub(&mut self, event: gossipsub::Event) {
         match event {
             gossipsub::Event::Message {
@@ -452,20 +478,21 @@ impl Driver {
                 } else if message.topic != self.topic {
                     Verdict::Reject
                 } else {
-                    (self.validate)(&message.data)
+                    match &self.validate {
+                        Check::Now(validate) => validate(&message.data),
+                        Check::Later(validate) => {
+                            let pending = Pending {
+                                id: message_id,
+                                source: propagation_source,
+                                reports: self.reports_tx.clone(),
+                                done: false,
+                            };
+                            validate(&message.data, pending);
+                            return;
+                        }
+                    }
                 };
-                let (acceptance, counter) = match verdict {
-                    Verdict::Accept => (MessageAcceptance::Accept, &self.counters.accepted),
-                    Verdict::Ignore => (MessageAcceptance::Ignore, &self.counters.ignored),
-                    Verdict::Reject => (MessageAcceptance::Reject, &self.counters.rejected),
-                };
-                Counters::bump(counter);
-                // False only if the message already left the cache; nothing to do then.
-                let _ = self
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .report_message_validation_result(&message_id, &propagation_source, acceptance);
+                self.report(&message_id, &propagation_source, verdict);
             }
             gossipsub::Event::Subscribed { peer_id, topic } => {
                 tracing::debug!(%peer_id, %topic, "peer subscribed");

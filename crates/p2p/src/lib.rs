@@ -29,6 +29,13 @@
 //!   peer below the graylist threshold, after which its messages are ignored until the penalty
 //!   decays.
 //!
+//! A check that needs another process (a ParaTime's runtime checks compute-gossip transactions)
+//! uses [`start_deferred`]: the [`DeferredValidator`] gets a [`Pending`] and reports the verdict
+//! later from any task; until then the message is neither delivered nor forwarded, so nothing is
+//! passed on before it was checked. A [`Pending`] dropped unreported counts as
+//! [`Verdict::Ignore`]. Bounding the work in flight (per [`Pending::source`] and in all) is the
+//! application's part.
+//!
 //! Messages are identified by a hash of their data ([`atoll_crypto::Hash::digest`]), not by
 //! author and sequence number, so the same transaction published by two nodes is one message: a
 //! duplicate is dropped by gossipsub's seen-cache before it reaches the validator again.
@@ -116,6 +123,58 @@ pub enum Verdict {
 /// The application's check on every received message. It runs on the swarm task, so it should
 /// not block for long. It is where the node inserts the transaction into its mempool.
 pub type Validator = Arc<dyn Fn(&[u8]) -> Verdict + Send + Sync>;
+
+/// A check whose verdict takes time (it asks another process): called on the swarm task with
+/// the message and a [`Pending`] to report the verdict through later, from any task. Until it
+/// is reported the message is neither delivered nor forwarded. The check itself must return at
+/// once (spawn the work) and should bound how much it has in flight, per peer
+/// ([`Pending::source`]) and in all: answering [`Verdict::Ignore`] at once to what is over
+/// quota.
+pub type DeferredValidator = Arc<dyn Fn(&[u8], Pending) + Send + Sync>;
+
+/// The verdict still owed on one received message ([`DeferredValidator`]). Dropping it without
+/// a report reports [`Verdict::Ignore`], so a message is never left waiting.
+#[derive(Debug)]
+pub struct Pending {
+    id: libp2p::gossipsub::MessageId,
+    source: PeerId,
+    reports: mpsc::UnboundedSender<(libp2p::gossipsub::MessageId, PeerId, Verdict)>,
+    done: bool,
+}
+
+impl Pending {
+    /// The peer the message came from (the one a `Reject` penalises; not necessarily its
+    /// author).
+    pub fn source(&self) -> PeerId {
+        self.source
+    }
+
+    /// Reports the verdict.
+    pub fn report(mut self, verdict: Verdict) {
+        self.send(verdict);
+    }
+
+    fn send(&mut self, verdict: Verdict) {
+        if !self.done {
+            self.done = true;
+            // The swarm task may be gone (shut down): nothing to report to then.
+            let _ = self.reports.send((self.id.clone(), self.source, verdict));
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.send(Verdict::Ignore);
+    }
+}
+
+/// How received messages are checked.
+#[derive(Clone)]
+pub(crate) enum Check {
+    Now(Validator),
+    Later(DeferredValidator),
+}
 
 /// Errors of the gossip service.
 #[derive(Debug, thiserror::Error)]
@@ -217,6 +276,18 @@ pub struct Gossip {
 ///
 /// Must be called within a tokio runtime.
 pub async fn start(config: GossipConfig, validate: Validator) -> Result<Gossip, P2pError> {
+    start_with(config, Check::Now(validate)).await
+}
+
+/// Like [`start`], for a check that answers later ([`DeferredValidator`]).
+pub async fn start_deferred(
+    config: GossipConfig,
+    validate: DeferredValidator,
+) -> Result<Gossip, P2pError> {
+    start_with(config, Check::Later(validate)).await
+}
+
+async fn start_with(config: GossipConfig, validate: Check) -> Result<Gossip, P2pError> {
     if config.max_tx_bytes == 0 {
         return Err(P2pError::Config("max_tx_bytes must be positive".into()));
     }

@@ -14,7 +14,10 @@ use std::time::Duration;
 
 use libp2p::multiaddr::Protocol;
 
-use atoll_p2p::{Gossip, GossipConfig, Multiaddr, P2pError, Validator, Verdict, start};
+use atoll_p2p::{
+    DeferredValidator, Gossip, GossipConfig, Multiaddr, P2pError, Pending, Validator, Verdict,
+    start, start_deferred,
+};
 
 const TOPIC: &str = "atoll/txs/test-chain";
 const MAX_TX: usize = 1024;
@@ -93,6 +96,36 @@ async fn spawn(
         max_tx_bytes,
     };
     let gossip = start(config, validate).await.expect("start");
+    Node { gossip, seen }
+}
+
+/// A node whose check answers later, from another task (as a runtime's check does):
+/// `bad*` is rejected, `drop*` is dropped unanswered (which ignores it), the rest accepted.
+async fn spawn_deferred(seed: u8, peers: Vec<Multiaddr>) -> Node {
+    let seen: Seen = Arc::default();
+    let record = Arc::clone(&seen);
+    let validate: DeferredValidator = Arc::new(move |data: &[u8], pending: Pending| {
+        record.lock().unwrap().push(data.to_vec());
+        let data = data.to_vec();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if data.starts_with(b"drop") {
+                drop(pending);
+            } else if data.starts_with(b"bad") {
+                pending.report(Verdict::Reject);
+            } else {
+                pending.report(Verdict::Accept);
+            }
+        });
+    });
+    let config = GossipConfig {
+        listen: loopback(),
+        peers,
+        key_seed: [seed; 32],
+        topic: TOPIC.to_owned(),
+        max_tx_bytes: MAX_TX,
+    };
+    let gossip = start_deferred(config, validate).await.expect("start");
     Node { gossip, seen }
 }
 
@@ -388,4 +421,37 @@ async fn bad_configuration_is_refused() {
         start(config, validate).await,
         Err(P2pError::Listen { .. })
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deferred_verdicts_hold_forwarding_and_penalise_the_sender() {
+    let b = spawn_deferred(2, vec![]).await;
+    let b_addr = addr_of(&b).await;
+    let a = spawn(1, loopback(), vec![b_addr.clone()], MAX_TX, accept_all).await;
+    let c = spawn(3, loopback(), vec![b_addr], MAX_TX, accept_all).await;
+    wait_until_linked(&a, &b, &c).await;
+    deliver(&a, &c, "warm").await;
+
+    // Dropped unanswered: ignored, not forwarded, no penalty.
+    a.gossip.publish(b"drop-me".to_vec()).unwrap();
+    deliver(&a, &c, "after-drop").await;
+    assert_eq!(b.count(b"drop-me"), 1);
+    assert_eq!(c.count(b"drop-me"), 0);
+    assert_eq!(b.gossip.stats().rejected, 0);
+    assert!(b.gossip.stats().ignored >= 1);
+
+    // Rejected later: not forwarded, and the sender ends up graylisted.
+    for i in 0..5 {
+        a.gossip.publish(format!("bad-{i}").into_bytes()).unwrap();
+    }
+    wait_for("B to reject three", || async {
+        b.gossip.stats().rejected >= 3
+    })
+    .await;
+    deliver(&a, &c, "penalty").await;
+    assert!(!c.saw_prefix(b"bad"), "a rejected message was forwarded");
+    assert!(b.gossip.stats().rejected >= 3);
+    for node in [a, b, c] {
+        node.gossip.shutdown().await;
+    }
 }
