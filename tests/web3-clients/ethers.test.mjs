@@ -174,14 +174,22 @@ test('block context seen by contracts', async () => {
   assert.equal(gaslimit, latest.gasLimit);
 });
 
-test('transaction types: legacy with and without EIP-155, EIP-2930, EIP-1559', async () => {
+test('transaction types: legacy (EIP-155), EIP-2930, EIP-1559; no unprotected legacy', async () => {
   const fees = await provider.getFeeData();
   const to = Wallet.createRandom().address;
   const base = { to, value: 1000n, gasLimit: 21000n };
   let nonce = await provider.getTransactionCount(wallet.address);
+  // A legacy transaction without a chain id could be replayed from any
+  // chain: refused as geth refuses it (rpc.allow-unprotected-txs off).
+  const unprotected = await wallet.signTransaction(
+    Transaction.from({ ...base, type: 0, chainId: 0n, gasPrice: fees.gasPrice, nonce }),
+  );
+  await assert.rejects(
+    provider.send('eth_sendRawTransaction', [unprotected]),
+    /only replay-protected \(EIP-155\) transactions allowed over RPC/,
+  );
   const txs = [
     { ...base, type: 0, chainId: CHAIN_ID, gasPrice: fees.gasPrice },
-    { ...base, type: 0, chainId: 0n, gasPrice: fees.gasPrice },
     // An access list entry costs 2,400 more intrinsic gas (EIP-2930).
     { ...base, type: 1, chainId: CHAIN_ID, gasPrice: fees.gasPrice, gasLimit: 23400n, accessList: [{ address: to, storageKeys: [] }] },
     { ...base, type: 2, chainId: CHAIN_ID, maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas },
@@ -197,7 +205,7 @@ test('transaction types: legacy with and without EIP-155, EIP-2930, EIP-1559', a
     const seen = await provider.getTransaction(hash);
     assert.equal(seen.type, fields.type);
   }
-  assert.equal(await provider.getBalance(to), 4000n);
+  assert.equal(await provider.getBalance(to), 3000n);
 });
 
 test('bad input gets Ethereum errors and changes nothing', async () => {

@@ -667,6 +667,35 @@ fn node(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Problems of the ParaTime geneses beside a genesis document, if there
+/// are any (`runtimes/*.cbor` next to it, as `atoll localnet` lays them
+/// out): EVM chain ids set by more than one ParaTime.
+fn runtime_genesis_problems(
+    genesis_file: &std::path::Path,
+) -> Vec<atoll_consensus::genesis::GenesisProblem> {
+    let dir = genesis_file
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("runtimes");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(String, Vec<u8>)> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cbor"))
+        .filter_map(|p| Some((p.display().to_string(), std::fs::read(&p).ok()?)))
+        .collect();
+    files.sort();
+    atoll_web3::duplicate_evm_chain_ids(files.iter().map(|(n, g)| (n.clone(), g.as_slice())))
+        .into_iter()
+        .map(|why| atoll_consensus::genesis::GenesisProblem {
+            field: "runtimes".into(),
+            problem: why,
+        })
+        .collect()
+}
+
 fn genesis_check(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -676,7 +705,8 @@ fn genesis_check(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {
             file.display()
         )
     })?;
-    let problems = genesis.check();
+    let mut problems = genesis.check();
+    problems.extend(runtime_genesis_problems(file));
     let warnings = genesis.warnings();
     let chain_context = genesis
         .chain_context()

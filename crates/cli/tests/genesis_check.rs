@@ -108,3 +108,32 @@ fn free_or_unbounded_blocks_are_warned_about_on_real_networks() {
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains("warning"), "{out}");
 }
+
+/// ParaTime geneses beside the document (`runtimes/*.cbor`, as `atoll
+/// localnet` lays them out): two EVM ParaTimes with one chain id are a
+/// problem (a transaction signed for one could be replayed on the other).
+#[test]
+fn evm_paratimes_need_their_own_chain_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "g.json",
+        r#"{"chain_id": "devnet", "debug": true}"#,
+    );
+    let runtimes = dir.path().join("runtimes");
+    std::fs::create_dir(&runtimes).unwrap();
+    let evm = |id: u64| {
+        atoll_types::cbor::to_vec(&atoll_runtime_evm::localnet_genesis(id, &[]).unwrap()).unwrap()
+    };
+    std::fs::write(runtimes.join("a.cbor"), evm(7)).unwrap();
+    std::fs::write(runtimes.join("b.cbor"), evm(8)).unwrap();
+    // Not a runtime genesis: ignored.
+    std::fs::write(runtimes.join("notes.cbor"), b"hello").unwrap();
+    let (code, out, _) = atoll(&["genesis", "check", &f]);
+    assert_eq!(code, 0, "{out}");
+    std::fs::write(runtimes.join("c.cbor"), evm(7)).unwrap();
+    let (code, out, _) = atoll(&["genesis", "check", &f]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("EVM chain id 7 is set by"), "{out}");
+    assert!(out.contains("a.cbor") && out.contains("c.cbor"), "{out}");
+}

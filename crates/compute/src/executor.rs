@@ -66,11 +66,13 @@ use atoll_types::signed::Signed;
 use atoll_types::{Epoch, Height, Namespace, Round};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc};
 use tracing::{debug, info, warn};
 
 use crate::catchup::Vouched;
 use crate::checkpoint::{self, CheckpointInfo};
+pub use crate::client::{Included, QueryError, QueryLimits, TxWait};
+use crate::client::{MAX_WAITERS, QueryLane, Waiters};
 use crate::signed::RoundSigner;
 use crate::storage::{RoundRecord, RuntimeStorage, StateAtError, StorageError, io_root};
 use crate::txpool::{PoolLimits, PoolTx, TxPool};
@@ -302,6 +304,11 @@ pub struct WorkerConfig {
     /// blocks at a steady pace when idle (Ethereum tooling waits for new
     /// blocks). `None`: rounds only when there is work.
     pub idle_round: Option<Duration>,
+    /// A runtime process of the same runtime that serves only queries (see
+    /// [`crate::client`]); `None`: queries go to the batch process.
+    pub query_host: Option<RuntimeHost>,
+    /// Bounds of the query queue.
+    pub query_limits: QueryLimits,
 }
 
 /// A transaction the runtime accepted (pooled now, or already pooled or
@@ -313,18 +320,6 @@ pub struct Admitted {
     /// The caller's Ethereum address, as the runtime's check found it (for
     /// a caller signing with a `secp256k1eth` key).
     pub eth_address: Option<EthAddress>,
-}
-
-/// Why a query could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum QueryError {
-    /// The runtime failed it, or could not be asked.
-    #[error(transparent)]
-    Host(#[from] HostError),
-    /// The round asked for is not finalized yet, or its state is not held
-    /// here.
-    #[error(transparent)]
-    State(#[from] StateAtError),
 }
 
 /// Why a transaction was not accepted.
@@ -346,6 +341,9 @@ pub enum SubmitError {
     /// The runtime could not be asked (not started yet, crashed).
     #[error("runtime unavailable: {0}")]
     Unavailable(String),
+    /// Too many clients wait for transactions on this runtime.
+    #[error(transparent)]
+    TooManyWaiters(#[from] crate::client::TooManyWaiters),
 }
 
 impl SubmitError {
@@ -355,19 +353,9 @@ impl SubmitError {
             Self::Invalid { module, code, .. } => (module.clone(), *code),
             Self::Pool(e) => ("txpool".into(), e.code()),
             Self::Unavailable(_) => ("compute".into(), 1),
+            Self::TooManyWaiters(_) => ("compute".into(), 2),
         }
     }
-}
-
-/// A transaction's place and result in a finalized round.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Included {
-    /// The round.
-    pub round: u64,
-    /// Its index in the batch.
-    pub index: u32,
-    /// Its result (runtime-defined CBOR).
-    pub result: Value,
 }
 
 /// The runtime's answer to a check, as far as the pool cares. The runtime
@@ -414,7 +402,10 @@ struct Inner {
     pool: Mutex<TxPool>,
     consensus: Arc<dyn ConsensusPort>,
     peers: Arc<dyn PeerPort>,
-    waiters: Mutex<BTreeMap<Hash, Vec<oneshot::Sender<Included>>>>,
+    /// Clients waiting for inclusions (bounded; a wait dropped is gone).
+    waiters: Arc<Waiters>,
+    /// Queries, on their own runtime process when the node gave one.
+    queries: QueryLane,
     rounds: broadcast::Sender<Arc<RoundRecord>>,
     latest: Mutex<Option<(u64, RuntimeState)>>,
     /// Ethereum senders the runtime's checks reported, by transaction hash
@@ -497,6 +488,10 @@ impl Worker {
             Context::for_chain(base, &cfg.chain).map_err(|e| WorkerError::Context(e.to_string()))
         };
         let proposal_ctx = ctx(PROPOSAL_SIGNATURE_CONTEXT)?;
+        let queries = QueryLane::new(
+            cfg.query_host.clone().unwrap_or_else(|| host.clone()),
+            cfg.query_limits,
+        );
         let commit_ctx =
             commitment_context(&cfg.chain).map_err(|e| WorkerError::Context(e.to_string()))?;
         let signer = RoundSigner::new(cfg.node_key.clone(), commit_ctx, storage.clone());
@@ -510,7 +505,8 @@ impl Worker {
             storage,
             consensus,
             peers,
-            waiters: Mutex::new(BTreeMap::new()),
+            waiters: Waiters::new(MAX_WAITERS),
+            queries,
             rounds: broadcast::channel(256).0,
             latest: Mutex::new(None),
             eth_senders: Mutex::new(EthSenders::default()),
@@ -640,23 +636,33 @@ impl Worker {
     }
 
     /// Resolves when `hash` is in a finalized round (at once if it already
-    /// is).
-    pub fn wait_tx(&self, hash: Hash) -> oneshot::Receiver<Included> {
-        let (tx, rx) = oneshot::channel();
+    /// is). Dropping the wait unregisters it; at most
+    /// [`crate::client::MAX_WAITERS`] waits at a time.
+    pub fn wait_tx(&self, hash: Hash) -> Result<TxWait, SubmitError> {
         if let Ok(Some(found)) = self.inner.find_tx(&hash) {
-            let _ = tx.send(found);
-            return rx;
+            return Ok(Waiters::resolved(found));
         }
-        lock(&self.inner.waiters).entry(hash).or_default().push(tx);
+        let wait = self.inner.waiters.register(hash)?;
         // It may have been applied between the look and the registration.
-        if let Ok(Some(found)) = self.inner.find_tx(&hash)
-            && let Some(ws) = lock(&self.inner.waiters).remove(&hash)
-        {
-            for w in ws {
-                let _ = w.send(found.clone());
-            }
+        if let Ok(Some(found)) = self.inner.find_tx(&hash) {
+            self.inner.waiters.resolve(&hash, &found);
         }
-        rx
+        Ok(wait)
+    }
+
+    /// Clients waiting for transactions to be included.
+    pub fn waiting(&self) -> usize {
+        self.inner.waiters.len()
+    }
+
+    /// Queries admitted and not yet answered.
+    pub fn queries_in_flight(&self) -> usize {
+        self.inner.queries.in_flight()
+    }
+
+    /// The runtime process that serves queries.
+    pub fn query_host(&self) -> &RuntimeHost {
+        self.inner.queries.host()
     }
 
     /// Where a transaction was included, with its result.
@@ -678,15 +684,14 @@ impl Worker {
             Some(r) => self.inner.context_at(r)?,
             None => self.inner.context_latest(),
         };
-        Ok(self
-            .inner
-            .host
+        self.inner
+            .queries
             .query(QueryRequest {
                 ctx,
                 method: method.to_string(),
                 args,
             })
-            .await?)
+            .await
     }
 }
 
@@ -1302,19 +1307,14 @@ impl Loop {
         self.work.retain(|r, _| *r > round);
         let hashes: Vec<Hash> = record.txs.iter().map(|t| Hash::digest(t)).collect();
         lock(&self.inner.pool).remove(&hashes);
-        {
-            let mut waiters = lock(&self.inner.waiters);
-            for (i, h) in hashes.iter().enumerate() {
-                if let Some(ws) = waiters.remove(h) {
-                    let inc = Included {
-                        round,
-                        index: u32::try_from(i).unwrap_or(u32::MAX),
-                        result: record.results.get(i).cloned().unwrap_or(Value::Null),
-                    };
-                    for w in ws {
-                        let _ = w.send(inc.clone());
-                    }
-                }
+        for (i, h) in hashes.iter().enumerate() {
+            if self.inner.waiters.waits_for(h) {
+                let inc = Included {
+                    round,
+                    index: u32::try_from(i).unwrap_or(u32::MAX),
+                    result: record.results.get(i).cloned().unwrap_or(Value::Null),
+                };
+                self.inner.waiters.resolve(h, &inc);
             }
         }
         if record.header.header_type == HeaderType::Normal {

@@ -13,9 +13,13 @@
 //! - [`checkpoint`]: checkpoints of the runtime's state every
 //!   `checkpoint_interval` rounds, served to and restored by nodes that
 //!   join late.
+//! - [`client`]: what runtime API clients hold on a worker: queries on a
+//!   runtime process of their own behind a bounded queue, and bounded
+//!   waits for inclusion that are freed when dropped.
 
 pub mod catchup;
 pub mod checkpoint;
+pub mod client;
 pub mod executor;
 pub mod signed;
 pub mod storage;

@@ -25,8 +25,8 @@ use std::sync::{Arc, Mutex};
 
 use atoll_compute::checkpoint::{CheckpointInfo, CheckpointPolicy};
 use atoll_compute::executor::{
-    BoxFuture as PeerFuture, ComputeMessage, ConsensusPort, PeerPort, QueryError, Worker,
-    WorkerConfig, genesis_header,
+    BoxFuture as PeerFuture, ComputeMessage, ConsensusPort, PeerPort, QueryError, QueryLimits,
+    Worker, WorkerConfig, genesis_header,
 };
 use atoll_compute::storage::{RoundRecord, RuntimeStorage, StateAtError};
 use atoll_compute::txpool::PoolLimits;
@@ -73,6 +73,9 @@ pub struct Compute {
     link: Arc<PeerLink>,
     quota: Arc<Mutex<GossipQuota>>,
     running: Arc<tokio::sync::Semaphore>,
+    /// Runtimes whose clients may send pre-EIP-155 Ethereum transactions
+    /// (`allow_unprotected_txs`).
+    unprotected_ok: std::collections::BTreeSet<Namespace>,
 }
 
 /// What peers have in the gossip check queue.
@@ -454,10 +457,20 @@ impl Compute {
                 rc.args.push("--genesis".into());
                 rc.args.push(g.clone().into_os_string());
             }
+            // Queries run in a process of their own, at a lower CPU
+            // priority, each within the configured time: rounds never wait
+            // for them (see `atoll_compute::client`).
+            let mut qc = rc.clone();
+            qc.query_time_limit = std::time::Duration::from_millis(r.rpc_evm_timeout_ms);
+            qc.base_nice = qc.bulk_nice;
             let host = RuntimeHost::spawn(rc, Arc::new(storage.clone()))
                 .await
                 .map_err(|e| NodeError::Compute(format!("runtime {id}: {e}")))?;
             info!(runtime = %id, binary = %binary.display(), pid = ?host.pid(), "runtime started");
+            let query_host = RuntimeHost::spawn(qc, Arc::new(storage.clone()))
+                .await
+                .map_err(|e| NodeError::Compute(format!("runtime {id} (queries): {e}")))?;
+            info!(runtime = %id, pid = ?query_host.pid(), "runtime query process started");
             let worker = Worker::start(
                 WorkerConfig {
                     runtime: id,
@@ -475,6 +488,8 @@ impl Compute {
                     },
                     fault: r.debug_fault,
                     idle_round: r.idle_round_ms.map(std::time::Duration::from_millis),
+                    query_host: Some(query_host),
+                    query_limits: QueryLimits::default(),
                 },
                 host,
                 storage,
@@ -484,11 +499,18 @@ impl Compute {
             .map_err(|e| NodeError::Compute(e.to_string()))?;
             workers.insert(id, Arc::new(worker));
         }
+        let unprotected_ok = config
+            .runtimes
+            .iter()
+            .filter(|r| r.allow_unprotected_txs)
+            .filter_map(|r| r.id.parse().ok())
+            .collect();
         let compute = Arc::new(Self {
             workers,
             link,
             quota: Arc::default(),
             running: Arc::new(tokio::sync::Semaphore::new(GOSSIP_CHECKS_RUNNING)),
+            unprotected_ok,
         });
 
         let peers = section
@@ -593,13 +615,49 @@ impl Compute {
         }
         for w in self.workers.values() {
             w.host().shutdown().await;
+            w.query_host().shutdown().await;
         }
+    }
+
+    /// Refuses a pre-EIP-155 Ethereum transaction for a runtime that does
+    /// not allow them, in geth's words.
+    fn replay_protected(&self, id: Namespace, raw: &[u8]) -> Result<(), ApiError> {
+        if !self.unprotected_ok.contains(&id)
+            && atoll_web3::backend::is_unprotected_ethereum_tx(raw)
+        {
+            return Err(ApiError::Tx(atoll_consensus::error::TxError {
+                module: "compute".into(),
+                code: CODE_UNPROTECTED_TX,
+                message: atoll_web3::error::UNPROTECTED_TX.into(),
+            }));
+        }
+        Ok(())
     }
 
     fn get(&self, id: Namespace) -> Result<&Arc<Worker>, ApiError> {
         self.workers
             .get(&id)
             .ok_or_else(|| ApiError::NotFound(format!("runtime {id} (not served by this node)")))
+    }
+}
+
+/// `compute` error code of a query that ran past `rpc_evm_timeout_ms`.
+pub const CODE_QUERY_TIMEOUT: u32 = 3;
+/// `compute` error code of a query refused because too many wait.
+pub const CODE_QUERY_BUSY: u32 = 4;
+/// `compute` error code of a pre-EIP-155 transaction refused.
+pub const CODE_UNPROTECTED_TX: u32 = 5;
+
+/// A duration as Go prints it (`5s`, `250ms`, `1.5s`), for geth's wording.
+fn go_duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else if ms < 1000 {
+        format!("{ms}ms")
+    } else {
+        let s = format!("{}.{:03}", ms / 1000, ms % 1000);
+        format!("{}s", s.trim_end_matches('0'))
     }
 }
 
@@ -644,15 +702,21 @@ impl RuntimeApi for Compute {
     ) -> BoxFuture<'_, Result<Value, ApiError>> {
         Box::pin(async move {
             let w = self.get(runtime)?;
+            self.replay_protected(runtime, &raw)?;
             let hash = Hash::digest(&raw);
-            let waiter = wait.then(|| w.wait_tx(hash));
+            // Registered before the submission, so that an inclusion in
+            // between is not missed; dropped (and so unregistered) on every
+            // way out: a refusal, the caller's timeout, a gone client.
+            let waiter = if wait {
+                Some(w.wait_tx(hash).map_err(submit_error)?)
+            } else {
+                None
+            };
             w.submit_tx(raw).await.map_err(submit_error)?;
             let Some(waiter) = waiter else {
                 return Ok(json!({ "hash": hash }));
             };
-            let inc = waiter
-                .await
-                .map_err(|_| ApiError::Internal("the runtime worker stopped".into()))?;
+            let inc = waiter.await.map_err(internal)?;
             Ok(json!({
                 "hash": hash,
                 "round": inc.round,
@@ -673,19 +737,48 @@ impl RuntimeApi for Compute {
                 Ok(w) => w,
                 Err(e) => return vec![Err(e); n],
             };
-            match w.submit_txs(raws).await {
-                Ok(out) => out
-                    .into_iter()
-                    .map(|r| {
-                        r.map(|a| Submitted {
-                            hash: a.hash,
-                            eth_address: a.eth_address,
+            // Unprotected transactions are answered here; the rest go to
+            // the runtime together, and the answers are put back in order.
+            let verdicts: Vec<Result<(), ApiError>> = raws
+                .iter()
+                .map(|raw| self.replay_protected(runtime, raw))
+                .collect();
+            let raws: Vec<Vec<u8>> = raws
+                .into_iter()
+                .zip(&verdicts)
+                .filter(|(_, v)| v.is_ok())
+                .map(|(raw, _)| raw)
+                .collect();
+            let checked = n - verdicts.iter().filter(|v| v.is_err()).count();
+            let mut answers: Vec<Result<Submitted, ApiError>> = if raws.is_empty() {
+                Vec::new()
+            } else {
+                match w.submit_txs(raws).await {
+                    Ok(out) => out
+                        .into_iter()
+                        .map(|r| {
+                            r.map(|a| Submitted {
+                                hash: a.hash,
+                                eth_address: a.eth_address,
+                            })
+                            .map_err(submit_error)
                         })
-                        .map_err(submit_error)
-                    })
-                    .collect(),
-                Err(e) => vec![Err(submit_error(e)); n],
+                        .collect(),
+                    Err(e) => vec![Err(submit_error(e)); checked],
+                }
             }
+            .into_iter()
+            .rev()
+            .collect();
+            verdicts
+                .into_iter()
+                .map(|v| match v {
+                    Err(e) => Err(e),
+                    Ok(()) => answers.pop().unwrap_or_else(|| {
+                        Err(ApiError::Internal("the runtime gave no answer".into()))
+                    }),
+                })
+                .collect()
         })
     }
 
@@ -712,6 +805,18 @@ impl RuntimeApi for Compute {
                 }
                 QueryError::State(StateAtError::Storage(why)) => ApiError::Internal(why),
                 QueryError::State(why) => ApiError::NotFound(why.to_string()),
+                QueryError::Host(HostError::Timeout { limit }) => {
+                    ApiError::Tx(atoll_consensus::error::TxError {
+                        module: "compute".into(),
+                        code: CODE_QUERY_TIMEOUT,
+                        message: format!("execution aborted (timeout = {})", go_duration(limit)),
+                    })
+                }
+                QueryError::Busy(why) => ApiError::Tx(atoll_consensus::error::TxError {
+                    module: "compute".into(),
+                    code: CODE_QUERY_BUSY,
+                    message: why,
+                }),
                 QueryError::Host(other) => ApiError::Internal(other.to_string()),
             })
         })

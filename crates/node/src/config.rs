@@ -42,6 +42,11 @@
 //! web3 = "127.0.0.1:8545"         # optional: the runtime's Ethereum JSON-RPC
 //! web3_max_log_rounds = 100       # optional: most blocks per eth_getLogs
 //! web3_cors = ["*"]               # optional: origins browsers may call from
+//! rpc_gas_cap = 50000000          # optional, shown with defaults (geth's rpc.gascap)
+//! rpc_evm_timeout_ms = 5000       # geth's rpc.evmtimeout: longest query or simulation
+//! rpc_batch_request_limit = 1000  # geth's BatchRequestLimit: most calls per batch
+//! rpc_batch_response_max_size = 25000000  # geth's BatchResponseMaxSize, bytes
+//! allow_unprotected_txs = false   # geth's rpc.allow-unprotected-txs
 //! ```
 //!
 //! `web3` (EVM runtimes only) serves the Ethereum JSON-RPC of that runtime
@@ -50,6 +55,24 @@
 //! whose pages may call it from a browser (`"*"`: any; entries such as
 //! `"https://app.example"` or `"http://localhost:3000"`); by default none,
 //! as geth, so browsers refuse cross-origin calls.
+//!
+//! Queries of every runtime (`runtime_query`, and the Ethereum JSON-RPC's
+//! `eth_call`, `eth_estimateGas` and state reads) run in a runtime process
+//! of their own, beside the one that executes rounds, one at a time and
+//! each within `rpc_evm_timeout_ms` (geth's `rpc.evmtimeout`, 5 s): an
+//! overrun is aborted with geth's `execution aborted (timeout = 5s)`, and
+//! rounds never wait for queries. `rpc_gas_cap` (geth's `rpc.gascap`,
+//! 50 000 000) is the most gas an `eth_call` or an `eth_estimateGas` runs
+//! with (the runtime's `max_batch_gas` caps it too). The Ethereum JSON-RPC
+//! answers a batch of more than `rpc_batch_request_limit` calls (geth's
+//! `BatchRequestLimit`, 1000) with geth's `batch too large` (-32600), and
+//! replaces the answers past `rpc_batch_response_max_size` bytes of a
+//! batch (geth's `BatchResponseMaxSize`, 25 MB) with `response too large`
+//! (-32003). `allow_unprotected_txs` (geth's `rpc.allow-unprotected-txs`,
+//! off) lets `eth_sendRawTransaction` and `runtime_submitTx` take
+//! pre-EIP-155 transactions, which carry no chain id and so can be
+//! replayed from any other chain; by default they are refused with geth's
+//! `only replay-protected (EIP-155) transactions allowed over RPC`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -328,10 +351,53 @@ pub struct RuntimeSection {
     /// `"*"` for any, or `http(s)://host[:port]`. Empty: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub web3_cors: Vec<String>,
+    /// Most gas an `eth_call` or `eth_estimateGas` runs with (geth's
+    /// `rpc.gascap`).
+    #[serde(default = "default_rpc_gas_cap")]
+    pub rpc_gas_cap: u64,
+    /// Longest a query or a simulation of this runtime may run, in
+    /// milliseconds (geth's `rpc.evmtimeout`).
+    #[serde(default = "default_rpc_evm_timeout_ms")]
+    pub rpc_evm_timeout_ms: u64,
+    /// Most calls in one batch of the Ethereum JSON-RPC (geth's
+    /// `BatchRequestLimit`).
+    #[serde(default = "default_rpc_batch_request_limit")]
+    pub rpc_batch_request_limit: u32,
+    /// Most bytes of a batch's answers on the Ethereum JSON-RPC (geth's
+    /// `BatchResponseMaxSize`); also the largest single answer.
+    #[serde(default = "default_rpc_batch_response_max_size")]
+    pub rpc_batch_response_max_size: u32,
+    /// Whether pre-EIP-155 Ethereum transactions (no chain id: replayable
+    /// from any chain) are accepted from clients (geth's
+    /// `rpc.allow-unprotected-txs`).
+    #[serde(default)]
+    pub allow_unprotected_txs: bool,
 }
 
 fn default_web3_log_rounds() -> u64 {
     100
+}
+
+/// geth's `rpc.gascap`.
+pub const DEFAULT_RPC_GAS_CAP: u64 = 50_000_000;
+/// geth's `rpc.evmtimeout`, in milliseconds.
+pub const DEFAULT_RPC_EVM_TIMEOUT_MS: u64 = 5_000;
+/// geth's `BatchRequestLimit`.
+pub const DEFAULT_RPC_BATCH_REQUEST_LIMIT: u32 = 1_000;
+/// geth's `BatchResponseMaxSize`.
+pub const DEFAULT_RPC_BATCH_RESPONSE_MAX_SIZE: u32 = 25_000_000;
+
+fn default_rpc_gas_cap() -> u64 {
+    DEFAULT_RPC_GAS_CAP
+}
+fn default_rpc_evm_timeout_ms() -> u64 {
+    DEFAULT_RPC_EVM_TIMEOUT_MS
+}
+fn default_rpc_batch_request_limit() -> u32 {
+    DEFAULT_RPC_BATCH_REQUEST_LIMIT
+}
+fn default_rpc_batch_response_max_size() -> u32 {
+    DEFAULT_RPC_BATCH_RESPONSE_MAX_SIZE
 }
 
 fn default_runtime_pool() -> usize {
@@ -419,6 +485,19 @@ impl NodeConfig {
                     r.id
                 ));
             }
+            for (key, zero) in [
+                ("rpc_gas_cap", r.rpc_gas_cap == 0),
+                ("rpc_evm_timeout_ms", r.rpc_evm_timeout_ms == 0),
+                ("rpc_batch_request_limit", r.rpc_batch_request_limit == 0),
+                (
+                    "rpc_batch_response_max_size",
+                    r.rpc_batch_response_max_size == 0,
+                ),
+            ] {
+                if zero {
+                    return Err(format!("runtime {}: {key} must be positive", r.id));
+                }
+            }
             for origin in &r.web3_cors {
                 atoll_web3::check_cors_origin(origin)
                     .map_err(|e| format!("runtime {}: web3_cors: {e}", r.id))?;
@@ -499,6 +578,46 @@ web3_cors = ["https://app.example", "http://localhost:3000"]
         assert!(NodeConfig::parse(&text.replace("https://app.example", "*")).is_ok());
         let bad = NodeConfig::parse(&text.replace("https://app.example", "app.example"));
         assert!(bad.unwrap_err().to_string().contains("web3_cors"));
+        // The RPC limits, with geth's defaults.
+        let r = &c.runtimes[0];
+        assert_eq!(r.rpc_gas_cap, 50_000_000);
+        assert_eq!(r.rpc_evm_timeout_ms, 5_000);
+        assert_eq!(r.rpc_batch_request_limit, 1_000);
+        assert_eq!(r.rpc_batch_response_max_size, 25_000_000);
+        assert!(!r.allow_unprotected_txs);
+        let set = text.replace(
+            "web3_max_log_rounds = 500",
+            "web3_max_log_rounds = 500\nrpc_gas_cap = 1000000\nrpc_evm_timeout_ms = 250\n\
+             rpc_batch_request_limit = 10\nrpc_batch_response_max_size = 4096\n\
+             allow_unprotected_txs = true",
+        );
+        let c = NodeConfig::parse(&set).unwrap();
+        let r = &c.runtimes[1];
+        assert_eq!(
+            (
+                r.rpc_gas_cap,
+                r.rpc_evm_timeout_ms,
+                r.rpc_batch_request_limit
+            ),
+            (1_000_000, 250, 10)
+        );
+        assert_eq!(r.rpc_batch_response_max_size, 4096);
+        assert!(r.allow_unprotected_txs);
+        assert_eq!(NodeConfig::parse(&c.to_toml().unwrap()).unwrap(), c);
+        for zero in [
+            "rpc_gas_cap = 0",
+            "rpc_evm_timeout_ms = 0",
+            "rpc_batch_request_limit = 0",
+            "rpc_batch_response_max_size = 0",
+        ] {
+            let key = zero.split(' ').next().unwrap();
+            let bad = text.replace(
+                "web3_max_log_rounds = 500",
+                &format!("web3_max_log_rounds = 500\n{zero}"),
+            );
+            let err = NodeConfig::parse(&bad).unwrap_err();
+            assert!(err.contains(key), "{err}");
+        }
     }
 
     #[test]

@@ -393,6 +393,12 @@ impl Layout {
                         // browser dApps from any origin.
                         web3_max_log_rounds: 100_000,
                         web3_cors: if r.web3 { vec!["*".into()] } else { Vec::new() },
+                        rpc_gas_cap: crate::config::DEFAULT_RPC_GAS_CAP,
+                        rpc_evm_timeout_ms: crate::config::DEFAULT_RPC_EVM_TIMEOUT_MS,
+                        rpc_batch_request_limit: crate::config::DEFAULT_RPC_BATCH_REQUEST_LIMIT,
+                        rpc_batch_response_max_size:
+                            crate::config::DEFAULT_RPC_BATCH_RESPONSE_MAX_SIZE,
+                        allow_unprotected_txs: false,
                         idle_round_ms: r.idle_round_ms,
                     })
                 })
@@ -452,6 +458,15 @@ impl Layout {
             .first()
             .map(|e| e.id)
             .ok_or_else(|| LocalnetError::Io("a localnet needs a validator".into()))?;
+        // Each EVM ParaTime needs a chain id of its own (replay).
+        let duplicates = atoll_web3::duplicate_evm_chain_ids(
+            plan.runtimes
+                .iter()
+                .filter_map(|r| Some((r.name.clone(), r.genesis.as_deref()?))),
+        );
+        if !duplicates.is_empty() {
+            return Err(LocalnetError::Io(duplicates.join("; ")));
+        }
         for r in &plan.runtimes {
             if let Some(g) = &r.genesis {
                 std::fs::write(runtimes_dir.join(format!("{}.cbor", r.name)), g).map_err(io)?;

@@ -41,6 +41,10 @@ pub async fn start(
             Web3Config {
                 max_log_rounds: r.web3_max_log_rounds,
                 cors: r.web3_cors.clone(),
+                gas_cap: r.rpc_gas_cap,
+                max_batch_calls: usize::try_from(r.rpc_batch_request_limit).unwrap_or(usize::MAX),
+                max_response_bytes: r.rpc_batch_response_max_size,
+                allow_unprotected_txs: r.allow_unprotected_txs,
                 ..Web3Config::default()
             },
         )

@@ -20,6 +20,10 @@
 //! | `consensus_subscribeEvents` | — | notifications `consensus_event`: one per event |
 //! | `runtime_*` | | the runtime client API of compute nodes: see [`runtime`] |
 //!
+//! Batches: at most [`RpcConfig::max_batch_calls`] calls (more: one error,
+//! `-32010`, and none of them runs); answers, and a batch's answers
+//! together, at most [`RpcConfig::max_response_bytes`] (past it: `-32008`).
+//!
 //! Errors: a transaction the node refuses gives code `-32000` with
 //! `data: {module, code, message}` (the module's stable code); unknown
 //! heights and hashes give `-32004`; bad parameters `-32602`.
@@ -193,6 +197,14 @@ pub struct RpcConfig {
     pub max_request_bytes: u32,
     /// Longest `consensus_submitTx` wait for inclusion.
     pub max_wait: Duration,
+    /// Most calls in one batch (geth's `BatchRequestLimit`, 1000): a larger
+    /// batch runs none of its calls and is answered with one error,
+    /// `-32010`.
+    pub max_batch_calls: u32,
+    /// Largest answer, and largest batch of answers, in bytes (10 MB,
+    /// below geth's `BatchResponseMaxSize` of 25 MB): past it the answer is
+    /// an error, `-32008`.
+    pub max_response_bytes: u32,
 }
 
 impl Default for RpcConfig {
@@ -200,6 +212,8 @@ impl Default for RpcConfig {
         Self {
             max_request_bytes: 1 << 20,
             max_wait: Duration::from_secs(60),
+            max_batch_calls: 1_000,
+            max_response_bytes: 10_000_000,
         }
     }
 }
@@ -292,6 +306,10 @@ pub async fn serve(
         );
     let server_config = jsonrpsee::server::ServerConfig::builder()
         .max_request_body_size(config.max_request_bytes)
+        .max_response_body_size(config.max_response_bytes)
+        .set_batch_request_config(jsonrpsee::server::BatchRequestConfig::Limit(
+            config.max_batch_calls,
+        ))
         .build();
     let server = Server::builder()
         .set_config(server_config)

@@ -773,6 +773,7 @@ impl Runtime {
             (caller, caller_eth),
             &bump,
             query.propagate_failures,
+            None,
         )
     }
 
@@ -788,7 +789,9 @@ impl Runtime {
     /// need larger than the use), the smallest sufficient limit is found
     /// by binary search. A failing call answers its error when
     /// `propagate_failures` is set (for example an EVM revert with its
-    /// reason), otherwise the gas used up to the failure.
+    /// reason), otherwise the gas used up to the failure. A non-zero
+    /// `fee.gas` in `query.tx` is the most gas the estimate tries (an RPC
+    /// gas cap), so the search never runs past it.
     pub fn estimate_gas_for_caller(
         &self,
         ctx: &BatchContext,
@@ -798,6 +801,7 @@ impl Runtime {
         self.ensure_genesis(store)?;
         let params = core::params(store)?;
         let mut tx = query.tx.clone();
+        let cap = Some(tx.auth_info.fee.gas).filter(|g| *g > 0);
         let caller = query.caller.address();
         let nonce = accounts::nonce(store, &caller)?;
         let (spec, caller_eth) = match &query.caller {
@@ -817,6 +821,7 @@ impl Runtime {
             (caller, caller_eth),
             &[caller],
             query.propagate_failures,
+            cap,
         )
     }
 
@@ -830,6 +835,7 @@ impl Runtime {
         (caller, caller_eth): (Address, Option<atoll_crypto::secp256k1::EthAddress>),
         bump: &[Address],
         propagate_failures: bool,
+        cap: Option<u64>,
     ) -> Result<u64, Error> {
         if tx.call.format != CallFormat::Plain {
             return Err(tx_fail(CoreError::InvalidCallFormat(
@@ -854,7 +860,8 @@ impl Runtime {
             size,
             bump,
         };
-        let max = params.max_batch_gas;
+        // At most log2(max) + 2 simulations, each within `max` gas.
+        let max = cap.map_or(params.max_batch_gas, |c| c.min(params.max_batch_gas));
         let (result, used) = self.simulate(ctx, store, params, &sim, max)?;
         match result {
             Ok(()) => {}

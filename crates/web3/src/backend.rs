@@ -35,6 +35,22 @@ use crate::types::{AccessListItem, H160, H256, U256};
 /// The auth proof naming an Ethereum-signed transaction.
 pub const ETHEREUM_PROOF: &str = "evm.ethereum.v0";
 
+/// Whether `raw`, a runtime transaction (CBOR `UnverifiedTransaction`),
+/// wraps a pre-EIP-155 Ethereum transaction: one without a chain id, which
+/// any chain accepts, so that it can be replayed from any other. Anything
+/// that does not decode as such is not one (the runtime's check judges
+/// it).
+pub fn is_unprotected_ethereum_tx(raw: &[u8]) -> bool {
+    let Ok(UnverifiedTransaction(body, proofs)) = cbor::from_slice::<UnverifiedTransaction>(raw)
+    else {
+        return false;
+    };
+    if !matches!(proofs.as_slice(), [AuthProof::Module(m)] if m == ETHEREUM_PROOF) {
+        return false;
+    }
+    atoll_evm::tx::decode_unrecovered(&body).is_ok_and(|t| t.chain_id().is_none())
+}
+
 /// Chain id and other EVM parameters.
 pub const EVM_PARAMETERS: &str = "evm.Parameters";
 /// Core parameters (gas limit).
@@ -394,7 +410,9 @@ impl Backend {
     /// The `core.EstimateGasForCaller` arguments for a call:
     /// `{caller: {eth_address}, tx, propagate_failures: true}` where `tx`
     /// calls `evm.Call {address, value, data}` or `evm.Create {value,
-    /// init_code}` (fee and signers are the runtime's business).
+    /// init_code}`, its `fee.gas` the call's gas limit (the most the
+    /// estimate tries; signers and the fee amount are the runtime's
+    /// business).
     pub fn estimate_args(call: &SimulateCall) -> Result<Cbor, Web3Error> {
         let value = Cbor::Bytes(call.value.0.to_vec());
         let (method, mut entries) = match call.address {
@@ -418,8 +436,10 @@ impl Backend {
             entries.push(("access_list", list));
         }
         let body = map(entries);
-        let tx = cbor::to_value(&Transaction::new(method, body))
-            .map_err(|e| Web3Error::Internal(e.to_string()))?;
+        let mut tx = Transaction::new(method, body);
+        // The most gas the estimate tries: the gas cap (or the call's gas).
+        tx.auth_info.fee.gas = call.gas_limit;
+        let tx = cbor::to_value(&tx).map_err(|e| Web3Error::Internal(e.to_string()))?;
         Ok(map(vec![
             (
                 "caller",

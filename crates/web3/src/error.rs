@@ -27,6 +27,10 @@ pub const CODE_LIMIT: i32 = -32005;
 /// The node failed.
 pub const CODE_INTERNAL: i32 = -32603;
 
+/// geth's refusal of a pre-EIP-155 transaction (no chain id, so valid on
+/// every chain) sent over RPC while `rpc.allow-unprotected-txs` is off.
+pub const UNPROTECTED_TX: &str = "only replay-protected (EIP-155) transactions allowed over RPC";
+
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Web3Error {

@@ -8,7 +8,9 @@
 //! with whatever was finalized while it was down. On an empty index it
 //! starts at round 0, skipping rounds that have no record (the runtime's
 //! genesis round has none, nor do the rounds before the checkpoint a node
-//! restored its storage from).
+//! restored its storage from). Rounds missing after indexed ones (a node
+//! that restored a later checkpoint) leave a gap in the index. A failing
+//! index is reset and rebuilt (see [`Indexer::catch_up`]).
 //!
 //! A round's Ethereum transactions are the batch entries that are
 //! `UnverifiedTransaction(raw, [{"module": "evm.ethereum.v0"}])`; their
@@ -30,7 +32,7 @@ use crate::backend::{Backend, ETHEREUM_PROOF};
 use crate::bloom::Bloom;
 use crate::error::Web3Error;
 use crate::eth::{DecodedTx, RecentTxs, create_address};
-use crate::index::Index;
+use crate::index::{Index, IndexError};
 use crate::model::{BlockRecord, LogRecord, TxRecord};
 use crate::types::{Bytes, H160, H256, Qty};
 
@@ -199,6 +201,25 @@ pub fn build_block(
     (block, txs)
 }
 
+/// Why indexing stopped: the runtime could not be read (tried again
+/// later), or the index failed (reset, then rebuilt).
+enum Failure {
+    Runtime(Web3Error),
+    Index(IndexError),
+}
+
+impl From<Web3Error> for Failure {
+    fn from(e: Web3Error) -> Self {
+        Self::Runtime(e)
+    }
+}
+
+impl From<IndexError> for Failure {
+    fn from(e: IndexError) -> Self {
+        Self::Index(e)
+    }
+}
+
 /// Follows the runtime's rounds into the index.
 pub struct Indexer {
     backend: Backend,
@@ -255,8 +276,25 @@ impl Indexer {
     }
 
     /// Indexes every finalized round not indexed yet; returns the last
-    /// indexed block.
+    /// indexed block. An index that fails (it cannot be read or written,
+    /// or refuses a block) is reset ([`Index::reset`]) and rebuilt from
+    /// the runtime's rounds from the next call on: the index is a cache,
+    /// and never stops the node.
     pub async fn catch_up(&mut self) -> Result<Option<u64>, Web3Error> {
+        match self.index_rounds().await {
+            Ok(last) => Ok(last),
+            Err(Failure::Runtime(e)) => Err(e),
+            Err(Failure::Index(e)) => {
+                let why = e.to_string();
+                self.index.reset(&why)?;
+                Err(Web3Error::Internal(format!(
+                    "{why}; the index was reset and is rebuilt from the runtime's rounds"
+                )))
+            }
+        }
+    }
+
+    async fn index_rounds(&mut self) -> Result<Option<u64>, Failure> {
         let mut last = self.index.last()?;
         let Some(latest) = self.backend.latest_round()? else {
             return Ok(last);
@@ -266,6 +304,8 @@ impl Indexer {
             return Ok(last);
         }
         self.refresh_params().await;
+        // Whether rounds were skipped since the last indexed block.
+        let mut gap = false;
         while next <= latest {
             let Some(bytes) = self.backend.round_record(next)? else {
                 // Before the first recorded round (the genesis round), or
@@ -277,6 +317,7 @@ impl Indexer {
                         round = next,
                         "web3 indexer: no record (storage restored from a later checkpoint); skipped"
                     );
+                    gap = true;
                 }
                 next = next.saturating_add(1);
                 continue;
@@ -296,7 +337,12 @@ impl Indexer {
                     Ok(crate::eth::with_sender(tx, from))
                 })
             });
-            self.index.put_block(&block, &txs)?;
+            if gap {
+                self.index.put_block_after_gap(&block, &txs)?;
+                gap = false;
+            } else {
+                self.index.put_block(&block, &txs)?;
+            }
             debug!(block = next, txs = txs.len(), "web3 indexer: block indexed");
             // Nobody listening is fine.
             let _ = self.blocks.send(Arc::new(IndexedBlock { block, txs }));

@@ -56,6 +56,19 @@
 //!   the call object is given to the EVM (charged and pre-warmed as in a
 //!   transaction). A state override argument is accepted and ignored. A revert is error code 3, message
 //!   `execution reverted[: reason]`, `data` the revert data.
+//!   `eth_estimateGas` searches at most up to the same cap (and the
+//!   call's own `gas`, if lower). Queries run on a runtime process of
+//!   their own, one at a time, each within the node's `rpc_evm_timeout_ms`
+//!   (geth's `rpc.evmtimeout`): an overrun is -32000 `execution aborted
+//!   (timeout = 5s)`; too many waiting is -32000 `too many queries in
+//!   flight ...`. Rounds never wait for queries.
+//! - **Batches** (see [`batch`]): at most [`Web3Config::max_batch_calls`]
+//!   calls (more: geth's -32600 `batch too large`), answers of at most
+//!   [`Web3Config::max_response_bytes`] together (past it: geth's -32003
+//!   `response too large`).
+//! - **Replay protection**: a pre-EIP-155 transaction (legacy, no chain id)
+//!   is refused with geth's `only replay-protected (EIP-155) transactions
+//!   allowed over RPC` unless [`Web3Config::allow_unprotected_txs`].
 //! - `eth_sendRawTransaction` decodes and checks the transaction first
 //!   (with the runtime's decoder, `atoll_evm::tx`: signature values, chain
 //!   id, gas limit, fee cap), then submits
@@ -124,8 +137,17 @@ pub struct Web3Config {
     pub max_log_rounds: u64,
     /// Most logs one `eth_getLogs` may answer.
     pub max_logs: usize,
-    /// Most gas an `eth_call` runs with.
+    /// Most gas an `eth_call` or `eth_estimateGas` runs with (geth's
+    /// `rpc.gascap`, 50 000 000); the block gas limit caps it too.
     pub gas_cap: u64,
+    /// Most calls in one JSON-RPC batch (geth's `BatchRequestLimit`, 1000).
+    pub max_batch_calls: usize,
+    /// Most bytes of one answer, and of all the answers of one batch
+    /// (geth's `BatchResponseMaxSize`, 25 MB).
+    pub max_response_bytes: u32,
+    /// Whether `eth_sendRawTransaction` takes pre-EIP-155 transactions
+    /// (geth's `rpc.allow-unprotected-txs`; off).
+    pub allow_unprotected_txs: bool,
     /// Most installed filters.
     pub max_filters: usize,
     /// How long an installed filter lives without a poll.
@@ -149,7 +171,10 @@ impl Default for Web3Config {
         Self {
             max_log_rounds: 100,
             max_logs: 10_000,
-            gas_cap: 30_000_000,
+            gas_cap: 50_000_000,
+            max_batch_calls: 1_000,
+            max_response_bytes: 25_000_000,
+            allow_unprotected_txs: false,
             max_filters: 1_024,
             filter_timeout: Duration::from_secs(300),
             max_request_bytes: 5 << 20,
@@ -276,18 +301,19 @@ pub async fn serve(
     let (blocks, _) = broadcast::channel(256);
     let server_config = jsonrpsee::server::ServerConfig::builder()
         .max_request_body_size(config.max_request_bytes)
-        .max_response_body_size(config.max_request_bytes.saturating_mul(4))
+        .max_response_body_size(config.max_response_bytes)
         .max_connections(config.max_connections)
         .set_id_provider(rpc::HexIds)
         .build();
-    let max_response_bytes =
-        usize::try_from(config.max_request_bytes.saturating_mul(4)).unwrap_or(usize::MAX);
+    let max_response_bytes = usize::try_from(config.max_response_bytes).unwrap_or(usize::MAX);
+    let max_batch_calls = config.max_batch_calls;
     let server = Server::builder()
         .set_config(server_config)
         .set_http_middleware(tower::ServiceBuilder::new().option_layer(cors))
         .set_rpc_middleware(
-            jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
-                .layer_fn(move |s| batch::ConcurrentBatches::new(s, max_response_bytes)),
+            jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer_fn(move |s| {
+                batch::ConcurrentBatches::new(s, max_batch_calls, max_response_bytes)
+            }),
         )
         .build(addr)
         .await
@@ -315,4 +341,39 @@ pub async fn serve(
         stop,
         indexer,
     })
+}
+
+/// The EVM chain id a runtime genesis sets: `evm.parameters.chain_id` of
+/// the CBOR `RuntimeGenesis` given to a ParaTime with `--genesis` (`None`:
+/// not a runtime genesis, or no `evm` module in it).
+pub fn evm_chain_id(runtime_genesis: &[u8]) -> Option<u64> {
+    let g: atoll_runtime_sdk::RuntimeGenesis =
+        atoll_types::cbor::from_slice(runtime_genesis).ok()?;
+    let evm = g.modules.get(atoll_evm::MODULE_NAME)?;
+    let evm: atoll_evm::types::Genesis = atoll_types::cbor::from_value(evm.clone()).ok()?;
+    Some(evm.parameters.chain_id)
+}
+
+/// Each EVM chain id that more than one of `geneses` (a name and a runtime
+/// genesis each) sets, explained: every EVM ParaTime needs a chain id of
+/// its own, or a transaction signed for one can be replayed on the other.
+pub fn duplicate_evm_chain_ids<'a>(
+    geneses: impl IntoIterator<Item = (String, &'a [u8])>,
+) -> Vec<String> {
+    let mut by_id: std::collections::BTreeMap<u64, Vec<String>> = std::collections::BTreeMap::new();
+    for (name, g) in geneses {
+        if let Some(id) = evm_chain_id(g) {
+            by_id.entry(id).or_default().push(name);
+        }
+    }
+    by_id
+        .into_iter()
+        .filter(|(_, names)| names.len() > 1)
+        .map(|(id, names)| {
+            format!(
+                "EVM chain id {id} is set by {}: each EVM ParaTime needs its own chain id, or transactions signed for one can be replayed on another",
+                names.join(", ")
+            )
+        })
+        .collect()
 }

@@ -327,6 +327,10 @@ impl Ctx {
             f.max_priority_fee_per_gas.as_ref().map(small),
         );
         let fee_cap = max_fee.or(f.gas_price.as_ref().map(small)).unwrap_or(0);
+        if f.chain_id.is_none() && !self.config.allow_unprotected_txs {
+            // As geth with `rpc.allow-unprotected-txs = false`.
+            return Err(Web3Error::server(crate::error::UNPROTECTED_TX));
+        }
         let chain_id = self.backend.chain_id().await?;
         if let Some(c) = f.chain_id
             && c != chain_id
@@ -643,7 +647,9 @@ pub(crate) fn methods(ctx: Ctx) -> Result<RpcModule<Ctx>, RegisterMethodError> {
         let at = ctx.state_round(a.opt(1)?)?;
         ctx.check_call_chain(&req).await?;
         let (gas_limit, _) = ctx.fee_params().await?;
-        let call = ctx.call_of(&req, gas_limit.max(1))?;
+        // The search is bounded by the gas cap (and the call's own gas).
+        let cap = ctx.config.gas_cap.min(gas_limit.max(1));
+        let call = ctx.call_of(&req, cap)?;
         Ok(json!(qty(ctx
             .backend
             .estimate_gas(&call, at)

@@ -216,6 +216,46 @@ fn estimates_suffice_and_reverts_are_reported() {
     assert!(err.to_string().contains("nope"));
 }
 
+/// An estimate never searches past the gas the query's transaction names
+/// (the RPC gas cap): a cap below what the call needs fails, one above it
+/// gives the same estimate as none.
+#[test]
+fn estimates_stop_at_the_gas_cap() {
+    let mut net = Net::new();
+    let alice = addr(&ALICE);
+    let counter = deploy_counter(&mut net);
+    let q = |cap: u64| {
+        let mut tx = Transaction::new(
+            "evm.Call",
+            cbor::to_value(&atoll_evm::types::Call {
+                address: counter,
+                value: WU256::default(),
+                data: vec![1],
+                access_list: Vec::new(),
+            })
+            .unwrap(),
+        );
+        tx.auth_info.fee.gas = cap;
+        EstimateGasForCallerQuery {
+            caller: CallerAddress::EthAddress(alice),
+            tx,
+            propagate_failures: true,
+        }
+    };
+    let uncapped: u64 = net.query("core.EstimateGasForCaller", &q(0)).unwrap();
+    let capped: u64 = net
+        .query("core.EstimateGasForCaller", &q(uncapped + 1_000))
+        .unwrap();
+    assert_eq!(capped, uncapped);
+    let err = net
+        .query::<u64>("core.EstimateGasForCaller", &q(uncapped / 2))
+        .unwrap_err();
+    assert!(
+        err.to_string().to_ascii_lowercase().contains("gas"),
+        "out of gas below the need: {err}"
+    );
+}
+
 /// Each bad transaction is refused before paying: the store after its batch
 /// equals the store after an empty batch at the same round.
 #[test]

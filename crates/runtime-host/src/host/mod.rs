@@ -70,12 +70,19 @@ pub struct RuntimeConfig {
     /// (or `RLIMIT_NICE`): without it the runtime stays lowered, which is
     /// logged once.
     pub bulk_nice: i32,
+    /// The nice value of the runtime when it is not doing bulk work (0:
+    /// the node's own priority). A runtime that only answers queries (a
+    /// node runs one beside each runtime's batch process) runs at
+    /// [`bulk_nice`](Self::bulk_nice) from its start, so that queries yield
+    /// the CPU to rounds.
+    pub base_nice: i32,
 }
 
 impl RuntimeConfig {
     /// A configuration with the default limits: batches 30 s, queries 10 s,
     /// handshake 10 s, abort 2 s, restarts between 100 ms and 10 s apart;
-    /// batches of 100 ms or more are bulk work, run at nice 10.
+    /// batches of 100 ms or more are bulk work, run at nice 10; otherwise
+    /// nice 0.
     pub fn new(binary: impl Into<PathBuf>, runtime_id: Namespace) -> Self {
         Self {
             binary: binary.into(),
@@ -90,6 +97,7 @@ impl RuntimeConfig {
             restart_backoff_max: Duration::from_secs(10),
             bulk_batch_time: Duration::from_millis(100),
             bulk_nice: 10,
+            base_nice: 0,
         }
     }
 
@@ -271,7 +279,7 @@ impl RuntimeHost {
         if answer.is_ok() {
             let cfg = &self.inner.config;
             let bulk = started.elapsed() >= cfg.bulk_batch_time;
-            self.set_nice(if bulk { cfg.bulk_nice } else { 0 });
+            self.set_nice(if bulk { cfg.bulk_nice } else { cfg.base_nice });
         }
         match answer? {
             (Response::ExecutedBatch(b), _) => Ok(b),
@@ -478,6 +486,9 @@ impl RuntimeHost {
                     .current
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = Some((Arc::clone(&conn), info));
+                if config.base_nice != 0 {
+                    self.set_nice(config.base_nice);
+                }
                 Ok(conn)
             }
             Err(e) => {

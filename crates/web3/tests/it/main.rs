@@ -11,5 +11,6 @@
 )]
 
 mod fixture;
+mod recovery;
 mod server;
 mod units;

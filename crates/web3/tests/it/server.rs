@@ -1116,3 +1116,147 @@ fn cors_origins_are_checked() {
         assert!(atoll_web3::check_cors_origin(bad).is_err(), "{bad}");
     }
 }
+
+/// geth's limits: a batch of more calls than the limit runs none of them
+/// and gets one `batch too large` error (-32600) with the first call's id;
+/// answers past the response size limit are `response too large` (-32003)
+/// with their own ids, and later calls are not run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_have_geths_limits() {
+    let rt = FakeRuntime::default();
+    let chain = rounds();
+    for r in &chain.records {
+        rt.finalize(r.clone());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = Web3Config {
+        max_batch_calls: 5,
+        max_response_bytes: 4_000,
+        ..Web3Config::default()
+    };
+    let server = start(&rt, dir.path(), config).await;
+    let addr = server.local_addr();
+    let c = client(addr);
+    wait_block(&c, 3).await;
+    let batch = |n: usize, method: &str, params: &str| {
+        let calls: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    r#"{{"jsonrpc":"2.0","id":{},"method":"{method}","params":{params}}}"#,
+                    i + 10
+                )
+            })
+            .collect();
+        format!("[{}]", calls.join(","))
+    };
+    // At the limit: answered.
+    let v: Value = serde_json::from_str(&raw_post(addr, &batch(5, "eth_chainId", "[]"))).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 5);
+    // One more: one error object, the first call's id, nothing run.
+    let before = rt.submitted().len();
+    let raw = fixture::eip1559(9, Some([0xee; 20]), fixture::CHAIN_ID);
+    let v: Value = serde_json::from_str(&raw_post(
+        addr,
+        &batch(
+            6,
+            "eth_sendRawTransaction",
+            &format!(r#"["{}"]"#, addr_hex(&raw)),
+        ),
+    ))
+    .unwrap();
+    assert_eq!(v["error"]["code"], -32600, "{v}");
+    assert_eq!(v["error"]["message"], "batch too large", "{v}");
+    assert_eq!(v["id"], 10, "{v}");
+    assert_eq!(rt.submitted().len(), before, "no call of the batch ran");
+    // Full blocks of about 1.5 KB each: the answers past 4000 bytes are
+    // replaced, each with its id.
+    let v: Value = serde_json::from_str(&raw_post(
+        addr,
+        &batch(5, "eth_getBlockByNumber", r#"["0x1", true]"#),
+    ))
+    .unwrap();
+    let answers = v.as_array().unwrap();
+    assert_eq!(answers.len(), 5, "{v}");
+    let too_large: Vec<&Value> = answers
+        .iter()
+        .filter(|a| a["error"]["code"] == -32003)
+        .collect();
+    assert!(!too_large.is_empty(), "{v}");
+    assert!(answers[0]["result"].is_object(), "{v}");
+    for (i, a) in answers.iter().enumerate() {
+        assert_eq!(a["id"], 10 + i, "{a}");
+        if a.get("error").is_some() {
+            assert_eq!(a["error"]["message"], "response too large");
+        }
+    }
+    // Once one is replaced, every later one is too.
+    let first_bad = answers
+        .iter()
+        .position(|a| a.get("error").is_some())
+        .unwrap();
+    assert!(
+        answers[first_bad..]
+            .iter()
+            .all(|a| a.get("error").is_some())
+    );
+    server.stop().await;
+}
+
+/// Pre-EIP-155 transactions (no chain id: valid on every chain) are refused
+/// as geth refuses them, unless the gateway allows them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unprotected_transactions_are_refused_unless_allowed() {
+    let unprotected = atoll_evm::tx::sign_legacy(
+        &atoll_evm::tx::LegacyTx {
+            chain_id: None,
+            nonce: 0,
+            gas_price: atoll_evm::tx::U256::from(150u64),
+            gas_limit: 60_000,
+            to: Some(atoll_crypto::secp256k1::EthAddress([0xee; 20])),
+            value: atoll_evm::tx::U256::ZERO,
+            input: Vec::new(),
+        },
+        &[0x11; 32],
+    )
+    .unwrap();
+    for allow in [false, true] {
+        let rt = FakeRuntime::default();
+        let chain = rounds();
+        for r in &chain.records {
+            rt.finalize(r.clone());
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let config = Web3Config {
+            allow_unprotected_txs: allow,
+            ..Web3Config::default()
+        };
+        let server = start(&rt, dir.path(), config).await;
+        let c = client(server.local_addr());
+        wait_block(&c, 3).await;
+        let got = call(
+            &c,
+            "eth_sendRawTransaction",
+            json!([addr_hex(&unprotected)]),
+        )
+        .await;
+        if allow {
+            assert!(got.is_ok(), "{got:?}");
+            assert_eq!(rt.submitted().len(), 1);
+        } else {
+            let (code, msg, _) = got.unwrap_err();
+            assert_eq!(code, -32000);
+            assert_eq!(
+                msg,
+                "only replay-protected (EIP-155) transactions allowed over RPC"
+            );
+            assert!(rt.submitted().is_empty(), "nothing reached the runtime");
+        }
+        assert!(atoll_web3::backend::is_unprotected_ethereum_tx(
+            &fixture::wrap_eth(&unprotected)
+        ));
+        assert!(!atoll_web3::backend::is_unprotected_ethereum_tx(
+            &fixture::wrap_eth(&fixture::legacy(0, None))
+        ));
+        server.stop().await;
+    }
+}

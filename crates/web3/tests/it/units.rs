@@ -501,6 +501,13 @@ fn gas_estimates_simulate_evm_calls_and_creations() {
     assert_eq!(body.address.0, [2; 20]);
     assert_eq!(body.value.0, atoll_evm::tx::U256::from(256u64));
     assert_eq!(body.data, vec![9]);
+    // The call's gas (the gas cap at most) is the estimate's ceiling.
+    assert_eq!(tx.auth_info.fee.gas, 0);
+    call.gas_limit = 1_234_567;
+    let tx: atoll_runtime_sdk::types::Transaction =
+        atoll_types::cbor::from_value(field(&Backend::estimate_args(&call).unwrap(), "tx"))
+            .unwrap();
+    assert_eq!(tx.auth_info.fee.gas, 1_234_567);
     call.address = None;
     let args = Backend::estimate_args(&call).unwrap();
     let tx: atoll_runtime_sdk::types::Transaction =
