@@ -14,8 +14,9 @@ pub fn call(addr: SocketAddr, method: &str, params: Value) -> Result<Value, Valu
     raw_call(addr, &body)
 }
 
-/// Sends `body` as a JSON-RPC request, as is.
-pub fn raw_call(addr: SocketAddr, body: &str) -> Result<Value, Value> {
+/// Posts `body` as is and returns the whole JSON answer (a batch's is an
+/// array), or a description of a transport failure.
+pub fn raw_post(addr: SocketAddr, body: &str) -> Result<Value, Value> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .map_err(|e| json!({"connect": e.to_string()}))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))
@@ -32,6 +33,12 @@ pub fn raw_call(addr: SocketAddr, body: &str) -> Result<Value, Value> {
     let json_start = out.find("\r\n\r\n").map_or(0, |i| i + 4);
     let v: Value = serde_json::from_str(&out[json_start..])
         .map_err(|e| json!({"parse": e.to_string(), "raw": out}))?;
+    Ok(v)
+}
+
+/// Sends `body` as a JSON-RPC request, as is.
+pub fn raw_call(addr: SocketAddr, body: &str) -> Result<Value, Value> {
+    let v = raw_post(addr, body)?;
     match v.get("error") {
         Some(e) => Err(e.clone()),
         None => Ok(v["result"].clone()),
