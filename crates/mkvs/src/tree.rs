@@ -152,14 +152,31 @@ fn set_value(src: &dyn NodeSource, root: &mut Child, key: &[u8], value: Vec<u8>)
                 bit: b,
                 left,
                 right,
-            } => {
-                if bit(key, *b) == 0 {
-                    left
-                } else {
-                    right
-                }
-            }
+            } => side(key, *b, left, right),
         };
+    }
+}
+
+/// The child of an internal node that `key` goes down to.
+fn side<'a>(key: &[u8], b: u32, left: &'a mut Child, right: &'a mut Child) -> &'a mut Child {
+    if bit(key, b) == 0 { left } else { right }
+}
+
+/// Copies the internal node at `cur` for writing and steps to the child
+/// `key` goes down to; a leaf there is corruption (`why`).
+fn step_mut<'a>(
+    src: &dyn NodeSource,
+    cur: &'a mut Child,
+    key: &[u8],
+    why: &str,
+) -> Result<&'a mut Child> {
+    match make_mut(src, cur)? {
+        Node::Internal {
+            bit: b,
+            left,
+            right,
+        } => Ok(side(key, *b, left, right)),
+        Node::Leaf { .. } => Err(MkvsError::Corrupt(why.into())),
     }
 }
 
@@ -174,20 +191,7 @@ fn insert_at(
 ) -> Result<()> {
     let mut cur = root;
     while matches!(cur.node(src)?, Some(Node::Internal { bit: b, .. }) if *b < c) {
-        cur = match make_mut(src, cur)? {
-            Node::Internal {
-                bit: b,
-                left,
-                right,
-            } => {
-                if bit(key, *b) == 0 {
-                    left
-                } else {
-                    right
-                }
-            }
-            Node::Leaf { .. } => return Err(MkvsError::Corrupt("node changed kind".into())),
-        };
+        cur = step_mut(src, cur, key, "node changed kind")?;
     }
     let old = std::mem::replace(cur, Child::Empty);
     let leaf = Child::Mem(Arc::new(Node::Leaf {
@@ -249,20 +253,7 @@ fn remove_at(src: &dyn NodeSource, root: &mut Child, key: &[u8]) -> Result<()> {
             *cur = r;
             return Ok(());
         }
-        cur = match make_mut(src, cur)? {
-            Node::Internal {
-                bit: b,
-                left,
-                right,
-            } => {
-                if bit(key, *b) == 0 {
-                    left
-                } else {
-                    right
-                }
-            }
-            Node::Leaf { .. } => return Err(MkvsError::Corrupt("remove path broken".into())),
-        };
+        cur = step_mut(src, cur, key, "remove path broken")?;
     }
 }
 
