@@ -22,7 +22,6 @@
 mod common;
 mod runtimes;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -31,11 +30,10 @@ use atoll_crypto::Hash;
 use atoll_crypto::context::ChainContext;
 use atoll_crypto::ed25519::SigningKey;
 use atoll_node::localnet::{Layout, NodeProcess, Plan, RuntimePlan};
-use atoll_runtime_sdk::RuntimeGenesis;
 use atoll_runtime_sdk::crypto::TxSigner;
-use atoll_runtime_sdk::modules::accounts::{self, Transfer};
-use atoll_runtime_sdk::types::{BaseUnits, Denomination};
-use atoll_types::{Namespace, Quantity, cbor};
+use atoll_runtime_sdk::modules::accounts::Transfer;
+use atoll_runtime_sdk::types::BaseUnits;
+use atoll_types::{Namespace, cbor};
 use base64::Engine as _;
 use common::call;
 use runtimes::b64;
@@ -136,18 +134,7 @@ impl Net {
 fn start() -> (tempfile::TempDir, Net) {
     let dir = tempfile::tempdir().unwrap();
     let mut rt = RuntimePlan::plain("plain-ckpt", vec![0, 1, 2]);
-    let funds = BTreeMap::from([(Denomination::NATIVE, Quantity(FUNDS))]);
-    let genesis = RuntimeGenesis::default()
-        .with(
-            "accounts",
-            &accounts::Genesis {
-                balances: BTreeMap::from([(alice().address(), funds.clone())]),
-                total_supplies: funds,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    rt.genesis = Some(cbor::to_vec(&genesis).unwrap());
+    rt.genesis = Some(runtimes::funded_genesis(alice().address(), FUNDS));
     // compute-2 serves the runtime but is never elected: the committee does
     // not wait for it while it is down.
     rt.whitelist = Some(vec![0, 1]);

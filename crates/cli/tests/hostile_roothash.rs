@@ -30,7 +30,6 @@
 mod common;
 mod runtimes;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
@@ -44,10 +43,9 @@ use atoll_crypto::ed25519::SigningKey;
 use atoll_crypto::{Address, Hash};
 use atoll_node::identity::Identity;
 use atoll_node::localnet::{Layout, NODE_STAKE, NodeProcess, Plan, RuntimePlan, SLASH_AMOUNT};
-use atoll_runtime_sdk::RuntimeGenesis;
 use atoll_runtime_sdk::crypto::TxSigner;
-use atoll_runtime_sdk::modules::accounts::{self, Transfer};
-use atoll_runtime_sdk::types::{BaseUnits, Denomination};
+use atoll_runtime_sdk::modules::accounts::Transfer;
+use atoll_runtime_sdk::types::BaseUnits;
 use atoll_types::signed::Signed;
 use atoll_types::transaction::{Fee, Transaction as ConsensusTx};
 use atoll_types::{Namespace, Quantity, cbor};
@@ -207,18 +205,7 @@ impl Net {
 }
 
 fn runtime_genesis() -> Vec<u8> {
-    let funds = BTreeMap::from([(Denomination::NATIVE, Quantity(FUNDS))]);
-    let g = RuntimeGenesis::default()
-        .with(
-            "accounts",
-            &accounts::Genesis {
-                balances: BTreeMap::from([(alice().address(), funds.clone())]),
-                total_supplies: funds,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    cbor::to_vec(&g).unwrap()
+    runtimes::funded_genesis(alice().address(), FUNDS)
 }
 
 fn start() -> (tempfile::TempDir, Net) {

@@ -29,7 +29,6 @@
 mod common;
 mod runtimes;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -40,11 +39,10 @@ use atoll_crypto::Address;
 use atoll_crypto::context::ChainContext;
 use atoll_crypto::ed25519::SigningKey;
 use atoll_node::localnet::{Layout, NODE_STAKE, NodeProcess, Plan, RuntimePlan};
-use atoll_runtime_sdk::RuntimeGenesis;
 use atoll_runtime_sdk::crypto::TxSigner;
-use atoll_runtime_sdk::modules::accounts::{self, BalancesQuery, NonceQuery, Transfer};
+use atoll_runtime_sdk::modules::accounts::{BalancesQuery, NonceQuery, Transfer};
 use atoll_runtime_sdk::modules::consensus_accounts::{Deposit, Withdraw};
-use atoll_runtime_sdk::types::{BaseUnits, Denomination};
+use atoll_runtime_sdk::types::BaseUnits;
 use atoll_types::signed::Signed;
 use atoll_types::transaction::{Fee, Transaction as ConsensusTx};
 use atoll_types::{Namespace, Quantity, cbor};
@@ -191,18 +189,7 @@ fn body<T: serde::Serialize>(v: &T) -> atoll_types::cbor::Value {
 }
 
 fn runtime_genesis() -> Vec<u8> {
-    let funds = BTreeMap::from([(Denomination::NATIVE, Quantity(RUNTIME_FUNDS))]);
-    let g = RuntimeGenesis::default()
-        .with(
-            "accounts",
-            &accounts::Genesis {
-                balances: BTreeMap::from([(alice().address(), funds.clone())]),
-                total_supplies: funds,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    cbor::to_vec(&g).unwrap()
+    runtimes::funded_genesis(alice().address(), RUNTIME_FUNDS)
 }
 
 fn start() -> (tempfile::TempDir, Net, [Namespace; 3]) {

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use atoll_crypto::Address;
 use atoll_crypto::context::ChainContext;
 use atoll_node::localnet::Layout;
+use atoll_runtime_sdk::RuntimeGenesis;
 use atoll_runtime_sdk::crypto::{TxSigner, sign_transaction, tx_signature_context};
 use atoll_runtime_sdk::modules::accounts::{self, BalancesQuery};
 use atoll_runtime_sdk::types::{BaseUnits, Denomination, SignerInfo, Transaction};
-use atoll_types::{Namespace, cbor};
+use atoll_types::{Namespace, Quantity, cbor};
 use base64::Engine as _;
 use serde_json::json;
 
@@ -28,6 +29,23 @@ pub fn wait_for<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// A plain ParaTime genesis (CBOR) in which `holder` owns the whole supply,
+/// `amount` native base units.
+pub fn funded_genesis(holder: Address, amount: u128) -> Vec<u8> {
+    let funds = std::collections::BTreeMap::from([(Denomination::NATIVE, Quantity(amount))]);
+    let g = RuntimeGenesis::default()
+        .with(
+            "accounts",
+            &accounts::Genesis {
+                balances: std::collections::BTreeMap::from([(holder, funds.clone())]),
+                total_supplies: funds,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    cbor::to_vec(&g).unwrap()
 }
 
 pub fn b64(bytes: &[u8]) -> String {
