@@ -33,7 +33,7 @@ use atoll_consensus::app::App;
 use atoll_consensus::services::staking::{Transfer, methods};
 use atoll_crypto::ed25519::{BatchVerifier, SigningKey};
 use atoll_crypto::{Address, Hash};
-use atoll_node::localnet::{Layout, NodeProcess, Plan};
+use atoll_localnet::{Layout, NodeProcess, Plan};
 use atoll_types::signed::Signed;
 use atoll_types::transaction::{Fee, Transaction};
 use atoll_types::{Quantity, cbor};

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use atoll_evm::bench::RawRevm;
 use atoll_evm::tx::{DynamicFeeTx, U256, address_of, create_address, sign_eip1559};
-use atoll_node::localnet::{Layout, NodeProcess, Plan, RuntimePlan};
+use atoll_localnet::{Layout, NodeProcess, Plan, RuntimePlan};
 use atoll_types::cbor;
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::core::params::BatchRequestBuilder;

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use atoll_crypto::Hash;
 use atoll_crypto::context::ChainContext;
 use atoll_crypto::ed25519::SigningKey;
-use atoll_node::localnet::{Layout, NodeProcess, Plan, RuntimePlan};
+use atoll_localnet::{Layout, NodeProcess, Plan, RuntimePlan};
 use atoll_runtime_sdk::crypto::{TxSigner, sign_transaction, tx_signature_context};
 use atoll_runtime_sdk::modules::accounts::{self, Transfer};
 use atoll_runtime_sdk::types::{BaseUnits, Denomination, SignerInfo, Transaction};

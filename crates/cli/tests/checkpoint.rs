@@ -29,7 +29,7 @@ use atoll_consensus::services::registry::StorageParameters;
 use atoll_crypto::Hash;
 use atoll_crypto::context::ChainContext;
 use atoll_crypto::ed25519::SigningKey;
-use atoll_node::localnet::{Layout, NodeProcess, Plan, RuntimePlan};
+use atoll_localnet::{Layout, NodeProcess, Plan, RuntimePlan};
 use atoll_runtime_sdk::crypto::TxSigner;
 use atoll_runtime_sdk::modules::accounts::Transfer;
 use atoll_runtime_sdk::types::BaseUnits;
@@ -65,7 +65,7 @@ struct Net {
 }
 
 impl Net {
-    fn files(&self, name: &str) -> &atoll_node::localnet::NodeFiles {
+    fn files(&self, name: &str) -> &atoll_localnet::NodeFiles {
         self.layout
             .nodes
             .iter()

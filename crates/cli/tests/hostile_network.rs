@@ -42,8 +42,8 @@ use atoll_compute::executor::{ComputeMessage, PROPOSAL_SIGNATURE_CONTEXT, Propos
 use atoll_crypto::Hash;
 use atoll_crypto::context::{ChainContext, Context};
 use atoll_crypto::ed25519::SigningKey;
+use atoll_localnet::{Layout, NodeProcess, Plan, RuntimePlan};
 use atoll_node::config::NodeConfig;
-use atoll_node::localnet::{Layout, NodeProcess, Plan, RuntimePlan};
 use atoll_p2p::{Gossip, GossipConfig, Multiaddr, Verdict};
 use atoll_runtime_sdk::crypto::TxSigner;
 use atoll_runtime_sdk::modules::accounts::Transfer;

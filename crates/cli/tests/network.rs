@@ -42,7 +42,7 @@ const FUNDS: u128 = 1_000_000_000;
 const WAIT: Duration = Duration::from_secs(180);
 
 fn free_port() -> u16 {
-    atoll_node::localnet::free_port().unwrap()
+    atoll_localnet::free_port().unwrap()
 }
 
 fn user() -> SigningKey {

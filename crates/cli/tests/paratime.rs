@@ -38,7 +38,7 @@ use atoll_consensus::services::staking::{Allow, methods};
 use atoll_crypto::Address;
 use atoll_crypto::context::ChainContext;
 use atoll_crypto::ed25519::SigningKey;
-use atoll_node::localnet::{Layout, NODE_STAKE, NodeProcess, Plan, RuntimePlan};
+use atoll_localnet::{Layout, NODE_STAKE, NodeProcess, Plan, RuntimePlan};
 use atoll_runtime_sdk::crypto::TxSigner;
 use atoll_runtime_sdk::modules::accounts::{BalancesQuery, NonceQuery, Transfer};
 use atoll_runtime_sdk::modules::consensus_accounts::{Deposit, Withdraw};

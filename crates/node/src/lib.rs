@@ -3,8 +3,6 @@
 //!
 //! - [`identity`]: the node's keys on disk (`atoll identity init`).
 //! - [`config`]: the configuration file.
-//! - [`localnet`]: a whole network on one machine (keys, genesis, configs,
-//!   processes).
 //! - [`service`]: what the API sees: blocks, transactions, state queries,
 //!   the mempool, metrics.
 //! - [`start`]: opens the chain in the data directory (resuming after the
@@ -20,7 +18,6 @@ pub mod compute;
 pub mod config;
 pub mod gossip;
 pub mod identity;
-pub mod localnet;
 pub mod service;
 pub mod web3;
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use atoll_crypto::Address;
 use atoll_crypto::context::ChainContext;
-use atoll_node::localnet::Layout;
+use atoll_localnet::Layout;
 use atoll_runtime_sdk::RuntimeGenesis;
 use atoll_runtime_sdk::crypto::{TxSigner, sign_transaction, tx_signature_context};
 use atoll_runtime_sdk::modules::accounts::{self, BalancesQuery};

@@ -1,5 +1,6 @@
-//! A network of nodes on one machine: keys, a debug genesis, one
-//! configuration per node on free loopback ports, and the node processes.
+//! A network of nodes on one machine: keys, a debug genesis and one
+//! configuration per node on free loopback ports ([`Layout`], from a
+//! [`Plan`]); the processes are [`crate::process::NodeProcess`].
 //!
 //! Layout of a localnet directory:
 //! - `genesis.json`;
@@ -15,7 +16,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 use atoll_consensus::genesis::{Genesis, StakedNode};
 use atoll_consensus::services::registry::{
@@ -26,11 +26,11 @@ use atoll_consensus::services::staking::{Slash, SlashReason};
 use atoll_crypto::{Address, Hash};
 use atoll_types::{Namespace, Quantity};
 
-use crate::config::{
+use atoll_node::config::{
     ComputeSection, ConsensusSection, GossipSection, MempoolSection, NodeConfig, Role, RpcSection,
     RuntimeSection,
 };
-use crate::identity::Identity;
+use atoll_node::identity::Identity;
 
 /// Why a localnet could not be made or started.
 #[derive(Debug, thiserror::Error)]
@@ -40,10 +40,10 @@ pub enum LocalnetError {
     Io(String),
     /// Keys could not be made.
     #[error(transparent)]
-    Identity(#[from] crate::identity::IdentityError),
+    Identity(#[from] atoll_node::identity::IdentityError),
 }
 
-fn io(e: impl std::fmt::Display) -> LocalnetError {
+pub(crate) fn io(e: impl std::fmt::Display) -> LocalnetError {
     LocalnetError::Io(e.to_string())
 }
 
@@ -393,11 +393,12 @@ impl Layout {
                         // browser dApps from any origin.
                         web3_max_log_rounds: 100_000,
                         web3_cors: if r.web3 { vec!["*".into()] } else { Vec::new() },
-                        rpc_gas_cap: crate::config::DEFAULT_RPC_GAS_CAP,
-                        rpc_evm_timeout_ms: crate::config::DEFAULT_RPC_EVM_TIMEOUT_MS,
-                        rpc_batch_request_limit: crate::config::DEFAULT_RPC_BATCH_REQUEST_LIMIT,
+                        rpc_gas_cap: atoll_node::config::DEFAULT_RPC_GAS_CAP,
+                        rpc_evm_timeout_ms: atoll_node::config::DEFAULT_RPC_EVM_TIMEOUT_MS,
+                        rpc_batch_request_limit:
+                            atoll_node::config::DEFAULT_RPC_BATCH_REQUEST_LIMIT,
                         rpc_batch_response_max_size:
-                            crate::config::DEFAULT_RPC_BATCH_RESPONSE_MAX_SIZE,
+                            atoll_node::config::DEFAULT_RPC_BATCH_RESPONSE_MAX_SIZE,
                         allow_unprotected_txs: false,
                         idle_round_ms: r.idle_round_ms,
                     })
@@ -519,7 +520,7 @@ impl Layout {
 
     /// Reads a localnet generated earlier.
     pub fn load(dir: &Path) -> Result<Self, LocalnetError> {
-        let genesis = crate::load_genesis(&dir.join("genesis.json")).map_err(io)?;
+        let genesis = atoll_node::load_genesis(&dir.join("genesis.json")).map_err(io)?;
         let mut nodes = Vec::new();
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(io)?
@@ -558,98 +559,5 @@ impl Layout {
             genesis,
             nodes,
         })
-    }
-}
-
-/// A node process of a localnet.
-#[derive(Debug)]
-pub struct NodeProcess {
-    /// Its files.
-    pub files: NodeFiles,
-    child: Option<Child>,
-}
-
-impl NodeProcess {
-    /// Starts `atoll node --config` with the binary `exe`, logging to
-    /// `node.log` in the node's directory.
-    pub fn spawn(exe: &Path, files: &NodeFiles) -> Result<Self, LocalnetError> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(files.dir.join("node.log"))
-            .map_err(io)?;
-        let child = Command::new(exe)
-            .args(["node", "--config"])
-            .arg(&files.config)
-            // The node stops (as on SIGTERM) if this process dies, even by
-            // SIGKILL: no orphaned nodes.
-            .env(crate::ENV_PARENT_PID, std::process::id().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(io)?;
-        Ok(Self {
-            files: files.clone(),
-            child: Some(child),
-        })
-    }
-
-    /// Its process id, while it runs.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
-    /// Kills it with SIGKILL (a crash) and reaps it.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Whether it still runs.
-    pub fn running(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
-    }
-
-    /// Asks it to stop (SIGTERM) and waits up to `grace`, then kills it.
-    pub fn stop(&mut self, grace: std::time::Duration) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        // Already exited (and reaped): there is nothing to signal, and its
-        // pid may belong to another process by now.
-        if !matches!(child.try_wait(), Ok(None)) {
-            return;
-        }
-        #[cfg(unix)]
-        {
-            if let Ok(pid) = i32::try_from(child.id()) {
-                let _ = Command::new("kill")
-                    .args(["-TERM", &pid.to_string()])
-                    .status();
-            }
-            let deadline = std::time::Instant::now() + grace;
-            while std::time::Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
     }
 }
