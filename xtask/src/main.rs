@@ -2,37 +2,46 @@
 //!
 //! - `test`: the whole test suite (the README's test command; CI runs it).
 //! - `lint`: `cargo fmt --check` and clippy with warnings as errors.
-//! - `ci`: `lint`, then `test`.
+//! - `doc`: `cargo doc --workspace --no-deps` with warnings as errors.
+//! - `audit`: `cargo deny check` (licenses, bans, sources; advisories when
+//!   the RustSec database is present or reachable), per `deny.toml`.
+//! - `ci`: what `.ci/run` runs: `lint`, `doc`, `audit`, `npm ci` of the
+//!   Ethereum client tests, then `test`.
 //! - `bench [cargo bench args]`: the criterion benchmarks.
 //! - `fuzz <target> [args]`: one `cargo fuzz` target, seeded from its real encodings.
 //! - `fuzz-all [--seconds N]`: every fuzz target for N seconds each (default 60),
 //!   with a table of executions per target at the end.
 //!
-//! The fuzz tasks install cargo-fuzz (`cargo install cargo-fuzz --locked`) when it is missing.
+//! The fuzz tasks install cargo-fuzz (`cargo install cargo-fuzz --locked`) when it is missing,
+//! `audit` installs cargo-deny ([`CARGO_DENY_VERSION`], `--locked`) when it is missing.
 
 #![allow(
     clippy::print_stderr,
     reason = "a command-line tool reports progress and failures on stderr"
 )]
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::time::Duration;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((task, rest)) = args.split_first() else {
-        eprintln!("usage: cargo xtask <test|lint|ci|bench|fuzz|fuzz-all> [args]");
+        eprintln!("usage: cargo xtask <test|lint|doc|audit|ci|bench|fuzz|fuzz-all> [args]");
         return ExitCode::from(2);
     };
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     let result = match task.as_str() {
         "test" => test(),
         "lint" => lint(),
-        "ci" => lint().and_then(|()| test()),
+        "doc" => doc(),
+        "audit" => audit(),
+        "ci" => ci(),
         "bench" => cargo(&[&["bench", "--workspace"], rest.as_slice()].concat()),
         "fuzz" => fuzz(&rest),
         "fuzz-all" => fuzz_all(&rest),
         other => Err(format!(
-            "unknown task `{other}`; tasks: test, lint, ci, bench, fuzz, fuzz-all"
+            "unknown task `{other}`; tasks: test, lint, doc, audit, ci, bench, fuzz, fuzz-all"
         )),
     };
     match result {
@@ -58,6 +67,133 @@ fn test() -> Result<(), String> {
     cargo(&["test", "--doc", "--workspace", "--locked"])
 }
 
+/// The CI gate, in the order a failure is cheapest to find: formatting and
+/// clippy, the documentation, the dependency audit, then the Ethereum
+/// client tests' npm packages (always reinstalled from the lockfile, as a
+/// fresh clone would) and every test.
+fn ci() -> Result<(), String> {
+    lint()?;
+    doc()?;
+    audit()?;
+    npm_ci()?;
+    test()
+}
+
+/// The API documentation of every workspace crate, warnings as errors
+/// (broken intra-doc links, bad code blocks, private items linked from
+/// public docs).
+fn doc() -> Result<(), String> {
+    cargo_with_env(
+        &["doc", "--workspace", "--no-deps", "--locked"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )
+}
+
+/// The cargo-deny release `audit` installs when none is on the PATH.
+const CARGO_DENY_VERSION: &str = "0.20.2";
+
+/// Where the RustSec advisory database comes from.
+const ADVISORY_DB_HOST: &str = "github.com:443";
+
+/// How the advisories check can run on this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Advisories {
+    /// The database can be fetched (and is, before the check).
+    Fetch,
+    /// A local copy exists but its source does not answer: check against it.
+    Offline,
+    /// No copy and no way to get one: the check cannot run.
+    Unavailable,
+}
+
+/// What to do about advisories, from whether a local database exists and
+/// whether its source answers. Pure, so the choice is tested apart from
+/// the file system and the network.
+fn advisories_plan(db_present: bool, reachable: bool) -> Advisories {
+    match (db_present, reachable) {
+        (_, true) => Advisories::Fetch,
+        (true, false) => Advisories::Offline,
+        (false, false) => Advisories::Unavailable,
+    }
+}
+
+/// `cargo deny check` per `deny.toml`: licenses, bans and sources always;
+/// advisories as [`advisories_plan`] decides, and the output says which.
+fn audit() -> Result<(), String> {
+    cargo_deny_setup()?;
+    cargo(&["deny", "--locked", "check", "licenses", "bans", "sources"])?;
+    let db = advisory_db_dir();
+    let present = has_advisory_db(&db);
+    let reachable = host_answers(ADVISORY_DB_HOST, Duration::from_secs(5));
+    match advisories_plan(present, reachable) {
+        Advisories::Fetch => {
+            eprintln!(
+                "xtask: advisories: fetching the RustSec database ({ADVISORY_DB_HOST} answers)"
+            );
+            cargo(&["deny", "--locked", "check", "advisories"])
+        }
+        Advisories::Offline => {
+            eprintln!(
+                "xtask: advisories: {ADVISORY_DB_HOST} does not answer; checking against the local RustSec database in {} (it may be out of date)",
+                db.display()
+            );
+            cargo(&["deny", "--locked", "--offline", "check", "advisories"])
+        }
+        Advisories::Unavailable => {
+            eprintln!(
+                "xtask: advisories: SKIPPED: no RustSec database in {} and {ADVISORY_DB_HOST} does not answer; licenses, bans and sources were checked",
+                db.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// cargo-deny, installed from crates.io at [`CARGO_DENY_VERSION`] when missing.
+fn cargo_deny_setup() -> Result<(), String> {
+    let has_cargo_deny = Command::new(cargo_bin())
+        .args(["deny", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_cargo_deny {
+        eprintln!("xtask: cargo-deny is missing; installing {CARGO_DENY_VERSION} from crates.io");
+        cargo(&[
+            "install",
+            "cargo-deny",
+            "--locked",
+            "--version",
+            CARGO_DENY_VERSION,
+        ])?;
+    }
+    Ok(())
+}
+
+/// cargo-deny's default database directory: `$CARGO_HOME/advisory-dbs`.
+fn advisory_db_dir() -> PathBuf {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from(".cargo"));
+    cargo_home.join("advisory-dbs")
+}
+
+/// Whether `dir` holds a cloned database (a directory with a `.git` inside).
+fn has_advisory_db(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .any(|e| e.path().join(".git").exists())
+    })
+}
+
+/// Whether a TCP connection to `host:port` opens within `timeout`.
+fn host_answers(host: &str, timeout: Duration) -> bool {
+    use std::net::ToSocketAddrs as _;
+    host.to_socket_addrs().is_ok_and(|mut addrs| {
+        addrs.any(|a| std::net::TcpStream::connect_timeout(&a, timeout).is_ok())
+    })
+}
+
 /// The npm project of the Ethereum client tests (`tests/web3-clients`).
 const JS_CLIENTS: &str = "tests/web3-clients";
 
@@ -72,9 +208,21 @@ fn js_clients() -> Result<(), String> {
         return Ok(());
     }
     eprintln!("xtask: npm ci in {JS_CLIENTS} (Node.js 18 or later)");
+    run_npm_ci()
+}
+
+/// `npm ci` in the Ethereum client tests' folder, unconditionally.
+fn npm_ci() -> Result<(), String> {
+    eprintln!(
+        "xtask: npm ci in {JS_CLIENTS}: the Ethereum client tests' packages, from their lockfile"
+    );
+    run_npm_ci()
+}
+
+fn run_npm_ci() -> Result<(), String> {
     let status = Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(&dir)
+        .current_dir(repo_root().join(JS_CLIENTS))
         .status()
         .map_err(|e| format!("cannot run `npm` (Node.js 18 or later is needed): {e}"))?;
     if status.success() {
@@ -229,8 +377,8 @@ fn final_stat(log: &str, key: &str) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-fn repo_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn cargo_bin() -> String {
@@ -254,5 +402,39 @@ fn cargo_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advisories_run_whenever_they_can_and_skip_only_without_database_and_network() {
+        let table = [
+            (false, false, Advisories::Unavailable),
+            (true, false, Advisories::Offline),
+            (false, true, Advisories::Fetch),
+            (true, true, Advisories::Fetch),
+        ];
+        for (present, reachable, expected) in table {
+            assert_eq!(
+                advisories_plan(present, reachable),
+                expected,
+                "database present: {present}, source reachable: {reachable}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_or_missing_database_directory_holds_no_database() {
+        let dir = std::env::temp_dir().join(format!("xtask-advisory-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(!has_advisory_db(&dir));
+        std::fs::create_dir_all(dir.join("github.com-0123")).unwrap();
+        assert!(!has_advisory_db(&dir));
+        std::fs::create_dir_all(dir.join("github.com-0123/.git")).unwrap();
+        assert!(has_advisory_db(&dir));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

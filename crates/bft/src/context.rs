@@ -1,4 +1,4 @@
-//! atoll's types for Malachite's [`Context`]: heights, validator addresses and
+//! atoll's types for Malachite's [`Context`](mc::Context): heights, validator addresses and
 //! sets, the value (a block hash), proposals, proposal parts and votes.
 //!
 //! Every type here that goes on the wire or is signed serializes as

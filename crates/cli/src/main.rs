@@ -24,6 +24,10 @@
     clippy::print_stderr,
     reason = "a command-line tool talks to its user on stdout and stderr"
 )]
+#![allow(
+    rustdoc::invalid_html_tags,
+    reason = "doc comments are clap's help text, whose <placeholders> are meant literally"
+)]
 
 /// `println!` that ignores a closed stdout (`atoll … | head`) instead of
 /// panicking.

@@ -7,7 +7,7 @@
 //!   (scheme `"evm.ethereum.v0"`).
 //! - [`types`]: its calls, queries, events, parameters and genesis.
 //! - [`erc20`] and [`asm`]: a hand-assembled ERC-20 and its calldata.
-//! - [`bench`]: the same ERC-20 transfers on plain in-memory revm, the
+//! - [`bench`](mod@bench): the same ERC-20 transfers on plain in-memory revm, the
 //!   baseline of the ParaTime's throughput.
 
 pub mod asm;

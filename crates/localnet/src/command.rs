@@ -15,10 +15,10 @@
 //! Development accounts, funded at genesis, come from the well-known
 //! [`DEV_MNEMONIC`]:
 //!
-//! - [`DEV_ACCOUNTS`] ed25519 accounts, funded on the consensus layer and in
+//! - [`DEV_ACCOUNTS`](crate::dev::DEV_ACCOUNTS) ed25519 accounts, funded on the consensus layer and in
 //!   every ParaTime. They are **not** BIP-39/SLIP-10 wallets: account `i`'s
 //!   seed is `SHA-512/256("atoll/dev-account" || mnemonic || u32_be(i))`.
-//! - [`DEV_ACCOUNTS`] Ethereum (secp256k1) accounts, funded in every
+//! - [`DEV_ACCOUNTS`](crate::dev::DEV_ACCOUNTS) Ethereum (secp256k1) accounts, funded in every
 //!   ParaTime: BIP-39 seed (empty passphrase), BIP-32 path
 //!   `m/44'/60'/0'/0/i`, the accounts Hardhat and Foundry print for this
 //!   mnemonic (account 0: `0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266`).

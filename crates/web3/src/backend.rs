@@ -469,7 +469,7 @@ impl Backend {
     /// the sender the runtime's check recovered, when it says.
     ///
     /// Submissions go through one queue: a task takes whatever has arrived
-    /// (at most [`MAX_SUBMIT_BATCH`]) and has the runtime check it in one
+    /// (at most `MAX_SUBMIT_BATCH`) and has the runtime check it in one
     /// call, so a lone transaction waits for nothing, and under load the
     /// runtime checks many per call instead of one per round trip.
     pub async fn submit(&self, raw: &[u8]) -> Result<Option<EthAddress>, ApiError> {

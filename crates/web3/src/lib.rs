@@ -47,7 +47,7 @@
 //!   latest state. A block after the last indexed one, or a hash not
 //!   indexed, is "header not found" (as geth); a round whose state the node
 //!   does not hold (a node that restored a checkpoint has none before it)
-//!   is "historical state is not available for block N: <why>".
+//!   is `"historical state is not available for block N: <why>"`.
 //!   `eth_getTransactionCount(addr, "pending")` also counts transactions
 //!   this gateway submitted that are not yet executed.
 //! - `eth_call` and `eth_estimateGas` map to `evm.SimulateCall` and the
