@@ -151,21 +151,22 @@ fn audit() -> Result<(), String> {
 
 /// cargo-deny, installed from crates.io at [`CARGO_DENY_VERSION`] when missing.
 fn cargo_deny_setup() -> Result<(), String> {
-    let has_cargo_deny = Command::new(cargo_bin())
-        .args(["deny", "--version"])
+    install_if_missing("deny", &["--version", CARGO_DENY_VERSION])
+}
+
+/// `cargo-<sub>`, installed from crates.io (`cargo install --locked`, with
+/// `pin`: e.g. a `--version`) when `cargo <sub> --version` does not answer.
+fn install_if_missing(sub: &str, pin: &[&str]) -> Result<(), String> {
+    let present = Command::new(cargo_bin())
+        .args([sub, "--version"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !has_cargo_deny {
-        eprintln!("xtask: cargo-deny is missing; installing {CARGO_DENY_VERSION} from crates.io");
-        cargo(&[
-            "install",
-            "cargo-deny",
-            "--locked",
-            "--version",
-            CARGO_DENY_VERSION,
-        ])?;
+    if present {
+        return Ok(());
     }
-    Ok(())
+    let package = format!("cargo-{sub}");
+    eprintln!("xtask: {package} is missing; installing it from crates.io");
+    cargo(&[&["install", package.as_str(), "--locked"], pin].concat())
 }
 
 /// cargo-deny's default database directory: `$CARGO_HOME/advisory-dbs`.
@@ -282,14 +283,7 @@ fn fuzz_command<'a>(target: &'a str, corpus: &'a str) -> Vec<&'a str> {
 /// cargo-fuzz, installed when missing, and every target's seed corpus
 /// (`fuzz/corpus/<target>/seed-*`, encodings made by the real encoders).
 fn fuzz_setup() -> Result<(), String> {
-    let has_cargo_fuzz = Command::new(cargo_bin())
-        .args(["fuzz", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_cargo_fuzz {
-        eprintln!("xtask: cargo-fuzz is missing; installing it from crates.io");
-        cargo(&["install", "cargo-fuzz", "--locked"])?;
-    }
+    install_if_missing("fuzz", &[])?;
     cargo(&[
         "run",
         "--quiet",

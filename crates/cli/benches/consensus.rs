@@ -33,7 +33,7 @@ use atoll_consensus::app::App;
 use atoll_consensus::services::staking::{Transfer, methods};
 use atoll_crypto::ed25519::{BatchVerifier, SigningKey};
 use atoll_crypto::{Address, Hash};
-use atoll_localnet::{Layout, NodeProcess, Plan};
+use atoll_localnet::harness::Network;
 use atoll_types::signed::Signed;
 use atoll_types::transaction::{Fee, Transaction};
 use atoll_types::{Quantity, cbor};
@@ -193,28 +193,20 @@ async fn main() {
     // inspection and prints its path.
     let keep = std::env::var_os("ATOLL_BENCH_KEEP").is_some();
     let keys: Vec<SigningKey> = (0..o.senders).map(sender).collect();
-    let plan = Plan {
-        chain_id: "atoll-bench".into(),
-        validators: o.validators,
-        funded: keys
-            .iter()
-            .map(|k| (Address::from_ed25519(&k.public_key()), Quantity(1 << 60)))
-            .collect(),
-        mempool: atoll_node::config::MempoolSection {
+    let mut builder = Network::builder(ATOLL).validators(o.validators).plan(|p| {
+        p.chain_id = "atoll-bench".into();
+        p.mempool = atoll_node::config::MempoolSection {
             max_txs: o.txs * 2 + 1_000,
             max_bytes: 256 << 20,
             max_per_sender: o.txs / o.senders.max(1) + o.paced + 16,
-        },
-        block_time_ms: o.block_time_ms,
-        ..Plan::default()
-    };
-    let layout = Layout::create(tmp.path(), &plan).unwrap();
-    let mut procs: Vec<NodeProcess> = layout
-        .nodes
-        .iter()
-        .map(|n| NodeProcess::spawn(ATOLL.as_ref(), n))
-        .collect::<Result<_, _>>()
-        .unwrap();
+        };
+        p.block_time_ms = o.block_time_ms;
+    });
+    for k in &keys {
+        builder = builder.funded(Address::from_ed25519(&k.public_key()), 1 << 60);
+    }
+    let mut net = builder.start(tmp.path()).unwrap();
+    let layout = &net.layout;
     let app = App::new(&layout.genesis).unwrap();
     let http: Vec<_> = layout
         .nodes
@@ -417,9 +409,7 @@ async fn main() {
         .collect();
     println!("  {}", timeline.join(", "));
     watcher.abort();
-    for p in &mut procs {
-        p.stop(Duration::from_secs(10));
-    }
+    net.stop_all();
     if keep {
         println!("network directory kept: {}", tmp.keep().display());
     }

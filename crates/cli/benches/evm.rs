@@ -36,7 +36,8 @@ use std::time::{Duration, Instant};
 
 use atoll_evm::bench::RawRevm;
 use atoll_evm::tx::{DynamicFeeTx, U256, address_of, create_address, sign_eip1559};
-use atoll_localnet::{Layout, NodeProcess, Plan, RuntimePlan};
+use atoll_localnet::RuntimePlan;
+use atoll_localnet::harness::Network;
 use atoll_types::cbor;
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::core::params::BatchRequestBuilder;
@@ -370,23 +371,14 @@ async fn main() {
     funded.extend(senders.iter().map(|s| *address_of(s).unwrap().as_bytes()));
     let mut evm = RuntimePlan::evm("bench-evm", (0..o.compute).collect());
     evm.genesis = Some(genesis(&funded));
-    let plan = Plan {
-        validators: 1,
-        compute_nodes: o.compute,
-        epoch_interval: 100_000,
-        timeout_propose_ms: 300,
-        timeout_vote_ms: 150,
-        block_time_ms: o.block_time_ms,
-        runtimes: vec![evm],
-        ..Plan::default()
-    };
-    let layout = Layout::create(dir.path(), &plan).unwrap();
-    let mut procs: Vec<NodeProcess> = layout
-        .nodes
-        .iter()
-        .map(|n| NodeProcess::spawn(ATOLL.as_ref(), n).unwrap())
-        .collect();
-    let compute0 = layout.nodes.iter().find(|n| n.name == "compute-0").unwrap();
+    let mut net = Network::builder(ATOLL)
+        .one_validator(o.compute)
+        .epoch_interval(100_000)
+        .plan(|p| p.block_time_ms = o.block_time_ms)
+        .runtime(evm)
+        .start(dir.path())
+        .unwrap();
+    let compute0 = net.node("compute-0").unwrap();
     let config = atoll_node::NodeConfig::load(&compute0.config).unwrap();
     let web3 = config.runtimes[0].web3.unwrap();
     let web3 = web3.to_string();
@@ -502,7 +494,7 @@ async fn main() {
             rate / limit.0
         );
     }
-    for p in &mut procs {
+    for p in &mut net.procs {
         p.kill();
     }
 }

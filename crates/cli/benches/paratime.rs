@@ -36,7 +36,8 @@ use std::time::{Duration, Instant};
 use atoll_crypto::Hash;
 use atoll_crypto::context::ChainContext;
 use atoll_crypto::ed25519::SigningKey;
-use atoll_localnet::{Layout, NodeProcess, Plan, RuntimePlan};
+use atoll_localnet::RuntimePlan;
+use atoll_localnet::harness::Network;
 use atoll_runtime_sdk::crypto::{TxSigner, sign_transaction, tx_signature_context};
 use atoll_runtime_sdk::modules::accounts::{self, Transfer};
 use atoll_runtime_sdk::types::{BaseUnits, Denomination, SignerInfo, Transaction};
@@ -287,23 +288,16 @@ async fn main() {
     let mut b = RuntimePlan::plain("bench-b", nodes);
     b.genesis = Some(cbor::to_vec(&genesis(&probers)).unwrap());
     let (ida, idb) = (a.id, b.id);
-    let plan = Plan {
-        validators: 1,
-        compute_nodes: o.compute,
-        epoch_interval: 100_000,
-        timeout_propose_ms: 300,
-        timeout_vote_ms: 150,
-        block_time_ms: o.block_time_ms,
-        runtimes: vec![a, b],
-        ..Plan::default()
-    };
-    let layout = Layout::create(dir.path(), &plan).unwrap();
-    let chain = layout.genesis.chain_context().unwrap();
-    let mut procs: Vec<NodeProcess> = layout
-        .nodes
-        .iter()
-        .map(|n| NodeProcess::spawn(ATOLL.as_ref(), n).unwrap())
-        .collect();
+    let mut net = Network::builder(ATOLL)
+        .one_validator(o.compute)
+        .epoch_interval(100_000)
+        .plan(|p| p.block_time_ms = o.block_time_ms)
+        .runtime(a)
+        .runtime(b)
+        .start(dir.path())
+        .unwrap();
+    let layout = &net.layout;
+    let chain = net.chain.clone();
     let computes: Vec<String> = layout
         .nodes
         .iter()
@@ -465,9 +459,7 @@ async fn main() {
     };
     let biggest = a_rounds.iter().map(|r| r.1).max().unwrap_or(0);
 
-    for p in &mut procs {
-        p.stop(Duration::from_secs(10));
-    }
+    net.stop_all();
 
     let (p50a, p99a) = (percentile(&lat_alone, 50), percentile(&lat_alone, 99));
     let (p50l, p99l) = (percentile(&lat_loaded, 50), percentile(&lat_loaded, 99));

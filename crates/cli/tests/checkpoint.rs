@@ -27,9 +27,8 @@ use std::time::{Duration, Instant};
 
 use atoll_consensus::services::registry::StorageParameters;
 use atoll_crypto::Hash;
-use atoll_crypto::context::ChainContext;
-use atoll_crypto::ed25519::SigningKey;
-use atoll_localnet::{Layout, NodeProcess, Plan, RuntimePlan};
+use atoll_localnet::RuntimePlan;
+use atoll_localnet::harness::Network;
 use atoll_runtime_sdk::crypto::TxSigner;
 use atoll_runtime_sdk::modules::accounts::Transfer;
 use atoll_runtime_sdk::types::BaseUnits;
@@ -46,31 +45,28 @@ const INTERVAL: u64 = 5;
 const LATE: &str = "compute-2";
 
 fn alice() -> TxSigner {
-    TxSigner::Ed25519(SigningKey::from_seed(&[21; 32]))
+    runtimes::signer(21)
 }
 
 fn bob() -> TxSigner {
-    TxSigner::Ed25519(SigningKey::from_seed(&[22; 32]))
+    runtimes::signer(22)
 }
 
 fn wait_for<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
     runtimes::wait_for(what, WAIT, f)
 }
 
+/// The network and the checkpointing runtime's id.
 struct Net {
-    layout: Layout,
-    procs: Vec<NodeProcess>,
-    chain: ChainContext,
+    net: Network,
     id: Namespace,
 }
 
+runtimes::net_derefs_to_network!(Net, net);
+
 impl Net {
     fn files(&self, name: &str) -> &atoll_localnet::NodeFiles {
-        self.layout
-            .nodes
-            .iter()
-            .find(|n| n.name == name)
-            .unwrap_or_else(|| panic!("no node {name}"))
+        self.net.node(name).unwrap()
     }
 
     fn rpc(&self, name: &str) -> SocketAddr {
@@ -79,10 +75,6 @@ impl Net {
 
     fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.files(name).dir.join("node.log")).unwrap_or_default()
-    }
-
-    fn logs(&self) -> String {
-        runtimes::logs(&self.layout, 30)
     }
 
     fn call(&self, node: &str, method: &str, params: Value) -> Result<Value, Value> {
@@ -149,50 +141,21 @@ fn start() -> (tempfile::TempDir, Net) {
         checkpoint_chunk_size: 128,
     };
     let id = rt.id;
-    let plan = Plan {
-        validators: 1,
-        compute_nodes: 3,
-        epoch_interval: 600,
-        timeout_propose_ms: 300,
-        timeout_vote_ms: 150,
-        block_time_ms: 100,
-        runtimes: vec![rt],
-        ..Plan::default()
-    };
-    let layout = Layout::create(dir.path(), &plan).unwrap();
-    let chain = layout.genesis.chain_context().unwrap();
-    let procs = layout
-        .nodes
-        .iter()
-        .filter(|n| n.name != LATE)
-        .map(|n| NodeProcess::spawn(std::path::Path::new(ATOLL), n).unwrap())
-        .collect();
-    (
-        dir,
-        Net {
-            layout,
-            procs,
-            chain,
-            id,
-        },
-    )
+    let net = Network::builder(ATOLL)
+        .one_validator(3)
+        .epoch_interval(600)
+        .runtime(rt)
+        .hold_back(LATE)
+        .start(dir.path())
+        .unwrap();
+    (dir, Net { net, id })
 }
 
 #[test]
 fn a_late_node_restores_a_checkpoint_and_catches_up() {
     let (dir, mut net) = start();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario(&mut net)));
-    if outcome.is_err() {
-        eprintln!("{}", net.logs());
-    }
-    for p in &mut net.procs {
-        p.stop(Duration::from_secs(10));
-    }
-    if let Err(e) = outcome {
-        let kept = dir.keep();
-        eprintln!("localnet kept in {}", kept.display());
-        std::panic::resume_unwind(e);
-    }
+    net.finish(outcome, 30, || dir.keep());
 }
 
 fn scenario(net: &mut Net) {
@@ -266,9 +229,7 @@ fn scenario(net: &mut Net) {
     );
     // --- compute-2 joins now.
     let then = net.latest_round("compute-0").unwrap();
-    let files = net.files(LATE).clone();
-    net.procs
-        .push(NodeProcess::spawn(std::path::Path::new(ATOLL), &files).unwrap());
+    net.start_node(LATE).unwrap();
     let restored = wait_for("compute-2 to restore a checkpoint", || {
         let log = net.log(LATE);
         let line = log

@@ -40,14 +40,13 @@ use std::time::Duration;
 
 use atoll_compute::executor::{ComputeMessage, PROPOSAL_SIGNATURE_CONTEXT, Proposal};
 use atoll_crypto::Hash;
-use atoll_crypto::context::{ChainContext, Context};
+use atoll_crypto::context::Context;
 use atoll_crypto::ed25519::SigningKey;
-use atoll_localnet::{Layout, NodeProcess, Plan, RuntimePlan};
+use atoll_localnet::harness::Network;
+use atoll_localnet::{Layout, RuntimePlan};
 use atoll_node::config::NodeConfig;
 use atoll_p2p::{Gossip, GossipConfig, Multiaddr, Verdict};
 use atoll_runtime_sdk::crypto::TxSigner;
-use atoll_runtime_sdk::modules::accounts::Transfer;
-use atoll_runtime_sdk::types::BaseUnits;
 use atoll_types::signed::{SignatureBundle, Signed};
 use atoll_types::{Namespace, cbor};
 use runtimes::b64;
@@ -65,11 +64,11 @@ const FLOOD: u32 = 1_500;
 const RSS_GROWTH_BOUND: u64 = 256 << 20;
 
 fn alice() -> TxSigner {
-    TxSigner::Ed25519(SigningKey::from_seed(&[11; 32]))
+    runtimes::signer(11)
 }
 
 fn bob() -> TxSigner {
-    TxSigner::Ed25519(SigningKey::from_seed(&[12; 32]))
+    runtimes::signer(12)
 }
 
 fn wait_for<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
@@ -92,12 +91,13 @@ fn rss(pid: u32) -> u64 {
     kb * 1024
 }
 
+/// The network and its ParaTime's id.
 struct Net {
-    layout: Layout,
-    procs: Vec<NodeProcess>,
-    chain: ChainContext,
+    net: Network,
     runtime: Namespace,
 }
+
+runtimes::net_derefs_to_network!(Net, net);
 
 impl Net {
     fn start(dir: &Path) -> Self {
@@ -106,35 +106,17 @@ impl Net {
         // Empty rounds when idle: "rounds go on" is visible without work.
         r.idle_round_ms = Some(300);
         let runtime = r.id;
-        let plan = Plan {
-            validators: 1,
-            compute_nodes: 3,
-            epoch_interval: 60,
-            timeout_propose_ms: 300,
-            timeout_vote_ms: 150,
-            block_time_ms: 100,
-            runtimes: vec![r],
-            ..Plan::default()
-        };
-        let layout = Layout::create(dir, &plan).unwrap();
-        let chain = layout.genesis.chain_context().unwrap();
-        let procs = layout
-            .nodes
-            .iter()
-            .map(|n| NodeProcess::spawn(Path::new(ATOLL), n).unwrap())
-            .collect();
-        Self {
-            layout,
-            procs,
-            chain,
-            runtime,
-        }
+        let net = Network::builder(ATOLL)
+            .one_validator(3)
+            .epoch_interval(60)
+            .runtime(r)
+            .start(dir)
+            .unwrap();
+        Self { net, runtime }
     }
 
     fn compute(&self) -> Vec<usize> {
-        (0..self.layout.nodes.len())
-            .filter(|i| self.layout.nodes[*i].name.starts_with("compute-"))
-            .collect()
+        self.compute_nodes()
     }
 
     /// The compute gossip addresses of the compute nodes, from their
@@ -159,20 +141,8 @@ impl Net {
 
     /// A transfer of 1 from alice to bob, included (the node waits for it).
     fn transfer(&self, node: usize, nonce: u64) -> u64 {
-        let raw = runtimes::runtime_tx(
-            &self.chain,
-            &self.runtime,
-            &alice(),
-            nonce,
-            "accounts.Transfer",
-            cbor::to_value(&Transfer {
-                to: bob().address(),
-                amount: BaseUnits::native(1),
-            })
-            .unwrap(),
-            0,
-            100_000,
-        );
+        let raw =
+            runtimes::transfer_tx(&self.chain, &self.runtime, &alice(), bob().address(), nonce);
         let r = common::call(
             self.rpc(node),
             "runtime_submitTx",
@@ -416,17 +386,7 @@ fn a_compute_gossip_flood_from_a_peer_without_stake_halts_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut net = Net::start(dir.path());
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| flood(&net)));
-    if outcome.is_err() {
-        eprintln!("{}", runtimes::logs(&net.layout, 30));
-    }
-    for p in &mut net.procs {
-        p.stop(Duration::from_secs(10));
-    }
-    if let Err(e) = outcome {
-        let kept = dir.keep();
-        eprintln!("network kept in {}", kept.display());
-        std::panic::resume_unwind(e);
-    }
+    net.finish(outcome, 30, || dir.keep());
 }
 
 /// Heights the byzantine test waits for.
@@ -479,38 +439,19 @@ fn byzantine(layout: &Layout) {
 #[test]
 fn a_byzantine_proposer_neither_halts_the_chain_nor_moves_its_clock() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = Plan {
-        validators: 4,
-        epoch_interval: 1_000,
-        timeout_propose_ms: 300,
-        timeout_vote_ms: 150,
-        block_time_ms: 100,
-        runtimes: vec![],
-        ..Plan::default()
-    };
-    let layout = Layout::create(dir.path(), &plan).unwrap();
-    let bad = &layout.nodes[3];
-    let mut config = NodeConfig::load(&bad.config).unwrap();
-    config.consensus.debug_byzantine_proposer = Some(atoll_node::config::ByzantineSection {
-        future_s: 10 * 365 * 24 * 3600,
-        extra_proposals: 8,
-    });
-    std::fs::write(&bad.config, config.to_toml().unwrap()).unwrap();
-    let mut procs: Vec<NodeProcess> = layout
-        .nodes
-        .iter()
-        .map(|n| NodeProcess::spawn(Path::new(ATOLL), n).unwrap())
-        .collect();
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| byzantine(&layout)));
-    if outcome.is_err() {
-        eprintln!("{}", runtimes::logs(&layout, 30));
-    }
-    for p in &mut procs {
-        p.stop(Duration::from_secs(10));
-    }
-    if let Err(e) = outcome {
-        let kept = dir.keep();
-        eprintln!("network kept in {}", kept.display());
-        std::panic::resume_unwind(e);
-    }
+    let mut net = Network::builder(ATOLL)
+        .validators(4)
+        .epoch_interval(1_000)
+        .fast_blocks()
+        .configure("validator-3", |config| {
+            config.consensus.debug_byzantine_proposer =
+                Some(atoll_node::config::ByzantineSection {
+                    future_s: 10 * 365 * 24 * 3600,
+                    extra_proposals: 8,
+                });
+        })
+        .start(dir.path())
+        .unwrap();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| byzantine(&net.layout)));
+    net.finish(outcome, 30, || dir.keep());
 }

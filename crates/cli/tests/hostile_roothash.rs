@@ -38,14 +38,13 @@ use atoll_consensus::services::roothash::{
     self, CommitmentHeader, ComputeResults, Evidence, ExecutorCommitment, Vote,
 };
 use atoll_consensus::services::scheduler::Committee;
-use atoll_crypto::context::{ChainContext, Context};
+use atoll_crypto::context::Context;
 use atoll_crypto::ed25519::SigningKey;
 use atoll_crypto::{Address, Hash};
-use atoll_localnet::{Layout, NODE_STAKE, NodeProcess, Plan, RuntimePlan, SLASH_AMOUNT};
+use atoll_localnet::harness::Network;
+use atoll_localnet::{NODE_STAKE, NodeProcess, RuntimePlan, SLASH_AMOUNT};
 use atoll_node::identity::Identity;
 use atoll_runtime_sdk::crypto::TxSigner;
-use atoll_runtime_sdk::modules::accounts::Transfer;
-use atoll_runtime_sdk::types::BaseUnits;
 use atoll_types::signed::Signed;
 use atoll_types::transaction::{Fee, Transaction as ConsensusTx};
 use atoll_types::{Namespace, Quantity, cbor};
@@ -60,11 +59,11 @@ const FUNDS: u128 = 1_000_000_000;
 const MAX_EVIDENCE_AGE: u64 = 3;
 
 fn alice() -> TxSigner {
-    TxSigner::Ed25519(SigningKey::from_seed(&[21; 32]))
+    runtimes::signer(21)
 }
 
 fn bob() -> TxSigner {
-    TxSigner::Ed25519(SigningKey::from_seed(&[22; 32]))
+    runtimes::signer(22)
 }
 
 /// A consensus account that submits the evidence.
@@ -77,22 +76,17 @@ fn wait_for<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
 }
 
 struct Net {
-    layout: Layout,
-    procs: Vec<NodeProcess>,
-    chain: ChainContext,
+    net: Network,
     runtime: Namespace,
     /// alice's next runtime nonce.
     nonce: std::cell::Cell<u64>,
 }
 
+runtimes::net_derefs_to_network!(Net, net);
+
 impl Net {
     fn rpc(&self, name: &str) -> SocketAddr {
-        self.layout
-            .nodes
-            .iter()
-            .find(|n| n.name == name)
-            .unwrap_or_else(|| panic!("no node {name}"))
-            .rpc
+        self.net.rpc(name).unwrap()
     }
 
     fn identity(&self, name: &str) -> Identity {
@@ -143,20 +137,8 @@ impl Net {
     /// finalized in.
     fn transfer(&self, node: &str) -> u64 {
         let nonce = self.nonce.get();
-        let tx = runtimes::runtime_tx(
-            &self.chain,
-            &self.runtime,
-            &alice(),
-            nonce,
-            "accounts.Transfer",
-            cbor::to_value(&Transfer {
-                to: bob().address(),
-                amount: BaseUnits::native(1),
-            })
-            .unwrap(),
-            0,
-            100_000,
-        );
+        let tx =
+            runtimes::transfer_tx(&self.chain, &self.runtime, &alice(), bob().address(), nonce);
         let r = call(
             self.rpc(node),
             "runtime_submitTx",
@@ -198,10 +180,6 @@ impl Net {
             )
         })
     }
-
-    fn logs(&self) -> String {
-        runtimes::logs(&self.layout, 25)
-    }
 }
 
 fn runtime_genesis() -> Vec<u8> {
@@ -214,41 +192,20 @@ fn start() -> (tempfile::TempDir, Net) {
     rt.genesis = Some(runtime_genesis());
     rt.executor.allowed_stragglers = 1;
     let runtime = rt.id;
-    let plan = Plan {
-        validators: 1,
-        compute_nodes: 3,
+    let net = Network::builder(ATOLL)
+        .one_validator(3)
         // No election during the test: the committee stays as it is.
-        epoch_interval: 100_000,
-        timeout_propose_ms: 300,
-        timeout_vote_ms: 150,
-        block_time_ms: 100,
-        funded: vec![(
-            Address::from_ed25519(&carol().public_key()),
-            Quantity(FUNDS),
-        )],
-        runtimes: vec![rt],
-        ..Plan::default()
-    };
-    let mut layout = Layout::create(dir.path(), &plan).unwrap();
-    // An operator's choice of evidence age, small enough to outlive here.
-    layout.genesis.roothash.max_evidence_age = MAX_EVIDENCE_AGE;
-    std::fs::write(
-        dir.path().join("genesis.json"),
-        layout.genesis.to_json().unwrap(),
-    )
-    .unwrap();
-    let chain = layout.genesis.chain_context().unwrap();
-    let procs = layout
-        .nodes
-        .iter()
-        .map(|n| NodeProcess::spawn(std::path::Path::new(ATOLL), n).unwrap())
-        .collect();
+        .epoch_interval(100_000)
+        .funded(Address::from_ed25519(&carol().public_key()), FUNDS)
+        .runtime(rt)
+        // An operator's choice of evidence age, small enough to outlive here.
+        .genesis(|g| g.roothash.max_evidence_age = MAX_EVIDENCE_AGE)
+        .start(dir.path())
+        .unwrap();
     (
         dir,
         Net {
-            layout,
-            procs,
-            chain,
+            net,
             runtime,
             nonce: std::cell::Cell::new(0),
         },
@@ -262,17 +219,7 @@ fn hostile_roothash_end_to_end() {
         runtime_crash(&net);
         replayed_evidence(&net);
     }));
-    if outcome.is_err() {
-        eprintln!("{}", net.logs());
-    }
-    for p in &mut net.procs {
-        p.stop(Duration::from_secs(10));
-    }
-    if let Err(e) = outcome {
-        let kept = dir.keep();
-        eprintln!("localnet kept in {}", kept.display());
-        std::panic::resume_unwind(e);
-    }
+    net.finish(outcome, 25, || dir.keep());
 }
 
 fn signal(pid: u32, sig: &str) {

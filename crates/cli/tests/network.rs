@@ -84,19 +84,8 @@ impl Node {
     /// SIGTERM, then the exit status.
     fn terminate(&mut self) -> std::process::ExitStatus {
         let mut c = self.child.take().expect("running");
-        let pid = c.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = c.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = c.kill();
-                panic!("node did not stop within 30 s of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        atoll_localnet::process::terminate(&mut c, Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("node did not stop within 30 s of SIGTERM"))
     }
 
     fn height(&self) -> Option<u64> {

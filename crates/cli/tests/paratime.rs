@@ -36,9 +36,9 @@ use atoll_compute::executor::Fault;
 use atoll_consensus::services::scheduler::Committee;
 use atoll_consensus::services::staking::{Allow, methods};
 use atoll_crypto::Address;
-use atoll_crypto::context::ChainContext;
 use atoll_crypto::ed25519::SigningKey;
-use atoll_localnet::{Layout, NODE_STAKE, NodeProcess, Plan, RuntimePlan};
+use atoll_localnet::harness::Network;
+use atoll_localnet::{NODE_STAKE, RuntimePlan};
 use atoll_runtime_sdk::crypto::TxSigner;
 use atoll_runtime_sdk::modules::accounts::{BalancesQuery, NonceQuery, Transfer};
 use atoll_runtime_sdk::modules::consensus_accounts::{Deposit, Withdraw};
@@ -56,11 +56,11 @@ const RUNTIME_FUNDS: u128 = 1_000_000_000;
 const CONSENSUS_FUNDS: u128 = 1_000_000_000;
 
 fn alice() -> TxSigner {
-    TxSigner::Ed25519(SigningKey::from_seed(&[11; 32]))
+    runtimes::signer(11)
 }
 
 fn bob() -> TxSigner {
-    TxSigner::Ed25519(SigningKey::from_seed(&[12; 32]))
+    runtimes::signer(12)
 }
 
 /// Has consensus tokens only.
@@ -72,20 +72,14 @@ fn wait_for<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
     runtimes::wait_for(what, WAIT, f)
 }
 
-struct Net {
-    layout: Layout,
-    procs: Vec<NodeProcess>,
-    chain: ChainContext,
-}
+/// The network, and the test's shorthands on it.
+struct Net(Network);
+
+runtimes::net_derefs_to_network!(Net, 0);
 
 impl Net {
     fn rpc(&self, name: &str) -> SocketAddr {
-        self.layout
-            .nodes
-            .iter()
-            .find(|n| n.name == name)
-            .unwrap_or_else(|| panic!("no node {name}"))
-            .rpc
+        self.0.rpc(name).unwrap()
     }
 
     fn node_key(&self, name: &str) -> atoll_crypto::ed25519::PublicKey {
@@ -99,10 +93,6 @@ impl Net {
         atoll_node::identity::load_public(&dir.join("identity"))
             .unwrap()
             .node
-    }
-
-    fn logs(&self) -> String {
-        runtimes::logs(&self.layout, 25)
     }
 
     fn runtime_tx(
@@ -208,36 +198,19 @@ fn start() -> (tempfile::TempDir, Net, [Namespace; 3]) {
     c.faulty = vec![(0, Fault::SilentProposer)];
     c.txn_scheduler.propose_batch_timeout_ms = 300;
     let (ida, idb, idc) = (a.id, b.id, c.id);
-    let plan = Plan {
-        validators: 1,
-        compute_nodes: 3,
-        epoch_interval: 60,
-        timeout_propose_ms: 300,
-        timeout_vote_ms: 150,
-        block_time_ms: 100,
-        funded: vec![(
+    let net = Network::builder(ATOLL)
+        .one_validator(3)
+        .epoch_interval(60)
+        .funded(
             Address::from_ed25519(&carol_key().public_key()),
-            Quantity(CONSENSUS_FUNDS),
-        )],
-        runtimes: vec![a, b, c],
-        ..Plan::default()
-    };
-    let layout = Layout::create(dir.path(), &plan).unwrap();
-    let chain = layout.genesis.chain_context().unwrap();
-    let procs = layout
-        .nodes
-        .iter()
-        .map(|n| NodeProcess::spawn(std::path::Path::new(ATOLL), n).unwrap())
-        .collect();
-    (
-        dir,
-        Net {
-            layout,
-            procs,
-            chain,
-        },
-        [ida, idb, idc],
-    )
+            CONSENSUS_FUNDS,
+        )
+        .runtime(a)
+        .runtime(b)
+        .runtime(c)
+        .start(dir.path())
+        .unwrap();
+    (dir, Net(net), [ida, idb, idc])
 }
 
 fn consensus_tx(net: &Net, key: &SigningKey, method: &str, body: &impl serde::Serialize) -> Value {
@@ -278,18 +251,8 @@ fn paratimes_end_to_end() {
         takeover(&net, idc);
         restarts(&mut net, idb);
     }));
-    if outcome.is_err() {
-        eprintln!("{}", net.logs());
-    }
-    for p in &mut net.procs {
-        p.stop(Duration::from_secs(10));
-    }
-    if let Err(e) = outcome {
-        // Keep the nodes' directories (logs, data) for a post-mortem.
-        let kept = dir.keep();
-        eprintln!("localnet kept in {}", kept.display());
-        std::panic::resume_unwind(e);
-    }
+    // Keeps the nodes' directories (logs, data) for a post-mortem.
+    net.finish(outcome, 25, || dir.keep());
 }
 
 fn scenario(net: &Net, ida: Namespace, idb: Namespace) {
@@ -742,10 +705,8 @@ fn restarts(net: &mut Net, idb: Namespace) {
         .unwrap();
     net.procs[i2].stop(Duration::from_secs(10));
     std::fs::remove_dir_all(net.procs[i2].files.dir.join("data")).unwrap();
-    let f1 = net.procs[i1].files.clone();
-    net.procs[i1] = NodeProcess::spawn(std::path::Path::new(ATOLL), &f1).unwrap();
-    let f2 = net.procs[i2].files.clone();
-    net.procs[i2] = NodeProcess::spawn(std::path::Path::new(ATOLL), &f2).unwrap();
+    net.restart(i1).unwrap();
+    net.restart(i2).unwrap();
 
     // compute-1 kept its rounds.
     let again = wait_for("compute-1 to serve again", || {

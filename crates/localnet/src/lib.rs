@@ -8,12 +8,16 @@
 //!   and the genesis of a ParaTime that funds them.
 //! - [`command`]: the `atoll localnet` command — create or reopen a
 //!   network, supervise its processes, print and record its summary.
+//! - [`harness`]: what the end-to-end tests and the benchmarks share: one
+//!   builder for the networks they start ([`harness::Network::builder`]),
+//!   the handle to its processes, bounded waits.
 //!
 //! The command-line tool (`atoll localnet`), the end-to-end tests and the
 //! benchmarks all build their networks here.
 
 pub mod command;
 pub mod dev;
+pub mod harness;
 pub mod layout;
 pub mod process;
 

@@ -2,7 +2,8 @@
 //! logging to `<node>/node.log`, stopped with the process that started it.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::layout::{LocalnetError, NodeFiles, io};
 
@@ -61,33 +62,35 @@ impl NodeProcess {
     }
 
     /// Asks it to stop (SIGTERM) and waits up to `grace`, then kills it.
-    pub fn stop(&mut self, grace: std::time::Duration) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        // Already exited (and reaped): there is nothing to signal, and its
-        // pid may belong to another process by now.
-        if !matches!(child.try_wait(), Ok(None)) {
-            return;
+    pub fn stop(&mut self, grace: Duration) {
+        if let Some(mut child) = self.child.take() {
+            terminate(&mut child, grace);
         }
-        #[cfg(unix)]
-        {
-            if let Ok(pid) = i32::try_from(child.id()) {
-                let _ = Command::new("kill")
-                    .args(["-TERM", &pid.to_string()])
-                    .status();
-            }
-            let deadline = std::time::Instant::now() + grace;
-            while std::time::Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
     }
+}
+
+/// Asks `child` to stop (SIGTERM) and waits up to `grace` for it, then
+/// kills it (SIGKILL) and reaps it. Returns its exit status if it ended on
+/// its own (before or within `grace`), `None` if it had to be killed.
+pub fn terminate(child: &mut Child, grace: Duration) -> Option<ExitStatus> {
+    // Already exited (and reaped): there is nothing to signal, and its pid
+    // may belong to another process by now.
+    if let Ok(Some(status)) = child.try_wait() {
+        return Some(status);
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
 }
 
 impl Drop for NodeProcess {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use atoll_localnet::process::terminate;
 use serde_json::Value;
 
 /// The atoll binary under test.
@@ -72,19 +73,8 @@ impl Localnet {
     /// SIGTERM, then the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         let mut c = self.child.take().expect("running");
-        let pid = c.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = c.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = c.kill();
-                panic!("localnet did not stop within 60 s of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        terminate(&mut c, Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("localnet did not stop within 60 s of SIGTERM"))
     }
 }
 
@@ -92,18 +82,7 @@ impl Drop for Localnet {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
             // SIGTERM first, so that it stops its nodes.
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+            terminate(&mut c, Duration::from_secs(30));
         }
     }
 }

@@ -1,14 +1,12 @@
 //! What the ParaTime end-to-end tests (`paratime`, `checkpoint`) share on
 //! top of [`crate::common`]: bounded waits, signed runtime transactions,
-//! balance and round queries over a node's runtime API, and the tails of
-//! the nodes' logs for a failure message.
+//! balance and round queries over a node's runtime API.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use atoll_crypto::Address;
 use atoll_crypto::context::ChainContext;
-use atoll_localnet::Layout;
 use atoll_runtime_sdk::RuntimeGenesis;
 use atoll_runtime_sdk::crypto::{TxSigner, sign_transaction, tx_signature_context};
 use atoll_runtime_sdk::modules::accounts::{self, BalancesQuery};
@@ -19,16 +17,64 @@ use serde_json::json;
 
 use crate::common::call;
 
-/// Polls `f` every 200 ms until it answers, for at most `within`.
-pub fn wait_for<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = f() {
-            return v;
+/// Lets a test's `Net` (a [`atoll_localnet::harness::Network`] in field
+/// `$field`, and the test's own fields) be used as the network itself.
+#[allow(unused_macros, reason = "not every test binary wraps a network")]
+macro_rules! net_derefs_to_network {
+    ($net:ty, $field:tt) => {
+        impl std::ops::Deref for $net {
+            type Target = atoll_localnet::harness::Network;
+            fn deref(&self) -> &Self::Target {
+                &self.$field
+            }
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+
+        impl std::ops::DerefMut for $net {
+            fn deref_mut(&mut self) -> &mut Self::Target {
+                &mut self.$field
+            }
+        }
+    };
+}
+#[allow(unused_imports, reason = "not every test binary wraps a network")]
+pub(crate) use net_derefs_to_network;
+
+/// Polls `f` every 200 ms until it answers, for at most `within`.
+pub fn wait_for<T>(what: &str, within: Duration, f: impl FnMut() -> Option<T>) -> T {
+    atoll_localnet::harness::wait_for(what, within, f).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The ed25519 signer whose seed is 32 bytes of `seed`.
+#[allow(dead_code, reason = "not every test binary signs")]
+pub fn signer(seed: u8) -> TxSigner {
+    TxSigner::Ed25519(atoll_crypto::ed25519::SigningKey::from_seed(&[seed; 32]))
+}
+
+/// A transfer of 1 native base unit from `from` to `to` in `runtime`,
+/// zero fee, 100,000 gas.
+#[allow(dead_code, reason = "not every test binary transfers")]
+pub fn transfer_tx(
+    chain: &ChainContext,
+    runtime: &Namespace,
+    from: &TxSigner,
+    to: Address,
+    nonce: u64,
+) -> Vec<u8> {
+    let body = cbor::to_value(&accounts::Transfer {
+        to,
+        amount: BaseUnits::native(1),
+    })
+    .unwrap();
+    runtime_tx(
+        chain,
+        runtime,
+        from,
+        nonce,
+        "accounts.Transfer",
+        body,
+        0,
+        100_000,
+    )
 }
 
 /// A plain ParaTime genesis (CBOR) in which `holder` owns the whole supply,
@@ -99,51 +145,9 @@ pub fn latest_round(rpc: SocketAddr, runtime: &Namespace) -> Option<u64> {
         .and_then(|b| b["round"].as_u64())
 }
 
-/// The last `lines` lines of every node's log.
-pub fn logs(layout: &Layout, lines: usize) -> String {
-    let mut out = String::new();
-    for n in &layout.nodes {
-        let text = std::fs::read_to_string(n.dir.join("node.log")).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        out.push_str(&format!("== {} ==\n", n.name));
-        out.push_str(&all[all.len().saturating_sub(lines)..].join("\n"));
-        out.push('\n');
-    }
-    out
-}
-
 /// The pid of the runtime process (`atoll <binary> ...` for `runtime`)
 /// that the node process `node_pid` runs, from `/proc`.
 #[allow(dead_code, reason = "not every test binary kills runtime processes")]
 pub fn runtime_pid(node_pid: u32, runtime: &Namespace, binary: &str) -> Option<u32> {
-    let id = runtime.to_string();
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        if !cmd.contains(binary) || !cmd.contains(&id) {
-            continue;
-        }
-        let Some(ppid) = std::fs::read_to_string(entry.path().join("stat"))
-            .ok()
-            .and_then(|stat| {
-                stat.rsplit(')')
-                    .next()?
-                    .split_whitespace()
-                    .nth(1)?
-                    .parse::<u32>()
-                    .ok()
-            })
-        else {
-            continue;
-        };
-        if ppid == node_pid {
-            return Some(pid);
-        }
-    }
-    None
+    atoll_localnet::harness::runtime_pid(node_pid, runtime, binary)
 }
