@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::node::{BlockNotification, BlockView, NodeStatus, TxView};
+use crate::runtime_types::CheckpointSummary;
 
 /// The answer to `consensus_submitTx`: the hash, and with `wait` where the
 /// transaction landed.
@@ -211,7 +212,7 @@ pub trait RuntimeRpc {
 
     /// The checkpoints of the runtime's state kept here, oldest first.
     #[method(name = "runtime_getCheckpoints")]
-    fn get_checkpoints(&self, runtime: String) -> RpcResult<Value>;
+    fn get_checkpoints(&self, runtime: String) -> RpcResult<Vec<CheckpointSummary>>;
 
     /// One chunk of the checkpoint of `round`.
     #[method(name = "runtime_getCheckpointChunk")]

@@ -35,6 +35,7 @@ pub mod error;
 mod metrics;
 pub mod node;
 pub mod runtime;
+pub mod runtime_types;
 mod server;
 
 pub use api::{
@@ -44,6 +45,7 @@ pub use api::{
 pub use error::{ApiError, CODE_NOT_FOUND, CODE_TIMEOUT, CODE_TX_REFUSED};
 pub use node::{BlockNotification, BlockView, NodeApi, NodeStatus, TxView};
 pub use runtime::{RuntimeApi, Submitted, cbor_to_json};
+pub use runtime_types::{CheckpointSummary, RuntimeBlock, RuntimeTx, SubmitResult, TxLocation};
 pub use server::params::MAX_BULK_TXS;
 pub use server::{RpcServer, ServeError, serve};
 

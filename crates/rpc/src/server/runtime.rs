@@ -9,7 +9,7 @@ use base64::Engine as _;
 use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::server::{PendingSubscriptionSink, SubscriptionMessage};
 use jsonrpsee::types::ErrorObjectOwned;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::Handler;
 use super::consensus::found;
@@ -17,6 +17,7 @@ use super::params::{Bulk, decode_tx, parse_hash};
 use crate::api::{BulkOutcome, ChunkAnswer, QueryAnswer, RoundAnswer, RuntimeRpcServer};
 use crate::error::{ApiError, wait_timed_out};
 use crate::runtime::{RuntimeApi, cbor_to_json, parse_runtime};
+use crate::runtime_types::{CheckpointSummary, RuntimeBlock, RuntimeTx, SubmitResult, TxLocation};
 
 impl Handler {
     /// The runtime API serving runtime `id`, or "not found".
@@ -33,6 +34,52 @@ impl Handler {
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A block as `runtime_getBlock` and `runtime_block` show it.
+fn block_json(b: &RuntimeBlock) -> Value {
+    json!({
+        "round": b.header.round,
+        "hash": b.header.hash(),
+        "header": b.header,
+        "consensus_height": b.consensus_height,
+        "transactions": b.transactions,
+        "messages": b.messages.iter().map(cbor_to_json).collect::<Vec<_>>(),
+    })
+}
+
+/// A round's transactions as `runtime_getTransactions` shows them.
+fn transactions_json(txs: &[RuntimeTx]) -> Value {
+    Value::Array(
+        txs.iter()
+            .map(|t| {
+                json!({
+                    "hash": t.hash,
+                    "index": t.index,
+                    "tx": b64(&t.tx),
+                    "result": cbor_to_json(&t.result),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// A transaction's place as `runtime_getTransaction` shows it.
+fn location_json(l: &TxLocation) -> Value {
+    json!({
+        "hash": l.hash,
+        "round": l.round,
+        "index": l.index,
+        "result": cbor_to_json(&l.result),
+    })
+}
+
+/// A submission's answer: `{hash}`, or where it landed.
+fn submitted_json(s: &SubmitResult) -> Value {
+    match &s.included {
+        Some(l) => location_json(l),
+        None => json!({ "hash": s.hash }),
+    }
 }
 
 #[jsonrpsee::core::async_trait]
@@ -55,7 +102,9 @@ impl RuntimeRpcServer for Handler {
         )
         .await
         {
-            Ok(r) => r.map_err(ErrorObjectOwned::from),
+            Ok(r) => r
+                .map(|s| submitted_json(&s))
+                .map_err(ErrorObjectOwned::from),
             Err(_) => Err(wait_timed_out(hash, self.config.max_wait)),
         }
     }
@@ -91,32 +140,39 @@ impl RuntimeRpcServer for Handler {
 
     fn get_block(&self, runtime: String, round: Option<u64>) -> RpcResult<Value> {
         let (api, id) = self.runtime_api(&runtime)?;
-        found(api.block(id, round)?, || match round {
-            Some(r) => format!("round {r} of runtime {id}"),
-            None => format!("any round of runtime {id}"),
-        })
+        found(
+            api.block(id, round)?.map(|b| block_json(&b)),
+            || match round {
+                Some(r) => format!("round {r} of runtime {id}"),
+                None => format!("any round of runtime {id}"),
+            },
+        )
     }
 
     fn get_transactions(&self, runtime: String, round: u64) -> RpcResult<Value> {
         let (api, id) = self.runtime_api(&runtime)?;
-        found(api.transactions(id, round)?, || {
-            format!("round {round} of runtime {id}")
-        })
+        found(
+            api.transactions(id, round)?.map(|t| transactions_json(&t)),
+            || format!("round {round} of runtime {id}"),
+        )
     }
 
     fn get_transaction(&self, runtime: String, hash: String) -> RpcResult<Value> {
         let (api, id) = self.runtime_api(&runtime)?;
         let hash = parse_hash(&hash)?;
-        found(api.transaction(id, hash)?, || {
-            format!("transaction {hash} of runtime {id}")
-        })
+        found(
+            api.transaction(id, hash)?.map(|l| location_json(&l)),
+            || format!("transaction {hash} of runtime {id}"),
+        )
     }
 
     fn get_events(&self, runtime: String, round: u64) -> RpcResult<Value> {
         let (api, id) = self.runtime_api(&runtime)?;
-        found(api.events(id, round)?, || {
-            format!("round {round} of runtime {id}")
-        })
+        found(
+            api.events(id, round)?
+                .map(|e| Value::Array(e.iter().map(cbor_to_json).collect())),
+            || format!("round {round} of runtime {id}"),
+        )
     }
 
     fn get_round(&self, runtime: String, round: u64) -> RpcResult<RoundAnswer> {
@@ -128,7 +184,7 @@ impl RuntimeRpcServer for Handler {
         )
     }
 
-    fn get_checkpoints(&self, runtime: String) -> RpcResult<Value> {
+    fn get_checkpoints(&self, runtime: String) -> RpcResult<Vec<CheckpointSummary>> {
         let (api, id) = self.runtime_api(&runtime)?;
         api.checkpoints(id).map_err(ErrorObjectOwned::from)
     }
@@ -170,7 +226,7 @@ impl RuntimeRpcServer for Handler {
                 _ = sink.closed() => return Ok(()),
                 next = rx.recv() => {
                     let Some(v) = next else { return Ok(()) };
-                    let Some(raw) = super::raw(&v) else { continue };
+                    let Some(raw) = super::raw(&block_json(&v)) else { continue };
                     if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
                         return Ok(());
                     }
