@@ -37,13 +37,15 @@ use atoll_crypto::ed25519::SigningKey;
 use atoll_crypto::secp256k1::EthAddress;
 use atoll_crypto::{Address, Hash};
 use atoll_rpc::runtime::BoxFuture;
-use atoll_rpc::{ApiError, NodeApi, RuntimeApi, Submitted, cbor_to_json};
+use atoll_rpc::{
+    ApiError, CheckpointSummary, NodeApi, RuntimeApi, RuntimeBlock, RuntimeRpcClient as _,
+    RuntimeTx, SubmitResult, Submitted, TxLocation,
+};
 use atoll_runtime_host::host::{HostError, RuntimeConfig, RuntimeHost};
 use atoll_types::cbor::{self, Value as Cbor};
 use atoll_types::transaction::{Fee, Transaction};
 use atoll_types::{Namespace, Quantity, signed::Signed};
 use base64::Engine as _;
-use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
@@ -152,19 +154,12 @@ impl PeerPort for PeerLink {
 
     fn fetch_round(&self, runtime: Namespace, round: u64) -> BoxFutureOpt<'_> {
         Box::pin(async move {
-            use jsonrpsee::core::client::ClientT;
             for peer in &self.storage_peers {
-                let answer: Result<Value, _> = peer
-                    .request(
-                        "runtime_getRound",
-                        jsonrpsee::rpc_params![runtime.to_string(), round],
-                    )
-                    .await;
-                let Ok(answer) = answer else { continue };
-                let Some(b64) = answer.get("record").and_then(Value::as_str) else {
+                let Ok(answer) = peer.get_round(runtime.to_string(), round).await else {
                     continue;
                 };
-                let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64) else {
+                let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(answer.record)
+                else {
                     continue;
                 };
                 if let Ok(record) = cbor::from_slice::<RoundRecord>(&bytes) {
@@ -180,22 +175,25 @@ impl PeerPort for PeerLink {
         runtime: Namespace,
     ) -> PeerFuture<'_, Vec<(usize, CheckpointInfo)>> {
         Box::pin(async move {
-            use jsonrpsee::core::client::ClientT;
             let mut out = Vec::new();
             for (i, peer) in self.storage_peers.iter().enumerate() {
-                let answer: Result<Vec<CheckpointInfo>, _> = peer
-                    .request(
-                        "runtime_getCheckpoints",
-                        jsonrpsee::rpc_params![runtime.to_string()],
-                    )
-                    .await;
-                match answer {
+                match peer.get_checkpoints(runtime.to_string()).await {
                     // The newest few are all a node restores from.
                     Ok(list) => out.extend(
                         list.into_iter()
                             .rev()
                             .take(MAX_CHECKPOINTS_PER_PEER)
-                            .map(|c| (i, c)),
+                            .map(|c| {
+                                (
+                                    i,
+                                    CheckpointInfo {
+                                        round: c.round,
+                                        root: c.root,
+                                        header: c.header,
+                                        chunks: c.chunks,
+                                    },
+                                )
+                            }),
                     ),
                     Err(e) => debug!(peer = i, error = %e, "storage peer: no checkpoint list"),
                 }
@@ -212,17 +210,14 @@ impl PeerPort for PeerLink {
         index: u32,
     ) -> PeerFuture<'_, Option<Vec<u8>>> {
         Box::pin(async move {
-            use jsonrpsee::core::client::ClientT;
             let client = self.storage_peers.get(peer)?;
-            let answer: Value = client
-                .request(
-                    "runtime_getCheckpointChunk",
-                    jsonrpsee::rpc_params![runtime.to_string(), round, index],
-                )
+            let answer = client
+                .get_checkpoint_chunk(runtime.to_string(), round, index)
                 .await
                 .ok()?;
-            let b64 = answer.get("chunk").and_then(Value::as_str)?;
-            base64::engine::general_purpose::STANDARD.decode(b64).ok()
+            base64::engine::general_purpose::STANDARD
+                .decode(answer.chunk)
+                .ok()
         })
     }
 }
@@ -678,15 +673,22 @@ fn submit_error(e: atoll_compute::executor::SubmitError) -> ApiError {
     })
 }
 
-fn block_json(r: &RoundRecord) -> Value {
-    json!({
-        "round": r.header.round,
-        "hash": r.header.hash(),
-        "header": r.header,
-        "consensus_height": r.consensus_height,
-        "transactions": r.txs.iter().map(|t| Hash::digest(t)).collect::<Vec<_>>(),
-        "messages": r.messages.iter().map(cbor_to_json).collect::<Vec<_>>(),
-    })
+fn block_view(r: &RoundRecord) -> RuntimeBlock {
+    RuntimeBlock {
+        header: r.header.clone(),
+        consensus_height: r.consensus_height,
+        transactions: r.txs.iter().map(|t| Hash::digest(t)).collect(),
+        messages: r.messages.clone(),
+    }
+}
+
+fn location(hash: Hash, inc: atoll_compute::client::Included) -> TxLocation {
+    TxLocation {
+        hash,
+        round: inc.round,
+        index: inc.index,
+        result: inc.result,
+    }
 }
 
 impl RuntimeApi for Compute {
@@ -699,7 +701,7 @@ impl RuntimeApi for Compute {
         runtime: Namespace,
         raw: Vec<u8>,
         wait: bool,
-    ) -> BoxFuture<'_, Result<Value, ApiError>> {
+    ) -> BoxFuture<'_, Result<SubmitResult, ApiError>> {
         Box::pin(async move {
             let w = self.get(runtime)?;
             self.replay_protected(runtime, &raw)?;
@@ -714,15 +716,16 @@ impl RuntimeApi for Compute {
             };
             w.submit_tx(raw).await.map_err(submit_error)?;
             let Some(waiter) = waiter else {
-                return Ok(json!({ "hash": hash }));
+                return Ok(SubmitResult {
+                    hash,
+                    included: None,
+                });
             };
             let inc = waiter.await.map_err(internal)?;
-            Ok(json!({
-                "hash": hash,
-                "round": inc.round,
-                "index": inc.index,
-                "result": cbor_to_json(&inc.result),
-            }))
+            Ok(SubmitResult {
+                hash,
+                included: Some(location(hash, inc)),
+            })
         })
     }
 
@@ -822,54 +825,53 @@ impl RuntimeApi for Compute {
         })
     }
 
-    fn block(&self, runtime: Namespace, round: Option<u64>) -> Result<Option<Value>, ApiError> {
+    fn block(
+        &self,
+        runtime: Namespace,
+        round: Option<u64>,
+    ) -> Result<Option<RuntimeBlock>, ApiError> {
         let w = self.get(runtime)?;
         let round = round.unwrap_or_else(|| w.storage().last_header().round);
         Ok(w.storage()
             .round(round)
             .map_err(internal)?
-            .map(|r| block_json(&r)))
+            .map(|r| block_view(&r)))
     }
 
-    fn transactions(&self, runtime: Namespace, round: u64) -> Result<Option<Value>, ApiError> {
+    fn transactions(
+        &self,
+        runtime: Namespace,
+        round: u64,
+    ) -> Result<Option<Vec<RuntimeTx>>, ApiError> {
         let w = self.get(runtime)?;
         Ok(w.storage().round(round).map_err(internal)?.map(|r| {
-            Value::Array(
-                r.txs
-                    .iter()
-                    .zip(&r.results)
-                    .enumerate()
-                    .map(|(i, (tx, res))| {
-                        json!({
-                            "hash": Hash::digest(tx),
-                            "index": i,
-                            "tx": base64::engine::general_purpose::STANDARD.encode(tx),
-                            "result": cbor_to_json(res),
-                        })
-                    })
-                    .collect(),
-            )
+            r.txs
+                .iter()
+                .zip(&r.results)
+                .zip(0u32..)
+                .map(|((tx, res), index)| RuntimeTx {
+                    hash: Hash::digest(tx),
+                    index,
+                    tx: tx.to_vec(),
+                    result: res.clone(),
+                })
+                .collect()
         }))
     }
 
-    fn transaction(&self, runtime: Namespace, hash: Hash) -> Result<Option<Value>, ApiError> {
+    fn transaction(&self, runtime: Namespace, hash: Hash) -> Result<Option<TxLocation>, ApiError> {
         let w = self.get(runtime)?;
-        Ok(w.find_tx(&hash).map_err(internal)?.map(|inc| {
-            json!({
-                "hash": hash,
-                "round": inc.round,
-                "index": inc.index,
-                "result": cbor_to_json(&inc.result),
-            })
-        }))
+        Ok(w.find_tx(&hash)
+            .map_err(internal)?
+            .map(|inc| location(hash, inc)))
     }
 
-    fn events(&self, runtime: Namespace, round: u64) -> Result<Option<Value>, ApiError> {
+    fn events(&self, runtime: Namespace, round: u64) -> Result<Option<Vec<Cbor>>, ApiError> {
         let w = self.get(runtime)?;
         Ok(w.storage()
             .round(round)
             .map_err(internal)?
-            .map(|r| Value::Array(r.events.iter().map(cbor_to_json).collect())))
+            .map(|r| r.events))
     }
 
     fn round_record(&self, runtime: Namespace, round: u64) -> Result<Option<Vec<u8>>, ApiError> {
@@ -880,10 +882,18 @@ impl RuntimeApi for Compute {
         }
     }
 
-    fn checkpoints(&self, runtime: Namespace) -> Result<Value, ApiError> {
+    fn checkpoints(&self, runtime: Namespace) -> Result<Vec<CheckpointSummary>, ApiError> {
         let w = self.get(runtime)?;
         let list = w.storage().checkpoints().map_err(internal)?;
-        serde_json::to_value(list).map_err(internal)
+        Ok(list
+            .into_iter()
+            .map(|c| CheckpointSummary {
+                round: c.round,
+                root: c.root,
+                header: c.header,
+                chunks: c.chunks,
+            })
+            .collect())
     }
 
     fn checkpoint_chunk(
@@ -896,7 +906,7 @@ impl RuntimeApi for Compute {
         w.storage().checkpoint_chunk(round, index).map_err(internal)
     }
 
-    fn subscribe(&self, runtime: Namespace) -> Result<mpsc::Receiver<Value>, ApiError> {
+    fn subscribe(&self, runtime: Namespace) -> Result<mpsc::Receiver<RuntimeBlock>, ApiError> {
         let w = self.get(runtime)?;
         let mut rounds = w.subscribe();
         let (tx, rx) = mpsc::channel(64);
@@ -904,7 +914,7 @@ impl RuntimeApi for Compute {
             loop {
                 match rounds.recv().await {
                     Ok(r) => {
-                        if tx.send(block_json(&r)).await.is_err() {
+                        if tx.send(block_view(&r)).await.is_err() {
                             return;
                         }
                     }

@@ -33,6 +33,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::ApiError;
+use crate::runtime_types::{CheckpointSummary, RuntimeBlock, RuntimeTx, SubmitResult, TxLocation};
 
 /// A boxed future (the API is called through `dyn`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -59,7 +60,7 @@ pub trait RuntimeApi: Send + Sync + 'static {
         runtime: Namespace,
         raw: Vec<u8>,
         wait: bool,
-    ) -> BoxFuture<'_, Result<Value, ApiError>>;
+    ) -> BoxFuture<'_, Result<SubmitResult, ApiError>>;
     /// Checks and pools many transactions at once: the outcome of each, in
     /// order.
     fn submit_many(
@@ -86,21 +87,29 @@ pub trait RuntimeApi: Send + Sync + 'static {
         args: Cbor,
     ) -> BoxFuture<'_, Result<Cbor, ApiError>>;
     /// A finalized block (the latest when `round` is `None`).
-    fn block(&self, runtime: Namespace, round: Option<u64>) -> Result<Option<Value>, ApiError>;
+    fn block(
+        &self,
+        runtime: Namespace,
+        round: Option<u64>,
+    ) -> Result<Option<RuntimeBlock>, ApiError>;
     /// A round's transactions with results.
-    fn transactions(&self, runtime: Namespace, round: u64) -> Result<Option<Value>, ApiError>;
+    fn transactions(
+        &self,
+        runtime: Namespace,
+        round: u64,
+    ) -> Result<Option<Vec<RuntimeTx>>, ApiError>;
     /// Where a transaction is, with its result.
-    fn transaction(&self, runtime: Namespace, hash: Hash) -> Result<Option<Value>, ApiError>;
-    /// A round's events.
-    fn events(&self, runtime: Namespace, round: u64) -> Result<Option<Value>, ApiError>;
+    fn transaction(&self, runtime: Namespace, hash: Hash) -> Result<Option<TxLocation>, ApiError>;
+    /// A round's events (CBOR): block events, then each transaction's.
+    fn events(&self, runtime: Namespace, round: u64) -> Result<Option<Vec<Cbor>>, ApiError>;
     /// A round's whole record, CBOR.
     fn round_record(&self, runtime: Namespace, round: u64) -> Result<Option<Vec<u8>>, ApiError>;
-    /// Finalized blocks as they come (as `runtime_getBlock` shows them).
-    fn subscribe(&self, runtime: Namespace) -> Result<mpsc::Receiver<Value>, ApiError>;
-    /// The checkpoints of the runtime's state kept here (a JSON array).
-    fn checkpoints(&self, runtime: Namespace) -> Result<Value, ApiError> {
+    /// Finalized blocks as they come.
+    fn subscribe(&self, runtime: Namespace) -> Result<mpsc::Receiver<RuntimeBlock>, ApiError>;
+    /// The checkpoints of the runtime's state kept here, oldest first.
+    fn checkpoints(&self, runtime: Namespace) -> Result<Vec<CheckpointSummary>, ApiError> {
         let _ = runtime;
-        Ok(Value::Array(Vec::new()))
+        Ok(Vec::new())
     }
     /// One chunk of the checkpoint of `round`.
     fn checkpoint_chunk(

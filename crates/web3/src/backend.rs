@@ -499,7 +499,7 @@ impl Backend {
             .api
             .block(self.runtime, None)
             .map_err(|e| Web3Error::Internal(e.to_string()))?;
-        Ok(b.and_then(|b| b.get("round").and_then(serde_json::Value::as_u64)))
+        Ok(b.map(|b| b.round()))
     }
 
     /// The Ethereum sender this node's runtime check found for runtime
@@ -516,7 +516,7 @@ impl Backend {
     }
 
     /// Wake-ups, one per finalized round.
-    pub fn subscribe(&self) -> Option<mpsc::Receiver<serde_json::Value>> {
+    pub fn subscribe(&self) -> Option<mpsc::Receiver<atoll_rpc::RuntimeBlock>> {
         self.api.subscribe(self.runtime).ok()
     }
 }

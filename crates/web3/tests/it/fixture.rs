@@ -17,13 +17,14 @@ use atoll_crypto::Hash;
 use atoll_crypto::secp256k1::EthAddress;
 use atoll_evm::tx::{self as etx, DynamicFeeTx, LegacyTx};
 use atoll_rpc::runtime::BoxFuture;
-use atoll_rpc::{ApiError, RuntimeApi, Submitted};
+use atoll_rpc::{
+    ApiError, RuntimeApi, RuntimeBlock, RuntimeTx, SubmitResult, Submitted, TxLocation,
+};
 use atoll_runtime_plain::TxOutcome;
 use atoll_runtime_sdk::Event;
 use atoll_runtime_sdk::types::{AuthProof, CallResult, RawSignature, UnverifiedTransaction};
 use atoll_types::Namespace;
 use atoll_types::cbor::{self, Value as Cbor};
-use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 pub const CHAIN_ID: u64 = 42;
@@ -211,7 +212,7 @@ impl Chain {
 #[derive(Default)]
 struct State {
     records: Vec<RoundRecord>,
-    subscribers: Vec<mpsc::Sender<Value>>,
+    subscribers: Vec<mpsc::Sender<RuntimeBlock>>,
     submitted: Vec<Vec<u8>>,
     refuse_next: Option<TxError>,
     /// The sender the check reports for every transaction (none: the
@@ -244,6 +245,16 @@ pub fn past_slot(index: &[u8], r: u64) -> Vec<u8> {
     w.to_vec()
 }
 
+/// A round record as the runtime API shows its block.
+fn block_of(r: &RoundRecord) -> RuntimeBlock {
+    RuntimeBlock {
+        header: r.header.clone(),
+        consensus_height: r.consensus_height,
+        transactions: r.txs.iter().map(|t| Hash::digest(t)).collect(),
+        messages: r.messages.clone(),
+    }
+}
+
 /// The in-process runtime API.
 #[derive(Clone, Default)]
 pub struct FakeRuntime {
@@ -254,10 +265,10 @@ impl FakeRuntime {
     /// Publishes a finalized round.
     pub fn finalize(&self, record: RoundRecord) {
         let mut st = self.state.lock().unwrap();
-        let round = record.header.round;
+        let block = block_of(&record);
         st.records.push(record);
         st.subscribers
-            .retain(|s| s.try_send(json!({ "round": round })).is_ok() || !s.is_closed());
+            .retain(|s| s.try_send(block.clone()).is_ok() || !s.is_closed());
     }
 
     pub fn submitted(&self) -> Vec<Vec<u8>> {
@@ -316,14 +327,17 @@ impl RuntimeApi for FakeRuntime {
         _runtime: Namespace,
         raw: Vec<u8>,
         _wait: bool,
-    ) -> BoxFuture<'_, Result<Value, ApiError>> {
+    ) -> BoxFuture<'_, Result<SubmitResult, ApiError>> {
         Box::pin(async move {
             let mut st = self.state.lock().unwrap();
             if let Some(e) = st.refuse_next.take() {
                 return Err(ApiError::Tx(e));
             }
             st.submitted.push(raw.clone());
-            Ok(json!({ "hash": Hash::digest(&raw) }))
+            Ok(SubmitResult {
+                hash: Hash::digest(&raw),
+                included: None,
+            })
         })
     }
 
@@ -481,24 +495,36 @@ impl RuntimeApi for FakeRuntime {
         })
     }
 
-    fn block(&self, _runtime: Namespace, round: Option<u64>) -> Result<Option<Value>, ApiError> {
+    fn block(
+        &self,
+        _runtime: Namespace,
+        round: Option<u64>,
+    ) -> Result<Option<RuntimeBlock>, ApiError> {
         let st = self.state.lock().unwrap();
         let r = match round {
             None => st.records.last(),
             Some(n) => st.records.iter().find(|r| r.header.round == n),
         };
-        Ok(r.map(|r| json!({ "round": r.header.round })))
+        Ok(r.map(block_of))
     }
 
-    fn transactions(&self, _runtime: Namespace, _round: u64) -> Result<Option<Value>, ApiError> {
+    fn transactions(
+        &self,
+        _runtime: Namespace,
+        _round: u64,
+    ) -> Result<Option<Vec<RuntimeTx>>, ApiError> {
         Ok(None)
     }
 
-    fn transaction(&self, _runtime: Namespace, _hash: Hash) -> Result<Option<Value>, ApiError> {
+    fn transaction(
+        &self,
+        _runtime: Namespace,
+        _hash: Hash,
+    ) -> Result<Option<TxLocation>, ApiError> {
         Ok(None)
     }
 
-    fn events(&self, _runtime: Namespace, _round: u64) -> Result<Option<Value>, ApiError> {
+    fn events(&self, _runtime: Namespace, _round: u64) -> Result<Option<Vec<Cbor>>, ApiError> {
         Ok(None)
     }
 
@@ -511,7 +537,7 @@ impl RuntimeApi for FakeRuntime {
             .map(|r| cbor::to_vec(r).unwrap()))
     }
 
-    fn subscribe(&self, _runtime: Namespace) -> Result<mpsc::Receiver<Value>, ApiError> {
+    fn subscribe(&self, _runtime: Namespace) -> Result<mpsc::Receiver<RuntimeBlock>, ApiError> {
         let (tx, rx) = mpsc::channel(64);
         self.state.lock().unwrap().subscribers.push(tx);
         Ok(rx)
