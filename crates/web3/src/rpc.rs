@@ -1,7 +1,9 @@
 //! The JSON-RPC methods.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use jsonrpsee::core::RegisterMethodError;
@@ -57,8 +59,8 @@ fn invalid(why: impl Into<String>) -> Web3Error {
     Web3Error::InvalidParams(why.into())
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock()
 }
 
 /// Positional parameters: each parsed with an Ethereum-style message.

@@ -499,7 +499,7 @@ fn gas_estimates_simulate_evm_calls_and_creations() {
     // The body is what the evm module decodes.
     let body: atoll_evm::types::Call = atoll_types::cbor::from_value(tx.call.body).unwrap();
     assert_eq!(body.address.0, [2; 20]);
-    assert_eq!(body.value.0, atoll_evm::tx::U256::from(256u64));
+    assert_eq!(body.value, atoll_evm::tx::U256::from(256u64));
     assert_eq!(body.data, vec![9]);
     // The call's gas (the gas cap at most) is the estimate's ceiling.
     assert_eq!(tx.auth_info.fee.gas, 0);
@@ -518,8 +518,8 @@ fn gas_estimates_simulate_evm_calls_and_creations() {
     // So is a simulated call's.
     call.address = Some(H160([2; 20]));
     let q: atoll_evm::types::SimulateCallQuery =
-        atoll_types::cbor::from_value(Backend::simulate_args(&call)).unwrap();
-    assert_eq!(q.value.0, atoll_evm::tx::U256::from(256u64));
+        atoll_types::cbor::from_value(Backend::simulate_args(&call).unwrap()).unwrap();
+    assert_eq!(q.value, atoll_evm::tx::U256::from(256u64));
     assert_eq!(q.caller.0, [1; 20]);
     assert!(q.access_list.is_empty());
     // An `accessList` reaches the module in both, in the module's shape.
@@ -530,12 +530,12 @@ fn gas_estimates_simulate_evm_calls_and_creations() {
     let want = vec![atoll_evm::types::AccessTuple {
         address: atoll_crypto::secp256k1::EthAddress([3; 20]),
         storage_keys: vec![
-            atoll_evm::types::H256([4; 32]),
-            atoll_evm::types::H256([5; 32]),
+            atoll_evm::types::B256::new([4; 32]),
+            atoll_evm::types::B256::new([5; 32]),
         ],
     }];
     let q: atoll_evm::types::SimulateCallQuery =
-        atoll_types::cbor::from_value(Backend::simulate_args(&call)).unwrap();
+        atoll_types::cbor::from_value(Backend::simulate_args(&call).unwrap()).unwrap();
     assert_eq!(q.access_list, want);
     let args = Backend::estimate_args(&call).unwrap();
     let tx: atoll_runtime_sdk::types::Transaction =
