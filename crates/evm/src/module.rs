@@ -96,7 +96,7 @@ use revm::context::{BlockEnv, CfgEnv, TxEnv};
 use revm::context_interface::cfg::gas::calculate_initial_tx_gas;
 use revm::context_interface::transaction::{AccessList, AccessListItem};
 use revm::primitives::hardfork::SpecId;
-use revm::primitives::{Address as RAddress, B256, Bytes, TxKind, U256 as RU256};
+use revm::primitives::{Address as RAddress, B256, Bytes, TxKind, U256};
 use revm::state::EvmState;
 use revm::{Context as RevmContext, ExecuteEvm, MainBuilder, MainContext};
 use serde_bytes::ByteBuf;
@@ -104,8 +104,8 @@ use serde_bytes::ByteBuf;
 use crate::db::{self, DbError, MODULE_NAME, StoreDb};
 use crate::tx;
 use crate::types::{
-    AccessTuple, BalanceQuery, Call, CodeQuery, Create, Genesis, H256, LogEvent, Parameters,
-    SimulateCallQuery, StorageQuery, U256,
+    AccessTuple, BalanceQuery, Call, CodeQuery, Create, Genesis, LogEvent, Parameters,
+    SimulateCallQuery, StorageQuery,
 };
 
 /// The scheme of raw Ethereum transactions.
@@ -214,7 +214,7 @@ struct Run {
     /// already bumped it) or read (queries).
     override_nonce: bool,
     to: Option<EthAddress>,
-    value: RU256,
+    value: U256,
     data: Vec<u8>,
     /// The EIP-2930 access list (pre-warmed, charged as intrinsic gas).
     access_list: Vec<AccessTuple>,
@@ -228,7 +228,7 @@ fn revm_access_list(list: &[AccessTuple]) -> AccessList {
         list.iter()
             .map(|t| AccessListItem {
                 address: RAddress::from(t.address.0),
-                storage_keys: t.storage_keys.iter().map(|k| B256::from(k.0)).collect(),
+                storage_keys: t.storage_keys.clone(),
             })
             .collect(),
     )
@@ -253,7 +253,7 @@ enum Outcome {
     },
 }
 
-fn to_u128(v: RU256) -> Result<u128, EvmError> {
+fn to_u128(v: U256) -> Result<u128, EvmError> {
     u128::try_from(v).map_err(|_| EvmError::BalanceOverflow)
 }
 
@@ -280,12 +280,12 @@ fn run_evm(
         sender_nonce: run.override_nonce.then_some((caller, run.nonce)),
     };
     let block = BlockEnv {
-        number: RU256::from(batch.round),
-        timestamp: RU256::from(batch.timestamp),
+        number: U256::from(batch.round),
+        timestamp: U256::from(batch.timestamp),
         gas_limit: core_params.max_batch_gas,
         basefee: u64::try_from(min_gas_price(core_params).unwrap_or(0)).unwrap_or(u64::MAX),
         beneficiary: RAddress::ZERO,
-        difficulty: RU256::ZERO,
+        difficulty: U256::ZERO,
         prevrandao: Some(B256::from(batch.previous_hash.0)),
         ..Default::default()
     };
@@ -338,7 +338,7 @@ fn run_evm(
                 .into_iter()
                 .map(|l| LogEvent {
                     address: db::eth(&l.address),
-                    topics: l.data.topics().iter().map(|t| H256(t.0)).collect(),
+                    topics: l.data.topics().to_vec(),
                     data: l.data.data.to_vec(),
                 })
                 .collect();
@@ -409,7 +409,7 @@ pub fn decode_error_string(data: &[u8]) -> Option<String> {
     let body = data.get(4..)?;
     let word = |at: usize| -> Option<usize> {
         let w = body.get(at..at.checked_add(32)?)?;
-        let v = RU256::from_be_slice(w);
+        let v = U256::from_be_slice(w);
         usize::try_from(v).ok()
     };
     let offset = word(0)?;
@@ -515,7 +515,7 @@ impl Evm {
             nonce,
             override_nonce: true,
             to,
-            value: value.0,
+            value,
             data,
             access_list,
             gas_limit: ctx.gas().remaining(),
@@ -561,14 +561,14 @@ impl Evm {
     fn simulate_call(&self, ctx: &QueryContext<'_>, q: SimulateCallQuery) -> Result<Value, Error> {
         let core_params = core::params(ctx.store)?;
         let chain_id = params(ctx.store)?.chain_id;
-        let gas_price = u128::try_from(q.gas_price.0)
+        let gas_price = u128::try_from(q.gas_price)
             .map_err(|_| EvmError::InvalidArgument("gas price does not fit in 128 bits".into()))?;
         let run = Run {
             caller: q.caller,
             nonce: 0,
             override_nonce: false,
             to: q.address,
-            value: q.value.0,
+            value: q.value,
             data: q.data,
             access_list: q.access_list,
             gas_limit: q.gas_limit.min(core_params.max_batch_gas),
@@ -605,7 +605,7 @@ impl Evm {
         };
         let base_fee = min_gas_price(ctx.params).ok_or(CoreError::GasPriceTooLow)?;
         let price = eth
-            .effective_gas_price(RU256::from(base_fee))
+            .effective_gas_price(U256::from(base_fee))
             .ok_or(CoreError::GasPriceTooLow)?;
         let price = u128::try_from(price).map_err(|_| EvmError::FeeOverflow)?;
         let amount = price
@@ -629,7 +629,7 @@ impl Evm {
         if eth.gas_limit < needed {
             return Err(EvmError::GasLimitTooLow { needed }.into());
         }
-        let value = U256(eth.value);
+        let value = eth.value;
         let access_list: Vec<AccessTuple> = eth.access_list.iter().map(AccessTuple::from).collect();
         let (nonce, gas_limit, public_key) = (eth.nonce, eth.gas_limit, eth.public_key);
         let (method, body) = match eth.to {
@@ -768,7 +768,7 @@ impl Module for Evm {
         let caller = tx.caller().ok_or(EvmError::InvalidSignerType)?;
         let balance = accounts::balance(store, &caller, &Denomination::NATIVE)?;
         match eth.max_cost() {
-            Some(cost) if RU256::from(balance) >= cost => Ok(()),
+            Some(cost) if U256::from(balance) >= cost => Ok(()),
             _ => Err(EvmError::InsufficientBalance.into()),
         }
     }
@@ -813,11 +813,12 @@ impl Module for Evm {
             }
             "evm.Storage" => {
                 let q: StorageQuery = decode_body(args)?;
-                encode_result(&H256(db::storage(ctx.store, &q.address, &q.index.0)?))
+                encode_result(&B256::new(db::storage(ctx.store, &q.address, &q.index.0)?))
             }
             "evm.Balance" => {
                 let q: BalanceQuery = decode_body(args)?;
-                encode_result(&U256::from_u128(db::balance(ctx.store, &q.address)?))
+                // 32 big-endian bytes: alloy's binary form of a `U256`.
+                encode_result(&U256::from(db::balance(ctx.store, &q.address)?))
             }
             "evm.Parameters" => encode_result(&params(ctx.store)?),
             _ => Err(CoreError::InvalidMethod(method.to_owned()).into()),

@@ -1,4 +1,5 @@
-//! A strict RLP reader and a small RLP writer.
+//! A strict RLP reader (item headers read by `alloy-rlp`) and a small RLP
+//! writer.
 //!
 //! The reader accepts only canonical encodings: a single byte below `0x80`
 //! is never wrapped in a string header, lengths use the short form whenever
@@ -6,6 +7,8 @@
 //! big-endian without leading zeros (zero is the empty string). So every
 //! value has one encoding, and re-encoding a decoded transaction gives the
 //! bytes that were signed.
+
+use alloy_rlp::Header;
 
 use crate::tx::TxError;
 
@@ -22,68 +25,70 @@ fn malformed(reason: &'static str) -> TxError {
     TxError::MalformedRlp(reason)
 }
 
-/// Reads a big-endian length of `n` bytes (1..=8) without leading zeros.
-fn read_len(bytes: &[u8], n: usize) -> Result<usize, TxError> {
-    let raw = bytes.get(..n).ok_or(malformed("truncated length"))?;
-    if raw.first() == Some(&0) {
-        return Err(malformed("length with leading zero"));
+/// The reason an input alloy's header reader finds too short is refused
+/// for, as atoll words it: the length bytes of a long form are missing, the
+/// declared length overflows, or the item runs past the end.
+fn too_short(bytes: &[u8]) -> TxError {
+    let long_len_of_len = match bytes.first() {
+        Some(b @ 0xb8..=0xbf) => usize::from(b - 0xb7),
+        Some(b @ 0xf8..=0xff) => usize::from(b - 0xf7),
+        _ => return malformed("item runs past the end of input"),
+    };
+    let Some(len_bytes) = bytes.get(1..1 + long_len_of_len) else {
+        return malformed("truncated length");
+    };
+    let len = len_bytes
+        .iter()
+        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    match usize::try_from(len)
+        .ok()
+        .and_then(|len| len.checked_add(1 + long_len_of_len))
+    {
+        None => malformed("length too large"),
+        Some(_) => malformed("item runs past the end of input"),
     }
-    let mut len: u64 = 0;
-    for b in raw {
-        len = (len << 8) | u64::from(*b);
+}
+
+/// atoll's typed error for what alloy's header reader refuses.
+fn header_error(e: alloy_rlp::Error, bytes: &[u8]) -> TxError {
+    match e {
+        alloy_rlp::Error::NonCanonicalSingleByte => {
+            malformed("single byte below 0x80 wrapped in a string header")
+        }
+        alloy_rlp::Error::LeadingZero => malformed("length with leading zero"),
+        alloy_rlp::Error::NonCanonicalSize => malformed("long form for a short length"),
+        alloy_rlp::Error::InputTooShort => too_short(bytes),
+        alloy_rlp::Error::Custom(_) | alloy_rlp::Error::Overflow => malformed("length too large"),
+        _ => malformed("malformed item header"),
     }
-    let len = usize::try_from(len).map_err(|_| malformed("length too large"))?;
-    if len <= 55 {
-        return Err(malformed("long form for a short length"));
-    }
-    Ok(len)
 }
 
 /// Splits the first item off `bytes`: the item and the rest.
+///
+/// The header is read by [`alloy_rlp::Header::decode`], which refuses every
+/// non-canonical form atoll refuses (a single byte below `0x80` in a string
+/// header, long-form lengths with leading zeros or below 56); its errors
+/// are mapped to atoll's reasons.
 pub(crate) fn split(bytes: &[u8]) -> Result<(Item<'_>, &[u8]), TxError> {
-    let first = *bytes.first().ok_or(malformed("unexpected end of input"))?;
-    let (header, len, is_list) = match first {
-        0x00..=0x7f => {
-            let (item, rest) = bytes.split_at(1);
-            return Ok((Item::Bytes(item), rest));
-        }
-        0x80..=0xb7 => (1, usize::from(first - 0x80), false),
-        0xb8..=0xbf => {
-            let n = usize::from(first - 0xb7);
-            (
-                1 + n,
-                read_len(bytes.get(1..).unwrap_or_default(), n)?,
-                false,
-            )
-        }
-        0xc0..=0xf7 => (1, usize::from(first - 0xc0), true),
-        0xf8..=0xff => {
-            let n = usize::from(first - 0xf7);
-            (
-                1 + n,
-                read_len(bytes.get(1..).unwrap_or_default(), n)?,
-                true,
-            )
-        }
-    };
-    let end = header
-        .checked_add(len)
-        .ok_or(malformed("length too large"))?;
-    let payload = bytes
-        .get(header..end)
+    if bytes.is_empty() {
+        return Err(malformed("unexpected end of input"));
+    }
+    let mut buf = bytes;
+    let header = Header::decode(&mut buf).map_err(|e| header_error(e, bytes))?;
+    // A single byte below 0x80 is its own payload: the header reader then
+    // consumes nothing.
+    let payload = buf
+        .get(..header.payload_length)
         .ok_or(malformed("item runs past the end of input"))?;
-    let rest = bytes.get(end..).unwrap_or_default();
-    if is_list {
-        return Ok((Item::List(payload), rest));
-    }
-    if let [single] = payload
-        && *single < 0x80
-    {
-        return Err(malformed(
-            "single byte below 0x80 wrapped in a string header",
-        ));
-    }
-    Ok((Item::Bytes(payload), rest))
+    let rest = buf.get(header.payload_length..).unwrap_or_default();
+    Ok((
+        if header.list {
+            Item::List(payload)
+        } else {
+            Item::Bytes(payload)
+        },
+        rest,
+    ))
 }
 
 /// A cursor over the items of a list payload.

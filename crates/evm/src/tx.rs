@@ -37,7 +37,7 @@ use atoll_crypto::secp256k1::{self, EthAddress, PublicKey, RecoverableSignature,
 
 use crate::rlp::{self, ListReader};
 
-pub use revm::primitives::U256;
+pub use alloy_primitives::U256;
 
 /// Legacy transaction type (no type byte on the wire).
 pub const TYPE_LEGACY: u8 = 0;

@@ -2,71 +2,40 @@
 //! `module_evm::types`).
 //!
 //! - Addresses ([`EthAddress`]) are 20-byte byte strings.
-//! - [`H256`] (storage slots and values, log topics) are 32-byte byte
-//!   strings.
+//! - [`B256`] words (storage slots and values, log topics) are 32-byte byte
+//!   strings (alloy's own binary form).
 //! - [`U256`] amounts are **32-byte big-endian** byte strings, leading zeros
 //!   included, as Oasis's `U256` encodes them; decoding requires exactly 32
-//!   bytes.
+//!   bytes ([`u256_be32`], stricter than alloy's own binary form).
 
 use std::collections::BTreeMap;
 
+pub use alloy_primitives::{B256, U256};
 use atoll_crypto::secp256k1::EthAddress;
 use serde::{Deserialize, Serialize};
 
 use crate::tx;
 
-/// A 256-bit unsigned integer, encoded as 32 big-endian bytes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct U256(pub tx::U256);
+/// Serde for a [`U256`] as exactly 32 big-endian bytes (alloy accepts
+/// shorter byte strings; the evm module's formats do not).
+pub mod u256_be32 {
+    use serde::{Deserialize, Deserializer, Serializer};
 
-impl U256 {
-    /// The value `v`.
-    pub fn from_u128(v: u128) -> Self {
-        Self(tx::U256::from(v))
+    use super::U256;
+
+    /// Writes the 32 big-endian bytes.
+    pub fn serialize<S: Serializer>(v: &U256, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&v.to_be_bytes::<32>())
     }
-}
 
-impl From<tx::U256> for U256 {
-    fn from(v: tx::U256) -> Self {
-        Self(v)
-    }
-}
-
-impl Serialize for U256 {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0.to_be_bytes::<32>())
-    }
-}
-
-impl<'de> Deserialize<'de> for U256 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+    /// Reads exactly 32 big-endian bytes.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<U256, D::Error> {
         let bytes = serde_bytes::ByteBuf::deserialize(d)?;
         let arr: [u8; 32] = bytes
             .as_slice()
             .try_into()
             .map_err(|_| serde::de::Error::custom("U256 must be 32 big-endian bytes"))?;
-        Ok(Self(tx::U256::from_be_bytes(arr)))
-    }
-}
-
-/// 32 bytes: a storage slot or value, or a log topic.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct H256(pub [u8; 32]);
-
-impl Serialize for H256 {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for H256 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let bytes = serde_bytes::ByteBuf::deserialize(d)?;
-        let arr: [u8; 32] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| serde::de::Error::custom("H256 must be 32 bytes"))?;
-        Ok(Self(arr))
+        Ok(U256::from_be_bytes(arr))
     }
 }
 
@@ -79,14 +48,14 @@ pub struct AccessTuple {
     pub address: EthAddress,
     /// Its storage slots.
     #[serde(default)]
-    pub storage_keys: Vec<H256>,
+    pub storage_keys: Vec<B256>,
 }
 
 impl From<&tx::AccessListItem> for AccessTuple {
     fn from(item: &tx::AccessListItem) -> Self {
         Self {
             address: item.address,
-            storage_keys: item.storage_keys.iter().map(|k| H256(*k)).collect(),
+            storage_keys: item.storage_keys.iter().map(|k| B256::new(*k)).collect(),
         }
     }
 }
@@ -95,6 +64,7 @@ impl From<&tx::AccessListItem> for AccessTuple {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Create {
     /// Wei moved to the new contract.
+    #[serde(with = "u256_be32")]
     pub value: U256,
     /// The init code.
     #[serde(with = "serde_bytes")]
@@ -111,6 +81,7 @@ pub struct Call {
     /// The callee.
     pub address: EthAddress,
     /// Wei moved to the callee.
+    #[serde(with = "u256_be32")]
     pub value: U256,
     /// The call data.
     #[serde(with = "serde_bytes")]
@@ -126,6 +97,7 @@ pub struct Call {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimulateCallQuery {
     /// The gas price `GASPRICE` reports (nothing is charged).
+    #[serde(with = "u256_be32")]
     pub gas_price: U256,
     /// The gas limit (capped at `core`'s `max_batch_gas`).
     pub gas_limit: u64,
@@ -136,6 +108,7 @@ pub struct SimulateCallQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<EthAddress>,
     /// The value.
+    #[serde(with = "u256_be32")]
     pub value: U256,
     /// The call data.
     #[serde(with = "serde_bytes")]
@@ -151,7 +124,7 @@ pub struct StorageQuery {
     /// The contract.
     pub address: EthAddress,
     /// The slot.
-    pub index: H256,
+    pub index: B256,
 }
 
 /// The argument of `evm.Code`.
@@ -174,7 +147,7 @@ pub struct LogEvent {
     /// The emitting contract.
     pub address: EthAddress,
     /// The topics (0 to 4).
-    pub topics: Vec<H256>,
+    pub topics: Vec<B256>,
     /// The data.
     #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
@@ -213,7 +186,7 @@ pub struct GenesisAccount {
     pub code: Vec<u8>,
     /// Its storage (zero values are not stored).
     #[serde(default)]
-    pub storage: BTreeMap<H256, H256>,
+    pub storage: BTreeMap<B256, B256>,
 }
 
 /// Genesis of `evm`.

@@ -24,10 +24,16 @@ use std::sync::{Arc, OnceLock};
 use atoll_crypto::Address;
 use atoll_crypto::secp256k1::EthAddress;
 use atoll_rpc::{ApiError, RuntimeApi};
+use atoll_runtime_sdk::modules::core::{CallerAddress, EstimateGasForCallerQuery};
 use atoll_runtime_sdk::types::{AuthProof, Transaction, UnverifiedTransaction};
 use atoll_types::Namespace;
 use atoll_types::cbor::{self, Value as Cbor};
 use tokio::sync::{mpsc, oneshot};
+
+use atoll_evm::types::{
+    AccessTuple, B256, BalanceQuery, Call, CodeQuery, Create, SimulateCallQuery, StorageQuery,
+    U256 as EvmU256,
+};
 
 use crate::error::{Web3Error, parse_revert};
 use crate::types::{AccessListItem, H160, H256, U256};
@@ -73,14 +79,6 @@ pub const ESTIMATE_GAS: &str = "core.EstimateGasForCaller";
 pub const EVM_CALL: &str = "evm.Call";
 /// The EVM creation a gas estimate simulates.
 pub const EVM_CREATE: &str = "evm.Create";
-
-fn text(s: &str) -> Cbor {
-    Cbor::Text(s.to_owned())
-}
-
-fn map(entries: Vec<(&str, Cbor)>) -> Cbor {
-    Cbor::Map(entries.into_iter().map(|(k, v)| (text(k), v)).collect())
-}
 
 fn field<'a>(v: &'a Cbor, name: &str) -> Option<&'a Cbor> {
     match v {
@@ -140,7 +138,7 @@ async fn submit_loop(
 
 /// The atoll account of an Ethereum address.
 pub fn account_of(address: &H160) -> Address {
-    Address::from_eth(&EthAddress(address.0))
+    Address::from_eth(&eth_address(address))
 }
 
 /// A runtime error as the gateway reports it: a revert as a revert, the
@@ -176,30 +174,30 @@ pub struct SimulateCall {
     pub access_list: Vec<AccessListItem>,
 }
 
-/// An access list as the `evm` module's bodies carry it (`access_list`:
-/// `[{address, storage_keys: [32 bytes]}]`), `None` when empty (left out,
-/// as the module encodes it).
-fn access_list_arg(list: &[AccessListItem]) -> Option<Cbor> {
-    (!list.is_empty()).then(|| {
-        Cbor::Array(
-            list.iter()
-                .map(|item| {
-                    map(vec![
-                        ("address", Cbor::Bytes(item.address.0.to_vec())),
-                        (
-                            "storage_keys",
-                            Cbor::Array(
-                                item.storage_keys
-                                    .iter()
-                                    .map(|k| Cbor::Bytes(k.0.to_vec()))
-                                    .collect(),
-                            ),
-                        ),
-                    ])
-                })
-                .collect(),
-        )
-    })
+/// An access list in the `evm` module's own shape ([`AccessTuple`]; left
+/// out of the encoding when empty, as the module encodes it).
+fn access_tuples(list: &[AccessListItem]) -> Vec<AccessTuple> {
+    list.iter()
+        .map(|item| AccessTuple {
+            address: eth_address(&item.address),
+            storage_keys: item.storage_keys.iter().map(|k| B256::new(k.0)).collect(),
+        })
+        .collect()
+}
+
+/// The `evm` module's form of an address.
+const fn eth_address(a: &H160) -> EthAddress {
+    EthAddress(a.0)
+}
+
+/// The `evm` module's form of an amount.
+fn word(v: &U256) -> EvmU256 {
+    EvmU256::from_be_bytes(v.0)
+}
+
+/// A query argument or transaction body in canonical CBOR.
+fn encode<T: serde::Serialize>(v: &T) -> Result<Cbor, Web3Error> {
+    cbor::to_value(v).map_err(|e| Web3Error::Internal(e.to_string()))
 }
 
 /// The runtime, as the gateway uses it.
@@ -320,25 +318,19 @@ impl Backend {
 
     /// An account's balance at round `at` (the latest when `None`).
     pub async fn balance(&self, address: &H160, at: Option<u64>) -> Result<U256, Web3Error> {
-        let v = self
-            .query_at(
-                at,
-                EVM_BALANCE,
-                map(vec![("address", Cbor::Bytes(address.0.to_vec()))]),
-            )
-            .await?;
+        let args = encode(&BalanceQuery {
+            address: eth_address(address),
+        })?;
+        let v = self.query_at(at, EVM_BALANCE, args).await?;
         as_u256(&v).ok_or_else(|| Self::unexpected(EVM_BALANCE))
     }
 
     /// A contract's code at round `at` (empty for none).
     pub async fn code(&self, address: &H160, at: Option<u64>) -> Result<Vec<u8>, Web3Error> {
-        let v = self
-            .query_at(
-                at,
-                EVM_CODE,
-                map(vec![("address", Cbor::Bytes(address.0.to_vec()))]),
-            )
-            .await?;
+        let args = encode(&CodeQuery {
+            address: eth_address(address),
+        })?;
+        let v = self.query_at(at, EVM_CODE, args).await?;
         match v {
             Cbor::Bytes(b) => Ok(b),
             Cbor::Null => Ok(Vec::new()),
@@ -353,16 +345,11 @@ impl Backend {
         index: &H256,
         at: Option<u64>,
     ) -> Result<H256, Web3Error> {
-        let v = self
-            .query_at(
-                at,
-                EVM_STORAGE,
-                map(vec![
-                    ("address", Cbor::Bytes(address.0.to_vec())),
-                    ("index", Cbor::Bytes(index.0.to_vec())),
-                ]),
-            )
-            .await?;
+        let args = encode(&StorageQuery {
+            address: eth_address(address),
+            index: B256::new(index.0),
+        })?;
+        let v = self.query_at(at, EVM_STORAGE, args).await?;
         match v {
             Cbor::Bytes(b) => U256::from_be_slice(&b)
                 .map(|u| H256(u.0))
@@ -372,22 +359,18 @@ impl Backend {
         }
     }
 
-    /// The `evm.SimulateCall` arguments for a call.
-    pub fn simulate_args(call: &SimulateCall) -> Cbor {
-        let mut entries = vec![
-            ("gas_price", Cbor::Bytes(call.gas_price.0.to_vec())),
-            ("gas_limit", Cbor::Unsigned(call.gas_limit)),
-            ("caller", Cbor::Bytes(call.caller.0.to_vec())),
-            ("value", Cbor::Bytes(call.value.0.to_vec())),
-            ("data", Cbor::Bytes(call.data.clone())),
-        ];
-        if let Some(a) = call.address {
-            entries.push(("address", Cbor::Bytes(a.0.to_vec())));
-        }
-        if let Some(list) = access_list_arg(&call.access_list) {
-            entries.push(("access_list", list));
-        }
-        map(entries)
+    /// The `evm.SimulateCall` arguments for a call: the module's own
+    /// [`SimulateCallQuery`].
+    pub fn simulate_args(call: &SimulateCall) -> Result<Cbor, Web3Error> {
+        encode(&SimulateCallQuery {
+            gas_price: word(&call.gas_price),
+            gas_limit: call.gas_limit,
+            caller: eth_address(&call.caller),
+            address: call.address.as_ref().map(eth_address),
+            value: word(&call.value),
+            data: call.data.clone(),
+            access_list: access_tuples(&call.access_list),
+        })
     }
 
     /// Simulates a call on the state of round `at` (the latest when
@@ -398,7 +381,7 @@ impl Backend {
         at: Option<u64>,
     ) -> Result<Vec<u8>, Web3Error> {
         let v = self
-            .query_at(at, EVM_SIMULATE_CALL, Self::simulate_args(call))
+            .query_at(at, EVM_SIMULATE_CALL, Self::simulate_args(call)?)
             .await?;
         match v {
             Cbor::Bytes(b) => Ok(b),
@@ -414,40 +397,33 @@ impl Backend {
     /// estimate tries; signers and the fee amount are the runtime's
     /// business).
     pub fn estimate_args(call: &SimulateCall) -> Result<Cbor, Web3Error> {
-        let value = Cbor::Bytes(call.value.0.to_vec());
-        let (method, mut entries) = match call.address {
+        let (method, body) = match call.address {
             Some(a) => (
                 EVM_CALL,
-                vec![
-                    ("address", Cbor::Bytes(a.0.to_vec())),
-                    ("value", value),
-                    ("data", Cbor::Bytes(call.data.clone())),
-                ],
+                encode(&Call {
+                    address: eth_address(&a),
+                    value: word(&call.value),
+                    data: call.data.clone(),
+                    access_list: access_tuples(&call.access_list),
+                })?,
             ),
             None => (
                 EVM_CREATE,
-                vec![
-                    ("value", value),
-                    ("init_code", Cbor::Bytes(call.data.clone())),
-                ],
+                encode(&Create {
+                    value: word(&call.value),
+                    init_code: call.data.clone(),
+                    access_list: access_tuples(&call.access_list),
+                })?,
             ),
         };
-        if let Some(list) = access_list_arg(&call.access_list) {
-            entries.push(("access_list", list));
-        }
-        let body = map(entries);
         let mut tx = Transaction::new(method, body);
         // The most gas the estimate tries: the gas cap (or the call's gas).
         tx.auth_info.fee.gas = call.gas_limit;
-        let tx = cbor::to_value(&tx).map_err(|e| Web3Error::Internal(e.to_string()))?;
-        Ok(map(vec![
-            (
-                "caller",
-                map(vec![("eth_address", Cbor::Bytes(call.caller.0.to_vec()))]),
-            ),
-            ("tx", tx),
-            ("propagate_failures", Cbor::Bool(true)),
-        ]))
+        encode(&EstimateGasForCallerQuery {
+            caller: CallerAddress::EthAddress(eth_address(&call.caller)),
+            tx,
+            propagate_failures: true,
+        })
     }
 
     /// Estimates the gas of a call on the state of round `at` (a revert is

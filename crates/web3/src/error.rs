@@ -27,6 +27,56 @@ pub const CODE_LIMIT: i32 = -32005;
 /// The node failed.
 pub const CODE_INTERNAL: i32 = -32603;
 
+/// The runtime's own error codes the gateway words in geth's terms, named
+/// per module (`(module, code)` as the runtime reports them).
+pub mod runtime_codes {
+    /// `core`.
+    pub const CORE: &str = "core";
+    /// `core`: the transaction is malformed (a signature or sender problem
+    /// when its message says so).
+    pub const CORE_MALFORMED_TRANSACTION: u32 = 1;
+    /// `core`: wrong nonce.
+    pub const CORE_INVALID_NONCE: u32 = 4;
+    /// `core`: the fee payer cannot pay.
+    pub const CORE_INSUFFICIENT_FEE_BALANCE: u32 = 5;
+    /// `core`: the gas limit exceeds what a batch allows.
+    pub const CORE_BATCH_GAS_LIMIT: u32 = 7;
+    /// `core`: gas arithmetic overflowed.
+    pub const CORE_GAS_OVERFLOW: u32 = 11;
+    /// `core`: out of gas (below the intrinsic gas).
+    pub const CORE_OUT_OF_GAS: u32 = 12;
+    /// `core`: gas price below the minimum.
+    pub const CORE_GAS_PRICE_TOO_LOW: u32 = 20;
+    /// `core`: transaction too large.
+    pub const CORE_OVERSIZED_TRANSACTION: u32 = 23;
+    /// `accounts`.
+    pub const ACCOUNTS: &str = "accounts";
+    /// `accounts`: insufficient balance.
+    pub const ACCOUNTS_INSUFFICIENT_BALANCE: u32 = 2;
+    /// `evm`.
+    pub const EVM: &str = "evm";
+    /// `evm`: gas limit below the intrinsic gas.
+    pub const EVM_GAS_LIMIT_TOO_LOW: u32 = 5;
+    /// `evm`: the sender cannot pay gas × price + value.
+    pub const EVM_INSUFFICIENT_BALANCE: u32 = 6;
+    /// `evm`: wrong chain id.
+    pub const EVM_INVALID_CHAIN_ID: u32 = 9;
+    /// The node's transaction pool.
+    pub const TXPOOL: &str = "txpool";
+    /// Pool: already pooled.
+    pub const TXPOOL_DUPLICATE: u32 = 1;
+    /// Pool: nonce below the account's.
+    pub const TXPOOL_NONCE_TOO_LOW: u32 = 2;
+    /// Pool: replacement underpriced.
+    pub const TXPOOL_UNDERPRICED: u32 = 3;
+    /// Pool: the sender has too many pooled.
+    pub const TXPOOL_SENDER_FULL: u32 = 4;
+    /// Pool: full.
+    pub const TXPOOL_FULL: u32 = 5;
+    /// Pool: transaction too large.
+    pub const TXPOOL_TOO_LARGE: u32 = 6;
+}
+
 /// geth's refusal of a pre-EIP-155 transaction (no chain id, so valid on
 /// every chain) sent over RPC while `rpc.allow-unprotected-txs` is off.
 pub const UNPROTECTED_TX: &str = "only replay-protected (EIP-155) transactions allowed over RPC";
@@ -188,8 +238,16 @@ pub struct RefusalContext {
 /// runtime's `(module, code, message)` rides along as data.
 pub fn refusal(module: &str, code: u32, message: &str, ctx: RefusalContext) -> Web3Error {
     let lower = message.to_ascii_lowercase();
+    use runtime_codes::{
+        ACCOUNTS, ACCOUNTS_INSUFFICIENT_BALANCE, CORE, CORE_BATCH_GAS_LIMIT, CORE_GAS_OVERFLOW,
+        CORE_GAS_PRICE_TOO_LOW, CORE_INSUFFICIENT_FEE_BALANCE, CORE_INVALID_NONCE,
+        CORE_MALFORMED_TRANSACTION, CORE_OUT_OF_GAS, CORE_OVERSIZED_TRANSACTION, EVM,
+        EVM_GAS_LIMIT_TOO_LOW, EVM_INSUFFICIENT_BALANCE, EVM_INVALID_CHAIN_ID, TXPOOL,
+        TXPOOL_DUPLICATE, TXPOOL_FULL, TXPOOL_NONCE_TOO_LOW, TXPOOL_SENDER_FULL, TXPOOL_TOO_LARGE,
+        TXPOOL_UNDERPRICED,
+    };
     let geth: String = match (module, code) {
-        ("core", 4) | ("txpool", 2) => match ctx.nonce {
+        (CORE, CORE_INVALID_NONCE) | (TXPOOL, TXPOOL_NONCE_TOO_LOW) => match ctx.nonce {
             NonceOrder::Low => "nonce too low".into(),
             NonceOrder::High => "nonce too high".into(),
             NonceOrder::Unknown => {
@@ -200,25 +258,29 @@ pub fn refusal(module: &str, code: u32, message: &str, ctx: RefusalContext) -> W
                 }
             }
         },
-        ("core", 5) | ("accounts", 2) => "insufficient funds for gas * price + value".into(),
-        ("core", 7) | ("core", 11) => "exceeds block gas limit".into(),
-        ("core", 12) | ("evm", 5) => "intrinsic gas too low".into(),
-        ("evm", 6) => "insufficient funds for gas * price + value".into(),
-        ("evm", 9) => "invalid chain id".into(),
-        ("core", 20) => {
+        (CORE, CORE_INSUFFICIENT_FEE_BALANCE) | (ACCOUNTS, ACCOUNTS_INSUFFICIENT_BALANCE) => {
+            "insufficient funds for gas * price + value".into()
+        }
+        (CORE, CORE_BATCH_GAS_LIMIT | CORE_GAS_OVERFLOW) => "exceeds block gas limit".into(),
+        (CORE, CORE_OUT_OF_GAS) | (EVM, EVM_GAS_LIMIT_TOO_LOW) => "intrinsic gas too low".into(),
+        (EVM, EVM_INSUFFICIENT_BALANCE) => "insufficient funds for gas * price + value".into(),
+        (EVM, EVM_INVALID_CHAIN_ID) => "invalid chain id".into(),
+        (CORE, CORE_GAS_PRICE_TOO_LOW) => {
             if ctx.fee_cap_below_base {
                 "max fee per gas less than block base fee".into()
             } else {
                 "transaction underpriced".into()
             }
         }
-        ("core", 23) | ("txpool", 6) => "oversized data".into(),
-        ("core", 1) if lower.contains("signature") || lower.contains("sender") => {
+        (CORE, CORE_OVERSIZED_TRANSACTION) | (TXPOOL, TXPOOL_TOO_LARGE) => "oversized data".into(),
+        (CORE, CORE_MALFORMED_TRANSACTION)
+            if lower.contains("signature") || lower.contains("sender") =>
+        {
             "invalid sender".into()
         }
-        ("txpool", 1) => "already known".into(),
-        ("txpool", 3) => "replacement transaction underpriced".into(),
-        ("txpool", 4) | ("txpool", 5) => "txpool is full".into(),
+        (TXPOOL, TXPOOL_DUPLICATE) => "already known".into(),
+        (TXPOOL, TXPOOL_UNDERPRICED) => "replacement transaction underpriced".into(),
+        (TXPOOL, TXPOOL_SENDER_FULL | TXPOOL_FULL) => "txpool is full".into(),
         _ => {
             if lower.contains("chain id") {
                 "invalid chain id".into()

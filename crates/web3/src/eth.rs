@@ -2,8 +2,8 @@
 //! bytes (by `atoll_evm::tx`, the runtime's own decoder), with the sender
 //! recovered.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
 
 use crate::types::{AccessListItem, H160, H256, U256};
 
@@ -27,10 +27,8 @@ impl RecentTxs {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (BTreeMap<H256, DecodedTx>, VecDeque<H256>)> {
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, (BTreeMap<H256, DecodedTx>, VecDeque<H256>)> {
+        self.inner.lock()
     }
 
     /// Remembers `tx` (decoded from the bytes whose Keccak-256 is

@@ -8,7 +8,7 @@
 //! lacks a constrained position does not match; unconstrained trailing
 //! positions are ignored.
 
-use crate::bloom::Bloom;
+use crate::bloom::{Bloom, may_contain};
 use crate::types::{FilterRequest, H160, H256};
 
 /// Most topic positions a filter may constrain (a log has at most four).
@@ -63,11 +63,11 @@ impl LogFilter {
     /// Whether a block or receipt with this bloom may hold a matching log.
     pub fn may_match(&self, bloom: &Bloom) -> bool {
         let addr_ok =
-            self.addresses.is_empty() || self.addresses.iter().any(|a| bloom.contains(&a.0));
+            self.addresses.is_empty() || self.addresses.iter().any(|a| may_contain(bloom, &a.0));
         addr_ok
             && self
                 .topics
                 .iter()
-                .all(|alts| alts.is_empty() || alts.iter().any(|t| bloom.contains(&t.0)))
+                .all(|alts| alts.is_empty() || alts.iter().any(|t| may_contain(bloom, &t.0)))
     }
 }

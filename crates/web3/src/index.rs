@@ -25,8 +25,8 @@
 //! indexer does the same ([`Index::reset`]) when writing to the index
 //! fails.
 
+use parking_lot::{RwLock, RwLockReadGuard};
 use std::path::{Path, PathBuf};
-use std::sync::{RwLock, RwLockReadGuard};
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
@@ -170,9 +170,7 @@ impl Index {
     }
 
     fn read(&self) -> RwLockReadGuard<'_, redb::Database> {
-        self.db
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.db.read()
     }
 
     /// Checks that the index is what its markers say: every block from the
@@ -248,10 +246,7 @@ impl Index {
     /// is set aside as [`SET_ASIDE`] and created again; the indexer then
     /// rebuilds it from the runtime's rounds.
     pub fn reset(&self, why: &str) -> Result<(), IndexError> {
-        let mut d = self
-            .db
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut d = self.db.write();
         // Close the file before moving it.
         *d = memory_db()?;
         if let Some(path) = &self.path {

@@ -29,7 +29,7 @@ use tokio::sync::{broadcast, watch};
 use tracing::{debug, warn};
 
 use crate::backend::{Backend, ETHEREUM_PROOF};
-use crate::bloom::Bloom;
+use crate::bloom::{self, Bloom};
 use crate::error::Web3Error;
 use crate::eth::{DecodedTx, RecentTxs, create_address};
 use crate::index::{Index, IndexError};
@@ -137,9 +137,9 @@ pub fn build_block(
         };
         let mut tx_bloom = Bloom::default();
         for l in &logs {
-            tx_bloom.accrue_log(&l.address, &l.topics);
+            bloom::accrue_log(&mut tx_bloom, &l.address, &l.topics);
         }
-        bloom.union(&tx_bloom);
+        bloom.accrue_bloom(&tx_bloom);
         gas_used_total = gas_used_total.saturating_add(outcome.gas_used);
         let contract_address = if tx.to.is_none() {
             match &outcome.result {

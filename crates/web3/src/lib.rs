@@ -111,8 +111,10 @@ pub mod types;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use atoll_rpc::RuntimeApi;
 use atoll_types::Namespace;

@@ -5,7 +5,7 @@ use atoll_evm::asm::deployer;
 use atoll_evm::asm::{Asm, op};
 use atoll_evm::tx::{self, U256};
 use atoll_evm::types::{
-    AccessTuple, CodeQuery, H256, LogEvent, SimulateCallQuery, StorageQuery, U256 as WU256,
+    AccessTuple, B256 as H256, CodeQuery, LogEvent, SimulateCallQuery, StorageQuery, U256 as WU256,
 };
 use atoll_runtime_sdk::modules::accounts;
 use atoll_runtime_sdk::modules::core::{CallerAddress, EstimateGasForCallerQuery};
@@ -111,14 +111,14 @@ fn deploy_call_logs_revert_and_queries() {
         .collect();
     assert_eq!(logs.len(), 1);
     assert_eq!(logs[0].address, counter);
-    assert_eq!(logs[0].topics, vec![H256(incremented_topic())]);
+    assert_eq!(logs[0].topics, vec![H256::new(incremented_topic())]);
     assert_eq!(U256::from_be_slice(&logs[0].data), U256::from(1u64));
     let slot: H256 = net
         .query(
             "evm.Storage",
             &StorageQuery {
                 address: counter,
-                index: H256([0; 32]),
+                index: H256::new([0; 32]),
             },
         )
         .unwrap();
@@ -412,7 +412,7 @@ fn erc20_transfers_on_the_paratime_and_on_raw_revm_agree() {
             "evm.Storage",
             &StorageQuery {
                 address: token,
-                index: H256(U256::from_be_slice(&bob.0).to_be_bytes()),
+                index: H256::new(U256::from_be_slice(&bob.0).to_be_bytes()),
             },
         )
         .unwrap();
@@ -751,7 +751,7 @@ fn storage_slots_are_stored_under_hashed_keys() {
                 "evm.Storage",
                 &StorageQuery {
                     address: contract,
-                    index: H256(chain(i)),
+                    index: H256::new(chain(i)),
                 },
             )
             .unwrap();
