@@ -33,12 +33,12 @@
 //! # Passphrases
 //!
 //! From `--passphrase-file PATH` (its first line), else the environment
-//! variable `ATOLL_PASSPHRASE`, else a prompt on the terminal (echo off
-//! through `stty`). Without a terminal and without either source, commands
+//! variable `ATOLL_PASSPHRASE`, else a prompt on the terminal (read without
+//! echo by `rpassword`). Without a terminal and without either source, commands
 //! that need a passphrase fail and say how to give one. Empty passphrases
 //! are refused.
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
@@ -508,29 +508,15 @@ impl PassphraseSource {
     }
 }
 
-/// Reads a line from the terminal without echo (through `stty`).
+/// Reads a line from the terminal without echo: `text` goes to standard
+/// error, the answer is read from the terminal by `rpassword`.
 pub fn prompt(text: &str) -> anyhow::Result<Zeroizing<String>> {
     eprint!("{text}");
     let _ = std::io::stderr().flush();
-    let stty = |arg: &str| {
-        std::process::Command::new("stty")
-            .arg(arg)
-            .stdin(std::process::Stdio::inherit())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let hidden = stty("-echo");
-    let mut line = Zeroizing::new(String::new());
-    let read = std::io::stdin().lock().read_line(&mut line);
-    if hidden {
-        stty("echo");
-        eprintln!();
-    }
-    read.context("cannot read from the terminal")?;
-    let trimmed = Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
-    Ok(trimmed)
+    let line = Zeroizing::new(rpassword::read_password().context("cannot read from the terminal")?);
+    Ok(Zeroizing::new(
+        line.trim_end_matches(['\r', '\n']).to_owned(),
+    ))
 }
 
 #[cfg(test)]
