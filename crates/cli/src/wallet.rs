@@ -33,12 +33,12 @@
 //! # Passphrases
 //!
 //! From `--passphrase-file PATH` (its first line), else the environment
-//! variable `ATOLL_PASSPHRASE`, else a prompt on the terminal (echo off
-//! through `stty`). Without a terminal and without either source, commands
+//! variable `ATOLL_PASSPHRASE`, else a prompt on the terminal (read without
+//! echo by `rpassword`). Without a terminal and without either source, commands
 //! that need a passphrase fail and say how to give one. Empty passphrases
 //! are refused.
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
@@ -508,29 +508,15 @@ impl PassphraseSource {
     }
 }
 
-/// Reads a line from the terminal without echo (through `stty`).
+/// Reads a line from the terminal without echo: `text` goes to standard
+/// error, the answer is read from the terminal by `rpassword`.
 pub fn prompt(text: &str) -> anyhow::Result<Zeroizing<String>> {
     eprint!("{text}");
     let _ = std::io::stderr().flush();
-    let stty = |arg: &str| {
-        std::process::Command::new("stty")
-            .arg(arg)
-            .stdin(std::process::Stdio::inherit())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let hidden = stty("-echo");
-    let mut line = Zeroizing::new(String::new());
-    let read = std::io::stdin().lock().read_line(&mut line);
-    if hidden {
-        stty("echo");
-        eprintln!();
-    }
-    read.context("cannot read from the terminal")?;
-    let trimmed = Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
-    Ok(trimmed)
+    let line = Zeroizing::new(rpassword::read_password().context("cannot read from the terminal")?);
+    Ok(Zeroizing::new(
+        line.trim_end_matches(['\r', '\n']).to_owned(),
+    ))
 }
 
 #[cfg(test)]
@@ -579,5 +565,73 @@ mod tests {
         assert!(parse_secret("abcd").is_err());
         assert!(parse_secret(&"zz".repeat(32)).is_err());
         assert!(signer_from_secret(Algorithm::Secp256k1, &[0; 32]).is_err());
+    }
+
+    /// Wallet files written by the first release (its own PBKDF2 over
+    /// SHA-512's compression function), passphrase `correct horse`: they
+    /// must keep opening, whatever computes PBKDF2 now.
+    const OLD_WALLETS: [(&str, &str, &str); 2] = [
+        (
+            "old-ed",
+            r#"{
+  "version": 1,
+  "name": "old-ed",
+  "algorithm": "ed25519",
+  "public_key": "0EqyMnQrtKs6E2i9RhXk5tAiSrcaAWuvhSCjMsl3hzc=",
+  "address": "oasis1qz5jhmsuuu9hle82k9qtzea8avqmqtv0r55ruuxr",
+  "kdf": {
+    "function": "pbkdf2-hmac-sha512",
+    "iterations": 10000,
+    "salt": "ed6d80d822b060444b682cb9e9e3fe55"
+  },
+  "cipher": {
+    "function": "deoxysii-256-128",
+    "nonce": "5a4f04851d3014c951f7f20dd436db",
+    "ciphertext": "eb67f2143cbeeb3f97099c1a3a5e5e4a03fca9c38373482e44cc710ae3dcf1e2a3c95c4c3b84732749364fd7dd93b93f"
+  }
+}"#,
+            "11",
+        ),
+        (
+            "old-k1",
+            r#"{
+  "version": 1,
+  "name": "old-k1",
+  "algorithm": "secp256k1",
+  "public_key": "02466d7fcae563e5cb09a0d1870bb580344804617879a14949cf22285f1bae3f27",
+  "address": "oasis1qq2t2rmpa2k4qps2m6esut88fkjncfrnes7z0vzz",
+  "eth_address": "0x1563915e194D8CfBA1943570603F7606A3115508",
+  "kdf": {
+    "function": "pbkdf2-hmac-sha512",
+    "iterations": 10000,
+    "salt": "a2b0892a9576876c30270b9b1f1483fa"
+  },
+  "cipher": {
+    "function": "deoxysii-256-128",
+    "nonce": "0344af54e14680b62854eed3ab34f2",
+    "ciphertext": "2b35344f3474f5a29bd3be43d455084516354a899bb62b9c139b54dc9b9174103fffd0ffe2d097d0b588bdb6db0867ce"
+  }
+}"#,
+            "22",
+        ),
+    ];
+
+    #[test]
+    fn opens_wallets_written_by_the_first_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        for (name, text, byte) in OLD_WALLETS {
+            std::fs::write(store.path(name), text).unwrap();
+            let file = store.load(name).unwrap();
+            let unlocked = store.unlock(file.clone(), "correct horse").unwrap();
+            assert_eq!(*unlocked.secret_hex(), byte.repeat(32), "{name}");
+            assert_eq!(unlocked.signer.address(), file.address, "{name}");
+            let e = store
+                .unlock(file, "correct horsE")
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(e.contains("wrong passphrase"), "{e}");
+        }
     }
 }
