@@ -470,19 +470,6 @@ pub fn validate_runtime(rt: &Runtime, debug: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Gas of a registry method, or `None` when it is not one.
-pub fn method_gas(params: &Parameters, method: &str) -> Option<u64> {
-    let g = &params.gas_costs;
-    Some(match method {
-        methods::REGISTER_ENTITY => g.register_entity,
-        methods::DEREGISTER_ENTITY => g.deregister_entity,
-        methods::REGISTER_NODE => g.register_node,
-        methods::UNFREEZE_NODE => g.unfreeze_node,
-        methods::REGISTER_RUNTIME => g.register_runtime,
-        _ => return None,
-    })
-}
-
 /// Re-exported for the scheduler: whether a node's entity still covers its claims.
 pub fn entity_covers_claims(
     staking_params: &staking::Parameters,

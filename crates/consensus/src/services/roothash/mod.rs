@@ -893,12 +893,3 @@ fn finalized_event(h: &BlockHeader) -> Event {
         header_type: h.header_type,
     }
 }
-
-/// Gas of a roothash method for `body_len` commitments.
-pub fn method_gas(params: &Parameters, method: &str) -> Option<u64> {
-    match method {
-        methods::EXECUTOR_COMMIT => Some(params.gas_per_commitment),
-        methods::EVIDENCE => Some(params.gas_evidence),
-        _ => None,
-    }
-}
