@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::services::{registry, roothash, staking};
+use atoll_consensus_types::{registry, roothash, staking};
 
 /// An event, tagged by the service that emitted it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -525,11 +525,7 @@ impl Genesis {
     }
 }
 
-/// The epoch of block `height` on a chain starting at `initial_height` with
-/// `interval` blocks per epoch.
-pub fn epoch_at(initial_height: u64, interval: u64, height: u64) -> Epoch {
-    Epoch(height.saturating_sub(initial_height) / interval.max(1))
-}
+pub use atoll_consensus_types::epoch_at;
 
 #[cfg(test)]
 mod tests {

@@ -10,10 +10,15 @@
 //! - [`app`]: the block processor: fees, nonces, signatures, dispatch, epochs.
 //! - [`services`]: staking (and, as they land, registry, beacon, scheduler, roothash).
 //! - [`query`]: read-only queries by method name, for the node API.
-//! - [`state`]: the store abstraction and nested rollback.
-//! - [`recent`]: a bounded set of recently seen hashes (verified signatures).
-//! - [`mkvs_store`]: the state in MKVS, one authenticated root per height.
-//! - [`error`]: client-facing [`error::TxError`] (module + code) versus node-fatal errors.
+//! - [`state`]: the service state views; the store abstraction and nested
+//!   rollback are `atoll_state::store`, re-exported here.
+//!
+//! Re-exported at their old paths while the callers move to the new crates:
+//! [`recent`] and [`error`] (from `atoll-state`), [`mkvs_store`] (from
+//! `atoll_mkvs::state_store`), and the types other layers exchange with
+//! consensus (headers, commitments, messages, staking bodies, registry
+//! descriptors, committees), defined in `atoll-consensus-types` and
+//! re-exported under [`services`].
 
 pub mod app;
 pub mod error;

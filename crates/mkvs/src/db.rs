@@ -19,7 +19,9 @@ use atoll_crypto::Hash;
 use atoll_types::Namespace;
 
 use crate::codec::{MAX_KEY_LEN, MAX_VALUE_LEN, Reader, Writer};
-use crate::engine::{BatchOp, EngineKind, FjallEngine, KvEngine, MemEngine, RedbEngine};
+#[cfg(feature = "fjall")]
+use crate::engine::FjallEngine;
+use crate::engine::{BatchOp, EngineKind, KvEngine, MemEngine, RedbEngine};
 use crate::error::{MkvsError, Result};
 use crate::node::{Child, Node, NodeId, NodeSource, decode_node};
 use crate::proof::Proof;
@@ -206,11 +208,13 @@ fn check_kv(key: &[u8], value: Option<&[u8]>) -> Result<()> {
 
 impl Mkvs {
     /// Opens (or creates) a database in directory `dir` (created if
-    /// missing): fjall keeps its files there, redb its file `mkvs.redb`.
+    /// missing): fjall (with the `fjall` feature) keeps its files there,
+    /// redb its file `mkvs.redb`.
     pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Self> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| MkvsError::Engine(e.to_string()))?;
         let engine: Box<dyn KvEngine> = match options.engine {
+            #[cfg(feature = "fjall")]
             EngineKind::Fjall => Box::new(FjallEngine::open(dir)?),
             EngineKind::Redb => Box::new(RedbEngine::open(&dir.join("mkvs.redb"))?),
         };

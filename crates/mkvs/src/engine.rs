@@ -40,7 +40,9 @@ pub trait KvEngine: Send + Sync {
 /// is faster only for raw random-key writes. See `docs/PERFORMANCE.md`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum EngineKind {
-    /// fjall 3 (LSM tree, write-ahead journal `fdatasync`ed per commit).
+    /// fjall 3 (LSM tree, write-ahead journal `fdatasync`ed per commit);
+    /// only with the `fjall` feature.
+    #[cfg(feature = "fjall")]
     Fjall,
     /// redb 4 (copy-on-write B-tree, durable transaction per commit).
     #[default]
@@ -89,12 +91,14 @@ impl KvEngine for MemEngine {
     }
 }
 
+#[cfg(feature = "fjall")]
 /// fjall-backed engine: one database directory, one keyspace.
 pub struct FjallEngine {
     db: fjall::Database,
     ks: fjall::Keyspace,
 }
 
+#[cfg(feature = "fjall")]
 impl FjallEngine {
     /// Opens (or creates) a fjall database in directory `path`.
     pub fn open(path: &Path) -> Result<Self> {
@@ -106,6 +110,7 @@ impl FjallEngine {
     }
 }
 
+#[cfg(feature = "fjall")]
 impl KvEngine for FjallEngine {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self.ks.get(key).map_err(engine_err)?.map(|v| v.to_vec()))

@@ -7,7 +7,8 @@
 //! only on the key/value set, never on history.
 //!
 //! Main types:
-//! - [`Mkvs`]: the database ([`Mkvs::open`] on redb, the default, or fjall;
+//! - [`Mkvs`]: the database ([`Mkvs::open`] on redb, the default, or fjall
+//!   with the `fjall` cargo feature;
 //!   [`Mkvs::in_memory`]);
 //!   [`Mkvs::finalize`], [`Mkvs::prune`], [`Mkvs::diff`], [`Mkvs::apply_write_log`],
 //!   [`Mkvs::export_checkpoint`] / [`Mkvs::restore_checkpoint`].
@@ -19,6 +20,8 @@
 //!   [`WriteLog`].
 //! - [`proof::verify`]: checks a [`Proof`] against a root with no database.
 //! - [`engine::KvEngine`]: the small trait every storage engine implements.
+//! - [`state_store`]: the consensus state on MKVS ([`state_store::MkvsStore`],
+//!   [`state_store::MkvsView`]), as an [`atoll_state::Store`].
 //!
 //! ```
 //! use atoll_mkvs::{Mkvs, proof};
@@ -53,6 +56,7 @@ mod error;
 mod key;
 mod node;
 pub mod proof;
+pub mod state_store;
 mod tree;
 pub mod writelog;
 

@@ -1,7 +1,7 @@
 //! What a module sees while it runs: the batch's deterministic inputs, the
 //! state, the gas meter, and the events and messages it emits.
 
-use atoll_consensus::services::roothash::types::Message;
+use atoll_consensus_types::roothash::Message;
 use atoll_crypto::context::{ChainContext, Context as SigContext};
 use atoll_crypto::secp256k1::EthAddress;
 use atoll_crypto::{Address, CryptoError, Hash};

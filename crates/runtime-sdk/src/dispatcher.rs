@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use atoll_consensus::services::roothash::types::{Message, MessageResult};
+use atoll_consensus_types::roothash::{Message, MessageResult};
 use atoll_crypto::{Address, Hash};
 use atoll_types::cbor::{self, DecodeLimits, Value};
 

@@ -7,7 +7,7 @@
 //! anything. Both are the consensus layer's types, so errors look the same
 //! on both layers.
 
-pub use atoll_consensus::error::{FatalError, TxError};
+pub use atoll_state::error::{FatalError, TxError};
 
 /// A failure inside the SDK: either for the client, or fatal for the node.
 #[derive(Debug, thiserror::Error)]

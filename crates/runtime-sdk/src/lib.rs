@@ -169,7 +169,7 @@ pub mod signers;
 pub mod state;
 pub mod types;
 
-pub use atoll_consensus::services::roothash::types::{Message, MessageResult};
+pub use atoll_consensus_types::roothash::{Message, MessageResult};
 pub use context::{BatchContext, Context, Event, GasMeter, MessageHook, Mode, QueryContext, TxEnv};
 pub use dispatcher::{BatchResult, CheckedTx, Prefetch, TxResult};
 pub use error::{Error, FatalError, ModuleError, TxError};

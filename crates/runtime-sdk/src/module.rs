@@ -6,7 +6,7 @@
 //! `Box<dyn Module>`; the dispatcher routes each `"module.Method"` to the one
 //! module that declared it.
 
-use atoll_consensus::services::roothash::types::MessageResult;
+use atoll_consensus_types::roothash::MessageResult;
 use atoll_types::cbor::Value;
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -72,9 +72,7 @@ impl RuntimeBuilder {
             modules: self.modules,
             routes,
             config: self.config,
-            verified: std::sync::Mutex::new(atoll_consensus::recent::RecentHashes::new(
-                VERIFIED_CACHE,
-            )),
+            verified: std::sync::Mutex::new(atoll_state::RecentHashes::new(VERIFIED_CACHE)),
             signers: crate::signers::SignerCache::new(VERIFIED_CACHE),
         })
     }
@@ -107,7 +105,7 @@ pub struct Runtime {
     /// verified: a transaction checked on submission is not verified again
     /// when its batch runs. Only successes are remembered, so no outcome
     /// depends on what it holds.
-    pub(crate) verified: std::sync::Mutex<atoll_consensus::recent::RecentHashes>,
+    pub(crate) verified: std::sync::Mutex<atoll_state::RecentHashes>,
     /// Signers that modules recovered from transactions of their own
     /// schemes (Ethereum transactions), by digest of the recovered bytes.
     pub(crate) signers: crate::signers::SignerCache,

@@ -8,7 +8,7 @@
 //! `consensus_accounts`) never shares keys with it: the byte after the
 //! shorter name is a sub-prefix in one and a letter or `_` in the other.
 
-pub use atoll_consensus::state::{
+pub use atoll_state::store::{
     Entries, MAX_KEY_LEN, MAX_VALUE_LEN, MemStore, Overlay, Store, StoreExt, Unstorable,
     check_storable,
 };
@@ -53,4 +53,4 @@ pub fn set_params<P: Serialize>(
 
 /// Pending writes over a store that is only read: what queries and gas
 /// estimation run on (the consensus layer's type, shared).
-pub use atoll_consensus::state::ReadOverlay;
+pub use atoll_state::store::ReadOverlay;

@@ -71,7 +71,7 @@ pub mod cli;
 
 use std::sync::Arc;
 
-use atoll_consensus::services::roothash::types::MessageResult;
+use atoll_consensus_types::roothash::MessageResult;
 use atoll_crypto::Hash;
 use atoll_crypto::context::ChainContext;
 use atoll_runtime_host::protocol::{

@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use atoll_consensus::services::roothash::types::{Message, MessageResult};
-use atoll_consensus::services::staking;
+use atoll_consensus_types::roothash::{Message, MessageResult};
+use atoll_consensus_types::staking;
 use atoll_crypto::context::ChainContext;
 use atoll_crypto::ed25519::SigningKey;
 use atoll_crypto::{Address, Hash};

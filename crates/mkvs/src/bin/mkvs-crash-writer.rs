@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .ok_or("usage: mkvs-crash-writer <db-dir> [fjall|redb] [max-versions]")?;
     let engine = match args.next().as_deref() {
+        #[cfg(feature = "fjall")]
         Some("fjall") => EngineKind::Fjall,
         _ => EngineKind::Redb,
     };

@@ -28,8 +28,8 @@
 //! SDK's `ensure_compatible_tx_signer`): only such a key has the same
 //! address on both layers.
 
-use atoll_consensus::services::roothash::types::{Message, MessageResult};
-use atoll_consensus::services::staking;
+use atoll_consensus_types::roothash::{Message, MessageResult};
+use atoll_consensus_types::staking;
 use atoll_crypto::Address;
 use atoll_types::Quantity;
 use atoll_types::cbor::Value;

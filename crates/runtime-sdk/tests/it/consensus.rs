@@ -1,6 +1,6 @@
 //! Deposits and withdrawals through consensus messages and their results.
 
-use atoll_consensus::services::staking;
+use atoll_consensus_types::staking;
 use atoll_runtime_sdk::modules::consensus_accounts::{
     self, ConsensusError, Deposit, OperationEvent, Withdraw, pending_withdrawal,
 };

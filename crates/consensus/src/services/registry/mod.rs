@@ -13,7 +13,8 @@
 //!   permissionless ParaTime, or a permissioned one by choosing its policy.
 
 pub mod state;
-pub mod types;
+
+pub use atoll_consensus_types::registry::*;
 
 use atoll_crypto::Address;
 use atoll_crypto::context::Context;
@@ -22,34 +23,9 @@ use atoll_types::Epoch;
 use atoll_types::signed::Signed;
 
 use self::state::RegistryState;
-pub use self::types::*;
 use crate::error::{Failure, ModuleError};
 use crate::services::staking::{self, StakeThreshold, Staking, ThresholdKind};
 use crate::state::Store;
-
-/// The module name.
-pub const MODULE: &str = "registry";
-
-/// Signature context of entity descriptors.
-pub const ENTITY_SIGNATURE_CONTEXT: &str = "oasis-core/registry: register entity";
-/// Signature context of node descriptors.
-pub const NODE_SIGNATURE_CONTEXT: &str = "oasis-core/registry: register node";
-/// Signature context of runtime descriptors.
-pub const RUNTIME_SIGNATURE_CONTEXT: &str = "oasis-core/registry: register runtime";
-
-/// Method names.
-pub mod methods {
-    /// `registry.RegisterEntity`
-    pub const REGISTER_ENTITY: &str = "registry.RegisterEntity";
-    /// `registry.DeregisterEntity`
-    pub const DEREGISTER_ENTITY: &str = "registry.DeregisterEntity";
-    /// `registry.RegisterNode`
-    pub const REGISTER_NODE: &str = "registry.RegisterNode";
-    /// `registry.UnfreezeNode`
-    pub const UNFREEZE_NODE: &str = "registry.UnfreezeNode";
-    /// `registry.RegisterRuntime`
-    pub const REGISTER_RUNTIME: &str = "registry.RegisterRuntime";
-}
 
 /// Registry errors, with stable codes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -492,19 +468,6 @@ pub fn validate_runtime(rt: &Runtime, debug: bool) -> Result<(), Failure> {
         return Err(invalid("an entity whitelist must list at least one entity"));
     }
     Ok(())
-}
-
-/// Gas of a registry method, or `None` when it is not one.
-pub fn method_gas(params: &Parameters, method: &str) -> Option<u64> {
-    let g = &params.gas_costs;
-    Some(match method {
-        methods::REGISTER_ENTITY => g.register_entity,
-        methods::DEREGISTER_ENTITY => g.deregister_entity,
-        methods::REGISTER_NODE => g.register_node,
-        methods::UNFREEZE_NODE => g.unfreeze_node,
-        methods::REGISTER_RUNTIME => g.register_runtime,
-        _ => return None,
-    })
 }
 
 /// Re-exported for the scheduler: whether a node's entity still covers its claims.

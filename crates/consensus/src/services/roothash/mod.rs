@@ -41,36 +41,22 @@
 //! Storage checks what untrusted peers hand over (checkpoints) against them.
 
 pub mod state;
-pub mod types;
+
+pub use atoll_consensus_types::roothash::*;
 
 use std::collections::BTreeMap;
 
-use atoll_crypto::context::{ChainContext, Context};
+use atoll_crypto::context::Context;
 use atoll_crypto::ed25519::PublicKey;
 use atoll_crypto::{Address, Hash};
 use atoll_types::Namespace;
 
 use self::state::RoothashState;
-pub use self::types::*;
 use crate::error::{Failure, FatalError, ModuleError};
 use crate::services::registry::{Registry, Runtime};
 use crate::services::scheduler::{Committee, Role, state::SchedulerState};
 use crate::services::staking::{SlashReason, Staking, StakingError};
 use crate::state::{Overlay, Store};
-
-/// The module name.
-pub const MODULE: &str = "roothash";
-
-/// Signature context of executor commitments (bound to the chain).
-pub const COMMITMENT_SIGNATURE_CONTEXT: &str = "oasis-core/roothash: executor commitment";
-
-/// Method names.
-pub mod methods {
-    /// `roothash.ExecutorCommit`
-    pub const EXECUTOR_COMMIT: &str = "roothash.ExecutorCommit";
-    /// `roothash.Evidence`
-    pub const EVIDENCE: &str = "roothash.Evidence";
-}
 
 /// Roothash errors, with stable codes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -186,18 +172,6 @@ pub struct BlockInfo {
 pub struct Roothash<'a> {
     store: &'a mut dyn Store,
     commit_ctx: &'a Context,
-}
-
-/// The commitment context for a chain.
-pub fn commitment_context(chain: &ChainContext) -> Result<Context, atoll_crypto::CryptoError> {
-    Context::for_chain(COMMITMENT_SIGNATURE_CONTEXT, chain)
-}
-
-/// The bytes a commitment's signature covers.
-pub fn commitment_signing_bytes(header: &CommitmentHeader) -> Result<Vec<u8>, Failure> {
-    atoll_types::cbor::to_vec(header).map_err(|e| {
-        FatalError::Invariant(format!("commitment header does not encode: {e}")).into()
-    })
 }
 
 impl<'a> Roothash<'a> {
@@ -917,14 +891,5 @@ fn finalized_event(h: &BlockHeader) -> Event {
         runtime: h.namespace,
         round: h.round,
         header_type: h.header_type,
-    }
-}
-
-/// Gas of a roothash method for `body_len` commitments.
-pub fn method_gas(params: &Parameters, method: &str) -> Option<u64> {
-    match method {
-        methods::EXECUTOR_COMMIT => Some(params.gas_per_commitment),
-        methods::EVIDENCE => Some(params.gas_evidence),
-        _ => None,
     }
 }

@@ -5,7 +5,7 @@ use atoll_crypto::ed25519::{PublicKey, Signature};
 use atoll_types::Namespace;
 use serde::{Deserialize, Serialize};
 
-use crate::services::staking;
+use crate::staking;
 
 /// Kinds of runtime block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

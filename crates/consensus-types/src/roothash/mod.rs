@@ -1,0 +1,36 @@
+//! The roothash: runtime block headers, executor commitments, the messages
+//! a runtime sends to consensus and their results, and the signing context
+//! and bytes of commitments.
+
+pub mod types;
+
+use atoll_crypto::context::{ChainContext, Context};
+use atoll_state::{Failure, FatalError};
+
+pub use self::types::*;
+
+/// The module name.
+pub const MODULE: &str = "roothash";
+
+/// Signature context of executor commitments (bound to the chain).
+pub const COMMITMENT_SIGNATURE_CONTEXT: &str = "oasis-core/roothash: executor commitment";
+
+/// Method names.
+pub mod methods {
+    /// `roothash.ExecutorCommit`
+    pub const EXECUTOR_COMMIT: &str = "roothash.ExecutorCommit";
+    /// `roothash.Evidence`
+    pub const EVIDENCE: &str = "roothash.Evidence";
+}
+
+/// The commitment context for a chain.
+pub fn commitment_context(chain: &ChainContext) -> Result<Context, atoll_crypto::CryptoError> {
+    Context::for_chain(COMMITMENT_SIGNATURE_CONTEXT, chain)
+}
+
+/// The bytes a commitment's signature covers.
+pub fn commitment_signing_bytes(header: &CommitmentHeader) -> Result<Vec<u8>, Failure> {
+    atoll_types::cbor::to_vec(header).map_err(|e| {
+        FatalError::Invariant(format!("commitment header does not encode: {e}")).into()
+    })
+}

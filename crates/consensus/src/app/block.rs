@@ -1,0 +1,236 @@
+//! The block and epoch hooks: the genesis state, applying a block (epoch
+//! transition, beacon, elections, transactions, fee payout) and what the
+//! last applied block was.
+
+use atoll_types::Epoch;
+use serde::{Deserialize, Serialize};
+
+use super::methods::GasTable;
+use super::pipeline::BlockEnv;
+use super::{
+    App, BEACON_PARAMETERS, Block, BlockResult, CONSENSUS_PARAMETERS, DEBUG_NETWORK, LAST_BLOCK,
+    fatal, into_fatal,
+};
+use crate::error::FatalError;
+use crate::event::Event;
+use crate::genesis::{self, BeaconParameters, ConsensusParameters, Genesis};
+use crate::services::registry::Registry;
+use crate::services::roothash::{self, BlockInfo, Roothash};
+use crate::services::staking::{self, Staking};
+use crate::services::{beacon, scheduler};
+use crate::state::{Store, StoreExt};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct LastBlock {
+    height: u64,
+    epoch: Epoch,
+}
+
+impl App {
+    /// Writes the genesis state into an empty store.
+    pub fn init_chain(&self, store: &mut dyn Store, genesis: &Genesis) -> Result<(), FatalError> {
+        store.put_typed(&[CONSENSUS_PARAMETERS], &genesis.consensus)?;
+        store.put_typed(&[BEACON_PARAMETERS], &genesis.beacon)?;
+        let mut staking = Staking::new(store);
+        let st = staking.state();
+        let g = &genesis.staking;
+        fatal(st.set_parameters(&g.parameters))?;
+        fatal(st.set_total_supply(g.total_supply))?;
+        fatal(st.set_common_pool(g.common_pool))?;
+        for (addr, acct) in &g.ledger {
+            fatal(st.set_account(addr, acct))?;
+        }
+        for (escrow, ds) in &g.delegations {
+            for (delegator, d) in ds {
+                fatal(st.set_delegation(escrow, delegator, d))?;
+            }
+        }
+        store.put_typed(&[DEBUG_NETWORK], &genesis.debug)?;
+        let r = &genesis.registry;
+        let mut reg = Registry::new(store);
+        fatal(reg.state().set_parameters(&r.parameters))?;
+        for e in &r.entities {
+            fatal(reg.state().set_entity(e))?;
+        }
+        for rt in &r.runtimes {
+            fatal(reg.state().set_runtime(rt))?;
+        }
+        for n in &r.nodes {
+            fatal(reg.state().set_node(n))?;
+        }
+        fatal(scheduler::state::SchedulerState::new(store).set_parameters(&genesis.scheduler))?;
+        fatal(roothash::state::RoothashState::new(store).set_parameters(&genesis.roothash))?;
+        let genesis_block = BlockInfo {
+            height: genesis.initial_height.saturating_sub(1),
+            time: 0,
+            epoch: genesis.epoch_at(genesis.initial_height),
+        };
+        for rt in &r.runtimes {
+            fatal(Roothash::new(store, &self.commit_context).init_runtime(rt, genesis_block))?;
+        }
+        let entropy = beacon::genesis_entropy(&self.chain_context);
+        let epoch = genesis.epoch_at(genesis.initial_height);
+        fatal(scheduler::on_epoch(store, epoch, &entropy, None))?;
+        if genesis.beacon.backend == beacon::Backend::Vrf {
+            beacon::start_vrf_epoch(
+                store,
+                &self.chain_context,
+                epoch,
+                &entropy,
+                genesis.initial_height,
+                &genesis.beacon.vrf,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The height of the last applied block (`None` before the first).
+    pub fn last_height(&self, store: &dyn Store) -> Result<Option<u64>, FatalError> {
+        Ok(store
+            .get_typed::<LastBlock>(&[LAST_BLOCK])?
+            .map(|b| b.height))
+    }
+
+    /// Applies one block. Returns per-transaction results; a [`FatalError`]
+    /// means the block could not be applied and the store must be discarded.
+    pub fn apply_block(
+        &self,
+        store: &mut dyn Store,
+        block: &Block,
+    ) -> Result<BlockResult, FatalError> {
+        let last: Option<LastBlock> = store.get_typed(&[LAST_BLOCK])?;
+        let expected = last
+            .as_ref()
+            .map_or(Some(self.initial_height), |l| l.height.checked_add(1));
+        if Some(block.height) != expected {
+            return Err(FatalError::Invariant(format!(
+                "block {} applied out of order (expected {expected:?})",
+                block.height
+            )));
+        }
+        let params: ConsensusParameters = store
+            .get_typed(&[CONSENSUS_PARAMETERS])?
+            .ok_or_else(|| FatalError::Invariant("consensus parameters missing".into()))?;
+        let beacon: BeaconParameters = store
+            .get_typed(&[BEACON_PARAMETERS])?
+            .ok_or_else(|| FatalError::Invariant("beacon parameters missing".into()))?;
+        let epoch = genesis::epoch_at(self.initial_height, beacon.interval, block.height);
+        let info = BlockInfo {
+            height: block.height,
+            time: block.time,
+            epoch,
+        };
+        let mut block_events = Vec::new();
+
+        // The block's signers certified the previous block: count them
+        // toward the epoch that block belonged to, before any transition.
+        if last.is_some() {
+            Staking::new(store)
+                .record_signing(&block.signers)
+                .map_err(into_fatal)?;
+        }
+        if let Some(prev) = last.as_ref().filter(|l| l.epoch != epoch) {
+            let events = Staking::new(store)
+                .reward_epoch(prev.epoch)
+                .map_err(into_fatal)?;
+            block_events.extend(events.into_iter().map(Event::from));
+            let events = Staking::new(store)
+                .process_debonding(epoch)
+                .map_err(into_fatal)?;
+            block_events.extend(events.into_iter().map(Event::from));
+            let events = Registry::new(store)
+                .expire_nodes(epoch)
+                .map_err(into_fatal)?;
+            block_events.extend(events.into_iter().map(Event::from));
+            self.elect(store, &beacon, epoch, block)?;
+            let events = Roothash::new(store, &self.commit_context)
+                .on_epoch(info)
+                .map_err(into_fatal)?;
+            block_events.extend(events.into_iter().map(Event::from));
+        }
+        for node in &block.equivocators {
+            Roothash::new(store, &self.commit_context)
+                .slash_node(node, staking::SlashReason::ConsensusEquivocation, info)
+                .map_err(into_fatal)?;
+        }
+        let debug = store.get_typed::<bool>(&[DEBUG_NETWORK])?.unwrap_or(false);
+
+        let checked = self.verify_signatures(block, &params);
+        // Gas prices change only between blocks (by governance), so they are
+        // read once per block.
+        let gas_table = GasTable::load(store)?;
+        let mut env = BlockEnv {
+            params: &params,
+            gas_table: &gas_table,
+            info,
+            debug,
+            gas_left: (params.max_block_gas > 0).then_some(params.max_block_gas),
+        };
+        let mut tx_results = Vec::with_capacity(block.txs.len());
+        for (raw, (decoded, sig_ok)) in block.txs.iter().zip(checked) {
+            tx_results.push(self.deliver_tx(store, raw, decoded, sig_ok, &mut env)?);
+        }
+
+        let events = Roothash::new(store, &self.commit_context)
+            .end_block(info)
+            .map_err(into_fatal)?;
+        block_events.extend(events.into_iter().map(Event::from));
+        Staking::new(store)
+            .distribute_fees(block.proposer.as_ref(), &block.signers)
+            .map_err(into_fatal)?;
+        store.put_typed(
+            &[LAST_BLOCK],
+            &LastBlock {
+                height: block.height,
+                epoch,
+            },
+        )?;
+        Ok(BlockResult {
+            height: block.height,
+            epoch,
+            tx_results,
+            events: block_events,
+        })
+    }
+
+    /// Runs the epoch's elections from the beacon's entropy.
+    fn elect(
+        &self,
+        store: &mut dyn Store,
+        beacon_params: &BeaconParameters,
+        epoch: Epoch,
+        block: &Block,
+    ) -> Result<(), FatalError> {
+        match beacon_params.backend {
+            beacon::Backend::Insecure => {
+                let entropy =
+                    beacon::insecure_entropy(&self.chain_context, epoch, &block.prev_hash);
+                scheduler::on_epoch(store, epoch, &entropy, None).map_err(into_fatal)
+            }
+            beacon::Backend::Vrf => {
+                let finished = beacon::finish_vrf_epoch(store, &beacon_params.vrf)?;
+                let next_input = match &finished {
+                    Some((entropy, proved)) => {
+                        scheduler::on_epoch(store, epoch, entropy, Some(proved))
+                            .map_err(into_fatal)?;
+                        *entropy
+                    }
+                    None => {
+                        scheduler::skip_epoch(store).map_err(into_fatal)?;
+                        beacon::vrf_state(store)?
+                            .map(|s| s.alpha)
+                            .unwrap_or_default()
+                    }
+                };
+                beacon::start_vrf_epoch(
+                    store,
+                    &self.chain_context,
+                    epoch,
+                    &next_input,
+                    block.height,
+                    &beacon_params.vrf,
+                )
+            }
+        }
+    }
+}
