@@ -52,7 +52,7 @@
 //!   per transaction, the CBOR
 //!   [`roothash::Message`](atoll_runtime_sdk::Message)s to put in the
 //!   commitment (their position is the index their results must carry), and
-//!   as events the CBOR [`Event`]s of the message results and of the block
+//!   as events the CBOR [`Event`](atoll_runtime_sdk::Event)s of the message results and of the block
 //!   hooks (the transactions' own events are in their [`TxOutcome`]s).
 //! - `CheckBatch`: one CBOR [`CheckOutcome`] per transaction, each checked
 //!   alone on the latest state; the nonces and balances they read are
@@ -81,11 +81,11 @@ use atoll_runtime_host::runtime::{
     BatchOutput, Checker, HostStorage, RuntimeHandler, RuntimeInfo, StorageError,
 };
 use atoll_runtime_sdk::state::Store;
-use atoll_runtime_sdk::types::{CallResult, Fee};
-use atoll_runtime_sdk::{Event, FatalError, Runtime, RuntimeGenesis};
+use atoll_runtime_sdk::{FatalError, Runtime, RuntimeGenesis};
 use atoll_types::Namespace;
 use atoll_types::cbor::{self, Value};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_bytes::ByteBuf;
 
 /// The module name of this runtime's own errors (as opposed to the SDK
 /// modules' client errors).
@@ -111,93 +111,8 @@ pub fn runtime_version() -> Version {
     )
 }
 
-/// What the node puts in [`BatchContext::extra`] for this runtime
-/// (canonical CBOR: `{"consensus_chain_context": text}`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlainContext {
-    /// The consensus chain context (hex of the consensus genesis document's
-    /// hash), part of the context transactions are signed under.
-    pub consensus_chain_context: String,
-}
-
-impl PlainContext {
-    /// The context for a consensus chain.
-    pub fn new(chain: &ChainContext) -> Self {
-        Self {
-            consensus_chain_context: chain.as_str().to_owned(),
-        }
-    }
-
-    /// As the CBOR value to put in [`BatchContext::extra`].
-    pub fn to_value(&self) -> Value {
-        Value::Map(vec![(
-            Value::Text("consensus_chain_context".to_owned()),
-            Value::Text(self.consensus_chain_context.clone()),
-        )])
-    }
-}
-
-/// The result of one transaction of a batch, as sent to the host (CBOR:
-/// `{"hash": bytes, "result": {"ok": any} | {"fail": {...}}, "gas_used":
-/// uint, "events": [Event]}`). It is the SDK's
-/// [`TxResult`](atoll_runtime_sdk::TxResult).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TxOutcome {
-    /// SHA-512/256 of the raw transaction.
-    pub hash: Hash,
-    /// The call's result, or the module, code and message it failed with.
-    pub result: CallResult,
-    /// Gas used (0 when the transaction was refused before paying).
-    pub gas_used: u64,
-    /// Its events: the call's (if it succeeded), the fee transfer and
-    /// `core.GasUsed` (once the fee was paid).
-    pub events: Vec<Event>,
-}
-
-/// The check result of one transaction (CBOR: `{"ok": {...}}` or
-/// `{"fail": {"module", "code", "message"}}`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CheckOutcome {
-    /// Admissible; what a pool needs to order it.
-    #[serde(rename = "ok")]
-    Ok {
-        /// SHA-512/256 of the raw transaction.
-        hash: Hash,
-        /// The caller (first signer), who pays the fee.
-        signer: atoll_crypto::Address,
-        /// The caller's nonce in this transaction.
-        nonce: u64,
-        /// The fee offered.
-        fee: Fee,
-        /// The gas limit.
-        gas: u64,
-        /// The priority: the gas price, saturated to `u64`.
-        priority: u64,
-        /// Raw size in bytes.
-        size: u64,
-        /// The caller's Ethereum address, for a caller signing with a
-        /// `secp256k1eth` key (absent otherwise).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        eth_address: Option<atoll_crypto::secp256k1::EthAddress>,
-    },
-    /// Refused, with the SDK's client error.
-    #[serde(rename = "fail")]
-    Failed {
-        /// The module that refused it.
-        module: String,
-        /// The module's error code.
-        code: u32,
-        /// A human-readable reason.
-        message: String,
-    },
-}
-
-impl CheckOutcome {
-    /// Whether the transaction is admissible.
-    pub fn is_ok(&self) -> bool {
-        matches!(self, Self::Ok { .. })
-    }
-}
+pub use atoll_runtime_host::abi::RuntimeContext as PlainContext;
+pub use atoll_runtime_host::abi::{CheckOutcome, TxOutcome};
 
 /// Why a call failed on the node's side (not a client error). Sent to the
 /// host as a [`RuntimeError`] of module [`ERROR_MODULE`].
@@ -460,8 +375,8 @@ fn sdk_context(
             got: ctx.runtime_id,
         });
     }
-    let extra: PlainContext =
-        cbor::from_value(ctx.extra.clone()).map_err(|e| PlainError::BadContext(e.to_string()))?;
+    let extra = PlainContext::from_value(ctx.extra.clone())
+        .map_err(|e| PlainError::BadContext(e.to_string()))?;
     let chain = ChainContext::new(&extra.consensus_chain_context)
         .map_err(|e| PlainError::BadContext(e.to_string()))?;
     atoll_runtime_sdk::BatchContext::new(
@@ -501,11 +416,11 @@ fn check(
                 hash: c.hash,
                 signer: c.signer,
                 nonce: c.nonce,
-                fee: c.fee,
+                fee: encode(&c.fee)?,
                 gas: c.gas,
                 priority: c.priority,
                 size: u64::try_from(c.size).unwrap_or(u64::MAX),
-                eth_address: c.eth_address,
+                extra: c.eth_address.map(|a| ByteBuf::from(a.0.to_vec())),
             },
             Err(e) => CheckOutcome::Failed {
                 module: e.module,
