@@ -52,11 +52,11 @@ use atoll_consensus::services::roothash::types::{
     messages_hash,
 };
 use atoll_consensus::services::scheduler::{Committee, Role, state::SchedulerState};
+use atoll_crypto::Hash;
 use atoll_crypto::context::{ChainContext, Context};
 use atoll_crypto::ed25519::{PublicKey, SigningKey};
-use atoll_crypto::secp256k1::EthAddress;
-use atoll_crypto::{Address, Hash};
 use atoll_mkvs::Mkvs;
+use atoll_runtime_host::abi::CheckOutcome;
 use atoll_runtime_host::host::{HostError, RuntimeHost};
 use atoll_runtime_host::protocol::{
     BatchContext, CheckBatchRequest, ExecuteBatchRequest, QueryRequest, RuntimeError, StateRoot,
@@ -313,13 +313,14 @@ pub struct WorkerConfig {
 
 /// A transaction the runtime accepted (pooled now, or already pooled or
 /// included).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admitted {
     /// Its hash.
     pub hash: Hash,
-    /// The caller's Ethereum address, as the runtime's check found it (for
-    /// a caller signing with a `secp256k1eth` key).
-    pub eth_address: Option<EthAddress>,
+    /// The runtime's own data about it, as its check reported it (opaque
+    /// here; for the EVM runtime the 20-byte Ethereum sender). See
+    /// [`atoll_runtime_host::abi::CheckOutcome`].
+    pub extra: Option<ByteBuf>,
 }
 
 /// Why a transaction was not accepted.
@@ -358,30 +359,6 @@ impl SubmitError {
     }
 }
 
-/// The runtime's answer to a check, as far as the pool cares. The runtime
-/// answers one CBOR `{"ok": {hash, signer, nonce, priority, ..}}` or
-/// `{"fail": {module, code, message}}` per transaction.
-#[derive(Debug, Deserialize)]
-enum CheckVerdict {
-    #[serde(rename = "ok")]
-    Ok {
-        hash: Hash,
-        signer: Address,
-        nonce: u64,
-        priority: u64,
-        #[serde(default)]
-        gas: u64,
-        #[serde(default)]
-        eth_address: Option<EthAddress>,
-    },
-    #[serde(rename = "fail")]
-    Failed {
-        module: String,
-        code: u32,
-        message: String,
-    },
-}
-
 /// The worker of one runtime on one node.
 pub struct Worker {
     inner: Arc<Inner>,
@@ -408,26 +385,27 @@ struct Inner {
     queries: QueryLane,
     rounds: broadcast::Sender<Arc<RoundRecord>>,
     latest: Mutex<Option<(u64, RuntimeState)>>,
-    /// Ethereum senders the runtime's checks reported, by transaction hash
-    /// (bounded; see [`Worker::take_eth_sender`]).
-    eth_senders: Mutex<EthSenders>,
+    /// The extras the runtime's checks reported, by transaction hash
+    /// (bounded; see [`Worker::take_check_extra`]).
+    check_extras: Mutex<CheckExtras>,
 }
 
-/// Most Ethereum senders remembered from checks.
-const ETH_SENDERS: usize = 65_536;
+/// Most check extras remembered (each at most
+/// [`atoll_runtime_host::abi::MAX_CHECK_EXTRA_LEN`] bytes).
+const CHECK_EXTRAS: usize = 65_536;
 
-/// Ethereum senders reported by checks, oldest forgotten first.
+/// The per-runtime extras reported by checks, oldest forgotten first.
 #[derive(Default)]
-struct EthSenders {
-    by_hash: BTreeMap<Hash, EthAddress>,
+struct CheckExtras {
+    by_hash: BTreeMap<Hash, ByteBuf>,
     order: std::collections::VecDeque<Hash>,
 }
 
-impl EthSenders {
-    fn insert(&mut self, hash: Hash, sender: EthAddress) {
-        if self.by_hash.insert(hash, sender).is_none() {
+impl CheckExtras {
+    fn insert(&mut self, hash: Hash, extra: ByteBuf) {
+        if self.by_hash.insert(hash, extra).is_none() {
             self.order.push_back(hash);
-            while self.order.len() > ETH_SENDERS {
+            while self.order.len() > CHECK_EXTRAS {
                 if let Some(old) = self.order.pop_front() {
                     self.by_hash.remove(&old);
                 }
@@ -509,7 +487,7 @@ impl Worker {
             queries,
             rounds: broadcast::channel(256).0,
             latest: Mutex::new(None),
-            eth_senders: Mutex::new(EthSenders::default()),
+            check_extras: Mutex::new(CheckExtras::default()),
         });
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(run(inner.clone(), rx));
@@ -627,12 +605,13 @@ impl Worker {
         self.inner.admit(raws, true).await
     }
 
-    /// The Ethereum sender this node's runtime found when it checked the
+    /// The extra this node's runtime reported when it checked the
     /// transaction `hash` (submitted here or gossiped), if it still
-    /// remembers it; forgotten once taken. An Ethereum gateway indexing
-    /// the transaction need not recover its sender again.
-    pub fn take_eth_sender(&self, hash: &Hash) -> Option<EthAddress> {
-        lock(&self.inner.eth_senders).by_hash.remove(hash)
+    /// remembers it; forgotten once taken. Only the runtime's clients know
+    /// what it means (an Ethereum gateway indexing the transaction reads
+    /// its sender there instead of recovering it again).
+    pub fn take_check_extra(&self, hash: &Hash) -> Option<ByteBuf> {
+        lock(&self.inner.check_extras).by_hash.remove(hash)
     }
 
     /// Resolves when `hash` is in a finalized round (at once if it already
@@ -815,7 +794,7 @@ impl Inner {
         self.query_context(&last, self.latest_height(), self.storage.state_root())
     }
 
-    async fn check(&self, raws: &[Vec<u8>]) -> Result<Vec<CheckVerdict>, SubmitError> {
+    async fn check(&self, raws: &[Vec<u8>]) -> Result<Vec<CheckOutcome>, SubmitError> {
         let out = self
             .host
             .check_batch(CheckBatchRequest {
@@ -834,7 +813,7 @@ impl Inner {
         out.results
             .into_iter()
             .map(|v| {
-                cbor::from_value::<CheckVerdict>(v)
+                CheckOutcome::from_value(v)
                     .map_err(|e| SubmitError::Unavailable(format!("bad check result: {e}")))
             })
             .collect()
@@ -852,18 +831,19 @@ impl Inner {
             let mut pool = lock(&self.pool);
             for (raw, v) in raws.into_iter().zip(verdicts) {
                 match v {
-                    CheckVerdict::Ok {
+                    CheckOutcome::Ok {
                         hash,
                         signer,
                         nonce,
                         priority,
                         gas,
-                        eth_address,
+                        extra,
+                        ..
                     } => {
-                        let ok = Admitted { hash, eth_address };
-                        if let Some(a) = eth_address {
-                            lock(&self.eth_senders).insert(hash, a);
+                        if let Some(e) = &extra {
+                            lock(&self.check_extras).insert(hash, e.clone());
                         }
+                        let ok = Admitted { hash, extra };
                         if self.storage.tx_location(&hash).ok().flatten().is_some() {
                             out.push(Ok(ok));
                             continue;
@@ -885,7 +865,7 @@ impl Inner {
                             Err(e) => out.push(Err(e.into())),
                         }
                     }
-                    CheckVerdict::Failed {
+                    CheckOutcome::Failed {
                         module,
                         code,
                         message,
@@ -1343,7 +1323,7 @@ impl Loop {
         let stale: Vec<Hash> = all
             .iter()
             .zip(verdicts)
-            .filter(|(_, v)| matches!(v, CheckVerdict::Failed { .. }))
+            .filter(|(_, v)| matches!(v, CheckOutcome::Failed { .. }))
             .map(|(t, _)| t.hash)
             .collect();
         if !stale.is_empty() {

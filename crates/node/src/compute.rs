@@ -15,9 +15,9 @@
 //! - **Commitments** are consensus transactions signed by the node key
 //!   (`roothash.ExecutorCommit`), admitted to this node's mempool and
 //!   gossiped like any other.
-//! - **Runtime context.** Every call's `BatchContext::extra` is
-//!   `{"consensus_chain_context": <chain context>}`: what the runtime
-//!   needs to check transaction signatures.
+//! - **Runtime context.** Every call's `BatchContext::extra` is the runtime
+//!   ABI's `RuntimeContext` (`{"consensus_chain_context": <chain
+//!   context>}`): what the runtime needs to check transaction signatures.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,7 +34,6 @@ use atoll_consensus::genesis::Genesis;
 use atoll_consensus::services::registry::Registry;
 use atoll_consensus::services::staking::state::StakingState;
 use atoll_crypto::ed25519::SigningKey;
-use atoll_crypto::secp256k1::EthAddress;
 use atoll_crypto::{Address, Hash};
 use atoll_rpc::runtime::BoxFuture;
 use atoll_rpc::{
@@ -376,10 +375,7 @@ fn runtime_extra(genesis: &Genesis) -> Result<Cbor, NodeError> {
     let chain = genesis
         .chain_context()
         .map_err(|e| NodeError::Compute(e.to_string()))?;
-    Ok(Cbor::Map(vec![(
-        Cbor::Text("consensus_chain_context".into()),
-        Cbor::Text(chain.as_str().to_owned()),
-    )]))
+    Ok(atoll_runtime_host::abi::RuntimeContext::new(&chain).to_value())
 }
 
 impl Compute {
@@ -762,7 +758,7 @@ impl RuntimeApi for Compute {
                         .map(|r| {
                             r.map(|a| Submitted {
                                 hash: a.hash,
-                                eth_address: a.eth_address,
+                                extra: a.extra.map(|e| e.into_vec()),
                             })
                             .map_err(submit_error)
                         })
@@ -785,8 +781,11 @@ impl RuntimeApi for Compute {
         })
     }
 
-    fn take_eth_sender(&self, runtime: Namespace, hash: Hash) -> Option<EthAddress> {
-        self.get(runtime).ok()?.take_eth_sender(&hash)
+    fn take_check_extra(&self, runtime: Namespace, hash: Hash) -> Option<Vec<u8>> {
+        self.get(runtime)
+            .ok()?
+            .take_check_extra(&hash)
+            .map(|e| e.into_vec())
     }
 
     fn query(

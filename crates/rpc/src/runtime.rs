@@ -26,7 +26,6 @@ use std::future::Future;
 use std::pin::Pin;
 
 use atoll_crypto::Hash;
-use atoll_crypto::secp256k1::EthAddress;
 use atoll_types::Namespace;
 use atoll_types::cbor::Value as Cbor;
 use serde_json::Value;
@@ -39,14 +38,16 @@ use crate::runtime_types::{CheckpointSummary, RuntimeBlock, RuntimeTx, SubmitRes
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A transaction the runtime's check accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submitted {
     /// Its hash.
     pub hash: Hash,
-    /// The caller's Ethereum address, as the runtime's check found it (a
-    /// caller signing with a `secp256k1eth` key): an Ethereum gateway need
-    /// not recover the sender a second time.
-    pub eth_address: Option<EthAddress>,
+    /// The runtime's own data about it, as its check reported it (the
+    /// check outcome's `extra` of the runtime ABI; for the EVM runtime the
+    /// caller's 20-byte Ethereum address, so that an Ethereum gateway need
+    /// not recover the sender a second time). Only the runtime's clients
+    /// interpret it.
+    pub extra: Option<Vec<u8>>,
 }
 
 /// What a compute node offers the runtime client API.
@@ -68,10 +69,10 @@ pub trait RuntimeApi: Send + Sync + 'static {
         runtime: Namespace,
         raws: Vec<Vec<u8>>,
     ) -> BoxFuture<'_, Vec<Result<Submitted, ApiError>>>;
-    /// The Ethereum sender the runtime's check found for transaction
-    /// `hash` (SHA-512/256 of its bytes) on this node, if still remembered;
-    /// forgotten once asked. None by default.
-    fn take_eth_sender(&self, runtime: Namespace, hash: Hash) -> Option<EthAddress> {
+    /// The extra the runtime's check reported for transaction `hash`
+    /// (SHA-512/256 of its bytes) on this node (see [`Submitted::extra`]),
+    /// if still remembered; forgotten once asked. None by default.
+    fn take_check_extra(&self, runtime: Namespace, hash: Hash) -> Option<Vec<u8>> {
         let _ = (runtime, hash);
         None
     }

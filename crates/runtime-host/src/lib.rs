@@ -7,7 +7,9 @@
 //! supervise) and the runtime's side ([`runtime`]: the serve loop and the
 //! runtime's view of its state). It knows nothing of any particular
 //! ParaTime: transactions, results, events, messages and query arguments
-//! are opaque bytes or CBOR values.
+//! are opaque bytes or CBOR values. What the SDK runtimes put in them (check
+//! and transaction outcomes, events, their context) is defined once, in
+//! [`abi`], for both ends.
 //!
 //! # The protocol
 //!
@@ -72,6 +74,8 @@
 //! log of `ExecuteBatch` (they are dropped for checks, queries and aborted
 //! calls).
 
+pub mod abi;
+#[cfg(feature = "host")]
 pub mod host;
 pub mod protocol;
 pub mod runtime;

@@ -95,34 +95,8 @@ impl BatchContext {
     }
 }
 
-/// An event: the module that emitted it, a code within the module, and a
-/// CBOR value. Its key, as stored in transaction tags, is
-/// `module || u32_be(code)`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
-    /// The emitting module.
-    pub module: String,
-    /// The event's code within the module.
-    pub code: u32,
-    /// The event's value.
-    pub value: Value,
-}
-
-impl Event {
-    /// The tag key: `module || u32_be(code)`.
-    pub fn key(&self) -> Vec<u8> {
-        let mut k = self.module.as_bytes().to_vec();
-        k.extend_from_slice(&self.code.to_be_bytes());
-        k
-    }
-
-    /// Decodes the value as a `T`.
-    pub fn decode<T: serde::de::DeserializeOwned>(
-        &self,
-    ) -> Result<T, atoll_types::cbor::DecodeError> {
-        atoll_types::cbor::from_value(self.value.clone())
-    }
-}
+/// An event (module, code, CBOR value): defined by the runtime ABI.
+pub use atoll_runtime_host::abi::Event;
 
 /// Why the dispatcher is running a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

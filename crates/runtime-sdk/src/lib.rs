@@ -3,8 +3,10 @@
 //! A runtime is a list of [`Module`]s driven by a dispatcher. The runtime
 //! host (another crate) calls the entry points on [`Runtime`] with a
 //! [`BatchContext`] (runtime id, consensus chain context, round, consensus
-//! height and epoch: every input is deterministic) and a [`Store`]. This
-//! crate knows nothing of processes, sockets or the BFT engine.
+//! height and epoch: every input is deterministic) and a [`Store`]. Its
+//! [`host`] module serves a runtime over the runtime host protocol (the
+//! runtime side only: the node spawns and supervises the process); the
+//! rest knows nothing of processes, sockets or the BFT engine.
 //!
 //! # Entry points
 //!
@@ -162,6 +164,7 @@ pub mod context;
 pub mod crypto;
 mod dispatcher;
 pub mod error;
+pub mod host;
 pub mod module;
 pub mod modules;
 pub mod runtime;

@@ -369,29 +369,6 @@ pub struct UnverifiedTransaction(
     pub Vec<AuthProof>,
 );
 
-/// The outcome of a call, as the SDK encodes it: `{"ok": value}` or
-/// `{"fail": {"module", "code", "message"?}}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum CallResult {
-    /// The call succeeded with this value.
-    #[serde(rename = "ok")]
-    Ok(Value),
-    /// The call failed.
-    #[serde(rename = "fail")]
-    Failed {
-        /// The module that failed it.
-        module: String,
-        /// The module's error code.
-        code: u32,
-        /// A human-readable reason.
-        #[serde(default, skip_serializing_if = "String::is_empty")]
-        message: String,
-    },
-}
-
-impl CallResult {
-    /// Whether the call succeeded.
-    pub fn is_success(&self) -> bool {
-        matches!(self, Self::Ok(_))
-    }
-}
+/// The outcome of a call (`{"ok": value}` or `{"fail": {..}}`): defined by
+/// the runtime ABI.
+pub use atoll_runtime_host::abi::CallResult;

@@ -106,6 +106,12 @@ fn as_u256(v: &Cbor) -> Option<U256> {
     }
 }
 
+/// The Ethereum sender in a check outcome's `extra`: the EVM runtime puts
+/// the caller's 20-byte address there (anything else is no sender).
+fn eth_sender(extra: Option<&[u8]>) -> Option<EthAddress> {
+    extra.and_then(|b| EthAddress::from_slice(b).ok())
+}
+
 /// Checks queued submissions in batches until every sender is gone.
 async fn submit_loop(
     api: Arc<dyn RuntimeApi>,
@@ -127,7 +133,7 @@ async fn submit_loop(
             .submit_many(runtime, raws)
             .await
             .into_iter()
-            .map(|r| r.map(|s| s.eth_address))
+            .map(|r| r.map(|s| eth_sender(s.extra.as_deref())))
             .collect();
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             // The caller may have gone away; nothing to tell then.
@@ -481,7 +487,7 @@ impl Backend {
     /// The Ethereum sender this node's runtime check found for runtime
     /// transaction `hash`, if it still remembers it (forgotten once taken).
     pub fn take_eth_sender(&self, hash: atoll_crypto::Hash) -> Option<EthAddress> {
-        self.api.take_eth_sender(self.runtime, hash)
+        eth_sender(self.api.take_check_extra(self.runtime, hash).as_deref())
     }
 
     /// A finalized round's record (CBOR).

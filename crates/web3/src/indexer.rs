@@ -14,14 +14,14 @@
 //!
 //! A round's Ethereum transactions are the batch entries that are
 //! `UnverifiedTransaction(raw, [{"module": "evm.ethereum.v0"}])`; their
-//! results are plain's `TxOutcome`s, whose `evm` events of code 1 are the
+//! results are the runtime ABI's `TxOutcome`s, whose `evm` events of code 1 are the
 //! logs. The other entries (native SDK transactions) are left out.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use atoll_compute::storage::RoundRecord;
-use atoll_runtime_plain::TxOutcome;
+use atoll_runtime_host::abi::TxOutcome;
 use atoll_runtime_sdk::types::{AuthProof, CallResult, UnverifiedTransaction};
 use atoll_types::cbor::{self, Value as Cbor};
 use serde::Deserialize;

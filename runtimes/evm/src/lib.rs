@@ -1,8 +1,9 @@
 //! The EVM ParaTime of atoll: the SDK modules `core`, `accounts`,
 //! `consensus_accounts` and `evm` ([`atoll_evm::Evm`]), served over the
-//! runtime host protocol exactly as the plain runtime is (same context,
-//! genesis handling and errors: see `atoll_runtime_plain`), by the
-//! `atoll-runtime-evm` binary ([`cli::run`]).
+//! runtime host protocol through the SDK's host adapter
+//! ([`atoll_runtime_sdk::host`]: command line, genesis, context, calls and
+//! errors are documented there), by the `atoll-runtime-evm` binary
+//! ([`cli::run`]).
 //!
 //! Ethereum tools talk to it through raw Ethereum transactions
 //! (`UnverifiedTransaction(raw, [{"module": "evm.ethereum.v0"}])`), the
@@ -19,7 +20,7 @@ use std::collections::BTreeMap;
 
 use atoll_crypto::secp256k1::EthAddress;
 use atoll_evm::Evm;
-use atoll_runtime_plain::PlainRuntime;
+use atoll_runtime_sdk::host::HostedRuntime;
 use atoll_runtime_sdk::modules::consensus_accounts::ConsensusAccounts;
 use atoll_runtime_sdk::modules::{accounts, core};
 use atoll_runtime_sdk::types::Denomination;
@@ -57,8 +58,8 @@ pub fn runtime() -> Result<Runtime, BuildError> {
 pub fn host_runtime(
     runtime_id: Namespace,
     genesis: Option<RuntimeGenesis>,
-) -> Result<PlainRuntime, BuildError> {
-    Ok(PlainRuntime::with_runtime(runtime_id, runtime()?, genesis))
+) -> Result<HostedRuntime, BuildError> {
+    Ok(HostedRuntime::new(runtime_id, runtime()?, genesis))
 }
 
 /// `core` parameters for Ethereum tooling (see the crate documentation).

@@ -18,14 +18,15 @@ use atoll_consensus_types::staking;
 use atoll_crypto::context::ChainContext;
 use atoll_crypto::ed25519::SigningKey;
 use atoll_crypto::{Address, Hash};
+use atoll_runtime_host::abi::{CheckOutcome, RuntimeContext, TxOutcome};
 use atoll_runtime_host::host::{
     HostError, MemoryProvider, RuntimeConfig, RuntimeHost, StorageProvider,
 };
 use atoll_runtime_host::protocol::{
     BatchContext, CheckBatchRequest, ExecuteBatchRequest, ExecutedBatch, QueryRequest, StateRoot,
 };
-use atoll_runtime_plain::{CheckOutcome, GENESIS_MARKER_KEY, PlainContext, TxOutcome};
 use atoll_runtime_sdk::crypto::{TxSigner, sign_transaction, tx_signature_context};
+use atoll_runtime_sdk::host::{ERROR_MODULE, GENESIS_MARKER_KEY, runtime_version};
 use atoll_runtime_sdk::modules::accounts::{self, AccountBalances, BalancesQuery, Transfer};
 use atoll_runtime_sdk::modules::consensus_accounts::Deposit;
 use atoll_runtime_sdk::types::{BaseUnits, CallResult, Denomination, SignerInfo, Transaction};
@@ -73,7 +74,7 @@ fn ctx(round: u64) -> BatchContext {
         timestamp: 1_700_000_000,
         previous_hash: Default::default(),
         state_root: StateRoot::default(),
-        extra: PlainContext::new(&chain()).to_value(),
+        extra: RuntimeContext::new(&chain()).to_value(),
     }
 }
 
@@ -269,7 +270,7 @@ async fn handshake_reports_the_runtime_id_and_version() {
         let f = Fixture::start().await;
         let info = f.host.info().unwrap();
         assert_eq!(info.runtime_id, RUNTIME_ID);
-        assert_eq!(info.runtime_version, atoll_runtime_plain::runtime_version());
+        assert_eq!(info.runtime_version, runtime_version());
     })
     .await;
 }
@@ -429,7 +430,7 @@ async fn deposit_emits_a_withdraw_and_its_result_mints() {
         // The next round must be given the result.
         match f.execute_raw(3, Vec::new(), &[]).await {
             Err(HostError::Runtime(e)) => {
-                assert_eq!(e.module, atoll_runtime_plain::ERROR_MODULE);
+                assert_eq!(e.module, ERROR_MODULE);
                 assert_eq!(e.code, 6, "{e}");
             }
             other => panic!("{other:?}"),

@@ -10,6 +10,7 @@
 use std::io::{self, Read, Write};
 
 use atoll_types::cbor::{self, DecodeError, DecodeLimits, EncodeError};
+#[cfg(feature = "host")]
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::Message;
@@ -145,6 +146,7 @@ pub fn write_frame<W: Write>(w: &mut W, msg: &Message, max_len: usize) -> Result
     Ok(())
 }
 
+#[cfg(feature = "host")]
 /// Reads one frame from an async stream; see [`read_frame`].
 pub async fn read_frame_async<R: AsyncRead + Unpin>(
     r: &mut R,
@@ -181,6 +183,7 @@ pub async fn read_frame_async<R: AsyncRead + Unpin>(
     decode_message(&body, max_len).map(Some)
 }
 
+#[cfg(feature = "host")]
 /// Writes one frame to an async stream and flushes it.
 pub async fn write_frame_async<W: AsyncWrite + Unpin>(
     w: &mut W,

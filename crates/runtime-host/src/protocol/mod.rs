@@ -19,10 +19,9 @@ use atoll_types::cbor::Value;
 use atoll_types::{Epoch, Height, Namespace, Round};
 use serde::{Deserialize, Serialize};
 
-pub use frame::{
-    FrameError, MAX_FRAME_LEN, decode_frame, encode_frame, read_frame, read_frame_async,
-    write_frame, write_frame_async,
-};
+pub use frame::{FrameError, MAX_FRAME_LEN, decode_frame, encode_frame, read_frame, write_frame};
+#[cfg(feature = "host")]
+pub use frame::{read_frame_async, write_frame_async};
 
 /// The protocol version this crate speaks.
 ///

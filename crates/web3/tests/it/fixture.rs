@@ -14,13 +14,12 @@ use atoll_compute::storage::RoundRecord;
 use atoll_consensus::error::TxError;
 use atoll_consensus::services::roothash::types::{BlockHeader, HeaderType};
 use atoll_crypto::Hash;
-use atoll_crypto::secp256k1::EthAddress;
 use atoll_evm::tx::{self as etx, DynamicFeeTx, LegacyTx};
 use atoll_rpc::runtime::BoxFuture;
 use atoll_rpc::{
     ApiError, RuntimeApi, RuntimeBlock, RuntimeTx, SubmitResult, Submitted, TxLocation,
 };
-use atoll_runtime_plain::TxOutcome;
+use atoll_runtime_host::abi::TxOutcome;
 use atoll_runtime_sdk::Event;
 use atoll_runtime_sdk::types::{AuthProof, CallResult, RawSignature, UnverifiedTransaction};
 use atoll_types::Namespace;
@@ -358,7 +357,7 @@ impl RuntimeApi for FakeRuntime {
                 }
                 out.push(Ok(Submitted {
                     hash: Hash::digest(&raw),
-                    eth_address: st.report_sender.map(EthAddress),
+                    extra: st.report_sender.map(|a| a.to_vec()),
                 }));
                 st.submitted.push(raw);
             }
@@ -366,13 +365,13 @@ impl RuntimeApi for FakeRuntime {
         })
     }
 
-    fn take_eth_sender(&self, _runtime: Namespace, hash: Hash) -> Option<EthAddress> {
+    fn take_check_extra(&self, _runtime: Namespace, hash: Hash) -> Option<Vec<u8>> {
         self.state
             .lock()
             .unwrap()
             .checked
             .remove(&hash)
-            .map(EthAddress)
+            .map(|a| a.to_vec())
     }
 
     fn query(
