@@ -47,10 +47,13 @@
 //!   ([`Admitted`], [`SubmitError`]).
 //! - `catch_up`: following consensus — applying finalized rounds, from this
 //!   node's execution or a peer's record, and restoring checkpoints.
+//! - [`decide`]: the pure decision of what to do next in the open round
+//!   ([`decide::decide`]), from a [`decide::RoundSituation`].
 //! - `round`: the loop that acts on each round (propose, execute, commit).
 
 pub mod admission;
 mod catch_up;
+pub mod decide;
 pub mod messages;
 pub mod ports;
 mod round;

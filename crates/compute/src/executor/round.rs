@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use atoll_consensus::services::registry::{Registry, Runtime};
 use atoll_consensus::services::roothash::types::{
-    ComputeResults, ExecutorCommit, HeaderType, Message, RuntimeState, Vote, messages_hash,
+    BlockHeader, ComputeResults, ExecutorCommit, HeaderType, Message, RuntimeState, Vote,
+    messages_hash,
 };
 use atoll_consensus::services::scheduler::{Committee, Role, state::SchedulerState};
 use atoll_crypto::Hash;
@@ -24,6 +25,7 @@ use tracing::{debug, info, warn};
 
 use super::admission::CheckVerdict;
 use super::catch_up::CatchUp;
+use super::decide::{RoundAction, RoundSituation, decide};
 use super::messages::{ComputeMessage, Proposal};
 use super::worker::{Fault, Inner, Input, lock};
 use crate::catchup::Vouched;
@@ -197,142 +199,95 @@ impl Loop {
         Some((height, rs, committee, runtime))
     }
 
+    /// Acts on the open round: gathers the situation, lets [`decide`]
+    /// choose, and performs its choice.
     async fn act(&mut self) {
         let Some((_height, rs, committee, runtime)) = self.situation() else {
             return;
         };
         let last = self.inner.storage.last_header();
-        if last != rs.last_block {
-            return; // storage is catching up
-        }
+        let in_sync = last == rs.last_block;
         let next = last.round + 1;
         let me = self.inner.node_id;
         let is_worker = committee.has(&me, Role::Worker);
         let is_backup = committee.has(&me, Role::BackupWorker);
-        if !is_worker && !is_backup {
-            return;
+        if in_sync && (is_worker || is_backup) {
+            self.refresh(next, &rs, &last);
         }
         let order = committee.proposer_order(next);
-        let work = self.work.entry(next).or_default();
-        // What consensus already holds from this node needs no sending
-        // (after a restart, the in-memory record of it is gone).
-        if let Some(round) = rs.round.as_ref() {
-            if round.commitments.iter().any(|c| c.node_id == me) {
-                work.committed = true;
-            }
-            if round.backup_commitments.iter().any(|c| c.node_id == me) {
-                work.backup_committed = true;
-            }
-        }
-        // A batch this node proposed for the round before a restart is the
-        // one it proposes (and sends) again.
-        if !work.proposed
-            && let Ok(Some(p)) = self.inner.signer.proposal(next)
-            && p.previous_hash == last.hash()
-            && let Ok(signed) = Signed::sign(&self.inner.cfg.node_key, &self.inner.proposal_ctx, &p)
-        {
-            info!(runtime = %self.inner.cfg.runtime, round = next, "proposing the batch proposed before again");
-            work.proposed = true;
-            work.proposals.insert(me, p);
-            work.sent = Some((
-                signed,
-                0,
-                Instant::now()
-                    .checked_sub(REPUBLISH)
-                    .unwrap_or_else(Instant::now),
-            ));
-        }
-
-        // A scheduler whose round is still open sends its proposal again
-        // (nodes that were not yet connected, or backups, may lack it).
-        if let Some((signed, attempt, at)) = work.sent.as_mut()
-            && at.elapsed() >= REPUBLISH
-        {
-            *attempt += 1;
-            *at = Instant::now();
-            if let Ok(bytes) = cbor::to_vec(&ComputeMessage::Proposal {
-                signed: signed.clone(),
-                attempt: *attempt,
-            }) {
-                self.inner.peers.publish(bytes);
-            }
-        }
-        if let Some(round) = rs.round.as_ref().filter(|r| r.discrepancy) {
-            if !is_backup || work.backup_committed {
-                return;
-            }
-            // The best-ranked scheduler that committed its own batch.
-            let Some(scheduler) = order
-                .iter()
-                .find(|s| {
-                    round
-                        .commitments
+        let open = Instant::now();
+        let situation = {
+            let work = self.work.get(&next);
+            RoundSituation {
+                in_sync,
+                last_hash: last.hash(),
+                me,
+                is_worker,
+                is_backup,
+                order,
+                proposals: work
+                    .map(|w| {
+                        w.proposals
+                            .iter()
+                            .map(|(k, p)| (*k, p.previous_hash))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                discrepancy: rs.round.as_ref().filter(|r| r.discrepancy).map(|r| {
+                    r.commitments
                         .iter()
-                        .any(|c| c.node_id == **s && c.header.scheduler_id == **s)
-                })
-                .copied()
-            else {
-                return;
-            };
-            let Some(proposal) = work.proposals.get(&scheduler).cloned() else {
-                return;
-            };
-            info!(runtime = %self.inner.cfg.runtime, round = next, "discrepancy: executing as a backup");
-            if self.commit(next, &rs, scheduler, &proposal).await {
-                self.work.entry(next).or_default().backup_committed = true;
+                        .filter(|c| c.header.scheduler_id == c.node_id)
+                        .map(|c| c.node_id)
+                        .collect()
+                }),
+                committed: work.is_some_and(|w| w.committed),
+                backup_committed: work.is_some_and(|w| w.backup_committed),
+                proposed: work.is_some_and(|w| w.proposed),
+                silent: self.inner.cfg.fault == Some(Fault::SilentProposer),
+                pool_has_txs: !lock(&self.inner.pool).is_empty(),
+                message_results_pending: !rs.last_message_results.is_empty(),
+                never_run: !self.inner.storage.has_run(),
+                idle_round: self.inner.cfg.idle_round,
+                open_for: work.and_then(|w| w.opened).map(|t| open.duration_since(t)),
+                work_for: work
+                    .and_then(|w| w.work_since)
+                    .map(|t| open.duration_since(t)),
+                propose_batch_timeout: Duration::from_millis(
+                    runtime.txn_scheduler.propose_batch_timeout_ms,
+                ),
             }
-            return;
-        }
-        if !is_worker || work.committed {
-            return;
-        }
-        // Follow the best-ranked proposal received.
-        let best = order
-            .iter()
-            .find_map(|s| work.proposals.get(s).map(|p| (*s, p.clone())));
-        if let Some((scheduler, proposal)) = best {
-            if proposal.previous_hash != last.hash() {
-                return;
-            }
-            if self.commit(next, &rs, scheduler, &proposal).await {
-                self.work.entry(next).or_default().committed = true;
-            }
-            return;
-        }
-        if work.proposed || self.inner.cfg.fault == Some(Fault::SilentProposer) {
-            return;
-        }
-        let Some(rank) = order.iter().position(|n| *n == me) else {
-            return;
         };
-        let opened = *self
-            .work
-            .entry(next)
-            .or_default()
-            .opened
-            .get_or_insert_with(Instant::now);
-        let has_work = !lock(&self.inner.pool).is_empty()
-            || !rs.last_message_results.is_empty()
-            || !self.inner.storage.has_run()
-            || self
-                .inner
-                .cfg
-                .idle_round
-                .is_some_and(|idle| opened.elapsed() >= idle);
-        if !has_work {
-            return;
+        let action = decide(&situation);
+        if action.opens_round() {
+            let work = self.work.entry(next).or_default();
+            work.opened.get_or_insert(open);
+            if action.has_work() {
+                work.work_since.get_or_insert(open);
+            }
         }
-        let since = *self
-            .work
-            .entry(next)
-            .or_default()
-            .work_since
-            .get_or_insert_with(Instant::now);
-        let wait = Duration::from_millis(runtime.txn_scheduler.propose_batch_timeout_ms)
-            .saturating_mul(u32::try_from(rank).unwrap_or(u32::MAX));
-        if since.elapsed() < wait {
-            return;
-        }
+        let rank = match action {
+            RoundAction::Wait(_) => return,
+            RoundAction::Backup { scheduler } => {
+                let Some(proposal) = self.proposal(next, &scheduler) else {
+                    return;
+                };
+                info!(runtime = %self.inner.cfg.runtime, round = next, "discrepancy: executing as a backup");
+                if self.commit(next, &rs, scheduler, &proposal).await {
+                    self.work.entry(next).or_default().backup_committed = true;
+                }
+                return;
+            }
+            RoundAction::Execute { scheduler } => {
+                let Some(proposal) = self.proposal(next, &scheduler) else {
+                    return;
+                };
+                if self.commit(next, &rs, scheduler, &proposal).await {
+                    self.work.entry(next).or_default().committed = true;
+                }
+                return;
+            }
+            RoundAction::Propose { rank, .. } => rank,
+        };
         let max_gas = self.inner.batch_gas_limit().await;
         let candidates = lock(&self.inner.pool).batch(
             usize::try_from(runtime.txn_scheduler.max_batch_size).unwrap_or(usize::MAX),
@@ -389,6 +344,58 @@ impl Loop {
         if self.commit(next, &rs, me, &proposal).await {
             self.work.entry(next).or_default().committed = true;
         }
+    }
+
+    /// Brings this node's record of round `next` up to date before a
+    /// decision: what consensus already holds from it needs no sending
+    /// (after a restart, the in-memory record of it is gone); a batch it
+    /// proposed before a restart is the one it proposes (and sends) again;
+    /// a scheduler whose round is still open sends its proposal again
+    /// (nodes that were not yet connected, or backups, may lack it).
+    fn refresh(&mut self, next: u64, rs: &RuntimeState, last: &BlockHeader) {
+        let me = self.inner.node_id;
+        let work = self.work.entry(next).or_default();
+        if let Some(round) = rs.round.as_ref() {
+            if round.commitments.iter().any(|c| c.node_id == me) {
+                work.committed = true;
+            }
+            if round.backup_commitments.iter().any(|c| c.node_id == me) {
+                work.backup_committed = true;
+            }
+        }
+        if !work.proposed
+            && let Ok(Some(p)) = self.inner.signer.proposal(next)
+            && p.previous_hash == last.hash()
+            && let Ok(signed) = Signed::sign(&self.inner.cfg.node_key, &self.inner.proposal_ctx, &p)
+        {
+            info!(runtime = %self.inner.cfg.runtime, round = next, "proposing the batch proposed before again");
+            work.proposed = true;
+            work.proposals.insert(me, p);
+            work.sent = Some((
+                signed,
+                0,
+                Instant::now()
+                    .checked_sub(REPUBLISH)
+                    .unwrap_or_else(Instant::now),
+            ));
+        }
+        if let Some((signed, attempt, at)) = work.sent.as_mut()
+            && at.elapsed() >= REPUBLISH
+        {
+            *attempt += 1;
+            *at = Instant::now();
+            if let Ok(bytes) = cbor::to_vec(&ComputeMessage::Proposal {
+                signed: signed.clone(),
+                attempt: *attempt,
+            }) {
+                self.inner.peers.publish(bytes);
+            }
+        }
+    }
+
+    /// The proposal of `scheduler` received for `round`.
+    fn proposal(&self, round: u64, scheduler: &PublicKey) -> Option<Proposal> {
+        self.work.get(&round)?.proposals.get(scheduler).cloned()
     }
 
     /// Executes `proposal` (once) and submits this node's commitment. A
