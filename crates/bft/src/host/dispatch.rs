@@ -19,7 +19,7 @@ use crate::codec::WireCommit;
 use crate::context::{AtollContext, Height};
 use crate::error::BftError;
 
-use super::stream::{FUTURE_HEIGHTS, MAX_SYNCED_PER_HEIGHT, parts_height};
+use super::stream::{MAX_SYNCED_PER_HEIGHT, height_window, parts_height};
 use super::{Candidate, Host, TxSource};
 
 impl<T: TxSource> Host<T> {
@@ -188,7 +188,7 @@ impl<T: TxSource> Host<T> {
                 // answer's hash next): kept in memory only (never stored),
                 // for heights in the window, a few per height.
                 let h = height.0;
-                let in_window = h >= self.height && h <= self.height.saturating_add(FUTURE_HEIGHTS);
+                let in_window = height_window(h, self.height).kept();
                 let outcome = match BftBlock::from_bytes(&value_bytes) {
                     Ok(b) if b.block.height == h && in_window => {
                         info!(%height, %round, "synced block received");

@@ -31,11 +31,7 @@ impl<T: TxSource> Host<T> {
         round: Round,
         timeout: Duration,
     ) -> Result<BlockHash, BftError> {
-        let wait = match self.config.block_time {
-            Some(t) if round.as_i64() == 0 => t.min(timeout / 2),
-            _ => Duration::ZERO,
-        };
-        let deadline = self.round_started + wait;
+        let deadline = self.round_started + idle_wait(self.config.block_time, round, timeout);
         let mut arrivals = self.txs.arrivals();
         loop {
             if let Some(rx) = arrivals.as_mut() {
@@ -284,6 +280,17 @@ impl<T: TxSource> Host<T> {
             .map_err(|_| BftError::ChannelClosed)
     }
 }
+/// How long a proposer with nothing to propose in `round` waits for
+/// transactions from the start of the round: `block_time` in round 0, at
+/// most half the propose `timeout` (so the others never give up on it
+/// first); not at all in later rounds or without a block time.
+pub(super) fn idle_wait(block_time: Option<Duration>, round: Round, timeout: Duration) -> Duration {
+    match block_time {
+        Some(t) if round.as_i64() == 0 => t.min(timeout / 2),
+        _ => Duration::ZERO,
+    }
+}
+
 /// Whether a block carries anything (transactions or evidence): a proposer
 /// in round 0 waits for arrivals rather than propose one that does not.
 pub(super) fn worth_proposing(block: &BftBlock) -> bool {

@@ -1,7 +1,7 @@
 //! Receiving proposals: reassembling proposal-part streams within their
 //! bounds, and judging a complete stream from the round's proposer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
 use malachitebft_app_channel::app::types::core::{Round, Validity};
@@ -56,11 +56,11 @@ impl<T: TxSource> Host<T> {
         msg: StreamMessage<ProposalPart>,
     ) -> Option<ProposedValue<AtollContext>> {
         let key = (publisher, msg.stream_id.clone());
-        let max_parts = (self.limits.max_block_size as usize / self.config.part_size.max(1)) + 4;
-        let max_bytes = self.limits.max_block_size as usize + 4096;
+        let (max_parts, max_bytes) =
+            stream_bounds(self.limits.max_block_size, self.config.part_size);
         if let StreamContent::Data(ProposalPart::Init(init)) = &msg.content {
             let h = init.height.0;
-            if h < self.height || h > self.height.saturating_add(FUTURE_HEIGHTS) {
+            if !height_window(h, self.height).kept() {
                 debug!(
                     height = h,
                     current = self.height,
@@ -97,9 +97,11 @@ impl<T: TxSource> Host<T> {
         self.bound_peer_bytes(&key, 2 * max_bytes);
         let stream = self.streams.get(&key)?;
         let fin = stream.fin?;
-        let complete = u64::try_from(stream.parts.len()).ok() == Some(fin)
-            && stream.parts.keys().next_back().is_none_or(|k| *k < fin);
-        if !complete {
+        if !complete(
+            stream.parts.len(),
+            stream.parts.keys().next_back().copied(),
+            fin,
+        ) {
             return None;
         }
         let parts: Vec<ProposalPart> = self
@@ -108,9 +110,9 @@ impl<T: TxSource> Host<T> {
             .map(|s| s.parts.into_values().collect())
             .unwrap_or_default();
         self.stream_order.retain(|k| k != &key);
-        match parts_height(&parts) {
-            Some(h) if h == self.height => self.accept_stream(parts),
-            Some(h) if h > self.height && h <= self.height.saturating_add(FUTURE_HEIGHTS) => {
+        match parts_height(&parts).map(|h| height_window(h, self.height)) {
+            Some(Window::Current) => self.accept_stream(parts),
+            Some(Window::Ahead) => {
                 let held = self.pending.iter().filter(|(p, _)| *p == publisher).count();
                 if held >= MAX_PENDING_PER_PEER
                     && let Some(i) = self.pending.iter().position(|(p, _)| *p == publisher)
@@ -133,27 +135,7 @@ impl<T: TxSource> Host<T> {
     /// [`MAX_STREAMS_PER_PEER`], and the oldest stream among the peers
     /// holding the most if all together hold [`MAX_STREAMS`].
     pub(super) fn make_room_for(&mut self, peer: &PeerId) {
-        let held = self.stream_order.iter().filter(|(p, _)| p == peer).count();
-        if held >= MAX_STREAMS_PER_PEER {
-            if let Some(old) = self.stream_order.iter().find(|(p, _)| p == peer).cloned() {
-                self.drop_stream(&old);
-            }
-            return;
-        }
-        if self.streams.len() < MAX_STREAMS {
-            return;
-        }
-        let mut counts: BTreeMap<PeerId, usize> = BTreeMap::new();
-        for (p, _) in &self.stream_order {
-            *counts.entry(*p).or_default() += 1;
-        }
-        let most = counts.values().copied().max().unwrap_or(0);
-        if let Some(old) = self
-            .stream_order
-            .iter()
-            .find(|(p, _)| counts.get(p) == Some(&most))
-            .cloned()
-        {
+        if let Some(old) = to_evict(&self.stream_order, self.streams.len(), peer) {
             self.drop_stream(&old);
         }
     }
@@ -326,4 +308,80 @@ pub(super) fn parts_height(parts: &[ProposalPart]) -> Option<u64> {
         Some(ProposalPart::Init(i)) => Some(i.height.0),
         _ => None,
     }
+}
+
+/// Where a stream's height stands against the current height.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Window {
+    /// A height already decided: dropped.
+    Past,
+    /// The current height: judged at once.
+    Current,
+    /// At most [`FUTURE_HEIGHTS`] ahead: kept until its height starts.
+    Ahead,
+    /// Further ahead: dropped.
+    TooFar,
+}
+
+impl Window {
+    /// Whether a stream for the height is kept.
+    pub(super) fn kept(self) -> bool {
+        matches!(self, Self::Current | Self::Ahead)
+    }
+}
+
+/// Where height `h` stands when the current height is `current`.
+pub(super) fn height_window(h: u64, current: u64) -> Window {
+    if h < current {
+        Window::Past
+    } else if h == current {
+        Window::Current
+    } else if h <= current.saturating_add(FUTURE_HEIGHTS) {
+        Window::Ahead
+    } else {
+        Window::TooFar
+    }
+}
+
+/// The most parts and data bytes one stream may hold: a largest block cut
+/// in `part_size` parts, with room for `Init`, `Fin` and framing.
+pub(super) fn stream_bounds(max_block_size: u64, part_size: usize) -> (usize, usize) {
+    let max_block = usize::try_from(max_block_size).unwrap_or(usize::MAX);
+    (
+        (max_block / part_size.max(1)).saturating_add(4),
+        max_block.saturating_add(4096),
+    )
+}
+
+/// Whether a stream holding `parts` parts, the highest at sequence `last`,
+/// whose `Fin` came at sequence `fin`, has every part (sequences `0..fin`).
+pub(super) fn complete(parts: usize, last: Option<u64>, fin: u64) -> bool {
+    u64::try_from(parts).ok() == Some(fin) && last.is_none_or(|k| k < fin)
+}
+
+/// The stream to drop before `peer` opens one, the streams open being
+/// `order` (oldest first, `open` of them): its own oldest if it holds
+/// [`MAX_STREAMS_PER_PEER`]; otherwise, if all together hold
+/// [`MAX_STREAMS`], the oldest stream of the peers holding the most.
+pub(super) fn to_evict<P: Ord + Copy, S: Clone>(
+    order: &VecDeque<(P, S)>,
+    open: usize,
+    peer: &P,
+) -> Option<(P, S)> {
+    let held = order.iter().filter(|(p, _)| p == peer).count();
+    if held >= MAX_STREAMS_PER_PEER {
+        return order.iter().find(|(p, _)| p == peer).cloned();
+    }
+    if open < MAX_STREAMS {
+        return None;
+    }
+    let mut counts: BTreeMap<P, usize> = BTreeMap::new();
+    for (p, _) in order {
+        *counts.entry(*p).or_default() += 1;
+    }
+    let most = counts.values().copied().max().unwrap_or(0);
+    order
+        .iter()
+        .find(|(p, _)| counts.get(p) == Some(&most))
+        .cloned()
 }

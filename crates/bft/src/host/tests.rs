@@ -490,3 +490,98 @@ fn only_validators_pace_their_heights() {
     assert_eq!(paced(target, &set, &follower), None);
     assert_eq!(paced(None, &set, &me), None);
 }
+
+/// The host's pure decisions, one row per case.
+mod decisions {
+    use std::collections::VecDeque;
+    use std::time::Duration;
+
+    use malachitebft_app_channel::app::types::core::Round;
+
+    use super::super::propose::idle_wait;
+    use super::super::stream::{
+        MAX_STREAMS, MAX_STREAMS_PER_PEER, Window, complete, height_window, stream_bounds, to_evict,
+    };
+
+    #[test]
+    fn height_windows() {
+        let rows = [
+            (9, 10, Window::Past),
+            (0, 10, Window::Past),
+            (10, 10, Window::Current),
+            (11, 10, Window::Ahead),
+            (12, 10, Window::Ahead),
+            (13, 10, Window::TooFar),
+            (u64::MAX, 10, Window::TooFar),
+            (u64::MAX, u64::MAX, Window::Current),
+            (u64::MAX, u64::MAX - 1, Window::Ahead),
+        ];
+        for (h, current, expected) in rows {
+            assert_eq!(height_window(h, current), expected, "{h} at {current}");
+            assert_eq!(
+                height_window(h, current).kept(),
+                matches!(expected, Window::Current | Window::Ahead)
+            );
+        }
+    }
+
+    #[test]
+    fn idle_proposer_waits() {
+        let s = Duration::from_secs;
+        let rows = [
+            ("no block time", None, 0, s(60), s(0)),
+            ("round 0 waits the block time", Some(s(10)), 0, s(60), s(10)),
+            ("capped at half the timeout", Some(s(40)), 0, s(60), s(30)),
+            ("later rounds never wait", Some(s(10)), 1, s(60), s(0)),
+        ];
+        for (name, block_time, round, timeout, expected) in rows {
+            assert_eq!(
+                idle_wait(block_time, Round::new(round), timeout),
+                expected,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn stream_bounds_and_completeness() {
+        assert_eq!(stream_bounds(1000, 100), (14, 5096));
+        assert_eq!(stream_bounds(1000, 0), (1004, 5096));
+        let rows = [
+            ("every part", 3, Some(2), 3, true),
+            ("a part missing", 2, Some(2), 3, false),
+            ("a part past fin", 3, Some(3), 3, false),
+            ("empty stream, fin at 0", 0, None, 0, true),
+            ("nothing but fin at 1", 0, None, 1, false),
+        ];
+        for (name, parts, last, fin, expected) in rows {
+            assert_eq!(complete(parts, last, fin), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn eviction() {
+        let order = |v: &[(u8, u32)]| v.iter().copied().collect::<VecDeque<_>>();
+        let per_peer = u32::try_from(MAX_STREAMS_PER_PEER).unwrap();
+        // A peer at its own bound loses its oldest, whatever the others hold.
+        let own: Vec<(u8, u32)> = (0..per_peer).map(|i| (7, i)).collect();
+        let mut mixed = vec![(1, 100)];
+        mixed.extend(own.iter().copied());
+        assert_eq!(to_evict(&order(&mixed), mixed.len(), &7), Some((7, 0)));
+        // Below both bounds: nothing goes.
+        assert_eq!(to_evict(&order(&[(1, 1), (2, 2)]), 2, &3), None);
+        // All streams in use: the oldest stream of the peers holding most.
+        let mut full = Vec::new();
+        for i in 0..u32::try_from(MAX_STREAMS).unwrap() {
+            let p = if i % 3 == 0 { 1 } else { 2 + (i % 40) as u8 };
+            full.push((p, i));
+        }
+        let most_first = full.iter().find(|(p, _)| *p == 1).copied();
+        assert_eq!(to_evict(&order(&full), full.len(), &200), most_first);
+        // The newcomer is never the one evicted when it holds nothing.
+        assert_ne!(
+            to_evict(&order(&full), full.len(), &200).map(|(p, _)| p),
+            Some(200)
+        );
+    }
+}
