@@ -5,9 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use atoll_consensus::mkvs_store::MkvsView;
-use atoll_consensus::services::registry::Registry;
-use atoll_consensus::services::roothash::state::RoothashState;
 use atoll_consensus::services::roothash::types::{BlockHeader, HeaderType, RuntimeState};
 use tracing::{debug, info, warn};
 
@@ -39,16 +36,10 @@ pub(super) struct CatchUp {
 }
 
 impl Loop {
-    pub(super) fn view(&self, height: u64) -> Option<MkvsView> {
-        MkvsView::at(&self.inner.cfg.consensus, height).ok()
-    }
-
     fn runtime_state(&self, height: u64) -> Option<RuntimeState> {
-        let mut v = self.view(height)?;
-        RoothashState::new(&mut v)
-            .runtime(&self.inner.cfg.runtime)
-            .ok()
-            .flatten()
+        self.inner
+            .view
+            .runtime_state(height, &self.inner.cfg.runtime)
     }
 
     /// Applies every round consensus finalized up to `height`.
@@ -114,13 +105,7 @@ impl Loop {
             if round != target.round {
                 let inner = &self.inner;
                 let runtime = inner.cfg.runtime;
-                let past_root = |r: u64| {
-                    let mut v = MkvsView::at(&inner.cfg.consensus, height).ok()?;
-                    RoothashState::new(&mut v)
-                        .past_root(&runtime, r)
-                        .ok()
-                        .flatten()
-                };
+                let past_root = |r: u64| inner.view.past_root(height, &runtime, r);
                 let vouched = self
                     .vouched
                     .hash_of(
@@ -167,12 +152,9 @@ impl Loop {
 
     /// The runtime's `checkpoint_interval` at `height` (`None`: none).
     fn checkpoint_interval(&self, height: u64) -> Option<u64> {
-        let mut v = self.view(height)?;
-        Registry::new(&mut v)
-            .state()
-            .runtime(&self.inner.cfg.runtime)
-            .ok()
-            .flatten()
+        self.inner
+            .view
+            .runtime(height, &self.inner.cfg.runtime)
             .map(|r| r.storage.checkpoint_interval)
             .filter(|i| *i > 0)
     }
@@ -251,14 +233,9 @@ impl Loop {
         let ahead = offers
             .iter()
             .any(|(_, c)| c.round > target.round.saturating_add(interval));
-        let Some(mut view) = self.view(height) else {
-            return (Vec::new(), ahead);
-        };
+        let view = &self.inner.view;
         let usable = checkpoint::usable(&runtime, offers, applied, target.round, |round| {
-            RoothashState::new(&mut view)
-                .past_root(&runtime, round)
-                .ok()
-                .flatten()
+            view.past_root(height, &runtime, round)
         });
         (usable, ahead)
     }

@@ -40,7 +40,9 @@
 //!
 //! - [`messages`]: what compute nodes gossip ([`Proposal`],
 //!   [`ComputeMessage`]), the verdicts on gossip and how batches are cut.
-//! - [`ports`]: how the worker reaches consensus and its peers.
+//! - [`ports`]: how the worker writes to and reads consensus and reaches
+//!   its peers; [`mkvs_view`]: the read port over the consensus state
+//!   database.
 //! - [`worker`]: the handle a node holds ([`Worker`], [`WorkerConfig`]) and
 //!   the state its loop shares with it.
 //! - [`admission`]: checking transactions with the runtime and pooling them
@@ -55,6 +57,7 @@ pub mod admission;
 mod catch_up;
 pub mod decide;
 pub mod messages;
+pub mod mkvs_view;
 pub mod ports;
 mod round;
 pub mod worker;
@@ -64,8 +67,9 @@ pub use messages::{
     ComputeMessage, GossipVerdict, MAX_GOSSIP_BATCH_BYTES, MAX_GOSSIP_TXS, MAX_QUEUED_PROPOSALS,
     PROPOSAL_SIGNATURE_CONTEXT, Proposal, batch_verdict,
 };
-pub use ports::{BoxFuture, ConsensusPort, PeerPort};
+pub use mkvs_view::{MkvsConsensus, genesis_header};
+pub use ports::{BoxFuture, ConsensusPort, ConsensusView, PeerPort};
 pub use round::OFFER_GAS_FACTOR;
-pub use worker::{Fault, Worker, WorkerConfig, WorkerError, genesis_header};
+pub use worker::{Fault, Worker, WorkerConfig, WorkerError};
 
 pub use crate::client::{Included, QueryError, QueryLimits, TxWait};

@@ -1,10 +1,15 @@
-//! The worker's ports: how it writes to consensus ([`ConsensusPort`]) and
+//! The worker's ports: how it writes to consensus ([`ConsensusPort`]),
+//! reads it ([`ConsensusView`]) and
 //! reaches the other compute nodes ([`PeerPort`]). The node implements
 //! them; tests give doubles.
 
 use std::future::Future;
 use std::pin::Pin;
 
+use atoll_consensus::services::registry::Runtime;
+use atoll_consensus::services::roothash::types::{PastRoot, RuntimeState};
+use atoll_consensus::services::scheduler::Committee;
+use atoll_crypto::ed25519::PublicKey;
 use atoll_types::Namespace;
 use atoll_types::cbor::Value;
 
@@ -49,4 +54,21 @@ pub trait PeerPort: Send + Sync + 'static {
         let _ = (runtime, peer, round, index);
         Box::pin(async { None })
     }
+}
+
+/// How the worker reads consensus: the facts of the state consensus had
+/// after block `height`. `None` where the state cannot be read or holds
+/// nothing.
+pub trait ConsensusView: Send + Sync + 'static {
+    /// The roothash's state of `runtime` (last block, open round,
+    /// message results).
+    fn runtime_state(&self, height: u64, runtime: &Namespace) -> Option<RuntimeState>;
+    /// The roothash's past roots of `runtime`'s finalized `round`.
+    fn past_root(&self, height: u64, runtime: &Namespace, round: u64) -> Option<PastRoot>;
+    /// The scheduler's committee of `runtime` for the epoch.
+    fn committee(&self, height: u64, runtime: &Namespace) -> Option<Committee>;
+    /// The registry's descriptor of `runtime`.
+    fn runtime(&self, height: u64, runtime: &Namespace) -> Option<Runtime>;
+    /// Whether `node` is a registered node (`None`: cannot tell).
+    fn is_node(&self, height: u64, node: &PublicKey) -> Option<bool>;
 }

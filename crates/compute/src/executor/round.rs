@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use atoll_consensus::services::registry::{Registry, Runtime};
+use atoll_consensus::services::registry::Runtime;
 use atoll_consensus::services::roothash::types::{
     BlockHeader, ComputeResults, ExecutorCommit, HeaderType, Message, RuntimeState, Vote,
     messages_hash,
 };
-use atoll_consensus::services::scheduler::{Committee, Role, state::SchedulerState};
+use atoll_consensus::services::scheduler::{Committee, Role};
 use atoll_crypto::Hash;
 use atoll_crypto::ed25519::PublicKey;
 use atoll_runtime_host::host::HostError;
@@ -186,16 +186,9 @@ impl Loop {
     /// Consensus facts for the current round.
     fn situation(&self) -> Option<(u64, RuntimeState, Committee, Runtime)> {
         let (height, rs) = lock(&self.inner.latest).clone()?;
-        let mut v = self.view(height)?;
-        let committee = SchedulerState::new(&mut v)
-            .committee(&self.inner.cfg.runtime)
-            .ok()
-            .flatten()?;
-        let runtime = Registry::new(&mut v)
-            .state()
-            .runtime(&self.inner.cfg.runtime)
-            .ok()
-            .flatten()?;
+        let view = &self.inner.view;
+        let committee = view.committee(height, &self.inner.cfg.runtime)?;
+        let runtime = view.runtime(height, &self.inner.cfg.runtime)?;
         Some((height, rs, committee, runtime))
     }
 

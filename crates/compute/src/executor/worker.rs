@@ -5,12 +5,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use atoll_consensus::mkvs_store::MkvsView;
-use atoll_consensus::services::registry::Registry;
 use atoll_consensus::services::roothash::commitment_context;
-use atoll_consensus::services::roothash::state::RoothashState;
 use atoll_consensus::services::roothash::types::{BlockHeader, RuntimeState};
-use atoll_consensus::services::scheduler::{Role, state::SchedulerState};
+use atoll_consensus::services::scheduler::Role;
 use atoll_crypto::Hash;
 use atoll_crypto::context::{ChainContext, Context};
 use atoll_crypto::ed25519::{PublicKey, SigningKey};
@@ -30,7 +27,8 @@ use super::messages::{
     ComputeMessage, GossipVerdict, MAX_GOSSIP_TXS, MAX_QUEUED_PROPOSALS,
     PROPOSAL_SIGNATURE_CONTEXT, Proposal, batch_verdict,
 };
-use super::ports::{ConsensusPort, PeerPort};
+use super::mkvs_view::MkvsConsensus;
+use super::ports::{ConsensusPort, ConsensusView, PeerPort};
 use super::round::run;
 use crate::client::{Included, QueryError, QueryLimits, TxWait};
 use crate::client::{MAX_WAITERS, QueryLane, Waiters};
@@ -112,6 +110,8 @@ pub(super) struct Inner {
     pub(super) storage: RuntimeStorage,
     pub(super) pool: Mutex<TxPool>,
     pub(super) consensus: Arc<dyn ConsensusPort>,
+    /// How it reads consensus.
+    pub(super) view: Arc<dyn ConsensusView>,
     pub(super) peers: Arc<dyn PeerPort>,
     /// Clients waiting for inclusions (bounded; a wait dropped is gone).
     pub(super) waiters: Arc<Waiters>,
@@ -147,21 +147,6 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The runtime's genesis block header, as consensus recorded it at genesis.
-pub fn genesis_header(
-    consensus: &Mkvs,
-    genesis_height: u64,
-    runtime: &Namespace,
-) -> Result<BlockHeader, WorkerError> {
-    let mut view = MkvsView::at(consensus, genesis_height)
-        .map_err(|e| WorkerError::Consensus(e.to_string()))?;
-    RoothashState::new(&mut view)
-        .runtime(runtime)
-        .map_err(|e| WorkerError::Consensus(e.to_string()))?
-        .map(|rs| rs.last_block)
-        .ok_or(WorkerError::NotRegistered(*runtime))
-}
-
 impl Worker {
     /// Starts the worker of `cfg.runtime`, on a started runtime host and its
     /// storage.
@@ -183,7 +168,9 @@ impl Worker {
         let commit_ctx =
             commitment_context(&cfg.chain).map_err(|e| WorkerError::Context(e.to_string()))?;
         let signer = RoundSigner::new(cfg.node_key.clone(), commit_ctx, storage.clone());
+        let view: Arc<dyn ConsensusView> = Arc::new(MkvsConsensus::new(cfg.consensus.clone()));
         let inner = Arc::new(Inner {
+            view,
             node_id: cfg.node_key.public_key(),
             pool: Mutex::new(TxPool::new(cfg.pool)),
             cfg,
@@ -398,19 +385,16 @@ impl Inner {
     /// (`None` before it has applied any).
     pub(super) fn standing(&self, node: &PublicKey) -> Option<Standing> {
         let (height, _) = lock(&self.latest).clone()?;
-        let mut v = MkvsView::at(&self.cfg.consensus, height).ok()?;
-        let worker = SchedulerState::new(&mut v)
-            .committee(&self.cfg.runtime)
-            .ok()
-            .flatten()
+        let worker = self
+            .view
+            .committee(height, &self.cfg.runtime)
             .is_some_and(|c| c.has(node, Role::Worker));
         if worker {
             return Some(Standing::Worker);
         }
-        match Registry::new(&mut v).state().node(node) {
-            Ok(Some(_)) => Some(Standing::Node),
-            Ok(None) => Some(Standing::Outsider),
-            Err(_) => None,
+        match self.view.is_node(height, node)? {
+            true => Some(Standing::Node),
+            false => Some(Standing::Outsider),
         }
     }
 
