@@ -27,7 +27,7 @@ pub trait TxSource: Send {
 /// A first-in first-out in-memory [`TxSource`], shared by clones.
 #[derive(Debug, Clone)]
 pub struct MemQueue {
-    inner: std::sync::Arc<std::sync::Mutex<VecDeque<Vec<u8>>>>,
+    inner: std::sync::Arc<parking_lot::Mutex<VecDeque<Vec<u8>>>>,
     arrived: std::sync::Arc<watch::Sender<u64>>,
 }
 
@@ -48,15 +48,13 @@ impl MemQueue {
 
     /// Adds a raw signed transaction.
     pub fn push(&self, raw: Vec<u8>) {
-        if let Ok(mut q) = self.inner.lock() {
-            q.push_back(raw);
-        }
+        self.inner.lock().push_back(raw);
         self.arrived.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Transactions waiting.
     pub fn len(&self) -> usize {
-        self.inner.lock().map(|q| q.len()).unwrap_or(0)
+        self.inner.lock().len()
     }
 
     /// Whether none wait.
@@ -67,16 +65,13 @@ impl MemQueue {
 
 impl TxSource for MemQueue {
     fn pending(&mut self, max: usize) -> Vec<Vec<u8>> {
-        self.inner
-            .lock()
-            .map(|q| q.iter().take(max).cloned().collect())
-            .unwrap_or_default()
+        self.inner.lock().iter().take(max).cloned().collect()
     }
 
     fn remove(&mut self, hashes: &[Hash]) {
-        if let Ok(mut q) = self.inner.lock() {
-            q.retain(|raw| !hashes.contains(&Hash::digest(raw)));
-        }
+        self.inner
+            .lock()
+            .retain(|raw| !hashes.contains(&Hash::digest(raw)));
     }
 
     fn arrivals(&self) -> Option<watch::Receiver<u64>> {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_bytes::ByteBuf;
 
 use super::messages::{ComputeMessage, gossip_batches};
-use super::worker::{Inner, lock};
+use super::worker::Inner;
 use crate::txpool::PoolTx;
 
 /// A transaction the runtime accepted (pooled now, or already pooled or
@@ -144,7 +144,7 @@ impl Inner {
         let mut out = Vec::with_capacity(raws.len());
         let mut admitted = Vec::new();
         {
-            let mut pool = lock(&self.pool);
+            let mut pool = self.pool.lock();
             for (raw, v) in raws.into_iter().zip(verdicts) {
                 match v {
                     CheckVerdict::Ok {
@@ -157,7 +157,7 @@ impl Inner {
                     } => {
                         let ok = Admitted { hash, eth_address };
                         if let Some(a) = eth_address {
-                            lock(&self.eth_senders).insert(hash, a);
+                            self.eth_senders.lock().insert(hash, a);
                         }
                         if self.storage.tx_location(&hash).ok().flatten().is_some() {
                             out.push(Ok(ok));

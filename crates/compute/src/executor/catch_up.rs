@@ -9,7 +9,6 @@ use atoll_consensus::services::roothash::types::{BlockHeader, HeaderType, Runtim
 use tracing::{debug, info, warn};
 
 use super::round::Loop;
-use super::worker::lock;
 use crate::checkpoint::{self, CheckpointInfo};
 use crate::storage::RoundRecord;
 
@@ -59,7 +58,7 @@ impl Loop {
                 return;
             }
             self.seen_height = h;
-            *lock(&self.inner.latest) = Some((h, rs));
+            *self.inner.latest.lock() = Some((h, rs));
         }
     }
 

@@ -27,7 +27,7 @@ use super::admission::CheckVerdict;
 use super::catch_up::CatchUp;
 use super::decide::{RoundAction, RoundSituation, decide};
 use super::messages::{ComputeMessage, Proposal};
-use super::worker::{Fault, Inner, Input, lock};
+use super::worker::{Fault, Inner, Input};
 use crate::catchup::Vouched;
 use crate::client::Included;
 use crate::storage::{RoundRecord, io_root};
@@ -123,7 +123,7 @@ impl Loop {
         let round = record.header.round;
         self.work.retain(|r, _| *r > round);
         let hashes: Vec<Hash> = record.txs.iter().map(|t| Hash::digest(t)).collect();
-        lock(&self.inner.pool).remove(&hashes);
+        self.inner.pool.lock().remove(&hashes);
         for (i, h) in hashes.iter().enumerate() {
             if self.inner.waiters.waits_for(h) {
                 let inc = Included {
@@ -149,7 +149,7 @@ impl Loop {
     /// Drops pooled transactions the runtime no longer accepts (used
     /// nonces, spent balances).
     pub(super) async fn recheck_pool(&self) {
-        let all = lock(&self.inner.pool).all();
+        let all = self.inner.pool.lock().all();
         if all.is_empty() {
             return;
         }
@@ -168,7 +168,7 @@ impl Loop {
                 count = stale.len(),
                 "dropping transactions the runtime now refuses"
             );
-            lock(&self.inner.pool).remove(&stale);
+            self.inner.pool.lock().remove(&stale);
         }
     }
 
@@ -185,7 +185,7 @@ impl Loop {
 
     /// Consensus facts for the current round.
     fn situation(&self) -> Option<(u64, RuntimeState, Committee, Runtime)> {
-        let (height, rs) = lock(&self.inner.latest).clone()?;
+        let (height, rs) = self.inner.latest.lock().clone()?;
         let view = &self.inner.view;
         let committee = view.committee(height, &self.inner.cfg.runtime)?;
         let runtime = view.runtime(height, &self.inner.cfg.runtime)?;
@@ -237,7 +237,7 @@ impl Loop {
                 backup_committed: work.is_some_and(|w| w.backup_committed),
                 proposed: work.is_some_and(|w| w.proposed),
                 silent: self.inner.cfg.fault == Some(Fault::SilentProposer),
-                pool_has_txs: !lock(&self.inner.pool).is_empty(),
+                pool_has_txs: !self.inner.pool.lock().is_empty(),
                 message_results_pending: !rs.last_message_results.is_empty(),
                 never_run: !self.inner.storage.has_run(),
                 idle_round: self.inner.cfg.idle_round,
@@ -282,7 +282,7 @@ impl Loop {
             RoundAction::Propose { rank, .. } => rank,
         };
         let max_gas = self.inner.batch_gas_limit().await;
-        let candidates = lock(&self.inner.pool).batch(
+        let candidates = self.inner.pool.lock().batch(
             usize::try_from(runtime.txn_scheduler.max_batch_size).unwrap_or(usize::MAX),
             usize::try_from(runtime.txn_scheduler.max_batch_size_bytes).unwrap_or(usize::MAX),
         );

@@ -2,7 +2,9 @@
 //! configuration and errors, and the state the handle shares with the
 //! worker's loop (the pool, the latest consensus facts, the query lane).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use atoll_consensus::services::roothash::commitment_context;
@@ -143,10 +145,6 @@ pub enum WorkerError {
     Consensus(String),
 }
 
-pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl Worker {
     /// Starts the worker of `cfg.runtime`, on a started runtime host and its
     /// storage.
@@ -212,7 +210,7 @@ impl Worker {
 
     /// Transactions in the pool.
     pub fn pool_len(&self) -> usize {
-        lock(&self.inner.pool).len()
+        self.inner.pool.lock().len()
     }
 
     /// Finalized rounds as they are applied.
@@ -307,7 +305,7 @@ impl Worker {
     /// remembers it; forgotten once taken. An Ethereum gateway indexing
     /// the transaction need not recover its sender again.
     pub fn take_eth_sender(&self, hash: &Hash) -> Option<EthAddress> {
-        lock(&self.inner.eth_senders).by_hash.remove(hash)
+        self.inner.eth_senders.lock().by_hash.remove(hash)
     }
 
     /// Resolves when `hash` is in a finalized round (at once if it already
@@ -384,7 +382,7 @@ impl Inner {
     /// Where `node` stands at the latest consensus height this node applied
     /// (`None` before it has applied any).
     pub(super) fn standing(&self, node: &PublicKey) -> Option<Standing> {
-        let (height, _) = lock(&self.latest).clone()?;
+        let (height, _) = self.latest.lock().clone()?;
         let worker = self
             .view
             .committee(height, &self.cfg.runtime)
@@ -460,7 +458,8 @@ impl Inner {
 
     /// The latest consensus height this node applied (genesis before any).
     pub(super) fn latest_height(&self) -> u64 {
-        lock(&self.latest)
+        self.latest
+            .lock()
             .as_ref()
             .map_or(self.cfg.genesis_height, |(h, _)| *h)
     }
