@@ -155,8 +155,8 @@ impl Vouched {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
+    use parking_lot::Mutex;
     use std::collections::BTreeMap;
-    use std::sync::Mutex;
 
     use atoll_consensus::services::roothash::types::{BlockHeader, HeaderType};
 
@@ -215,7 +215,7 @@ mod tests {
     impl PeerPort for Peer {
         fn publish(&self, _: Vec<u8>) {}
         fn fetch_round(&self, _: Namespace, round: u64) -> BoxFuture<'_, Option<RoundRecord>> {
-            self.asked.lock().unwrap().push(round);
+            self.asked.lock().push(round);
             let r = self.rounds.get(&round).map(record);
             Box::pin(async move { r })
         }
@@ -240,7 +240,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(h, honest[45].hash());
-        assert!(peer.asked.lock().unwrap().is_empty(), "no fetch needed");
+        assert!(peer.asked.lock().is_empty(), "no fetch needed");
     }
 
     #[tokio::test]
@@ -257,7 +257,7 @@ mod tests {
             v.applied(round);
         }
         // The walk went down once (rounds 40 to 4), not once per round.
-        let asked = peer.asked.lock().unwrap().clone();
+        let asked = peer.asked.lock().clone();
         assert_eq!(asked, (4..=40).rev().collect::<Vec<_>>());
         assert_eq!(v.len(), 0, "every applied round is forgotten");
     }

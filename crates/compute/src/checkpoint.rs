@@ -17,7 +17,9 @@
 //!   its round, every chunk must match its digest, and the rebuilt state
 //!   must have the header's state root.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use atoll_consensus::services::registry::StorageParameters;
 use atoll_consensus::services::roothash::types::{BlockHeader, PastRoot};
@@ -288,17 +290,11 @@ impl Checkpoints {
     }
 
     pub(crate) fn set_policy(&self, policy: Option<CheckpointPolicy>) {
-        *self
-            .policy
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = policy;
+        *self.policy.lock() = policy;
     }
 
     pub(crate) fn policy(&self) -> Option<CheckpointPolicy> {
-        *self
-            .policy
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self.policy.lock()
     }
 
     /// Every checkpoint kept, oldest first.
@@ -336,7 +332,7 @@ impl Checkpoints {
             return;
         }
         {
-            let mut job = self.job.lock().unwrap_or_else(|p| p.into_inner());
+            let mut job = self.job.lock();
             if job.running {
                 // The exporter takes the newest waiting round when done.
                 job.pending = Some(header.clone());
@@ -351,7 +347,7 @@ impl Checkpoints {
             .spawn(move || me.export_loop(first));
         if let Err(e) = spawned {
             warn!(error = %e, "cannot start the checkpoint thread");
-            self.job.lock().unwrap_or_else(|p| p.into_inner()).running = false;
+            self.job.lock().running = false;
         }
     }
 
@@ -363,7 +359,7 @@ impl Checkpoints {
             {
                 warn!(round = next.round, error = %e, "cannot create a checkpoint");
             }
-            let mut job = self.job.lock().unwrap_or_else(|p| p.into_inner());
+            let mut job = self.job.lock();
             match job.pending.take() {
                 Some(h) => next = h,
                 None => {
@@ -517,7 +513,7 @@ mod tests {
             _: u64,
             index: u32,
         ) -> crate::executor::BoxFuture<'_, Option<Vec<u8>>> {
-            self.asked.lock().unwrap().push((peer, index));
+            self.asked.lock().push((peer, index));
             let mut c = self.chunks.get(index as usize).cloned();
             if peer == 0
                 && index == 1
@@ -551,7 +547,7 @@ mod tests {
         assert_eq!(got, Some(chunks.clone()));
         // Peer 0 gave chunk 0, lied about chunk 1, and was not asked again.
         assert_eq!(
-            *peers.asked.lock().unwrap(),
+            *peers.asked.lock(),
             vec![(0, 0), (0, 1), (1, 1), (1, 2), (1, 3)]
         );
         // With only the liar offering it, the checkpoint cannot be had.

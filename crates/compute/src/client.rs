@@ -19,8 +19,10 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+
+use parking_lot::Mutex;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -192,10 +194,6 @@ impl std::fmt::Debug for Waiters {
 #[error("too many clients wait for transactions ({0}); try again later")]
 pub struct TooManyWaiters(pub usize);
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl Waiters {
     /// At most `max` waits at a time.
     pub fn new(max: usize) -> Arc<Self> {
@@ -207,7 +205,7 @@ impl Waiters {
 
     /// Waits registered and not yet resolved or dropped.
     pub fn len(&self) -> usize {
-        lock(&self.map).count
+        self.map.lock().count
     }
 
     /// Whether no wait is registered.
@@ -218,7 +216,7 @@ impl Waiters {
     /// Registers a wait for `hash`.
     pub fn register(self: &Arc<Self>, hash: Hash) -> Result<TxWait, TooManyWaiters> {
         let (tx, rx) = oneshot::channel();
-        let mut m = lock(&self.map);
+        let mut m = self.map.lock();
         if m.count >= self.max {
             return Err(TooManyWaiters(self.max));
         }
@@ -242,7 +240,7 @@ impl Waiters {
     /// Resolves every wait for `hash` with `inc`.
     pub fn resolve(&self, hash: &Hash, inc: &Included) {
         let ws = {
-            let mut m = lock(&self.map);
+            let mut m = self.map.lock();
             let ws = m.by_hash.remove(hash).unwrap_or_default();
             m.count -= ws.len();
             ws
@@ -254,11 +252,11 @@ impl Waiters {
 
     /// Whether any wait for `hash` is registered.
     pub fn waits_for(&self, hash: &Hash) -> bool {
-        lock(&self.map).by_hash.contains_key(hash)
+        self.map.lock().by_hash.contains_key(hash)
     }
 
     fn forget(&self, hash: &Hash, id: u64) {
-        let mut m = lock(&self.map);
+        let mut m = self.map.lock();
         let Some(ws) = m.by_hash.get_mut(hash) else {
             return;
         };
@@ -345,7 +343,7 @@ mod tests {
             drop(held);
             assert!(w.is_empty(), "round {round}: {} left", w.len());
         }
-        assert!(lock(&w.map).by_hash.is_empty());
+        assert!(w.map.lock().by_hash.is_empty());
     }
 
     #[tokio::test]
@@ -384,7 +382,7 @@ mod tests {
         let w = Waiters::new(4);
         let wait = w.register(Hash::digest(b"x")).unwrap();
         // The worker drops its senders (as it does when it stops).
-        lock(&w.map).by_hash.clear();
+        w.map.lock().by_hash.clear();
         assert_eq!(wait.await.unwrap_err(), WorkerStopped);
     }
 }

@@ -30,7 +30,9 @@
 //! does not, and the old state is intact).
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use crate::checkpoint::{CheckpointInfo, CheckpointPolicy, Checkpoints};
 
@@ -350,7 +352,7 @@ impl RuntimeStorage {
             if self.restored_header_ran(&h) {
                 self.ran.store(true, std::sync::atomic::Ordering::Relaxed);
             }
-            *self.last.lock().map_err(db)? = h;
+            *self.last.lock() = h;
         }
         let tx = self.db.begin_read().map_err(db)?;
         let t = tx.open_table(ROUNDS).map_err(db)?;
@@ -395,10 +397,7 @@ impl RuntimeStorage {
 
     /// The header of the last applied round (the genesis header before any).
     pub fn last_header(&self) -> BlockHeader {
-        self.last
-            .lock()
-            .map(|h| h.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
+        self.last.lock().clone()
     }
 
     /// The state root to execute the next round on.
@@ -498,7 +497,7 @@ impl RuntimeStorage {
         }
         tx.commit().map_err(db)?;
         ov.commit(h.round)?;
-        *self.last.lock().map_err(db)? = h.clone();
+        *self.last.lock() = h.clone();
         if h.header_type == HeaderType::Normal {
             self.ran.store(true, std::sync::atomic::Ordering::Relaxed);
         }
@@ -641,7 +640,7 @@ impl RuntimeStorage {
         if self.restored_header_ran(h) {
             self.ran.store(true, std::sync::atomic::Ordering::Relaxed);
         }
-        *self.last.lock().map_err(db)? = h.clone();
+        *self.last.lock() = h.clone();
         Ok(())
     }
 
