@@ -6,7 +6,7 @@
 //! and everything above runs in memory in tests ([`MemEngine`]).
 //!
 //! Two persistent engines are provided: [`RedbEngine`] (the default, a
-//! copy-on-write B-tree) and [`FjallEngine`] (an LSM tree), both pure Rust.
+//! copy-on-write B-tree) and `FjallEngine` (an LSM tree, with the `fjall` feature), both pure Rust.
 //! See [`EngineKind`] and `docs/PERFORMANCE.md` for why redb is the default.
 
 use std::collections::BTreeMap;

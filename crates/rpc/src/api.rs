@@ -1,6 +1,6 @@
 //! The API's interface: one `#[rpc(server, client)]` trait per namespace
-//! ([`SystemRpc`]: `system_`/`node_`, [`ConsensusRpc`]: `consensus_`,
-//! [`RuntimeRpc`]: `runtime_`) and the answers they carry. The server
+//! (`SystemRpc`: `system_`/`node_`, `ConsensusRpc`: `consensus_`,
+//! `RuntimeRpc`: `runtime_`) and the answers they carry. The server
 //! implements the `*Server` traits (see `server`); any jsonrpsee client
 //! gets the `*Client` traits, so the CLI, the node's storage sync and the
 //! tests call the same methods the server serves.

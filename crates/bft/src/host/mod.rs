@@ -1,4 +1,4 @@
-//! The application side of Malachite: answers every [`AppMsg`] by building,
+//! The application side of Malachite: answers every `AppMsg` by building,
 //! checking, streaming and applying blocks of the atoll state machine.
 //!
 //! Message flow for one height `h` (app-channel API):

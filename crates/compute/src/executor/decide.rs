@@ -1,7 +1,7 @@
 //! What a worker does next in the open round, decided from the situation
 //! alone.
 //!
-//! [`decide`] is a pure function: the loop ([`super::round`]) gathers the
+//! [`decide`] is a pure function: the loop (`round`) gathers the
 //! facts (consensus state, this node's committee role and rank, the
 //! proposals it received, what it already did, how long the round's clocks
 //! have run) into a [`RoundSituation`], calls it, and performs the

@@ -63,7 +63,7 @@ impl ComputeMessage {
     }
 }
 
-/// What a gossiped message deserves ([`Worker::on_message`]); the gossip
+/// What a gossiped message deserves ([`super::Worker::on_message`]); the gossip
 /// layer forwards, drops, or drops and penalises the peer accordingly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GossipVerdict {

@@ -9,7 +9,7 @@
 //!      large, for an unknown method, has the wrong nonce, offers too little
 //!      gas or too low a gas price, or its signer cannot pay the fee;
 //!    - otherwise the fee is charged and the nonce advances, then the method
-//!      runs in an [`Overlay`]: on success its writes are kept, on failure they
+//!      runs in an [`crate::state::Overlay`]: on success its writes are kept, on failure they
 //!      are discarded and only the fee and nonce change remains. A write the
 //!      state store could never hold (over its key or value limit) fails the
 //!      transaction here, so committing the block's state cannot fail on
