@@ -121,7 +121,16 @@ fn advisories_plan(db_present: bool, reachable: bool) -> Advisories {
 /// advisories as [`advisories_plan`] decides, and the output says which.
 fn audit() -> Result<(), String> {
     cargo_deny_setup()?;
-    cargo(&["deny", "--locked", "check", "licenses", "bans", "sources"])?;
+    cargo(&[
+        "deny",
+        "--locked",
+        "check",
+        "--hide-inclusion-graph",
+        "--show-stats",
+        "licenses",
+        "bans",
+        "sources",
+    ])?;
     let db = advisory_db_dir();
     let present = has_advisory_db(&db);
     let reachable = host_answers(ADVISORY_DB_HOST, Duration::from_secs(5));
