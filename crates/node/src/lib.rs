@@ -4,7 +4,8 @@
 //! - [`identity`]: the node's keys on disk (`atoll identity init`).
 //! - [`config`]: the configuration file.
 //! - [`service`]: what the API sees: blocks, transactions, state queries,
-//!   the mempool, metrics.
+//!   the mempool.
+//! - [`metrics`]: the node's registry of metrics (`GET /metrics`).
 //! - [`start`]: opens the chain in the data directory (resuming after the
 //!   last applied block), starts the Malachite engine (consensus, WAL,
 //!   sync), the host that builds, checks and applies blocks, transaction
@@ -18,6 +19,7 @@ pub mod compute;
 pub mod config;
 pub mod gossip;
 pub mod identity;
+pub mod metrics;
 pub mod service;
 pub mod web3;
 

@@ -5,9 +5,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use atoll_bft::chain::Chain;
-use atoll_bft::engine::app::metrics::prometheus::metrics::counter::Counter;
-use atoll_bft::engine::app::metrics::prometheus::metrics::gauge::Gauge;
-use atoll_bft::engine::app::metrics::{SharedRegistry, export};
 use atoll_bft::host::{Committed, TxSource};
 use atoll_consensus::app::{App, BlockResult};
 use atoll_consensus::query::QueryError;
@@ -16,6 +13,8 @@ use atoll_mempool::{Mempool, MempoolError};
 use atoll_rpc::{ApiError, BlockNotification, BlockView, NodeApi, NodeStatus, RuntimeApi, TxView};
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
+
+use crate::metrics::{MetricsRegistry, NodeMetrics};
 
 /// Publishes transactions this node admitted to its peers.
 pub trait Broadcast: Send + Sync {
@@ -36,65 +35,6 @@ pub enum PeerTx {
     NotNow,
 }
 
-/// The node's counters and gauges, registered in the process-wide registry
-/// beside the consensus engine's.
-#[derive(Debug, Clone, Default)]
-pub struct NodeMetrics {
-    height: Gauge,
-    txs: Counter,
-    failed_txs: Counter,
-    mempool_txs: Gauge,
-    mempool_bytes: Gauge,
-    submitted: Counter,
-    refused: Counter,
-}
-
-impl NodeMetrics {
-    fn register(moniker: &str) -> Self {
-        let m = Self::default();
-        SharedRegistry::global()
-            .with_moniker(moniker)
-            .with_prefix("atoll", |reg| {
-                reg.register(
-                    "height",
-                    "Height of the last applied block",
-                    m.height.clone(),
-                );
-                reg.register(
-                    "transactions",
-                    "Transactions in applied blocks",
-                    m.txs.clone(),
-                );
-                reg.register(
-                    "failed_transactions",
-                    "Transactions in applied blocks that failed",
-                    m.failed_txs.clone(),
-                );
-                reg.register(
-                    "mempool_size",
-                    "Transactions in the mempool",
-                    m.mempool_txs.clone(),
-                );
-                reg.register(
-                    "mempool_bytes",
-                    "Bytes in the mempool",
-                    m.mempool_bytes.clone(),
-                );
-                reg.register(
-                    "submitted_transactions",
-                    "Transactions admitted to the mempool (API and gossip)",
-                    m.submitted.clone(),
-                );
-                reg.register(
-                    "refused_transactions",
-                    "Transactions the mempool refused",
-                    m.refused.clone(),
-                );
-            });
-        m
-    }
-}
-
 /// The API's view of the node.
 pub struct NodeService {
     app: App,
@@ -110,6 +50,8 @@ pub struct NodeService {
     syncing: AtomicBool,
     last_time: AtomicU64,
     metrics: NodeMetrics,
+    /// Everything `GET /metrics` serves.
+    registry: Arc<MetricsRegistry>,
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -125,6 +67,7 @@ impl NodeService {
         mempool: Mempool,
         moniker: &str,
     ) -> Arc<Self> {
+        let registry = Arc::new(MetricsRegistry::new(moniker));
         Arc::new(Self {
             app,
             chain_id,
@@ -136,7 +79,8 @@ impl NodeService {
             blocks: broadcast::channel(256).0,
             syncing: AtomicBool::new(false),
             last_time: AtomicU64::new(0),
-            metrics: NodeMetrics::register(moniker),
+            metrics: registry.node().clone(),
+            registry,
         })
     }
 
@@ -428,9 +372,7 @@ impl NodeApi for NodeService {
     }
 
     fn metrics(&self) -> String {
-        let mut out = String::new();
-        export(&mut out);
-        out
+        self.registry.encode()
     }
 
     fn runtimes(&self) -> Option<Arc<dyn RuntimeApi>> {
