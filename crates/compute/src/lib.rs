@@ -13,6 +13,8 @@
 //! - [`checkpoint`]: checkpoints of the runtime's state every
 //!   `checkpoint_interval` rounds, served to and restored by nodes that
 //!   join late.
+//! - [`metrics`]: what a compute node counts per runtime (rounds,
+//!   discrepancies, checks, the pool, batch sizes) for `GET /metrics`.
 //! - [`client`]: what runtime API clients hold on a worker: queries on a
 //!   runtime process of their own behind a bounded queue, and bounded
 //!   waits for inclusion that are freed when dropped.
@@ -21,6 +23,7 @@ pub mod catchup;
 pub mod checkpoint;
 pub mod client;
 pub mod executor;
+pub mod metrics;
 pub mod signed;
 pub mod storage;
 pub mod txpool;

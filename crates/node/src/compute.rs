@@ -441,6 +441,7 @@ impl Compute {
             }
             let binary = resolve_binary(r)?;
             let mut rc = RuntimeConfig::new(&binary, id);
+            rc.metrics = service.metrics_registry().runtime_host(&id);
             rc.args = r.args.iter().map(Into::into).collect();
             rc.args.push("--runtime-id".into());
             rc.args.push(id.to_string().into());
@@ -481,6 +482,7 @@ impl Compute {
                     idle_round: r.idle_round_ms.map(std::time::Duration::from_millis),
                     query_host: Some(query_host),
                     query_limits: QueryLimits::default(),
+                    metrics: service.metrics_registry().worker(&id),
                 },
                 host,
                 storage,

@@ -3,7 +3,10 @@
 //! The node keeps one registry of its own ([`MetricsRegistry`]), built on
 //! `prometheus-client` directly: every name in it starts with `atoll_` and
 //! carries the node's `moniker` label. It holds the node's own counters and
-//! gauges ([`NodeMetrics`]). The consensus engine (Malachite) registers its
+//! gauges ([`NodeMetrics`]) and, with a series per `[[runtime]]` (label
+//! `runtime`, the id in hex), the compute worker's
+//! ([`atoll_compute::metrics`], `atoll_compute_…`) and the runtime host's
+//! ([`atoll_runtime_host::metrics`], `atoll_runtime_host_…`). The consensus engine (Malachite) registers its
 //! metrics in a process-wide registry of its own, which the node cannot
 //! reach but through Malachite's text export; the exposition is therefore
 //! the node's registry followed by Malachite's, which ends it with `# EOF`.
@@ -12,6 +15,9 @@
 use std::borrow::Cow;
 
 use atoll_bft::engine::app::metrics::export as export_engine;
+use atoll_compute::metrics::{ComputeMetrics, WorkerMetrics};
+use atoll_runtime_host::metrics::{HostMetrics, ProcessMetrics};
+use atoll_types::Namespace;
 use prometheus_client::encoding::text::encode_registry;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
@@ -81,6 +87,8 @@ impl NodeMetrics {
 pub struct MetricsRegistry {
     registry: Registry,
     node: NodeMetrics,
+    compute: ComputeMetrics,
+    runtime_host: HostMetrics,
 }
 
 impl MetricsRegistry {
@@ -92,12 +100,30 @@ impl MetricsRegistry {
             std::iter::once((Cow::Borrowed("moniker"), Cow::Owned(moniker.to_string()))),
         );
         let node = NodeMetrics::register(&mut registry);
-        Self { registry, node }
+        let compute = ComputeMetrics::register(&mut registry);
+        let runtime_host = HostMetrics::register(&mut registry);
+        Self {
+            registry,
+            node,
+            compute,
+            runtime_host,
+        }
     }
 
     /// The node's own counters and gauges.
     pub fn node(&self) -> &NodeMetrics {
         &self.node
+    }
+
+    /// The series of `runtime`'s worker (created at zero).
+    pub fn worker(&self, runtime: &Namespace) -> WorkerMetrics {
+        self.compute.for_runtime(runtime)
+    }
+
+    /// The series of `runtime`'s processes under the runtime host
+    /// (created at zero).
+    pub fn runtime_host(&self, runtime: &Namespace) -> ProcessMetrics {
+        self.runtime_host.for_runtime(runtime)
     }
 
     /// The registry's metrics alone, in the text format (without the
@@ -144,6 +170,47 @@ mod tests {
             assert!(text.contains(&sample), "{sample} in {text}");
         }
         assert!(text.ends_with("# EOF\n"), "{text}");
+        assert!(
+            !text.contains("atoll_compute_rounds_executed_total{"),
+            "no runtime yet: {text}"
+        );
         assert_eq!(text.matches("# EOF").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn each_runtime_gets_compute_and_runtime_host_series_under_one_name() {
+        let reg = MetricsRegistry::new("c0");
+        let (a, b) = (Namespace([0xa; 32]), Namespace([0xb; 32]));
+        reg.worker(&a).committed();
+        let _ = reg.worker(&b);
+        reg.runtime_host(&b).restarted();
+        let _ = reg.runtime_host(&a);
+        let text = reg.encode_own();
+        for line in [
+            format!(
+                "atoll_compute_rounds_committed_total{{moniker=\"c0\",runtime=\"{}\"}} 1",
+                a.to_hex()
+            ),
+            format!(
+                "atoll_compute_rounds_committed_total{{moniker=\"c0\",runtime=\"{}\"}} 0",
+                b.to_hex()
+            ),
+            format!(
+                "atoll_runtime_host_restarts_total{{moniker=\"c0\",runtime=\"{}\"}} 1",
+                b.to_hex()
+            ),
+            format!(
+                "atoll_runtime_host_calls_total{{moniker=\"c0\",runtime=\"{}\",kind=\"execute\"}} 0",
+                a.to_hex()
+            ),
+        ] {
+            assert!(text.contains(&format!("{line}\n")), "{line} in\n{text}");
+        }
+        assert_eq!(
+            text.matches("# TYPE atoll_compute_rounds_committed counter")
+                .count(),
+            1,
+            "{text}"
+        );
     }
 }

@@ -111,6 +111,12 @@ impl NodeService {
         &self.chain
     }
 
+    /// The node's metrics (where the compute node registers its
+    /// runtimes').
+    pub fn metrics_registry(&self) -> &Arc<MetricsRegistry> {
+        &self.registry
+    }
+
     /// The consensus application.
     pub fn app(&self) -> &App {
         &self.app

@@ -64,6 +64,9 @@
 //!   `restart_backoff_min` apart; after each failed start the delay doubles,
 //!   up to `restart_backoff_max`. A failed start fails the call that
 //!   triggered it.
+//! - Calls (by kind, with their durations and failures), restarts and
+//!   failed starts are counted in the configuration's
+//!   [`metrics::ProcessMetrics`], which a node registers for `GET /metrics`.
 //!
 //! # The runtime side
 //!
@@ -77,5 +80,7 @@
 pub mod abi;
 #[cfg(feature = "host")]
 pub mod host;
+#[cfg(feature = "host")]
+pub mod metrics;
 pub mod protocol;
 pub mod runtime;

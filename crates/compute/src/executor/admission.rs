@@ -118,6 +118,13 @@ impl Inner {
         gossip: bool,
     ) -> Result<Vec<Result<Admitted, SubmitError>>, SubmitError> {
         let verdicts = self.check(&raws).await?;
+        let refused = verdicts
+            .iter()
+            .filter(|v| matches!(v, CheckOutcome::Failed { .. }))
+            .count();
+        self.cfg
+            .metrics
+            .checked(verdicts.len().saturating_sub(refused), refused);
         let mut out = Vec::with_capacity(raws.len());
         let mut admitted = Vec::new();
         {
@@ -169,6 +176,7 @@ impl Inner {
                     })),
                 }
             }
+            self.cfg.metrics.pool(pool.len());
         }
         if gossip {
             for txs in gossip_batches(admitted) {

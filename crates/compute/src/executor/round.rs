@@ -69,6 +69,8 @@ pub(super) struct RoundWork {
     pub(super) committed: bool,
     pub(super) backup_committed: bool,
     pub(super) proposed: bool,
+    /// Whether this node already counted the round's discrepancy.
+    pub(super) discrepancy_counted: bool,
     /// This node's own proposal for the round: when and how often sent.
     pub(super) sent: Option<(Signed<Proposal>, u32, Instant)>,
     /// When this node first saw work for the round (rank takeover counts
@@ -123,7 +125,11 @@ impl Loop {
         let round = record.header.round;
         self.work.retain(|r, _| *r > round);
         let hashes: Vec<Hash> = record.txs.iter().map(|t| Hash::digest(t)).collect();
-        self.inner.pool.lock().remove(&hashes);
+        {
+            let mut pool = self.inner.pool.lock();
+            pool.remove(&hashes);
+            self.inner.cfg.metrics.pool(pool.len());
+        }
         for (i, h) in hashes.iter().enumerate() {
             if self.inner.waiters.waits_for(h) {
                 let inc = Included {
@@ -135,6 +141,7 @@ impl Loop {
             }
         }
         if record.header.header_type == HeaderType::Normal {
+            self.inner.cfg.metrics.committed();
             info!(runtime = %self.inner.cfg.runtime, round, txs = record.txs.len(), "round finalized");
         } else {
             info!(runtime = %self.inner.cfg.runtime, round, kind = ?record.header.header_type, "round closed");
@@ -168,7 +175,9 @@ impl Loop {
                 count = stale.len(),
                 "dropping transactions the runtime now refuses"
             );
-            self.inner.pool.lock().remove(&stale);
+            let mut pool = self.inner.pool.lock();
+            pool.remove(&stale);
+            self.inner.cfg.metrics.pool(pool.len());
         }
     }
 
@@ -250,6 +259,13 @@ impl Loop {
                 ),
             }
         };
+        if in_sync && situation.discrepancy.is_some() {
+            let work = self.work.entry(next).or_default();
+            if !work.discrepancy_counted {
+                work.discrepancy_counted = true;
+                self.inner.cfg.metrics.discrepancy();
+            }
+        }
         let action = decide(&situation);
         if action.opens_round() {
             let work = self.work.entry(next).or_default();
@@ -267,6 +283,7 @@ impl Loop {
                 info!(runtime = %self.inner.cfg.runtime, round = next, "discrepancy: executing as a backup");
                 if self.commit(next, &rs, scheduler, &proposal).await {
                     self.work.entry(next).or_default().backup_committed = true;
+                    self.inner.cfg.metrics.backup();
                 }
                 return;
             }
@@ -322,6 +339,7 @@ impl Loop {
             return;
         };
         if rank > 0 {
+            self.inner.cfg.metrics.takeover();
             info!(runtime = %self.inner.cfg.runtime, round = next, rank, "taking over from a silent proposer");
         }
         if let Ok(bytes) = cbor::to_vec(&ComputeMessage::Proposal {
@@ -561,6 +579,7 @@ impl Loop {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
+        self.inner.cfg.metrics.executed(txs.len());
         info!(
             runtime = %self.inner.cfg.runtime,
             round,

@@ -33,6 +33,7 @@ use super::ports::{ConsensusPort, ConsensusView, PeerPort};
 use super::round::run;
 use crate::client::{Included, QueryError, QueryLimits, TxWait};
 use crate::client::{MAX_WAITERS, QueryLane, Waiters};
+use crate::metrics::WorkerMetrics;
 use crate::signed::RoundSigner;
 use crate::storage::{RoundRecord, RuntimeStorage, StateAtError, StorageError};
 use crate::txpool::{PoolLimits, TxPool};
@@ -90,6 +91,9 @@ pub struct WorkerConfig {
     pub query_host: Option<RuntimeHost>,
     /// Bounds of the query queue.
     pub query_limits: QueryLimits,
+    /// Where the worker counts its rounds, checks and pool (see
+    /// [`crate::metrics`]).
+    pub metrics: WorkerMetrics,
 }
 
 /// The worker of one runtime on one node.

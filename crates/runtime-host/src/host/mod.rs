@@ -25,6 +25,7 @@ use tokio::time::Instant;
 
 pub use provider::{MemoryProvider, ProviderError, StorageProvider};
 
+use crate::metrics::{CallKind, ProcessMetrics};
 use crate::protocol::{
     CheckBatchRequest, CheckedBatch, ExecuteBatchRequest, ExecutedBatch, FrameError, InfoResponse,
     QueryRequest, Request, Response, RuntimeError, Version,
@@ -76,6 +77,10 @@ pub struct RuntimeConfig {
     /// [`bulk_nice`](Self::bulk_nice) from its start, so that queries yield
     /// the CPU to rounds.
     pub base_nice: i32,
+    /// Where calls, restarts and failed starts are counted (see
+    /// [`crate::metrics`]); by default series no registry exports. Clones
+    /// of the configuration count into the same series.
+    pub metrics: ProcessMetrics,
 }
 
 impl RuntimeConfig {
@@ -98,6 +103,7 @@ impl RuntimeConfig {
             bulk_batch_time: Duration::from_millis(100),
             bulk_nice: 10,
             base_nice: 0,
+            metrics: ProcessMetrics::default(),
         }
     }
 
@@ -193,6 +199,8 @@ struct Supervisor {
     next_start: Option<Instant>,
     /// Starts after the first.
     restarts: u64,
+    /// Whether a process was ever started (the next start is a restart).
+    started: bool,
 }
 
 struct Inner {
@@ -252,6 +260,7 @@ impl RuntimeHost {
                     failures: 0,
                     next_start: None,
                     restarts: 0,
+                    started: false,
                 }),
                 checks: tokio::sync::Mutex::new(()),
                 current: Mutex::new(None),
@@ -276,15 +285,21 @@ impl RuntimeHost {
         let limit = self.inner.config.batch_time_limit;
         let started = Instant::now();
         let answer = self.call(Request::ExecuteBatch(req), limit).await;
+        let took = started.elapsed();
         if answer.is_ok() {
             let cfg = &self.inner.config;
-            let bulk = started.elapsed() >= cfg.bulk_batch_time;
+            let bulk = took >= cfg.bulk_batch_time;
             self.set_nice(if bulk { cfg.bulk_nice } else { cfg.base_nice });
         }
-        match answer? {
+        let out = answer.and_then(|answer| match answer {
             (Response::ExecutedBatch(b), _) => Ok(b),
             (other, conn) => Err(self.unexpected(&conn, "execute_batch", &other)),
-        }
+        });
+        self.inner
+            .config
+            .metrics
+            .call(CallKind::Execute, took, out.is_ok());
+        out
     }
 
     /// Gives every thread of the running runtime the nice value `nice`
@@ -326,6 +341,7 @@ impl RuntimeHost {
     /// every call.
     pub async fn check_batch(&self, req: CheckBatchRequest) -> Result<CheckedBatch, HostError> {
         let limit = self.inner.config.batch_time_limit;
+        let started = Instant::now();
         let req = Request::CheckBatch(req);
         let beside = {
             let current = self
@@ -341,26 +357,41 @@ impl RuntimeHost {
         let answer = match beside {
             Some(conn) => {
                 let _turn = self.inner.checks.lock().await;
-                match conn.call_beside(req, limit).await? {
-                    Response::Error(e) => Err(HostError::Runtime(e)),
-                    resp => Ok((resp, conn)),
+                match conn.call_beside(req, limit).await {
+                    Ok(Response::Error(e)) => Err(HostError::Runtime(e)),
+                    Ok(resp) => Ok((resp, conn)),
+                    Err(e) => Err(e),
                 }
             }
             None => self.call(req, limit).await,
         };
-        match answer? {
+        let out = answer.and_then(|answer| match answer {
             (Response::CheckedBatch(b), _) => Ok(b),
             (other, conn) => Err(self.unexpected(&conn, "check_batch", &other)),
-        }
+        });
+        self.inner
+            .config
+            .metrics
+            .call(CallKind::Check, started.elapsed(), out.is_ok());
+        out
     }
 
     /// Runs a query (within [`RuntimeConfig::query_time_limit`]).
     pub async fn query(&self, req: QueryRequest) -> Result<Value, HostError> {
         let limit = self.inner.config.query_time_limit;
-        match self.call(Request::Query(req), limit).await? {
-            (Response::Query(q), _) => Ok(q.result),
-            (other, conn) => Err(self.unexpected(&conn, "query", &other)),
-        }
+        let started = Instant::now();
+        let out = self
+            .call(Request::Query(req), limit)
+            .await
+            .and_then(|answer| match answer {
+                (Response::Query(q), _) => Ok(q.result),
+                (other, conn) => Err(self.unexpected(&conn, "query", &other)),
+            });
+        self.inner
+            .config
+            .metrics
+            .call(CallKind::Query, started.elapsed(), out.is_ok());
+        out
     }
 
     /// Aborts the call in progress, if any: the runtime drops the call's
@@ -479,6 +510,10 @@ impl RuntimeHost {
                 sup.failures = 0;
                 sup.next_start = Some(Instant::now() + config.restart_backoff_min);
                 sup.restarts += 1;
+                if sup.started {
+                    config.metrics.restarted();
+                }
+                sup.started = true;
                 sup.conn = Some(Arc::clone(&conn));
                 tracing::info!(pid = ?conn.pid, runtime_version = %info.runtime_version, "runtime started");
                 *self
@@ -493,6 +528,7 @@ impl RuntimeHost {
             }
             Err(e) => {
                 sup.failures = sup.failures.saturating_add(1);
+                config.metrics.start_failed();
                 sup.next_start = Some(Instant::now() + config.backoff(sup.failures));
                 tracing::warn!(error = %e, failures = sup.failures, "runtime failed to start");
                 Err(e)
