@@ -13,6 +13,7 @@ mod tx;
 
 mod frames;
 mod host;
+mod metrics;
 mod runtime_side;
 
 use atoll_runtime_host::protocol::{BatchContext, StateRoot};
