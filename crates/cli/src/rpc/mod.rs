@@ -20,7 +20,7 @@ use anyhow::{Context as _, bail};
 use jsonrpsee::core::ClientError;
 use jsonrpsee::core::client::ClientT as _;
 use jsonrpsee::core::params::ArrayParams;
-use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::http_client::{HeaderMap, HeaderValue, HttpClient, HttpClientBuilder};
 use serde_json::Value;
 
 /// How long a call may take unless it says otherwise.
@@ -91,9 +91,15 @@ impl Client {
             .enable_all()
             .build()
             .context("cannot start the RPC client's runtime")?;
+        // One connection per call, as a command makes few: the client's
+        // runtime runs only inside a call, so an idle pooled connection
+        // could not notice that the node closed it.
+        let mut headers = HeaderMap::new();
+        headers.insert("connection", HeaderValue::from_static("close"));
         let mut builder = HttpClientBuilder::default()
             .request_timeout(TRANSPORT_TIMEOUT)
-            .max_response_size(MAX_RESPONSE_BYTES);
+            .max_response_size(MAX_RESPONSE_BYTES)
+            .set_headers(headers);
         if let Some(pem) = ca_pem {
             builder = builder.with_custom_cert_store(tls::trusting(pem)?);
         }
