@@ -55,6 +55,20 @@ fn unreachable_node_says_what_to_do() {
     assert!(e.contains("refused"), "{e}");
 }
 
+#[test]
+fn a_silent_node_times_out_in_words() {
+    // Accepts the connection and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = Client::new(&format!("http://{}", silent.local_addr().unwrap())).unwrap();
+    let e = c
+        .call_timeout("node_status", json!([]), Duration::from_secs(1))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("did not answer node_status within 1 s"), "{e}");
+    assert!(e.contains(c.url()), "{e}");
+    drop(silent);
+}
+
 /// A node with a status and nothing committed: enough to answer
 /// `node_status` and to refuse what it does not have.
 struct Quiet {
