@@ -648,7 +648,7 @@ fn scenario(net: &Localnet, summary: &Value, user: &User) {
     }
     user.fails(
         &["network", "status", "--node", "https://127.0.0.1:1"],
-        &["https is not supported"],
+        &["cannot reach the node", "https://127.0.0.1:1", "--node"],
     );
     // A validator serves no ParaTime.
     let validator = summary["nodes"][0]["rpc_url"].as_str().unwrap();

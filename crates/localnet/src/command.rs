@@ -49,8 +49,7 @@
     reason = "a command: the summary goes to stdout, progress and failures to stderr"
 )]
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -61,6 +60,7 @@ use crate::dev::{
     eth_dev_accounts, paratime_genesis,
 };
 use crate::layout::{Layout, NodeFiles, Plan, RuntimePlan};
+use crate::probe;
 use crate::process::NodeProcess;
 use anyhow::{Context as _, bail};
 use atoll_crypto::Address;
@@ -406,42 +406,6 @@ fn open(options: &Options, derive: EthKeyDerivation) -> anyhow::Result<(Layout, 
     Ok((layout, true))
 }
 
-/// One JSON-RPC call over a fresh HTTP connection (short timeouts: the
-/// nodes are local).
-fn rpc_call(addr: SocketAddr, method: &str, params: &Value) -> Result<Value, String> {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1))
-        .map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| e.to_string())?;
-    s.set_write_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| e.to_string())?;
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes())
-        .map_err(|e| format!("write: {e}"))?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)
-        .map_err(|e| format!("read: {e}"))?;
-    let start = out.find("\r\n\r\n").map_or(0, |i| i + 4);
-    let v: Value = serde_json::from_str(out.get(start..).unwrap_or_default())
-        .map_err(|e| format!("parse: {e}"))?;
-    match v.get("error") {
-        Some(e) => Err(e.to_string()),
-        None => Ok(v.get("result").cloned().unwrap_or(Value::Null)),
-    }
-}
-
-/// A node's latest height, if its API answers.
-fn height(addr: SocketAddr) -> Option<u64> {
-    rpc_call(addr, "node_status", &json!([]))
-        .ok()
-        .map(|s| s.get("latest_height").and_then(Value::as_u64).unwrap_or(0))
-}
-
 /// The last lines of a node's log.
 fn log_tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -504,13 +468,6 @@ async fn check_nodes(nodes: &mut [NodeProcess], signals: &mut Signals) -> Option
     })
 }
 
-/// A ParaTime's latest round, if a node serving it answers.
-fn latest_round(addr: SocketAddr, id: &Namespace) -> Option<u64> {
-    rpc_call(addr, "runtime_getBlock", &json!([id.to_string()]))
-        .ok()
-        .and_then(|b| b.get("round").and_then(Value::as_u64))
-}
-
 /// How far the network got while starting.
 struct StartState {
     /// Per node: the height first seen, and the latest.
@@ -548,9 +505,9 @@ impl StartState {
         }
     }
 
-    fn poll(&mut self, nodes: &[NodeProcess], paratimes: &[LocalParaTime]) {
+    async fn poll(&mut self, nodes: &[NodeProcess], paratimes: &[LocalParaTime]) {
         for (i, node) in nodes.iter().enumerate() {
-            let h = height(node.files.rpc);
+            let h = probe::height(node.files.rpc).await;
             if let (Some(h), Some(seen)) = (h, self.first_height.get_mut(i))
                 && seen.is_none()
             {
@@ -561,26 +518,25 @@ impl StartState {
             }
         }
         for (i, p) in paratimes.iter().enumerate() {
+            let serving: Vec<&NodeProcess> = p.nodes.iter().filter_map(|n| nodes.get(*n)).collect();
             // Any serving node will do; the first that answers.
-            let r = p
-                .nodes
-                .iter()
-                .filter_map(|n| nodes.get(*n))
-                .find_map(|n| latest_round(n.files.rpc, &p.id));
+            let mut r = None;
+            for n in &serving {
+                r = probe::latest_round(n.files.rpc, &p.id).await;
+                if r.is_some() {
+                    break;
+                }
+            }
             if let Some(slot) = self.round.get_mut(i) {
                 *slot = r;
             }
-            let answers = p.nodes.iter().filter_map(|n| nodes.get(*n)).all(|n| {
-                rpc_call(
-                    n.files.rpc,
-                    "runtime_query",
-                    &json!([p.id.to_string(), "core.MinGasPrice"]),
-                )
-                .is_ok()
-            }) && p
-                .web3
-                .iter()
-                .all(|addr| rpc_call(*addr, "eth_chainId", &json!([])).is_ok());
+            let mut answers = true;
+            for n in &serving {
+                answers = answers && probe::answers_queries(n.files.rpc, &p.id).await;
+            }
+            for addr in &p.web3 {
+                answers = answers && probe::eth_answers(*addr).await;
+            }
             if let Some(slot) = self.queryable.get_mut(i) {
                 *slot = answers;
             }
@@ -650,7 +606,7 @@ async fn run_async(options: &Options, derive: EthKeyDerivation) -> anyhow::Resul
     // (round >= 1 for a new network).
     let mut state = StartState::new(nodes.len(), paratimes.len());
     let ended = loop {
-        state.poll(&nodes, &paratimes);
+        state.poll(&nodes, &paratimes).await;
         let elapsed = started.elapsed();
         let blocks_ready = StartState::count_ready(created, &state.first_height, &state.height);
         // A ParaTime is live when it has finalized a round (a restarted one

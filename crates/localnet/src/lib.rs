@@ -19,6 +19,7 @@ pub mod command;
 pub mod dev;
 pub mod harness;
 pub mod layout;
+mod probe;
 pub mod process;
 
 pub use layout::{

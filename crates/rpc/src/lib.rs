@@ -26,7 +26,11 @@
 //!
 //! Errors: a transaction the node refuses gives code `-32000` with
 //! `data: {module, code, message}` (the module's stable code); unknown
-//! heights and hashes give `-32004`; bad parameters `-32602`.
+//! heights and hashes give `-32004`; bad parameters `-32602`. Params are
+//! positional: named (object) params are refused, and the methods taking
+//! a fixed list (`consensus_getBlockResults`, `consensus_getTransaction`,
+//! `runtime_get*` but `runtime_getBlock`) refuse extra ones; see
+//! `server::positional` for the table.
 
 use std::time::Duration;
 

@@ -551,3 +551,161 @@ async fn malformed_and_huge_requests_and_health() {
     let _: NodeStatus = client.request("node_status", rpc_params![]).await.unwrap();
     server.stop().await;
 }
+
+/// One JSON-RPC body POSTed as is; the answer's JSON.
+async fn post(addr: std::net::SocketAddr, body: &'static str) -> Value {
+    let resp = tokio::task::spawn_blocking(move || {
+        raw_http(addr, &format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ))
+    })
+    .await
+    .unwrap();
+    let (_, json) = resp.split_once("\r\n\r\n").expect("an HTTP answer");
+    serde_json::from_str(json).expect("a JSON-RPC answer")
+}
+
+/// The params check answers malformed positional params as the API always
+/// did: named params refused, a whole-array method's count and types
+/// checked by decoding the array as one tuple (serde's words, positions in
+/// the array as sent), a sequence method's trailing extras ignored.
+#[tokio::test]
+async fn malformed_params_are_refused_as_before() {
+    let (node, server, _) = start().await;
+    assert_eq!(node.produce(), 1);
+    let addr = server.local_addr();
+    let invalid = |data: &str| json!({"code": -32602, "message": "Invalid params", "data": data});
+    let cases: [(&str, Value); 9] = [
+        // Extra trailing params on a whole-array method.
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"consensus_getBlockResults","params":[1,2]}"#,
+            invalid("trailing characters at line 1 column 4"),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"consensus_getTransaction","params":["00","x"]}"#,
+            invalid("trailing characters at line 1 column 7"),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"runtime_getCheckpointChunk","params":["r",1,2,3]}"#,
+            invalid("trailing characters at line 1 column 10"),
+        ),
+        // Named params.
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"consensus_getBlockResults","params":{"height":1}}"#,
+            invalid("invalid type: map, expected a tuple of size 1 at line 1 column 0"),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"consensus_getBlock","params":{"height":1}}"#,
+            invalid(
+                r#"Invalid params. Expected one of '[', ']' or ',' but found "{\"height\":1}""#,
+            ),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"runtime_submitTx","params":{"runtime":"r","tx":"AA=="}}"#,
+            invalid(
+                r#"Invalid params. Expected one of '[', ']' or ',' but found "{\"runtime\":\"r\",\"tx\":\"AA==\"}""#,
+            ),
+        ),
+        // Too few, none, and a wrong type, in the whole array's positions.
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"runtime_getTransactions","params":["x"]}"#,
+            invalid("invalid length 1, expected a tuple of size 2 at line 1 column 5"),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"consensus_getBlockResults"}"#,
+            invalid("invalid type: null, expected a tuple of size 1 at line 1 column 4"),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"runtime_getRound","params":[1,2]}"#,
+            invalid("invalid type: integer `1`, expected a string at line 1 column 2"),
+        ),
+    ];
+    for (body, error) in cases {
+        let answer = post(addr, body).await;
+        assert_eq!(answer["error"], error, "{body}: {answer}");
+        assert_eq!(answer["id"], 1, "{body}: {answer}");
+    }
+    // A sequence method still ignores trailing extras, and methods without
+    // params ignore whatever they are given.
+    let answer = post(
+        addr,
+        r#"{"jsonrpc":"2.0","id":1,"method":"consensus_getBlock","params":[null,"extra"]}"#,
+    )
+    .await;
+    assert_eq!(answer["result"]["height"], 1, "{answer}");
+    let answer = post(
+        addr,
+        r#"{"jsonrpc":"2.0","id":1,"method":"node_status","params":{"any":1}}"#,
+    )
+    .await;
+    assert!(answer["result"]["chain_id"].is_string(), "{answer}");
+    // In a batch, each call is checked on its own and answered in its place.
+    let answer = post(
+        addr,
+        r#"[{"jsonrpc":"2.0","id":1,"method":"consensus_getBlockResults","params":[1,1]},{"jsonrpc":"2.0","id":2,"method":"consensus_getBlockResults","params":[1]}]"#,
+    )
+    .await;
+    assert_eq!(answer[0]["id"], 1, "{answer}");
+    assert_eq!(
+        answer[0]["error"],
+        invalid("trailing characters at line 1 column 4"),
+        "{answer}"
+    );
+    assert_eq!(answer[1]["id"], 2, "{answer}");
+    assert!(answer[1]["result"].is_object(), "{answer}");
+    // Over HTTP a subscription is refused before its params are read.
+    let answer = post(
+        addr,
+        r#"{"jsonrpc":"2.0","id":1,"method":"runtime_subscribeBlocks","params":[]}"#,
+    )
+    .await;
+    assert_eq!(answer["error"]["code"], -32603, "{answer}");
+    server.stop().await;
+}
+
+/// A bad `runtime_subscribeBlocks` param is refused with -32602 and our
+/// message, as before (not jsonrpsee's).
+#[tokio::test]
+async fn bad_runtime_subscription_params_carry_our_message() {
+    let (_node, server, _) = start().await;
+    let ws = WsClientBuilder::default()
+        .build(format!("ws://{}", server.local_addr()))
+        .await
+        .unwrap();
+    let mut named = jsonrpsee::core::params::ObjectParams::new();
+    named.insert("runtime", "00").unwrap();
+    let refusals = [
+        ws.subscribe::<Value, _>(
+            "runtime_subscribeBlocks",
+            rpc_params![],
+            "runtime_unsubscribeBlocks",
+        )
+        .await,
+        ws.subscribe::<Value, _>(
+            "runtime_subscribeBlocks",
+            rpc_params![7],
+            "runtime_unsubscribeBlocks",
+        )
+        .await,
+        ws.subscribe::<Value, _>(
+            "runtime_subscribeBlocks",
+            named,
+            "runtime_unsubscribeBlocks",
+        )
+        .await,
+    ];
+    for r in refusals {
+        let err = r.map(|_| ()).expect_err("a refusal");
+        assert!(
+            matches!(err, jsonrpsee::core::ClientError::Call(_)),
+            "{err:?}"
+        );
+        if let jsonrpsee::core::ClientError::Call(e) = err {
+            assert_eq!(e.code(), -32602, "{e:?}");
+            assert_eq!(e.message(), "invalid params: Invalid params", "{e:?}");
+            assert!(e.data().is_none(), "{e:?}");
+        }
+    }
+    server.stop().await;
+}

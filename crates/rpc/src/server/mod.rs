@@ -1,15 +1,18 @@
 //! The server: one [`Handler`] implements the three `*Server` traits of
 //! [`crate::api`] over a [`NodeApi`]; [`serve`] puts them on one port with
-//! the HTTP extras (`GET /health`, `GET /metrics`) and the limits.
+//! the HTTP extras (`GET /health`, `GET /metrics`), the limits, and the
+//! positional-params check in front of the traits (`positional`).
 
 mod consensus;
 pub(crate) mod params;
+mod positional;
 mod runtime;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use jsonrpsee::server::middleware::http::ProxyGetRequestLayer;
+use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::server::{
     PendingSubscriptionSink, RpcModule, Server, ServerHandle, SubscriptionMessage,
 };
@@ -68,7 +71,8 @@ pub async fn serve(
         .layer(
             ProxyGetRequestLayer::new([("/health", "system_health")])
                 .map_err(|e| ServeError::Setup(e.to_string()))?,
-        );
+        )
+        .layer(positional::WebSocketMarkLayer);
     let server_config = jsonrpsee::server::ServerConfig::builder()
         .max_request_body_size(config.max_request_bytes)
         .max_response_body_size(config.max_response_bytes)
@@ -79,6 +83,7 @@ pub async fn serve(
     let server = Server::builder()
         .set_config(server_config)
         .set_http_middleware(middleware)
+        .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(positional::PositionalLayer::new))
         .build(addr)
         .await
         .map_err(|e| ServeError::Bind(addr, e))?;
