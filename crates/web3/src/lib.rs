@@ -313,15 +313,19 @@ pub async fn serve(
         .set_config(server_config)
         .set_http_middleware(tower::ServiceBuilder::new().option_layer(cors))
         .set_rpc_middleware(
-            jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer_fn(move |s| {
-                batch::ConcurrentBatches::new(s, max_batch_calls, max_response_bytes)
-            }),
+            jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
+                .layer_fn(move |s| {
+                    batch::ConcurrentBatches::new(s, max_batch_calls, max_response_bytes)
+                })
+                // Inside the batches, so that each call of a batch is
+                // checked.
+                .layer_fn(rpc::params::GethParams::new),
         )
         .build(addr)
         .await
         .map_err(|e| ServeError::Bind(addr, e))?;
     let local = server.local_addr().map_err(|e| ServeError::Bind(addr, e))?;
-    let ctx = rpc::Ctx {
+    let ctx = Arc::new(rpc::Ctx {
         backend: backend.clone(),
         index: index.clone(),
         blocks: blocks.clone(),
@@ -333,8 +337,8 @@ pub async fn serve(
         pending: Mutex::new(HashMap::new()),
         recent: recent.clone(),
         fee_cache: Mutex::new(None),
-    };
-    let module = rpc::methods(ctx).map_err(|e| ServeError::Setup(e.to_string()))?;
+    });
+    let module = rpc::methods(ctx).map_err(ServeError::Setup)?;
     let (stop, stop_rx) = watch::channel(false);
     let indexer = tokio::spawn(Indexer::new(backend, index, blocks, recent).run(stop_rx));
     Ok(Web3Server {
