@@ -43,6 +43,16 @@ pub(crate) struct Ctx {
     /// The latest block's number, gas limit and base fee, as
     /// `fee_params` last read them.
     pub fee_cache: Mutex<Option<(u64, u64, u128)>>,
+    /// The gateway's metrics.
+    pub metrics: Arc<crate::metrics::Web3Metrics>,
+}
+
+impl crate::metrics::Observe for Ctx {
+    fn observe(&self) -> (Option<u64>, usize) {
+        // An index that cannot be read shows as empty.
+        let height = self.index.last().ok().flatten();
+        (height, lock(&self.filters).live())
+    }
 }
 
 fn invalid(why: impl Into<String>) -> Web3Error {

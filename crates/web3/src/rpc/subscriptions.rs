@@ -85,6 +85,7 @@ async fn follow(
     let Ok(sink) = pending.accept().await else {
         return;
     };
+    let _running = ctx.metrics.subscription();
     loop {
         tokio::select! {
             _ = sink.closed() => return,

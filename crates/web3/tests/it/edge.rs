@@ -120,3 +120,79 @@ async fn parameters_are_positional_as_in_geth() {
     assert_eq!(error_of(&answers[1]).0, -32602);
     server.stop().await;
 }
+
+/// The value of the sample `line_start` (name and labels) in a scrape.
+fn sample(text: &str, line_start: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(line_start)?.strip_prefix(' '))
+        .map(|v| v.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_calls_filters_and_the_index() {
+    let rt = FakeRuntime::default();
+    let mut chain = fixture::Chain::new();
+    for _ in 0..2 {
+        rt.finalize(chain.push(Vec::new()));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&rt, dir.path()).await;
+    let addr = server.local_addr();
+    let call = |method: &str, params: &str| {
+        rpc(
+            addr,
+            &format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}"#),
+        )
+    };
+    // Wait until the index has both rounds.
+    while call("eth_blockNumber", "[]")["result"] != "0x2" {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    call("eth_chainId", "[]");
+    call("eth_chainId", "[1]");
+    call("no_such_method", "[]");
+    call("eth_newBlockFilter", "[]");
+    // A batch counts each call.
+    rpc(
+        addr,
+        r#"[{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]},{"jsonrpc":"2.0","id":2,"method":"eth_chainId","params":[]}]"#,
+    );
+
+    let (status, text) = http(addr, "GET", "/metrics", "");
+    assert!(status.contains(" 200 "), "{status}");
+    assert_eq!(
+        sample(
+            &text,
+            r#"atoll_web3_requests_total{method="eth_chainId",outcome="ok"}"#
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"atoll_web3_requests_total{method="eth_chainId",outcome="-32602"}"#
+        ),
+        Some(1.0)
+    );
+    // Method names clients make up share one label.
+    assert_eq!(
+        sample(
+            &text,
+            r#"atoll_web3_requests_total{method="other",outcome="-32601"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"atoll_web3_request_duration_seconds_count{method="eth_chainId"}"#
+        ),
+        Some(4.0)
+    );
+    assert_eq!(sample(&text, "atoll_web3_index_height"), Some(2.0));
+    assert_eq!(sample(&text, "atoll_web3_filters_installed"), Some(1.0));
+    assert_eq!(sample(&text, "atoll_web3_subscriptions_active"), Some(0.0));
+    // Scraping is not a JSON-RPC call.
+    assert!(!text.contains("method=\"/metrics\""));
+    server.stop().await;
+}
