@@ -110,6 +110,14 @@ impl Filters {
         self.filters.len()
     }
 
+    /// How many are installed and not yet expired.
+    pub fn live(&self) -> usize {
+        self.filters
+            .values()
+            .filter(|f| f.last_poll.elapsed() < self.timeout)
+            .count()
+    }
+
     /// Whether none are installed.
     pub fn is_empty(&self) -> bool {
         self.filters.is_empty()

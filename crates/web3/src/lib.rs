@@ -92,6 +92,10 @@
 //!   600 s) and adds `Access-Control-Allow-Origin` to answers for allowed
 //!   origins, so browser dApps can call it. Unset: no CORS headers.
 //!
+//! - **Metrics**: `GET /metrics` on the same port serves the gateway's
+//!   Prometheus metrics (calls by method and outcome, durations, index
+//!   height, installed filters, subscriptions; see [`metrics`]).
+//!
 //! Not served: `eth_sign*`, `eth_sendTransaction` (no keys here),
 //! `debug_*`, `trace_*`, `txpool_*`, pending blocks.
 
@@ -104,6 +108,7 @@ pub mod filter;
 pub mod index;
 pub mod indexer;
 pub mod installed;
+pub mod metrics;
 pub mod model;
 mod rpc;
 pub mod types;
@@ -309,19 +314,8 @@ pub async fn serve(
         .build();
     let max_response_bytes = usize::try_from(config.max_response_bytes).unwrap_or(usize::MAX);
     let max_batch_calls = config.max_batch_calls;
-    let server = Server::builder()
-        .set_config(server_config)
-        .set_http_middleware(tower::ServiceBuilder::new().option_layer(cors))
-        .set_rpc_middleware(
-            jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer_fn(move |s| {
-                batch::ConcurrentBatches::new(s, max_batch_calls, max_response_bytes)
-            }),
-        )
-        .build(addr)
-        .await
-        .map_err(|e| ServeError::Bind(addr, e))?;
-    let local = server.local_addr().map_err(|e| ServeError::Bind(addr, e))?;
-    let ctx = rpc::Ctx {
+    let metrics = Arc::new(metrics::Web3Metrics::new());
+    let ctx = Arc::new(rpc::Ctx {
         backend: backend.clone(),
         index: index.clone(),
         blocks: blocks.clone(),
@@ -333,8 +327,32 @@ pub async fn serve(
         pending: Mutex::new(HashMap::new()),
         recent: recent.clone(),
         fee_cache: Mutex::new(None),
-    };
-    let module = rpc::methods(ctx).map_err(|e| ServeError::Setup(e.to_string()))?;
+        metrics: metrics.clone(),
+    });
+    let metered = metrics.clone();
+    let server = Server::builder()
+        .set_config(server_config)
+        .set_http_middleware(
+            tower::ServiceBuilder::new()
+                .option_layer(cors)
+                .layer(metrics::MetricsLayer::new(metrics, ctx.clone())),
+        )
+        .set_rpc_middleware(
+            jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
+                .layer_fn(move |s| {
+                    batch::ConcurrentBatches::new(s, max_batch_calls, max_response_bytes)
+                })
+                // Inside the batches, so that each call of a batch is
+                // counted and checked; counted outside the check, so that
+                // refused parameters are counted too.
+                .layer_fn(move |s| metrics::Metered::new(s, metered.clone()))
+                .layer_fn(rpc::params::GethParams::new),
+        )
+        .build(addr)
+        .await
+        .map_err(|e| ServeError::Bind(addr, e))?;
+    let local = server.local_addr().map_err(|e| ServeError::Bind(addr, e))?;
+    let module = rpc::methods(ctx).map_err(ServeError::Setup)?;
     let (stop, stop_rx) = watch::channel(false);
     let indexer = tokio::spawn(Indexer::new(backend, index, blocks, recent).run(stop_rx));
     Ok(Web3Server {

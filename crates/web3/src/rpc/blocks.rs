@@ -2,31 +2,22 @@
 //! or hash, transaction and uncle counts, a block's receipts (and the
 //! mining answers of a node that mines nothing).
 
-use jsonrpsee::core::RegisterMethodError;
-use jsonrpsee::server::RpcModule;
+use jsonrpsee::core::RpcResult;
 use serde_json::{Value, json};
 
-use super::Ctx;
+use super::api::EthBlocksRpcServer;
+use super::{Rpc, answer};
+use crate::error::Web3Error;
 use crate::model::TxRecord;
 use crate::types::{BlockId, BlockNumber, H256, qty};
 
-/// Registers the chain and block methods.
-pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
-    method!(m, "eth_chainId", |a, ctx| {
-        a.at_most(0)?;
-        Ok(json!(qty(ctx.backend.chain_id().await?.into())))
-    });
-    method!(m, "eth_blockNumber", |a, ctx| {
-        a.at_most(0)?;
-        Ok(json!(qty(ctx.last()?.unwrap_or(0).into())))
-    });
-    method!(m, "eth_syncing", |a, ctx| {
-        a.at_most(0)?;
-        let last = ctx.last()?;
-        let latest = ctx.backend.latest_round()?;
+impl Rpc {
+    fn syncing_json(&self) -> Result<Value, Web3Error> {
+        let last = self.last()?;
+        let latest = self.backend.latest_round()?;
         Ok(match (last, latest) {
             (Some(l), Some(h)) if h > l.saturating_add(1) => json!({
-                "startingBlock": qty(ctx.index.first()?.unwrap_or(0).into()),
+                "startingBlock": qty(self.index.first()?.unwrap_or(0).into()),
                 "currentBlock": qty(l.into()),
                 "highestBlock": qty(h.into()),
             }),
@@ -37,58 +28,21 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError
             }),
             _ => json!(false),
         })
-    });
-    method!(m, "eth_accounts", |_a, _ctx| Ok(json!([])));
-    method!(m, "eth_mining", |_a, _ctx| Ok(json!(false)));
-    method!(m, "eth_hashrate", |_a, _ctx| Ok(json!("0x0")));
-    method!(m, "eth_getBlockByNumber", |a, ctx| {
-        a.at_most(2)?;
-        let n: BlockNumber = a.req(0)?;
-        let full: bool = a.opt(1)?.unwrap_or(false);
-        match ctx.resolve(n)? {
-            Some(n) => ctx.block_json(n, full),
-            None => Ok(Value::Null),
-        }
-    });
-    method!(m, "eth_getBlockByHash", |a, ctx| {
-        a.at_most(2)?;
-        let h: H256 = a.req(0)?;
-        let full: bool = a.opt(1)?.unwrap_or(false);
-        match ctx.index.block_number(&h)? {
-            Some(n) => ctx.block_json(n, full),
-            None => Ok(Value::Null),
-        }
-    });
-    method!(m, "eth_getBlockTransactionCountByNumber", |a, ctx| {
-        a.at_most(1)?;
-        let n: BlockNumber = a.req(0)?;
-        let b = match ctx.resolve(n)? {
-            Some(n) => ctx.index.block(n)?,
+    }
+
+    /// The transaction count of block `n`, if there is one.
+    fn tx_count(&self, n: Option<u64>) -> Result<Value, Web3Error> {
+        let b = match n {
+            Some(n) => self.index.block(n)?,
             None => None,
         };
         Ok(b.map_or(Value::Null, |b| json!(qty(b.transactions.len() as u128))))
-    });
-    method!(m, "eth_getBlockTransactionCountByHash", |a, ctx| {
-        a.at_most(1)?;
-        let h: H256 = a.req(0)?;
-        let b = match ctx.index.block_number(&h)? {
-            Some(n) => ctx.index.block(n)?,
-            None => None,
-        };
-        Ok(b.map_or(Value::Null, |b| json!(qty(b.transactions.len() as u128))))
-    });
-    method!(m, "eth_getUncleCountByBlockNumber", |_a, _ctx| Ok(json!(
-        "0x0"
-    )));
-    method!(m, "eth_getUncleCountByBlockHash", |_a, _ctx| Ok(json!(
-        "0x0"
-    )));
-    method!(m, "eth_getBlockReceipts", |a, ctx| {
-        a.at_most(1)?;
-        let id: BlockId = a.req(0)?;
-        Ok(match ctx.resolve_id(id)? {
-            Some(n) if ctx.index.block(n)?.is_some() => Value::Array(
-                ctx.index
+    }
+
+    fn receipts_json(&self, id: BlockId) -> Result<Value, Web3Error> {
+        Ok(match self.resolve_id(id)? {
+            Some(n) if self.index.block(n)?.is_some() => Value::Array(
+                self.index
                     .block_txs(n)?
                     .iter()
                     .map(TxRecord::receipt_json)
@@ -96,6 +50,73 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError
             ),
             _ => Value::Null,
         })
-    });
-    Ok(())
+    }
+}
+
+#[jsonrpsee::core::async_trait]
+impl EthBlocksRpcServer for Rpc {
+    async fn chain_id(&self) -> RpcResult<Value> {
+        answer(self.backend.chain_id().await).map(|c| json!(qty(c.into())))
+    }
+
+    async fn block_number(&self) -> RpcResult<Value> {
+        answer(self.last()).map(|l| json!(qty(l.unwrap_or(0).into())))
+    }
+
+    async fn syncing(&self) -> RpcResult<Value> {
+        answer(self.syncing_json())
+    }
+
+    async fn accounts(&self) -> RpcResult<Value> {
+        Ok(json!([]))
+    }
+
+    async fn mining(&self) -> RpcResult<Value> {
+        Ok(json!(false))
+    }
+
+    async fn hashrate(&self) -> RpcResult<Value> {
+        Ok(json!("0x0"))
+    }
+
+    async fn block_by_number(&self, number: BlockNumber, full: Option<bool>) -> RpcResult<Value> {
+        answer(match self.resolve(number) {
+            Ok(Some(n)) => self.block_json(n, full.unwrap_or(false)),
+            Ok(None) => Ok(Value::Null),
+            Err(e) => Err(e),
+        })
+    }
+
+    async fn block_by_hash(&self, hash: H256, full: Option<bool>) -> RpcResult<Value> {
+        answer(match self.index.block_number(&hash) {
+            Ok(Some(n)) => self.block_json(n, full.unwrap_or(false)),
+            Ok(None) => Ok(Value::Null),
+            Err(e) => Err(e.into()),
+        })
+    }
+
+    async fn tx_count_by_number(&self, number: BlockNumber) -> RpcResult<Value> {
+        answer(self.resolve(number).and_then(|n| self.tx_count(n)))
+    }
+
+    async fn tx_count_by_hash(&self, hash: H256) -> RpcResult<Value> {
+        answer(
+            self.index
+                .block_number(&hash)
+                .map_err(Web3Error::from)
+                .and_then(|n| self.tx_count(n)),
+        )
+    }
+
+    async fn uncle_count_by_number(&self) -> RpcResult<Value> {
+        Ok(json!("0x0"))
+    }
+
+    async fn uncle_count_by_hash(&self) -> RpcResult<Value> {
+        Ok(json!("0x0"))
+    }
+
+    async fn block_receipts(&self, block: BlockId) -> RpcResult<Value> {
+        answer(self.receipts_json(block))
+    }
 }

@@ -1,10 +1,10 @@
 //! Fees: the gas price, the suggested tip and the fee history.
 
-use jsonrpsee::core::RegisterMethodError;
-use jsonrpsee::server::RpcModule;
+use jsonrpsee::core::RpcResult;
 use serde_json::{Value, json};
 
-use super::{Ctx, invalid};
+use super::api::EthFeesRpcServer;
+use super::{Ctx, Rpc, answer, invalid};
 use crate::error::Web3Error;
 use crate::model::{BlockRecord, TxRecord};
 use crate::types::{BlockNumber, Qty, qty};
@@ -15,7 +15,7 @@ const MAX_FEE_HISTORY: u64 = 1024;
 const MAX_PERCENTILES: usize = 100;
 
 impl Ctx {
-    fn fee_history(
+    fn fee_history_json(
         &self,
         count: u64,
         newest: BlockNumber,
@@ -127,29 +127,31 @@ fn block_rewards(b: &BlockRecord, txs: &[TxRecord], percentiles: &[f64]) -> Vec<
         .collect()
 }
 
-/// Registers the fee methods.
-pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
-    method!(m, "eth_gasPrice", |a, ctx| {
-        a.at_most(0)?;
+#[jsonrpsee::core::async_trait]
+impl EthFeesRpcServer for Rpc {
+    async fn gas_price(&self) -> RpcResult<Value> {
         // The minimum gas price (the base fee) plus the suggested tip (0):
         // a block is never contended enough for more to buy inclusion.
-        let (_, base) = ctx.fee_params().await?;
-        Ok(json!(Qty(base)))
-    });
-    method!(m, "eth_maxPriorityFeePerGas", |a, _ctx| {
-        a.at_most(0)?;
+        answer(self.fee_params().await).map(|(_, base)| json!(Qty(base)))
+    }
+
+    async fn max_priority_fee_per_gas(&self) -> RpcResult<Value> {
         Ok(json!(Qty(0)))
-    });
-    method!(m, "eth_feeHistory", |a, ctx| {
-        a.at_most(3)?;
-        let count: Qty = a.req(0)?;
-        let newest: BlockNumber = a.req(1)?;
-        let percentiles: Option<Vec<f64>> = a.opt(2)?;
-        ctx.fee_history(
-            count.to_u64("blockCount").map_err(invalid)?,
-            newest,
-            &percentiles.unwrap_or_default(),
+    }
+
+    async fn fee_history(
+        &self,
+        block_count: Qty,
+        newest: BlockNumber,
+        percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<Value> {
+        answer(
+            block_count
+                .to_u64("blockCount")
+                .map_err(invalid)
+                .and_then(|count| {
+                    self.fee_history_json(count, newest, &percentiles.unwrap_or_default())
+                }),
         )
-    });
-    Ok(())
+    }
 }

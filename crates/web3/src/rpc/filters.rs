@@ -2,11 +2,11 @@
 //! `eth_newBlockFilter`, `eth_newPendingTransactionFilter`, polling and
 //! uninstalling.
 
-use jsonrpsee::core::RegisterMethodError;
-use jsonrpsee::server::RpcModule;
+use jsonrpsee::core::RpcResult;
 use serde_json::{Value, json};
 
-use super::{Ctx, invalid, lock};
+use super::api::EthFiltersRpcServer;
+use super::{Ctx, Rpc, answer, invalid, lock};
 use crate::error::Web3Error;
 use crate::filter::LogFilter;
 use crate::installed::{FilterKind, filter_id_json, parse_filter_id};
@@ -14,7 +14,7 @@ use crate::types::{BlockNumber, FilterRequest, H256};
 
 impl Ctx {
     /// The logs of blocks `from..=to` matching `filter`.
-    pub(super) fn logs(
+    pub(super) fn matching_logs(
         &self,
         from: u64,
         to: u64,
@@ -85,27 +85,23 @@ impl Ctx {
     }
 }
 
-/// Registers the log and filter methods.
-pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
-    method!(m, "eth_getLogs", |a, ctx| {
-        a.at_most(1)?;
-        let req: FilterRequest = a.req(0)?;
-        let filter = LogFilter::from_request(&req).map_err(invalid)?;
-        Ok(match ctx.filter_range(&req)? {
-            Some((from, to)) => json!(ctx.logs(from, to, &filter)?),
+impl Rpc {
+    /// The logs a request asks for (none when nothing is indexed).
+    fn logs_json(&self, req: &FilterRequest, filter: &LogFilter) -> Result<Value, Web3Error> {
+        Ok(match self.filter_range(req)? {
+            Some((from, to)) => json!(self.matching_logs(from, to, filter)?),
             None => json!([]),
         })
-    });
-    method!(m, "eth_newFilter", |a, ctx| {
-        a.at_most(1)?;
-        let req: FilterRequest = a.req(0)?;
+    }
+
+    fn new_filter_json(&self, req: FilterRequest) -> Result<Value, Web3Error> {
         if req.block_hash.is_some() {
             return Err(invalid("blockHash is not supported in installed filters"));
         }
         let filter = LogFilter::from_request(&req).map_err(invalid)?;
-        let last = ctx.last()?;
+        let last = self.last()?;
         install(
-            &ctx,
+            self,
             FilterKind::Logs {
                 filter,
                 from: req.from_block,
@@ -113,34 +109,11 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError
             },
             last,
         )
-    });
-    method!(m, "eth_newBlockFilter", |a, ctx| {
-        a.at_most(0)?;
-        let last = ctx.last()?;
-        install(&ctx, FilterKind::Blocks, last)
-    });
-    method!(m, "eth_newPendingTransactionFilter", |_a, ctx| {
-        let last = ctx.last()?;
-        install(&ctx, FilterKind::PendingTxs, last)
-    });
-    method!(m, "eth_uninstallFilter", |a, ctx| {
-        a.at_most(1)?;
-        let id: String = a.req(0)?;
-        let id = parse_filter_id(&id).map_err(invalid)?;
-        Ok(json!(lock(&ctx.filters).uninstall(&id)))
-    });
-    method!(m, "eth_getFilterChanges", |a, ctx| {
-        a.at_most(1)?;
-        let id: String = a.req(0)?;
-        let id = parse_filter_id(&id).map_err(invalid)?;
-        filter_changes(&ctx, &id)
-    });
-    method!(m, "eth_getFilterLogs", |a, ctx| {
-        a.at_most(1)?;
-        let id: String = a.req(0)?;
-        let id = parse_filter_id(&id).map_err(invalid)?;
-        let f = lock(&ctx.filters)
-            .poll(&id)
+    }
+
+    fn filter_logs_json(&self, id: &H256) -> Result<Value, Web3Error> {
+        let f = lock(&self.filters)
+            .poll(id)
             .ok_or_else(|| Web3Error::server("filter not found"))?;
         match f.kind {
             FilterKind::Logs { filter, from, to } => {
@@ -149,15 +122,61 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError
                     to_block: to,
                     ..FilterRequest::default()
                 };
-                Ok(match ctx.filter_range(&req)? {
-                    Some((from, to)) => json!(ctx.logs(from, to, &filter)?),
-                    None => json!([]),
-                })
+                self.logs_json(&req, &filter)
             }
             _ => Err(Web3Error::server("filter not found")),
         }
-    });
-    Ok(())
+    }
+}
+
+#[jsonrpsee::core::async_trait]
+impl EthFiltersRpcServer for Rpc {
+    async fn logs(&self, filter: FilterRequest) -> RpcResult<Value> {
+        answer(
+            LogFilter::from_request(&filter)
+                .map_err(invalid)
+                .and_then(|f| self.logs_json(&filter, &f)),
+        )
+    }
+
+    async fn new_filter(&self, filter: FilterRequest) -> RpcResult<Value> {
+        answer(self.new_filter_json(filter))
+    }
+
+    async fn new_block_filter(&self) -> RpcResult<Value> {
+        answer(
+            self.last()
+                .and_then(|last| install(self, FilterKind::Blocks, last)),
+        )
+    }
+
+    async fn new_pending_transaction_filter(&self) -> RpcResult<Value> {
+        answer(
+            self.last()
+                .and_then(|last| install(self, FilterKind::PendingTxs, last)),
+        )
+    }
+
+    async fn uninstall_filter(&self, id: String) -> RpcResult<Value> {
+        answer(parse_filter_id(&id).map_err(invalid))
+            .map(|id| json!(lock(&self.filters).uninstall(&id)))
+    }
+
+    async fn filter_changes(&self, id: String) -> RpcResult<Value> {
+        answer(
+            parse_filter_id(&id)
+                .map_err(invalid)
+                .and_then(|id| filter_changes(self, &id)),
+        )
+    }
+
+    async fn filter_logs(&self, id: String) -> RpcResult<Value> {
+        answer(
+            parse_filter_id(&id)
+                .map_err(invalid)
+                .and_then(|id| self.filter_logs_json(&id)),
+        )
+    }
 }
 
 fn install(ctx: &Ctx, kind: FilterKind, last: Option<u64>) -> Result<Value, Web3Error> {
@@ -212,7 +231,7 @@ fn filter_changes(ctx: &Ctx, id: &H256) -> Result<Value, Web3Error> {
             if lo > hi {
                 json!([])
             } else {
-                json!(ctx.logs(lo, hi, filter)?)
+                json!(ctx.matching_logs(lo, hi, filter)?)
             }
         }
         FilterKind::PendingTxs => json!([]),

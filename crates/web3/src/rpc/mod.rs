@@ -2,19 +2,21 @@
 //! [`blocks`] (the chain and its blocks), [`state`] (balances, nonces, code,
 //! storage, calls and estimates), [`transactions`] (submission, transactions
 //! and receipts), [`fees`], [`filters`] (logs and installed filters) and
-//! [`subscriptions`]. What they share is here: the context ([`Ctx`]), the
-//! positional parameters ([`Args`], geth's messages and arity checks) and
-//! the block resolution of state queries.
+//! [`subscriptions`], each implementing its trait of [`api`]. geth's
+//! positional parameters (arity, positions, messages) are checked before a
+//! method runs, from one table ([`params::METHODS`]). What the methods
+//! share is here: the context ([`Ctx`]) and the block resolution of state
+//! queries.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
 use jsonrpsee::core::RegisterMethodError;
+use jsonrpsee::core::RpcResult;
 use jsonrpsee::server::RpcModule;
-use jsonrpsee::types::{ErrorObjectOwned, Params};
+use jsonrpsee::types::ErrorObjectOwned;
 use parking_lot::{Mutex, MutexGuard};
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
@@ -26,8 +28,6 @@ use crate::index::Index;
 use crate::indexer::IndexedBlock;
 use crate::installed::Filters;
 use crate::types::{BlockId, BlockNumber, BlockTag, H160};
-
-type RpcResult = Result<Value, ErrorObjectOwned>;
 
 /// What the methods share.
 pub(crate) struct Ctx {
@@ -43,6 +43,16 @@ pub(crate) struct Ctx {
     /// The latest block's number, gas limit and base fee, as
     /// `fee_params` last read them.
     pub fee_cache: Mutex<Option<(u64, u64, u128)>>,
+    /// The gateway's metrics.
+    pub metrics: Arc<crate::metrics::Web3Metrics>,
+}
+
+impl crate::metrics::Observe for Ctx {
+    fn observe(&self) -> (Option<u64>, usize) {
+        // An index that cannot be read shows as empty.
+        let height = self.index.last().ok().flatten();
+        (height, lock(&self.filters).live())
+    }
 }
 
 fn invalid(why: impl Into<String>) -> Web3Error {
@@ -51,50 +61,6 @@ fn invalid(why: impl Into<String>) -> Web3Error {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock()
-}
-
-/// Positional parameters: each parsed with an Ethereum-style message.
-struct Args {
-    values: Vec<Value>,
-}
-
-impl Args {
-    fn new(p: &Params<'_>) -> Result<Self, Web3Error> {
-        let values = match p.as_str() {
-            None => Vec::new(),
-            Some(s) => match serde_json::from_str::<Value>(s) {
-                Ok(Value::Array(a)) => a,
-                Ok(Value::Null) => Vec::new(),
-                Ok(_) => return Err(invalid("parameters must be an array")),
-                Err(e) => return Err(invalid(e.to_string())),
-            },
-        };
-        Ok(Self { values })
-    }
-
-    fn opt<T: DeserializeOwned>(&self, i: usize) -> Result<Option<T>, Web3Error> {
-        match self.values.get(i) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => serde_json::from_value(v.clone())
-                .map(Some)
-                .map_err(|e| invalid(format!("{i}: {e}"))),
-        }
-    }
-
-    fn req<T: DeserializeOwned>(&self, i: usize) -> Result<T, Web3Error> {
-        self.opt(i)?
-            .ok_or_else(|| invalid(format!("{i}: missing value for required argument")))
-    }
-
-    fn at_most(&self, n: usize) -> Result<(), Web3Error> {
-        if self.values.len() > n {
-            return Err(invalid(format!(
-                "too many arguments, want at most {n}, got {}",
-                self.values.len()
-            )));
-        }
-        Ok(())
-    }
 }
 
 impl Ctx {
@@ -180,42 +146,68 @@ impl Ctx {
     }
 }
 
-fn ok(v: Result<Value, Web3Error>) -> RpcResult {
-    v.map_err(ErrorObjectOwned::from)
+/// The methods' receiver: the shared context, behind one `Arc` for all
+/// the traits of [`api`].
+#[derive(Clone)]
+pub(crate) struct Rpc(Arc<Ctx>);
+
+impl std::ops::Deref for Rpc {
+    type Target = Ctx;
+    fn deref(&self) -> &Ctx {
+        &self.0
+    }
 }
 
-/// Registers a method whose body is an async block over (args, ctx).
-macro_rules! method {
-    ($m:expr, $name:literal, |$args:ident, $ctx:ident| $body:expr) => {
-        $m.register_async_method($name, |p, $ctx, _| async move {
-            let $args = match $crate::rpc::Args::new(&p) {
-                Ok(a) => a,
-                Err(e) => return Err(jsonrpsee::types::ErrorObjectOwned::from(e)),
-            };
-            let r: Result<serde_json::Value, $crate::error::Web3Error> = async { $body }.await;
-            $crate::rpc::ok(r)
-        })?;
-    };
+/// A method's answer: a [`Web3Error`] becomes its JSON-RPC error.
+fn answer<T>(r: Result<T, Web3Error>) -> RpcResult<T> {
+    r.map_err(ErrorObjectOwned::from)
 }
 
+pub(crate) mod api;
 mod blocks;
 mod fees;
 mod filters;
 mod net;
+pub(crate) mod params;
 mod state;
 mod subscriptions;
 mod transactions;
 
-/// Every method, registered on one module over `ctx`.
-pub(crate) fn methods(ctx: Ctx) -> Result<RpcModule<Ctx>, RegisterMethodError> {
-    let mut m = RpcModule::new(ctx);
-    net::register(&mut m)?;
-    blocks::register(&mut m)?;
-    state::register(&mut m)?;
-    transactions::register(&mut m)?;
-    fees::register(&mut m)?;
-    filters::register(&mut m)?;
-    subscriptions::register(&mut m)?;
+/// Every method of every trait of [`api`], on one module over `ctx`.
+/// Refused (a programming error) unless the module serves exactly the
+/// methods of [`params::METHODS`] and the subscription's `eth_unsubscribe`.
+pub(crate) fn methods(ctx: Arc<Ctx>) -> Result<RpcModule<()>, String> {
+    use api::{
+        EthBlocksRpcServer, EthFeesRpcServer, EthFiltersRpcServer, EthPubSubRpcServer,
+        EthStateRpcServer, EthTransactionsRpcServer, NetRpcServer, Web3RpcServer,
+    };
+    let rpc = Rpc(ctx);
+    let mut m = RpcModule::new(());
+    let merge = |m: &mut RpcModule<()>, other: RpcModule<Rpc>| {
+        m.merge(other)
+            .map_err(|e: RegisterMethodError| e.to_string())
+    };
+    merge(&mut m, Web3RpcServer::into_rpc(rpc.clone()))?;
+    merge(&mut m, NetRpcServer::into_rpc(rpc.clone()))?;
+    merge(&mut m, EthBlocksRpcServer::into_rpc(rpc.clone()))?;
+    merge(&mut m, EthStateRpcServer::into_rpc(rpc.clone()))?;
+    merge(&mut m, EthTransactionsRpcServer::into_rpc(rpc.clone()))?;
+    merge(&mut m, EthFeesRpcServer::into_rpc(rpc.clone()))?;
+    merge(&mut m, EthFiltersRpcServer::into_rpc(rpc.clone()))?;
+    merge(&mut m, EthPubSubRpcServer::into_rpc(rpc))?;
+    let served: BTreeSet<&str> = m.method_names().collect();
+    let declared: BTreeSet<&str> = params::METHODS
+        .iter()
+        .map(|(name, _)| *name)
+        .chain([params::UNSUBSCRIBE])
+        .collect();
+    if served != declared {
+        return Err(format!(
+            "the parameter table and the methods differ: served only {:?}, declared only {:?}",
+            served.difference(&declared).collect::<Vec<_>>(),
+            declared.difference(&served).collect::<Vec<_>>()
+        ));
+    }
     Ok(m)
 }
 

@@ -1,29 +1,35 @@
 //! `web3_*` and `net_*`: the client's version, Keccak-256, the network id
 //! and the (absent) peers.
 
-use jsonrpsee::core::RegisterMethodError;
-use jsonrpsee::server::RpcModule;
-use serde_json::json;
+use jsonrpsee::core::RpcResult;
+use serde_json::{Value, json};
 
-use super::Ctx;
+use super::api::{NetRpcServer, Web3RpcServer};
+use super::{Rpc, answer};
 use crate::types::{Bytes, H256};
 
-/// Registers the `web3_` and `net_` methods.
-pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
-    method!(m, "web3_clientVersion", |a, ctx| {
-        a.at_most(0)?;
-        Ok(json!(ctx.config.client_version))
-    });
-    method!(m, "web3_sha3", |a, _ctx| {
-        a.at_most(1)?;
-        let data: Bytes = a.req(0)?;
+#[jsonrpsee::core::async_trait]
+impl Web3RpcServer for Rpc {
+    async fn client_version(&self) -> RpcResult<Value> {
+        Ok(json!(self.config.client_version))
+    }
+
+    async fn sha3(&self, data: Bytes) -> RpcResult<Value> {
         Ok(json!(H256(atoll_crypto::keccak256(&data.0))))
-    });
-    method!(m, "net_version", |a, ctx| {
-        a.at_most(0)?;
-        Ok(json!(ctx.backend.chain_id().await?.to_string()))
-    });
-    method!(m, "net_listening", |_a, _ctx| Ok(json!(true)));
-    method!(m, "net_peerCount", |_a, _ctx| Ok(json!("0x0")));
-    Ok(())
+    }
+}
+
+#[jsonrpsee::core::async_trait]
+impl NetRpcServer for Rpc {
+    async fn version(&self) -> RpcResult<Value> {
+        answer(self.backend.chain_id().await).map(|c| json!(c.to_string()))
+    }
+
+    async fn listening(&self) -> RpcResult<Value> {
+        Ok(json!(true))
+    }
+
+    async fn peer_count(&self) -> RpcResult<Value> {
+        Ok(json!("0x0"))
+    }
 }

@@ -1,11 +1,11 @@
 //! State at a block: balance, nonce, code, storage, and simulated calls
 //! (`eth_call`, `eth_estimateGas`).
 
-use jsonrpsee::core::RegisterMethodError;
-use jsonrpsee::server::RpcModule;
-use serde_json::json;
+use jsonrpsee::core::RpcResult;
+use serde_json::{Value, json};
 
-use super::{Ctx, invalid};
+use super::api::EthStateRpcServer;
+use super::{Ctx, Rpc, answer, invalid};
 use crate::backend::SimulateCall;
 use crate::error::Web3Error;
 use crate::types::{BlockId, BlockNumber, BlockTag, Bytes, CallRequest, H160, H256, U256, qty};
@@ -42,65 +42,108 @@ impl Ctx {
     }
 }
 
-/// Registers the state methods.
-pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
-    method!(m, "eth_getBalance", |a, ctx| {
-        a.at_most(2)?;
-        let who: H160 = a.req(0)?;
-        let at = ctx.state_round(a.opt(1)?)?;
-        Ok(json!(ctx.backend.balance(&who, at).await?))
-    });
-    method!(m, "eth_getTransactionCount", |a, ctx| {
-        a.at_most(2)?;
-        let who: H160 = a.req(0)?;
-        let id: Option<BlockId> = a.opt(1)?;
-        let at = ctx.state_round(id)?;
-        let mut n = ctx.backend.nonce(&who, at).await?;
+impl Rpc {
+    /// The call of `eth_call` or `eth_estimateGas`, with its gas capped.
+    async fn checked_call(
+        &self,
+        request: &CallRequest,
+        block: Option<BlockId>,
+    ) -> Result<(SimulateCall, Option<u64>), Web3Error> {
+        let at = self.state_round(block)?;
+        self.check_call_chain(request).await?;
+        let (gas_limit, _) = self.fee_params().await?;
+        // The estimate's search is bounded by the gas cap (and the call's
+        // own gas) too.
+        let cap = self.config.gas_cap.min(gas_limit.max(1));
+        Ok((self.call_of(request, cap)?, at))
+    }
+
+    async fn nonce_json(&self, who: H160, id: Option<BlockId>) -> Result<Value, Web3Error> {
+        let at = self.state_round(id)?;
+        let mut n = self.backend.nonce(&who, at).await?;
         if id == Some(BlockId::Number(BlockNumber::Tag(BlockTag::Pending)))
-            && let Some(p) = ctx.pending_nonce(&who)
+            && let Some(p) = self.pending_nonce(&who)
         {
             n = n.max(p);
         }
         Ok(json!(qty(n.into())))
-    });
-    method!(m, "eth_getCode", |a, ctx| {
-        a.at_most(2)?;
-        let who: H160 = a.req(0)?;
-        let at = ctx.state_round(a.opt(1)?)?;
-        Ok(json!(Bytes(ctx.backend.code(&who, at).await?)))
-    });
-    method!(m, "eth_getStorageAt", |a, ctx| {
-        a.at_most(3)?;
-        let who: H160 = a.req(0)?;
-        let slot: U256 = a.req(1)?;
-        let at = ctx.state_round(a.opt(2)?)?;
-        Ok(json!(ctx.backend.storage(&who, &H256(slot.0), at).await?))
-    });
-    method!(m, "eth_call", |a, ctx| {
-        // A third argument (state overrides) is accepted and ignored.
-        a.at_most(3)?;
-        let req: CallRequest = a.req(0)?;
-        let at = ctx.state_round(a.opt(1)?)?;
-        ctx.check_call_chain(&req).await?;
-        let (gas_limit, _) = ctx.fee_params().await?;
-        let cap = ctx.config.gas_cap.min(gas_limit.max(1));
-        let call = ctx.call_of(&req, cap)?;
-        Ok(json!(Bytes(ctx.backend.simulate_call(&call, at).await?)))
-    });
-    method!(m, "eth_estimateGas", |a, ctx| {
-        a.at_most(3)?;
-        let req: CallRequest = a.req(0)?;
-        let at = ctx.state_round(a.opt(1)?)?;
-        ctx.check_call_chain(&req).await?;
-        let (gas_limit, _) = ctx.fee_params().await?;
-        // The search is bounded by the gas cap (and the call's own gas).
-        let cap = ctx.config.gas_cap.min(gas_limit.max(1));
-        let call = ctx.call_of(&req, cap)?;
-        Ok(json!(qty(ctx
-            .backend
-            .estimate_gas(&call, at)
-            .await?
-            .into())))
-    });
-    Ok(())
+    }
+}
+
+#[jsonrpsee::core::async_trait]
+impl EthStateRpcServer for Rpc {
+    async fn balance(&self, address: H160, block: Option<BlockId>) -> RpcResult<Value> {
+        answer(
+            async {
+                let at = self.state_round(block)?;
+                Ok(json!(self.backend.balance(&address, at).await?))
+            }
+            .await,
+        )
+    }
+
+    async fn transaction_count(&self, address: H160, block: Option<BlockId>) -> RpcResult<Value> {
+        answer(self.nonce_json(address, block).await)
+    }
+
+    async fn code(&self, address: H160, block: Option<BlockId>) -> RpcResult<Value> {
+        answer(
+            async {
+                let at = self.state_round(block)?;
+                Ok(json!(Bytes(self.backend.code(&address, at).await?)))
+            }
+            .await,
+        )
+    }
+
+    async fn storage_at(
+        &self,
+        address: H160,
+        slot: U256,
+        block: Option<BlockId>,
+    ) -> RpcResult<Value> {
+        answer(
+            async {
+                let at = self.state_round(block)?;
+                Ok(json!(
+                    self.backend.storage(&address, &H256(slot.0), at).await?
+                ))
+            }
+            .await,
+        )
+    }
+
+    async fn call(
+        &self,
+        request: CallRequest,
+        block: Option<BlockId>,
+        _overrides: Option<Value>,
+    ) -> RpcResult<Value> {
+        answer(
+            async {
+                let (call, at) = self.checked_call(&request, block).await?;
+                Ok(json!(Bytes(self.backend.simulate_call(&call, at).await?)))
+            }
+            .await,
+        )
+    }
+
+    async fn estimate_gas(
+        &self,
+        request: CallRequest,
+        block: Option<BlockId>,
+        _overrides: Option<Value>,
+    ) -> RpcResult<Value> {
+        answer(
+            async {
+                let (call, at) = self.checked_call(&request, block).await?;
+                Ok(json!(qty(self
+                    .backend
+                    .estimate_gas(&call, at)
+                    .await?
+                    .into())))
+            }
+            .await,
+        )
+    }
 }

@@ -3,26 +3,29 @@
 
 use std::sync::Arc;
 
-use jsonrpsee::core::RegisterMethodError;
-use jsonrpsee::server::{PendingSubscriptionSink, RpcModule, SubscriptionMessage};
-use jsonrpsee::types::{ErrorObjectOwned, Params};
+use jsonrpsee::core::SubscriptionResult;
+use jsonrpsee::server::{PendingSubscriptionSink, SubscriptionMessage};
+use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-use super::{Args, Ctx, invalid};
+use super::api::EthPubSubRpcServer;
+use super::{Ctx, Rpc, invalid};
 use crate::error::Web3Error;
 use crate::filter::LogFilter;
 use crate::types::FilterRequest;
 
-/// Registers `eth_subscribe` / `eth_unsubscribe`.
-pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
-    m.register_subscription(
-        "eth_subscribe",
-        "eth_subscription",
-        "eth_unsubscribe",
-        |p, pending, ctx, _| async move { subscribe(p, pending, ctx).await },
-    )?;
-    Ok(())
+#[jsonrpsee::core::async_trait]
+impl EthPubSubRpcServer for Rpc {
+    async fn subscribe(
+        &self,
+        pending: PendingSubscriptionSink,
+        kind: String,
+        params: Option<Value>,
+    ) -> SubscriptionResult {
+        follow(pending, self.0.clone(), kind, params).await;
+        Ok(())
+    }
 }
 
 /// What a subscription follows.
@@ -31,25 +34,35 @@ enum Subscription {
     Logs(LogFilter),
 }
 
-async fn subscribe(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Arc<Ctx>) {
-    let parsed = (|| -> Result<Subscription, Web3Error> {
-        let a = Args::new(&p)?;
-        a.at_most(2)?;
-        let kind: String = a.req(0)?;
-        match kind.as_str() {
-            "newHeads" => Ok(Subscription::Heads),
-            "logs" => {
-                let req: FilterRequest = a.opt(1)?.unwrap_or_default();
-                if req.block_hash.is_some() || req.from_block.is_some() || req.to_block.is_some() {
-                    return Err(invalid("a logs subscription takes only address and topics"));
-                }
-                Ok(Subscription::Logs(
-                    LogFilter::from_request(&req).map_err(invalid)?,
-                ))
+/// What `eth_subscribe(kind, params)` asks to follow.
+fn subscription(kind: &str, params: Option<Value>) -> Result<Subscription, Web3Error> {
+    match kind {
+        "newHeads" => Ok(Subscription::Heads),
+        "logs" => {
+            let req: FilterRequest = match params {
+                None => FilterRequest::default(),
+                Some(v) => serde_json::from_value(v).map_err(|e| invalid(format!("1: {e}")))?,
+            };
+            if req.block_hash.is_some() || req.from_block.is_some() || req.to_block.is_some() {
+                return Err(invalid("a logs subscription takes only address and topics"));
             }
-            other => Err(invalid(format!("unsupported subscription type {other:?}"))),
+            Ok(Subscription::Logs(
+                LogFilter::from_request(&req).map_err(invalid)?,
+            ))
         }
-    })();
+        other => Err(invalid(format!("unsupported subscription type {other:?}"))),
+    }
+}
+
+/// Answers a subscription request, then sends what it follows until the
+/// client goes away.
+async fn follow(
+    pending: PendingSubscriptionSink,
+    ctx: Arc<Ctx>,
+    kind: String,
+    params: Option<Value>,
+) {
+    let parsed = subscription(&kind, params);
     let sub = match parsed {
         Ok(s) => s,
         Err(e) => {
@@ -72,6 +85,7 @@ async fn subscribe(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ar
     let Ok(sink) = pending.accept().await else {
         return;
     };
+    let _running = ctx.metrics.subscription();
     loop {
         tokio::select! {
             _ = sink.closed() => return,

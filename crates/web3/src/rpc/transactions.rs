@@ -4,11 +4,11 @@
 
 use std::time::Instant;
 
-use jsonrpsee::core::RegisterMethodError;
-use jsonrpsee::server::RpcModule;
+use jsonrpsee::core::RpcResult;
 use serde_json::{Value, json};
 
-use super::{Ctx, invalid, lock};
+use super::api::EthTransactionsRpcServer;
+use super::{Ctx, Rpc, answer, invalid, lock};
 use crate::error::{NonceOrder, RefusalContext, Web3Error, refusal};
 use crate::eth;
 use crate::types::{BlockNumber, H160, H256, Qty, parse_data};
@@ -137,47 +137,58 @@ impl Ctx {
     }
 }
 
-/// Registers the transaction methods.
-pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
-    method!(m, "eth_sendRawTransaction", |a, ctx| {
-        a.at_most(1)?;
-        let raw: String = a.req(0)?;
-        let raw = parse_data(&raw).map_err(invalid)?;
-        ctx.send_raw(raw).await
-    });
-    method!(m, "eth_getTransactionByHash", |a, ctx| {
-        a.at_most(1)?;
-        let h: H256 = a.req(0)?;
-        Ok(ctx.index.tx(&h)?.map_or(Value::Null, |t| t.to_json()))
-    });
-    method!(m, "eth_getTransactionReceipt", |a, ctx| {
-        a.at_most(1)?;
-        let h: H256 = a.req(0)?;
-        Ok(ctx.index.tx(&h)?.map_or(Value::Null, |t| t.receipt_json()))
-    });
-    method!(m, "eth_getTransactionByBlockNumberAndIndex", |a, ctx| {
-        a.at_most(2)?;
-        let n: BlockNumber = a.req(0)?;
-        let i: Qty = a.req(1)?;
-        let Ok(i) = u32::try_from(i.0) else {
-            return Ok(Value::Null);
-        };
-        Ok(match ctx.resolve(n)? {
-            Some(n) => ctx.index.tx_at(n, i)?.map_or(Value::Null, |t| t.to_json()),
+impl Rpc {
+    /// The transaction at position `index` of block `n`, if any.
+    fn tx_at_json(&self, n: Option<u64>, i: u32) -> Result<Value, Web3Error> {
+        Ok(match n {
+            Some(n) => self.index.tx_at(n, i)?.map_or(Value::Null, |t| t.to_json()),
             None => Value::Null,
         })
-    });
-    method!(m, "eth_getTransactionByBlockHashAndIndex", |a, ctx| {
-        a.at_most(2)?;
-        let h: H256 = a.req(0)?;
-        let i: Qty = a.req(1)?;
-        let Ok(i) = u32::try_from(i.0) else {
+    }
+}
+
+#[jsonrpsee::core::async_trait]
+impl EthTransactionsRpcServer for Rpc {
+    async fn send_raw_transaction(&self, raw: String) -> RpcResult<Value> {
+        answer(
+            async {
+                let raw = parse_data(&raw).map_err(invalid)?;
+                self.send_raw(raw).await
+            }
+            .await,
+        )
+    }
+
+    async fn transaction_by_hash(&self, hash: H256) -> RpcResult<Value> {
+        answer(self.index.tx(&hash).map_err(Web3Error::from))
+            .map(|t| t.map_or(Value::Null, |t| t.to_json()))
+    }
+
+    async fn transaction_receipt(&self, hash: H256) -> RpcResult<Value> {
+        answer(self.index.tx(&hash).map_err(Web3Error::from))
+            .map(|t| t.map_or(Value::Null, |t| t.receipt_json()))
+    }
+
+    async fn transaction_by_number_and_index(
+        &self,
+        number: BlockNumber,
+        index: Qty,
+    ) -> RpcResult<Value> {
+        let Ok(i) = u32::try_from(index.0) else {
             return Ok(Value::Null);
         };
-        Ok(match ctx.index.block_number(&h)? {
-            Some(n) => ctx.index.tx_at(n, i)?.map_or(Value::Null, |t| t.to_json()),
-            None => Value::Null,
-        })
-    });
-    Ok(())
+        answer(self.resolve(number).and_then(|n| self.tx_at_json(n, i)))
+    }
+
+    async fn transaction_by_hash_and_index(&self, hash: H256, index: Qty) -> RpcResult<Value> {
+        let Ok(i) = u32::try_from(index.0) else {
+            return Ok(Value::Null);
+        };
+        answer(
+            self.index
+                .block_number(&hash)
+                .map_err(Web3Error::from)
+                .and_then(|n| self.tx_at_json(n, i)),
+        )
+    }
 }

@@ -10,6 +10,7 @@
     reason = "test binary"
 )]
 
+mod edge;
 mod fixture;
 mod recovery;
 mod server;
