@@ -19,7 +19,6 @@ use crate::common::call;
 
 /// Lets a test's `Net` (a [`atoll_localnet::harness::Network`] in field
 /// `$field`, and the test's own fields) be used as the network itself.
-#[allow(unused_macros, reason = "not every test binary wraps a network")]
 macro_rules! net_derefs_to_network {
     ($net:ty, $field:tt) => {
         impl std::ops::Deref for $net {
@@ -36,7 +35,6 @@ macro_rules! net_derefs_to_network {
         }
     };
 }
-#[allow(unused_imports, reason = "not every test binary wraps a network")]
 pub(crate) use net_derefs_to_network;
 
 /// Polls `f` every 200 ms until it answers, for at most `within`.
@@ -45,14 +43,12 @@ pub fn wait_for<T>(what: &str, within: Duration, f: impl FnMut() -> Option<T>) -
 }
 
 /// The ed25519 signer whose seed is 32 bytes of `seed`.
-#[allow(dead_code, reason = "not every test binary signs")]
 pub fn signer(seed: u8) -> TxSigner {
     TxSigner::Ed25519(atoll_crypto::ed25519::SigningKey::from_seed(&[seed; 32]))
 }
 
 /// A transfer of 1 native base unit from `from` to `to` in `runtime`,
 /// zero fee, 100,000 gas.
-#[allow(dead_code, reason = "not every test binary transfers")]
 pub fn transfer_tx(
     chain: &ChainContext,
     runtime: &Namespace,
@@ -147,7 +143,6 @@ pub fn latest_round(rpc: SocketAddr, runtime: &Namespace) -> Option<u64> {
 
 /// The pid of the runtime process (`atoll <binary> ...` for `runtime`)
 /// that the node process `node_pid` runs, from `/proc`.
-#[allow(dead_code, reason = "not every test binary kills runtime processes")]
 pub fn runtime_pid(node_pid: u32, runtime: &Namespace, binary: &str) -> Option<u32> {
     atoll_localnet::harness::runtime_pid(node_pid, runtime, binary)
 }

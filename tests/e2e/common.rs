@@ -1,11 +1,29 @@
-//! What the CLI's end-to-end tests share: JSON-RPC over plain HTTP/1.1 to a
-//! node on loopback, one fresh connection per call, every wait bounded.
+//! What the end-to-end tests share: the binary under test, and JSON-RPC
+//! over plain HTTP/1.1 to a node on loopback, one fresh connection per
+//! call, every wait bounded.
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+
+/// The `atoll` command under test: this package's `atoll-under-test`
+/// binary, installed once per test process as `atoll` in the target's
+/// scratch directory, so that the nodes it starts find their built-in
+/// ParaTimes (`binary = "atoll"`, looked up next to the node's executable)
+/// in the same build.
+pub fn atoll() -> &'static Path {
+    static ATOLL: OnceLock<PathBuf> = OnceLock::new();
+    ATOLL.get_or_init(|| {
+        let exe = Path::new(env!("CARGO_BIN_EXE_atoll-under-test"));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bin");
+        atoll_localnet::harness::install_as_atoll(exe, &dir)
+            .unwrap_or_else(|e| panic!("cannot install {} as atoll: {e}", exe.display()))
+    })
+}
 
 /// One JSON-RPC call: the result, or the error object (or a description of
 /// a transport failure, as JSON).
