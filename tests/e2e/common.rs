@@ -19,7 +19,7 @@ pub fn atoll() -> &'static Path {
     static ATOLL: OnceLock<PathBuf> = OnceLock::new();
     ATOLL.get_or_init(|| {
         let exe = Path::new(env!("CARGO_BIN_EXE_atoll-under-test"));
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bin");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-bin");
         atoll_localnet::harness::install_as_atoll(exe, &dir)
             .unwrap_or_else(|e| panic!("cannot install {} as atoll: {e}", exe.display()))
     })
