@@ -1,6 +1,7 @@
-//! What the end-to-end tests share: the binary under test, and JSON-RPC
-//! over plain HTTP/1.1 to a node on loopback, one fresh connection per
-//! call, every wait bounded.
+//! What the end-to-end tests share: the binary under test, the node API's
+//! generated client for well-formed calls ([`node_api`]), and JSON-RPC over
+//! plain HTTP/1.1 to a node on loopback, one fresh connection per call, for
+//! the rest and for malformed bytes; every wait bounded.
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -8,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use jsonrpsee::core::ClientError;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use serde_json::{Value, json};
 
 /// The `atoll` command under test: this package's `atoll-under-test`
@@ -23,6 +26,24 @@ pub fn atoll() -> &'static Path {
         atoll_localnet::harness::install_as_atoll(exe, &dir)
             .unwrap_or_else(|e| panic!("cannot install {} as atoll: {e}", exe.display()))
     })
+}
+
+/// Runs `calls` with a client of the node API at `addr` (the generated
+/// `atoll_rpc::api` clients over HTTP) from a test's synchronous code, each
+/// call bounded to 30 s; an error (the node's or the transport's) as text.
+pub fn node_api<T, F>(addr: SocketAddr, calls: impl FnOnce(HttpClient) -> F) -> Result<T, String>
+where
+    F: Future<Output = Result<T, ClientError>>,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let client = HttpClientBuilder::default()
+        .request_timeout(Duration::from_secs(30))
+        .build(format!("http://{addr}"))
+        .map_err(|e| e.to_string())?;
+    rt.block_on(calls(client)).map_err(|e| e.to_string())
 }
 
 /// One JSON-RPC call: the result, or the error object (or a description of

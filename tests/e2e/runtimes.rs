@@ -7,15 +7,15 @@ use std::time::Duration;
 
 use atoll_crypto::Address;
 use atoll_crypto::context::ChainContext;
+use atoll_rpc::api::RuntimeRpcClient as _;
 use atoll_runtime_sdk::RuntimeGenesis;
 use atoll_runtime_sdk::crypto::{TxSigner, sign_transaction, tx_signature_context};
 use atoll_runtime_sdk::modules::accounts::{self, BalancesQuery};
 use atoll_runtime_sdk::types::{BaseUnits, Denomination, SignerInfo, Transaction};
 use atoll_types::{Namespace, Quantity, cbor};
 use base64::Engine as _;
-use serde_json::json;
 
-use crate::common::call;
+use crate::common::node_api;
 
 /// Lets a test's `Net` (a [`atoll_localnet::harness::Network`] in field
 /// `$field`, and the test's own fields) be used as the network itself.
@@ -120,15 +120,14 @@ pub fn runtime_tx(
 
 /// `who`'s native balance in `runtime`, as the node at `rpc` answers.
 pub fn balance(rpc: SocketAddr, runtime: &Namespace, who: Address) -> Result<u128, String> {
-    let args = cbor::to_vec(&BalancesQuery { address: who }).unwrap();
-    let r = call(
-        rpc,
-        "runtime_query",
-        json!([runtime.to_string(), "accounts.Balances", b64(&args)]),
-    )
-    .map_err(|e| e.to_string())?;
+    let args = b64(&cbor::to_vec(&BalancesQuery { address: who }).unwrap());
+    let id = runtime.to_string();
+    let r = node_api(rpc, |c| async move {
+        c.query(id, "accounts.Balances".into(), Some(args), None)
+            .await
+    })?;
     let raw = base64::engine::general_purpose::STANDARD
-        .decode(r["cbor"].as_str().ok_or("no cbor in the answer")?)
+        .decode(&r.cbor)
         .map_err(|e| e.to_string())?;
     let b: accounts::AccountBalances = cbor::from_slice(&raw).map_err(|e| e.to_string())?;
     Ok(b.balances.get(&Denomination::NATIVE).map_or(0, |q| q.0))
@@ -136,7 +135,8 @@ pub fn balance(rpc: SocketAddr, runtime: &Namespace, who: Address) -> Result<u12
 
 /// The latest round of `runtime` the node at `rpc` has applied.
 pub fn latest_round(rpc: SocketAddr, runtime: &Namespace) -> Option<u64> {
-    call(rpc, "runtime_getBlock", json!([runtime.to_string()]))
+    let id = runtime.to_string();
+    node_api(rpc, |c| async move { c.get_block(id, None).await })
         .ok()
         .and_then(|b| b["round"].as_u64())
 }
