@@ -7,7 +7,9 @@
 //!   the RustSec database is present or reachable), per `deny.toml`.
 //! - `ci`: what `.ci/run` runs: `lint`, `doc`, `audit`, `npm ci` of the
 //!   Ethereum client tests, then `test`.
-//! - `bench [cargo bench args]`: the criterion benchmarks.
+//! - `bench [cargo bench args]`: the benchmarks, every crate's (`cargo bench
+//!   --workspace`) unless the arguments name a package: the network load
+//!   benchmarks are `atoll-bench`'s (`cargo xtask bench -p atoll-bench --bench evm`).
 //! - `fuzz <target> [args]`: one `cargo fuzz` target, seeded from its real encodings.
 //! - `fuzz-all [--seconds N]`: every fuzz target for N seconds each (default 60),
 //!   with a table of executions per target at the end.
@@ -37,7 +39,7 @@ fn main() -> ExitCode {
         "doc" => doc(),
         "audit" => audit(),
         "ci" => ci(),
-        "bench" => cargo(&[&["bench", "--workspace"], rest.as_slice()].concat()),
+        "bench" => cargo(&bench_args(&rest)),
         "fuzz" => fuzz(&rest),
         "fuzz-all" => fuzz_all(&rest),
         other => Err(format!(
@@ -388,6 +390,21 @@ fn cargo_bin() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
+/// The `cargo bench` command line for `cargo xtask bench ARGS`: the whole
+/// workspace, unless ARGS choose packages themselves.
+fn bench_args<'a>(rest: &[&'a str]) -> Vec<&'a str> {
+    let names_package = rest
+        .iter()
+        .take_while(|a| **a != "--")
+        .any(|a| *a == "-p" || a.starts_with("--package") || (a.starts_with("-p") && a.len() > 2));
+    let mut args = vec!["bench"];
+    if !names_package {
+        args.push("--workspace");
+    }
+    args.extend_from_slice(rest);
+    args
+}
+
 fn cargo(args: &[&str]) -> Result<(), String> {
     cargo_with_env(args, &[])
 }
@@ -411,6 +428,24 @@ fn cargo_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bench_runs_the_workspace_unless_a_package_is_named() {
+        assert_eq!(bench_args(&[]), ["bench", "--workspace"]);
+        assert_eq!(
+            bench_args(&["--bench", "evm", "--", "-p"]),
+            ["bench", "--workspace", "--bench", "evm", "--", "-p"]
+        );
+        assert_eq!(
+            bench_args(&["-p", "atoll-bench", "--bench", "evm"]),
+            ["bench", "-p", "atoll-bench", "--bench", "evm"]
+        );
+        assert_eq!(
+            bench_args(&["--package=atoll-bench"]),
+            ["bench", "--package=atoll-bench"]
+        );
+        assert_eq!(bench_args(&["-patoll-bench"]), ["bench", "-patoll-bench"]);
+    }
 
     #[test]
     fn advisories_run_whenever_they_can_and_skip_only_without_database_and_network() {

@@ -334,6 +334,44 @@ pub fn logs(layout: &Layout, lines: usize) -> String {
     out
 }
 
+/// The file name the built-in ParaTimes are run by ([`RuntimePlan::plain`],
+/// [`RuntimePlan::evm`]): a bare name, which a node looks up next to its
+/// own executable.
+pub const ATOLL_FILE_NAME: &str = "atoll";
+
+/// Gives the executable `exe` the file name [`ATOLL_FILE_NAME`] in `dir`
+/// (a hard link, or a copy where the file system refuses one) and returns
+/// that path.
+///
+/// The end-to-end tests and the benchmarks live in packages of their own,
+/// which cannot declare a second binary named `atoll`, so their copy of the
+/// command has another name. Nodes started from it would look for `atoll`
+/// next to it to run their built-in ParaTimes, and find none or a stale
+/// one. Nodes started from the returned path run `exe` for themselves and
+/// for their ParaTimes. Several processes may call this at once: each
+/// links under its own temporary name and renames into place, which
+/// replaces the file atomically.
+pub fn install_as_atoll(exe: &Path, dir: &Path) -> Result<PathBuf, LocalnetError> {
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let target = dir.join(ATOLL_FILE_NAME);
+    let staging = dir.join(format!(".{ATOLL_FILE_NAME}.{}", std::process::id()));
+    let _ = std::fs::remove_file(&staging);
+    if std::fs::hard_link(exe, &staging).is_err() {
+        std::fs::copy(exe, &staging).map_err(|e| {
+            LocalnetError::Io(format!(
+                "cannot copy {} to {}: {e}",
+                exe.display(),
+                staging.display()
+            ))
+        })?;
+    }
+    std::fs::rename(&staging, &target).map_err(io)?;
+    // When both names were already links to the same file, the rename did
+    // nothing and left the staging name behind.
+    let _ = std::fs::remove_file(&staging);
+    Ok(target)
+}
+
 /// A bounded wait that ran out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("timed out after {within:?} waiting for {what}")]
@@ -426,6 +464,29 @@ mod tests {
         assert_eq!(full.mempool.max_txs, 123);
         assert!(net.rpc("compute-0").is_err());
         assert!(net.compute_nodes().is_empty());
+    }
+
+    #[test]
+    fn the_executable_is_installed_as_atoll_again_and_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("atoll-under-test");
+        std::fs::write(&exe, b"first build").unwrap();
+        let bin = dir.path().join("bin");
+        let atoll = install_as_atoll(&exe, &bin).unwrap();
+        assert_eq!(atoll, bin.join("atoll"));
+        assert_eq!(std::fs::read(&atoll).unwrap(), b"first build");
+        assert_eq!(install_as_atoll(&exe, &bin).unwrap(), atoll);
+        // A rebuilt executable replaces the installed one.
+        std::fs::remove_file(&exe).unwrap();
+        std::fs::write(&exe, b"second build").unwrap();
+        assert_eq!(install_as_atoll(&exe, &bin).unwrap(), atoll);
+        assert_eq!(std::fs::read(&atoll).unwrap(), b"second build");
+        let names: Vec<_> = std::fs::read_dir(&bin)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["atoll"], "no staging file is left behind");
+        assert!(install_as_atoll(&dir.path().join("missing"), &bin).is_err());
     }
 
     #[test]

@@ -22,22 +22,11 @@
 //!
 //! Every wait is bounded; no assertion depends on this machine's speed.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stderr,
-    missing_docs,
-    reason = "test harness"
-)]
-
-mod common;
-mod runtimes;
-
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::runtimes::{self, b64};
 use atoll_compute::executor::{ComputeMessage, PROPOSAL_SIGNATURE_CONTEXT, Proposal};
 use atoll_crypto::Hash;
 use atoll_crypto::context::Context;
@@ -49,11 +38,11 @@ use atoll_p2p::{Gossip, GossipConfig, Multiaddr, Verdict};
 use atoll_runtime_sdk::crypto::TxSigner;
 use atoll_types::signed::{SignatureBundle, Signed};
 use atoll_types::{Namespace, cbor};
-use runtimes::b64;
 use serde_bytes::ByteBuf;
 use serde_json::json;
 
-const ATOLL: &str = env!("CARGO_BIN_EXE_atoll");
+use crate::common::{self, atoll};
+
 const WAIT: Duration = Duration::from_secs(240);
 const FUNDS: u128 = 1_000_000_000;
 /// Marks every byte string the attackers send.
@@ -106,7 +95,7 @@ impl Net {
         // Empty rounds when idle: "rounds go on" is visible without work.
         r.idle_round_ms = Some(300);
         let runtime = r.id;
-        let net = Network::builder(ATOLL)
+        let net = Network::builder(atoll())
             .one_validator(3)
             .epoch_interval(60)
             .runtime(r)
@@ -439,7 +428,7 @@ fn byzantine(layout: &Layout) {
 #[test]
 fn a_byzantine_proposer_neither_halts_the_chain_nor_moves_its_clock() {
     let dir = tempfile::tempdir().unwrap();
-    let mut net = Network::builder(ATOLL)
+    let mut net = Network::builder(atoll())
         .validators(4)
         .epoch_interval(1_000)
         .fast_blocks()

@@ -1,16 +1,9 @@
 //! `atoll genesis check` run as a real process on files.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    missing_docs,
-    reason = "test binary"
-)]
-
 use std::process::Command;
 
 fn atoll(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_atoll"))
+    let out = Command::new(crate::common::atoll())
         .args(args)
         .output()
         .expect("runs");

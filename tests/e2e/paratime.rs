@@ -16,22 +16,11 @@
 //!
 //! Every wait is bounded; no assertion depends on this machine's speed.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stderr,
-    clippy::too_many_arguments,
-    missing_docs,
-    reason = "test harness"
-)]
-
-mod common;
-mod runtimes;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::common::{atoll, call};
+use crate::runtimes::{self, b64};
 use atoll_compute::executor::Fault;
 use atoll_consensus::services::scheduler::Committee;
 use atoll_consensus::services::staking::{Allow, methods};
@@ -46,11 +35,8 @@ use atoll_runtime_sdk::types::BaseUnits;
 use atoll_types::signed::Signed;
 use atoll_types::transaction::{Fee, Transaction as ConsensusTx};
 use atoll_types::{Namespace, Quantity, cbor};
-use common::call;
-use runtimes::b64;
 use serde_json::{Value, json};
 
-const ATOLL: &str = env!("CARGO_BIN_EXE_atoll");
 const WAIT: Duration = Duration::from_secs(240);
 const RUNTIME_FUNDS: u128 = 1_000_000_000;
 const CONSENSUS_FUNDS: u128 = 1_000_000_000;
@@ -198,7 +184,7 @@ fn start() -> (tempfile::TempDir, Net, [Namespace; 3]) {
     c.faulty = vec![(0, Fault::SilentProposer)];
     c.txn_scheduler.propose_batch_timeout_ms = 300;
     let (ida, idb, idc) = (a.id, b.id, c.id);
-    let net = Network::builder(ATOLL)
+    let net = Network::builder(atoll())
         .one_validator(3)
         .epoch_interval(60)
         .funded(

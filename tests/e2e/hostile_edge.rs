@@ -14,27 +14,15 @@
 //! Every wait and every loop is bounded; no assertion depends on how fast
 //! this machine is.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stderr,
-    missing_docs,
-    reason = "test harness"
-)]
-
-mod common;
-mod process;
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::common::{call, raw_call, raw_post};
+use crate::process::Localnet;
 use atoll_evm::tx::{self, DynamicFeeTx, LegacyTx, U256};
-use common::{call, raw_call, raw_post};
-use process::Localnet;
 use serde_json::{Value, json};
 
 /// Init code that loops until it runs out of gas (`JUMPDEST PUSH1 0

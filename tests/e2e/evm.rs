@@ -9,30 +9,18 @@
 //!
 //! Every wait is bounded; no assertion depends on how fast this machine is.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stderr,
-    missing_docs,
-    reason = "test harness"
-)]
-
-mod common;
-mod process;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::call;
-use process::Localnet;
+use crate::common::call;
+use crate::process::Localnet;
 use serde_json::{Value, json};
 
 /// The npm project of the client tests.
 fn clients_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/web3-clients")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web3-clients")
 }
 
 /// The EVM ParaTime's entry of the summary.

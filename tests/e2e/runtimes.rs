@@ -7,19 +7,18 @@ use std::time::Duration;
 
 use atoll_crypto::Address;
 use atoll_crypto::context::ChainContext;
+use atoll_rpc::api::RuntimeRpcClient as _;
 use atoll_runtime_sdk::RuntimeGenesis;
 use atoll_runtime_sdk::crypto::{TxSigner, sign_transaction, tx_signature_context};
 use atoll_runtime_sdk::modules::accounts::{self, BalancesQuery};
 use atoll_runtime_sdk::types::{BaseUnits, Denomination, SignerInfo, Transaction};
 use atoll_types::{Namespace, Quantity, cbor};
 use base64::Engine as _;
-use serde_json::json;
 
-use crate::common::call;
+use crate::common::node_api;
 
 /// Lets a test's `Net` (a [`atoll_localnet::harness::Network`] in field
 /// `$field`, and the test's own fields) be used as the network itself.
-#[allow(unused_macros, reason = "not every test binary wraps a network")]
 macro_rules! net_derefs_to_network {
     ($net:ty, $field:tt) => {
         impl std::ops::Deref for $net {
@@ -36,7 +35,6 @@ macro_rules! net_derefs_to_network {
         }
     };
 }
-#[allow(unused_imports, reason = "not every test binary wraps a network")]
 pub(crate) use net_derefs_to_network;
 
 /// Polls `f` every 200 ms until it answers, for at most `within`.
@@ -45,14 +43,12 @@ pub fn wait_for<T>(what: &str, within: Duration, f: impl FnMut() -> Option<T>) -
 }
 
 /// The ed25519 signer whose seed is 32 bytes of `seed`.
-#[allow(dead_code, reason = "not every test binary signs")]
 pub fn signer(seed: u8) -> TxSigner {
     TxSigner::Ed25519(atoll_crypto::ed25519::SigningKey::from_seed(&[seed; 32]))
 }
 
 /// A transfer of 1 native base unit from `from` to `to` in `runtime`,
 /// zero fee, 100,000 gas.
-#[allow(dead_code, reason = "not every test binary transfers")]
 pub fn transfer_tx(
     chain: &ChainContext,
     runtime: &Namespace,
@@ -124,15 +120,14 @@ pub fn runtime_tx(
 
 /// `who`'s native balance in `runtime`, as the node at `rpc` answers.
 pub fn balance(rpc: SocketAddr, runtime: &Namespace, who: Address) -> Result<u128, String> {
-    let args = cbor::to_vec(&BalancesQuery { address: who }).unwrap();
-    let r = call(
-        rpc,
-        "runtime_query",
-        json!([runtime.to_string(), "accounts.Balances", b64(&args)]),
-    )
-    .map_err(|e| e.to_string())?;
+    let args = b64(&cbor::to_vec(&BalancesQuery { address: who }).unwrap());
+    let id = runtime.to_string();
+    let r = node_api(rpc, |c| async move {
+        c.query(id, "accounts.Balances".into(), Some(args), None)
+            .await
+    })?;
     let raw = base64::engine::general_purpose::STANDARD
-        .decode(r["cbor"].as_str().ok_or("no cbor in the answer")?)
+        .decode(&r.cbor)
         .map_err(|e| e.to_string())?;
     let b: accounts::AccountBalances = cbor::from_slice(&raw).map_err(|e| e.to_string())?;
     Ok(b.balances.get(&Denomination::NATIVE).map_or(0, |q| q.0))
@@ -140,14 +135,14 @@ pub fn balance(rpc: SocketAddr, runtime: &Namespace, who: Address) -> Result<u12
 
 /// The latest round of `runtime` the node at `rpc` has applied.
 pub fn latest_round(rpc: SocketAddr, runtime: &Namespace) -> Option<u64> {
-    call(rpc, "runtime_getBlock", json!([runtime.to_string()]))
+    let id = runtime.to_string();
+    node_api(rpc, |c| async move { c.get_block(id, None).await })
         .ok()
         .and_then(|b| b["round"].as_u64())
 }
 
 /// The pid of the runtime process (`atoll <binary> ...` for `runtime`)
 /// that the node process `node_pid` runs, from `/proc`.
-#[allow(dead_code, reason = "not every test binary kills runtime processes")]
 pub fn runtime_pid(node_pid: u32, runtime: &Namespace, binary: &str) -> Option<u32> {
     atoll_localnet::harness::runtime_pid(node_pid, runtime, binary)
 }

@@ -10,21 +10,11 @@
 //!
 //! Every wait is bounded; no assertion depends on this machine's speed.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stderr,
-    missing_docs,
-    reason = "test harness"
-)]
-
-mod common;
-mod runtimes;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::common::{atoll, call};
+use crate::runtimes::{self, b64};
 use atoll_consensus::services::registry::StorageParameters;
 use atoll_crypto::Hash;
 use atoll_localnet::RuntimePlan;
@@ -34,11 +24,8 @@ use atoll_runtime_sdk::modules::accounts::Transfer;
 use atoll_runtime_sdk::types::BaseUnits;
 use atoll_types::{Namespace, cbor};
 use base64::Engine as _;
-use common::call;
-use runtimes::b64;
 use serde_json::{Value, json};
 
-const ATOLL: &str = env!("CARGO_BIN_EXE_atoll");
 const WAIT: Duration = Duration::from_secs(120);
 const FUNDS: u128 = 1_000_000_000;
 const INTERVAL: u64 = 5;
@@ -141,7 +128,7 @@ fn start() -> (tempfile::TempDir, Net) {
         checkpoint_chunk_size: 128,
     };
     let id = rt.id;
-    let net = Network::builder(ATOLL)
+    let net = Network::builder(atoll())
         .one_validator(3)
         .epoch_interval(600)
         .runtime(rt)

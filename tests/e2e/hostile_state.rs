@@ -17,23 +17,12 @@
 //!
 //! Every wait is bounded; no assertion depends on this machine's speed.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stderr,
-    missing_docs,
-    reason = "test harness"
-)]
-
-mod common;
-mod process;
-#[allow(dead_code, reason = "this binary uses only the bounded wait")]
-mod runtimes;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::common::call;
+use crate::process::Localnet;
+use crate::runtimes::{b64, wait_for};
 use atoll_consensus::services::registry::{
     self, ENTITY_SIGNATURE_CONTEXT, Entity, RUNTIME_SIGNATURE_CONTEXT,
 };
@@ -47,9 +36,6 @@ use atoll_evm::tx::{self, LegacyTx, U256};
 use atoll_types::signed::Signed;
 use atoll_types::transaction::{Fee, Transaction};
 use atoll_types::{Quantity, cbor};
-use common::call;
-use process::Localnet;
-use runtimes::{b64, wait_for};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(180);

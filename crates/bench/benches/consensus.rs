@@ -10,7 +10,7 @@
 //! - finality latency p50/p99 under a light, paced load (submit to the block
 //!   notification of the block holding it, at a validator).
 //!
-//! `cargo bench -p atoll-cli --bench consensus` (options after `--`:
+//! `cargo bench -p atoll-bench --bench consensus` (options after `--`:
 //! `--txs N`, `--senders K`, `--validators V`, `--paced N`, `--block-time MS`). Every load loop is
 //! bounded and all traffic stays on loopback.
 
@@ -24,6 +24,8 @@
     missing_docs,
     reason = "benchmark harness"
 )]
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -42,8 +44,6 @@ use jsonrpsee::http_client::HttpClientBuilder;
 use jsonrpsee::rpc_params;
 use jsonrpsee::ws_client::WsClientBuilder;
 use serde_json::Value;
-
-const ATOLL: &str = env!("CARGO_BIN_EXE_atoll");
 
 struct Options {
     txs: usize,
@@ -193,15 +193,17 @@ async fn main() {
     // inspection and prints its path.
     let keep = std::env::var_os("ATOLL_BENCH_KEEP").is_some();
     let keys: Vec<SigningKey> = (0..o.senders).map(sender).collect();
-    let mut builder = Network::builder(ATOLL).validators(o.validators).plan(|p| {
-        p.chain_id = "atoll-bench".into();
-        p.mempool = atoll_node::config::MempoolSection {
-            max_txs: o.txs * 2 + 1_000,
-            max_bytes: 256 << 20,
-            max_per_sender: o.txs / o.senders.max(1) + o.paced + 16,
-        };
-        p.block_time_ms = o.block_time_ms;
-    });
+    let mut builder = Network::builder(common::atoll())
+        .validators(o.validators)
+        .plan(|p| {
+            p.chain_id = "atoll-bench".into();
+            p.mempool = atoll_node::config::MempoolSection {
+                max_txs: o.txs * 2 + 1_000,
+                max_bytes: 256 << 20,
+                max_per_sender: o.txs / o.senders.max(1) + o.paced + 16,
+            };
+            p.block_time_ms = o.block_time_ms;
+        });
     for k in &keys {
         builder = builder.funded(Address::from_ed25519(&k.public_key()), 1 << 60);
     }

@@ -14,7 +14,7 @@
 //!   each of them checks, recovers and executes every transaction on the
 //!   same cores, while the limit executes it once.
 //!
-//! `cargo bench -p atoll-cli --bench evm` (options after `--`: `--txs N`,
+//! `cargo bench -p atoll-bench --bench evm` (options after `--`: `--txs N`,
 //! `--senders K`, `--compute C`, `--block-time MS`, `--gas-limit G` of
 //! each transfer (80,000), `--verbose`: every block and its timing, node
 //! logs kept). Every load loop is
@@ -31,6 +31,8 @@
     reason = "benchmark harness"
 )]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -45,7 +47,6 @@ use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
 use serde_json::Value;
 
-const ATOLL: &str = env!("CARGO_BIN_EXE_atoll");
 const CHAIN_ID: u64 = 0xa70c;
 /// Native balance of every account (gas).
 const FUNDS: u128 = 1_000_000 * 1_000_000_000_000_000_000;
@@ -371,7 +372,7 @@ async fn main() {
     funded.extend(senders.iter().map(|s| *address_of(s).unwrap().as_bytes()));
     let mut evm = RuntimePlan::evm("bench-evm", (0..o.compute).collect());
     evm.genesis = Some(genesis(&funded));
-    let mut net = Network::builder(ATOLL)
+    let mut net = Network::builder(common::atoll())
         .one_validator(o.compute)
         .epoch_interval(100_000)
         .plan(|p| p.block_time_ms = o.block_time_ms)

@@ -20,22 +20,14 @@
 //! Every balance is checked after every step. Every wait is bounded; no
 //! assertion depends on this machine's speed.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stderr,
-    missing_docs,
-    reason = "test harness"
-)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const ATOLL: &str = env!("CARGO_BIN_EXE_atoll");
+use crate::common::atoll;
+
 const START_WAIT: Duration = Duration::from_secs(180);
 /// Longest a single command may take (its own waits are bounded below this).
 const COMMAND_WAIT: Duration = Duration::from_secs(240);
@@ -52,7 +44,7 @@ impl Localnet {
     fn start(dir: &Path) -> Self {
         let stdout = dir.with_extension("stdout");
         let stderr = dir.with_extension("stderr");
-        let child = Command::new(ATOLL)
+        let child = Command::new(atoll())
             .args(["localnet", "--single", "--data-dir"])
             .arg(dir)
             .stdin(Stdio::null())
@@ -150,7 +142,7 @@ impl User {
 
     fn run_with(&self, args: &[&str], passphrase: &Path) -> Run {
         let dir = self.localnet.parent().unwrap();
-        let mut child = Command::new(ATOLL)
+        let mut child = Command::new(atoll())
             .args(["--json", "--localnet"])
             .arg(&self.localnet)
             .arg("--wallet-dir")
@@ -473,7 +465,7 @@ fn scenario(net: &Localnet, summary: &Value, user: &User) {
     // A node of bob's entity: its keys from `atoll identity init`, listed by
     // the entity, its descriptor signed with those keys.
     let identity = user.localnet.parent().unwrap().join("bob-node");
-    let out = Command::new(ATOLL)
+    let out = Command::new(atoll())
         .args(["identity", "init"])
         .arg(&identity)
         .output()

@@ -9,31 +9,19 @@
 //!
 //! Every wait is bounded; no assertion depends on this machine's speed.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stderr,
-    missing_docs,
-    reason = "test harness"
-)]
-
-mod common;
-mod runtimes;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use crate::common::call;
+use crate::runtimes;
+use crate::runtimes::b64;
 use atoll_localnet::RuntimePlan;
 use atoll_localnet::harness::Network;
 use atoll_runtime_sdk::crypto::TxSigner;
 use atoll_types::Namespace;
-use common::call;
-use runtimes::b64;
 use serde_json::{Value, json};
 
-const ATOLL: &str = env!("CARGO_BIN_EXE_atoll");
 const WAIT: Duration = Duration::from_secs(240);
 const FUNDS: u128 = 1_000_000;
 /// Transfers the scenario gets included.
@@ -105,7 +93,7 @@ fn a_compute_node_exports_its_runtime_metrics() {
     let mut plan = RuntimePlan::plain("plain-m", vec![0]);
     plan.genesis = Some(runtimes::funded_genesis(alice().address(), FUNDS));
     let id = plan.id;
-    let mut net = Network::builder(ATOLL)
+    let mut net = Network::builder(crate::common::atoll())
         .one_validator(1)
         .runtime(plan)
         .start(dir.path())

@@ -18,22 +18,12 @@
 //!
 //! Every wait is bounded; no assertion depends on this machine's speed.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stderr,
-    missing_docs,
-    reason = "test harness"
-)]
-
-mod common;
-mod runtimes;
-
 use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::common::{atoll, call};
+use crate::runtimes::{self, b64};
 use atoll_consensus::services::roothash::{
     self, CommitmentHeader, ComputeResults, Evidence, ExecutorCommitment, Vote,
 };
@@ -48,11 +38,8 @@ use atoll_runtime_sdk::crypto::TxSigner;
 use atoll_types::signed::Signed;
 use atoll_types::transaction::{Fee, Transaction as ConsensusTx};
 use atoll_types::{Namespace, Quantity, cbor};
-use common::call;
-use runtimes::b64;
 use serde_json::{Value, json};
 
-const ATOLL: &str = env!("CARGO_BIN_EXE_atoll");
 const WAIT: Duration = Duration::from_secs(240);
 const FUNDS: u128 = 1_000_000_000;
 /// Small, so that a test can outlive it.
@@ -192,7 +179,7 @@ fn start() -> (tempfile::TempDir, Net) {
     rt.genesis = Some(runtime_genesis());
     rt.executor.allowed_stragglers = 1;
     let runtime = rt.id;
-    let net = Network::builder(ATOLL)
+    let net = Network::builder(atoll())
         .one_validator(3)
         // No election during the test: the committee stays as it is.
         .epoch_interval(100_000)

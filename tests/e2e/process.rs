@@ -1,7 +1,5 @@
 //! An `atoll localnet` process run by a test, as a user runs it.
 
-#![allow(dead_code, reason = "each test binary uses part of it")]
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -9,8 +7,8 @@ use std::time::{Duration, Instant};
 use atoll_localnet::process::terminate;
 use serde_json::Value;
 
-/// The atoll binary under test.
-pub const ATOLL: &str = env!("CARGO_BIN_EXE_atoll");
+use crate::common::atoll;
+
 /// The longest a localnet may take to come up.
 pub const WAIT: Duration = Duration::from_secs(180);
 
@@ -27,7 +25,7 @@ impl Localnet {
         // The command removes a stale summary itself, but maybe only after
         // this test has read it.
         let _ = std::fs::remove_file(dir.join("localnet.json"));
-        let child = Command::new(ATOLL)
+        let child = Command::new(atoll())
             .arg("localnet")
             .arg("--data-dir")
             .arg(dir)

@@ -9,20 +9,8 @@
 //!
 //! Every wait is bounded; no assertion depends on how fast this machine is.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stderr,
-    missing_docs,
-    reason = "test harness"
-)]
-
-mod common;
-mod process;
-
-use common::call;
-use process::{ATOLL, Localnet, WAIT};
+use crate::common::{atoll, call};
+use crate::process::{Localnet, WAIT};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::Command;
@@ -281,7 +269,7 @@ fn localnet_starts_serves_dev_accounts_stops_and_resumes() {
     wait_all_gone(&addrs);
 
     // A conflicting flag on an existing network is refused.
-    let out = Command::new(ATOLL)
+    let out = Command::new(atoll())
         .args(["localnet", "--validators", "2", "--data-dir"])
         .arg(&dir)
         .output()
@@ -312,7 +300,7 @@ fn single_validator_localnet_makes_blocks() {
 fn zero_validators_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("none");
-    let out = Command::new(ATOLL)
+    let out = Command::new(atoll())
         .args(["localnet", "--validators", "0", "--data-dir"])
         .arg(&dir)
         .output()
@@ -327,7 +315,7 @@ fn zero_validators_is_refused() {
 fn unknown_paratimes_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("wasm");
-    let out = Command::new(ATOLL)
+    let out = Command::new(atoll())
         .args(["localnet", "--paratimes", "plain,wasm", "--data-dir"])
         .arg(&dir)
         .output()
@@ -337,7 +325,7 @@ fn unknown_paratimes_are_refused() {
     assert!(err.contains("unknown ParaTime \"wasm\""), "{err}");
     assert!(err.contains("plain, evm"), "{err}");
     assert!(!dir.exists());
-    let out = Command::new(ATOLL)
+    let out = Command::new(atoll())
         .args([
             "localnet",
             "--compute-nodes",

@@ -13,7 +13,7 @@
 //!   it) p50/p99 under a fixed, moderate paced load, first alone, then while
 //!   A is saturated, and their ratio (goal: at most 1.5).
 //!
-//! `cargo bench -p atoll-cli --bench paratime` (options after `--`:
+//! `cargo bench -p atoll-bench --bench paratime` (options after `--`:
 //! `--txs N`, `--senders K`, `--probes P`, `--probe-ms MS`, `--compute C`,
 //! `--block-time MS`). Every load loop is bounded; all traffic stays on
 //! loopback.
@@ -28,6 +28,8 @@
     missing_docs,
     reason = "benchmark harness"
 )]
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -50,7 +52,6 @@ use jsonrpsee::rpc_params;
 use jsonrpsee::ws_client::WsClientBuilder;
 use serde_json::Value;
 
-const ATOLL: &str = env!("CARGO_BIN_EXE_atoll");
 const FUNDS: u128 = 1_000_000_000_000;
 
 struct Options {
@@ -288,7 +289,7 @@ async fn main() {
     let mut b = RuntimePlan::plain("bench-b", nodes);
     b.genesis = Some(cbor::to_vec(&genesis(&probers)).unwrap());
     let (ida, idb) = (a.id, b.id);
-    let mut net = Network::builder(ATOLL)
+    let mut net = Network::builder(common::atoll())
         .one_validator(o.compute)
         .epoch_interval(100_000)
         .plan(|p| p.block_time_ms = o.block_time_ms)

@@ -8,18 +8,7 @@
 //!
 //! Every wait is bounded; no assertion depends on how fast this machine is.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stderr,
-    missing_docs,
-    reason = "test harness"
-)]
-
-mod common;
-
-use common::{call, raw_call};
+use crate::common::{atoll, call, raw_call};
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -37,7 +26,6 @@ use atoll_types::transaction::{Fee, Transaction};
 use atoll_types::{Quantity, cbor};
 use serde_json::{Value, json};
 
-const ATOLL: &str = env!("CARGO_BIN_EXE_atoll");
 const FUNDS: u128 = 1_000_000_000;
 const WAIT: Duration = Duration::from_secs(180);
 
@@ -63,7 +51,7 @@ impl Node {
             .append(true)
             .open(self.dir.join("node.log"))
             .unwrap();
-        let child = Command::new(ATOLL)
+        let child = Command::new(atoll())
             .args(["node", "--config"])
             .arg(self.dir.join("node.toml"))
             .env("RUST_LOG", "info,libp2p=warn,arc_malachitebft=warn")
@@ -184,7 +172,7 @@ fn network() -> Net {
     for (i, name) in names.iter().enumerate() {
         let dir = tmp.path().join(name);
         std::fs::create_dir_all(&dir).unwrap();
-        let out = Command::new(ATOLL)
+        let out = Command::new(atoll())
             .args(["identity", "init", "--entity"])
             .arg(dir.join("identity"))
             .output()
@@ -226,7 +214,7 @@ fn network() -> Net {
     assert!(genesis.check().is_empty(), "{:?}", genesis.check());
     std::fs::write(tmp.path().join("genesis.json"), genesis.to_json().unwrap()).unwrap();
     // The CLI agrees that it is valid.
-    let out = Command::new(ATOLL)
+    let out = Command::new(atoll())
         .args(["genesis", "check"])
         .arg(tmp.path().join("genesis.json"))
         .output()
