@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use atoll_consensus::services::scheduler;
+use atoll_consensus_types::scheduler;
 use atoll_crypto::context::{ChainContext, Context as SigContext};
 use atoll_crypto::ed25519::PublicKey;
 use atoll_crypto::{Address, Hash};

@@ -25,7 +25,7 @@ mod runtimes;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use atoll_consensus::services::registry::StorageParameters;
+use atoll_consensus_types::registry::StorageParameters;
 use atoll_crypto::Hash;
 use atoll_localnet::RuntimePlan;
 use atoll_localnet::harness::Network;

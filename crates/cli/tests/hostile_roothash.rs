@@ -34,10 +34,10 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
-use atoll_consensus::services::roothash::{
+use atoll_consensus_types::roothash::{
     self, CommitmentHeader, ComputeResults, Evidence, ExecutorCommitment, Vote,
 };
-use atoll_consensus::services::scheduler::Committee;
+use atoll_consensus_types::scheduler::Committee;
 use atoll_crypto::context::Context;
 use atoll_crypto::ed25519::SigningKey;
 use atoll_crypto::{Address, Hash};

@@ -34,10 +34,10 @@ mod runtimes;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use atoll_consensus::services::registry::{
+use atoll_consensus_types::registry::{
     self, ENTITY_SIGNATURE_CONTEXT, Entity, RUNTIME_SIGNATURE_CONTEXT,
 };
-use atoll_consensus::services::staking::{self, Transfer};
+use atoll_consensus_types::staking::{self, Transfer};
 use atoll_crypto::Address;
 use atoll_crypto::context::{ChainContext, Context};
 use atoll_crypto::ed25519::SigningKey;

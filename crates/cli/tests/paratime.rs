@@ -33,8 +33,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use atoll_compute::executor::Fault;
-use atoll_consensus::services::scheduler::Committee;
-use atoll_consensus::services::staking::{Allow, methods};
+use atoll_consensus_types::scheduler::Committee;
+use atoll_consensus_types::staking::{Allow, methods};
 use atoll_crypto::Address;
 use atoll_crypto::ed25519::SigningKey;
 use atoll_localnet::harness::Network;

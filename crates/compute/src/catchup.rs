@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use atoll_consensus::services::roothash::types::PastRoot;
+use atoll_consensus_types::roothash::PastRoot;
 use atoll_crypto::Hash;
 use atoll_types::Namespace;
 
@@ -158,7 +158,7 @@ mod tests {
     use parking_lot::Mutex;
     use std::collections::BTreeMap;
 
-    use atoll_consensus::services::roothash::types::{BlockHeader, HeaderType};
+    use atoll_consensus_types::roothash::{BlockHeader, HeaderType};
 
     use super::*;
     use crate::executor::BoxFuture;

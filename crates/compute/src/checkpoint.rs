@@ -21,8 +21,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use atoll_consensus::services::registry::StorageParameters;
-use atoll_consensus::services::roothash::types::{BlockHeader, PastRoot};
+use atoll_consensus_types::registry::StorageParameters;
+use atoll_consensus_types::roothash::{BlockHeader, PastRoot};
 use atoll_crypto::Hash;
 use atoll_mkvs::{CheckpointMetadata as Metadata, Mkvs};
 use atoll_types::Namespace;
@@ -441,7 +441,7 @@ impl Checkpoints {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
-    use atoll_consensus::services::roothash::types::HeaderType;
+    use atoll_consensus_types::roothash::HeaderType;
 
     use super::*;
 

@@ -616,7 +616,7 @@ impl Compute {
         if !self.unprotected_ok.contains(&id)
             && atoll_web3::backend::is_unprotected_ethereum_tx(raw)
         {
-            return Err(ApiError::Tx(atoll_consensus::error::TxError {
+            return Err(ApiError::Tx(atoll_state::TxError {
                 module: "compute".into(),
                 code: CODE_UNPROTECTED_TX,
                 message: atoll_web3::error::UNPROTECTED_TX.into(),
@@ -662,7 +662,7 @@ fn submit_error(e: atoll_compute::executor::SubmitError) -> ApiError {
         atoll_compute::executor::SubmitError::Invalid { message, .. } => message,
         other => other.to_string(),
     };
-    ApiError::Tx(atoll_consensus::error::TxError {
+    ApiError::Tx(atoll_state::TxError {
         module,
         code,
         message,
@@ -798,23 +798,21 @@ impl RuntimeApi for Compute {
         Box::pin(async move {
             let w = self.get(runtime)?;
             w.query(round, &method, args).await.map_err(|e| match e {
-                QueryError::Host(HostError::Runtime(r)) => {
-                    ApiError::Tx(atoll_consensus::error::TxError {
-                        module: r.module,
-                        code: r.code,
-                        message: r.message,
-                    })
-                }
+                QueryError::Host(HostError::Runtime(r)) => ApiError::Tx(atoll_state::TxError {
+                    module: r.module,
+                    code: r.code,
+                    message: r.message,
+                }),
                 QueryError::State(StateAtError::Storage(why)) => ApiError::Internal(why),
                 QueryError::State(why) => ApiError::NotFound(why.to_string()),
                 QueryError::Host(HostError::Timeout { limit }) => {
-                    ApiError::Tx(atoll_consensus::error::TxError {
+                    ApiError::Tx(atoll_state::TxError {
                         module: "compute".into(),
                         code: CODE_QUERY_TIMEOUT,
                         message: format!("execution aborted (timeout = {})", go_duration(limit)),
                     })
                 }
-                QueryError::Busy(why) => ApiError::Tx(atoll_consensus::error::TxError {
+                QueryError::Busy(why) => ApiError::Tx(atoll_state::TxError {
                     module: "compute".into(),
                     code: CODE_QUERY_BUSY,
                     message: why,

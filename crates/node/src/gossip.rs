@@ -170,7 +170,7 @@ mod tests {
     use atoll_bft::chain::Chain;
     use atoll_consensus::app::App;
     use atoll_consensus::genesis::Genesis;
-    use atoll_consensus::services::staking::{Transfer, methods};
+    use atoll_consensus_types::staking::{Transfer, methods};
     use atoll_crypto::Address;
     use atoll_crypto::ed25519::SigningKey;
     use atoll_mempool::{Limits, Mempool};

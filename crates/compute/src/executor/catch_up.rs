@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use atoll_consensus::services::roothash::types::{BlockHeader, HeaderType, RuntimeState};
+use atoll_consensus_types::roothash::{BlockHeader, HeaderType, RuntimeState};
 use tracing::{debug, info, warn};
 
 use super::round::Loop;

@@ -6,9 +6,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use atoll_consensus::services::registry::Runtime;
-use atoll_consensus::services::roothash::types::{PastRoot, RuntimeState};
-use atoll_consensus::services::scheduler::Committee;
+use atoll_consensus_types::registry::Runtime;
+use atoll_consensus_types::roothash::{PastRoot, RuntimeState};
+use atoll_consensus_types::scheduler::Committee;
 use atoll_crypto::ed25519::PublicKey;
 use atoll_types::Namespace;
 use atoll_types::cbor::Value;

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use atoll_consensus::services::registry::Runtime;
-use atoll_consensus::services::roothash::types::{
+use atoll_consensus_types::registry::Runtime;
+use atoll_consensus_types::roothash::{
     BlockHeader, ComputeResults, ExecutorCommit, HeaderType, Message, RuntimeState, Vote,
     messages_hash,
 };
-use atoll_consensus::services::scheduler::{Committee, Role};
+use atoll_consensus_types::scheduler::{Committee, Role};
 use atoll_crypto::Hash;
 use atoll_crypto::ed25519::PublicKey;
 use atoll_runtime_host::host::HostError;
@@ -467,7 +467,7 @@ impl Loop {
             return false;
         };
         match self.inner.consensus.submit(
-            atoll_consensus::services::roothash::methods::EXECUTOR_COMMIT,
+            atoll_consensus_types::roothash::methods::EXECUTOR_COMMIT,
             body,
         ) {
             Ok(()) => {

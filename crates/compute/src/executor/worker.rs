@@ -7,9 +7,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use std::time::Duration;
 
-use atoll_consensus::services::roothash::commitment_context;
-use atoll_consensus::services::roothash::types::{BlockHeader, RuntimeState};
-use atoll_consensus::services::scheduler::Role;
+use atoll_consensus_types::roothash::{BlockHeader, RuntimeState, commitment_context};
+use atoll_consensus_types::scheduler::Role;
 use atoll_crypto::Hash;
 use atoll_crypto::context::{ChainContext, Context};
 use atoll_crypto::ed25519::{PublicKey, SigningKey};
@@ -398,7 +397,7 @@ impl Inner {
 
     pub(super) fn epoch_at(&self, height: u64) -> Epoch {
         let (initial, interval) = self.cfg.epoch_schedule;
-        atoll_consensus::genesis::epoch_at(initial, interval, height)
+        atoll_consensus_types::epoch_at(initial, interval, height)
     }
 
     /// The most gas the runtime lets a batch use (`core.Parameters`
