@@ -17,11 +17,10 @@ use super::{
     App, Block, CONSENSUS_PARAMETERS, CheckedTx, ConsensusError, NonceCheck, TxParams, TxResult,
     fatal_as_tx, into_fatal,
 };
-use crate::error::{Failure, FatalError, ModuleError, TxError};
 use crate::genesis::ConsensusParameters;
 use crate::services::roothash::BlockInfo;
 use crate::services::staking::{self, Staking};
-use crate::state::{Overlay, Store, StoreExt};
+use atoll_state::{Failure, FatalError, ModuleError, Overlay, Store, StoreExt, TxError};
 
 /// A transaction decoded strictly, with what every check derives from its
 /// bytes: computed once per node however often it is checked.
@@ -125,7 +124,7 @@ impl Store for ReadOnly<'_> {
         Err(FatalError::Invariant("write to a read-only view".into()))
     }
 
-    fn range(&self, start: &[u8], end: Option<&[u8]>) -> Result<crate::state::Entries, FatalError> {
+    fn range(&self, start: &[u8], end: Option<&[u8]>) -> Result<atoll_state::Entries, FatalError> {
         self.0.range(start, end)
     }
 }
