@@ -114,7 +114,8 @@ impl App {
         let beacon: BeaconParameters = store
             .get_typed(&[BEACON_PARAMETERS])?
             .ok_or_else(|| FatalError::Invariant("beacon parameters missing".into()))?;
-        let epoch = atoll_consensus_types::epoch_at(self.initial_height, beacon.interval, block.height);
+        let epoch =
+            atoll_consensus_types::epoch_at(self.initial_height, beacon.interval, block.height);
         let info = BlockInfo {
             height: block.height,
             time: block.time,

@@ -23,7 +23,9 @@ mod pipeline;
 pub use self::methods::GasTable;
 use self::pipeline::DecodedCache;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use atoll_crypto::context::{ChainContext, Context};
 use atoll_crypto::{Address, Hash};
