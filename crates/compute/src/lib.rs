@@ -21,6 +21,8 @@ pub mod catchup;
 pub mod checkpoint;
 pub mod client;
 pub mod executor;
+pub mod ports;
+pub mod proposal;
 pub mod signed;
 pub mod storage;
 pub mod txpool;

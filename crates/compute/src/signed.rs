@@ -21,7 +21,7 @@ use atoll_crypto::ed25519::{PublicKey, SigningKey};
 use atoll_types::cbor;
 use serde::{Deserialize, Serialize};
 
-use crate::executor::Proposal;
+use crate::proposal::Proposal;
 use crate::storage::{RuntimeStorage, StorageError};
 
 /// What this node signed for one round (the stored CBOR).

@@ -26,10 +26,9 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use atoll_compute::checkpoint::{CheckpointInfo, CheckpointPolicy};
-use atoll_compute::executor::{
-    BoxFuture as PeerFuture, ComputeMessage, ConsensusPort, PeerPort, QueryError, QueryLimits,
-    Worker, WorkerConfig, genesis_header,
-};
+use atoll_compute::client::{QueryError, QueryLimits};
+use atoll_compute::executor::{ComputeMessage, Worker, WorkerConfig, genesis_header};
+use atoll_compute::ports::{BoxFuture as PeerFuture, ConsensusPort, PeerPort};
 use atoll_compute::storage::{RoundRecord, RuntimeStorage, StateAtError};
 use atoll_compute::txpool::PoolLimits;
 use atoll_consensus::genesis::Genesis;

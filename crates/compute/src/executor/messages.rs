@@ -2,7 +2,6 @@
 //! transactions, the verdict a gossiped message deserves, and how a node's
 //! own transactions are cut into gossip batches.
 
-use atoll_crypto::Hash;
 use atoll_types::Namespace;
 use atoll_types::cbor::{self};
 use atoll_types::signed::Signed;
@@ -10,22 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 use super::admission::{Admitted, SubmitError};
-
-/// Signature context of batch proposals (bound to the chain).
-pub const PROPOSAL_SIGNATURE_CONTEXT: &str = "atoll/compute: batch proposal";
-
-/// A batch the scheduler of a round proposes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Proposal {
-    /// The runtime.
-    pub runtime: Namespace,
-    /// The round it is for.
-    pub round: u64,
-    /// The hash of the last finalized block it builds on.
-    pub previous_hash: Hash,
-    /// The transactions, in execution order.
-    pub txs: Vec<ByteBuf>,
-}
+use crate::proposal::Proposal;
 
 /// What compute nodes gossip to each other (canonical CBOR).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,8 +13,8 @@ use atoll_mkvs::Mkvs;
 use atoll_mkvs::state_store::MkvsView;
 use atoll_types::Namespace;
 
-use super::ports::ConsensusView;
 use super::worker::WorkerError;
+use crate::ports::ConsensusView;
 
 /// Consensus read from its state database.
 #[derive(Clone)]

@@ -25,10 +25,11 @@ use tracing::{debug, info, warn};
 
 use super::catch_up::CatchUp;
 use super::decide::{RoundAction, RoundSituation, decide};
-use super::messages::{ComputeMessage, Proposal};
+use super::messages::ComputeMessage;
 use super::worker::{Fault, Inner, Input};
 use crate::catchup::Vouched;
 use crate::client::Included;
+use crate::proposal::Proposal;
 use crate::storage::{RoundRecord, io_root};
 use atoll_runtime_host::abi::CheckOutcome;
 

@@ -24,14 +24,14 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::admission::{Admitted, CheckExtras, SubmitError};
 use super::messages::{
-    ComputeMessage, GossipVerdict, MAX_GOSSIP_TXS, MAX_QUEUED_PROPOSALS,
-    PROPOSAL_SIGNATURE_CONTEXT, Proposal, batch_verdict,
+    ComputeMessage, GossipVerdict, MAX_GOSSIP_TXS, MAX_QUEUED_PROPOSALS, batch_verdict,
 };
 use super::mkvs_view::MkvsConsensus;
-use super::ports::{ConsensusPort, ConsensusView, PeerPort};
 use super::round::run;
 use crate::client::{Included, QueryError, QueryLimits, TxWait};
 use crate::client::{MAX_WAITERS, QueryLane, Waiters};
+use crate::ports::{ConsensusPort, ConsensusView, PeerPort};
+use crate::proposal::{PROPOSAL_SIGNATURE_CONTEXT, Proposal};
 use crate::signed::RoundSigner;
 use crate::storage::{RoundRecord, RuntimeStorage, StateAtError, StorageError};
 use crate::txpool::{PoolLimits, TxPool};

@@ -28,7 +28,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// How the worker reaches the other compute nodes.
 pub trait PeerPort: Send + Sync + 'static {
-    /// Gossips a [`super::ComputeMessage`] (CBOR) to the other compute nodes.
+    /// Gossips a [`crate::executor::ComputeMessage`] (CBOR) to the other compute nodes.
     fn publish(&self, message: Vec<u8>);
     /// Asks peers for the record of a finalized round (storage sync).
     fn fetch_round(
