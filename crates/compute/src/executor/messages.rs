@@ -1,5 +1,5 @@
 //! What compute nodes gossip to each other: batch proposals and checked
-//! transactions, the verdict a gossiped message deserves, and how a node's
+//! transactions, the verdicts a gossiped message can get, and how a node's
 //! own transactions are cut into gossip batches.
 
 use atoll_types::Namespace;
@@ -8,7 +8,6 @@ use atoll_types::signed::Signed;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use super::admission::{Admitted, SubmitError};
 use crate::proposal::Proposal;
 
 /// What compute nodes gossip to each other (canonical CBOR).
@@ -68,29 +67,6 @@ pub const MAX_GOSSIP_TXS: usize = 1024;
 /// Most gossiped proposals waiting for the worker's loop (beyond, they are
 /// ignored until it catches up).
 pub const MAX_QUEUED_PROPOSALS: usize = 64;
-
-/// `core` error codes of a transaction that no state can make valid
-/// (undecodable, non-canonical, bad signature, unknown method, too many
-/// signers, bad call format, oversized): whoever gossips one is at fault.
-const PERMANENT_TX_ERRORS: [u32; 6] = [1, 2, 3, 15, 18, 23];
-
-/// The verdict on a gossiped batch from the runtime's check of each
-/// transaction: a transaction invalid whatever the state rejects the batch;
-/// otherwise one the runtime accepted forwards it; otherwise (stale nonces,
-/// fees, a full pool) it is ignored.
-pub fn batch_verdict(outcomes: &[Result<Admitted, SubmitError>]) -> GossipVerdict {
-    let permanent = outcomes.iter().any(|o| {
-        matches!(o, Err(SubmitError::Invalid { module, code, .. })
-            if module == "core" && PERMANENT_TX_ERRORS.contains(code))
-    });
-    if permanent {
-        GossipVerdict::Reject
-    } else if outcomes.iter().any(Result::is_ok) {
-        GossipVerdict::Accept
-    } else {
-        GossipVerdict::Ignore
-    }
-}
 
 /// Most transaction bytes in one gossiped batch.
 pub const MAX_GOSSIP_BATCH_BYTES: usize = 8 << 20;

@@ -64,10 +64,9 @@ pub mod mkvs_view;
 mod round;
 pub mod worker;
 
-pub use admission::{Admitted, SubmitError};
+pub use admission::{Admitted, SubmitError, batch_verdict};
 pub use messages::{
     ComputeMessage, GossipVerdict, MAX_GOSSIP_BATCH_BYTES, MAX_GOSSIP_TXS, MAX_QUEUED_PROPOSALS,
-    batch_verdict,
 };
 pub use mkvs_view::{MkvsConsensus, genesis_header};
 pub use round::OFFER_GAS_FACTOR;

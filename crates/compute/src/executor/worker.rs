@@ -22,10 +22,8 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 use tokio::sync::{broadcast, mpsc};
 
-use super::admission::{Admitted, CheckExtras, SubmitError};
-use super::messages::{
-    ComputeMessage, GossipVerdict, MAX_GOSSIP_TXS, MAX_QUEUED_PROPOSALS, batch_verdict,
-};
+use super::admission::{Admitted, CheckExtras, SubmitError, batch_verdict};
+use super::messages::{ComputeMessage, GossipVerdict, MAX_GOSSIP_TXS, MAX_QUEUED_PROPOSALS};
 use super::mkvs_view::MkvsConsensus;
 use super::round::run;
 use crate::client::{Included, QueryError, QueryLimits, TxWait};
