@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{atoll, call};
 use crate::runtimes::{self, b64};
-use atoll_consensus::services::registry::StorageParameters;
+use atoll_consensus_types::registry::StorageParameters;
 use atoll_crypto::Hash;
 use atoll_localnet::RuntimePlan;
 use atoll_localnet::harness::Network;

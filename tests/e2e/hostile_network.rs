@@ -27,7 +27,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::runtimes::{self, b64};
-use atoll_compute::executor::{ComputeMessage, PROPOSAL_SIGNATURE_CONTEXT, Proposal};
+use atoll_compute::executor::ComputeMessage;
+use atoll_compute::proposal::{PROPOSAL_SIGNATURE_CONTEXT, Proposal};
 use atoll_crypto::Hash;
 use atoll_crypto::context::Context;
 use atoll_crypto::ed25519::SigningKey;

@@ -24,10 +24,10 @@ use std::time::Duration;
 
 use crate::common::{atoll, call};
 use crate::runtimes::{self, b64};
-use atoll_consensus::services::roothash::{
+use atoll_consensus_types::roothash::{
     self, CommitmentHeader, ComputeResults, Evidence, ExecutorCommitment, Vote,
 };
-use atoll_consensus::services::scheduler::Committee;
+use atoll_consensus_types::scheduler::Committee;
 use atoll_crypto::context::Context;
 use atoll_crypto::ed25519::SigningKey;
 use atoll_crypto::{Address, Hash};

@@ -23,10 +23,10 @@ use std::time::Duration;
 use crate::common::call;
 use crate::process::Localnet;
 use crate::runtimes::{b64, wait_for};
-use atoll_consensus::services::registry::{
+use atoll_consensus_types::registry::{
     self, ENTITY_SIGNATURE_CONTEXT, Entity, RUNTIME_SIGNATURE_CONTEXT,
 };
-use atoll_consensus::services::staking::{self, Transfer};
+use atoll_consensus_types::staking::{self, Transfer};
 use atoll_crypto::Address;
 use atoll_crypto::context::{ChainContext, Context};
 use atoll_crypto::ed25519::SigningKey;

@@ -16,8 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use atoll_consensus::genesis::{Genesis, StakedNode};
-use atoll_consensus::services::registry::Roles;
-use atoll_consensus::services::staking::{Transfer, methods};
+use atoll_consensus_types::registry::Roles;
+use atoll_consensus_types::staking::{Transfer, methods};
 use atoll_crypto::Address;
 use atoll_crypto::ed25519::SigningKey;
 use atoll_node::identity::load_public;

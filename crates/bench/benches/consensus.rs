@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use atoll_consensus::app::App;
-use atoll_consensus::services::staking::{Transfer, methods};
+use atoll_consensus_types::staking::{Transfer, methods};
 use atoll_crypto::ed25519::{BatchVerifier, SigningKey};
 use atoll_crypto::{Address, Hash};
 use atoll_localnet::harness::Network;

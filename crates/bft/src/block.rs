@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 
 use atoll_consensus::app::{App, Block, NonceCheck};
-use atoll_consensus::state::Store;
 use atoll_crypto::{Address, Hash};
+use atoll_state::Store;
 use atoll_types::cbor;
 use malachitebft_app_channel::app::types::core::{NilOrVal, Round};
 use serde::{Deserialize, Serialize};

@@ -23,10 +23,10 @@ use std::sync::Arc;
 
 use atoll_consensus::app::{App, BlockResult};
 use atoll_consensus::genesis::Genesis;
-use atoll_consensus::mkvs_store::{CONSENSUS_NAMESPACE, MkvsStore, MkvsView};
 use atoll_consensus::services::scheduler::state::SchedulerState;
 use atoll_crypto::Hash;
 use atoll_mkvs::Mkvs;
+use atoll_mkvs::state_store::{CONSENSUS_NAMESPACE, MkvsStore, MkvsView};
 use atoll_types::cbor;
 use redb::{ReadableDatabase as _, ReadableTable as _, TableDefinition};
 
@@ -440,9 +440,9 @@ mod tests {
                 amount: Quantity(0),
                 gas: 10_000,
             }),
-            method: atoll_consensus::services::staking::methods::TRANSFER.into(),
+            method: atoll_consensus_types::staking::methods::TRANSFER.into(),
             body: Some(
-                cbor::to_value(&atoll_consensus::services::staking::Transfer {
+                cbor::to_value(&atoll_consensus_types::staking::Transfer {
                     to: Address::from_ed25519(&SigningKey::from_seed(&[8; 32]).public_key()),
                     amount: Quantity(10),
                 })

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use atoll_consensus::services::scheduler;
+use atoll_consensus_types::scheduler;
 use atoll_crypto::context::{ChainContext, Context as SigContext};
 use atoll_crypto::ed25519::PublicKey;
 use atoll_crypto::{Address, Hash};
@@ -17,7 +17,7 @@ use malachitebft_app_channel::app::types::core::{
 use serde::{Deserialize, Serialize};
 
 use crate::error::BftError;
-use crate::signing::Ed25519Scheme;
+use crate::scheme::Ed25519Scheme;
 
 /// Signature context of prevotes and precommits (bound to the chain).
 pub const VOTE_CONTEXT: &str = "atoll/bft: vote";

@@ -1,6 +1,6 @@
 //! Errors of the BFT glue.
 
-use atoll_consensus::error::FatalError;
+use atoll_state::FatalError;
 
 /// Why the BFT node cannot go on (or could not start).
 #[derive(Debug, thiserror::Error)]

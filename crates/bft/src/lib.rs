@@ -5,7 +5,8 @@
 //!   sets from the scheduler, block hashes as values, proposals, votes and the
 //!   stake-weighted proposer selection.
 //! - [`signing`]: Ed25519 signing and ZIP-215 verification with chain-bound
-//!   contexts (`atoll/bft: vote for chain …`, …).
+//!   contexts (`atoll/bft: vote for chain …`, …); [`scheme`]: the signing
+//!   scheme (key and signature types) the context names.
 //! - [`codec`]: canonical CBOR for every network, WAL and sync message.
 //! - [`block`]: the block consensus orders (the state machine's block plus the
 //!   previous block's commit certificate) and the checks made before voting.
@@ -26,6 +27,7 @@ pub mod context;
 pub mod error;
 pub mod host;
 pub mod node;
+pub mod scheme;
 pub mod signing;
 
 pub use error::BftError;

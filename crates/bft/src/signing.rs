@@ -6,11 +6,10 @@
 //! everywhere in atoll.
 
 use async_trait::async_trait;
-use atoll_crypto::CryptoError;
 use atoll_crypto::context::Context as SigContext;
 use atoll_crypto::ed25519::{PublicKey, Signature, SigningKey};
 use malachitebft_app_channel::app::types::core::{
-    SignedMessage, SigningScheme, ValidatorProof, VoteExtensionScope,
+    SignedMessage, ValidatorProof, VoteExtensionScope,
 };
 use malachitebft_app_channel::{Signer, Verifier};
 use serde::Serialize;
@@ -18,33 +17,6 @@ use serde::Serialize;
 use crate::context::{AtollContext, BlockHash, Contexts, Height, Proposal, ValidatorAddress, Vote};
 
 type SigningError = malachitebft_signing::Error;
-
-/// Malachite's view of atoll's Ed25519 keys and signatures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ed25519Scheme;
-
-impl SigningScheme for Ed25519Scheme {
-    type DecodingError = CryptoError;
-    type Signature = Signature;
-    type PublicKey = PublicKey;
-    type PrivateKey = SigningKey;
-
-    fn decode_signature(bytes: &[u8]) -> Result<Signature, CryptoError> {
-        Signature::from_slice(bytes)
-    }
-
-    fn encode_signature(signature: &Signature) -> Vec<u8> {
-        signature.as_ref().to_vec()
-    }
-
-    fn decode_public_key(bytes: &[u8]) -> Result<PublicKey, CryptoError> {
-        PublicKey::from_slice(bytes)
-    }
-
-    fn encode_public_key(public_key: &PublicKey) -> Vec<u8> {
-        public_key.as_ref().to_vec()
-    }
-}
 
 /// The signed bytes of a vote extension: its scope and its contents.
 #[derive(Serialize)]

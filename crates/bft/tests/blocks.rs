@@ -22,10 +22,10 @@ use atoll_bft::context::{
 };
 use atoll_consensus::app::{App, Block};
 use atoll_consensus::genesis::Genesis;
-use atoll_consensus::services::staking::{Account, Transfer, methods};
-use atoll_consensus::state::MemStore;
+use atoll_consensus_types::staking::{Account, Transfer, methods};
 use atoll_crypto::ed25519::SigningKey;
 use atoll_crypto::{Address, Hash};
+use atoll_state::MemStore;
 use atoll_types::signed::Signed;
 use atoll_types::transaction::{Fee, Transaction};
 use atoll_types::{Quantity, cbor};
@@ -392,9 +392,10 @@ fn validators_check_proposed_blocks() {
 
 #[test]
 fn equivocators_in_a_block_are_slashed_and_frozen() {
-    use atoll_consensus::services::registry::{Entity, KeyAddresses, Node, Registry, Roles};
+    use atoll_consensus::services::registry::Registry;
     use atoll_consensus::services::staking::state::StakingState;
-    use atoll_consensus::services::staking::{Delegation, Slash, SlashReason};
+    use atoll_consensus_types::registry::{Entity, KeyAddresses, Node, Roles};
+    use atoll_consensus_types::staking::{Delegation, Slash, SlashReason};
 
     let mut g = genesis();
     let entity = key(20).public_key();

@@ -11,14 +11,21 @@
 //! hangs from a root consensus recorded. The walk keeps only hashes (32 bytes
 //! a round) and goes at most [`MAX_LINKED`] rounds deep; a node further
 //! behind than that needs a checkpoint.
+//!
+//! A checkpoint's chunks come from the same untrusted peers:
+//! [`fetch_chunks`] and [`stream_chunks`] check each chunk against the
+//! digest the (already verified) [`CheckpointInfo`] names, and stop asking a
+//! peer that sent a bad one.
 
 use std::collections::BTreeMap;
 
-use atoll_consensus::services::roothash::types::PastRoot;
+use atoll_consensus_types::roothash::PastRoot;
 use atoll_crypto::Hash;
 use atoll_types::Namespace;
+use tracing::{debug, warn};
 
-use crate::executor::PeerPort;
+use crate::checkpoint::CheckpointInfo;
+use crate::ports::PeerPort;
 
 /// Most rounds below the oldest past root whose hashes are walked down to
 /// (3.2 MB of hashes).
@@ -151,6 +158,74 @@ impl Vouched {
     }
 }
 
+/// Every chunk of `info`, each checked against its digest as it arrives,
+/// from the `offering` peers: a peer that sends a bad chunk is not asked
+/// again, and the chunk is asked of the next peer. `None` if some chunk no
+/// peer sends intact.
+pub async fn fetch_chunks(
+    peers: &dyn PeerPort,
+    runtime: Namespace,
+    info: &CheckpointInfo,
+    offering: &[usize],
+) -> Option<Vec<Vec<u8>>> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(info.chunks.len().max(1));
+    let fetched = stream_chunks(peers, runtime, info, offering, tx).await;
+    let mut chunks = Vec::with_capacity(info.chunks.len());
+    while let Ok(c) = rx.try_recv() {
+        chunks.push(c);
+    }
+    fetched.then_some(chunks)
+}
+
+/// [`fetch_chunks`] handing each good chunk to `out` as it arrives (in
+/// order), for a restore that consumes them one at a time. Returns whether
+/// every chunk was sent; `false` as soon as one cannot be had or `out` is
+/// closed.
+pub async fn stream_chunks(
+    peers: &dyn PeerPort,
+    runtime: Namespace,
+    info: &CheckpointInfo,
+    offering: &[usize],
+    out: tokio::sync::mpsc::Sender<Vec<u8>>,
+) -> bool {
+    let mut liars: Vec<usize> = Vec::new();
+    for (i, digest) in info.chunks.iter().enumerate() {
+        let Ok(index) = u32::try_from(i) else {
+            return false;
+        };
+        let mut got = None;
+        for &peer in offering {
+            if liars.contains(&peer) {
+                continue;
+            }
+            match peers
+                .fetch_checkpoint_chunk(runtime, peer, info.round, index)
+                .await
+            {
+                Some(c) if Hash::digest(&c) == *digest => {
+                    got = Some(c);
+                    break;
+                }
+                Some(_) => {
+                    warn!(%runtime, peer, round = info.round, index, "a storage peer sent a checkpoint chunk that does not match its digest: refused");
+                    liars.push(peer);
+                }
+                None => {
+                    debug!(%runtime, peer, round = info.round, index, "a storage peer did not send a checkpoint chunk");
+                }
+            }
+        }
+        let Some(c) = got else {
+            warn!(%runtime, round = info.round, index, "no storage peer sent a good copy of a checkpoint chunk");
+            return false;
+        };
+        if out.send(c).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
@@ -158,10 +233,10 @@ mod tests {
     use parking_lot::Mutex;
     use std::collections::BTreeMap;
 
-    use atoll_consensus::services::roothash::types::{BlockHeader, HeaderType};
+    use atoll_consensus_types::roothash::{BlockHeader, HeaderType};
 
     use super::*;
-    use crate::executor::BoxFuture;
+    use crate::ports::BoxFuture;
     use crate::storage::RoundRecord;
 
     const RT: Namespace = Namespace([7; 32]);
@@ -320,5 +395,71 @@ mod tests {
                 depth: MAX_LINKED + 5
             })
         );
+    }
+
+    /// Peers serving chunks from a map; peer 0 lies about chunk 1.
+    struct FakePeers {
+        chunks: Vec<Vec<u8>>,
+        asked: Mutex<Vec<(usize, u32)>>,
+    }
+
+    impl PeerPort for FakePeers {
+        fn publish(&self, _: Vec<u8>) {}
+        fn fetch_round(&self, _: Namespace, _: u64) -> BoxFuture<'_, Option<RoundRecord>> {
+            Box::pin(async { None })
+        }
+        fn fetch_checkpoint_chunk(
+            &self,
+            _: Namespace,
+            peer: usize,
+            _: u64,
+            index: u32,
+        ) -> BoxFuture<'_, Option<Vec<u8>>> {
+            self.asked.lock().push((peer, index));
+            let mut c = self.chunks.get(index as usize).cloned();
+            if peer == 0
+                && index == 1
+                && let Some(c) = c.as_mut()
+            {
+                c[0] ^= 1;
+            }
+            Box::pin(async move { c })
+        }
+    }
+
+    /// A checkpoint of round 10 of a chain, in `n` chunks.
+    fn with_chunks(n: usize) -> (CheckpointInfo, Vec<Vec<u8>>) {
+        let chunks: Vec<Vec<u8>> = (0..n).map(|i| vec![i as u8; 10]).collect();
+        let header = chain(10, b"checkpoint").pop().unwrap();
+        let i = CheckpointInfo {
+            round: header.round,
+            root: header.state_root,
+            header,
+            chunks: chunks.iter().map(|c| Hash::digest(c)).collect(),
+        };
+        (i, chunks)
+    }
+
+    #[test]
+    fn a_lying_peer_is_refused_and_the_chunk_asked_of_another() {
+        let (info, chunks) = with_chunks(4);
+        let peers = FakePeers {
+            chunks: chunks.clone(),
+            asked: Mutex::new(Vec::new()),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let rtid = info.header.namespace;
+        let got = rt.block_on(fetch_chunks(&peers, rtid, &info, &[0, 1]));
+        assert_eq!(got, Some(chunks.clone()));
+        // Peer 0 gave chunk 0, lied about chunk 1, and was not asked again.
+        assert_eq!(
+            *peers.asked.lock(),
+            vec![(0, 0), (0, 1), (1, 1), (1, 2), (1, 3)]
+        );
+        // With only the liar offering it, the checkpoint cannot be had.
+        let got = rt.block_on(fetch_chunks(&peers, rtid, &info, &[0]));
+        assert_eq!(got, None);
     }
 }

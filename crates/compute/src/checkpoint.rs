@@ -21,8 +21,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use atoll_consensus::services::registry::StorageParameters;
-use atoll_consensus::services::roothash::types::{BlockHeader, PastRoot};
+use atoll_consensus_types::registry::StorageParameters;
+use atoll_consensus_types::roothash::{BlockHeader, PastRoot};
 use atoll_crypto::Hash;
 use atoll_mkvs::{CheckpointMetadata as Metadata, Mkvs};
 use atoll_types::Namespace;
@@ -30,8 +30,6 @@ use atoll_types::cbor;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
-
-use crate::executor::PeerPort;
 
 /// round → CBOR [`CheckpointInfo`].
 const INFOS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("checkpoints");
@@ -186,74 +184,6 @@ pub fn usable(
     }
     out.sort_by_key(|c| std::cmp::Reverse(c.0.round));
     out
-}
-
-/// Every chunk of `info`, each checked against its digest as it arrives,
-/// from the `offering` peers: a peer that sends a bad chunk is not asked
-/// again, and the chunk is asked of the next peer. `None` if some chunk no
-/// peer sends intact.
-pub async fn fetch_chunks(
-    peers: &dyn PeerPort,
-    runtime: Namespace,
-    info: &CheckpointInfo,
-    offering: &[usize],
-) -> Option<Vec<Vec<u8>>> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(info.chunks.len().max(1));
-    let fetched = stream_chunks(peers, runtime, info, offering, tx).await;
-    let mut chunks = Vec::with_capacity(info.chunks.len());
-    while let Ok(c) = rx.try_recv() {
-        chunks.push(c);
-    }
-    fetched.then_some(chunks)
-}
-
-/// [`fetch_chunks`] handing each good chunk to `out` as it arrives (in
-/// order), for a restore that consumes them one at a time. Returns whether
-/// every chunk was sent; `false` as soon as one cannot be had or `out` is
-/// closed.
-pub async fn stream_chunks(
-    peers: &dyn PeerPort,
-    runtime: Namespace,
-    info: &CheckpointInfo,
-    offering: &[usize],
-    out: tokio::sync::mpsc::Sender<Vec<u8>>,
-) -> bool {
-    let mut liars: Vec<usize> = Vec::new();
-    for (i, digest) in info.chunks.iter().enumerate() {
-        let Ok(index) = u32::try_from(i) else {
-            return false;
-        };
-        let mut got = None;
-        for &peer in offering {
-            if liars.contains(&peer) {
-                continue;
-            }
-            match peers
-                .fetch_checkpoint_chunk(runtime, peer, info.round, index)
-                .await
-            {
-                Some(c) if Hash::digest(&c) == *digest => {
-                    got = Some(c);
-                    break;
-                }
-                Some(_) => {
-                    warn!(%runtime, peer, round = info.round, index, "a storage peer sent a checkpoint chunk that does not match its digest: refused");
-                    liars.push(peer);
-                }
-                None => {
-                    debug!(%runtime, peer, round = info.round, index, "a storage peer did not send a checkpoint chunk");
-                }
-            }
-        }
-        let Some(c) = got else {
-            warn!(%runtime, round = info.round, index, "no storage peer sent a good copy of a checkpoint chunk");
-            return false;
-        };
-        if out.send(c).await.is_err() {
-            return false;
-        }
-    }
-    true
 }
 
 fn db_err(e: impl std::fmt::Display) -> String {
@@ -441,7 +371,7 @@ impl Checkpoints {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
-    use atoll_consensus::services::roothash::types::HeaderType;
+    use atoll_consensus_types::roothash::HeaderType;
 
     use super::*;
 
@@ -489,70 +419,6 @@ mod tests {
         let mut split = good.clone();
         split.root = Hash::digest(b"other");
         assert!(split.verify(&rt, &past).is_err());
-    }
-
-    /// Peers serving chunks from a map; peer 0 lies about chunk 1.
-    struct FakePeers {
-        chunks: Vec<Vec<u8>>,
-        asked: Mutex<Vec<(usize, u32)>>,
-    }
-
-    impl PeerPort for FakePeers {
-        fn publish(&self, _: Vec<u8>) {}
-        fn fetch_round(
-            &self,
-            _: Namespace,
-            _: u64,
-        ) -> crate::executor::BoxFuture<'_, Option<crate::storage::RoundRecord>> {
-            Box::pin(async { None })
-        }
-        fn fetch_checkpoint_chunk(
-            &self,
-            _: Namespace,
-            peer: usize,
-            _: u64,
-            index: u32,
-        ) -> crate::executor::BoxFuture<'_, Option<Vec<u8>>> {
-            self.asked.lock().push((peer, index));
-            let mut c = self.chunks.get(index as usize).cloned();
-            if peer == 0
-                && index == 1
-                && let Some(c) = c.as_mut()
-            {
-                c[0] ^= 1;
-            }
-            Box::pin(async move { c })
-        }
-    }
-
-    fn with_chunks(n: usize) -> (CheckpointInfo, Vec<Vec<u8>>) {
-        let chunks: Vec<Vec<u8>> = (0..n).map(|i| vec![i as u8; 10]).collect();
-        let mut i = info();
-        i.chunks = chunks.iter().map(|c| Hash::digest(c)).collect();
-        (i, chunks)
-    }
-
-    #[test]
-    fn a_lying_peer_is_refused_and_the_chunk_asked_of_another() {
-        let (info, chunks) = with_chunks(4);
-        let peers = FakePeers {
-            chunks: chunks.clone(),
-            asked: Mutex::new(Vec::new()),
-        };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let rtid = info.header.namespace;
-        let got = rt.block_on(fetch_chunks(&peers, rtid, &info, &[0, 1]));
-        assert_eq!(got, Some(chunks.clone()));
-        // Peer 0 gave chunk 0, lied about chunk 1, and was not asked again.
-        assert_eq!(
-            *peers.asked.lock(),
-            vec![(0, 0), (0, 1), (1, 1), (1, 2), (1, 3)]
-        );
-        // With only the liar offering it, the checkpoint cannot be had.
-        let got = rt.block_on(fetch_chunks(&peers, rtid, &info, &[0]));
-        assert_eq!(got, None);
     }
 
     #[test]

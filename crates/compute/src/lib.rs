@@ -24,6 +24,8 @@ pub mod checkpoint;
 pub mod client;
 pub mod executor;
 pub mod metrics;
+pub mod ports;
+pub mod proposal;
 pub mod signed;
 pub mod storage;
 pub mod txpool;

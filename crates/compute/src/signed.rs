@@ -13,16 +13,15 @@
 //! batch it proposed, so that it proposes the same one again. The records of
 //! a round go when the round is applied.
 
-use atoll_consensus::services::roothash::commitment_signing_bytes;
-use atoll_consensus::services::roothash::types::{
-    CommitmentHeader, ExecutorCommitment, Message, Vote,
+use atoll_consensus_types::roothash::{
+    CommitmentHeader, ExecutorCommitment, Message, Vote, commitment_signing_bytes,
 };
 use atoll_crypto::context::Context;
 use atoll_crypto::ed25519::{PublicKey, SigningKey};
 use atoll_types::cbor;
 use serde::{Deserialize, Serialize};
 
-use crate::executor::Proposal;
+use crate::proposal::Proposal;
 use crate::storage::{RuntimeStorage, StorageError};
 
 /// What this node signed for one round (the stored CBOR).
@@ -137,7 +136,7 @@ impl RoundSigner {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
-    use atoll_consensus::services::roothash::types::{BlockHeader, ComputeResults, HeaderType};
+    use atoll_consensus_types::roothash::{BlockHeader, ComputeResults, HeaderType};
     use atoll_crypto::Hash;
     use atoll_types::Namespace;
     use serde_bytes::ByteBuf;

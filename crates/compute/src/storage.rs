@@ -36,9 +36,9 @@ use parking_lot::Mutex;
 
 use crate::checkpoint::{CheckpointInfo, CheckpointPolicy, Checkpoints};
 
-use atoll_consensus::mkvs_store::MkvsView;
-use atoll_consensus::services::roothash::types::{BlockHeader, HeaderType};
+use atoll_consensus_types::roothash::{BlockHeader, HeaderType};
 use atoll_crypto::Hash;
+use atoll_mkvs::state_store::MkvsView;
 use atoll_mkvs::{LogEntry, Mkvs, MkvsError, Options};
 use atoll_runtime_host::host::{ProviderError, StorageProvider};
 use atoll_runtime_host::protocol::{Entries, StateRoot, WriteLogEntry};
@@ -787,7 +787,7 @@ impl StorageProvider for RuntimeStorage {
     }
 
     fn consensus_get(&self, height: Height, key: &[u8]) -> Result<Option<Vec<u8>>, ProviderError> {
-        use atoll_consensus::state::Store;
+        use atoll_state::Store;
         let Some(db) = &self.consensus else {
             return Err(ProviderError::Other("no consensus state here".into()));
         };

@@ -18,11 +18,11 @@ use std::time::Instant;
 
 use atoll_consensus::app::{App, Block};
 use atoll_consensus::genesis::Genesis;
-use atoll_consensus::mkvs_store::MkvsStore;
-use atoll_consensus::services::staking::{Account, Parameters, Transfer, methods};
-use atoll_consensus::state::MemStore;
+use atoll_consensus_types::staking::{Account, Parameters, Transfer, methods};
 use atoll_crypto::Address;
 use atoll_crypto::ed25519::{BatchVerifier, SigningKey};
+use atoll_mkvs::state_store::MkvsStore;
+use atoll_state::MemStore;
 use atoll_types::signed::Signed;
 use atoll_types::transaction::{Fee, Transaction};
 use atoll_types::{Quantity, cbor};

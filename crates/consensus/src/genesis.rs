@@ -12,7 +12,10 @@ use atoll_crypto::{Address, Hash};
 use atoll_types::{Epoch, Quantity};
 use serde::{Deserialize, Serialize};
 
-use crate::services::{beacon, registry, roothash, scheduler, staking};
+use atoll_consensus_types::{registry, roothash, scheduler, staking};
+
+use crate::services::beacon;
+use crate::services::registry::validate_runtime;
 
 /// Parameters of the consensus layer itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -285,7 +288,7 @@ impl Genesis {
 
     /// The epoch of block `height`.
     pub fn epoch_at(&self, height: u64) -> Epoch {
-        epoch_at(self.initial_height, self.beacon.interval, height)
+        atoll_consensus_types::epoch_at(self.initial_height, self.beacon.interval, height)
     }
 
     /// Credits `amount` to `address`'s general balance and to the total supply.
@@ -417,7 +420,7 @@ impl Genesis {
     fn check_registry(&self, out: &mut Vec<GenesisProblem>) {
         let r = &self.registry;
         for rt in &r.runtimes {
-            if let Err(e) = registry::validate_runtime(rt, self.debug) {
+            if let Err(e) = validate_runtime(rt, self.debug) {
                 out.push(problem(
                     format!("registry.runtimes.{}", rt.id),
                     e.to_string(),
@@ -524,8 +527,6 @@ impl Genesis {
         }
     }
 }
-
-pub use atoll_consensus_types::epoch_at;
 
 #[cfg(test)]
 mod tests {

@@ -13,13 +13,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::error::FatalError;
 use crate::services::beacon;
 use crate::services::registry::Registry;
 use crate::services::roothash::state::RoothashState;
 use crate::services::scheduler::state::SchedulerState;
 use crate::services::staking::state::StakingState;
-use crate::state::Store;
+use atoll_state::{FatalError, Store};
 
 /// Every query method.
 pub const METHODS: &[&str] = &[

@@ -4,10 +4,10 @@ use std::sync::OnceLock;
 
 use atoll_consensus::app::{App, Block, NonceCheck};
 use atoll_consensus::genesis::Genesis;
-use atoll_consensus::services::staking::{self, Account};
-use atoll_consensus::state::MemStore;
+use atoll_consensus_types::staking::{self, Account};
 use atoll_crypto::Address;
 use atoll_crypto::ed25519::SigningKey;
+use atoll_state::MemStore;
 use atoll_types::Quantity;
 use atoll_types::cbor::{self, Value};
 use atoll_types::signed::{SignatureBundle, Signed};

@@ -2,7 +2,8 @@
 //! runtime host frames from a (possibly compromised) runtime process, and
 //! compute gossip from peers.
 
-use atoll_compute::executor::{ComputeMessage, Proposal};
+use atoll_compute::executor::ComputeMessage;
+use atoll_compute::proposal::Proposal;
 use atoll_crypto::Hash;
 use atoll_crypto::ed25519::SigningKey;
 use atoll_crypto::secp256k1::EthAddress;

@@ -18,11 +18,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use atoll_consensus::genesis::{Genesis, StakedNode};
-use atoll_consensus::services::registry::{
+use atoll_consensus_types::registry::{
     self, AdmissionPolicy, ExecutorParameters, Roles, RuntimeKind, StorageParameters, TeeHardware,
     TxnSchedulerParameters,
 };
-use atoll_consensus::services::staking::{Slash, SlashReason};
+use atoll_consensus_types::staking::{Slash, SlashReason};
 use atoll_crypto::{Address, Hash};
 use atoll_types::{Namespace, Quantity};
 

@@ -27,9 +27,8 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use atoll_consensus::app::{App, CheckedTx, NonceCheck, TxParams};
-use atoll_consensus::error::TxError;
-use atoll_consensus::state::Store;
 use atoll_crypto::{Address, Hash};
+use atoll_state::{Store, TxError};
 
 /// Pool bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

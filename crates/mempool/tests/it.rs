@@ -10,11 +10,11 @@
 use atoll_consensus::app::{App, Block};
 use atoll_consensus::genesis::Genesis;
 use atoll_consensus::services::staking::state::StakingState;
-use atoll_consensus::services::staking::{Account, Transfer, methods};
-use atoll_consensus::state::MemStore;
+use atoll_consensus_types::staking::{Account, Transfer, methods};
 use atoll_crypto::Address;
 use atoll_crypto::ed25519::SigningKey;
 use atoll_mempool::{Limits, Mempool, MempoolError};
+use atoll_state::MemStore;
 use atoll_types::signed::Signed;
 use atoll_types::transaction::{Fee, Transaction};
 use atoll_types::{Quantity, cbor};

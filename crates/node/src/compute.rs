@@ -21,13 +21,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use atoll_compute::checkpoint::{CheckpointInfo, CheckpointPolicy};
-use atoll_compute::executor::{
-    BoxFuture as PeerFuture, ComputeMessage, ConsensusPort, PeerPort, QueryError, QueryLimits,
-    Worker, WorkerConfig, genesis_header,
-};
+use atoll_compute::client::{QueryError, QueryLimits};
+use atoll_compute::executor::{ComputeMessage, Worker, WorkerConfig, genesis_header};
+use atoll_compute::ports::{BoxFuture as PeerFuture, ConsensusPort, PeerPort};
 use atoll_compute::storage::{RoundRecord, RuntimeStorage, StateAtError};
 use atoll_compute::txpool::PoolLimits;
 use atoll_consensus::genesis::Genesis;
@@ -99,7 +100,7 @@ impl GossipQuota {
         peer: atoll_p2p::PeerId,
         bytes: usize,
     ) -> Option<QuotaSlot> {
-        let mut q = quota.lock().ok()?;
+        let mut q = quota.lock();
         let mine = q.per_peer.get(&peer).copied().unwrap_or_default();
         if mine.0 >= GOSSIP_CHECKS_PER_PEER
             || mine.1.saturating_add(bytes) > GOSSIP_BYTES_PER_PEER
@@ -120,9 +121,7 @@ impl GossipQuota {
 
 impl Drop for QuotaSlot {
     fn drop(&mut self) {
-        let Ok(mut q) = self.quota.lock() else {
-            return;
-        };
+        let mut q = self.quota.lock();
         q.total = (
             q.total.0.saturating_sub(1),
             q.total.1.saturating_sub(self.bytes),
@@ -143,8 +142,7 @@ struct PeerLink {
 
 impl PeerPort for PeerLink {
     fn publish(&self, message: Vec<u8>) {
-        if let Ok(g) = self.gossip.lock()
-            && let Some(g) = g.as_ref()
+        if let Some(g) = self.gossip.lock().as_ref()
             && let Err(e) = g.publish(message)
         {
             warn!(error = %e, "compute gossip: cannot publish");
@@ -295,9 +293,7 @@ impl NodeConsensus {
             loop {
                 tick.tick().await;
                 let Some(port) = port.upgrade() else { return };
-                if let Ok(mut st) = port.state.lock() {
-                    port.rebroadcast_stale(&mut st);
-                }
+                port.rebroadcast_stale(&mut port.state.lock());
             }
         });
     }
@@ -323,10 +319,7 @@ impl NodeConsensus {
 
 impl ConsensusPort for NodeConsensus {
     fn submit(&self, method: &str, body: Cbor) -> Result<(), String> {
-        let mut st = self
-            .state
-            .lock()
-            .map_err(|_| "nonce state poisoned".to_string())?;
+        let mut st = self.state.lock();
         let on_chain = self.rebroadcast_stale(&mut st);
         // Nothing of ours waits in the pool: the chain's nonce is the truth
         // (a transaction may have been dropped).
@@ -536,9 +529,7 @@ impl Compute {
         )
         .await?;
         info!(peer_id = %gossip.peer_id(), "compute gossip started");
-        if let Ok(mut slot) = compute.link.gossip.lock() {
-            *slot = Some(gossip);
-        }
+        *compute.link.gossip.lock() = Some(gossip);
         // Catch up with what consensus already finalized.
         if let Ok(Some(h)) = chain.last_height() {
             compute.on_consensus_block(h);
@@ -602,7 +593,7 @@ impl Compute {
 
     /// Stops gossip and every runtime process.
     pub async fn shutdown(&self) {
-        let gossip = self.link.gossip.lock().ok().and_then(|mut g| g.take());
+        let gossip = self.link.gossip.lock().take();
         if let Some(g) = gossip {
             g.shutdown().await;
         }
@@ -618,7 +609,7 @@ impl Compute {
         if !self.unprotected_ok.contains(&id)
             && atoll_web3::backend::is_unprotected_ethereum_tx(raw)
         {
-            return Err(ApiError::Tx(atoll_consensus::error::TxError {
+            return Err(ApiError::Tx(atoll_state::TxError {
                 module: "compute".into(),
                 code: CODE_UNPROTECTED_TX,
                 message: atoll_web3::error::UNPROTECTED_TX.into(),
@@ -664,7 +655,7 @@ fn submit_error(e: atoll_compute::executor::SubmitError) -> ApiError {
         atoll_compute::executor::SubmitError::Invalid { message, .. } => message,
         other => other.to_string(),
     };
-    ApiError::Tx(atoll_consensus::error::TxError {
+    ApiError::Tx(atoll_state::TxError {
         module,
         code,
         message,
@@ -800,23 +791,21 @@ impl RuntimeApi for Compute {
         Box::pin(async move {
             let w = self.get(runtime)?;
             w.query(round, &method, args).await.map_err(|e| match e {
-                QueryError::Host(HostError::Runtime(r)) => {
-                    ApiError::Tx(atoll_consensus::error::TxError {
-                        module: r.module,
-                        code: r.code,
-                        message: r.message,
-                    })
-                }
+                QueryError::Host(HostError::Runtime(r)) => ApiError::Tx(atoll_state::TxError {
+                    module: r.module,
+                    code: r.code,
+                    message: r.message,
+                }),
                 QueryError::State(StateAtError::Storage(why)) => ApiError::Internal(why),
                 QueryError::State(why) => ApiError::NotFound(why.to_string()),
                 QueryError::Host(HostError::Timeout { limit }) => {
-                    ApiError::Tx(atoll_consensus::error::TxError {
+                    ApiError::Tx(atoll_state::TxError {
                         module: "compute".into(),
                         code: CODE_QUERY_TIMEOUT,
                         message: format!("execution aborted (timeout = {})", go_duration(limit)),
                     })
                 }
-                QueryError::Busy(why) => ApiError::Tx(atoll_consensus::error::TxError {
+                QueryError::Busy(why) => ApiError::Tx(atoll_state::TxError {
                     module: "compute".into(),
                     code: CODE_QUERY_BUSY,
                     message: why,

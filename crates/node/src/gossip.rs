@@ -11,7 +11,9 @@
 //! whatever the state, the batch is `Reject`ed (and not forwarded); if at
 //! least one was new and admitted, `Accept` (forwarded); otherwise `Ignore`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use atoll_types::cbor;
@@ -93,11 +95,10 @@ impl Batcher {
 
     /// Publishes what is queued; `false` once the gossip is closed.
     async fn flush(&self) -> bool {
-        let txs = match self.queue.lock() {
-            Ok(mut q) if !q.is_empty() => std::mem::take(&mut *q),
-            Ok(_) => return true,
-            Err(_) => return false,
-        };
+        let txs = std::mem::take(&mut *self.queue.lock());
+        if txs.is_empty() {
+            return true;
+        }
         let gossip = self.gossip.lock().await;
         let Some(g) = gossip.as_ref() else {
             return false;
@@ -151,9 +152,7 @@ impl Batcher {
 
 impl Broadcast for Batcher {
     fn publish(&self, raw: Vec<u8>) {
-        let Ok(mut q) = self.queue.lock() else {
-            return;
-        };
+        let mut q = self.queue.lock();
         if q.len() >= MAX_QUEUED {
             q.remove(0);
         }
@@ -170,7 +169,7 @@ mod tests {
     use atoll_bft::chain::Chain;
     use atoll_consensus::app::App;
     use atoll_consensus::genesis::Genesis;
-    use atoll_consensus::services::staking::{Transfer, methods};
+    use atoll_consensus_types::staking::{Transfer, methods};
     use atoll_crypto::Address;
     use atoll_crypto::ed25519::SigningKey;
     use atoll_mempool::{Limits, Mempool};

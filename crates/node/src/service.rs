@@ -1,8 +1,8 @@
 //! What the API sees of a running node: [`NodeService`] implements
 //! [`NodeApi`] over the chain store, the mempool and the block feed.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 
 use atoll_bft::chain::Chain;
 use atoll_bft::host::{Committed, TxSource};
@@ -11,6 +11,7 @@ use atoll_consensus::query::QueryError;
 use atoll_crypto::Hash;
 use atoll_mempool::{Mempool, MempoolError};
 use atoll_rpc::{ApiError, BlockNotification, BlockView, NodeApi, NodeStatus, RuntimeApi, TxView};
+use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
@@ -86,22 +87,18 @@ impl NodeService {
 
     /// Where admitted transactions go next.
     pub fn set_broadcast(&self, b: Arc<dyn Broadcast>) {
-        if let Ok(mut slot) = self.broadcast.lock() {
-            *slot = Some(b);
-        }
+        *self.broadcast.lock() = Some(b);
     }
 
     /// Serves the runtime client API (a compute node).
     pub fn set_runtimes(&self, r: Arc<dyn RuntimeApi>) {
-        if let Ok(mut slot) = self.runtimes.lock() {
-            *slot = Some(r);
-        }
+        *self.runtimes.lock() = Some(r);
     }
 
     /// Gossips a transaction already in the mempool again (one whose first
     /// gossip may have gone nowhere, e.g. before the mesh formed).
     pub fn rebroadcast(&self, raw: Vec<u8>) {
-        if let Some(b) = self.broadcast.lock().ok().and_then(|b| b.clone()) {
+        if let Some(b) = self.broadcast.lock().clone() {
             b.publish(raw);
         }
     }
@@ -124,13 +121,7 @@ impl NodeService {
 
     /// Whether the mempool holds a transaction.
     pub fn in_mempool(&self, hash: &Hash) -> bool {
-        self.mempool.lock().is_ok_and(|p| p.contains(hash))
-    }
-
-    fn pool(&self) -> Result<MutexGuard<'_, Mempool>, ApiError> {
-        self.mempool
-            .lock()
-            .map_err(|_| ApiError::Internal("mempool lock poisoned".into()))
+        self.mempool.lock().contains(hash)
     }
 
     /// Admits transactions to the mempool against the latest state: the
@@ -146,7 +137,7 @@ impl NodeService {
         let view = self.chain.latest_view().map_err(internal)?;
         let params = self.app.tx_params(&view).map_err(ApiError::Tx)?;
         self.app.preverify(raws, &params);
-        let mut pool = self.pool()?;
+        let mut pool = self.mempool.lock();
         let outcomes: Vec<_> = raws
             .iter()
             .map(|raw| {
@@ -219,7 +210,8 @@ impl NodeService {
         // The block's own senders were rechecked when its transactions
         // left the pool; now and then everything is, for what a block can
         // change besides its transactions (runtime messages, slashing).
-        if let Ok(mut pool) = self.mempool.lock() {
+        {
+            let mut pool = self.mempool.lock();
             if height.is_multiple_of(FULL_RECHECK_INTERVAL)
                 && let Ok(view) = c.chain.view(height)
             {
@@ -278,7 +270,7 @@ impl NodeApi for NodeService {
             latest_height: latest,
             latest_time,
             syncing: self.syncing.load(Ordering::Relaxed),
-            mempool_size: self.mempool.lock().map(|p| p.len()).unwrap_or(0),
+            mempool_size: self.mempool.lock().len(),
         }
     }
 
@@ -294,7 +286,7 @@ impl NodeApi for NodeService {
             Ok(o) => o,
             Err(e) => return raws.iter().map(|_| Err(e.clone())).collect(),
         };
-        let b = self.broadcast.lock().ok().and_then(|b| b.clone());
+        let b = self.broadcast.lock().clone();
         raws.into_iter()
             .zip(outcomes)
             .map(|(raw, r)| {
@@ -382,7 +374,7 @@ impl NodeApi for NodeService {
     }
 
     fn runtimes(&self) -> Option<Arc<dyn RuntimeApi>> {
-        self.runtimes.lock().ok().and_then(|r| r.clone())
+        self.runtimes.lock().clone()
     }
 }
 
@@ -402,9 +394,7 @@ impl TxSource for PoolSource {
         let Ok(view) = self.chain.latest_view() else {
             return Vec::new();
         };
-        let Ok(pool) = self.mempool.lock() else {
-            return Vec::new();
-        };
+        let pool = self.mempool.lock();
         let mut view = view;
         let mut txs = pool.select(self.max_bytes, self.max_gas, |who| {
             atoll_consensus::services::staking::state::StakingState::new(&mut view)
@@ -422,9 +412,9 @@ impl TxSource for PoolSource {
         let Ok(view) = self.chain.latest_view() else {
             return;
         };
-        if let Ok(mut pool) = self.mempool.lock() {
-            pool.remove_committed(&self.app, &view, hashes);
-        }
+        self.mempool
+            .lock()
+            .remove_committed(&self.app, &view, hashes);
     }
 
     fn arrivals(&self) -> Option<watch::Receiver<u64>> {

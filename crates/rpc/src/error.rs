@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use atoll_consensus::error::TxError;
 use atoll_crypto::Hash;
+use atoll_state::TxError;
 use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::json;
 

@@ -2,7 +2,7 @@
 //! values between two crates of one process. The `runtime_*` handlers turn
 //! them into JSON (see `server::runtime`); nothing here is JSON.
 
-use atoll_consensus::services::roothash::types::BlockHeader;
+use atoll_consensus_types::roothash::BlockHeader;
 use atoll_crypto::Hash;
 use atoll_types::cbor::Value as Cbor;
 use serde::{Deserialize, Serialize};

@@ -15,12 +15,12 @@ use std::sync::{Arc, Mutex};
 
 use atoll_consensus::app::{App, Block, BlockResult};
 use atoll_consensus::genesis::Genesis;
-use atoll_consensus::mkvs_store::{MkvsStore, MkvsView};
-use atoll_consensus::services::staking::{Account, Transfer, methods};
+use atoll_consensus_types::staking::{Account, Transfer, methods};
 use atoll_crypto::ed25519::SigningKey;
 use atoll_crypto::{Address, Hash};
 use atoll_mempool::{Limits, Mempool, MempoolError};
 use atoll_mkvs::Mkvs;
+use atoll_mkvs::state_store::{MkvsStore, MkvsView};
 use atoll_rpc::{
     ApiError, BlockNotification, BlockView, NodeApi, NodeStatus, RpcConfig, TxView, serve,
 };

@@ -15,8 +15,8 @@ mod proposing {
     use crate::chain::Chain;
     use crate::context::AtollContext;
     use atoll_consensus::genesis::StakedNode;
-    use atoll_consensus::services::registry::Roles;
-    use atoll_consensus::services::staking::{Transfer, methods};
+    use atoll_consensus_types::registry::Roles;
+    use atoll_consensus_types::staking::{Transfer, methods};
     use atoll_crypto::Address;
     use atoll_crypto::ed25519::SigningKey;
     use atoll_types::signed::Signed;
@@ -162,7 +162,7 @@ mod streams {
     use crate::chain::Chain;
     use crate::context::AtollContext;
     use atoll_consensus::genesis::StakedNode;
-    use atoll_consensus::services::registry::Roles;
+    use atoll_consensus_types::registry::Roles;
     use atoll_crypto::ed25519::SigningKey;
     use atoll_types::Quantity;
     use malachitebft_app_channel::app::types::core::CommitCertificate;

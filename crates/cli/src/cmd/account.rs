@@ -2,7 +2,7 @@
 //! allowances, escrow and reclaiming it.
 
 use anyhow::bail;
-use atoll_consensus::services::staking::{
+use atoll_consensus_types::staking::{
     Allow, Escrow, ReclaimEscrow, Transfer as StakingTransfer, methods,
 };
 use atoll_crypto::Address;

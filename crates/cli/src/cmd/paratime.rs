@@ -4,7 +4,7 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use anyhow::bail;
-use atoll_consensus::services::staking::{Allow, methods};
+use atoll_consensus_types::staking::{Allow, methods};
 use atoll_crypto::Address;
 use atoll_runtime_sdk::crypto::TxSigner;
 use atoll_runtime_sdk::modules::accounts::Transfer;

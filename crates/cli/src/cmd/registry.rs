@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use atoll_consensus::services::registry::{
+use atoll_consensus_types::registry::{
     self, ENTITY_SIGNATURE_CONTEXT, NODE_SIGNATURE_CONTEXT, RUNTIME_SIGNATURE_CONTEXT,
 };
 use atoll_crypto::Address;

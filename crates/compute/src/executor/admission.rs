@@ -1,6 +1,7 @@
 //! Admission of transactions: the runtime checks them, the pool takes
 //! those it accepts, and the node gossips them on. Also the per-runtime
-//! extras the runtime's checks reported.
+//! extras the runtime's checks reported, and the verdict a gossiped batch
+//! deserves from those checks ([`batch_verdict`]).
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,7 @@ use atoll_runtime_host::protocol::CheckBatchRequest;
 use atoll_types::cbor;
 use serde_bytes::ByteBuf;
 
-use super::messages::{ComputeMessage, gossip_batches};
+use super::messages::{ComputeMessage, GossipVerdict, gossip_batches};
 use super::worker::Inner;
 use crate::txpool::PoolTx;
 
@@ -190,5 +191,28 @@ impl Inner {
             }
         }
         Ok(out)
+    }
+}
+
+/// `core` error codes of a transaction that no state can make valid
+/// (undecodable, non-canonical, bad signature, unknown method, too many
+/// signers, bad call format, oversized): whoever gossips one is at fault.
+const PERMANENT_TX_ERRORS: [u32; 6] = [1, 2, 3, 15, 18, 23];
+
+/// The verdict on a gossiped batch from the runtime's check of each
+/// transaction: a transaction invalid whatever the state rejects the batch;
+/// otherwise one the runtime accepted forwards it; otherwise (stale nonces,
+/// fees, a full pool) it is ignored.
+pub fn batch_verdict(outcomes: &[Result<Admitted, SubmitError>]) -> GossipVerdict {
+    let permanent = outcomes.iter().any(|o| {
+        matches!(o, Err(SubmitError::Invalid { module, code, .. })
+            if module == "core" && PERMANENT_TX_ERRORS.contains(code))
+    });
+    if permanent {
+        GossipVerdict::Reject
+    } else if outcomes.iter().any(Result::is_ok) {
+        GossipVerdict::Accept
+    } else {
+        GossipVerdict::Ignore
     }
 }

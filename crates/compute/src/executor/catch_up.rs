@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use atoll_consensus::services::roothash::types::{BlockHeader, HeaderType, RuntimeState};
+use atoll_consensus_types::roothash::{BlockHeader, HeaderType, RuntimeState};
 use tracing::{debug, info, warn};
 
 use super::round::Loop;
@@ -240,7 +240,7 @@ impl Loop {
     }
 
     /// Restores the first of `usable` (newest first) whose chunks the peers
-    /// offering it deliver intact ([`checkpoint::fetch_chunks`]) and whose
+    /// offering it deliver intact ([`crate::catchup::fetch_chunks`]) and whose
     /// rebuilt state has the header's root. Returns whether storage was
     /// restored; `behind` is for the log.
     async fn restore_checkpoint(
@@ -264,7 +264,7 @@ impl Loop {
             let restore = tokio::task::spawn_blocking(move || {
                 storage.restore_streamed(&target, std::iter::from_fn(|| rx.blocking_recv()))
             });
-            if !checkpoint::stream_chunks(self.inner.peers.as_ref(), runtime, &info, &peers, tx)
+            if !crate::catchup::stream_chunks(self.inner.peers.as_ref(), runtime, &info, &peers, tx)
                 .await
             {
                 // The restore sees the chunks end early and changes nothing.

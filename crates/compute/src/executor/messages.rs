@@ -1,31 +1,14 @@
 //! What compute nodes gossip to each other: batch proposals and checked
-//! transactions, the verdict a gossiped message deserves, and how a node's
+//! transactions, the verdicts a gossiped message can get, and how a node's
 //! own transactions are cut into gossip batches.
 
-use atoll_crypto::Hash;
 use atoll_types::Namespace;
 use atoll_types::cbor::{self};
 use atoll_types::signed::Signed;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use super::admission::{Admitted, SubmitError};
-
-/// Signature context of batch proposals (bound to the chain).
-pub const PROPOSAL_SIGNATURE_CONTEXT: &str = "atoll/compute: batch proposal";
-
-/// A batch the scheduler of a round proposes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Proposal {
-    /// The runtime.
-    pub runtime: Namespace,
-    /// The round it is for.
-    pub round: u64,
-    /// The hash of the last finalized block it builds on.
-    pub previous_hash: Hash,
-    /// The transactions, in execution order.
-    pub txs: Vec<ByteBuf>,
-}
+use crate::proposal::Proposal;
 
 /// What compute nodes gossip to each other (canonical CBOR).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,29 +67,6 @@ pub const MAX_GOSSIP_TXS: usize = 1024;
 /// Most gossiped proposals waiting for the worker's loop (beyond, they are
 /// ignored until it catches up).
 pub const MAX_QUEUED_PROPOSALS: usize = 64;
-
-/// `core` error codes of a transaction that no state can make valid
-/// (undecodable, non-canonical, bad signature, unknown method, too many
-/// signers, bad call format, oversized): whoever gossips one is at fault.
-const PERMANENT_TX_ERRORS: [u32; 6] = [1, 2, 3, 15, 18, 23];
-
-/// The verdict on a gossiped batch from the runtime's check of each
-/// transaction: a transaction invalid whatever the state rejects the batch;
-/// otherwise one the runtime accepted forwards it; otherwise (stale nonces,
-/// fees, a full pool) it is ignored.
-pub fn batch_verdict(outcomes: &[Result<Admitted, SubmitError>]) -> GossipVerdict {
-    let permanent = outcomes.iter().any(|o| {
-        matches!(o, Err(SubmitError::Invalid { module, code, .. })
-            if module == "core" && PERMANENT_TX_ERRORS.contains(code))
-    });
-    if permanent {
-        GossipVerdict::Reject
-    } else if outcomes.iter().any(Result::is_ok) {
-        GossipVerdict::Accept
-    } else {
-        GossipVerdict::Ignore
-    }
-}
 
 /// Most transaction bytes in one gossiped batch.
 pub const MAX_GOSSIP_BATCH_BYTES: usize = 8 << 20;

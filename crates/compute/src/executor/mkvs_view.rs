@@ -2,17 +2,19 @@
 //! the versioned MKVS of the consensus application at the height asked.
 //! Also the runtime's genesis header, read once when the node starts.
 
-use atoll_consensus::mkvs_store::MkvsView;
-use atoll_consensus::services::registry::{Registry, Runtime};
+use atoll_consensus::services::registry::Registry;
 use atoll_consensus::services::roothash::state::RoothashState;
-use atoll_consensus::services::roothash::types::{BlockHeader, PastRoot, RuntimeState};
-use atoll_consensus::services::scheduler::{Committee, state::SchedulerState};
+use atoll_consensus::services::scheduler::state::SchedulerState;
+use atoll_consensus_types::registry::Runtime;
+use atoll_consensus_types::roothash::{BlockHeader, PastRoot, RuntimeState};
+use atoll_consensus_types::scheduler::Committee;
 use atoll_crypto::ed25519::PublicKey;
 use atoll_mkvs::Mkvs;
+use atoll_mkvs::state_store::MkvsView;
 use atoll_types::Namespace;
 
-use super::ports::ConsensusView;
 use super::worker::WorkerError;
+use crate::ports::ConsensusView;
 
 /// Consensus read from its state database.
 #[derive(Clone)]

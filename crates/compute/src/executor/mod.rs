@@ -15,7 +15,7 @@
 //!    from the pool (at most `max_batch_size` transactions and
 //!    `max_batch_size_bytes` bytes, gas limits adding up to at most
 //!    [`OFFER_GAS_FACTOR`] × the runtime's `max_batch_gas`), signs a
-//!    [`Proposal`] and gossips it. The runtime packs the batch by gas used:
+//!    [`Proposal`](crate::proposal::Proposal) and gossips it. The runtime packs the batch by gas used:
 //!    the block is the prefix of the proposal up to the first transaction
 //!    that no longer fits, and the rest stay pooled for the next round. It
 //!    proposes when it has work: transactions, results of messages the
@@ -38,11 +38,14 @@
 //!
 //! The module is split along its seams:
 //!
-//! - [`messages`]: what compute nodes gossip ([`Proposal`],
-//!   [`ComputeMessage`]), the verdicts on gossip and how batches are cut.
-//! - [`ports`]: how the worker writes to and reads consensus and reaches
-//!   its peers; [`mkvs_view`]: the read port over the consensus state
-//!   database.
+//! - [`messages`]: what compute nodes gossip ([`ComputeMessage`], which
+//!   carries a [`crate::proposal::Proposal`]), the verdicts on gossip and
+//!   how batches are cut.
+//! - [`mkvs_view`]: the read port ([`crate::ports::ConsensusView`]) over
+//!   the consensus state database. The ports themselves (how the worker
+//!   writes to and reads consensus and reaches its peers) are
+//!   [`crate::ports`], below the executor, so that the modules the executor
+//!   uses need not import it.
 //! - [`worker`]: the handle a node holds ([`Worker`], [`WorkerConfig`]) and
 //!   the state its loop shares with it.
 //! - [`admission`]: checking transactions with the runtime and pooling them
@@ -58,18 +61,13 @@ mod catch_up;
 pub mod decide;
 pub mod messages;
 pub mod mkvs_view;
-pub mod ports;
 mod round;
 pub mod worker;
 
-pub use admission::{Admitted, SubmitError};
+pub use admission::{Admitted, SubmitError, batch_verdict};
 pub use messages::{
     ComputeMessage, GossipVerdict, MAX_GOSSIP_BATCH_BYTES, MAX_GOSSIP_TXS, MAX_QUEUED_PROPOSALS,
-    PROPOSAL_SIGNATURE_CONTEXT, Proposal, batch_verdict,
 };
 pub use mkvs_view::{MkvsConsensus, genesis_header};
-pub use ports::{BoxFuture, ConsensusPort, ConsensusView, PeerPort};
 pub use round::OFFER_GAS_FACTOR;
 pub use worker::{Fault, Worker, WorkerConfig, WorkerError};
-
-pub use crate::client::{Included, QueryError, QueryLimits, TxWait};

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use atoll_consensus::services::registry::Runtime;
-use atoll_consensus::services::roothash::types::{
+use atoll_consensus_types::registry::Runtime;
+use atoll_consensus_types::roothash::{
     BlockHeader, ComputeResults, ExecutorCommit, HeaderType, Message, RuntimeState, Vote,
     messages_hash,
 };
-use atoll_consensus::services::scheduler::{Committee, Role};
+use atoll_consensus_types::scheduler::{Committee, Role};
 use atoll_crypto::Hash;
 use atoll_crypto::ed25519::PublicKey;
 use atoll_runtime_host::host::HostError;
@@ -25,10 +25,11 @@ use tracing::{debug, info, warn};
 
 use super::catch_up::CatchUp;
 use super::decide::{RoundAction, RoundSituation, decide};
-use super::messages::{ComputeMessage, Proposal};
+use super::messages::ComputeMessage;
 use super::worker::{Fault, Inner, Input};
 use crate::catchup::Vouched;
 use crate::client::Included;
+use crate::proposal::Proposal;
 use crate::storage::{RoundRecord, io_root};
 use atoll_runtime_host::abi::CheckOutcome;
 
@@ -485,7 +486,7 @@ impl Loop {
             return false;
         };
         match self.inner.consensus.submit(
-            atoll_consensus::services::roothash::methods::EXECUTOR_COMMIT,
+            atoll_consensus_types::roothash::methods::EXECUTOR_COMMIT,
             body,
         ) {
             Ok(()) => {

@@ -7,9 +7,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use std::time::Duration;
 
-use atoll_consensus::services::roothash::commitment_context;
-use atoll_consensus::services::roothash::types::{BlockHeader, RuntimeState};
-use atoll_consensus::services::scheduler::Role;
+use atoll_consensus_types::roothash::{BlockHeader, RuntimeState, commitment_context};
+use atoll_consensus_types::scheduler::Role;
 use atoll_crypto::Hash;
 use atoll_crypto::context::{ChainContext, Context};
 use atoll_crypto::ed25519::{PublicKey, SigningKey};
@@ -23,17 +22,15 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 use tokio::sync::{broadcast, mpsc};
 
-use super::admission::{Admitted, CheckExtras, SubmitError};
-use super::messages::{
-    ComputeMessage, GossipVerdict, MAX_GOSSIP_TXS, MAX_QUEUED_PROPOSALS,
-    PROPOSAL_SIGNATURE_CONTEXT, Proposal, batch_verdict,
-};
+use super::admission::{Admitted, CheckExtras, SubmitError, batch_verdict};
+use super::messages::{ComputeMessage, GossipVerdict, MAX_GOSSIP_TXS, MAX_QUEUED_PROPOSALS};
 use super::mkvs_view::MkvsConsensus;
-use super::ports::{ConsensusPort, ConsensusView, PeerPort};
 use super::round::run;
 use crate::client::{Included, QueryError, QueryLimits, TxWait};
 use crate::client::{MAX_WAITERS, QueryLane, Waiters};
 use crate::metrics::WorkerMetrics;
+use crate::ports::{ConsensusPort, ConsensusView, PeerPort};
+use crate::proposal::{PROPOSAL_SIGNATURE_CONTEXT, Proposal};
 use crate::signed::RoundSigner;
 use crate::storage::{RoundRecord, RuntimeStorage, StateAtError, StorageError};
 use crate::txpool::{PoolLimits, TxPool};
@@ -402,7 +399,7 @@ impl Inner {
 
     pub(super) fn epoch_at(&self, height: u64) -> Epoch {
         let (initial, interval) = self.cfg.epoch_schedule;
-        atoll_consensus::genesis::epoch_at(initial, interval, height)
+        atoll_consensus_types::epoch_at(initial, interval, height)
     }
 
     /// The most gas the runtime lets a batch use (`core.Parameters`

@@ -11,14 +11,14 @@ use super::{
     App, BEACON_PARAMETERS, Block, BlockResult, CONSENSUS_PARAMETERS, DEBUG_NETWORK, LAST_BLOCK,
     fatal, into_fatal,
 };
-use crate::error::FatalError;
 use crate::event::Event;
-use crate::genesis::{self, BeaconParameters, ConsensusParameters, Genesis};
+use crate::genesis::{BeaconParameters, ConsensusParameters, Genesis};
 use crate::services::registry::Registry;
 use crate::services::roothash::{self, BlockInfo, Roothash};
-use crate::services::staking::{self, Staking};
+use crate::services::staking::Staking;
 use crate::services::{beacon, scheduler};
-use crate::state::{Store, StoreExt};
+use atoll_consensus_types::staking::SlashReason;
+use atoll_state::{FatalError, Store, StoreExt};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct LastBlock {
@@ -114,7 +114,8 @@ impl App {
         let beacon: BeaconParameters = store
             .get_typed(&[BEACON_PARAMETERS])?
             .ok_or_else(|| FatalError::Invariant("beacon parameters missing".into()))?;
-        let epoch = genesis::epoch_at(self.initial_height, beacon.interval, block.height);
+        let epoch =
+            atoll_consensus_types::epoch_at(self.initial_height, beacon.interval, block.height);
         let info = BlockInfo {
             height: block.height,
             time: block.time,
@@ -150,7 +151,7 @@ impl App {
         }
         for node in &block.equivocators {
             Roothash::new(store, &self.commit_context)
-                .slash_node(node, staking::SlashReason::ConsensusEquivocation, info)
+                .slash_node(node, SlashReason::ConsensusEquivocation, info)
                 .map_err(into_fatal)?;
         }
         let debug = store.get_typed::<bool>(&[DEBUG_NETWORK])?.unwrap_or(false);

@@ -10,14 +10,15 @@ use atoll_types::cbor::{self, Value};
 use atoll_types::transaction::Transaction;
 
 use super::{BEACON_PARAMETERS, ConsensusError};
-use crate::error::{Failure, FatalError};
 use crate::event::Event;
 use crate::genesis::BeaconParameters;
 use crate::services::beacon;
-use crate::services::registry::{self, Registry};
-use crate::services::roothash::{self, BlockInfo, Roothash};
-use crate::services::staking::{self, Staking};
-use crate::state::{Store, StoreExt};
+use crate::services::registry::Registry;
+use crate::services::roothash::state::RoothashState;
+use crate::services::roothash::{BlockInfo, Roothash};
+use crate::services::staking::Staking;
+use atoll_consensus_types::{registry, roothash, staking};
+use atoll_state::{Failure, FatalError, Store, StoreExt};
 
 /// What a method's handler gets besides the store it writes to.
 pub(crate) struct Call<'a> {
@@ -248,7 +249,7 @@ impl GasTable {
                 .ok_or_else(|| FatalError::Invariant("beacon parameters missing".into()))?,
             staking: Staking::new(&mut *store).state().parameters()?,
             registry: Registry::new(&mut *store).state().parameters()?,
-            roothash: roothash::state::RoothashState::new(store).parameters()?,
+            roothash: RoothashState::new(store).parameters()?,
         })
     }
 
@@ -286,8 +287,7 @@ mod tests {
     use atoll_types::Epoch;
 
     use super::*;
-    use crate::error::ModuleError;
-    use crate::state::MemStore;
+    use atoll_state::{MemStore, ModuleError};
 
     /// Every declared name, service by service.
     fn names() -> Vec<&'static str> {

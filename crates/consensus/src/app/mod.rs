@@ -9,7 +9,7 @@
 //!      large, for an unknown method, has the wrong nonce, offers too little
 //!      gas or too low a gas price, or its signer cannot pay the fee;
 //!    - otherwise the fee is charged and the nonce advances, then the method
-//!      runs in an [`crate::state::Overlay`]: on success its writes are kept, on failure they
+//!      runs in an [`atoll_state::Overlay`]: on success its writes are kept, on failure they
 //!      are discarded and only the fee and nonce change remains. A write the
 //!      state store could never hold (over its key or value limit) fails the
 //!      transaction here, so committing the block's state cannot fail on
@@ -23,7 +23,9 @@ mod pipeline;
 pub use self::methods::GasTable;
 use self::pipeline::DecodedCache;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use atoll_crypto::context::{ChainContext, Context};
 use atoll_crypto::{Address, Hash};
@@ -31,10 +33,10 @@ use atoll_types::cbor;
 use atoll_types::{Epoch, Quantity};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Failure, FatalError, ModuleError, TxError};
 use crate::event::Event;
 use crate::genesis::{self, ConsensusParameters, Genesis};
-use crate::services::roothash;
+use atoll_consensus_types::roothash;
+use atoll_state::{Failure, FatalError, ModuleError, TxError};
 
 /// The module name of errors raised by the transaction pipeline itself.
 pub const MODULE: &str = "consensus";
@@ -109,7 +111,7 @@ pub enum ConsensusError {
     /// key or value over its limits): the transaction fails alone, its fee
     /// is charged and nothing else changes.
     #[error("state write refused: {0}")]
-    UnstorableWrite(#[from] crate::state::Unstorable),
+    UnstorableWrite(#[from] atoll_state::Unstorable),
 }
 
 impl ModuleError for ConsensusError {
@@ -246,7 +248,7 @@ pub struct App {
     tx_context: Context,
     commit_context: Context,
     initial_height: u64,
-    verified: Arc<Mutex<crate::recent::RecentHashes>>,
+    verified: Arc<Mutex<atoll_state::RecentHashes>>,
     decoded: Arc<Mutex<DecodedCache>>,
 }
 
@@ -282,7 +284,7 @@ impl App {
             tx_context,
             commit_context,
             initial_height: genesis.initial_height,
-            verified: Arc::new(Mutex::new(crate::recent::RecentHashes::new(VERIFIED_CACHE))),
+            verified: Arc::new(Mutex::new(atoll_state::RecentHashes::new(VERIFIED_CACHE))),
             decoded: Arc::default(),
         })
     }

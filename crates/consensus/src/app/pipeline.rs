@@ -17,11 +17,10 @@ use super::{
     App, Block, CONSENSUS_PARAMETERS, CheckedTx, ConsensusError, NonceCheck, TxParams, TxResult,
     fatal_as_tx, into_fatal,
 };
-use crate::error::{Failure, FatalError, ModuleError, TxError};
 use crate::genesis::ConsensusParameters;
 use crate::services::roothash::BlockInfo;
 use crate::services::staking::{self, Staking};
-use crate::state::{Overlay, Store, StoreExt};
+use atoll_state::{Failure, FatalError, ModuleError, Overlay, Store, StoreExt, TxError};
 
 /// A transaction decoded strictly, with what every check derives from its
 /// bytes: computed once per node however often it is checked.
@@ -125,7 +124,7 @@ impl Store for ReadOnly<'_> {
         Err(FatalError::Invariant("write to a read-only view".into()))
     }
 
-    fn range(&self, start: &[u8], end: Option<&[u8]>) -> Result<crate::state::Entries, FatalError> {
+    fn range(&self, start: &[u8], end: Option<&[u8]>) -> Result<atoll_state::Entries, FatalError> {
         self.0.range(start, end)
     }
 }
@@ -252,14 +251,13 @@ impl App {
     }
 
     fn was_verified(&self, hash: &Hash) -> bool {
-        self.verified.lock().is_ok_and(|c| c.contains(hash))
+        self.verified.lock().contains(hash)
     }
 
     fn mark_verified(&self, hashes: &[Hash]) {
-        if let Ok(mut c) = self.verified.lock() {
-            for h in hashes {
-                c.insert(*h);
-            }
+        let mut c = self.verified.lock();
+        for h in hashes {
+            c.insert(*h);
         }
     }
 
@@ -271,9 +269,7 @@ impl App {
                 max: params.max_tx_size,
             });
         }
-        if let Ok(cache) = self.decoded.lock()
-            && let Some(hit) = cache.map.get(raw)
-        {
+        if let Some(hit) = self.decoded.lock().map.get(raw) {
             return Ok(hit.clone());
         }
         let signed = SignedTransaction::from_canonical_slice(raw)
@@ -286,14 +282,13 @@ impl App {
             signed,
             tx,
         });
-        if let Ok(mut cache) = self.decoded.lock() {
-            let key: Arc<[u8]> = Arc::from(raw);
-            if cache.map.insert(key.clone(), decoded.clone()).is_none() {
-                cache.order.push_back(key);
-                while cache.order.len() > DECODED_CACHE {
-                    if let Some(old) = cache.order.pop_front() {
-                        cache.map.remove(&old);
-                    }
+        let mut cache = self.decoded.lock();
+        let key: Arc<[u8]> = Arc::from(raw);
+        if cache.map.insert(key.clone(), decoded.clone()).is_none() {
+            cache.order.push_back(key);
+            while cache.order.len() > DECODED_CACHE {
+                if let Some(old) = cache.order.pop_front() {
+                    cache.map.remove(&old);
                 }
             }
         }
@@ -303,9 +298,7 @@ impl App {
     /// The hash of a transaction's bytes (taken from the decoding cache when
     /// the node has seen the transaction, computed otherwise).
     pub fn tx_hash(&self, raw: &[u8]) -> Hash {
-        if let Ok(cache) = self.decoded.lock()
-            && let Some(hit) = cache.map.get(raw)
-        {
+        if let Some(hit) = self.decoded.lock().map.get(raw) {
             return hit.hash;
         }
         Hash::digest(raw)

@@ -2,12 +2,12 @@
 //! roots for the same blocks, restart from disk, queries at past heights.
 
 use atoll_consensus::app::Block;
-use atoll_consensus::mkvs_store::{MkvsStore, MkvsView};
 use atoll_consensus::query::query;
-use atoll_consensus::services::staking::{Escrow, ReclaimEscrow, Transfer, methods};
-use atoll_consensus::state::Store;
+use atoll_consensus_types::staking::{Escrow, ReclaimEscrow, Transfer, methods};
 use atoll_crypto::Hash;
+use atoll_mkvs::state_store::{MkvsStore, MkvsView};
 use atoll_mkvs::{Mkvs, Options};
+use atoll_state::Store;
 use atoll_types::Quantity;
 
 use crate::{FUNDS, Net, addr};
@@ -164,7 +164,7 @@ fn queries_at_past_heights() {
 #[test]
 fn runtime_id_chain_applies_and_commits() {
     let run = || {
-        use atoll_consensus::services::registry::{self, AdmissionPolicy};
+        use atoll_consensus_types::registry::{self, AdmissionPolicy};
         use atoll_types::Namespace;
 
         use crate::registry::{entity, runtime_with_id};

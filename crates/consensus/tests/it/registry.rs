@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use atoll_consensus::services::registry::{
+use atoll_consensus::services::registry::state::RegistryState;
+use atoll_consensus_types::registry::{
     self, AdmissionPolicy, Entity, ExecutorParameters, KeyAddresses, MultiSigned, Node,
     NodeRuntime, Roles, Runtime, RuntimeGenesis, RuntimeKind, StorageParameters, TeeHardware,
-    TxnSchedulerParameters, Version, state::RegistryState,
+    TxnSchedulerParameters, Version,
 };
-use atoll_consensus::services::staking::{Escrow, ThresholdKind, methods as staking_methods};
+use atoll_consensus_types::staking::{Escrow, ThresholdKind, methods as staking_methods};
 use atoll_crypto::context::Context;
 use atoll_crypto::ed25519::SigningKey;
 use atoll_crypto::{Address, Hash};
@@ -241,7 +242,7 @@ fn node_and_runtime_registration() {
     let acct = net.account(&Address::from_ed25519(&k.public_key()));
     assert_eq!(acct.escrow.stake_accumulator.claims.len(), 3);
     // The stake now backs three claims: reclaiming any of it is refused.
-    let rec = atoll_consensus::services::staking::ReclaimEscrow {
+    let rec = atoll_consensus_types::staking::ReclaimEscrow {
         account: addr(&k),
         shares: Quantity(1),
     };

@@ -6,16 +6,18 @@ use std::collections::BTreeMap;
 
 use atoll_consensus::genesis::{Genesis, StakedNode};
 use atoll_consensus::services::beacon::{self, VrfProve};
-use atoll_consensus::services::registry::{
+use atoll_consensus::services::roothash::state::RoothashState;
+use atoll_consensus::services::scheduler::state::SchedulerState;
+use atoll_consensus_types::registry::{
     AdmissionPolicy, ExecutorParameters, Roles, Runtime, RuntimeGenesis, RuntimeKind,
     StorageParameters, TeeHardware, TxnSchedulerParameters,
 };
-use atoll_consensus::services::roothash::{
+use atoll_consensus_types::roothash::{
     self, CommitmentHeader, ComputeResults, Evidence, ExecutorCommit, ExecutorCommitment,
-    HeaderType, Message, RuntimeState, Vote, state::RoothashState,
+    HeaderType, Message, RuntimeState, Vote,
 };
-use atoll_consensus::services::scheduler::{Committee, Role, state::SchedulerState};
-use atoll_consensus::services::staking::{Slash, SlashReason, Transfer};
+use atoll_consensus_types::scheduler::{Committee, Role};
+use atoll_consensus_types::staking::{Slash, SlashReason, Transfer};
 use atoll_crypto::ed25519::{PublicKey, SigningKey};
 use atoll_crypto::vrf::VrfSigningKey;
 use atoll_crypto::{Address, Hash};
@@ -592,7 +594,7 @@ fn vrf_beacon_elects_only_provers_and_skips_weak_epochs() {
 
 #[test]
 fn escrow_messages_need_permission() {
-    use atoll_consensus::services::staking::Escrow;
+    use atoll_consensus_types::staking::Escrow;
     let (mut net, nodes) = network(6, AdmissionPolicy::AnyNode {});
     let c = committee(&mut net);
     let scheduler = c.proposer_order(1)[0];
@@ -707,7 +709,7 @@ fn past_roots_are_kept_for_the_last_rounds_only() {
     }
     // Exactly KEEP entries remain under the runtime's prefix.
     let prefix = [&[0x22u8][..], RT.as_bytes()].concat();
-    let kept = atoll_consensus::state::Store::scan_prefix(&net.store, &prefix).unwrap();
+    let kept = atoll_state::Store::scan_prefix(&net.store, &prefix).unwrap();
     assert_eq!(kept.len() as u64, KEEP);
     // And the query method serves them.
     let q = atoll_consensus::query::query(

@@ -2,10 +2,10 @@
 //! transaction can be refused.
 
 use atoll_consensus::app::{Block, BlockResult, NonceCheck};
-use atoll_consensus::services::staking::{
+use atoll_consensus_types::staking::{
     Allow, Burn, Escrow, ReclaimEscrow, Transfer, Withdraw, methods,
 };
-use atoll_consensus::state::MemStore;
+use atoll_state::MemStore;
 use atoll_types::cbor;
 use atoll_types::transaction::SignedTransaction;
 use atoll_types::{Epoch, Quantity};
@@ -445,8 +445,8 @@ proptest! {
 
 #[test]
 fn signing_validators_earn_rewards_and_commission() {
-    use atoll_consensus::services::staking::commission::{BoundStep, RateStep};
-    use atoll_consensus::services::staking::{
+    use atoll_consensus_types::staking::commission::{BoundStep, RateStep};
+    use atoll_consensus_types::staking::{
         Account, AmendCommissionSchedule, CommissionSchedule, Delegation, RewardStep,
     };
     let idle = addr(&key(50)); // an escrow whose validator never signs

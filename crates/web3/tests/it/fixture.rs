@@ -11,8 +11,7 @@
 use std::sync::{Arc, Mutex};
 
 use atoll_compute::storage::RoundRecord;
-use atoll_consensus::error::TxError;
-use atoll_consensus::services::roothash::types::{BlockHeader, HeaderType};
+use atoll_consensus_types::roothash::{BlockHeader, HeaderType};
 use atoll_crypto::Hash;
 use atoll_evm::tx::{self as etx, DynamicFeeTx, LegacyTx};
 use atoll_rpc::runtime::BoxFuture;
@@ -22,6 +21,7 @@ use atoll_rpc::{
 use atoll_runtime_host::abi::TxOutcome;
 use atoll_runtime_sdk::Event;
 use atoll_runtime_sdk::types::{AuthProof, CallResult, RawSignature, UnverifiedTransaction};
+use atoll_state::TxError;
 use atoll_types::Namespace;
 use atoll_types::cbor::{self, Value as Cbor};
 use tokio::sync::mpsc;

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use atoll_consensus::error::TxError;
+use atoll_state::TxError;
 use atoll_web3::{Web3Config, Web3Server};
 use jsonrpsee::core::ClientError;
 use jsonrpsee::core::client::{ClientT, SubscriptionClientT};

@@ -25,9 +25,8 @@ use atoll_crypto::vrf::VrfProof;
 use atoll_types::Epoch;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Failure, FatalError, ModuleError};
 use crate::services::registry::Registry;
-use crate::state::{Store, StoreExt};
+use atoll_state::{Failure, FatalError, ModuleError, Store, StoreExt};
 
 /// The module name.
 pub const MODULE: &str = "beacon";

@@ -14,7 +14,7 @@
 
 pub mod state;
 
-pub use atoll_consensus_types::registry::*;
+use atoll_consensus_types::registry::*;
 
 use atoll_crypto::Address;
 use atoll_crypto::context::Context;
@@ -23,9 +23,9 @@ use atoll_types::Epoch;
 use atoll_types::signed::Signed;
 
 use self::state::RegistryState;
-use crate::error::{Failure, ModuleError};
-use crate::services::staking::{self, StakeThreshold, Staking, ThresholdKind};
-use crate::state::Store;
+use crate::services::staking::{Staking, check_claims};
+use atoll_consensus_types::staking::{self, StakeThreshold, ThresholdKind};
+use atoll_state::{Failure, ModuleError, Store};
 
 /// Registry errors, with stable codes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -475,5 +475,5 @@ pub fn entity_covers_claims(
     staking_params: &staking::Parameters,
     account: &staking::Account,
 ) -> bool {
-    staking::check_claims(staking_params, account).is_ok()
+    check_claims(staking_params, account).is_ok()
 }

@@ -11,9 +11,8 @@
 use atoll_crypto::ed25519::PublicKey;
 use atoll_types::Namespace;
 
-use super::types::{Entity, Node, NodeStatus, Parameters, Runtime};
-use crate::error::{Failure, FatalError};
-use crate::state::{StoreExt, key};
+use atoll_consensus_types::registry::{Entity, Node, NodeStatus, Parameters, Runtime};
+use atoll_state::{Failure, FatalError, StoreExt, key};
 
 const ENTITIES: u8 = 0x10;
 const NODES: u8 = 0x11;
@@ -21,7 +20,7 @@ const NODE_STATUS: u8 = 0x12;
 const RUNTIMES: u8 = 0x13;
 const PARAMETERS: u8 = 0x14;
 
-crate::state::service_state!(
+crate::services::service_state!(
     /// Typed access to the registry's state.
     RegistryState,
     PARAMETERS,

@@ -42,7 +42,7 @@
 
 pub mod state;
 
-pub use atoll_consensus_types::roothash::*;
+use atoll_consensus_types::roothash::*;
 
 use std::collections::BTreeMap;
 
@@ -52,11 +52,13 @@ use atoll_crypto::{Address, Hash};
 use atoll_types::Namespace;
 
 use self::state::RoothashState;
-use crate::error::{Failure, FatalError, ModuleError};
-use crate::services::registry::{Registry, Runtime};
-use crate::services::scheduler::{Committee, Role, state::SchedulerState};
-use crate::services::staking::{SlashReason, Staking, StakingError};
-use crate::state::{Overlay, Store};
+use crate::services::registry::Registry;
+use crate::services::scheduler::state::SchedulerState;
+use crate::services::staking::Staking;
+use atoll_consensus_types::registry::Runtime;
+use atoll_consensus_types::scheduler::{Committee, Role};
+use atoll_consensus_types::staking::{SlashReason, StakingError};
+use atoll_state::{Failure, FatalError, ModuleError, Overlay, Store};
 
 /// Roothash errors, with stable codes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,9 +10,8 @@
 use atoll_crypto::Hash;
 use atoll_types::Namespace;
 
-use super::types::{Parameters, PastRoot, RuntimeState};
-use crate::error::{Failure, FatalError};
-use crate::state::{StoreExt, key};
+use atoll_consensus_types::roothash::{Parameters, PastRoot, RuntimeState};
+use atoll_state::{Failure, FatalError, StoreExt, key};
 
 const RUNTIMES: u8 = 0x20;
 const PARAMETERS: u8 = 0x21;
@@ -30,7 +29,7 @@ fn past_root_key(id: &Namespace, round: u64) -> Vec<u8> {
     key(PAST_ROOTS, &[id.as_bytes(), &round.to_be_bytes()])
 }
 
-crate::state::service_state!(
+crate::services::service_state!(
     /// Typed access to the roothash's state.
     RoothashState,
     PARAMETERS,

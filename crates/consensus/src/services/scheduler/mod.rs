@@ -10,7 +10,7 @@
 
 pub mod state;
 
-pub use atoll_consensus_types::scheduler::*;
+use atoll_consensus_types::scheduler::*;
 
 use std::collections::BTreeMap;
 
@@ -18,12 +18,11 @@ use atoll_crypto::ed25519::PublicKey;
 use atoll_crypto::{Address, Hash};
 use atoll_types::{Epoch, Quantity};
 
-use crate::error::{Failure, FatalError};
-use crate::services::registry::{
-    self, AdmissionPolicy, Node, Registry, Roles, Runtime, TeeHardware,
-};
-use crate::services::staking::{self, Staking};
-use crate::state::Store;
+use crate::services::registry::{Registry, entity_covers_claims};
+use crate::services::staking::Staking;
+use atoll_consensus_types::registry::{AdmissionPolicy, Node, Roles, Runtime, TeeHardware};
+use atoll_consensus_types::staking;
+use atoll_state::{Failure, FatalError, Store};
 
 fn draw_key(domain: &[u8], entropy: &Hash, scope: &[u8], node: &PublicKey) -> Hash {
     Hash::digest_parts(&[domain, entropy.as_bytes(), scope, node.as_bytes()])
@@ -123,7 +122,7 @@ fn eligible_nodes(
         let acct = Staking::new(&mut *store)
             .state()
             .account(&Address::from_ed25519(&node.entity_id))?;
-        if !registry::entity_covers_claims(staking_params, &acct) {
+        if !entity_covers_claims(staking_params, &acct) {
             continue;
         }
         out.push(node);

@@ -8,15 +8,14 @@
 
 use atoll_types::Namespace;
 
-use super::{Committee, Parameters, Validator};
-use crate::error::{Failure, FatalError};
-use crate::state::{StoreExt, key};
+use atoll_consensus_types::scheduler::{Committee, Parameters, Validator};
+use atoll_state::{Failure, FatalError, StoreExt, key};
 
 const COMMITTEES: u8 = 0x60;
 const VALIDATORS: u8 = 0x61;
 const PARAMETERS: u8 = 0x62;
 
-crate::state::service_state!(
+crate::services::service_state!(
     /// Typed access to the scheduler's state.
     SchedulerState,
     PARAMETERS,

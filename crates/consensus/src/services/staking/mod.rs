@@ -6,15 +6,14 @@
 
 pub mod state;
 
-pub use atoll_consensus_types::staking::*;
+use atoll_consensus_types::staking::*;
 
 use atoll_crypto::Address;
 use atoll_types::{Epoch, Quantity};
 
-use self::pool::{checked_add, checked_sub};
 use self::state::StakingState;
-use crate::error::Failure;
-use crate::state::Store;
+use atoll_consensus_types::staking::pool::{checked_add, checked_sub};
+use atoll_state::{Failure, Store};
 
 /// Staking, working on one store. Every method either succeeds, or fails
 /// having possibly written to the store: callers run it inside an overlay
@@ -79,7 +78,7 @@ impl<'a> Staking<'a> {
         let supply = self.state.total_supply()?;
         self.state
             .set_total_supply(checked_sub(supply, body.amount).map_err(|_| {
-                Failure::Fatal(crate::error::FatalError::Invariant(
+                Failure::Fatal(atoll_state::FatalError::Invariant(
                     "burn exceeds total supply".into(),
                 ))
             })?)?;

@@ -19,10 +19,11 @@ use atoll_crypto::Address;
 use atoll_crypto::address::ADDRESS_SIZE;
 use atoll_types::{Epoch, Quantity};
 
-use super::pool::checked_add;
-use super::types::{Account, DebondingDelegation, Delegation, EpochSigning, Parameters};
-use crate::error::{Failure, FatalError};
-use crate::state::{StoreExt, key};
+use atoll_consensus_types::staking::pool::checked_add;
+use atoll_consensus_types::staking::{
+    Account, DebondingDelegation, Delegation, EpochSigning, Parameters,
+};
+use atoll_state::{Failure, FatalError, StoreExt, key};
 
 const ACCOUNTS: u8 = 0x50;
 const TOTAL_SUPPLY: u8 = 0x51;
@@ -34,7 +35,7 @@ const PARAMETERS: u8 = 0x56;
 const BLOCK_FEES: u8 = 0x57;
 const EPOCH_SIGNING: u8 = 0x58;
 
-crate::state::service_state!(
+crate::services::service_state!(
     /// Typed access to staking's state in one store.
     StakingState,
     PARAMETERS,
@@ -81,7 +82,7 @@ impl StakingState<'_> {
         if let Some(acct) = recall_account(&bytes) {
             return Ok(acct);
         }
-        let acct: Account = crate::state::decode(&k, &bytes)?;
+        let acct: Account = atoll_state::store::decode(&k, &bytes)?;
         remember_account(bytes, &acct);
         Ok(acct)
     }

@@ -6,9 +6,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use atoll_consensus::services::registry::Runtime;
-use atoll_consensus::services::roothash::types::{PastRoot, RuntimeState};
-use atoll_consensus::services::scheduler::Committee;
+use atoll_consensus_types::registry::Runtime;
+use atoll_consensus_types::roothash::{PastRoot, RuntimeState};
+use atoll_consensus_types::scheduler::Committee;
 use atoll_crypto::ed25519::PublicKey;
 use atoll_types::Namespace;
 use atoll_types::cbor::Value;
@@ -28,7 +28,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// How the worker reaches the other compute nodes.
 pub trait PeerPort: Send + Sync + 'static {
-    /// Gossips a [`super::ComputeMessage`] (CBOR) to the other compute nodes.
+    /// Gossips a [`crate::executor::ComputeMessage`] (CBOR) to the other compute nodes.
     fn publish(&self, message: Vec<u8>);
     /// Asks peers for the record of a finalized round (storage sync).
     fn fetch_round(
