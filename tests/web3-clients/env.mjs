@@ -1,10 +1,10 @@
-// What the Rust test harness (crates/cli/tests/evm.rs) passes in.
+// What the Rust test harness (tests/e2e/evm.rs) passes in.
 import { compile } from './compile.mjs';
 
 function need(name) {
   const v = process.env[name];
   if (!v) {
-    throw new Error(`${name} is not set: these tests run against a localnet started by crates/cli/tests/evm.rs`);
+    throw new Error(`${name} is not set: these tests run against a localnet started by tests/e2e/evm.rs`);
   }
   return v;
 }
