@@ -271,21 +271,16 @@ impl Net {
 
 fn transfer(genesis: &Genesis, nonce: u64, to: Address, amount: u128) -> String {
     let app = atoll_consensus::app::App::new(genesis).unwrap();
-    let tx = Transaction {
+    let tx = Transaction::call(
         nonce,
-        fee: Some(Fee {
-            amount: Quantity(0),
-            gas: 10_000,
-        }),
-        method: methods::TRANSFER.into(),
-        body: Some(
-            cbor::to_value(&Transfer {
-                to,
-                amount: Quantity(amount),
-            })
-            .unwrap(),
-        ),
-    };
+        Fee::new(Quantity(0), 10_000),
+        methods::TRANSFER,
+        &Transfer {
+            to,
+            amount: Quantity(amount),
+        },
+    )
+    .unwrap();
     let signed = Signed::sign(&user(), app.tx_context(), &tx).unwrap();
     format!("0x{}", hex::encode(cbor::to_vec(&signed).unwrap()))
 }

@@ -117,21 +117,16 @@ fn ed25519_limits() -> (f64, f64) {
 }
 
 fn transfer(app: &App, from: &SigningKey, nonce: u64, to: Address) -> (Hash, String) {
-    let tx = Transaction {
+    let tx = Transaction::call(
         nonce,
-        fee: Some(Fee {
-            amount: Quantity(0),
-            gas: 10_000,
-        }),
-        method: methods::TRANSFER.into(),
-        body: Some(
-            cbor::to_value(&Transfer {
-                to,
-                amount: Quantity(1),
-            })
-            .unwrap(),
-        ),
-    };
+        Fee::new(Quantity(0), 10_000),
+        methods::TRANSFER,
+        &Transfer {
+            to,
+            amount: Quantity(1),
+        },
+    )
+    .unwrap();
     let raw = cbor::to_vec(&Signed::sign(from, app.tx_context(), &tx).unwrap()).unwrap();
     (Hash::digest(&raw), format!("0x{}", hex::encode(raw)))
 }

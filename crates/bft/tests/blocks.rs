@@ -137,21 +137,16 @@ fn codec_round_trips_and_refuses_garbage() {
 }
 
 fn transfer(app: &App, nonce: u64) -> Vec<u8> {
-    let tx = Transaction {
+    let tx = Transaction::call(
         nonce,
-        fee: Some(Fee {
-            amount: Quantity(0),
-            gas: 10_000,
-        }),
-        method: methods::TRANSFER.into(),
-        body: Some(
-            cbor::to_value(&Transfer {
-                to: Address::from_ed25519(&key(9).public_key()),
-                amount: Quantity(5),
-            })
-            .unwrap(),
-        ),
-    };
+        Fee::new(Quantity(0), 10_000),
+        methods::TRANSFER,
+        &Transfer {
+            to: Address::from_ed25519(&key(9).public_key()),
+            amount: Quantity(5),
+        },
+    )
+    .unwrap();
     cbor::to_vec(&Signed::sign(&key(0), app.tx_context(), &tx).unwrap()).unwrap()
 }
 

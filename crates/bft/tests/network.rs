@@ -84,21 +84,16 @@ fn genesis() -> Genesis {
 }
 
 fn transfer(app: &App, from: u8, nonce: u64, to: Address, amount: u128) -> Vec<u8> {
-    let tx = Transaction {
+    let tx = Transaction::call(
         nonce,
-        fee: Some(Fee {
-            amount: Quantity(0),
-            gas: 10_000,
-        }),
-        method: methods::TRANSFER.into(),
-        body: Some(
-            cbor::to_value(&Transfer {
-                to,
-                amount: Quantity(amount),
-            })
-            .unwrap(),
-        ),
-    };
+        Fee::new(Quantity(0), 10_000),
+        methods::TRANSFER,
+        &Transfer {
+            to,
+            amount: Quantity(amount),
+        },
+    )
+    .unwrap();
     let signed = Signed::sign(&user_key(from), app.tx_context(), &tx).unwrap();
     cbor::to_vec(&signed).unwrap()
 }

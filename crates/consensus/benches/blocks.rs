@@ -74,21 +74,16 @@ fn main() {
                 .enumerate()
                 .map(|(i, k)| {
                     let to = Address::from_ed25519(&keys[(i + 1) % keys.len()].public_key());
-                    let tx = Transaction {
-                        nonce: b as u64,
-                        fee: Some(Fee {
-                            amount: Quantity(10),
-                            gas: 2000,
-                        }),
-                        method: methods::TRANSFER.into(),
-                        body: Some(
-                            cbor::to_value(&Transfer {
-                                to,
-                                amount: Quantity(1),
-                            })
-                            .unwrap(),
-                        ),
-                    };
+                    let tx = Transaction::call(
+                        b as u64,
+                        Fee::new(Quantity(10), 2000),
+                        methods::TRANSFER,
+                        &Transfer {
+                            to,
+                            amount: Quantity(1),
+                        },
+                    )
+                    .unwrap();
                     let signed = Signed::sign(k, app.tx_context(), &tx).unwrap();
                     serde_bytes::ByteBuf::from(cbor::to_vec(&signed).unwrap())
                 })

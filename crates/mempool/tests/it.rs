@@ -61,21 +61,16 @@ impl Env {
 
     fn tx(&self, from: usize, nonce: u64, fee: u128, gas: u64) -> Vec<u8> {
         let to = addr(&self.keys[(from + 1) % self.keys.len()]);
-        let t = Transaction {
+        let t = Transaction::call(
             nonce,
-            fee: Some(Fee {
-                amount: Quantity(fee),
-                gas,
-            }),
-            method: methods::TRANSFER.into(),
-            body: Some(
-                cbor::to_value(&Transfer {
-                    to,
-                    amount: Quantity(1),
-                })
-                .unwrap(),
-            ),
-        };
+            Fee::new(Quantity(fee), gas),
+            methods::TRANSFER,
+            &Transfer {
+                to,
+                amount: Quantity(1),
+            },
+        )
+        .unwrap();
         cbor::to_vec(&Signed::sign(&self.keys[from], self.app.tx_context(), &t).unwrap()).unwrap()
     }
 

@@ -202,21 +202,16 @@ mod tests {
     }
 
     fn transfer(service: &NodeService, signer: &SigningKey, nonce: u64) -> Vec<u8> {
-        let tx = Transaction {
+        let tx = Transaction::call(
             nonce,
-            fee: Some(Fee {
-                amount: Quantity(0),
-                gas: 10_000,
-            }),
-            method: methods::TRANSFER.into(),
-            body: Some(
-                cbor::to_value(&Transfer {
-                    to: Address::from_ed25519(&key(1).public_key()),
-                    amount: Quantity(1),
-                })
-                .unwrap(),
-            ),
-        };
+            Fee::new(Quantity(0), 10_000),
+            methods::TRANSFER,
+            &Transfer {
+                to: Address::from_ed25519(&key(1).public_key()),
+                amount: Quantity(1),
+            },
+        )
+        .unwrap();
         cbor::to_vec(&Signed::sign(signer, service.app().tx_context(), &tx).unwrap()).unwrap()
     }
 

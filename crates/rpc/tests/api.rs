@@ -224,21 +224,16 @@ fn keys() -> Vec<SigningKey> {
 }
 
 fn transfer(node: &DevNode, key: &SigningKey, nonce: u64, to: &SigningKey, amount: u128) -> String {
-    let t = Transaction {
+    let t = Transaction::call(
         nonce,
-        fee: Some(Fee {
-            amount: Quantity(0),
-            gas: 5000,
-        }),
-        method: methods::TRANSFER.into(),
-        body: Some(
-            cbor::to_value(&Transfer {
-                to: Address::from_ed25519(&to.public_key()),
-                amount: Quantity(amount),
-            })
-            .unwrap(),
-        ),
-    };
+        Fee::new(Quantity(0), 5000),
+        methods::TRANSFER,
+        &Transfer {
+            to: Address::from_ed25519(&to.public_key()),
+            amount: Quantity(amount),
+        },
+    )
+    .unwrap();
     let raw = cbor::to_vec(&Signed::sign(key, node.app.tx_context(), &t).unwrap()).unwrap();
     base64::engine::general_purpose::STANDARD.encode(raw)
 }

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cbor::Value;
+use crate::cbor::{self, EncodeError, Value};
 use crate::quantity::Quantity;
 use crate::signed::Signed;
 
@@ -35,5 +35,50 @@ pub struct Transaction {
     pub body: Option<Value>,
 }
 
+impl Fee {
+    /// A fee of `amount` for up to `gas` units.
+    pub const fn new(amount: Quantity, gas: u64) -> Self {
+        Self { amount, gas }
+    }
+}
+
+impl Transaction {
+    /// A transaction calling `method` with `body` (stored as its CBOR value),
+    /// with the signer's `nonce` and what it pays.
+    pub fn call<B: Serialize + ?Sized>(
+        nonce: u64,
+        fee: Fee,
+        method: &str,
+        body: &B,
+    ) -> Result<Self, EncodeError> {
+        Ok(Self {
+            nonce,
+            fee: Some(fee),
+            method: method.to_owned(),
+            body: Some(cbor::to_value(body)?),
+        })
+    }
+}
+
 /// A signed consensus transaction.
 pub type SignedTransaction = Signed<Transaction>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_holds_the_body_as_its_cbor_value() {
+        let tx = Transaction::call(7, Fee::new(Quantity(3), 1_000), "x.Y", &(1u8, "z")).unwrap();
+        assert_eq!(tx.nonce, 7);
+        assert_eq!(
+            tx.fee,
+            Some(Fee {
+                amount: Quantity(3),
+                gas: 1_000
+            })
+        );
+        assert_eq!(tx.method, "x.Y");
+        assert_eq!(tx.body, Some(cbor::to_value(&(1u8, "z")).unwrap()));
+    }
+}

@@ -68,21 +68,16 @@ mod proposing {
     }
 
     fn transfer(host: &Host<MemQueue>) -> Vec<u8> {
-        let tx = Transaction {
-            nonce: 0,
-            fee: Some(Fee {
-                amount: Quantity(0),
-                gas: 10_000,
-            }),
-            method: methods::TRANSFER.into(),
-            body: Some(
-                cbor::to_value(&Transfer {
-                    to: Address::from_ed25519(&key(1).public_key()),
-                    amount: Quantity(1),
-                })
-                .unwrap(),
-            ),
-        };
+        let tx = Transaction::call(
+            0,
+            Fee::new(Quantity(0), 10_000),
+            methods::TRANSFER,
+            &Transfer {
+                to: Address::from_ed25519(&key(1).public_key()),
+                amount: Quantity(1),
+            },
+        )
+        .unwrap();
         cbor::to_vec(&Signed::sign(&key(9), host.app.tx_context(), &tx).unwrap()).unwrap()
     }
 
