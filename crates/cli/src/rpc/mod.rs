@@ -2,9 +2,11 @@
 //! `HttpClient` (the client the node API's generated `*RpcClient` traits
 //! run on), speaking `http://` and `https://`.
 //!
-//! Commands call [`Client::call`] with a method name and positional
-//! params; the facade runs the request on a current-thread tokio runtime of
-//! its own, so commands stay synchronous. Transport failures become errors
+//! Commands call the node through the generated trait methods, run by
+//! [`Client::run`] (for example
+//! `client.run("node_status", |c| SystemRpcClient::status(c))`); the facade
+//! runs the request on a current-thread tokio runtime of its own, so
+//! commands stay synchronous. Transport failures become errors
 //! that say what to do; the node's own errors are [`RpcError`]s.
 //!
 //! `https://` nodes are checked against the platform's trusted roots, or
@@ -18,8 +20,6 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use jsonrpsee::core::ClientError;
-use jsonrpsee::core::client::ClientT as _;
-use jsonrpsee::core::params::ArrayParams;
 use jsonrpsee::http_client::{HeaderMap, HeaderValue, HttpClient, HttpClientBuilder};
 use serde_json::Value;
 
@@ -27,7 +27,7 @@ use serde_json::Value;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The transport's own limit on one request: the caller's timeout (see
-/// [`Client::call_timeout`]) is what ends a call.
+/// [`Client::run_timeout`]) is what ends a call.
 const TRANSPORT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// Largest answer the CLI accepts (the node answers at most 10 MB).
@@ -121,27 +121,38 @@ impl Client {
         &self.url
     }
 
-    /// Calls `method`; transport failures are errors that say how to fix
-    /// them, node errors are [`RpcError`]s inside the `anyhow::Error`.
-    pub fn call(&self, method: &str, params: Value) -> anyhow::Result<Value> {
-        self.call_timeout(method, params, DEFAULT_TIMEOUT)
+    /// Runs one call of the node API's generated client (a method of
+    /// `atoll_rpc::api`'s `SystemRpcClient`, `ConsensusRpcClient` or
+    /// `RuntimeRpcClient` on the transport `call` is given) to its end,
+    /// within [`DEFAULT_TIMEOUT`]. `method` is the JSON-RPC name the call
+    /// sends, for the timeout's message. Transport failures are errors that
+    /// say how to fix them, node errors are [`RpcError`]s inside the
+    /// `anyhow::Error`.
+    pub fn run<'a, T, F>(
+        &'a self,
+        method: &str,
+        call: impl FnOnce(&'a HttpClient) -> F,
+    ) -> anyhow::Result<T>
+    where
+        F: Future<Output = Result<T, ClientError>> + Send,
+        T: Send,
+    {
+        self.run_timeout(method, DEFAULT_TIMEOUT, call)
     }
 
-    /// [`Client::call`] with a longer or shorter timeout.
-    pub fn call_timeout(
-        &self,
+    /// [`Client::run`] with a longer or shorter timeout.
+    pub fn run_timeout<'a, T, F>(
+        &'a self,
         method: &str,
-        params: Value,
         timeout: Duration,
-    ) -> anyhow::Result<Value> {
-        let params = positional(params)?;
-        let request = async {
-            tokio::time::timeout(
-                timeout,
-                self.http.request::<Value, ArrayParams>(method, params),
-            )
-            .await
-        };
+        call: impl FnOnce(&'a HttpClient) -> F,
+    ) -> anyhow::Result<T>
+    where
+        F: Future<Output = Result<T, ClientError>> + Send,
+        T: Send,
+    {
+        let pending = call(&self.http);
+        let request = async { tokio::time::timeout(timeout, pending).await };
         let answer = if tokio::runtime::Handle::try_current().is_ok() {
             // Called from async code: block a thread of our own, not the
             // caller's runtime.
@@ -203,20 +214,6 @@ fn causes(e: &(dyn std::error::Error + 'static)) -> String {
         next = e.source();
     }
     out.join(": ")
-}
-
-/// A JSON array of params as jsonrpsee's positional params (`null`: none).
-fn positional(params: Value) -> anyhow::Result<ArrayParams> {
-    let items = match params {
-        Value::Array(items) => items,
-        Value::Null => Vec::new(),
-        other => bail!("params must be a JSON array, not {other}"),
-    };
-    let mut out = ArrayParams::new();
-    for item in items {
-        out.insert(item).context("params: not JSON")?;
-    }
-    Ok(out)
 }
 
 /// The node's error, if `e` is one.
