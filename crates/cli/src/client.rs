@@ -196,7 +196,7 @@ impl Ctx {
                     Some(url) => Client::new(url)?,
                     None => Client::new(DEFAULT_NODE)?,
                 };
-                let list = node.run("runtime_list", |c| c.list())?;
+                let list = node.run(|c| c.list())?;
                 let ids: Vec<Namespace> = list.iter().filter_map(|v| parse_namespace(v)).collect();
                 match ids.as_slice() {
                     [one] => {
@@ -221,7 +221,7 @@ impl Ctx {
         };
         // Which node.
         let serves = |client: &Client| -> anyhow::Result<bool> {
-            let list = client.run("runtime_list", |c| c.list())?;
+            let list = client.run(|c| c.list())?;
             Ok(list.iter().any(|v| parse_namespace(v) == Some(id)))
         };
         let label = name.clone().unwrap_or_else(|| id.to_string());
@@ -314,16 +314,14 @@ impl Ctx {
 
 /// The chain context a node's network signs under.
 pub fn chain_context(client: &Client) -> anyhow::Result<ChainContext> {
-    let status = client.run("node_status", |c| c.status())?;
+    let status = client.run(|c| c.status())?;
     ChainContext::new(&status.chain_context)
         .map_err(|e| anyhow::anyhow!("the node reported a bad chain context: {e}"))
 }
 
 /// A consensus account as the node shows it.
 pub fn consensus_account(client: &Client, address: &Address) -> anyhow::Result<Value> {
-    client.run("consensus_getAccount", |c| {
-        c.get_account(address.to_string(), None)
-    })
+    client.run(|c| c.get_account(address.to_string(), None))
 }
 
 /// A consensus state query (see `atoll_consensus::query`) at the latest
@@ -333,9 +331,7 @@ pub fn consensus_query(
     method: &str,
     args: Option<Value>,
 ) -> anyhow::Result<Value> {
-    client.run("consensus_query", |c| {
-        ConsensusRpcClient::query(c, method.to_owned(), args, None)
-    })
+    client.run(|c| ConsensusRpcClient::query(c, method.to_owned(), args, None))
 }
 
 /// A consensus account's spendable balance.
@@ -418,7 +414,7 @@ pub fn submit_consensus(
             .out
             .progress("waiting for the transaction to be included in a block");
         client
-            .run_timeout("consensus_submitTx", WAIT, |c| {
+            .run_timeout(WAIT, |c| {
                 ConsensusRpcClient::submit_tx(c, b64(&raw), Some(true))
             })
             .map_err(|e| explain_submit_error(e, "network"))?
@@ -450,7 +446,7 @@ pub fn runtime_query<T: serde::Serialize>(
     args: &T,
 ) -> anyhow::Result<cbor::Value> {
     let args = cbor::to_vec(args).context("cannot encode the query")?;
-    let answer = pt.client.run("runtime_query", |c| {
+    let answer = pt.client.run(|c| {
         RuntimeRpcClient::query(
             c,
             pt.id.to_string(),
@@ -553,7 +549,7 @@ pub fn submit_runtime(
             pt.label()
         ));
         pt.client
-            .run_timeout("runtime_submitTx", WAIT, |c| {
+            .run_timeout(WAIT, |c| {
                 RuntimeRpcClient::submit_tx(c, pt.id.to_string(), b64(&raw), Some(true))
             })
             .map_err(|e| explain_submit_error(e, "ParaTime"))?
@@ -599,15 +595,13 @@ pub fn wait_operation(
     let deadline = Instant::now() + WAIT;
     let mut next = round;
     loop {
-        let latest = pt.client.run("runtime_getBlock", |c| {
-            RuntimeRpcClient::get_block(c, pt.id.to_string(), None)
-        })?["round"]
+        let latest = pt
+            .client
+            .run(|c| RuntimeRpcClient::get_block(c, pt.id.to_string(), None))?["round"]
             .as_u64()
             .unwrap_or(0);
         while next <= latest {
-            let events = pt.client.run("runtime_getEvents", |c| {
-                c.get_events(pt.id.to_string(), next)
-            })?;
+            let events = pt.client.run(|c| c.get_events(pt.id.to_string(), next))?;
             for e in events.as_array().into_iter().flatten() {
                 let v = &e["value"];
                 if e["module"] == "consensus_accounts"

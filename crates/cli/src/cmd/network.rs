@@ -24,19 +24,15 @@ pub fn run(c: &Ctx, command: Command) -> anyhow::Result<()> {
 /// `network status`.
 fn status(ctx: &Ctx) -> anyhow::Result<()> {
     let client = ctx.consensus_node()?;
-    let status = client.run("node_status", |c| c.status())?;
+    let status = client.run(|c| c.status())?;
     let height = status.latest_height;
     let epoch = height
-        .and_then(|h| {
-            client
-                .run("consensus_getBlockResults", |c| c.get_block_results(h))
-                .ok()
-        })
+        .and_then(|h| client.run(|c| c.get_block_results(h)).ok())
         .map(|r| r.epoch.value());
     let validators = client
-        .run("consensus_getValidators", |c| c.get_validators(None))
+        .run(|c| c.get_validators(None))
         .unwrap_or(Value::Null);
-    let served = client.run("runtime_list", |c| c.list()).unwrap_or_default();
+    let served = client.run(|c| c.list()).unwrap_or_default();
     let runtimes =
         consensus_query(&client, "registry.Runtimes", None).unwrap_or_else(|_| json!([]));
     let mut paratimes = Vec::new();

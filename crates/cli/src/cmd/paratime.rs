@@ -522,7 +522,7 @@ fn show_round(ctx: &Ctx, round: Option<u64>, paratime: Option<&str>) -> anyhow::
     let id = pt.id.to_string();
     let block = pt
         .client
-        .run("runtime_getBlock", |c| c.get_block(id.clone(), round))
+        .run(|c| c.get_block(id.clone(), round))
         .map_err(|e| match crate::rpc::rpc_error(&e) {
             Some(r) if r.code == crate::rpc::CODE_NOT_FOUND => anyhow::anyhow!(
                 "ParaTime {} has no round {}: see the latest with `atoll paratime show round`",
@@ -532,12 +532,8 @@ fn show_round(ctx: &Ctx, round: Option<u64>, paratime: Option<&str>) -> anyhow::
             _ => e,
         })?;
     let r = block["round"].as_u64().unwrap_or(0);
-    let txs = pt.client.run("runtime_getTransactions", |c| {
-        c.get_transactions(id.clone(), r)
-    })?;
-    let events = pt
-        .client
-        .run("runtime_getEvents", |c| c.get_events(id.clone(), r))?;
+    let txs = pt.client.run(|c| c.get_transactions(id.clone(), r))?;
+    let events = pt.client.run(|c| c.get_events(id.clone(), r))?;
     let tx_list: Vec<Value> = txs
         .as_array()
         .into_iter()

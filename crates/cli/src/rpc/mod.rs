@@ -3,15 +3,16 @@
 //! run on), speaking `http://` and `https://`.
 //!
 //! Commands call the node through the generated trait methods, run by
-//! [`Client::run`] (for example
-//! `client.run("node_status", |c| SystemRpcClient::status(c))`); the facade
-//! runs the request on a current-thread tokio runtime of its own, so
-//! commands stay synchronous. Transport failures become errors
-//! that say what to do; the node's own errors are [`RpcError`]s.
+//! [`Client::run`] (for example `client.run(|c| SystemRpcClient::status(c))`);
+//! the facade runs the request on a current-thread tokio runtime of its own,
+//! so commands stay synchronous. Transport failures become errors that say
+//! what to do (a timeout names the method, noted on its way out by the
+//! `sent` middleware); the node's own errors are [`RpcError`]s.
 //!
 //! `https://` nodes are checked against the platform's trusted roots, or
 //! against the PEM file named by [`tls::ENV_CA_CERT`].
 
+mod sent;
 pub mod tls;
 mod url;
 
@@ -20,7 +21,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use jsonrpsee::core::ClientError;
-use jsonrpsee::http_client::{HeaderMap, HeaderValue, HttpClient, HttpClientBuilder};
+use jsonrpsee::http_client::{
+    HeaderMap, HeaderValue, HttpBackend, HttpClient, HttpClientBuilder, RpcService,
+    RpcServiceBuilder,
+};
 use serde_json::Value;
 
 /// How long a call may take unless it says otherwise.
@@ -33,11 +37,15 @@ const TRANSPORT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// Largest answer the CLI accepts (the node answers at most 10 MB).
 const MAX_RESPONSE_BYTES: u32 = 64 << 20;
 
+/// The transport the generated `*RpcClient` trait methods run on: jsonrpsee's
+/// HTTP client, its requests noted by [`sent::NoteMethod`].
+pub type NodeClient = HttpClient<sent::NoteMethod<RpcService<HttpBackend>>>;
+
 /// A node's URL, checked, and a client for it.
 #[derive(Debug, Clone)]
 pub struct Client {
     url: String,
-    http: HttpClient,
+    http: NodeClient,
     runtime: Arc<tokio::runtime::Runtime>,
 }
 
@@ -99,7 +107,8 @@ impl Client {
         let mut builder = HttpClientBuilder::default()
             .request_timeout(TRANSPORT_TIMEOUT)
             .max_response_size(MAX_RESPONSE_BYTES)
-            .set_headers(headers);
+            .set_headers(headers)
+            .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(sent::NoteMethod));
         if let Some(pem) = ca_pem {
             builder = builder.with_custom_cert_store(tls::trusting(pem)?);
         }
@@ -124,34 +133,28 @@ impl Client {
     /// Runs one call of the node API's generated client (a method of
     /// `atoll_rpc::api`'s `SystemRpcClient`, `ConsensusRpcClient` or
     /// `RuntimeRpcClient` on the transport `call` is given) to its end,
-    /// within [`DEFAULT_TIMEOUT`]. `method` is the JSON-RPC name the call
-    /// sends, for the timeout's message. Transport failures are errors that
-    /// say how to fix them, node errors are [`RpcError`]s inside the
+    /// within [`DEFAULT_TIMEOUT`]. Transport failures are errors that say
+    /// how to fix them, node errors are [`RpcError`]s inside the
     /// `anyhow::Error`.
-    pub fn run<'a, T, F>(
-        &'a self,
-        method: &str,
-        call: impl FnOnce(&'a HttpClient) -> F,
-    ) -> anyhow::Result<T>
+    pub fn run<'a, T, F>(&'a self, call: impl FnOnce(&'a NodeClient) -> F) -> anyhow::Result<T>
     where
         F: Future<Output = Result<T, ClientError>> + Send,
         T: Send,
     {
-        self.run_timeout(method, DEFAULT_TIMEOUT, call)
+        self.run_timeout(DEFAULT_TIMEOUT, call)
     }
 
     /// [`Client::run`] with a longer or shorter timeout.
     pub fn run_timeout<'a, T, F>(
         &'a self,
-        method: &str,
         timeout: Duration,
-        call: impl FnOnce(&'a HttpClient) -> F,
+        call: impl FnOnce(&'a NodeClient) -> F,
     ) -> anyhow::Result<T>
     where
         F: Future<Output = Result<T, ClientError>> + Send,
         T: Send,
     {
-        let pending = call(&self.http);
+        let (sent, pending) = sent::noting(call(&self.http));
         let request = async { tokio::time::timeout(timeout, pending).await };
         let answer = if tokio::runtime::Handle::try_current().is_ok() {
             // Called from async code: block a thread of our own, not the
@@ -166,8 +169,9 @@ impl Client {
         };
         match answer {
             Err(_) | Ok(Err(ClientError::RequestTimeout)) => bail!(
-                "the node at {} did not answer {method} within {} s",
+                "the node at {} did not answer {} within {} s",
                 self.url,
+                sent.get().map_or("the call", String::as_str),
                 timeout.as_secs()
             ),
             Ok(Ok(v)) => Ok(v),

@@ -42,10 +42,7 @@ fn unreachable_node_says_what_to_do() {
         .unwrap()
         .port();
     let c = Client::new(&format!("http://127.0.0.1:{port}")).unwrap();
-    let e = c
-        .run("node_status", |c| c.status())
-        .unwrap_err()
-        .to_string();
+    let e = c.run(|c| c.status()).unwrap_err().to_string();
     assert!(e.contains("cannot reach the node"), "{e}");
     assert!(e.contains("--node"), "{e}");
     assert!(e.contains("refused"), "{e}");
@@ -57,7 +54,7 @@ fn a_silent_node_times_out_in_words() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let c = Client::new(&format!("http://{}", silent.local_addr().unwrap())).unwrap();
     let e = c
-        .run_timeout("node_status", Duration::from_secs(1), |c| c.status())
+        .run_timeout(Duration::from_secs(1), |c| c.status())
         .unwrap_err()
         .to_string();
     assert!(e.contains("did not answer node_status within 1 s"), "{e}");
@@ -152,12 +149,10 @@ fn https_node_with_a_trusted_certificate() {
     let url = format!("https://127.0.0.1:{}", front.port());
     let client = Client::with_roots(&url, Some(pem.as_bytes())).unwrap();
     assert_eq!(client.url(), url);
-    let status = client.run("node_status", |c| c.status()).unwrap();
+    let status = client.run(|c| c.status()).unwrap();
     assert_eq!(status.chain_id, "atoll-https-test", "{status:?}");
     // The node's own errors come through TLS as they do in the clear.
-    let e = client
-        .run("consensus_getBlock", |c| c.get_block(Some(7)))
-        .unwrap_err();
+    let e = client.run(|c| c.get_block(Some(7))).unwrap_err();
     let r = rpc_error(&e).expect("the node's error");
     assert_eq!(r.code, CODE_NOT_FOUND, "{r:?}");
     assert_eq!(r.message, "not found: block 7");
@@ -167,10 +162,7 @@ fn https_node_with_a_trusted_certificate() {
         .cert
         .pem();
     let stranger = Client::with_roots(&url, Some(pem_of_another.as_bytes())).unwrap();
-    let e = stranger
-        .run("node_status", |c| c.status())
-        .unwrap_err()
-        .to_string();
+    let e = stranger.run(|c| c.status()).unwrap_err().to_string();
     assert!(e.contains("cannot reach the node"), "{e}");
     assert!(e.contains("certificate"), "{e}");
     // A file that is not PEM is refused before any call.
