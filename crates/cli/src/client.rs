@@ -23,6 +23,7 @@ use atoll_crypto::Address;
 use atoll_crypto::context::{ChainContext, Context};
 use atoll_crypto::ed25519::SigningKey;
 use atoll_crypto::secp256k1::EthAddress;
+use atoll_rpc::{ConsensusRpcClient, RuntimeRpcClient, SystemRpcClient as _};
 use atoll_runtime_sdk::crypto::{TxSigner, sign_transaction, tx_signature_context};
 use atoll_runtime_sdk::modules::accounts::{AccountBalances, BalancesQuery, NonceQuery};
 use atoll_runtime_sdk::types::{BaseUnits, Denomination, SignerInfo, Transaction};
@@ -195,15 +196,8 @@ impl Ctx {
                     Some(url) => Client::new(url)?,
                     None => Client::new(DEFAULT_NODE)?,
                 };
-                let list = node.call("runtime_list", json!([]))?;
-                let ids: Vec<Namespace> = list
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|v| v.as_str().and_then(parse_namespace))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let list = node.run(|c| c.list())?;
+                let ids: Vec<Namespace> = list.iter().filter_map(|v| parse_namespace(v)).collect();
                 match ids.as_slice() {
                     [one] => {
                         let name = known.iter().find(|k| k.1 == *one).map(|k| k.0.clone());
@@ -227,11 +221,8 @@ impl Ctx {
         };
         // Which node.
         let serves = |client: &Client| -> anyhow::Result<bool> {
-            let list = client.call("runtime_list", json!([]))?;
-            Ok(list.as_array().is_some_and(|a| {
-                a.iter()
-                    .any(|v| v.as_str().and_then(parse_namespace) == Some(id))
-            }))
+            let list = client.run(|c| c.list())?;
+            Ok(list.iter().any(|v| parse_namespace(v) == Some(id)))
         };
         let label = name.clone().unwrap_or_else(|| id.to_string());
         if let Some(url) = explicit {
@@ -323,16 +314,24 @@ impl Ctx {
 
 /// The chain context a node's network signs under.
 pub fn chain_context(client: &Client) -> anyhow::Result<ChainContext> {
-    let status = client.call("node_status", json!([]))?;
-    let s = status["chain_context"]
-        .as_str()
-        .context("the node did not report its chain context")?;
-    ChainContext::new(s).map_err(|e| anyhow::anyhow!("the node reported a bad chain context: {e}"))
+    let status = client.run(|c| c.status())?;
+    ChainContext::new(&status.chain_context)
+        .map_err(|e| anyhow::anyhow!("the node reported a bad chain context: {e}"))
 }
 
 /// A consensus account as the node shows it.
 pub fn consensus_account(client: &Client, address: &Address) -> anyhow::Result<Value> {
-    client.call("consensus_getAccount", json!([address.to_string()]))
+    client.run(|c| c.get_account(address.to_string(), None))
+}
+
+/// A consensus state query (see `atoll_consensus::query`) at the latest
+/// height.
+pub fn consensus_query(
+    client: &Client,
+    method: &str,
+    args: Option<Value>,
+) -> anyhow::Result<Value> {
+    client.run(|c| ConsensusRpcClient::query(c, method.to_owned(), args, None))
 }
 
 /// A consensus account's spendable balance.
@@ -410,31 +409,33 @@ pub fn submit_consensus(
         .map_err(|e| anyhow::anyhow!("signature context: {e}"))?;
     let raw = cbor::to_vec(&Signed::sign(key, &sig_ctx, &tx).context("cannot sign")?)
         .context("cannot encode the transaction")?;
-    let result = {
+    let answer = {
         let _p = ctx
             .out
             .progress("waiting for the transaction to be included in a block");
         client
-            .call_timeout("consensus_submitTx", json!([b64(&raw), true]), WAIT)
+            .run_timeout(WAIT, |c| {
+                ConsensusRpcClient::submit_tx(c, b64(&raw), Some(true))
+            })
             .map_err(|e| explain_submit_error(e, "network"))?
     };
-    let outcome = &result["result"];
-    if let Some(err) = outcome.get("error").filter(|e| !e.is_null()) {
-        let module = err["module"].as_str().unwrap_or("");
-        let code = err["code"].as_u64().unwrap_or(0);
+    let outcome = answer.result.as_ref();
+    if let Some(err) = outcome.and_then(|o| o.error.as_ref()) {
+        let code = u64::from(err.code);
         bail!(
-            "the transaction {} failed in block {}: {} ({module} error {code}); only its fee \
+            "the transaction {} failed in block {}: {} ({} error {code}); only its fee \
              was charged.{}",
-            result["hash"].as_str().unwrap_or("?"),
-            result["height"],
-            err["message"].as_str().unwrap_or("?"),
-            consensus_advice(module, code)
+            answer.hash,
+            json!(answer.height),
+            err.message,
+            err.module,
+            consensus_advice(&err.module, code)
         );
     }
     Ok(json!({
-        "hash": result["hash"],
-        "height": result["height"],
-        "gas_used": outcome["gas_used"],
+        "hash": answer.hash,
+        "height": answer.height,
+        "gas_used": outcome.map(|o| o.gas_used),
     }))
 }
 
@@ -445,12 +446,17 @@ pub fn runtime_query<T: serde::Serialize>(
     args: &T,
 ) -> anyhow::Result<cbor::Value> {
     let args = cbor::to_vec(args).context("cannot encode the query")?;
-    let r = pt.client.call(
-        "runtime_query",
-        json!([pt.id.to_string(), method, b64(&args)]),
-    )?;
+    let answer = pt.client.run(|c| {
+        RuntimeRpcClient::query(
+            c,
+            pt.id.to_string(),
+            method.to_owned(),
+            Some(b64(&args)),
+            None,
+        )
+    })?;
     let raw = base64::engine::general_purpose::STANDARD
-        .decode(r["cbor"].as_str().unwrap_or_default())
+        .decode(answer.cbor)
         .context("the node answered the query with bad base64")?;
     cbor::from_slice(&raw).context("the node answered the query with bad CBOR")
 }
@@ -543,11 +549,9 @@ pub fn submit_runtime(
             pt.label()
         ));
         pt.client
-            .call_timeout(
-                "runtime_submitTx",
-                json!([pt.id.to_string(), b64(&raw), true]),
-                WAIT,
-            )
+            .run_timeout(WAIT, |c| {
+                RuntimeRpcClient::submit_tx(c, pt.id.to_string(), b64(&raw), Some(true))
+            })
             .map_err(|e| explain_submit_error(e, "ParaTime"))?
     };
     let round = r["round"].as_u64().unwrap_or(0);
@@ -593,13 +597,11 @@ pub fn wait_operation(
     loop {
         let latest = pt
             .client
-            .call("runtime_getBlock", json!([pt.id.to_string()]))?["round"]
+            .run(|c| RuntimeRpcClient::get_block(c, pt.id.to_string(), None))?["round"]
             .as_u64()
             .unwrap_or(0);
         while next <= latest {
-            let events = pt
-                .client
-                .call("runtime_getEvents", json!([pt.id.to_string(), next]))?;
+            let events = pt.client.run(|c| c.get_events(pt.id.to_string(), next))?;
             for e in events.as_array().into_iter().flatten() {
                 let v = &e["value"];
                 if e["module"] == "consensus_accounts"

@@ -10,7 +10,9 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use super::{AmountArg, allowance_of, check_funds, named};
-use crate::client::{Ctx, consensus_account, consensus_balance, json_amount, submit_consensus};
+use crate::client::{
+    Ctx, consensus_account, consensus_balance, consensus_query, json_amount, submit_consensus,
+};
 
 /// `atoll account`'s subcommands.
 #[derive(Subcommand)]
@@ -89,7 +91,7 @@ pub fn run(c: &Ctx, command: Command) -> anyhow::Result<()> {
 }
 
 fn delegations_of(client: &crate::rpc::Client, who: &Address) -> anyhow::Result<Vec<Value>> {
-    let entities = client.call("consensus_query", json!(["registry.Entities"]))?;
+    let entities = consensus_query(client, "registry.Entities", None)?;
     let me = who.to_string();
     let mut out = Vec::new();
     for e in entities.as_array().into_iter().flatten() {
@@ -98,9 +100,10 @@ fn delegations_of(client: &crate::rpc::Client, who: &Address) -> anyhow::Result<
             continue;
         };
         let escrow = Address::from_ed25519(&pk);
-        let list = client.call(
-            "consensus_query",
-            json!(["staking.Delegations", { "address": escrow.to_string() }]),
+        let list = consensus_query(
+            client,
+            "staking.Delegations",
+            Some(json!({ "address": escrow.to_string() })),
         )?;
         let account = consensus_account(client, &escrow)?;
         let pool = &account["escrow"]["active"];
@@ -122,9 +125,10 @@ fn delegations_of(client: &crate::rpc::Client, who: &Address) -> anyhow::Result<
                 }));
             }
         }
-        let debonding = client.call(
-            "consensus_query",
-            json!(["staking.DebondingDelegations", { "escrow": escrow.to_string(), "delegator": me }]),
+        let debonding = consensus_query(
+            client,
+            "staking.DebondingDelegations",
+            Some(json!({ "escrow": escrow.to_string(), "delegator": me })),
         );
         if let Ok(list) = debonding {
             for d in list.as_array().into_iter().flatten() {
@@ -385,9 +389,10 @@ fn reclaim(ctx: &Ctx, shares: &str, from_escrow: &str, from: &str) -> anyhow::Re
     let key = w.ed25519("reclaiming stake")?;
     let client = ctx.consensus_node()?;
     let me = w.signer.address();
-    let list = client.call(
-        "consensus_query",
-        json!(["staking.Delegations", { "address": escrow.to_string() }]),
+    let list = consensus_query(
+        &client,
+        "staking.Delegations",
+        Some(json!({ "address": escrow.to_string() })),
     )?;
     let held = list
         .as_array()

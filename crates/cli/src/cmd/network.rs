@@ -3,7 +3,9 @@
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use crate::client::Ctx;
+use atoll_rpc::{ConsensusRpcClient as _, RuntimeRpcClient as _, SystemRpcClient as _};
+
+use crate::client::{Ctx, consensus_query};
 
 /// `atoll network`'s subcommands.
 #[derive(Subcommand)]
@@ -22,70 +24,53 @@ pub fn run(c: &Ctx, command: Command) -> anyhow::Result<()> {
 /// `network status`.
 fn status(ctx: &Ctx) -> anyhow::Result<()> {
     let client = ctx.consensus_node()?;
-    let status = client.call("node_status", json!([]))?;
-    let height = status["latest_height"].as_u64();
+    let status = client.run(|c| c.status())?;
+    let height = status.latest_height;
     let epoch = height
-        .and_then(|h| client.call("consensus_getBlockResults", json!([h])).ok())
-        .and_then(|r| r["epoch"].as_u64());
+        .and_then(|h| client.run(|c| c.get_block_results(h)).ok())
+        .map(|r| r.epoch.value());
     let validators = client
-        .call("consensus_getValidators", json!([]))
+        .run(|c| c.get_validators(None))
         .unwrap_or(Value::Null);
-    let served = client
-        .call("runtime_list", json!([]))
-        .unwrap_or_else(|_| json!([]));
-    let runtimes = client
-        .call("consensus_query", json!(["registry.Runtimes"]))
-        .unwrap_or_else(|_| json!([]));
+    let served = client.run(|c| c.list()).unwrap_or_default();
+    let runtimes =
+        consensus_query(&client, "registry.Runtimes", None).unwrap_or_else(|_| json!([]));
     let mut paratimes = Vec::new();
     for r in runtimes.as_array().into_iter().flatten() {
         let id = r["id"].as_str().unwrap_or_default();
-        let latest = client
-            .call(
-                "consensus_query",
-                json!(["roothash.LatestBlock", { "runtime": id }]),
-            )
-            .ok();
+        let latest = consensus_query(
+            &client,
+            "roothash.LatestBlock",
+            Some(json!({ "runtime": id })),
+        )
+        .ok();
         paratimes.push(json!({
             "id": id,
             "latest_round": latest.as_ref().and_then(|b| b["round"].as_u64()),
-            "served_by_this_node": served.as_array().is_some_and(|s| s.iter().any(|x| x == id)),
+            "served_by_this_node": served.iter().any(|x| x == id),
         }));
     }
     let v = json!({
         "node": client.url(),
-        "version": status["version"],
-        "chain_id": status["chain_id"],
-        "chain_context": status["chain_context"],
+        "version": status.version,
+        "chain_id": status.chain_id,
+        "chain_context": status.chain_context,
         "latest_height": height,
-        "latest_time": status["latest_time"],
+        "latest_time": status.latest_time,
         "epoch": epoch,
-        "syncing": status["syncing"],
-        "mempool_size": status["mempool_size"],
+        "syncing": status.syncing,
+        "mempool_size": status.mempool_size,
         "validators": validators,
         "paratimes": paratimes,
     });
     ctx.out.show(&v, || {
-        say!(
-            "node {} (atoll {})",
-            client.url(),
-            status["version"].as_str().unwrap_or("?")
-        );
-        say!(
-            "  chain id:       {}",
-            status["chain_id"].as_str().unwrap_or("?")
-        );
-        say!(
-            "  chain context:  {}",
-            status["chain_context"].as_str().unwrap_or("?")
-        );
+        say!("node {} (atoll {})", client.url(), status.version);
+        say!("  chain id:       {}", status.chain_id);
+        say!("  chain context:  {}", status.chain_context);
         say!(
             "  latest block:   {}{}",
             height.map_or_else(|| "none yet".to_owned(), |h| h.to_string()),
-            if status["syncing"].as_bool() == Some(true) {
-                " (catching up)"
-            } else {
-                ""
-            }
+            if status.syncing { " (catching up)" } else { "" }
         );
         if let Some(e) = epoch {
             say!("  epoch:          {e}");
@@ -101,10 +86,7 @@ fn status(ctx: &Ctx) -> anyhow::Result<()> {
                 v["voting_power"]
             );
         }
-        say!(
-            "  mempool:        {} transaction(s)",
-            status["mempool_size"]
-        );
+        say!("  mempool:        {} transaction(s)", status.mempool_size);
         say!("  ParaTimes:      {}", paratimes.len());
         for p in &paratimes {
             say!(

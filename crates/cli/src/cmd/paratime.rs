@@ -6,6 +6,7 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use anyhow::bail;
 use atoll_consensus_types::staking::{Allow, methods};
 use atoll_crypto::Address;
+use atoll_rpc::RuntimeRpcClient as _;
 use atoll_runtime_sdk::crypto::TxSigner;
 use atoll_runtime_sdk::modules::accounts::Transfer;
 use atoll_runtime_sdk::modules::consensus_accounts::{Deposit, Withdraw};
@@ -15,8 +16,8 @@ use serde_json::{Value, json};
 
 use super::{AmountArg, allowance_of, check_funds, named};
 use crate::client::{
-    self, Ctx, ParaTime, consensus_account, consensus_balance, json_amount, runtime_balance,
-    submit_consensus, submit_runtime, wait_operation,
+    self, Ctx, ParaTime, consensus_account, consensus_balance, consensus_query, json_amount,
+    runtime_balance, submit_consensus, submit_runtime, wait_operation,
 };
 
 /// `--paratime NAME|ID`, of every command on one ParaTime.
@@ -149,7 +150,7 @@ pub fn run(c: &Ctx, command: Command) -> anyhow::Result<()> {
 /// `paratime list`.
 fn list(ctx: &Ctx) -> anyhow::Result<()> {
     let client = ctx.consensus_node()?;
-    let runtimes = client.call("consensus_query", json!(["registry.Runtimes"]))?;
+    let runtimes = consensus_query(&client, "registry.Runtimes", None)?;
     let names: Vec<(String, String)> = ctx
         .localnet_summary()
         .and_then(|s| s["paratimes"].as_array().cloned())
@@ -160,12 +161,12 @@ fn list(ctx: &Ctx) -> anyhow::Result<()> {
     let mut list = Vec::new();
     for r in runtimes.as_array().into_iter().flatten() {
         let id = r["id"].as_str().unwrap_or_default().to_owned();
-        let latest = client
-            .call(
-                "consensus_query",
-                json!(["roothash.LatestBlock", { "runtime": id }]),
-            )
-            .ok();
+        let latest = consensus_query(
+            &client,
+            "roothash.LatestBlock",
+            Some(json!({ "runtime": id })),
+        )
+        .ok();
         list.push(json!({
             "id": id,
             "name": names.iter().find(|(i, _)| *i == id).map(|(_, n)| n.clone()),
@@ -519,24 +520,20 @@ fn balance(ctx: &Ctx, who: &str, paratime: Option<&str>) -> anyhow::Result<()> {
 fn show_round(ctx: &Ctx, round: Option<u64>, paratime: Option<&str>) -> anyhow::Result<()> {
     let pt = ctx.paratime(paratime)?;
     let id = pt.id.to_string();
-    let params = match round {
-        Some(r) => json!([id, r]),
-        None => json!([id]),
-    };
-    let block =
-        pt.client.call("runtime_getBlock", params).map_err(|e| {
-            match crate::rpc::rpc_error(&e) {
-                Some(r) if r.code == crate::rpc::CODE_NOT_FOUND => anyhow::anyhow!(
-                    "ParaTime {} has no round {}: see the latest with `atoll paratime show round`",
-                    pt.label(),
-                    round.map_or_else(|| "yet".to_owned(), |r| r.to_string())
-                ),
-                _ => e,
-            }
+    let block = pt
+        .client
+        .run(|c| c.get_block(id.clone(), round))
+        .map_err(|e| match crate::rpc::rpc_error(&e) {
+            Some(r) if r.code == crate::rpc::CODE_NOT_FOUND => anyhow::anyhow!(
+                "ParaTime {} has no round {}: see the latest with `atoll paratime show round`",
+                pt.label(),
+                round.map_or_else(|| "yet".to_owned(), |r| r.to_string())
+            ),
+            _ => e,
         })?;
     let r = block["round"].as_u64().unwrap_or(0);
-    let txs = pt.client.call("runtime_getTransactions", json!([id, r]))?;
-    let events = pt.client.call("runtime_getEvents", json!([id, r]))?;
+    let txs = pt.client.run(|c| c.get_transactions(id.clone(), r))?;
+    let events = pt.client.run(|c| c.get_events(id.clone(), r))?;
     let tx_list: Vec<Value> = txs
         .as_array()
         .into_iter()

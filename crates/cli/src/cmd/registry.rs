@@ -13,7 +13,7 @@ use atoll_types::signed::{SignatureBundle, Signed};
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use crate::client::{Ctx, submit_consensus};
+use crate::client::{Ctx, consensus_query, submit_consensus};
 
 /// `atoll registry`'s subcommands.
 #[derive(Subcommand)]
@@ -317,7 +317,7 @@ fn show(ctx: &Ctx, what: RegistryList) -> anyhow::Result<()> {
         RegistryList::Runtimes => "registry.Runtimes",
     };
     let client = ctx.consensus_node()?;
-    let list = client.call("consensus_query", json!([method]))?;
+    let list = consensus_query(&client, method, None)?;
     ctx.out.show(&list, || {
         let items = list.as_array().cloned().unwrap_or_default();
         if items.is_empty() {

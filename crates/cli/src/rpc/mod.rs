@@ -2,14 +2,17 @@
 //! `HttpClient` (the client the node API's generated `*RpcClient` traits
 //! run on), speaking `http://` and `https://`.
 //!
-//! Commands call [`Client::call`] with a method name and positional
-//! params; the facade runs the request on a current-thread tokio runtime of
-//! its own, so commands stay synchronous. Transport failures become errors
-//! that say what to do; the node's own errors are [`RpcError`]s.
+//! Commands call the node through the generated trait methods, run by
+//! [`Client::run`] (for example `client.run(|c| SystemRpcClient::status(c))`);
+//! the facade runs the request on a current-thread tokio runtime of its own,
+//! so commands stay synchronous. Transport failures become errors that say
+//! what to do (a timeout names the method, noted on its way out by the
+//! `sent` middleware); the node's own errors are [`RpcError`]s.
 //!
 //! `https://` nodes are checked against the platform's trusted roots, or
 //! against the PEM file named by [`tls::ENV_CA_CERT`].
 
+mod sent;
 pub mod tls;
 mod url;
 
@@ -18,26 +21,31 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use jsonrpsee::core::ClientError;
-use jsonrpsee::core::client::ClientT as _;
-use jsonrpsee::core::params::ArrayParams;
-use jsonrpsee::http_client::{HeaderMap, HeaderValue, HttpClient, HttpClientBuilder};
+use jsonrpsee::http_client::{
+    HeaderMap, HeaderValue, HttpBackend, HttpClient, HttpClientBuilder, RpcService,
+    RpcServiceBuilder,
+};
 use serde_json::Value;
 
 /// How long a call may take unless it says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The transport's own limit on one request: the caller's timeout (see
-/// [`Client::call_timeout`]) is what ends a call.
+/// [`Client::run_timeout`]) is what ends a call.
 const TRANSPORT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// Largest answer the CLI accepts (the node answers at most 10 MB).
 const MAX_RESPONSE_BYTES: u32 = 64 << 20;
 
+/// The transport the generated `*RpcClient` trait methods run on: jsonrpsee's
+/// HTTP client, its requests noted by [`sent::NoteMethod`].
+pub type NodeClient = HttpClient<sent::NoteMethod<RpcService<HttpBackend>>>;
+
 /// A node's URL, checked, and a client for it.
 #[derive(Debug, Clone)]
 pub struct Client {
     url: String,
-    http: HttpClient,
+    http: NodeClient,
     runtime: Arc<tokio::runtime::Runtime>,
 }
 
@@ -99,7 +107,8 @@ impl Client {
         let mut builder = HttpClientBuilder::default()
             .request_timeout(TRANSPORT_TIMEOUT)
             .max_response_size(MAX_RESPONSE_BYTES)
-            .set_headers(headers);
+            .set_headers(headers)
+            .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(sent::NoteMethod));
         if let Some(pem) = ca_pem {
             builder = builder.with_custom_cert_store(tls::trusting(pem)?);
         }
@@ -121,27 +130,32 @@ impl Client {
         &self.url
     }
 
-    /// Calls `method`; transport failures are errors that say how to fix
-    /// them, node errors are [`RpcError`]s inside the `anyhow::Error`.
-    pub fn call(&self, method: &str, params: Value) -> anyhow::Result<Value> {
-        self.call_timeout(method, params, DEFAULT_TIMEOUT)
+    /// Runs one call of the node API's generated client (a method of
+    /// `atoll_rpc::api`'s `SystemRpcClient`, `ConsensusRpcClient` or
+    /// `RuntimeRpcClient` on the transport `call` is given) to its end,
+    /// within [`DEFAULT_TIMEOUT`]. Transport failures are errors that say
+    /// how to fix them, node errors are [`RpcError`]s inside the
+    /// `anyhow::Error`.
+    pub fn run<'a, T, F>(&'a self, call: impl FnOnce(&'a NodeClient) -> F) -> anyhow::Result<T>
+    where
+        F: Future<Output = Result<T, ClientError>> + Send,
+        T: Send,
+    {
+        self.run_timeout(DEFAULT_TIMEOUT, call)
     }
 
-    /// [`Client::call`] with a longer or shorter timeout.
-    pub fn call_timeout(
-        &self,
-        method: &str,
-        params: Value,
+    /// [`Client::run`] with a longer or shorter timeout.
+    pub fn run_timeout<'a, T, F>(
+        &'a self,
         timeout: Duration,
-    ) -> anyhow::Result<Value> {
-        let params = positional(params)?;
-        let request = async {
-            tokio::time::timeout(
-                timeout,
-                self.http.request::<Value, ArrayParams>(method, params),
-            )
-            .await
-        };
+        call: impl FnOnce(&'a NodeClient) -> F,
+    ) -> anyhow::Result<T>
+    where
+        F: Future<Output = Result<T, ClientError>> + Send,
+        T: Send,
+    {
+        let (sent, pending) = sent::noting(call(&self.http));
+        let request = async { tokio::time::timeout(timeout, pending).await };
         let answer = if tokio::runtime::Handle::try_current().is_ok() {
             // Called from async code: block a thread of our own, not the
             // caller's runtime.
@@ -155,8 +169,9 @@ impl Client {
         };
         match answer {
             Err(_) | Ok(Err(ClientError::RequestTimeout)) => bail!(
-                "the node at {} did not answer {method} within {} s",
+                "the node at {} did not answer {} within {} s",
                 self.url,
+                sent.get().map_or("the call", String::as_str),
                 timeout.as_secs()
             ),
             Ok(Ok(v)) => Ok(v),
@@ -203,20 +218,6 @@ fn causes(e: &(dyn std::error::Error + 'static)) -> String {
         next = e.source();
     }
     out.join(": ")
-}
-
-/// A JSON array of params as jsonrpsee's positional params (`null`: none).
-fn positional(params: Value) -> anyhow::Result<ArrayParams> {
-    let items = match params {
-        Value::Array(items) => items,
-        Value::Null => Vec::new(),
-        other => bail!("params must be a JSON array, not {other}"),
-    };
-    let mut out = ArrayParams::new();
-    for item in items {
-        out.insert(item).context("params: not JSON")?;
-    }
-    Ok(out)
 }
 
 /// The node's error, if `e` is one.

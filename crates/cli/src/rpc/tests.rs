@@ -6,7 +6,7 @@ use std::sync::Arc;
 use atoll_consensus::app::BlockResult;
 use atoll_crypto::Hash;
 use atoll_rpc::{ApiError, BlockNotification, BlockView, NodeApi, NodeStatus, RpcConfig, TxView};
-use serde_json::json;
+use atoll_rpc::{ConsensusRpcClient as _, SystemRpcClient as _};
 use tokio::sync::broadcast;
 
 use super::*;
@@ -35,13 +35,6 @@ fn urls() {
 }
 
 #[test]
-fn params_are_positional() {
-    assert!(positional(json!([1, "a", null])).is_ok());
-    assert!(positional(Value::Null).is_ok());
-    assert!(positional(json!({"a": 1})).is_err());
-}
-
-#[test]
 fn unreachable_node_says_what_to_do() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -49,7 +42,7 @@ fn unreachable_node_says_what_to_do() {
         .unwrap()
         .port();
     let c = Client::new(&format!("http://127.0.0.1:{port}")).unwrap();
-    let e = c.call("node_status", json!([])).unwrap_err().to_string();
+    let e = c.run(|c| c.status()).unwrap_err().to_string();
     assert!(e.contains("cannot reach the node"), "{e}");
     assert!(e.contains("--node"), "{e}");
     assert!(e.contains("refused"), "{e}");
@@ -61,7 +54,7 @@ fn a_silent_node_times_out_in_words() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let c = Client::new(&format!("http://{}", silent.local_addr().unwrap())).unwrap();
     let e = c
-        .call_timeout("node_status", json!([]), Duration::from_secs(1))
+        .run_timeout(Duration::from_secs(1), |c| c.status())
         .unwrap_err()
         .to_string();
     assert!(e.contains("did not answer node_status within 1 s"), "{e}");
@@ -156,10 +149,10 @@ fn https_node_with_a_trusted_certificate() {
     let url = format!("https://127.0.0.1:{}", front.port());
     let client = Client::with_roots(&url, Some(pem.as_bytes())).unwrap();
     assert_eq!(client.url(), url);
-    let status = client.call("node_status", json!([])).unwrap();
-    assert_eq!(status["chain_id"], "atoll-https-test", "{status}");
+    let status = client.run(|c| c.status()).unwrap();
+    assert_eq!(status.chain_id, "atoll-https-test", "{status:?}");
     // The node's own errors come through TLS as they do in the clear.
-    let e = client.call("consensus_getBlock", json!([7])).unwrap_err();
+    let e = client.run(|c| c.get_block(Some(7))).unwrap_err();
     let r = rpc_error(&e).expect("the node's error");
     assert_eq!(r.code, CODE_NOT_FOUND, "{r:?}");
     assert_eq!(r.message, "not found: block 7");
@@ -169,10 +162,7 @@ fn https_node_with_a_trusted_certificate() {
         .cert
         .pem();
     let stranger = Client::with_roots(&url, Some(pem_of_another.as_bytes())).unwrap();
-    let e = stranger
-        .call("node_status", json!([]))
-        .unwrap_err()
-        .to_string();
+    let e = stranger.run(|c| c.status()).unwrap_err().to_string();
     assert!(e.contains("cannot reach the node"), "{e}");
     assert!(e.contains("certificate"), "{e}");
     // A file that is not PEM is refused before any call.
