@@ -479,3 +479,182 @@ pub struct FilterRequest {
     /// Per position: `null` (anything), a topic, or any of several.
     pub topics: Option<Vec<Option<OneOrMany<H256>>>>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn from<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, String> {
+        serde_json::from_value(v).map_err(|e| e.to_string())
+    }
+
+    fn out<T: Serialize>(v: &T) -> String {
+        serde_json::to_string(v).unwrap()
+    }
+
+    /// What a client may send as a 256-bit quantity, and what it is told
+    /// otherwise (alloy's own serde would take hex without `0x`, decimal
+    /// strings and byte arrays, in other words).
+    #[test]
+    fn u256_in_and_out() {
+        let u = |v| from::<U256>(v);
+        assert_eq!(u(json!("0x00ff")), Ok(U256::from_u128(255)));
+        assert_eq!(u(json!("0X0F")), Ok(U256::from_u128(15)));
+        assert_eq!(u(json!("0xAb")), Ok(U256::from_u128(0xab)));
+        assert_eq!(u(json!(255)), Ok(U256::from_u128(255)));
+        let max = u(json!(format!("0x{}", "f".repeat(64)))).unwrap();
+        assert_eq!(max.to_u128(), None);
+        assert_eq!(
+            u(json!("ff")),
+            Err(r#"hex string without 0x prefix: "ff""#.into())
+        );
+        assert_eq!(
+            u(json!("255")),
+            Err(r#"hex string without 0x prefix: "255""#.into())
+        );
+        assert_eq!(
+            u(json!("0x")),
+            Err(r#"invalid 256-bit quantity "0x""#.into())
+        );
+        let wide = format!("0x1{}", "0".repeat(64));
+        assert_eq!(
+            u(json!(wide)),
+            Err(format!("invalid 256-bit quantity {wide:?}"))
+        );
+        assert_eq!(
+            u(json!("0xzz")),
+            Err(r#"invalid hex quantity "0xzz""#.into())
+        );
+        assert_eq!(
+            u(json!([1, 2])),
+            Err("invalid type: sequence, expected a 0x-prefixed hex quantity".into())
+        );
+        assert_eq!(
+            u(json!(-1)),
+            Err("invalid type: integer `-1`, expected a 0x-prefixed hex quantity".into())
+        );
+        assert_eq!(
+            u(json!(1.5)),
+            Err("invalid type: floating point `1.5`, expected a 0x-prefixed hex quantity".into())
+        );
+        // Out: minimal hex.
+        assert_eq!(out(&U256::default()), r#""0x0""#);
+        assert_eq!(out(&U256::from_u128(255)), r#""0xff""#);
+        assert_eq!(out(&max), format!("\"0x{}\"", "f".repeat(64)));
+        assert_eq!(format!("{:?}", U256::from_u128(0x0100)), "0x100");
+        // Bytes in and out.
+        assert_eq!(U256::from_u128(0x0102).minimal_be(), [1, 2]);
+        assert!(U256::default().minimal_be().is_empty());
+        assert_eq!(
+            U256::from_be_slice(&[0u8; 40]).map(|u| u.is_zero()),
+            Some(true)
+        );
+        let mut wide = [0u8; 33];
+        wide[0] = 1;
+        assert_eq!(U256::from_be_slice(&wide), None);
+        wide[0] = 0;
+        wide[32] = 7;
+        assert_eq!(U256::from_be_slice(&wide), Some(U256::from_u128(7)));
+        assert_eq!(U256::from_u128(u128::MAX).to_u128(), Some(u128::MAX));
+    }
+
+    /// Addresses and hashes: `0x` and exactly their length in, lowercase
+    /// out.
+    #[test]
+    fn fixed_words_in_and_out() {
+        let a = "0xF39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+        let lower = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266";
+        let h: H160 = from(json!(a)).unwrap();
+        assert_eq!(out(&h), format!("\"{lower}\""));
+        assert_eq!(h.to_string(), lower);
+        assert_eq!(format!("{h:?}"), lower);
+        assert_eq!(a.parse::<H160>(), Ok(h));
+        assert_eq!(from::<H160>(json!(format!("0X{}", &lower[2..]))), Ok(h));
+        assert_eq!(
+            from::<H160>(json!(&lower[2..])),
+            Err(format!("hex string without 0x prefix: {:?}", &lower[2..]))
+        );
+        assert_eq!(
+            from::<H160>(json!("0x1234")),
+            Err(r#"an address must be 20 bytes: "0x1234""#.into())
+        );
+        assert_eq!(
+            from::<H160>(json!("0x123")),
+            Err(r#"invalid hex data "0x123""#.into())
+        );
+        assert_eq!(
+            from::<H160>(json!(vec![0u8; 20])),
+            Err("invalid type: sequence, expected a string".into())
+        );
+        assert_eq!(
+            from::<H160>(json!(format!("0x{}", "00".repeat(32)))),
+            Err(format!(
+                "an address must be 20 bytes: \"0x{}\"",
+                "00".repeat(32)
+            ))
+        );
+        assert_eq!(
+            H160::from_slice(&[1; 20]).map(|h| h.to_string()),
+            Some(format!("0x{}", "01".repeat(20)))
+        );
+        assert_eq!(H160::from_slice(&[1; 21]), None);
+
+        let s = format!("0x{}", "Ab".repeat(32));
+        let h: H256 = from(json!(s)).unwrap();
+        assert_eq!(out(&h), format!("\"0x{}\"", "ab".repeat(32)));
+        assert_eq!(out(&H256::default()), format!("\"0x{}\"", "00".repeat(32)));
+        assert_eq!(
+            from::<H256>(json!("0x12")),
+            Err(r#"a hash must be 32 bytes: "0x12""#.into())
+        );
+        assert_eq!(
+            from::<H256>(json!("ab".repeat(32))),
+            Err(format!(
+                "hex string without 0x prefix: {:?}",
+                "ab".repeat(32)
+            ))
+        );
+        assert_eq!(
+            from::<H256>(json!(7)),
+            Err("invalid type: integer `7`, expected a string".into())
+        );
+        assert_eq!(
+            H256::from_slice(&[2; 32]).map(|h| h.to_string()),
+            Some(format!("0x{}", "02".repeat(32)))
+        );
+        assert_eq!(H256::from_slice(&[2; 31]), None);
+        assert!(H160::default() < h160_of(1));
+    }
+
+    fn h160_of(last: u8) -> H160 {
+        let mut b = [0u8; 20];
+        b[19] = last;
+        H160::from_slice(&b).unwrap()
+    }
+
+    /// Data: `0x` and an even number of digits in, lowercase out.
+    #[test]
+    fn bytes_in_and_out() {
+        let b = |v| from::<Bytes>(v);
+        let ab: Bytes = b(json!("0XAbCd")).unwrap();
+        assert_eq!(out(&ab), r#""0xabcd""#);
+        assert_eq!(format!("{ab:?}"), "0xabcd");
+        let empty = b(json!("0x")).unwrap();
+        assert_eq!(empty, Bytes::default());
+        assert_eq!(out(&empty), r#""0x""#);
+        assert_eq!(
+            b(json!("abcd")),
+            Err(r#"hex string without 0x prefix: "abcd""#.into())
+        );
+        assert_eq!(b(json!("0xabc")), Err(r#"invalid hex data "0xabc""#.into()));
+        assert_eq!(
+            b(json!([1, 2])),
+            Err("invalid type: sequence, expected a string".into())
+        );
+        assert_eq!(
+            b(json!(null)),
+            Err("invalid type: null, expected a string".into())
+        );
+    }
+}
