@@ -139,10 +139,6 @@ pub(crate) fn small(v: &atoll_evm::tx::U256) -> u128 {
     u128::try_from(*v).unwrap_or(u128::MAX)
 }
 
-fn word(v: &atoll_evm::tx::U256) -> U256 {
-    U256(v.to_be_bytes::<32>())
-}
-
 /// Why a raw transaction is refused, in geth's words.
 pub fn decode_error(e: &atoll_evm::tx::TxError) -> String {
     use atoll_evm::tx::TxError as E;
@@ -191,7 +187,7 @@ pub fn with_sender(tx: atoll_evm::tx::Unrecovered, from: H160) -> DecodedTx {
         max_fee_per_gas: tx.max_fee_per_gas.as_ref().map(small),
         max_priority_fee_per_gas: tx.max_priority_fee_per_gas.as_ref().map(small),
         to: tx.to.map(|a| H160(a.0)),
-        value: word(&tx.value),
+        value: U256(tx.value),
         input: tx.input,
         access_list: tx
             .access_list
@@ -202,8 +198,8 @@ pub fn with_sender(tx: atoll_evm::tx::Unrecovered, from: H160) -> DecodedTx {
             })
             .collect(),
         v: tx.v,
-        r: word(&tx.r),
-        s: word(&tx.s),
+        r: U256(tx.r),
+        s: U256(tx.s),
         from,
     }
 }

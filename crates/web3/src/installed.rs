@@ -128,7 +128,7 @@ impl Filters {
 /// on the left, as ids are shown as quantities).
 pub fn parse_filter_id(s: &str) -> Result<H256, String> {
     let u = crate::types::parse_u256(s).map_err(|_| format!("invalid filter id {s:?}"))?;
-    Ok(H256(u.0))
+    Ok(H256(u.to_be_bytes()))
 }
 
 /// How a filter id is shown: a quantity (geth shows ids as hex quantities).

@@ -177,62 +177,56 @@ impl Qty {
     }
 }
 
-/// A 256-bit unsigned integer, big-endian bytes: minimal `0x` hex out; `0x`
-/// hex (up to 64 digits) or a JSON number in.
+/// A 256-bit unsigned integer: alloy's `U256` under web3's JSON rules
+/// (minimal `0x` hex out; in, `0x` hex of 1 to 64 digits or a JSON number).
+/// alloy's own serde would also take hex without `0x`, decimal strings and
+/// digit separators, which geth refuses.
 #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct U256(pub [u8; 32]);
+pub struct U256(pub alloy_primitives::U256);
 
 impl U256 {
     /// From a `u128`.
     pub fn from_u128(v: u128) -> Self {
-        let mut b = [0u8; 32];
-        b[16..].copy_from_slice(&v.to_be_bytes());
-        Self(b)
+        Self(alloy_primitives::U256::from(v))
     }
 
-    /// From big-endian bytes (at most 32; leading zeros allowed).
+    /// From big-endian bytes (at most 32 significant; leading zeros
+    /// allowed).
     pub fn from_be_slice(bytes: &[u8]) -> Option<Self> {
         let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
-        let significant = bytes.get(start..)?;
-        if significant.len() > 32 {
-            return None;
-        }
-        let mut b = [0u8; 32];
-        b[32 - significant.len()..].copy_from_slice(significant);
-        Some(Self(b))
+        alloy_primitives::U256::try_from_be_slice(bytes.get(start..)?).map(Self)
     }
 
     /// The value if it fits in 128 bits.
     pub fn to_u128(&self) -> Option<u128> {
-        if self.0[..16].iter().any(|b| *b != 0) {
-            return None;
-        }
-        let mut low = [0u8; 16];
-        low.copy_from_slice(&self.0[16..]);
-        Some(u128::from_be_bytes(low))
+        u128::try_from(self.0).ok()
+    }
+
+    /// The 32 big-endian bytes.
+    pub fn to_be_bytes(&self) -> [u8; 32] {
+        self.0.to_be_bytes()
     }
 
     /// The minimal big-endian bytes (empty for zero).
-    pub fn minimal_be(&self) -> &[u8] {
-        let start = self.0.iter().position(|b| *b != 0).unwrap_or(32);
-        &self.0[start..]
+    pub fn minimal_be(&self) -> Vec<u8> {
+        self.0.to_be_bytes_trimmed_vec()
     }
 
     /// Whether it is zero.
     pub fn is_zero(&self) -> bool {
-        self.0.iter().all(|b| *b == 0)
+        self.0.is_zero()
     }
 }
 
 impl fmt::Debug for U256 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&qty_be(&self.0))
+        write!(f, "{:#x}", self.0)
     }
 }
 
 impl Serialize for U256 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&qty_be(&self.0))
+        s.collect_str(&format_args!("{:#x}", self.0))
     }
 }
 
@@ -242,9 +236,12 @@ pub fn parse_u256(s: &str) -> Result<U256, String> {
     if h.is_empty() || h.len() > 64 {
         return Err(format!("invalid 256-bit quantity {s:?}"));
     }
-    let padded = format!("{h:0>64}");
-    let bytes = hex::decode(padded).map_err(|_| format!("invalid hex quantity {s:?}"))?;
-    U256::from_be_slice(&bytes).ok_or_else(|| format!("invalid 256-bit quantity {s:?}"))
+    // Decoded as exactly 32 bytes (hex digits only: alloy's own parser
+    // would skip separators).
+    let mut be = [0u8; 32];
+    hex::decode_to_slice(format!("{h:0>64}"), &mut be)
+        .map_err(|_| format!("invalid hex quantity {s:?}"))?;
+    Ok(U256(alloy_primitives::U256::from_be_bytes(be)))
 }
 
 impl<'de> Deserialize<'de> for U256 {

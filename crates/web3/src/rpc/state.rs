@@ -106,7 +106,9 @@ impl EthStateRpcServer for Rpc {
             async {
                 let at = self.state_round(block)?;
                 Ok(json!(
-                    self.backend.storage(&address, &H256(slot.0), at).await?
+                    self.backend
+                        .storage(&address, &H256(slot.to_be_bytes()), at)
+                        .await?
                 ))
             }
             .await,

@@ -42,7 +42,7 @@ fn quantities_and_data_encode_like_geth() {
     assert!(serde_json::from_value::<Qty>(json!("0x")).is_err());
     assert!(serde_json::from_value::<Qty>(json!("0xzz")).is_err());
     let u: U256 = serde_json::from_value(json!(format!("0x{}", "f".repeat(64)))).unwrap();
-    assert_eq!(u.0, [0xff; 32]);
+    assert_eq!(u.to_be_bytes(), [0xff; 32]);
     assert!(serde_json::from_value::<U256>(json!(format!("0x1{}", "0".repeat(64)))).is_err());
     assert!(serde_json::from_value::<H160>(json!("0x1234")).is_err());
     assert!(serde_json::from_value::<H256>(json!("0x12")).is_err());
