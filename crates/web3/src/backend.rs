@@ -31,7 +31,7 @@ use atoll_types::cbor::{self, Value as Cbor};
 use tokio::sync::{mpsc, oneshot};
 
 use atoll_evm::types::{
-    AccessTuple, B256, BalanceQuery, Call, CodeQuery, Create, SimulateCallQuery, StorageQuery,
+    AccessTuple, BalanceQuery, Call, CodeQuery, Create, SimulateCallQuery, StorageQuery,
 };
 
 use crate::error::{Web3Error, parse_revert};
@@ -185,14 +185,14 @@ fn access_tuples(list: &[AccessListItem]) -> Vec<AccessTuple> {
     list.iter()
         .map(|item| AccessTuple {
             address: eth_address(&item.address),
-            storage_keys: item.storage_keys.iter().map(|k| B256::new(k.0)).collect(),
+            storage_keys: item.storage_keys.iter().map(|k| k.0).collect(),
         })
         .collect()
 }
 
 /// The `evm` module's form of an address.
 const fn eth_address(a: &H160) -> EthAddress {
-    EthAddress(a.0)
+    EthAddress(a.0.into_array())
 }
 
 /// A query argument or transaction body in canonical CBOR.
@@ -347,12 +347,12 @@ impl Backend {
     ) -> Result<H256, Web3Error> {
         let args = encode(&StorageQuery {
             address: eth_address(address),
-            index: B256::new(index.0),
+            index: index.0,
         })?;
         let v = self.query_at(at, EVM_STORAGE, args).await?;
         match v {
             Cbor::Bytes(b) => U256::from_be_slice(&b)
-                .map(|u| H256(u.to_be_bytes()))
+                .map(|u| H256(u.0.into()))
                 .ok_or_else(|| Self::unexpected(EVM_STORAGE)),
             Cbor::Null => Ok(H256::default()),
             _ => Err(Self::unexpected(EVM_STORAGE)),

@@ -58,12 +58,17 @@ fn parse_fixed<const N: usize>(s: &str, what: &str) -> Result<[u8; N], String> {
 }
 
 macro_rules! fixed_bytes {
-    ($name:ident, $n:expr, $what:expr, $doc:expr) => {
+    ($name:ident, $inner:ty, $n:expr, $what:expr, $doc:expr) => {
         #[doc = $doc]
         #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(pub [u8; $n]);
+        pub struct $name(pub $inner);
 
         impl $name {
+            /// From its bytes.
+            pub const fn new(bytes: [u8; $n]) -> Self {
+                Self(<$inner>::new(bytes))
+            }
+
             /// From a slice of exactly the right length.
             pub fn from_slice(b: &[u8]) -> Option<Self> {
                 b.try_into().ok().map(Self)
@@ -72,26 +77,26 @@ macro_rules! fixed_bytes {
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&data_hex(&self.0))
+                write!(f, "{:#x}", self.0)
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&data_hex(&self.0))
+                write!(f, "{:#x}", self.0)
             }
         }
 
         impl std::str::FromStr for $name {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, String> {
-                parse_fixed::<$n>(s, $what).map(Self)
+                parse_fixed::<$n>(s, $what).map(Self::new)
             }
         }
 
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&data_hex(&self.0))
+                s.collect_str(self)
             }
         }
 
@@ -104,8 +109,23 @@ macro_rules! fixed_bytes {
     };
 }
 
-fixed_bytes!(H160, 20, "an address", "A 20-byte address.");
-fixed_bytes!(H256, 32, "a hash", "A 32-byte hash or word.");
+fixed_bytes!(
+    H160,
+    alloy_primitives::Address,
+    20,
+    "an address",
+    "A 20-byte address: alloy's `Address` under web3's JSON rules (`0x` and \
+     exactly 40 digits in, any case; lowercase out, never checksummed). \
+     alloy's own serde would also take hex without `0x` and byte arrays."
+);
+fixed_bytes!(
+    H256,
+    alloy_primitives::B256,
+    32,
+    "a hash",
+    "A 32-byte hash or word: alloy's `B256` under web3's JSON rules (`0x` \
+     and exactly 64 digits in, any case; lowercase out)."
+);
 
 /// Arbitrary bytes, `0x` hex.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]

@@ -107,7 +107,7 @@ impl EthStateRpcServer for Rpc {
                 let at = self.state_round(block)?;
                 Ok(json!(
                     self.backend
-                        .storage(&address, &H256(slot.to_be_bytes()), at)
+                        .storage(&address, &H256(slot.0.into()), at)
                         .await?
                 ))
             }
