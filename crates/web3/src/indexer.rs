@@ -87,7 +87,7 @@ fn logs_of(outcome: &TxOutcome) -> Vec<LogRecord> {
                     .iter()
                     .map(|t| H256::from_slice(t))
                     .collect::<Option<Vec<_>>>()?,
-                data: Bytes(l.data),
+                data: Bytes::from(l.data),
             })
         })
         .collect()
@@ -168,7 +168,7 @@ pub fn build_block(
             max_fee_per_gas: tx.max_fee_per_gas.map(Qty),
             max_priority_fee_per_gas: tx.max_priority_fee_per_gas.map(Qty),
             value: tx.value,
-            input: Bytes(tx.input.clone()),
+            input: Bytes::from(tx.input.clone()),
             access_list: tx.access_list.clone(),
             v: tx.v,
             r: tx.r,

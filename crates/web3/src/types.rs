@@ -127,9 +127,17 @@ fixed_bytes!(
      and exactly 64 digits in, any case; lowercase out)."
 );
 
-/// Arbitrary bytes, `0x` hex.
+/// Arbitrary bytes: alloy's `Bytes` under web3's JSON rules (`0x` and an
+/// even number of digits in, any case; lowercase out). alloy's own serde
+/// would also take hex without `0x` and byte arrays.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct Bytes(pub Vec<u8>);
+pub struct Bytes(pub alloy_primitives::Bytes);
+
+impl From<Vec<u8>> for Bytes {
+    fn from(v: Vec<u8>) -> Self {
+        Self(v.into())
+    }
+}
 
 impl fmt::Debug for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -146,7 +154,7 @@ impl Serialize for Bytes {
 impl<'de> Deserialize<'de> for Bytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        parse_data(&s).map(Self).map_err(de::Error::custom)
+        parse_data(&s).map(Self::from).map_err(de::Error::custom)
     }
 }
 
@@ -457,7 +465,7 @@ impl CallRequest {
         self.input
             .as_ref()
             .or(self.data.as_ref())
-            .map(|b| b.0.clone())
+            .map(|b| b.0.to_vec())
             .unwrap_or_default()
     }
 }

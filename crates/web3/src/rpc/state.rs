@@ -90,7 +90,7 @@ impl EthStateRpcServer for Rpc {
         answer(
             async {
                 let at = self.state_round(block)?;
-                Ok(json!(Bytes(self.backend.code(&address, at).await?)))
+                Ok(json!(Bytes::from(self.backend.code(&address, at).await?)))
             }
             .await,
         )
@@ -124,7 +124,9 @@ impl EthStateRpcServer for Rpc {
         answer(
             async {
                 let (call, at) = self.checked_call(&request, block).await?;
-                Ok(json!(Bytes(self.backend.simulate_call(&call, at).await?)))
+                Ok(json!(Bytes::from(
+                    self.backend.simulate_call(&call, at).await?
+                )))
             }
             .await,
         )
