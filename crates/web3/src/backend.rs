@@ -31,8 +31,7 @@ use atoll_types::cbor::{self, Value as Cbor};
 use tokio::sync::{mpsc, oneshot};
 
 use atoll_evm::types::{
-    AccessTuple, B256, BalanceQuery, Call, CodeQuery, Create, SimulateCallQuery, StorageQuery,
-    U256 as EvmU256,
+    AccessTuple, BalanceQuery, Call, CodeQuery, Create, SimulateCallQuery, StorageQuery,
 };
 
 use crate::error::{Web3Error, parse_revert};
@@ -186,19 +185,14 @@ fn access_tuples(list: &[AccessListItem]) -> Vec<AccessTuple> {
     list.iter()
         .map(|item| AccessTuple {
             address: eth_address(&item.address),
-            storage_keys: item.storage_keys.iter().map(|k| B256::new(k.0)).collect(),
+            storage_keys: item.storage_keys.iter().map(|k| k.0).collect(),
         })
         .collect()
 }
 
 /// The `evm` module's form of an address.
 const fn eth_address(a: &H160) -> EthAddress {
-    EthAddress(a.0)
-}
-
-/// The `evm` module's form of an amount.
-fn word(v: &U256) -> EvmU256 {
-    EvmU256::from_be_bytes(v.0)
+    EthAddress(a.0.into_array())
 }
 
 /// A query argument or transaction body in canonical CBOR.
@@ -353,12 +347,12 @@ impl Backend {
     ) -> Result<H256, Web3Error> {
         let args = encode(&StorageQuery {
             address: eth_address(address),
-            index: B256::new(index.0),
+            index: index.0,
         })?;
         let v = self.query_at(at, EVM_STORAGE, args).await?;
         match v {
             Cbor::Bytes(b) => U256::from_be_slice(&b)
-                .map(|u| H256(u.0))
+                .map(|u| H256(u.0.into()))
                 .ok_or_else(|| Self::unexpected(EVM_STORAGE)),
             Cbor::Null => Ok(H256::default()),
             _ => Err(Self::unexpected(EVM_STORAGE)),
@@ -369,11 +363,11 @@ impl Backend {
     /// [`SimulateCallQuery`].
     pub fn simulate_args(call: &SimulateCall) -> Result<Cbor, Web3Error> {
         encode(&SimulateCallQuery {
-            gas_price: word(&call.gas_price),
+            gas_price: call.gas_price.0,
             gas_limit: call.gas_limit,
             caller: eth_address(&call.caller),
             address: call.address.as_ref().map(eth_address),
-            value: word(&call.value),
+            value: call.value.0,
             data: call.data.clone(),
             access_list: access_tuples(&call.access_list),
         })
@@ -408,7 +402,7 @@ impl Backend {
                 EVM_CALL,
                 encode(&Call {
                     address: eth_address(&a),
-                    value: word(&call.value),
+                    value: call.value.0,
                     data: call.data.clone(),
                     access_list: access_tuples(&call.access_list),
                 })?,
@@ -416,7 +410,7 @@ impl Backend {
             None => (
                 EVM_CREATE,
                 encode(&Create {
-                    value: word(&call.value),
+                    value: call.value.0,
                     init_code: call.data.clone(),
                     access_list: access_tuples(&call.access_list),
                 })?,

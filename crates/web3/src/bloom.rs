@@ -11,9 +11,9 @@ pub const BLOOM_BYTES: usize = 256;
 
 /// Adds a log's address and topics to `bloom`.
 pub fn accrue_log(bloom: &mut Bloom, address: &H160, topics: &[H256]) {
-    bloom.accrue(BloomInput::Raw(&address.0));
+    bloom.accrue(BloomInput::Raw(address.0.as_slice()));
     for t in topics {
-        bloom.accrue(BloomInput::Raw(&t.0));
+        bloom.accrue(BloomInput::Raw(t.0.as_slice()));
     }
 }
 

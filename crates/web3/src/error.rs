@@ -165,24 +165,14 @@ const ERROR_STRING_SELECTOR: [u8; 4] = [0x08, 0xc3, 0x79, 0xa0];
 /// The reason string of ABI-encoded `Error(string)` revert data.
 pub fn decode_error_string(data: &[u8]) -> Option<String> {
     let body = data.strip_prefix(&ERROR_STRING_SELECTOR)?;
-    let word = |i: usize| -> Option<usize> {
-        let w = body.get(i.checked_mul(32)?..i.checked_mul(32)?.checked_add(32)?)?;
-        if w.get(..24)?.iter().any(|b| *b != 0) {
-            return None;
-        }
-        let mut low = [0u8; 8];
-        low.copy_from_slice(w.get(24..)?);
-        usize::try_from(u64::from_be_bytes(low)).ok()
+    // The 32-byte big-endian word at byte `at`, if it fits a `usize`.
+    let word = |at: usize| -> Option<usize> {
+        let w = body.get(at..at.checked_add(32)?)?;
+        usize::try_from(alloy_primitives::U256::try_from_be_slice(w)?).ok()
     };
     let offset = word(0)?;
     let len_at = offset.checked_add(32)?;
-    let len_word = body.get(offset..len_at)?;
-    if len_word.get(..24)?.iter().any(|b| *b != 0) {
-        return None;
-    }
-    let mut low = [0u8; 8];
-    low.copy_from_slice(len_word.get(24..)?);
-    let len = usize::try_from(u64::from_be_bytes(low)).ok()?;
+    let len = word(offset)?;
     let s = body.get(len_at..len_at.checked_add(len)?)?;
     String::from_utf8(s.to_vec()).ok()
 }
@@ -303,5 +293,77 @@ pub fn refusal(module: &str, code: u32, message: &str, ctx: RefusalContext) -> W
     Web3Error::Server {
         message: geth,
         runtime: Some((module.to_owned(), code, message.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Error(string)` data: selector, offset word, length word, the bytes.
+    fn revert_data(offset: [u8; 32], len: [u8; 32], tail: &[u8]) -> Vec<u8> {
+        let mut d = ERROR_STRING_SELECTOR.to_vec();
+        d.extend_from_slice(&offset);
+        d.extend_from_slice(&len);
+        d.extend_from_slice(tail);
+        d
+    }
+
+    fn word(v: u64) -> [u8; 32] {
+        let mut w = [0u8; 32];
+        w[24..].copy_from_slice(&v.to_be_bytes());
+        w
+    }
+
+    #[test]
+    fn error_strings_decode_strictly() {
+        let ok = revert_data(word(32), word(2), b"hi\0\0");
+        assert_eq!(decode_error_string(&ok).as_deref(), Some("hi"));
+        // An empty reason.
+        let empty = revert_data(word(32), word(0), &[]);
+        assert_eq!(decode_error_string(&empty).as_deref(), Some(""));
+        // The length word may sit further on (a hostile but valid offset).
+        let mut far = ERROR_STRING_SELECTOR.to_vec();
+        far.extend_from_slice(&word(64));
+        far.extend_from_slice(&[0xaa; 32]);
+        far.extend_from_slice(&word(1));
+        far.push(b'x');
+        assert_eq!(decode_error_string(&far).as_deref(), Some("x"));
+        // Refused: a wrong selector, words past the end, words wider than
+        // 64 bits, a length past the end, bytes that are not UTF-8.
+        let mut other = ok.clone();
+        other[0] = 0;
+        assert_eq!(decode_error_string(&other), None);
+        assert_eq!(decode_error_string(&ok[..4 + 31]), None);
+        assert_eq!(
+            decode_error_string(&revert_data(word(64), word(2), b"hi")),
+            None
+        );
+        let mut wide = word(32);
+        wide[23] = 1;
+        assert_eq!(
+            decode_error_string(&revert_data(wide, word(2), b"hi")),
+            None
+        );
+        assert_eq!(
+            decode_error_string(&revert_data(word(32), wide, b"hi")),
+            None
+        );
+        assert_eq!(
+            decode_error_string(&revert_data(word(32), word(u64::MAX), b"hi")),
+            None
+        );
+        assert_eq!(
+            decode_error_string(&revert_data(word(u64::MAX), word(2), b"hi")),
+            None
+        );
+        assert_eq!(
+            decode_error_string(&revert_data(word(32), word(3), b"hi")),
+            None
+        );
+        assert_eq!(
+            decode_error_string(&revert_data(word(32), word(2), &[0xff, 0xfe])),
+            None
+        );
     }
 }

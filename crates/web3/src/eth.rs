@@ -54,7 +54,7 @@ impl RecentTxs {
         raw: &[u8],
         decode: impl Fn(&[u8]) -> Result<DecodedTx, String>,
     ) -> Result<DecodedTx, String> {
-        let hash = H256(atoll_crypto::keccak256(raw));
+        let hash = H256::new(atoll_crypto::keccak256(raw));
         let found = self.lock().0.remove(&hash);
         found.map_or_else(|| decode(raw), Ok)
     }
@@ -129,18 +129,16 @@ impl DecodedTx {
 /// The address a creation by `sender` at `nonce` deploys to (the
 /// runtime's rule, [`atoll_evm::tx::create_address`]).
 pub fn create_address(sender: &H160, nonce: u64) -> H160 {
-    let deployed =
-        atoll_evm::tx::create_address(&atoll_crypto::secp256k1::EthAddress(sender.0), nonce);
-    H160(deployed.0)
+    let deployed = atoll_evm::tx::create_address(
+        &atoll_crypto::secp256k1::EthAddress(sender.0.into_array()),
+        nonce,
+    );
+    H160::new(deployed.0)
 }
 
 /// `v` saturated to `u128` (fees and prices).
 pub(crate) fn small(v: &atoll_evm::tx::U256) -> u128 {
     u128::try_from(*v).unwrap_or(u128::MAX)
-}
-
-fn word(v: &atoll_evm::tx::U256) -> U256 {
-    U256(v.to_be_bytes::<32>())
 }
 
 /// Why a raw transaction is refused, in geth's words.
@@ -175,14 +173,14 @@ pub fn decode_unrecovered(raw: &[u8]) -> Result<atoll_evm::tx::Unrecovered, Stri
 /// Recovers the sender of `tx`.
 pub fn recover_sender(tx: &atoll_evm::tx::Unrecovered) -> Result<H160, String> {
     let key = tx.recover_key().map_err(|e| decode_error(&e))?;
-    Ok(H160(key.to_eth_address().0))
+    Ok(H160::new(key.to_eth_address().0))
 }
 
 /// `tx` as the gateway shows it, sent by `from` (recovered from it).
 pub fn with_sender(tx: atoll_evm::tx::Unrecovered, from: H160) -> DecodedTx {
     let tx = tx.into_fields();
     DecodedTx {
-        hash: H256(tx.hash),
+        hash: H256::new(tx.hash),
         tx_type: tx.tx_type,
         chain_id: tx.chain_id,
         nonce: tx.nonce,
@@ -190,20 +188,20 @@ pub fn with_sender(tx: atoll_evm::tx::Unrecovered, from: H160) -> DecodedTx {
         gas_price: tx.gas_price.as_ref().map(small),
         max_fee_per_gas: tx.max_fee_per_gas.as_ref().map(small),
         max_priority_fee_per_gas: tx.max_priority_fee_per_gas.as_ref().map(small),
-        to: tx.to.map(|a| H160(a.0)),
-        value: word(&tx.value),
+        to: tx.to.map(|a| H160::new(a.0)),
+        value: U256(tx.value),
         input: tx.input,
         access_list: tx
             .access_list
             .iter()
             .map(|i| AccessListItem {
-                address: H160(i.address.0),
-                storage_keys: i.storage_keys.iter().map(|k| H256(*k)).collect(),
+                address: H160::new(i.address.0),
+                storage_keys: i.storage_keys.iter().map(|k| H256::new(*k)).collect(),
             })
             .collect(),
         v: tx.v,
-        r: word(&tx.r),
-        s: word(&tx.s),
+        r: U256(tx.r),
+        s: U256(tx.s),
         from,
     }
 }

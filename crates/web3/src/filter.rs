@@ -62,12 +62,14 @@ impl LogFilter {
 
     /// Whether a block or receipt with this bloom may hold a matching log.
     pub fn may_match(&self, bloom: &Bloom) -> bool {
-        let addr_ok =
-            self.addresses.is_empty() || self.addresses.iter().any(|a| may_contain(bloom, &a.0));
-        addr_ok
-            && self
-                .topics
+        let addr_ok = self.addresses.is_empty()
+            || self
+                .addresses
                 .iter()
-                .all(|alts| alts.is_empty() || alts.iter().any(|t| may_contain(bloom, &t.0)))
+                .any(|a| may_contain(bloom, a.0.as_slice()));
+        addr_ok
+            && self.topics.iter().all(|alts| {
+                alts.is_empty() || alts.iter().any(|t| may_contain(bloom, t.0.as_slice()))
+            })
     }
 }

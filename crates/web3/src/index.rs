@@ -430,3 +430,185 @@ fn set_aside(path: &Path) -> Result<(), IndexError> {
         Err(e) => Err(db(format!("cannot move {} aside: {e}", path.display()))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bloom::Bloom;
+    use crate::model::LogRecord;
+    use crate::types::{AccessListItem, Bytes, H160, H256, Qty, U256};
+
+    fn h256(s: &str) -> H256 {
+        s.parse().unwrap()
+    }
+
+    fn h160(s: &str) -> H160 {
+        s.parse().unwrap()
+    }
+
+    fn u256(s: &str) -> U256 {
+        crate::types::parse_u256(s).unwrap()
+    }
+
+    fn bytes(b: &[u8]) -> Bytes {
+        serde_json::from_value(serde_json::json!(crate::types::data_hex(b))).unwrap()
+    }
+
+    /// A block with every field set, and two transactions: an EIP-1559
+    /// call with logs and an access list, and a legacy creation.
+    fn records() -> (BlockRecord, Vec<TxRecord>) {
+        let block_hash = h256(&format!("0x{}", "11".repeat(32)));
+        let call = TxRecord {
+            hash: h256(&format!("0x{}", "55".repeat(32))),
+            block_number: 7,
+            block_hash,
+            index: 0,
+            batch_index: 2,
+            from: h160("0xF39Fd6e51aad88F6F4ce6aB8827279cffFb92266"),
+            to: Some(h160(&format!("0x{}", "aa".repeat(20)))),
+            tx_type: 2,
+            chain_id: Some(42),
+            nonce: 3,
+            gas: 100_000,
+            gas_price: None,
+            max_fee_per_gas: Some(Qty(1_000)),
+            max_priority_fee_per_gas: Some(Qty(7)),
+            value: U256::default(),
+            input: bytes(&[0xab, 0xcd]),
+            access_list: vec![AccessListItem {
+                address: h160(&format!("0x{}", "bb".repeat(20))),
+                storage_keys: vec![H256::default(), h256(&format!("0x{}01", "00".repeat(31)))],
+            }],
+            v: 1,
+            r: u256(&format!("0x{}", "fe".repeat(32))),
+            s: u256(&format!("0x00{}", "7f".repeat(31))),
+            status: true,
+            gas_used: 30_000,
+            cumulative_gas_used: 30_000,
+            effective_gas_price: Qty(107),
+            contract_address: None,
+            logs: vec![
+                LogRecord {
+                    address: h160(&format!("0x{}", "cc".repeat(20))),
+                    topics: vec![h256(&format!("0x{}", "01".repeat(32)))],
+                    data: bytes(b"one"),
+                },
+                LogRecord {
+                    address: h160(&format!("0x{}", "cc".repeat(20))),
+                    topics: Vec::new(),
+                    data: bytes(&[]),
+                },
+            ],
+            first_log_index: 0,
+            logs_bloom: Bloom::repeat_byte(0x02),
+        };
+        let create = TxRecord {
+            hash: h256(&format!("0x{}", "66".repeat(32))),
+            index: 1,
+            batch_index: 3,
+            to: None,
+            tx_type: 0,
+            chain_id: None,
+            nonce: 4,
+            gas_price: Some(Qty(150)),
+            max_fee_per_gas: None,
+            max_priority_fee_per_gas: None,
+            value: U256::from_u128(0x0100),
+            input: bytes(&[0x60, 0x00]),
+            access_list: Vec::new(),
+            v: 27,
+            status: false,
+            gas_used: 50_000,
+            cumulative_gas_used: 80_000,
+            effective_gas_price: Qty(150),
+            contract_address: Some(h160(&format!("0x{}", "ee".repeat(20)))),
+            logs: Vec::new(),
+            first_log_index: 2,
+            logs_bloom: Bloom::default(),
+            ..call.clone()
+        };
+        let block = BlockRecord {
+            number: 7,
+            hash: block_hash,
+            parent_hash: h256(&format!("0x{}", "22".repeat(32))),
+            timestamp: 1_700_000_000,
+            state_root: h256(&format!("0x{}", "33".repeat(32))),
+            io_root: h256(&format!("0x{}", "44".repeat(32))),
+            gas_limit: 10_000_000,
+            gas_used: 80_000,
+            base_fee: Qty(100),
+            logs_bloom: Bloom::repeat_byte(0x02),
+            size: 1_234,
+            transactions: vec![call.hash, create.hash],
+        };
+        (block, vec![call, create])
+    }
+
+    /// The bytes an index stores for these records: an index written by an
+    /// older build must open and read the same (its records are JSON, its
+    /// hash keys the raw 32 bytes).
+    #[test]
+    fn stored_records_are_byte_identical() {
+        let bloom2 = format!("0x{}", "02".repeat(256));
+        let bloom0 = format!("0x{}", "00".repeat(256));
+        let want_block = format!(
+            r#"{{"number":7,"hash":"0x1111111111111111111111111111111111111111111111111111111111111111","parent_hash":"0x2222222222222222222222222222222222222222222222222222222222222222","timestamp":1700000000,"state_root":"0x3333333333333333333333333333333333333333333333333333333333333333","io_root":"0x4444444444444444444444444444444444444444444444444444444444444444","gas_limit":10000000,"gas_used":80000,"base_fee":"0x64","logs_bloom":"{bloom2}","size":1234,"transactions":["0x5555555555555555555555555555555555555555555555555555555555555555","0x6666666666666666666666666666666666666666666666666666666666666666"]}}"#
+        );
+        let want_call = format!(
+            r#"{{"hash":"0x5555555555555555555555555555555555555555555555555555555555555555","block_number":7,"block_hash":"0x1111111111111111111111111111111111111111111111111111111111111111","index":0,"batch_index":2,"from":"0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266","to":"0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","tx_type":2,"chain_id":42,"nonce":3,"gas":100000,"gas_price":null,"max_fee_per_gas":"0x3e8","max_priority_fee_per_gas":"0x7","value":"0x0","input":"0xabcd","access_list":[{{"address":"0xbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","storageKeys":["0x0000000000000000000000000000000000000000000000000000000000000000","0x0000000000000000000000000000000000000000000000000000000000000001"]}}],"v":1,"r":"0xfefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefe","s":"0x7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f","status":true,"gas_used":30000,"cumulative_gas_used":30000,"effective_gas_price":"0x6b","contract_address":null,"logs":[{{"address":"0xcccccccccccccccccccccccccccccccccccccccc","topics":["0x0101010101010101010101010101010101010101010101010101010101010101"],"data":"0x6f6e65"}},{{"address":"0xcccccccccccccccccccccccccccccccccccccccc","topics":[],"data":"0x"}}],"first_log_index":0,"logs_bloom":"{bloom2}"}}"#
+        );
+        let want_create = format!(
+            r#"{{"hash":"0x6666666666666666666666666666666666666666666666666666666666666666","block_number":7,"block_hash":"0x1111111111111111111111111111111111111111111111111111111111111111","index":1,"batch_index":3,"from":"0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266","to":null,"tx_type":0,"chain_id":null,"nonce":4,"gas":100000,"gas_price":"0x96","max_fee_per_gas":null,"max_priority_fee_per_gas":null,"value":"0x100","input":"0x6000","access_list":[],"v":27,"r":"0xfefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefe","s":"0x7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f","status":false,"gas_used":50000,"cumulative_gas_used":80000,"effective_gas_price":"0x96","contract_address":"0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee","logs":[],"first_log_index":2,"logs_bloom":"{bloom0}"}}"#
+        );
+
+        let (block, txs) = records();
+        let index = Index::in_memory().unwrap();
+        index.put_block(&block, &txs).unwrap();
+        let d = index.read();
+        let r = d.begin_read().unwrap();
+
+        // Out: the records as stored.
+        let blocks = r.open_table(BLOCKS).unwrap();
+        let stored = blocks.get(7).unwrap().unwrap().value().to_vec();
+        assert_eq!(String::from_utf8(stored).unwrap(), want_block);
+        let t = r.open_table(TXS).unwrap();
+        let stored = t.get((7, 0)).unwrap().unwrap().value().to_vec();
+        assert_eq!(String::from_utf8(stored).unwrap(), want_call);
+        let stored = t.get((7, 1)).unwrap().unwrap().value().to_vec();
+        assert_eq!(String::from_utf8(stored).unwrap(), want_create);
+
+        // The hash keys: the raw 32 bytes.
+        let by_hash = r.open_table(BLOCK_BY_HASH).unwrap();
+        let keys: Vec<(Vec<u8>, u64)> = by_hash
+            .iter()
+            .unwrap()
+            .map(|e| {
+                let (k, v) = e.unwrap();
+                (k.value().to_vec(), v.value())
+            })
+            .collect();
+        assert_eq!(keys, vec![(vec![0x11; 32], 7)]);
+        let tx_by_hash = r.open_table(TX_BY_HASH).unwrap();
+        let keys: Vec<(Vec<u8>, (u64, u32))> = tx_by_hash
+            .iter()
+            .unwrap()
+            .map(|e| {
+                let (k, v) = e.unwrap();
+                (k.value().to_vec(), v.value())
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            vec![(vec![0x55; 32], (7, 0)), (vec![0x66; 32], (7, 1))]
+        );
+
+        // In: what an older build stored reads as the same records.
+        assert_eq!(decode::<BlockRecord>(want_block.as_bytes()).unwrap(), block);
+        assert_eq!(decode::<TxRecord>(want_call.as_bytes()).unwrap(), txs[0]);
+        assert_eq!(decode::<TxRecord>(want_create.as_bytes()).unwrap(), txs[1]);
+        drop(r);
+        drop(d);
+        assert_eq!(index.block_number(&block.hash).unwrap(), Some(7));
+        assert_eq!(index.tx(&txs[1].hash).unwrap().as_ref(), Some(&txs[1]));
+    }
+}

@@ -87,7 +87,7 @@ fn logs_of(outcome: &TxOutcome) -> Vec<LogRecord> {
                     .iter()
                     .map(|t| H256::from_slice(t))
                     .collect::<Option<Vec<_>>>()?,
-                data: Bytes(l.data),
+                data: Bytes::from(l.data),
             })
         })
         .collect()
@@ -105,7 +105,7 @@ pub fn build_block(
 ) -> (BlockRecord, Vec<TxRecord>) {
     let header = &record.header;
     let number = header.round;
-    let hash = H256(header.hash().0);
+    let hash = H256::new(header.hash().0);
     let mut txs = Vec::new();
     let mut bloom = Bloom::default();
     let mut gas_used_total = 0u64;
@@ -168,7 +168,7 @@ pub fn build_block(
             max_fee_per_gas: tx.max_fee_per_gas.map(Qty),
             max_priority_fee_per_gas: tx.max_priority_fee_per_gas.map(Qty),
             value: tx.value,
-            input: Bytes(tx.input.clone()),
+            input: Bytes::from(tx.input.clone()),
             access_list: tx.access_list.clone(),
             v: tx.v,
             r: tx.r,
@@ -187,10 +187,10 @@ pub fn build_block(
     let block = BlockRecord {
         number,
         hash,
-        parent_hash: H256(header.previous_hash.0),
+        parent_hash: H256::new(header.previous_hash.0),
         timestamp: header.timestamp,
-        state_root: H256(header.state_root.0),
-        io_root: H256(header.io_root.0),
+        state_root: H256::new(header.state_root.0),
+        io_root: H256::new(header.io_root.0),
         gas_limit,
         gas_used: gas_used_total,
         base_fee: Qty(base_fee),
@@ -331,7 +331,7 @@ impl Indexer {
                         .backend
                         .take_eth_sender(atoll_crypto::Hash::digest(entry))
                     {
-                        Some(a) => H160(a.0),
+                        Some(a) => H160::new(a.0),
                         None => crate::eth::recover_sender(&tx)?,
                     };
                     Ok(crate::eth::with_sender(tx, from))

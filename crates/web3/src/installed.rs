@@ -73,7 +73,7 @@ impl Filters {
         let mut id = [0u8; 32];
         // Ids are 16 random bytes, shown as a 32-byte quantity-like value.
         atoll_crypto::fill_random(&mut id[16..]);
-        let id = H256(id);
+        let id = H256::new(id);
         self.filters.insert(
             id,
             Installed {
@@ -128,10 +128,10 @@ impl Filters {
 /// on the left, as ids are shown as quantities).
 pub fn parse_filter_id(s: &str) -> Result<H256, String> {
     let u = crate::types::parse_u256(s).map_err(|_| format!("invalid filter id {s:?}"))?;
-    Ok(H256(u.0))
+    Ok(H256(u.0.into()))
 }
 
 /// How a filter id is shown: a quantity (geth shows ids as hex quantities).
 pub fn filter_id_json(id: &H256) -> String {
-    crate::types::qty_be(&id.0)
+    crate::types::qty_be(id.0.as_slice())
 }

@@ -58,12 +58,17 @@ fn parse_fixed<const N: usize>(s: &str, what: &str) -> Result<[u8; N], String> {
 }
 
 macro_rules! fixed_bytes {
-    ($name:ident, $n:expr, $what:expr, $doc:expr) => {
+    ($name:ident, $inner:ty, $n:expr, $what:expr, $doc:expr) => {
         #[doc = $doc]
         #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(pub [u8; $n]);
+        pub struct $name(pub $inner);
 
         impl $name {
+            /// From its bytes.
+            pub const fn new(bytes: [u8; $n]) -> Self {
+                Self(<$inner>::new(bytes))
+            }
+
             /// From a slice of exactly the right length.
             pub fn from_slice(b: &[u8]) -> Option<Self> {
                 b.try_into().ok().map(Self)
@@ -72,26 +77,26 @@ macro_rules! fixed_bytes {
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&data_hex(&self.0))
+                write!(f, "{:#x}", self.0)
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&data_hex(&self.0))
+                write!(f, "{:#x}", self.0)
             }
         }
 
         impl std::str::FromStr for $name {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, String> {
-                parse_fixed::<$n>(s, $what).map(Self)
+                parse_fixed::<$n>(s, $what).map(Self::new)
             }
         }
 
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&data_hex(&self.0))
+                s.collect_str(self)
             }
         }
 
@@ -104,12 +109,35 @@ macro_rules! fixed_bytes {
     };
 }
 
-fixed_bytes!(H160, 20, "an address", "A 20-byte address.");
-fixed_bytes!(H256, 32, "a hash", "A 32-byte hash or word.");
+fixed_bytes!(
+    H160,
+    alloy_primitives::Address,
+    20,
+    "an address",
+    "A 20-byte address: alloy's `Address` under web3's JSON rules (`0x` and \
+     exactly 40 digits in, any case; lowercase out, never checksummed). \
+     alloy's own serde would also take hex without `0x` and byte arrays."
+);
+fixed_bytes!(
+    H256,
+    alloy_primitives::B256,
+    32,
+    "a hash",
+    "A 32-byte hash or word: alloy's `B256` under web3's JSON rules (`0x` \
+     and exactly 64 digits in, any case; lowercase out)."
+);
 
-/// Arbitrary bytes, `0x` hex.
+/// Arbitrary bytes: alloy's `Bytes` under web3's JSON rules (`0x` and an
+/// even number of digits in, any case; lowercase out). alloy's own serde
+/// would also take hex without `0x` and byte arrays.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct Bytes(pub Vec<u8>);
+pub struct Bytes(pub alloy_primitives::Bytes);
+
+impl From<Vec<u8>> for Bytes {
+    fn from(v: Vec<u8>) -> Self {
+        Self(v.into())
+    }
+}
 
 impl fmt::Debug for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -126,7 +154,7 @@ impl Serialize for Bytes {
 impl<'de> Deserialize<'de> for Bytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        parse_data(&s).map(Self).map_err(de::Error::custom)
+        parse_data(&s).map(Self::from).map_err(de::Error::custom)
     }
 }
 
@@ -177,62 +205,56 @@ impl Qty {
     }
 }
 
-/// A 256-bit unsigned integer, big-endian bytes: minimal `0x` hex out; `0x`
-/// hex (up to 64 digits) or a JSON number in.
+/// A 256-bit unsigned integer: alloy's `U256` under web3's JSON rules
+/// (minimal `0x` hex out; in, `0x` hex of 1 to 64 digits or a JSON number).
+/// alloy's own serde would also take hex without `0x`, decimal strings and
+/// digit separators, which geth refuses.
 #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct U256(pub [u8; 32]);
+pub struct U256(pub alloy_primitives::U256);
 
 impl U256 {
     /// From a `u128`.
     pub fn from_u128(v: u128) -> Self {
-        let mut b = [0u8; 32];
-        b[16..].copy_from_slice(&v.to_be_bytes());
-        Self(b)
+        Self(alloy_primitives::U256::from(v))
     }
 
-    /// From big-endian bytes (at most 32; leading zeros allowed).
+    /// From big-endian bytes (at most 32 significant; leading zeros
+    /// allowed).
     pub fn from_be_slice(bytes: &[u8]) -> Option<Self> {
         let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
-        let significant = bytes.get(start..)?;
-        if significant.len() > 32 {
-            return None;
-        }
-        let mut b = [0u8; 32];
-        b[32 - significant.len()..].copy_from_slice(significant);
-        Some(Self(b))
+        alloy_primitives::U256::try_from_be_slice(bytes.get(start..)?).map(Self)
     }
 
     /// The value if it fits in 128 bits.
     pub fn to_u128(&self) -> Option<u128> {
-        if self.0[..16].iter().any(|b| *b != 0) {
-            return None;
-        }
-        let mut low = [0u8; 16];
-        low.copy_from_slice(&self.0[16..]);
-        Some(u128::from_be_bytes(low))
+        u128::try_from(self.0).ok()
+    }
+
+    /// The 32 big-endian bytes.
+    pub fn to_be_bytes(&self) -> [u8; 32] {
+        self.0.to_be_bytes()
     }
 
     /// The minimal big-endian bytes (empty for zero).
-    pub fn minimal_be(&self) -> &[u8] {
-        let start = self.0.iter().position(|b| *b != 0).unwrap_or(32);
-        &self.0[start..]
+    pub fn minimal_be(&self) -> Vec<u8> {
+        self.0.to_be_bytes_trimmed_vec()
     }
 
     /// Whether it is zero.
     pub fn is_zero(&self) -> bool {
-        self.0.iter().all(|b| *b == 0)
+        self.0.is_zero()
     }
 }
 
 impl fmt::Debug for U256 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&qty_be(&self.0))
+        write!(f, "{:#x}", self.0)
     }
 }
 
 impl Serialize for U256 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&qty_be(&self.0))
+        s.collect_str(&format_args!("{:#x}", self.0))
     }
 }
 
@@ -242,9 +264,12 @@ pub fn parse_u256(s: &str) -> Result<U256, String> {
     if h.is_empty() || h.len() > 64 {
         return Err(format!("invalid 256-bit quantity {s:?}"));
     }
-    let padded = format!("{h:0>64}");
-    let bytes = hex::decode(padded).map_err(|_| format!("invalid hex quantity {s:?}"))?;
-    U256::from_be_slice(&bytes).ok_or_else(|| format!("invalid 256-bit quantity {s:?}"))
+    // Decoded as exactly 32 bytes (hex digits only: alloy's own parser
+    // would skip separators).
+    let mut be = [0u8; 32];
+    hex::decode_to_slice(format!("{h:0>64}"), &mut be)
+        .map_err(|_| format!("invalid hex quantity {s:?}"))?;
+    Ok(U256(alloy_primitives::U256::from_be_bytes(be)))
 }
 
 impl<'de> Deserialize<'de> for U256 {
@@ -440,7 +465,7 @@ impl CallRequest {
         self.input
             .as_ref()
             .or(self.data.as_ref())
-            .map(|b| b.0.clone())
+            .map(|b| b.0.to_vec())
             .unwrap_or_default()
     }
 }
@@ -478,4 +503,183 @@ pub struct FilterRequest {
     pub address: Option<OneOrMany<H160>>,
     /// Per position: `null` (anything), a topic, or any of several.
     pub topics: Option<Vec<Option<OneOrMany<H256>>>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn from<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, String> {
+        serde_json::from_value(v).map_err(|e| e.to_string())
+    }
+
+    fn out<T: Serialize>(v: &T) -> String {
+        serde_json::to_string(v).unwrap()
+    }
+
+    /// What a client may send as a 256-bit quantity, and what it is told
+    /// otherwise (alloy's own serde would take hex without `0x`, decimal
+    /// strings and byte arrays, in other words).
+    #[test]
+    fn u256_in_and_out() {
+        let u = |v| from::<U256>(v);
+        assert_eq!(u(json!("0x00ff")), Ok(U256::from_u128(255)));
+        assert_eq!(u(json!("0X0F")), Ok(U256::from_u128(15)));
+        assert_eq!(u(json!("0xAb")), Ok(U256::from_u128(0xab)));
+        assert_eq!(u(json!(255)), Ok(U256::from_u128(255)));
+        let max = u(json!(format!("0x{}", "f".repeat(64)))).unwrap();
+        assert_eq!(max.to_u128(), None);
+        assert_eq!(
+            u(json!("ff")),
+            Err(r#"hex string without 0x prefix: "ff""#.into())
+        );
+        assert_eq!(
+            u(json!("255")),
+            Err(r#"hex string without 0x prefix: "255""#.into())
+        );
+        assert_eq!(
+            u(json!("0x")),
+            Err(r#"invalid 256-bit quantity "0x""#.into())
+        );
+        let wide = format!("0x1{}", "0".repeat(64));
+        assert_eq!(
+            u(json!(wide)),
+            Err(format!("invalid 256-bit quantity {wide:?}"))
+        );
+        assert_eq!(
+            u(json!("0xzz")),
+            Err(r#"invalid hex quantity "0xzz""#.into())
+        );
+        assert_eq!(
+            u(json!([1, 2])),
+            Err("invalid type: sequence, expected a 0x-prefixed hex quantity".into())
+        );
+        assert_eq!(
+            u(json!(-1)),
+            Err("invalid type: integer `-1`, expected a 0x-prefixed hex quantity".into())
+        );
+        assert_eq!(
+            u(json!(1.5)),
+            Err("invalid type: floating point `1.5`, expected a 0x-prefixed hex quantity".into())
+        );
+        // Out: minimal hex.
+        assert_eq!(out(&U256::default()), r#""0x0""#);
+        assert_eq!(out(&U256::from_u128(255)), r#""0xff""#);
+        assert_eq!(out(&max), format!("\"0x{}\"", "f".repeat(64)));
+        assert_eq!(format!("{:?}", U256::from_u128(0x0100)), "0x100");
+        // Bytes in and out.
+        assert_eq!(U256::from_u128(0x0102).minimal_be(), [1, 2]);
+        assert!(U256::default().minimal_be().is_empty());
+        assert_eq!(
+            U256::from_be_slice(&[0u8; 40]).map(|u| u.is_zero()),
+            Some(true)
+        );
+        let mut wide = [0u8; 33];
+        wide[0] = 1;
+        assert_eq!(U256::from_be_slice(&wide), None);
+        wide[0] = 0;
+        wide[32] = 7;
+        assert_eq!(U256::from_be_slice(&wide), Some(U256::from_u128(7)));
+        assert_eq!(U256::from_u128(u128::MAX).to_u128(), Some(u128::MAX));
+    }
+
+    /// Addresses and hashes: `0x` and exactly their length in, lowercase
+    /// out.
+    #[test]
+    fn fixed_words_in_and_out() {
+        let a = "0xF39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+        let lower = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266";
+        let h: H160 = from(json!(a)).unwrap();
+        assert_eq!(out(&h), format!("\"{lower}\""));
+        assert_eq!(h.to_string(), lower);
+        assert_eq!(format!("{h:?}"), lower);
+        assert_eq!(a.parse::<H160>(), Ok(h));
+        assert_eq!(from::<H160>(json!(format!("0X{}", &lower[2..]))), Ok(h));
+        assert_eq!(
+            from::<H160>(json!(&lower[2..])),
+            Err(format!("hex string without 0x prefix: {:?}", &lower[2..]))
+        );
+        assert_eq!(
+            from::<H160>(json!("0x1234")),
+            Err(r#"an address must be 20 bytes: "0x1234""#.into())
+        );
+        assert_eq!(
+            from::<H160>(json!("0x123")),
+            Err(r#"invalid hex data "0x123""#.into())
+        );
+        assert_eq!(
+            from::<H160>(json!(vec![0u8; 20])),
+            Err("invalid type: sequence, expected a string".into())
+        );
+        assert_eq!(
+            from::<H160>(json!(format!("0x{}", "00".repeat(32)))),
+            Err(format!(
+                "an address must be 20 bytes: \"0x{}\"",
+                "00".repeat(32)
+            ))
+        );
+        assert_eq!(
+            H160::from_slice(&[1; 20]).map(|h| h.to_string()),
+            Some(format!("0x{}", "01".repeat(20)))
+        );
+        assert_eq!(H160::from_slice(&[1; 21]), None);
+
+        let s = format!("0x{}", "Ab".repeat(32));
+        let h: H256 = from(json!(s)).unwrap();
+        assert_eq!(out(&h), format!("\"0x{}\"", "ab".repeat(32)));
+        assert_eq!(out(&H256::default()), format!("\"0x{}\"", "00".repeat(32)));
+        assert_eq!(
+            from::<H256>(json!("0x12")),
+            Err(r#"a hash must be 32 bytes: "0x12""#.into())
+        );
+        assert_eq!(
+            from::<H256>(json!("ab".repeat(32))),
+            Err(format!(
+                "hex string without 0x prefix: {:?}",
+                "ab".repeat(32)
+            ))
+        );
+        assert_eq!(
+            from::<H256>(json!(7)),
+            Err("invalid type: integer `7`, expected a string".into())
+        );
+        assert_eq!(
+            H256::from_slice(&[2; 32]).map(|h| h.to_string()),
+            Some(format!("0x{}", "02".repeat(32)))
+        );
+        assert_eq!(H256::from_slice(&[2; 31]), None);
+        assert!(H160::default() < h160_of(1));
+    }
+
+    fn h160_of(last: u8) -> H160 {
+        let mut b = [0u8; 20];
+        b[19] = last;
+        H160::from_slice(&b).unwrap()
+    }
+
+    /// Data: `0x` and an even number of digits in, lowercase out.
+    #[test]
+    fn bytes_in_and_out() {
+        let b = |v| from::<Bytes>(v);
+        let ab: Bytes = b(json!("0XAbCd")).unwrap();
+        assert_eq!(out(&ab), r#""0xabcd""#);
+        assert_eq!(format!("{ab:?}"), "0xabcd");
+        let empty = b(json!("0x")).unwrap();
+        assert_eq!(empty, Bytes::default());
+        assert_eq!(out(&empty), r#""0x""#);
+        assert_eq!(
+            b(json!("abcd")),
+            Err(r#"hex string without 0x prefix: "abcd""#.into())
+        );
+        assert_eq!(b(json!("0xabc")), Err(r#"invalid hex data "0xabc""#.into()));
+        assert_eq!(
+            b(json!([1, 2])),
+            Err("invalid type: sequence, expected a string".into())
+        );
+        assert_eq!(
+            b(json!(null)),
+            Err("invalid type: null, expected a string".into())
+        );
+    }
 }

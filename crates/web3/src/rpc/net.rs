@@ -15,7 +15,7 @@ impl Web3RpcServer for Rpc {
     }
 
     async fn sha3(&self, data: Bytes) -> RpcResult<Value> {
-        Ok(json!(H256(atoll_crypto::keccak256(&data.0))))
+        Ok(json!(H256::new(atoll_crypto::keccak256(&data.0))))
     }
 }
 

@@ -90,7 +90,7 @@ impl EthStateRpcServer for Rpc {
         answer(
             async {
                 let at = self.state_round(block)?;
-                Ok(json!(Bytes(self.backend.code(&address, at).await?)))
+                Ok(json!(Bytes::from(self.backend.code(&address, at).await?)))
             }
             .await,
         )
@@ -106,7 +106,9 @@ impl EthStateRpcServer for Rpc {
             async {
                 let at = self.state_round(block)?;
                 Ok(json!(
-                    self.backend.storage(&address, &H256(slot.0), at).await?
+                    self.backend
+                        .storage(&address, &H256(slot.0.into()), at)
+                        .await?
                 ))
             }
             .await,
@@ -122,7 +124,9 @@ impl EthStateRpcServer for Rpc {
         answer(
             async {
                 let (call, at) = self.checked_call(&request, block).await?;
-                Ok(json!(Bytes(self.backend.simulate_call(&call, at).await?)))
+                Ok(json!(Bytes::from(
+                    self.backend.simulate_call(&call, at).await?
+                )))
             }
             .await,
         )

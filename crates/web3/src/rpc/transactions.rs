@@ -102,7 +102,7 @@ impl Ctx {
         match self.backend.submit(&raw).await {
             Ok(checked) => {
                 let from = match checked {
-                    Some(a) => H160(a.0),
+                    Some(a) => H160::new(a.0),
                     None => sender(&tx)?,
                 };
                 let tx = eth::with_sender(tx, from);
