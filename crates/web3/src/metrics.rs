@@ -182,7 +182,7 @@ impl Drop for SubscriptionGuard {
 
 /// The RPC middleware counting each call: method, outcome, duration. It
 /// sits inside [`crate::batch::ConcurrentBatches`] (which hands it each
-/// call of a batch) and outside [`crate::rpc::params::GethParams`], so
+/// call of a batch) and outside `GethParams` (in `rpc::params`), so
 /// refused parameters are counted too.
 #[derive(Clone, Debug)]
 pub struct Metered<S> {
