@@ -36,7 +36,7 @@ use std::time::Duration;
 
 pub mod api;
 pub mod error;
-mod metrics;
+pub mod metrics;
 pub mod node;
 pub mod runtime;
 pub mod runtime_types;
@@ -47,6 +47,7 @@ pub use api::{
     SystemRpcServer,
 };
 pub use error::{ApiError, CODE_NOT_FOUND, CODE_TIMEOUT, CODE_TX_REFUSED};
+pub use metrics::MetricsLayer;
 pub use node::{BlockNotification, BlockView, NodeApi, NodeStatus, TxView};
 pub use runtime::{RuntimeApi, Submitted, cbor_to_json};
 pub use runtime_types::{CheckpointSummary, RuntimeBlock, RuntimeTx, SubmitResult, TxLocation};

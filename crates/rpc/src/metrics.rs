@@ -1,5 +1,7 @@
-//! `GET /metrics`: the node's Prometheus metrics on the API port, answered
-//! before the request reaches the JSON-RPC server.
+//! `GET /metrics`: Prometheus text on a JSON-RPC port, answered before the
+//! request reaches the JSON-RPC server. The node API serves
+//! [`NodeApi::metrics`](crate::NodeApi::metrics) with it; the Ethereum
+//! JSON-RPC serves its own registry with the same layer.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,17 +10,22 @@ use std::task::{Context, Poll};
 
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
 
-use crate::NodeApi;
+/// What a scrape answers: the metrics in the Prometheus text format,
+/// rendered when `GET /metrics` arrives.
+type Render = Arc<dyn Fn() -> String + Send + Sync>;
 
-/// Serves `GET /metrics` from [`NodeApi::metrics`].
+/// Serves `GET /metrics` with the text `render` gives at each scrape.
 #[derive(Clone)]
-pub(crate) struct MetricsLayer {
-    api: Arc<dyn NodeApi>,
+pub struct MetricsLayer {
+    render: Render,
 }
 
 impl MetricsLayer {
-    pub(crate) fn new(api: Arc<dyn NodeApi>) -> Self {
-        Self { api }
+    /// A layer answering `GET /metrics` with `render()`.
+    pub fn new(render: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        Self {
+            render: Arc::new(render),
+        }
     }
 }
 
@@ -28,16 +35,16 @@ impl<S> tower::Layer<S> for MetricsLayer {
     fn layer(&self, inner: S) -> Self::Service {
         Metrics {
             inner,
-            api: self.api.clone(),
+            render: self.render.clone(),
         }
     }
 }
 
-/// The service [`MetricsLayer`] wraps around the API.
+/// The service [`MetricsLayer`] wraps around a server.
 #[derive(Clone)]
-pub(crate) struct Metrics<S> {
+pub struct Metrics<S> {
     inner: S,
-    api: Arc<dyn NodeApi>,
+    render: Render,
 }
 
 impl<S, B> tower::Service<HttpRequest<B>> for Metrics<S>
@@ -56,7 +63,7 @@ where
 
     fn call(&mut self, req: HttpRequest<B>) -> Self::Future {
         if req.method() == http::Method::GET && req.uri().path() == "/metrics" {
-            let text = self.api.metrics();
+            let text = (self.render)();
             let mut response = HttpResponse::new(HttpBody::from(text));
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,

@@ -335,7 +335,7 @@ pub async fn serve(
         .set_http_middleware(
             tower::ServiceBuilder::new()
                 .option_layer(cors)
-                .layer(metrics::MetricsLayer::new(metrics, ctx.clone())),
+                .layer(metrics::metrics_layer(metrics, ctx.clone())),
         )
         .set_rpc_middleware(
             jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()

@@ -17,13 +17,12 @@
 //! count themselves while they run ([`Web3Metrics::subscription`]).
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
+use atoll_rpc::MetricsLayer;
 use jsonrpsee::core::middleware::{Batch, Notification, RpcServiceT};
-use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse, MethodResponse};
+use jsonrpsee::server::MethodResponse;
 use jsonrpsee::types::Request;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -244,65 +243,14 @@ pub(crate) trait Observe: Send + Sync {
     fn observe(&self) -> (Option<u64>, usize);
 }
 
-/// Serves `GET /metrics` on the gateway's port, before the request reaches
-/// the JSON-RPC server.
-#[derive(Clone)]
-pub(crate) struct MetricsLayer {
-    metrics: Arc<Web3Metrics>,
-    source: Arc<dyn Observe>,
-}
-
-impl MetricsLayer {
-    pub(crate) fn new(metrics: Arc<Web3Metrics>, source: Arc<dyn Observe>) -> Self {
-        Self { metrics, source }
-    }
-}
-
-impl<S> tower::Layer<S> for MetricsLayer {
-    type Service = MetricsService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        MetricsService {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
-
-/// The service [`MetricsLayer`] wraps around the server.
-#[derive(Clone)]
-pub(crate) struct MetricsService<S> {
-    inner: S,
-    layer: MetricsLayer,
-}
-
-impl<S, B> tower::Service<HttpRequest<B>> for MetricsService<S>
-where
-    S: tower::Service<HttpRequest<B>, Response = HttpResponse>,
-    S::Future: Send + 'static,
-    S::Error: 'static,
-{
-    type Response = HttpResponse;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: HttpRequest<B>) -> Self::Future {
-        if req.method() == http::Method::GET && req.uri().path() == "/metrics" {
-            let (height, filters) = self.layer.source.observe();
-            self.layer.metrics.observe(height, filters);
-            let mut response = HttpResponse::new(HttpBody::from(self.layer.metrics.encode()));
-            response.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-            );
-            return Box::pin(async move { Ok(response) });
-        }
-        Box::pin(self.inner.call(req))
-    }
+/// `GET /metrics` on the gateway's port: the gauges read from `source`
+/// at scrape time, then the whole registry.
+pub(crate) fn metrics_layer(metrics: Arc<Web3Metrics>, source: Arc<dyn Observe>) -> MetricsLayer {
+    MetricsLayer::new(move || {
+        let (height, filters) = source.observe();
+        metrics.observe(height, filters);
+        metrics.encode()
+    })
 }
 
 #[cfg(test)]

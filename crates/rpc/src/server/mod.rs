@@ -21,7 +21,7 @@ use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 
 use crate::node::{BlockNotification, NodeApi};
-use crate::{RpcConfig, metrics};
+use crate::{MetricsLayer, RpcConfig};
 
 /// What every handler reaches: the node and the server's settings.
 #[derive(Clone)]
@@ -67,7 +67,7 @@ pub async fn serve(
     config: RpcConfig,
 ) -> Result<RpcServer, ServeError> {
     let middleware = tower::ServiceBuilder::new()
-        .layer(metrics::MetricsLayer::new(api.clone()))
+        .layer(metrics_layer(api.clone()))
         .layer(
             ProxyGetRequestLayer::new([("/health", "system_health")])
                 .map_err(|e| ServeError::Setup(e.to_string()))?,
@@ -166,4 +166,9 @@ async fn forward(
             }
         }
     }
+}
+
+/// `GET /metrics` answered from [`NodeApi::metrics`].
+fn metrics_layer(api: Arc<dyn NodeApi>) -> MetricsLayer {
+    MetricsLayer::new(move || api.metrics())
 }
