@@ -70,7 +70,12 @@ impl App {
         }
         let entropy = beacon::genesis_entropy(&self.chain_context);
         let epoch = genesis.epoch_at(genesis.initial_height);
-        fatal(scheduler::on_epoch(store, epoch, &entropy, None))?;
+        fatal(scheduler::on_epoch(
+            store,
+            epoch,
+            &entropy,
+            scheduler::Sortition::Entropy(&entropy),
+        ))?;
         if genesis.beacon.backend == beacon::Backend::Vrf {
             beacon::start_vrf_epoch(
                 store,
@@ -194,7 +199,11 @@ impl App {
         })
     }
 
-    /// Runs the epoch's elections from the beacon's entropy.
+    /// Runs the epoch's elections from the beacon's output. With the VRF
+    /// beacon: a strong epoch (enough proofs) elects committees from the
+    /// provers' own betas; a weak one keeps the previous committees and
+    /// validators ([`scheduler::keep_epoch`]). Either way the next alpha is
+    /// chained from the betas that were proved.
     fn elect(
         &self,
         store: &mut dyn Store,
@@ -206,28 +215,35 @@ impl App {
             beacon::Backend::Insecure => {
                 let entropy =
                     beacon::insecure_entropy(&self.chain_context, epoch, &block.prev_hash);
-                scheduler::on_epoch(store, epoch, &entropy, None).map_err(into_fatal)
+                scheduler::on_epoch(
+                    store,
+                    epoch,
+                    &entropy,
+                    scheduler::Sortition::Entropy(&entropy),
+                )
+                .map_err(into_fatal)
             }
             beacon::Backend::Vrf => {
-                let finished = beacon::finish_vrf_epoch(store, &beacon_params.vrf)?;
-                let next_input = match &finished {
-                    Some((entropy, proved)) => {
-                        scheduler::on_epoch(store, epoch, entropy, Some(proved))
-                            .map_err(into_fatal)?;
-                        *entropy
-                    }
-                    None => {
-                        scheduler::skip_epoch(store).map_err(into_fatal)?;
-                        beacon::vrf_state(store)?
-                            .map(|s| s.alpha)
-                            .unwrap_or_default()
-                    }
+                let Some(finished) = beacon::finish_vrf_epoch(store, &beacon_params.vrf)? else {
+                    return Err(FatalError::Invariant(
+                        "the VRF beacon has no state at an epoch change".into(),
+                    ));
                 };
+                if finished.strong {
+                    let order = scheduler::Sortition::Betas {
+                        epoch,
+                        betas: &finished.betas,
+                    };
+                    scheduler::on_epoch(store, epoch, &finished.entropy, order)
+                        .map_err(into_fatal)?;
+                } else {
+                    scheduler::keep_epoch(store, epoch).map_err(into_fatal)?;
+                }
                 beacon::start_vrf_epoch(
                     store,
                     &self.chain_context,
                     epoch,
-                    &next_input,
+                    &finished.entropy,
                     block.height,
                     &beacon_params.vrf,
                 )

@@ -350,12 +350,47 @@ fn expired_nodes_lapse_and_release_their_claim() {
     assert!(net.block(txs).tx_results.iter().all(|t| t.error.is_none()));
     let a = Address::from_ed25519(&k.public_key());
     assert_eq!(net.account(&a).escrow.stake_accumulator.claims.len(), 2);
+    let debonding = net.genesis.staking.parameters.debonding_interval;
+    assert!(debonding >= 1);
     net.advance_to_epoch(2);
-    assert!(
+    // Lapsed: the claim is released at once, but the descriptor stays (the
+    // node is still slashable) until the debonding interval has passed.
+    assert_eq!(net.account(&a).escrow.stake_accumulator.claims.len(), 1);
+    let node = |net: &mut crate::Net| {
         RegistryState::new(&mut net.store)
             .node(&nkeys[0].public_key())
             .unwrap()
-            .is_none()
+    };
+    assert!(node(&mut net).is_some(), "still slashable");
+    net.advance_to_epoch(1 + debonding);
+    assert!(node(&mut net).is_some(), "still slashable");
+    net.advance_to_epoch(2 + debonding);
+    assert!(
+        node(&mut net).is_none(),
+        "gone after the debonding interval"
     );
     assert_eq!(net.account(&a).escrow.stake_accumulator.claims.len(), 1);
+}
+
+#[test]
+fn lapse_follows_expiration_and_debonding() {
+    use atoll_consensus::services::registry::{Lapse, lapse};
+    use atoll_types::Epoch;
+    let table = [
+        (5, 2, 4, Lapse::Live),
+        (5, 2, 5, Lapse::Live),
+        (5, 2, 6, Lapse::Slashable),
+        (5, 2, 7, Lapse::Slashable),
+        (5, 2, 8, Lapse::Gone),
+        (5, 0, 6, Lapse::Gone),
+        (u64::MAX, 2, u64::MAX, Lapse::Live),
+        (u64::MAX - 1, 5, u64::MAX, Lapse::Slashable),
+    ];
+    for (expiration, debonding, epoch, want) in table {
+        assert_eq!(
+            lapse(expiration, debonding, Epoch(epoch)),
+            want,
+            "expiration {expiration}, debonding {debonding}, epoch {epoch}"
+        );
+    }
 }

@@ -514,7 +514,7 @@ fn prove(net: &mut Net, nodes: &Nodes, i: u8, epoch: u64) -> Option<(String, u32
 }
 
 #[test]
-fn vrf_beacon_elects_only_provers_and_skips_weak_epochs() {
+fn vrf_beacon_elects_only_provers_and_keeps_committees_in_weak_epochs() {
     let (mut net, nodes) = network_with(6, AdmissionPolicy::AnyNode {}, |g| {
         g.debug = false;
         g.beacon.backend = beacon::Backend::Vrf;
@@ -582,13 +582,14 @@ fn vrf_beacon_elects_only_provers_and_skips_weak_epochs() {
     for i in 0..2 {
         assert_eq!(prove(&mut net, &nodes, i, 1), None);
     }
+    let before = committee(&mut net);
     net.advance_to_epoch(2);
-    assert!(
-        SchedulerState::new(&mut net.store)
-            .committee(&RT)
-            .unwrap()
-            .is_none(),
-        "weak entropy: no committee"
+    let kept = committee(&mut net);
+    assert_eq!(kept.epoch.0, 2, "the kept committee serves the new epoch");
+    assert_eq!(
+        (kept.members, kept.entropy),
+        (before.members, before.entropy),
+        "weak entropy: the previous committee is kept as it was"
     );
 }
 
@@ -1302,4 +1303,66 @@ fn commitments_over_max_messages_are_refused() {
     let rs = rt_state(&mut net);
     assert_eq!(rs.last_block.header_type, HeaderType::Normal);
     assert_eq!(net.balance(0), before + 3);
+}
+
+/// A VRF network of six compute nodes at the first block where proofs are
+/// accepted.
+fn vrf_network() -> (Net, Nodes) {
+    let (mut net, nodes) = network_with(6, AdmissionPolicy::AnyNode {}, |g| {
+        g.debug = false;
+        g.beacon.backend = beacon::Backend::Vrf;
+        g.beacon.vrf = beacon::VrfParameters {
+            proof_delay: 3,
+            alpha_hq_threshold: 3,
+            gas_vrf_prove: 1000,
+        };
+    });
+    while net.height < 4 {
+        net.block(vec![]);
+    }
+    (net, nodes)
+}
+
+/// The committee of epoch 1 after `provers` proved in epoch 0, in that order.
+fn elected_after(provers: &[u8]) -> Committee {
+    let (mut net, nodes) = vrf_network();
+    for i in provers {
+        assert_eq!(prove(&mut net, &nodes, *i, 0), None, "node {i}");
+    }
+    net.advance_to_epoch(1);
+    committee(&mut net)
+}
+
+#[test]
+fn vrf_committees_do_not_depend_on_proof_order_and_exclusion_only_removes() {
+    let all = elected_after(&[0, 1, 2, 3, 4, 5]);
+    assert_eq!(all.members.len(), 5);
+    // The same proofs in another order (each in its own block): the same
+    // committee, members, roles and proposer order alike.
+    let reversed = elected_after(&[5, 4, 3, 2, 1, 0]);
+    assert_eq!(reversed, all);
+    // Leaving out the proof of the one node outside the committee changes
+    // nothing: the others' places follow from their own betas.
+    let outsider = (0..6u8)
+        .find(|i| {
+            let pk = node_key(*i).public_key();
+            !all.members.iter().any(|m| m.node_id == pk)
+        })
+        .expect("six nodes, five seats");
+    let without: Vec<u8> = (0..6u8).filter(|i| *i != outsider).collect();
+    let c = elected_after(&without);
+    assert_eq!((&c.members, c.entropy), (&all.members, all.entropy));
+    // Leaving out a worker's proof removes that worker; the remaining
+    // workers keep their relative order, and the proposer order of a
+    // committee is not something a node outside it can move.
+    let first = all.workers().next().copied().expect("a worker");
+    let first_i = (0..6u8)
+        .find(|i| node_key(*i).public_key() == first)
+        .expect("a known node");
+    let without: Vec<u8> = (0..6u8).filter(|i| *i != first_i).collect();
+    let c = elected_after(&without);
+    assert!(!c.members.iter().any(|m| m.node_id == first));
+    let kept: Vec<PublicKey> = all.workers().copied().filter(|w| *w != first).collect();
+    let now: Vec<PublicKey> = c.workers().copied().collect();
+    assert_eq!(&now[..kept.len()], &kept[..], "the others keep their order");
 }

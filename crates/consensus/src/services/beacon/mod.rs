@@ -4,15 +4,18 @@
 //! Two backends:
 //!
 //! - **`vrf`** (real networks): each epoch has a public `alpha`. From
-//!   `proof_delay` blocks into the epoch, every node with a registered VRF key
-//!   may submit `beacon.VRFProve`, a VRF proof over `alpha`; consensus checks
-//!   it and records the node's `beta`. At the epoch's end, if at least
-//!   `alpha_hq_threshold` nodes proved, the next epoch's entropy is the hash of
-//!   all `(node, beta)` pairs, and only nodes that proved are eligible for the
-//!   next epoch's committees. Nobody can predict a beta without the node's key,
-//!   and no node can choose its beta. With too few proofs the entropy is not
-//!   trusted: runtime elections are skipped for that epoch and the validator
-//!   set stays as it is (as Oasis does).
+//!   `proof_delay` blocks into the epoch, every registered, unexpired,
+//!   unfrozen node with a VRF key may submit `beacon.VRFProve`, a VRF proof
+//!   over `alpha` (the node's own worker does it: `atoll_node::workers`);
+//!   consensus checks it and records the node's `beta`. At the epoch's end
+//!   ([`finish_vrf_epoch`]) the next alpha is chained from all betas, and if
+//!   at least `alpha_hq_threshold` nodes proved, the committees of the next
+//!   epoch are drawn by [`sortition`]: each node's place follows from its
+//!   *own* beta only, so a proposer that leaves proofs out of its blocks can
+//!   exclude those nodes but cannot reorder the others. Nodes that did not
+//!   prove are not eligible for the next epoch's committees. With too few
+//!   proofs the previous committees and validator set are kept for one more
+//!   epoch (see `scheduler::keep_epoch`).
 //! - **`insecure`** (debug networks only): entropy from the previous block's
 //!   hash, which a proposer can bias. `genesis check` refuses it elsewhere.
 
@@ -115,6 +118,9 @@ pub enum BeaconError {
     /// The proof does not verify.
     #[error("VRF proof does not verify")]
     BadProof,
+    /// The node is frozen.
+    #[error("the node is frozen")]
+    Frozen,
 }
 
 impl ModuleError for BeaconError {
@@ -127,6 +133,7 @@ impl ModuleError for BeaconError {
             Self::NotANode => 3,
             Self::AlreadyProved => 4,
             Self::BadProof => 5,
+            Self::Frozen => 6,
         }
     }
 }
@@ -188,27 +195,56 @@ pub fn start_vrf_epoch(
     )
 }
 
-/// The outcome of a finished VRF epoch: the next epoch's entropy and the
-/// nodes that proved, or `None` when too few proved.
+/// What a finished VRF epoch yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VrfOutcome {
+    /// The input of the next epoch's alpha: a hash over the finished
+    /// alpha and every `(node, beta)` pair in key order (as Oasis chains
+    /// its alpha). Also the validator election's tie-break entropy.
+    pub entropy: Hash,
+    /// Each proving node's beta: the committees' sortition input.
+    pub betas: BTreeMap<PublicKey, Hash>,
+    /// Whether at least `alpha_hq_threshold` nodes proved: only then are
+    /// committees elected from the betas.
+    pub strong: bool,
+}
+
+/// The outcome of the finished VRF epoch (`None` when the network has no
+/// VRF state).
 pub fn finish_vrf_epoch(
     store: &dyn Store,
     params: &VrfParameters,
-) -> Result<Option<(Hash, Vec<PublicKey>)>, FatalError> {
-    let Some(state) = vrf_state(store)? else {
-        return Ok(None);
-    };
-    if (state.betas.len() as u64) < params.alpha_hq_threshold.max(1) {
-        return Ok(None);
-    }
+) -> Result<Option<VrfOutcome>, FatalError> {
+    Ok(vrf_state(store)?.map(|state| outcome(&state, params)))
+}
+
+/// The pure part of [`finish_vrf_epoch`].
+pub fn outcome(state: &VrfState, params: &VrfParameters) -> VrfOutcome {
     let mut parts: Vec<&[u8]> = vec![b"atoll/beacon: vrf entropy", state.alpha.as_bytes()];
     for (node, beta) in &state.betas {
         parts.push(node.as_bytes());
         parts.push(beta.as_bytes());
     }
-    Ok(Some((
-        Hash::digest_parts(&parts),
-        state.betas.keys().copied().collect(),
-    )))
+    VrfOutcome {
+        entropy: Hash::digest_parts(&parts),
+        betas: state.betas.clone(),
+        strong: state.betas.len() as u64 >= params.alpha_hq_threshold.max(1),
+    }
+}
+
+/// A node's sortition string for one draw: `domain` names the committee
+/// kind and role, `scope` the runtime. It depends on the node's own beta
+/// and on nothing another node or a proposer chooses, so leaving other
+/// proofs out of the chain cannot change this node's place relative to the
+/// nodes that remain.
+pub fn sortition(domain: &[u8], epoch: Epoch, scope: &[u8], beta: &Hash) -> Hash {
+    Hash::digest_parts(&[
+        b"atoll/beacon: vrf sortition",
+        domain,
+        &epoch.0.to_be_bytes(),
+        scope,
+        beta.as_bytes(),
+    ])
 }
 
 /// `beacon.VRFProve`.
@@ -232,6 +268,18 @@ pub fn vrf_prove(
         .node(signer)?
         .ok_or(BeaconError::NotANode)?;
     let vrf_key = node.vrf.ok_or(BeaconError::NotANode)?;
+    // A lapsed registration (kept only so that it stays slashable) or a
+    // frozen node takes no part in the next elections.
+    if node.expiration < state.epoch.0 {
+        return Err(BeaconError::NotANode.into());
+    }
+    let frozen = Registry::new(&mut *store)
+        .state()
+        .node_status(signer)?
+        .is_some_and(|s| s.freeze_end > state.epoch.0);
+    if frozen {
+        return Err(BeaconError::Frozen.into());
+    }
     if state.betas.contains_key(signer) {
         return Err(BeaconError::AlreadyProved.into());
     }

@@ -7,7 +7,12 @@
 //!   it, its expiration must lie within `max_node_expiration` epochs, each
 //!   runtime it serves must admit it (any staked node, or an entity
 //!   whitelist with per-role caps), and its entity's escrow must cover the
-//!   thresholds of every role. Registrations lapse when they expire.
+//!   thresholds of every role. Registrations lapse when they expire: the
+//!   stake claim is released and the node is no longer eligible, but the
+//!   descriptor stays for `debonding_interval` epochs more, so evidence of
+//!   its misbehaviour still slashes its entity while the stake that backed
+//!   it cannot have left escrow; then it is removed. Nodes re-register
+//!   before they expire (the node's registration worker).
 //! - A runtime registers with a descriptor signed by its owning entity and
 //!   needs the runtime stake threshold. This is how anyone can launch a
 //!   permissionless ParaTime, or a permissioned one by choosing its policy.
@@ -226,7 +231,7 @@ impl<'a> Registry<'a> {
                 .state()
                 .runtime(&rt.id)?
                 .ok_or_else(|| RegistryError::NoSuchRuntime(rt.id.to_string()))?;
-            self.check_admission(&runtime, &node)?;
+            self.check_admission(&runtime, &node, epoch)?;
             if let Some(tee) = &rt.tee {
                 if tee.hardware != runtime.tee_hardware {
                     return Err(invalid(format!(
@@ -260,7 +265,12 @@ impl<'a> Registry<'a> {
         })
     }
 
-    fn check_admission(&mut self, runtime: &Runtime, node: &Node) -> Result<(), Failure> {
+    fn check_admission(
+        &mut self,
+        runtime: &Runtime,
+        node: &Node,
+        epoch: Epoch,
+    ) -> Result<(), Failure> {
         match &runtime.admission_policy {
             AdmissionPolicy::AnyNode {} => Ok(()),
             AdmissionPolicy::EntityWhitelist { entities } => {
@@ -281,6 +291,7 @@ impl<'a> Registry<'a> {
                         .into_iter()
                         .filter(|n| {
                             n.id != node.id
+                                && n.expiration >= epoch.0
                                 && n.entity_id == node.entity_id
                                 && n.roles.contains(*role)
                                 && n.runtimes.iter().any(|r| r.id == runtime.id)
@@ -373,17 +384,34 @@ impl<'a> Registry<'a> {
         Ok(Event::Runtime { id: runtime.id })
     }
 
-    /// Lapses every node whose registration expired before `epoch`, releasing
-    /// its stake claim. Called at each epoch change.
+    /// Lapses every node whose registration expired before `epoch`: releases
+    /// its stake claim (once, with a `NodeExpired` event) and keeps the
+    /// descriptor, so that the node stays slashable, until
+    /// `debonding_interval` epochs after its expiration. Called at each
+    /// epoch change.
     pub fn expire_nodes(&mut self, epoch: Epoch) -> Result<Vec<Event>, Failure> {
+        let debonding = Staking::new(&mut *self.store)
+            .state()
+            .parameters()?
+            .debonding_interval;
         let mut events = Vec::new();
         for node in self.state().nodes()? {
-            if node.expiration < epoch.0 {
-                self.state().remove_node(&node.id)?;
-                Staking::new(&mut *self.store).remove_claim(
-                    &Address::from_ed25519(&node.entity_id),
-                    &node_claim(&node.id),
-                )?;
+            match lapse(node.expiration, debonding, epoch) {
+                Lapse::Live => continue,
+                Lapse::Slashable => {}
+                Lapse::Gone => self.state().remove_node(&node.id)?,
+            }
+            let entity = Address::from_ed25519(&node.entity_id);
+            let claim = node_claim(&node.id);
+            let claimed = Staking::new(&mut *self.store)
+                .state()
+                .account(&entity)?
+                .escrow
+                .stake_accumulator
+                .claims
+                .contains_key(&claim);
+            if claimed {
+                Staking::new(&mut *self.store).remove_claim(&entity, &claim)?;
                 events.push(Event::NodeExpired { id: node.id });
             }
         }
@@ -395,6 +423,30 @@ impl<'a> Registry<'a> {
         let mut status = self.state().node_status(node)?.unwrap_or_default();
         status.freeze_end = status.freeze_end.max(until.0);
         self.state().set_node_status(node, &status)
+    }
+}
+
+/// Where a registration stands at an epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lapse {
+    /// Registered and unexpired.
+    Live,
+    /// Expired less than the debonding interval ago: not eligible, still
+    /// slashable.
+    Slashable,
+    /// Expired longer ago: removed.
+    Gone,
+}
+
+/// Where a registration expiring at `expiration` stands at `epoch`, with a
+/// debonding interval of `debonding` epochs.
+pub fn lapse(expiration: u64, debonding: u64, epoch: Epoch) -> Lapse {
+    if expiration >= epoch.0 {
+        Lapse::Live
+    } else if expiration.saturating_add(debonding) >= epoch.0 {
+        Lapse::Slashable
+    } else {
+        Lapse::Gone
     }
 }
 

@@ -3,10 +3,13 @@
 //! entropy; and, within a committee, the rank order that says who proposes
 //! each round.
 //!
-//! Every draw is a pure function of committed state and the entropy: nodes
-//! are ordered by `SHA-512/256(domain ‖ entropy ‖ runtime ‖ node id)`, so
-//! every validator computes the same committees, and nobody can choose their
-//! place without choosing the entropy.
+//! Every draw is a pure function of committed state and the beacon's
+//! output ([`Sortition`]): with the VRF beacon, nodes are ordered by a hash
+//! of each node's own beta ([`beacon::sortition`]), so a proposer that
+//! leaves proofs out can only exclude nodes, not reorder the rest; with the
+//! insecure beacon (and at genesis), by
+//! `SHA-512/256(domain ‖ entropy ‖ runtime ‖ node id)`. Every validator
+//! computes the same committees.
 
 pub mod state;
 
@@ -18,6 +21,7 @@ use atoll_crypto::ed25519::PublicKey;
 use atoll_crypto::{Address, Hash};
 use atoll_types::{Epoch, Quantity};
 
+use crate::services::beacon;
 use crate::services::registry::{Registry, entity_covers_claims};
 use crate::services::staking::Staking;
 use atoll_consensus_types::registry::{AdmissionPolicy, Node, Roles, Runtime, TeeHardware};
@@ -26,6 +30,55 @@ use atoll_state::{Failure, FatalError, Store};
 
 fn draw_key(domain: &[u8], entropy: &Hash, scope: &[u8], node: &PublicKey) -> Hash {
     Hash::digest_parts(&[domain, entropy.as_bytes(), scope, node.as_bytes()])
+}
+
+/// How the nodes of a draw are ordered.
+#[derive(Debug, Clone, Copy)]
+pub enum Sortition<'a> {
+    /// By the epoch's entropy (genesis, the insecure beacon).
+    Entropy(&'a Hash),
+    /// By each node's own VRF beta; nodes without one are not drawn.
+    Betas {
+        /// The epoch being elected.
+        epoch: Epoch,
+        /// The betas proved in the finished epoch.
+        betas: &'a BTreeMap<PublicKey, Hash>,
+    },
+}
+
+impl Sortition<'_> {
+    /// `node`'s key in a draw of `domain` within `scope`, or `None` when the
+    /// node may not be drawn.
+    pub fn key(&self, domain: &[u8], scope: &[u8], node: &PublicKey) -> Option<Hash> {
+        match self {
+            Self::Entropy(entropy) => Some(draw_key(domain, entropy, scope, node)),
+            Self::Betas { epoch, betas } => betas
+                .get(node)
+                .map(|beta| beacon::sortition(domain, *epoch, scope, beta)),
+        }
+    }
+
+    /// The entropy a committee records (it orders proposers per round): the
+    /// epoch's entropy, or with betas a hash of the members' own betas in
+    /// member order, which nodes outside the committee cannot change.
+    fn committee_entropy(&self, runtime: &Runtime, members: &[Member]) -> Hash {
+        match self {
+            Self::Entropy(entropy) => **entropy,
+            Self::Betas { epoch, betas } => {
+                let mut parts: Vec<&[u8]> = vec![b"atoll/scheduler: committee entropy"];
+                let epoch_bytes = epoch.0.to_be_bytes();
+                parts.push(&epoch_bytes);
+                parts.push(runtime.id.as_bytes());
+                for m in members {
+                    if let Some(beta) = betas.get(&m.node_id) {
+                        parts.push(m.node_id.as_bytes());
+                        parts.push(beta.as_bytes());
+                    }
+                }
+                Hash::digest_parts(&parts)
+            }
+        }
+    }
 }
 
 /// Elects the validator set from registered validator nodes whose entities'
@@ -131,19 +184,18 @@ fn eligible_nodes(
 }
 
 /// Draws `runtime`'s executor committee for `epoch`, or `None` when too few
-/// eligible nodes serve it (the runtime then skips the epoch).
+/// eligible nodes serve it (the runtime then skips the epoch). With
+/// [`Sortition::Betas`], only nodes that proved are candidates.
 pub fn elect_committee(
     store: &mut dyn Store,
     runtime: &Runtime,
     epoch: Epoch,
-    entropy: &Hash,
-    proved: Option<&[PublicKey]>,
+    order: Sortition<'_>,
 ) -> Result<Option<Committee>, FatalError> {
     let staking_params = Staking::new(&mut *store).state().parameters()?;
     let candidates: Vec<Node> = eligible_nodes(store, epoch, &staking_params)?
         .into_iter()
         .filter(|n| n.roles.contains(Roles::COMPUTE))
-        .filter(|n| proved.is_none_or(|p| p.contains(&n.id)))
         .filter(|n| {
             n.runtimes.iter().any(|r| {
                 r.id == runtime.id
@@ -167,7 +219,7 @@ pub fn elect_committee(
     };
     let workers = draw(
         b"atoll/scheduler: worker",
-        entropy,
+        &order,
         runtime,
         &candidates,
         per_entity,
@@ -184,7 +236,7 @@ pub fn elect_committee(
     // otherwise a worker may also be a backup, as in Oasis.
     let mut backups = draw(
         b"atoll/scheduler: backup",
-        entropy,
+        &order,
         runtime,
         &candidates,
         per_entity,
@@ -193,7 +245,7 @@ pub fn elect_committee(
     if backups.len() < usize::from(e.group_backup_size) {
         backups = draw(
             b"atoll/scheduler: backup",
-            entropy,
+            &order,
             runtime,
             &candidates,
             per_entity,
@@ -219,18 +271,19 @@ pub fn elect_committee(
                 role: Role::BackupWorker,
             }),
     );
+    let entropy = order.committee_entropy(runtime, &members);
     Ok(Some(Committee {
         runtime: runtime.id,
         epoch,
         members,
-        entropy: *entropy,
+        entropy,
     }))
 }
 
 /// Candidates (minus `exclude`) in draw order, at most `per_entity` per entity.
 fn draw(
     domain: &[u8],
-    entropy: &Hash,
+    order: &Sortition<'_>,
     runtime: &Runtime,
     candidates: &[Node],
     per_entity: usize,
@@ -239,7 +292,7 @@ fn draw(
     let mut keyed: Vec<(Hash, &Node)> = candidates
         .iter()
         .filter(|n| !exclude.contains(&n.id))
-        .map(|n| (draw_key(domain, entropy, runtime.id.as_bytes(), &n.id), n))
+        .filter_map(|n| Some((order.key(domain, runtime.id.as_bytes(), &n.id)?, n)))
         .collect();
     keyed.sort_by_key(|a| a.0);
     let mut taken: BTreeMap<PublicKey, usize> = BTreeMap::new();
@@ -255,14 +308,13 @@ fn draw(
 }
 
 /// Runs the elections for `epoch` and stores the results: the validator set
-/// (which the engine applies from the next height) and each runtime's
-/// committee. With the VRF beacon, `proved` lists the nodes that submitted a
-/// proof in the finished epoch; only they may serve in committees.
+/// (which the engine applies from the next height, tie-broken by `entropy`)
+/// and each runtime's committee, drawn in `order`.
 pub fn on_epoch(
     store: &mut dyn Store,
     epoch: Epoch,
     entropy: &Hash,
-    proved: Option<&[PublicKey]>,
+    order: Sortition<'_>,
 ) -> Result<(), Failure> {
     let params = state::SchedulerState::new(&mut *store).parameters()?;
     let validators = elect_validators(store, &params, epoch, entropy)?;
@@ -271,7 +323,7 @@ pub fn on_epoch(
     }
     let runtimes = Registry::new(&mut *store).state().runtimes()?;
     for runtime in runtimes {
-        let committee = elect_committee(store, &runtime, epoch, entropy, proved)?;
+        let committee = elect_committee(store, &runtime, epoch, order)?;
         let mut st = state::SchedulerState::new(&mut *store);
         match committee {
             Some(c) => st.set_committee(&c)?,
@@ -281,13 +333,21 @@ pub fn on_epoch(
     Ok(())
 }
 
-/// An epoch whose entropy is not trusted (too few VRF proofs): the validator
-/// set stays, and runtimes have no committee until the next epoch.
-pub fn skip_epoch(store: &mut dyn Store) -> Result<(), Failure> {
+/// An epoch whose entropy is not trusted (too few VRF proofs): nothing is
+/// elected. The validator set stays as it is, and every runtime keeps its
+/// committee (same members, same order) for `epoch` too, so ParaTimes keep
+/// running; a runtime that had no committee still has none. Members that
+/// lapsed or were frozen meanwhile stay in the kept committee until the next
+/// strong epoch (their commitments are still checked against their keys, and
+/// a lapsed node stays slashable).
+pub fn keep_epoch(store: &mut dyn Store, epoch: Epoch) -> Result<(), Failure> {
     let runtimes = Registry::new(&mut *store).state().runtimes()?;
     let mut st = state::SchedulerState::new(&mut *store);
     for runtime in runtimes {
-        st.remove_committee(&runtime.id)?;
+        if let Some(mut c) = st.committee(&runtime.id)? {
+            c.epoch = epoch;
+            st.set_committee(&c)?;
+        }
     }
     Ok(())
 }
