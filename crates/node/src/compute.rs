@@ -28,23 +28,20 @@ use parking_lot::Mutex;
 use atoll_compute::checkpoint::{CheckpointInfo, CheckpointPolicy};
 use atoll_compute::client::{QueryError, QueryLimits};
 use atoll_compute::executor::{ComputeMessage, Worker, WorkerConfig, genesis_header};
-use atoll_compute::ports::{BoxFuture as PeerFuture, ConsensusPort, PeerPort};
+use atoll_compute::ports::{BoxFuture as PeerFuture, PeerPort};
 use atoll_compute::storage::{RoundRecord, RuntimeStorage, StateAtError};
 use atoll_compute::txpool::PoolLimits;
 use atoll_consensus::genesis::Genesis;
 use atoll_consensus::services::registry::Registry;
-use atoll_consensus::services::staking::state::StakingState;
-use atoll_crypto::ed25519::SigningKey;
-use atoll_crypto::{Address, Hash};
+use atoll_crypto::Hash;
 use atoll_rpc::runtime::BoxFuture;
 use atoll_rpc::{
-    ApiError, CheckpointSummary, NodeApi, RuntimeApi, RuntimeBlock, RuntimeRpcClient as _,
-    RuntimeTx, SubmitResult, Submitted, TxLocation,
+    ApiError, CheckpointSummary, RuntimeApi, RuntimeBlock, RuntimeRpcClient as _, RuntimeTx,
+    SubmitResult, Submitted, TxLocation,
 };
 use atoll_runtime_host::host::{HostError, RuntimeConfig, RuntimeHost};
+use atoll_types::Namespace;
 use atoll_types::cbor::{self, Value as Cbor};
-use atoll_types::transaction::{Fee, Transaction};
-use atoll_types::{Namespace, Quantity, signed::Signed};
 use base64::Engine as _;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -52,6 +49,7 @@ use tracing::{debug, info, warn};
 use crate::config::{NodeConfig, RuntimeSection};
 use crate::identity::Identity;
 use crate::service::NodeService;
+use crate::workers::OwnTxs;
 use crate::{NodeError, multiaddr_p2p};
 
 /// Largest compute gossip message (a proposal carries a whole batch).
@@ -225,129 +223,6 @@ const MAX_CHECKPOINTS_PER_PEER: usize = 16;
 type BoxFutureOpt<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Option<RoundRecord>> + Send + 'a>>;
 
-/// Signs and submits the node's own consensus transactions, keeping track
-/// of its nonce across transactions still in the mempool.
-struct NodeConsensus {
-    service: Arc<NodeService>,
-    key: SigningKey,
-    min_gas_price: Quantity,
-    gas_per_byte: u64,
-    state: Mutex<NonceState>,
-}
-
-#[derive(Default)]
-struct NonceState {
-    next: u64,
-    /// Own transactions still in the mempool: hash and bytes.
-    pending: Vec<(Hash, Vec<u8>)>,
-    /// The account nonce last seen, and since when.
-    seen: Option<(u64, std::time::Instant)>,
-}
-
-/// How long the node's own pending transactions may make no progress
-/// before they are gossiped again.
-const REBROADCAST_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
-
-impl NodeConsensus {
-    fn account_nonce(&self) -> u64 {
-        let Ok(mut view) = self.service.chain().latest_view() else {
-            return 0;
-        };
-        StakingState::new(&mut view)
-            .account(&Address::from_ed25519(&self.key.public_key()))
-            .map(|a| a.general.nonce)
-            .unwrap_or(0)
-    }
-
-    /// Commitments reach validators only by gossip: if the chain's nonce
-    /// has not moved for [`REBROADCAST_AFTER`] while some of ours wait in
-    /// the mempool, gossips them again (their first gossip may have found
-    /// no peer, as when the node has just started). Returns the chain's
-    /// nonce.
-    fn rebroadcast_stale(&self, st: &mut NonceState) -> u64 {
-        let on_chain = self.account_nonce();
-        st.pending.retain(|(h, _)| self.service.in_mempool(h));
-        match st.seen {
-            Some((n, since)) if n == on_chain => {
-                if !st.pending.is_empty() && since.elapsed() >= REBROADCAST_AFTER {
-                    for (_, raw) in &st.pending {
-                        self.service.rebroadcast(raw.clone());
-                    }
-                    st.seen = Some((on_chain, std::time::Instant::now()));
-                }
-            }
-            _ => st.seen = Some((on_chain, std::time::Instant::now())),
-        }
-        on_chain
-    }
-
-    /// Runs [`NodeConsensus::rebroadcast_stale`] every half
-    /// [`REBROADCAST_AFTER`], not only when the node submits again: a
-    /// worker whose commitment was lost submits nothing more until its round
-    /// ends, which it would not without the commitment.
-    fn keep_rebroadcasting(port: &Arc<Self>) {
-        let port = Arc::downgrade(port);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(REBROADCAST_AFTER / 2);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(port) = port.upgrade() else { return };
-                port.rebroadcast_stale(&mut port.state.lock());
-            }
-        });
-    }
-
-    fn sign(&self, nonce: u64, method: &str, body: &Cbor) -> Result<Vec<u8>, String> {
-        let len = cbor::to_vec(body).map_err(|e| e.to_string())?.len() as u64;
-        // The method's own cost is far below this; the rest pays for bytes.
-        let gas = 20_000u64.saturating_add(len.saturating_mul(self.gas_per_byte.max(1) * 2));
-        let tx = Transaction {
-            nonce,
-            fee: Some(Fee {
-                amount: Quantity(self.min_gas_price.0.saturating_mul(u128::from(gas))),
-                gas,
-            }),
-            method: method.to_string(),
-            body: Some(body.clone()),
-        };
-        let signed = Signed::sign(&self.key, self.service.app().tx_context(), &tx)
-            .map_err(|e| e.to_string())?;
-        cbor::to_vec(&signed).map_err(|e| e.to_string())
-    }
-}
-
-impl ConsensusPort for NodeConsensus {
-    fn submit(&self, method: &str, body: Cbor) -> Result<(), String> {
-        let mut st = self.state.lock();
-        let on_chain = self.rebroadcast_stale(&mut st);
-        // Nothing of ours waits in the pool: the chain's nonce is the truth
-        // (a transaction may have been dropped).
-        if st.pending.is_empty() || st.next < on_chain {
-            st.next = on_chain;
-        }
-        let mut last_err = String::new();
-        for attempt in 0..2 {
-            let raw = self.sign(st.next, method, &body)?;
-            match self.service.submit_tx(raw.clone()) {
-                Ok(hash) => {
-                    st.pending.push((hash, raw));
-                    st.next += 1;
-                    return Ok(());
-                }
-                Err(e) => {
-                    last_err = e.to_string();
-                    if attempt == 0 {
-                        st.next = on_chain;
-                        st.pending.clear();
-                    }
-                }
-            }
-        }
-        Err(last_err)
-    }
-}
-
 fn resolve_binary(r: &RuntimeSection) -> Result<PathBuf, NodeError> {
     let bad = |why: String| NodeError::Compute(format!("runtime {}: {why}", r.id));
     let path = if r.binary.components().count() == 1 && !r.binary.is_absolute() {
@@ -378,6 +253,7 @@ impl Compute {
         genesis: &Genesis,
         identity: &Identity,
         service: &Arc<NodeService>,
+        port: &Arc<OwnTxs>,
     ) -> Result<Option<Arc<Self>>, NodeError> {
         let Some(section) = &config.compute else {
             return Ok(None);
@@ -400,14 +276,6 @@ impl Compute {
             gossip: Mutex::new(None),
             storage_peers,
         });
-        let port = Arc::new(NodeConsensus {
-            service: service.clone(),
-            key: identity.node.clone(),
-            min_gas_price: genesis.consensus.min_gas_price,
-            gas_per_byte: genesis.consensus.gas_per_tx_byte,
-            state: Mutex::new(NonceState::default()),
-        });
-        NodeConsensus::keep_rebroadcasting(&port);
         let extra = runtime_extra(genesis)?;
         let mut workers = BTreeMap::new();
         for r in &config.runtimes {

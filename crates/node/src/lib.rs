@@ -10,6 +10,8 @@
 //!   last applied block), starts the Malachite engine (consensus, WAL,
 //!   sync), the host that builds, checks and applies blocks, transaction
 //!   gossip and the API; [`RunningNode::shutdown`] stops them in order.
+//! - [`workers`]: what the node does by itself each epoch: its VRF proof
+//!   and its re-registration, signed and paid by the node.
 //! - [`web3`]: the Ethereum JSON-RPC of the EVM runtimes that set
 //!   `web3 = "host:port"` in their `[[runtime]]` section.
 //! - [`run`]: [`start`], then wait for SIGTERM or Ctrl-C (or a fatal error)
@@ -22,6 +24,7 @@ pub mod identity;
 pub mod metrics;
 pub mod service;
 pub mod web3;
+pub mod workers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,6 +101,7 @@ pub struct RunningNode {
     gossip: Option<Arc<gossip::Batcher>>,
     compute: Option<Arc<compute::Compute>>,
     web3: Vec<(atoll_types::Namespace, atoll_web3::Web3Server)>,
+    workers: Option<workers::EpochWorkers>,
 }
 
 fn multiaddr(s: &str) -> Result<atoll_bft::engine::app::net::Multiaddr, NodeError> {
@@ -198,7 +202,13 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
         source,
         host_config,
     )?;
-    let compute = compute::Compute::start(config, &genesis, &identity, &service).await?;
+    let own_txs = workers::OwnTxs::start(
+        service.clone(),
+        identity.node.clone(),
+        genesis.consensus.min_gas_price,
+        genesis.consensus.gas_per_tx_byte,
+    );
+    let compute = compute::Compute::start(config, &genesis, &identity, &service, &own_txs).await?;
     if let Some(c) = &compute {
         service.set_runtimes(c.clone());
     }
@@ -287,6 +297,9 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
         }
         None => None,
     };
+    let workers = Some(workers::EpochWorkers::start(
+        config, &genesis, &identity, &service, &own_txs,
+    ));
     Ok(RunningNode {
         service,
         rpc,
@@ -296,6 +309,7 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
         gossip,
         compute,
         web3,
+        workers,
     })
 }
 
@@ -326,6 +340,9 @@ impl RunningNode {
     /// Stops the API, the engine and the host, in that order, and closes the
     /// chain. Every applied block is already durable.
     pub async fn shutdown(self) {
+        if let Some(w) = self.workers {
+            w.stop().await;
+        }
         if let Some(rpc) = self.rpc {
             rpc.stop().await;
         }
