@@ -112,6 +112,10 @@ enum Command {
         /// evm), or `none` [default: plain,evm].
         #[arg(long, value_delimiter = ',')]
         paratimes: Option<Vec<String>>,
+        /// A new network takes its entropy from block hashes instead of the
+        /// nodes' VRF proofs (debug only: proposers can bias it).
+        #[arg(long)]
+        insecure_beacon: bool,
     },
     /// Keys, kept encrypted in wallet files.
     Wallet {
@@ -180,6 +184,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             full_nodes,
             compute_nodes,
             paratimes,
+            insecure_beacon,
         } => localnet::run(&localnet::Options {
             data_dir,
             validators,
@@ -188,6 +193,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             compute_nodes,
             paratimes,
             json: g.json,
+            insecure_beacon,
         }),
         Command::Wallet { command } => cmd::client(g, |c| cmd::wallet::run(c, command)),
         Command::Account { command } => cmd::client(g, |c| cmd::account::run(c, command)),

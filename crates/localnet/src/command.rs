@@ -8,7 +8,9 @@
 //!   compute node. Defaults: 4 validators, 3 compute nodes, the built-in
 //!   `plain` and `evm` ParaTimes (the EVM one with an Ethereum JSON-RPC on
 //!   every compute node, chain id [`EVM_CHAIN_ID`]); `--single`: 1
-//!   validator with fast blocks and 1 compute node.
+//!   validator with fast blocks and 1 compute node. The VRF beacon (every
+//!   node proves each epoch; `--insecure-beacon` for the block-hash one),
+//!   node registrations that last 4 epochs and that the nodes renew.
 //! - A directory with one is restarted where it stopped
 //!   ([`crate::Layout::load`]).
 //!
@@ -93,6 +95,9 @@ pub struct Options {
     pub paratimes: Option<Vec<String>>,
     /// Print the summary as JSON (what `localnet.json` holds) instead of text.
     pub json: bool,
+    /// A new network uses the insecure (block-hash) beacon instead of the
+    /// VRF beacon (a debug convenience).
+    pub insecure_beacon: bool,
 }
 
 /// The ParaTime names of `--paratimes`, checked.
@@ -393,6 +398,7 @@ fn open(options: &Options, derive: EthKeyDerivation) -> anyhow::Result<(Layout, 
         compute_nodes,
         funded,
         runtimes,
+        insecure_beacon: options.insecure_beacon,
         ..Plan::default()
     };
     if options.single {

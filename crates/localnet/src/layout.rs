@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use atoll_consensus::genesis::{Genesis, StakedNode};
+use atoll_consensus::services::beacon::{Backend, VrfParameters};
 use atoll_consensus_types::registry::{
     self, AdmissionPolicy, ExecutorParameters, Roles, RuntimeKind, StorageParameters, TeeHardware,
     TxnSchedulerParameters,
@@ -75,7 +76,26 @@ pub struct Plan {
     pub compute_nodes: usize,
     /// ParaTimes registered at genesis.
     pub runtimes: Vec<RuntimePlan>,
+    /// Use the insecure (block-hash) beacon instead of the VRF beacon: a
+    /// debug convenience (`atoll localnet --insecure-beacon`).
+    pub insecure_beacon: bool,
+    /// Epochs a node registration lasts: the registry's
+    /// `max_node_expiration`, and the expiration of genesis registrations,
+    /// which nodes renew by themselves before it comes.
+    pub node_expiration: u64,
+    /// The network's minimum gas price (base units per gas); when not zero,
+    /// every node's own account is funded with [`NODE_FUNDS`] to pay for
+    /// its proofs, registrations and commitments.
+    pub min_gas_price: u128,
+    /// Whether the genesis is a debug one (development TEEs, test faults,
+    /// the insecure beacon). A plan with `debug: false` gets a genesis
+    /// `atoll genesis check` accepts for a real network.
+    pub debug: bool,
 }
+
+/// What each node's own account holds at genesis on a network with a gas
+/// price: it pays the fees of the node's own transactions.
+pub const NODE_FUNDS: u128 = 1_000_000_000_000;
 
 /// Stake a compute node loses for wrong or equivocating results.
 pub const SLASH_AMOUNT: u128 = 100_000;
@@ -200,7 +220,22 @@ impl Default for Plan {
             mempool: MempoolSection::default(),
             compute_nodes: 0,
             runtimes: Vec::new(),
+            insecure_beacon: false,
+            node_expiration: 4,
+            min_gas_price: 0,
+            debug: true,
         }
+    }
+}
+
+/// The VRF beacon's parameters for a localnet of `provers` registered
+/// nodes and `interval`-block epochs: proofs open a fifth into the epoch,
+/// and a majority of the nodes must prove for committees to be redrawn.
+pub fn vrf_parameters(interval: u64, provers: usize) -> VrfParameters {
+    VrfParameters {
+        proof_delay: (interval / 5).max(1),
+        alpha_hq_threshold: (provers as u64).div_ceil(2).max(1),
+        ..VrfParameters::default()
     }
 }
 
@@ -279,10 +314,20 @@ impl Layout {
         let mut genesis = Genesis {
             chain_id: plan.chain_id.clone(),
             initial_height: 1,
-            debug: true,
+            debug: plan.debug,
             ..Genesis::default()
         };
         genesis.beacon.interval = plan.epoch_interval;
+        let provers = plan.validators + plan.compute_nodes;
+        if plan.insecure_beacon {
+            genesis.beacon.backend = Backend::Insecure;
+        } else {
+            genesis.beacon.backend = Backend::Vrf;
+            genesis.beacon.vrf = vrf_parameters(plan.epoch_interval, provers);
+        }
+        let node_expiration = plan.node_expiration.max(1);
+        genesis.registry.parameters.max_node_expiration = node_expiration;
+        genesis.consensus.min_gas_price = Quantity(plan.min_gas_price);
         // Compute nodes that lie lose stake and sit out an epoch.
         for reason in [
             SlashReason::RuntimeIncorrectResults,
@@ -332,7 +377,7 @@ impl Layout {
                     vrf: Some(public.vrf),
                     roles: Roles::VALIDATOR,
                     runtimes: vec![],
-                    expiration: u64::MAX / 2,
+                    expiration: node_expiration,
                 });
             }
             let served: Vec<&RuntimePlan> = plan
@@ -351,8 +396,18 @@ impl Layout {
                     vrf: Some(public.vrf),
                     roles: Roles::COMPUTE,
                     runtimes: served.iter().map(|r| r.id).collect(),
-                    expiration: u64::MAX / 2,
+                    expiration: node_expiration,
                 });
+            }
+            if (validator || compute) && plan.min_gas_price > 0 {
+                let acct = genesis
+                    .staking
+                    .ledger
+                    .entry(Address::from_ed25519(&public.node))
+                    .or_default();
+                acct.general.balance.0 = acct.general.balance.0.saturating_add(NODE_FUNDS);
+                genesis.staking.total_supply.0 =
+                    genesis.staking.total_supply.0.saturating_add(NODE_FUNDS);
             }
             let compute_peers: Vec<usize> = (first_compute..total).filter(|j| *j != i).collect();
             let (_, _, _, compute_port) = ports[i];
