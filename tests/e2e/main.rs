@@ -30,6 +30,7 @@ mod runtimes;
 
 mod checkpoint;
 mod cli_e2e;
+mod epochs;
 mod evm;
 mod genesis_check;
 mod hostile_edge;
