@@ -206,7 +206,7 @@ fn scenario(net: &mut Net, rt: Namespace) {
     let back_at = wait_for("compute-2 to re-register", || {
         let n = net.node(&c2)?;
         let e = net.epoch()?;
-        (n.expiration >= e + 1).then_some(e)
+        (n.expiration > e).then_some(e)
     });
     wait_for("compute-2 back in the committee", || {
         let c = net.committee(&rt, None)?;
