@@ -533,10 +533,12 @@ impl Layout {
                     entities: list
                         .iter()
                         .filter_map(|i| compute_entities.get(*i))
+                        // Each compute entity runs one node: the registry
+                        // admits at most that many when the node re-registers.
                         .map(|e| {
                             (
                                 *e,
-                                std::collections::BTreeMap::from([(Roles::COMPUTE, 0u16)]),
+                                std::collections::BTreeMap::from([(Roles::COMPUTE, 1u16)]),
                             )
                         })
                         .collect(),
