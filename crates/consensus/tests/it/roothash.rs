@@ -1366,3 +1366,72 @@ fn vrf_committees_do_not_depend_on_proof_order_and_exclusion_only_removes() {
     let now: Vec<PublicKey> = c.workers().copied().collect();
     assert_eq!(&now[..kept.len()], &kept[..], "the others keep their order");
 }
+
+#[test]
+fn a_lapsed_node_stays_slashable_for_the_debonding_interval() {
+    const DEBONDING: u64 = 3;
+    let (mut net, nodes) = network_with(6, AdmissionPolicy::AnyNode {}, |g| {
+        g.staking.parameters.debonding_interval = DEBONDING;
+        for n in &mut g.registry.nodes {
+            n.expiration = 1;
+        }
+    });
+    let c = committee(&mut net);
+    let scheduler = c.proposer_order(1)[0];
+    let (vote_a, vote_b) = (results(&mut net, b"a", &[]), results(&mut net, b"b", &[]));
+    let a = commit(&net, &nodes, &scheduler, &scheduler, &vote_a, vec![]);
+    let b = commit(&net, &nodes, &scheduler, &scheduler, &vote_b, vec![]);
+    // Epoch 2: every registration lapsed (expiration 1), its stake claim
+    // released; nobody is elected.
+    net.advance_to_epoch(2);
+    let entity = addr(&entity_key(index_of(&nodes, &scheduler)));
+    assert!(
+        !net.account(&entity)
+            .escrow
+            .stake_accumulator
+            .claims
+            .keys()
+            .any(|k| k.starts_with("registry.node.")),
+        "the lapsed node's claim is released"
+    );
+    assert!(
+        SchedulerState::new(&mut net.store)
+            .committee(&RT)
+            .unwrap()
+            .is_none()
+    );
+    // Evidence of what it did while registered still slashes its entity.
+    let before = escrow_of(&mut net, index_of(&nodes, &scheduler));
+    let ev = Evidence {
+        id: RT,
+        commit_a: a.clone(),
+        commit_b: b.clone(),
+    };
+    let r = net.block(vec![net.tx(0, 0, roothash::methods::EVIDENCE, &ev, 0, GAS)]);
+    assert!(
+        r.tx_results[0].error.is_none(),
+        "{:?}",
+        r.tx_results[0].error
+    );
+    assert_eq!(
+        escrow_of(&mut net, index_of(&nodes, &scheduler)),
+        before - 2 * SLASH
+    );
+    // Past the debonding interval the descriptor is gone: no more evidence.
+    net.advance_to_epoch(2 + DEBONDING);
+    let other = nodes
+        .nodes
+        .iter()
+        .map(SigningKey::public_key)
+        .find(|n| *n != scheduler && c.has(n, Role::Worker))
+        .expect("another worker");
+    let a = commit(&net, &nodes, &other, &scheduler, &vote_a, vec![]);
+    let b = commit(&net, &nodes, &other, &scheduler, &vote_b, vec![]);
+    let ev = Evidence {
+        id: RT,
+        commit_a: a,
+        commit_b: b,
+    };
+    let r = net.block(vec![net.tx(0, 1, roothash::methods::EVIDENCE, &ev, 0, GAS)]);
+    assert!(r.tx_results[0].error.is_some(), "the node is gone");
+}
