@@ -199,3 +199,21 @@ fn reclaiming_below_the_claims_is_refused_and_keeps_the_seat() {
     net.advance_to_epoch(2);
     assert_eq!(set(&mut net), before);
 }
+
+#[test]
+fn the_power_function_is_a_genesis_parameter_absent_when_linear() {
+    let mut g = net(VotingPowerDistribution::Linear).genesis;
+    let json = g.to_json().unwrap();
+    assert!(!json.contains("voting_power_distribution"), "{json}");
+    g.scheduler.voting_power_distribution = VotingPowerDistribution::Sqrt;
+    let json = g.to_json().unwrap();
+    assert!(
+        json.contains("\"voting_power_distribution\": \"sqrt\""),
+        "{json}"
+    );
+    let back = atoll_consensus::genesis::Genesis::from_json(&json).unwrap();
+    assert_eq!(back.scheduler, g.scheduler);
+    // An unknown function is refused, not read as the default.
+    let bad = json.replace("\"sqrt\"", "\"cubic\"");
+    assert!(atoll_consensus::genesis::Genesis::from_json(&bad).is_err());
+}
