@@ -477,6 +477,35 @@ impl Starter {
         Ok(Arc::new(worker))
     }
 
+    /// Whether `height` is the first block of an epoch.
+    fn epoch_begins_at(&self, height: u64) -> bool {
+        let (initial, interval) = self.epoch_schedule;
+        height > initial
+            && atoll_consensus_types::epoch_at(initial, interval, height)
+                != atoll_consensus_types::epoch_at(initial, interval, height - 1)
+    }
+
+    /// Applies what the worker does not read per round from the runtime's
+    /// descriptor in the state after `height` (its checkpoint policy), so
+    /// that a descriptor update applies from the next epoch without a
+    /// restart.
+    fn reread_descriptor(&self, w: &Worker, height: u64) {
+        let descriptor = self.service.chain().view(height).ok().and_then(|mut view| {
+            Registry::new(&mut view)
+                .state()
+                .runtime(&w.runtime())
+                .ok()
+                .flatten()
+        });
+        if let Some(d) = descriptor {
+            let policy = CheckpointPolicy::from_descriptor(&d.storage, true);
+            if policy != w.storage().checkpoint_policy() {
+                info!(runtime = %w.runtime(), ?policy, "checkpoint policy changed by a descriptor update");
+                w.storage().set_checkpoint_policy(policy);
+            }
+        }
+    }
+
     /// The first header of runtime `id` and its height, if the state after
     /// `latest` has the runtime.
     fn first_header(
@@ -670,11 +699,17 @@ impl Compute {
     /// runs, and catches up from its chain's first block).
     pub fn on_consensus_block(self: &Arc<Self>, height: u64) {
         let mut registered = Vec::new();
+        let epoch_began = self.starter.epoch_begins_at(height);
         {
             let mut workers = self.workers.write();
             for (id, served) in workers.iter_mut() {
                 match served {
-                    Served::Running(w) => w.on_consensus_block(height),
+                    Served::Running(w) => {
+                        if epoch_began {
+                            self.starter.reread_descriptor(w, height);
+                        }
+                        w.on_consensus_block(height);
+                    }
                     Served::Starting => {}
                     Served::Waiting(_) => match self.starter.first_header(id, height) {
                         Ok(None) => {}
