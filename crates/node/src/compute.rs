@@ -868,12 +868,9 @@ fn location(hash: Hash, inc: atoll_compute::client::Included) -> TxLocation {
 
 impl RuntimeApi for Compute {
     fn runtimes(&self) -> Vec<Namespace> {
-        self.workers
-            .read()
-            .iter()
-            .filter(|(_, s)| matches!(s, Served::Running(_)))
-            .map(|(id, _)| *id)
-            .collect()
+        // Those waiting for their registration too: their calls are
+        // answered "not registered in consensus yet" (`Compute::get`).
+        self.workers.read().keys().copied().collect()
     }
 
     fn submit(
