@@ -569,10 +569,12 @@ fn late_paratime(net: &mut Network) {
     });
     assert!(first.epoch.0 > epoch, "{first:?}");
     assert_eq!(first.workers().count(), 1, "{first:?}");
-    // The elected worker runs the genesis round by itself; transactions are
-    // checked against the state it makes.
-    wait_for("the late runtime's genesis round", || {
-        (runtimes::latest_round(c0, &runtime)? >= 1).then_some(())
+    // The elected worker runs the genesis round by itself (after the
+    // epoch-transition block); transactions are checked against the state
+    // it makes, which holds alice's funds.
+    let alice = runtimes::signer(31).address();
+    wait_for("the late runtime's genesis state on compute-0", || {
+        (runtimes::balance(c0, &runtime, alice).ok()? == FUNDS).then_some(())
     });
     late_transfer(net, "compute-0", 0);
     late_transfer(net, "compute-1", 1);
@@ -581,7 +583,7 @@ fn late_paratime(net: &mut Network) {
     // committee, the next one has two.
     let updated_at = register_late_runtime(net, &owner, 2);
     let update_epoch = genesis.epoch_at(updated_at).0;
-    let c = committee(v0, runtime).unwrap();
+    let c = committee_at(v0, runtime, Some(updated_at)).unwrap();
     assert_eq!(c.workers().count(), 1, "{c:?}");
     let next = wait_for("the committee after the update", || {
         committee(v0, runtime).filter(|c| c.epoch.0 > update_epoch)
