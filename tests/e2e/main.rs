@@ -38,6 +38,7 @@ mod hostile_network;
 mod hostile_roothash;
 mod hostile_state;
 mod localnet;
+mod membership;
 mod metrics;
 mod network;
 mod paratime;

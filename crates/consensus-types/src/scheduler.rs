@@ -16,6 +16,10 @@ pub struct Parameters {
     pub max_validators_per_entity: u16,
     /// Stake per unit of voting power (voting power = escrow / this).
     pub stake_per_vote: Quantity,
+    /// How voting power follows stake (Oasis's `voting_power_distribution`):
+    /// linear by default; absent from documents that use the default.
+    #[serde(default, skip_serializing_if = "VotingPowerDistribution::is_linear")]
+    pub voting_power_distribution: VotingPowerDistribution,
 }
 
 impl Default for Parameters {
@@ -24,6 +28,35 @@ impl Default for Parameters {
             max_validators: 100,
             max_validators_per_entity: 1,
             stake_per_vote: Quantity(1),
+            voting_power_distribution: VotingPowerDistribution::Linear,
+        }
+    }
+}
+
+/// How a validator's voting power follows its entity's escrow, counted in
+/// units of [`Parameters::stake_per_vote`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VotingPowerDistribution {
+    /// Power = units of stake.
+    #[default]
+    Linear,
+    /// Power = the integer square root of the units of stake: large stakers
+    /// weigh less than in proportion.
+    Sqrt,
+}
+
+impl VotingPowerDistribution {
+    /// Whether this is the default, [`VotingPowerDistribution::Linear`].
+    pub fn is_linear(&self) -> bool {
+        *self == Self::Linear
+    }
+
+    /// The voting power of `units` units of stake (integer arithmetic only).
+    pub fn power(&self, units: u128) -> u128 {
+        match self {
+            Self::Linear => units,
+            Self::Sqrt => units.isqrt(),
         }
     }
 }

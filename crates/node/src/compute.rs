@@ -23,11 +23,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use atoll_compute::checkpoint::{CheckpointInfo, CheckpointPolicy};
 use atoll_compute::client::{QueryError, QueryLimits};
-use atoll_compute::executor::{ComputeMessage, Worker, WorkerConfig, genesis_header};
+use atoll_compute::executor::{ComputeMessage, Worker, WorkerConfig, first_header};
 use atoll_compute::ports::{BoxFuture as PeerFuture, PeerPort};
 use atoll_compute::storage::{RoundRecord, RuntimeStorage, StateAtError};
 use atoll_compute::txpool::PoolLimits;
@@ -69,7 +69,10 @@ const GOSSIP_CHECKS_RUNNING: usize = 4;
 
 /// The runtimes this node serves.
 pub struct Compute {
-    workers: BTreeMap<Namespace, Arc<Worker>>,
+    /// Every runtime of `node.toml`: running, or waiting for consensus to
+    /// register it.
+    workers: RwLock<BTreeMap<Namespace, Served>>,
+    starter: Arc<Starter>,
     link: Arc<PeerLink>,
     quota: Arc<Mutex<GossipQuota>>,
     running: Arc<tokio::sync::Semaphore>,
@@ -246,8 +249,155 @@ fn runtime_extra(genesis: &Genesis) -> Result<Cbor, NodeError> {
     Ok(atoll_runtime_host::abi::RuntimeContext::new(&chain).to_value())
 }
 
+/// What starting a runtime's worker needs, kept so that a runtime that
+/// consensus registers after this node started can be started then.
+struct Starter {
+    data_dir: PathBuf,
+    chain_context: atoll_crypto::context::ChainContext,
+    epoch_schedule: (u64, u64),
+    debug: bool,
+    node_key: atoll_crypto::ed25519::SigningKey,
+    service: Arc<NodeService>,
+    port: Arc<OwnTxs>,
+    link: Arc<PeerLink>,
+    extra: Cbor,
+    /// Where runtimes registered later are started.
+    spawner: tokio::runtime::Handle,
+}
+
+/// Where a `[[runtime]]` of `node.toml` stands.
+enum Served {
+    /// Its worker runs.
+    Running(Arc<Worker>),
+    /// Consensus has not registered it yet: started at the first block
+    /// whose state has it.
+    Waiting(Box<RuntimeSection>),
+    /// Registered; its processes are being started.
+    Starting,
+}
+
+impl Starter {
+    /// Starts the runtime `r` (id `id`), whose chain begins with `header`
+    /// recorded at consensus height `first_height`.
+    async fn start_worker(
+        &self,
+        r: &RuntimeSection,
+        id: Namespace,
+        header: atoll_consensus_types::roothash::BlockHeader,
+        first_height: u64,
+    ) -> Result<Arc<Worker>, NodeError> {
+        let chain = self.service.chain().clone();
+        let dir = self.data_dir.join("runtimes").join(id.to_string());
+        let storage = RuntimeStorage::open(&dir, header, Some(chain.state().clone()))
+            .map_err(|e| NodeError::Compute(format!("runtime {id}: {e}")))?;
+        // Checkpoints as the runtime's descriptor asks (read at start).
+        let descriptor = chain
+            .latest_view()
+            .ok()
+            .and_then(|mut view| Registry::new(&mut view).state().runtime(&id).ok().flatten());
+        if let Some(d) = &descriptor {
+            storage.set_checkpoint_policy(CheckpointPolicy::from_descriptor(&d.storage, true));
+        }
+        let binary = resolve_binary(r)?;
+        let mut rc = RuntimeConfig::new(&binary, id);
+        rc.metrics = self.service.metrics_registry().runtime_host(&id);
+        rc.args = r.args.iter().map(Into::into).collect();
+        rc.args.push("--runtime-id".into());
+        rc.args.push(id.to_string().into());
+        if let Some(g) = &r.genesis {
+            rc.args.push("--genesis".into());
+            rc.args.push(g.clone().into_os_string());
+        }
+        // Queries run in a process of their own, at a lower CPU
+        // priority, each within the configured time: rounds never wait
+        // for them (see `atoll_compute::client`).
+        let mut qc = rc.clone();
+        qc.query_time_limit = std::time::Duration::from_millis(r.rpc_evm_timeout_ms);
+        qc.base_nice = qc.bulk_nice;
+        let host = RuntimeHost::spawn(rc, Arc::new(storage.clone()))
+            .await
+            .map_err(|e| NodeError::Compute(format!("runtime {id}: {e}")))?;
+        info!(runtime = %id, binary = %binary.display(), pid = ?host.pid(), "runtime started");
+        let query_host = RuntimeHost::spawn(qc, Arc::new(storage.clone()))
+            .await
+            .map_err(|e| NodeError::Compute(format!("runtime {id} (queries): {e}")))?;
+        info!(runtime = %id, pid = ?query_host.pid(), "runtime query process started");
+        let worker = Worker::start(
+            WorkerConfig {
+                runtime: id,
+                node_key: self.node_key.clone(),
+                chain: self.chain_context.clone(),
+                consensus: chain.state().clone(),
+                // Heights before the runtime's chain began hold nothing for
+                // it: the worker follows consensus from the one before.
+                genesis_height: first_height.saturating_sub(1).max(chain.genesis_version()),
+                epoch_schedule: self.epoch_schedule,
+                extra: self.extra.clone(),
+                pool: PoolLimits {
+                    max_txs: r.max_pool_txs,
+                    ..PoolLimits::default()
+                },
+                fault: r.debug_fault,
+                idle_round: r.idle_round_ms.map(std::time::Duration::from_millis),
+                query_host: Some(query_host),
+                query_limits: QueryLimits::default(),
+                metrics: self.service.metrics_registry().worker(&id),
+            },
+            host,
+            storage,
+            self.port.clone(),
+            self.link.clone(),
+        )
+        .map_err(|e| NodeError::Compute(e.to_string()))?;
+        Ok(Arc::new(worker))
+    }
+
+    /// Whether `height` is the first block of an epoch.
+    fn epoch_begins_at(&self, height: u64) -> bool {
+        let (initial, interval) = self.epoch_schedule;
+        height > initial
+            && atoll_consensus_types::epoch_at(initial, interval, height)
+                != atoll_consensus_types::epoch_at(initial, interval, height - 1)
+    }
+
+    /// Applies what the worker does not read per round from the runtime's
+    /// descriptor in the state after `height` (its checkpoint policy), so
+    /// that a descriptor update applies from the next epoch without a
+    /// restart.
+    fn reread_descriptor(&self, w: &Worker, height: u64) {
+        let descriptor = self.service.chain().view(height).ok().and_then(|mut view| {
+            Registry::new(&mut view)
+                .state()
+                .runtime(&w.runtime())
+                .ok()
+                .flatten()
+        });
+        if let Some(d) = descriptor {
+            let policy = CheckpointPolicy::from_descriptor(&d.storage, true);
+            if policy != w.storage().checkpoint_policy() {
+                info!(runtime = %w.runtime(), ?policy, "checkpoint policy changed by a descriptor update");
+                w.storage().set_checkpoint_policy(policy);
+            }
+        }
+    }
+
+    /// The first header of runtime `id` and its height, if the state after
+    /// `latest` has the runtime.
+    fn first_header(
+        &self,
+        id: &Namespace,
+        latest: u64,
+    ) -> Result<Option<(u64, atoll_consensus_types::roothash::BlockHeader)>, NodeError> {
+        let chain = self.service.chain();
+        first_header(chain.state(), chain.genesis_version(), latest, id)
+            .map_err(|e| NodeError::Compute(format!("runtime {id}: {e}")))
+    }
+}
+
 impl Compute {
-    /// Starts the runtimes `config` lists (`None` when it lists none).
+    /// Starts the runtimes `config` lists (`None` when it lists none). A
+    /// runtime consensus has not registered yet is started at the first
+    /// block whose state has it ([`Compute::on_consensus_block`]).
     pub async fn start(
         config: &NodeConfig,
         genesis: &Genesis,
@@ -276,82 +426,45 @@ impl Compute {
             gossip: Mutex::new(None),
             storage_peers,
         });
-        let extra = runtime_extra(genesis)?;
+        let starter = Arc::new(Starter {
+            data_dir: config.data_dir.clone(),
+            chain_context: genesis
+                .chain_context()
+                .map_err(|e| NodeError::Compute(e.to_string()))?,
+            epoch_schedule: (genesis.initial_height, genesis.beacon.interval),
+            debug: genesis.debug,
+            node_key: identity.node.clone(),
+            service: service.clone(),
+            port: port.clone(),
+            link: link.clone(),
+            extra: runtime_extra(genesis)?,
+            spawner: tokio::runtime::Handle::current(),
+        });
+        let latest = chain
+            .last_height()
+            .ok()
+            .flatten()
+            .unwrap_or(chain.genesis_version());
         let mut workers = BTreeMap::new();
         for r in &config.runtimes {
             let id: Namespace =
                 r.id.parse()
                     .map_err(|e| NodeError::Compute(format!("runtime id {}: {e}", r.id)))?;
-            if r.debug_fault.is_some() && !genesis.debug {
+            if r.debug_fault.is_some() && !starter.debug {
                 return Err(NodeError::Compute(format!(
                     "runtime {id}: debug_fault is refused on a network whose genesis is not a debug one"
                 )));
             }
-            let header = genesis_header(chain.state(), chain.genesis_version(), &id)
-                .map_err(|e| NodeError::Compute(format!("runtime {id}: {e} (at genesis)")))?;
-            let dir = config.data_dir.join("runtimes").join(id.to_string());
-            let storage = RuntimeStorage::open(&dir, header, Some(chain.state().clone()))
-                .map_err(|e| NodeError::Compute(format!("runtime {id}: {e}")))?;
-            // Checkpoints as the runtime's descriptor asks (read at start).
-            let descriptor = chain
-                .latest_view()
-                .ok()
-                .and_then(|mut view| Registry::new(&mut view).state().runtime(&id).ok().flatten());
-            if let Some(d) = &descriptor {
-                storage.set_checkpoint_policy(CheckpointPolicy::from_descriptor(&d.storage, true));
-            }
-            let binary = resolve_binary(r)?;
-            let mut rc = RuntimeConfig::new(&binary, id);
-            rc.metrics = service.metrics_registry().runtime_host(&id);
-            rc.args = r.args.iter().map(Into::into).collect();
-            rc.args.push("--runtime-id".into());
-            rc.args.push(id.to_string().into());
-            if let Some(g) = &r.genesis {
-                rc.args.push("--genesis".into());
-                rc.args.push(g.clone().into_os_string());
-            }
-            // Queries run in a process of their own, at a lower CPU
-            // priority, each within the configured time: rounds never wait
-            // for them (see `atoll_compute::client`).
-            let mut qc = rc.clone();
-            qc.query_time_limit = std::time::Duration::from_millis(r.rpc_evm_timeout_ms);
-            qc.base_nice = qc.bulk_nice;
-            let host = RuntimeHost::spawn(rc, Arc::new(storage.clone()))
-                .await
-                .map_err(|e| NodeError::Compute(format!("runtime {id}: {e}")))?;
-            info!(runtime = %id, binary = %binary.display(), pid = ?host.pid(), "runtime started");
-            let query_host = RuntimeHost::spawn(qc, Arc::new(storage.clone()))
-                .await
-                .map_err(|e| NodeError::Compute(format!("runtime {id} (queries): {e}")))?;
-            info!(runtime = %id, pid = ?query_host.pid(), "runtime query process started");
-            let worker = Worker::start(
-                WorkerConfig {
-                    runtime: id,
-                    node_key: identity.node.clone(),
-                    chain: genesis
-                        .chain_context()
-                        .map_err(|e| NodeError::Compute(e.to_string()))?,
-                    consensus: chain.state().clone(),
-                    genesis_height: chain.genesis_version(),
-                    epoch_schedule: (genesis.initial_height, genesis.beacon.interval),
-                    extra: extra.clone(),
-                    pool: PoolLimits {
-                        max_txs: r.max_pool_txs,
-                        ..PoolLimits::default()
-                    },
-                    fault: r.debug_fault,
-                    idle_round: r.idle_round_ms.map(std::time::Duration::from_millis),
-                    query_host: Some(query_host),
-                    query_limits: QueryLimits::default(),
-                    metrics: service.metrics_registry().worker(&id),
-                },
-                host,
-                storage,
-                port.clone(),
-                link.clone(),
-            )
-            .map_err(|e| NodeError::Compute(e.to_string()))?;
-            workers.insert(id, Arc::new(worker));
+            let served = match starter.first_header(&id, latest)? {
+                Some((first_height, header)) => {
+                    Served::Running(starter.start_worker(r, id, header, first_height).await?)
+                }
+                None => {
+                    info!(runtime = %id, "runtime not registered yet: started once consensus registers it");
+                    Served::Waiting(Box::new(r.clone()))
+                }
+            };
+            workers.insert(id, served);
         }
         let unprotected_ok = config
             .runtimes
@@ -360,7 +473,8 @@ impl Compute {
             .filter_map(|r| r.id.parse().ok())
             .collect();
         let compute = Arc::new(Self {
-            workers,
+            workers: RwLock::new(workers),
+            starter,
             link,
             quota: Arc::default(),
             running: Arc::new(tokio::sync::Semaphore::new(GOSSIP_CHECKS_RUNNING)),
@@ -419,7 +533,7 @@ impl Compute {
         };
         // A runtime this node does not serve: it cannot judge the message,
         // so it does not pass it on either.
-        let Some(worker) = self.workers.get(&id).cloned() else {
+        let Some(worker) = self.running(&id) else {
             return pending.report(atoll_p2p::Verdict::Ignore);
         };
         let verdict = |v| match v {
@@ -447,16 +561,82 @@ impl Compute {
         });
     }
 
-    /// Consensus applied block `height`.
-    pub fn on_consensus_block(&self, height: u64) {
-        for w in self.workers.values() {
-            w.on_consensus_block(height);
+    /// Consensus applied block `height`: every running worker hears of it,
+    /// and a runtime waiting for its registration is started if the state
+    /// after `height` has it (in a task; it hears of later blocks once it
+    /// runs, and catches up from its chain's first block).
+    pub fn on_consensus_block(self: &Arc<Self>, height: u64) {
+        let mut registered = Vec::new();
+        let epoch_began = self.starter.epoch_begins_at(height);
+        {
+            let mut workers = self.workers.write();
+            for (id, served) in workers.iter_mut() {
+                match served {
+                    Served::Running(w) => {
+                        if epoch_began {
+                            self.starter.reread_descriptor(w, height);
+                        }
+                        w.on_consensus_block(height);
+                    }
+                    Served::Starting => {}
+                    Served::Waiting(_) => match self.starter.first_header(id, height) {
+                        Ok(None) => {}
+                        Ok(Some(first)) => {
+                            if let Served::Waiting(r) = std::mem::replace(served, Served::Starting)
+                            {
+                                registered.push((*id, r, first));
+                            }
+                        }
+                        Err(e) => {
+                            warn!(runtime = %id, error = %e, "cannot read the runtime's registration")
+                        }
+                    },
+                }
+            }
+        }
+        for (id, r, (first_height, header)) in registered {
+            info!(runtime = %id, first_height, "runtime registered in consensus: starting it");
+            let me = self.clone();
+            self.starter.spawner.spawn(async move {
+                let outcome = me.starter.start_worker(&r, id, header, first_height).await;
+                let mut workers = me.workers.write();
+                match outcome {
+                    Ok(w) => {
+                        w.on_consensus_block(height);
+                        workers.insert(id, Served::Running(w));
+                    }
+                    Err(e) => {
+                        // Tried again at the next block.
+                        warn!(runtime = %id, error = %e, "cannot start the runtime");
+                        workers.insert(id, Served::Waiting(r));
+                    }
+                }
+            });
         }
     }
 
-    /// The worker of a runtime.
-    pub fn worker(&self, id: &Namespace) -> Option<&Arc<Worker>> {
-        self.workers.get(id)
+    /// The worker of a runtime, once it runs.
+    pub fn worker(&self, id: &Namespace) -> Option<Arc<Worker>> {
+        self.running(id)
+    }
+
+    fn running(&self, id: &Namespace) -> Option<Arc<Worker>> {
+        match self.workers.read().get(id) {
+            Some(Served::Running(w)) => Some(w.clone()),
+            _ => None,
+        }
+    }
+
+    /// The running workers.
+    fn all_running(&self) -> Vec<Arc<Worker>> {
+        self.workers
+            .read()
+            .values()
+            .filter_map(|s| match s {
+                Served::Running(w) => Some(w.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Stops gossip and every runtime process.
@@ -465,7 +645,7 @@ impl Compute {
         if let Some(g) = gossip {
             g.shutdown().await;
         }
-        for w in self.workers.values() {
+        for w in self.all_running() {
             w.host().shutdown().await;
             w.query_host().shutdown().await;
         }
@@ -486,10 +666,16 @@ impl Compute {
         Ok(())
     }
 
-    fn get(&self, id: Namespace) -> Result<&Arc<Worker>, ApiError> {
-        self.workers
-            .get(&id)
-            .ok_or_else(|| ApiError::NotFound(format!("runtime {id} (not served by this node)")))
+    fn get(&self, id: Namespace) -> Result<Arc<Worker>, ApiError> {
+        match self.workers.read().get(&id) {
+            Some(Served::Running(w)) => Ok(w.clone()),
+            Some(_) => Err(ApiError::NotFound(format!(
+                "runtime {id} (not registered in consensus yet: this node starts it once it is)"
+            ))),
+            None => Err(ApiError::NotFound(format!(
+                "runtime {id} (not served by this node)"
+            ))),
+        }
     }
 }
 
@@ -550,7 +736,9 @@ fn location(hash: Hash, inc: atoll_compute::client::Included) -> TxLocation {
 
 impl RuntimeApi for Compute {
     fn runtimes(&self) -> Vec<Namespace> {
-        self.workers.keys().copied().collect()
+        // Those waiting for their registration too: their calls are
+        // answered "not registered in consensus yet" (`Compute::get`).
+        self.workers.read().keys().copied().collect()
     }
 
     fn submit(

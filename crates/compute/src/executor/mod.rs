@@ -68,6 +68,6 @@ pub use admission::{Admitted, SubmitError, batch_verdict};
 pub use messages::{
     ComputeMessage, GossipVerdict, MAX_GOSSIP_BATCH_BYTES, MAX_GOSSIP_TXS, MAX_QUEUED_PROPOSALS,
 };
-pub use mkvs_view::{MkvsConsensus, genesis_header};
+pub use mkvs_view::{MkvsConsensus, first_header, genesis_header};
 pub use round::OFFER_GAS_FACTOR;
 pub use worker::{Fault, Worker, WorkerConfig, WorkerError};

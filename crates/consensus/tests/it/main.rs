@@ -12,6 +12,7 @@ mod mkvs;
 mod registry;
 mod roothash;
 mod staking;
+mod validators;
 
 use atoll_consensus::app::{App, Block, BlockResult};
 use atoll_consensus::genesis::Genesis;

@@ -12,6 +12,7 @@
 //! computes the same committees.
 
 pub mod state;
+pub mod validators;
 
 use atoll_consensus_types::scheduler::*;
 
@@ -19,7 +20,7 @@ use std::collections::BTreeMap;
 
 use atoll_crypto::ed25519::PublicKey;
 use atoll_crypto::{Address, Hash};
-use atoll_types::{Epoch, Quantity};
+use atoll_types::Epoch;
 
 use crate::services::beacon;
 use crate::services::registry::{Registry, entity_covers_claims};
@@ -82,7 +83,8 @@ impl Sortition<'_> {
 }
 
 /// Elects the validator set from registered validator nodes whose entities'
-/// escrow covers their claims, ordered by stake (entropy breaks ties).
+/// escrow covers their claims (gathered here from state; the choice itself
+/// is [`validators::choose_validators`]).
 pub fn elect_validators(
     store: &mut dyn Store,
     params: &Parameters,
@@ -91,65 +93,38 @@ pub fn elect_validators(
 ) -> Result<Vec<Validator>, FatalError> {
     let staking_params = Staking::new(&mut *store).state().parameters()?;
     let nodes = eligible_nodes(store, epoch, &staking_params)?;
-    // entity -> (stake, its validator nodes in draw order)
-    let mut by_entity: BTreeMap<PublicKey, (Quantity, Vec<(Hash, Node)>)> = BTreeMap::new();
+    // entity -> its validator nodes, keyed by their draw order.
+    let mut by_entity: BTreeMap<PublicKey, Vec<(Hash, Node)>> = BTreeMap::new();
     for node in nodes
         .into_iter()
         .filter(|n| n.roles.contains(Roles::VALIDATOR))
     {
-        let entry = match by_entity.get_mut(&node.entity_id) {
-            Some(e) => e,
-            None => {
-                let acct = Staking::new(&mut *store)
-                    .state()
-                    .account(&Address::from_ed25519(&node.entity_id))?;
-                by_entity
-                    .entry(node.entity_id)
-                    .or_insert((acct.escrow.active.balance, Vec::new()))
-            }
-        };
-        entry.1.push((
-            draw_key(b"atoll/scheduler: validator", entropy, &[], &node.id),
-            node,
-        ));
+        let key = draw_key(b"atoll/scheduler: validator", entropy, &[], &node.id);
+        by_entity
+            .entry(node.entity_id)
+            .or_default()
+            .push((key, node));
     }
-    let mut entities: Vec<(Quantity, Hash, PublicKey, Vec<Node>)> = by_entity
-        .into_iter()
-        .map(|(id, (stake, mut nodes))| {
-            nodes.sort_by_key(|a| a.0);
-            let tie = draw_key(b"atoll/scheduler: entity", entropy, &[], &id);
-            (stake, tie, id, nodes.into_iter().map(|(_, n)| n).collect())
-        })
-        .collect();
-    // Most stake first; the entropy-derived key breaks ties.
-    entities.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    let divisor = params.stake_per_vote.0.max(1);
-    let mut out = Vec::new();
-    for (stake, _, entity, nodes) in entities {
-        let power = u64::try_from(stake.0 / divisor).unwrap_or(u64::MAX);
-        if power == 0 {
-            continue;
-        }
-        let per_node = power
-            / u64::from(params.max_validators_per_entity.max(1))
-                .min(nodes.len() as u64)
-                .max(1);
-        for node in nodes
-            .into_iter()
-            .take(usize::from(params.max_validators_per_entity.max(1)))
-        {
-            if out.len() >= usize::from(params.max_validators) {
-                return Ok(out);
-            }
-            out.push(Validator {
-                node_id: node.id,
-                consensus_key: node.consensus.id,
-                entity: Address::from_ed25519(&entity),
-                voting_power: per_node.max(1),
-            });
-        }
+    let mut candidates = Vec::with_capacity(by_entity.len());
+    for (entity, mut nodes) in by_entity {
+        nodes.sort_by_key(|a| a.0);
+        let stake = Staking::new(&mut *store)
+            .state()
+            .account(&Address::from_ed25519(&entity))?
+            .escrow
+            .active
+            .balance;
+        candidates.push(validators::Candidate {
+            entity,
+            stake,
+            tie: draw_key(b"atoll/scheduler: entity", entropy, &[], &entity),
+            nodes: nodes
+                .into_iter()
+                .map(|(_, n)| (n.id, n.consensus.id))
+                .collect(),
+        });
     }
-    Ok(out)
+    Ok(validators::choose_validators(params, candidates))
 }
 
 /// Nodes that may be elected in `epoch`: registered, not expired, not
