@@ -129,6 +129,7 @@ impl App {
             Staking::new(store)
                 .record_signing(&block.signers)
                 .map_err(into_fatal)?;
+            block_events.extend(self.reward_proposer(store, block, epoch)?);
         }
         if let Some(prev) = last.as_ref().filter(|l| l.epoch != epoch) {
             let events = Staking::new(store)
@@ -143,7 +144,12 @@ impl App {
                 .expire_nodes(epoch)
                 .map_err(into_fatal)?;
             block_events.extend(events.into_iter().map(Event::from));
+            let events = Roothash::new(store, &self.commit_context)
+                .process_liveness(info)
+                .map_err(into_fatal)?;
+            block_events.extend(events.into_iter().map(Event::from));
             self.elect(store, &beacon, epoch, block)?;
+            block_events.extend(reward_election(store, epoch)?);
             let events = Roothash::new(store, &self.commit_context)
                 .on_epoch(info)
                 .map_err(into_fatal)?;
@@ -194,6 +200,26 @@ impl App {
         })
     }
 
+    /// Pays the block's proposer its reward, attenuated by the share of the
+    /// current validator set's power whose signatures the block carries.
+    fn reward_proposer(
+        &self,
+        store: &mut dyn Store,
+        block: &Block,
+        epoch: Epoch,
+    ) -> Result<Vec<Event>, FatalError> {
+        let Some(proposer) = block.proposer.as_ref() else {
+            return Ok(Vec::new());
+        };
+        let validators = scheduler::state::SchedulerState::new(store).validators()?;
+        let total: u128 = validators.iter().map(|v| u128::from(v.voting_power)).sum();
+        let signed: u128 = block.signers.iter().map(|(_, p)| u128::from(*p)).sum();
+        let events = Staking::new(store)
+            .reward_proposer(epoch, proposer, signed, total)
+            .map_err(into_fatal)?;
+        Ok(events.into_iter().map(Event::from).collect())
+    }
+
     /// Runs the epoch's elections from the beacon's entropy.
     fn elect(
         &self,
@@ -234,4 +260,25 @@ impl App {
             }
         }
     }
+}
+
+/// Pays the election reward of `epoch` to the entities of the nodes just
+/// elected to a runtime's executor committee (workers and backups), each
+/// entity once, in address order.
+fn reward_election(store: &mut dyn Store, epoch: Epoch) -> Result<Vec<Event>, FatalError> {
+    let committees = scheduler::state::SchedulerState::new(store).committees()?;
+    let mut entities = std::collections::BTreeSet::new();
+    let mut reg = Registry::new(store);
+    for c in &committees {
+        for m in &c.members {
+            if let Some(node) = reg.state().node(&m.node_id)? {
+                entities.insert(atoll_crypto::Address::from_ed25519(&node.entity_id));
+            }
+        }
+    }
+    let elected: Vec<_> = entities.into_iter().collect();
+    let events = Staking::new(store)
+        .reward_election(epoch, &elected)
+        .map_err(into_fatal)?;
+    Ok(events.into_iter().map(Event::from).collect())
 }

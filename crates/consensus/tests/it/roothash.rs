@@ -58,6 +58,10 @@ fn runtime(policy: AdmissionPolicy) -> Runtime {
             round_timeout: 4,
             max_messages: 16,
             max_nodes_per_entity: 1,
+            min_live_rounds_percent: 0,
+            max_missed_proposals_percent: 0,
+            min_live_rounds_eval: 0,
+            max_liveness_fails: 0,
         },
         txn_scheduler: TxnSchedulerParameters {
             max_batch_size: 1000,
