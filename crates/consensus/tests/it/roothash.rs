@@ -1307,3 +1307,98 @@ fn commitments_over_max_messages_are_refused() {
     assert_eq!(rs.last_block.header_type, HeaderType::Normal);
     assert_eq!(net.balance(0), before + 3);
 }
+
+#[test]
+fn a_silent_worker_fails_liveness_at_the_epoch_end_and_is_frozen_and_slashed() {
+    let (mut net, nodes) = network_with(6, AdmissionPolicy::AnyNode {}, |g| {
+        let ex = &mut g.registry.runtimes[0].executor;
+        ex.allowed_stragglers = 1;
+        ex.min_live_rounds_percent = 50;
+        ex.min_live_rounds_eval = 3;
+        ex.max_liveness_fails = 1;
+        g.staking.parameters.slashing.insert(
+            SlashReason::RuntimeLiveness,
+            Slash {
+                amount: Quantity(SLASH / 2),
+                freeze_interval: 0,
+            },
+        );
+    });
+    let c = committee(&mut net);
+    let workers: Vec<PublicKey> = c.workers().copied().collect();
+    let silent = workers[2];
+    let silent_stake = escrow_of(&mut net, index_of(&nodes, &silent));
+    for nonce in 0..3u64 {
+        let round = rt_state(&mut net).last_block.round + 1;
+        let scheduler = c
+            .proposer_order(round)
+            .into_iter()
+            .find(|w| w != &silent)
+            .unwrap();
+        let vote = results(&mut net, format!("state {round}").as_bytes(), &[]);
+        let commits: Vec<_> = workers
+            .iter()
+            .filter(|w| *w != &silent)
+            .map(|w| commit(&net, &nodes, w, &scheduler, &vote, vec![]))
+            .collect();
+        let r = submit(&mut net, nonce, commits);
+        assert!(
+            r.tx_results[0].error.is_none(),
+            "{:?}",
+            r.tx_results[0].error
+        );
+        assert_eq!(rt_state(&mut net).last_block.round, round, "finalized");
+        let rr = RoothashState::new(&mut net.store)
+            .round_results(&RT)
+            .unwrap()
+            .unwrap();
+        assert_eq!(rr.round, round);
+        assert_eq!(rr.good_compute_nodes.len(), 2);
+        assert!(!rr.good_compute_nodes.contains(&silent));
+        assert_eq!(rr.good_compute_entities.len(), 2);
+    }
+    let stats = RoothashState::new(&mut net.store).liveness(&RT).unwrap();
+    assert_eq!(stats.total_rounds, 3);
+    assert_eq!(stats.nodes[&silent].rounds, 3);
+    assert_eq!(stats.nodes[&silent].live_rounds, 0);
+    assert_eq!(stats.nodes[&workers[0]].live_rounds, 3);
+
+    // Run to the epoch change: the statistics are judged and reset.
+    let mut failures = Vec::new();
+    while net.genesis.epoch_at(net.height + 1).0 < 1 {
+        net.block(vec![]);
+    }
+    let r = net.block(vec![]);
+    for e in &r.events {
+        if let atoll_consensus::event::Event::Roothash(roothash::Event::LivenessFailure {
+            node,
+            faults,
+            frozen_until,
+            slashed,
+            ..
+        }) = e
+        {
+            failures.push((*node, *faults, *frozen_until, *slashed));
+        }
+    }
+    assert_eq!(failures, vec![(silent, 1, 2, true)]);
+    assert_eq!(
+        escrow_of(&mut net, index_of(&nodes, &silent)),
+        silent_stake - SLASH / 2
+    );
+    assert_eq!(
+        RoothashState::new(&mut net.store)
+            .faults(&RT, &silent)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        RoothashState::new(&mut net.store).liveness(&RT).unwrap(),
+        Default::default()
+    );
+    // The new committee is drawn without the frozen node.
+    let next = committee(&mut net);
+    assert_eq!(next.epoch.0, 1);
+    assert!(!next.members.iter().any(|m| m.node_id == silent));
+    assert_eq!(net.total_tokens(), net.total_supply());
+}
