@@ -14,7 +14,7 @@ use atoll_crypto::Hash;
 use atoll_types::Namespace;
 
 use atoll_consensus_types::roothash::{
-    LivenessStatistics, Parameters, PastRoot, RoundResults, RuntimeState,
+    LivenessStatistics, Parameters, PastRoot, RoundResults, RuntimeState, round_results_key,
 };
 use atoll_crypto::ed25519::PublicKey;
 use atoll_state::{Failure, FatalError, StoreExt, key};
@@ -25,7 +25,6 @@ const PAST_ROOTS: u8 = 0x22;
 const EVIDENCE: u8 = 0x23;
 const LIVENESS: u8 = 0x24;
 const FAULTS: u8 = 0x25;
-const ROUND_RESULTS: u8 = 0x26;
 
 fn evidence_key(id: &Namespace, round: u64, hash: &Hash) -> Vec<u8> {
     key(
@@ -181,13 +180,11 @@ impl RoothashState<'_> {
 
     /// What the runtime's last normal round did.
     pub fn round_results(&self, id: &Namespace) -> Result<Option<RoundResults>, FatalError> {
-        self.store.get_typed(&key(ROUND_RESULTS, &[id.as_bytes()]))
+        self.store.get_typed(&round_results_key(id))
     }
 
     /// Records what the runtime's last normal round did.
     pub fn set_round_results(&mut self, id: &Namespace, r: &RoundResults) -> Result<(), Failure> {
-        Ok(self
-            .store
-            .put_typed(&key(ROUND_RESULTS, &[id.as_bytes()]), r)?)
+        Ok(self.store.put_typed(&round_results_key(id), r)?)
     }
 }
