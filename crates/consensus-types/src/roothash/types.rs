@@ -151,6 +151,30 @@ pub struct MessageResult {
     /// 0 on success, else the error code.
     #[serde(default)]
     pub code: u32,
+    /// What a successful escrow message produced (the runtime needs it to
+    /// account for its users' shares); absent for other messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<MessageOutcome>,
+}
+
+/// What a successful escrow message produced on the consensus layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageOutcome {
+    /// `AddEscrow`: the shares the runtime's account received.
+    AddEscrow {
+        /// Shares minted for the amount.
+        new_shares: atoll_types::Quantity,
+    },
+    /// `ReclaimEscrow`: the debonding the runtime's account started.
+    ReclaimEscrow {
+        /// Tokens now debonding.
+        amount: atoll_types::Quantity,
+        /// Shares of the escrow's debonding pool.
+        debonding_shares: atoll_types::Quantity,
+        /// The epoch at which the tokens return to the runtime's account.
+        debond_end: atoll_types::Epoch,
+    },
 }
 
 /// Body of `roothash.ExecutorCommit`.

@@ -1402,3 +1402,56 @@ fn a_silent_worker_fails_liveness_at_the_epoch_end_and_is_frozen_and_slashed() {
     assert!(!next.members.iter().any(|m| m.node_id == silent));
     assert_eq!(net.total_tokens(), net.total_supply());
 }
+
+#[test]
+fn escrow_messages_report_their_shares_and_debonding_to_the_runtime() {
+    use atoll_consensus_types::roothash::MessageOutcome;
+    use atoll_consensus_types::staking::{Escrow, ReclaimEscrow};
+    let (mut net, nodes) = network_with(6, AdmissionPolicy::AnyNode {}, |g| {
+        g.staking.parameters.allow_escrow_messages = true;
+    });
+    let c = committee(&mut net);
+    // Round 1: the runtime delegates 1,000 to entity 0's escrow (1,000
+    // tokens in 1,000 shares already: one share per token).
+    let escrow = Address::from_ed25519(&entity_key(0).public_key());
+    let msgs = vec![Message::AddEscrow(Escrow {
+        account: escrow,
+        amount: Quantity(1_000),
+    })];
+    let scheduler = c.proposer_order(1)[0];
+    let vote = results(&mut net, b"s1", &msgs);
+    let commits = all_workers_commit(&net, &nodes, &c, &scheduler, &vote, &msgs);
+    submit(&mut net, 0, commits);
+    let rs = rt_state(&mut net);
+    assert_eq!(rs.last_block.round, 1);
+    assert_eq!(
+        rs.last_message_results[0].result,
+        Some(MessageOutcome::AddEscrow {
+            new_shares: Quantity(1_000)
+        })
+    );
+    let rr = RoothashState::new(&mut net.store)
+        .round_results(&RT)
+        .unwrap()
+        .unwrap();
+    assert_eq!(rr.messages, rs.last_message_results);
+    // Round 2: it reclaims 400 shares; they debond until epoch 0 + 2.
+    let msgs = vec![Message::ReclaimEscrow(ReclaimEscrow {
+        account: escrow,
+        shares: Quantity(400),
+    })];
+    let scheduler = c.proposer_order(2)[0];
+    let vote = results(&mut net, b"s2", &msgs);
+    let commits = all_workers_commit(&net, &nodes, &c, &scheduler, &vote, &msgs);
+    submit(&mut net, 1, commits);
+    let rs = rt_state(&mut net);
+    assert_eq!(
+        rs.last_message_results[0].result,
+        Some(MessageOutcome::ReclaimEscrow {
+            amount: Quantity(400),
+            debonding_shares: Quantity(400),
+            debond_end: atoll_types::Epoch(2),
+        })
+    );
+    assert_eq!(net.total_tokens(), net.total_supply());
+}

@@ -661,6 +661,25 @@ impl Roothash<'_> {
     }
 }
 
+/// What an escrow message's staking event tells the runtime.
+fn message_outcome(e: atoll_consensus_types::staking::Event) -> Option<MessageOutcome> {
+    use atoll_consensus_types::staking::Event as S;
+    match e {
+        S::AddEscrow { new_shares, .. } => Some(MessageOutcome::AddEscrow { new_shares }),
+        S::DebondingStart {
+            amount,
+            debonding_shares,
+            debond_end,
+            ..
+        } => Some(MessageOutcome::ReclaimEscrow {
+            amount,
+            debonding_shares,
+            debond_end,
+        }),
+        _ => None,
+    }
+}
+
 fn declare_discrepancy(
     round: &mut RoundState,
     runtime: &Runtime,
@@ -701,26 +720,28 @@ impl Roothash<'_> {
                     )
                     .into())
                 }
-                Message::Transfer(t) => staking.transfer(&account, t).map(|_| ()),
-                Message::Withdraw(w) => staking.withdraw(&account, w).map(|_| ()),
-                Message::AddEscrow(e) => staking.add_escrow(&account, e).map(|_| ()),
-                Message::ReclaimEscrow(r) => {
-                    staking.reclaim_escrow(&account, r, block.epoch).map(|_| ())
-                }
+                Message::Transfer(t) => staking.transfer(&account, t).map(|_| None),
+                Message::Withdraw(w) => staking.withdraw(&account, w).map(|_| None),
+                Message::AddEscrow(e) => staking.add_escrow(&account, e).map(message_outcome),
+                Message::ReclaimEscrow(r) => staking
+                    .reclaim_escrow(&account, r, block.epoch)
+                    .map(message_outcome),
             };
             match outcome {
-                Ok(()) => {
+                Ok(result) => {
                     overlay.commit()?;
                     results.push(MessageResult {
                         index,
                         module: String::new(),
                         code: 0,
+                        result,
                     });
                 }
                 Err(Failure::Tx(e)) => results.push(MessageResult {
                     index,
                     module: e.module,
                     code: e.code,
+                    result: None,
                 }),
                 Err(Failure::Fatal(e)) => return Err(e.into()),
             }
