@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::methods::GasTable;
 use super::pipeline::BlockEnv;
 use super::{
-    App, BEACON_PARAMETERS, Block, BlockResult, CONSENSUS_PARAMETERS, DEBUG_NETWORK, LAST_BLOCK,
-    fatal, into_fatal,
+    App, BEACON_PARAMETERS, Block, BlockResult, CONSENSUS_PARAMETERS, DEBUG_NETWORK, EPOCH_START,
+    LAST_BLOCK, fatal, into_fatal,
 };
 use crate::event::Event;
 use crate::genesis::{BeaconParameters, ConsensusParameters, Genesis};
@@ -19,6 +19,21 @@ use crate::services::staking::Staking;
 use crate::services::{beacon, scheduler};
 use atoll_consensus_types::staking::SlashReason;
 use atoll_state::{FatalError, Store, StoreExt};
+
+/// The current epoch and where it began (the `beacon.Epoch` query).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochStart {
+    /// The epoch.
+    pub epoch: Epoch,
+    /// The height of its first block.
+    pub height: u64,
+}
+
+/// The current epoch and the height of its first block (`None` before
+/// genesis was written).
+pub fn epoch_start(store: &dyn Store) -> Result<Option<EpochStart>, FatalError> {
+    store.get_typed(&[EPOCH_START])
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct LastBlock {
@@ -70,6 +85,13 @@ impl App {
         }
         let entropy = beacon::genesis_entropy(&self.chain_context);
         let epoch = genesis.epoch_at(genesis.initial_height);
+        store.put_typed(
+            &[EPOCH_START],
+            &EpochStart {
+                epoch,
+                height: genesis.initial_height,
+            },
+        )?;
         fatal(scheduler::on_epoch(store, epoch, &entropy, None))?;
         if genesis.beacon.backend == beacon::Backend::Vrf {
             beacon::start_vrf_epoch(
@@ -132,6 +154,13 @@ impl App {
             block_events.extend(self.reward_proposer(store, block, epoch)?);
         }
         if let Some(prev) = last.as_ref().filter(|l| l.epoch != epoch) {
+            store.put_typed(
+                &[EPOCH_START],
+                &EpochStart {
+                    epoch,
+                    height: block.height,
+                },
+            )?;
             let events = Staking::new(store)
                 .reward_epoch(prev.epoch)
                 .map_err(into_fatal)?;

@@ -1396,6 +1396,28 @@ fn a_silent_worker_fails_liveness_at_the_epoch_end_and_is_frozen_and_slashed() {
         RoothashState::new(&mut net.store).liveness(&RT).unwrap(),
         Default::default()
     );
+    // Operators see it through the queries.
+    use atoll_consensus::query::query;
+    let status = query(
+        &mut net.store,
+        "registry.NodeStatus",
+        &serde_json::json!({ "id": silent.to_string() }),
+    )
+    .unwrap();
+    assert_eq!(status["registered"], serde_json::json!(true));
+    assert_eq!(status["frozen"], serde_json::json!(true));
+    assert_eq!(status["freeze_end"], serde_json::json!(2));
+    assert_eq!(status["liveness_faults"][0]["faults"], serde_json::json!(1));
+    let epoch = query(&mut net.store, "beacon.Epoch", &serde_json::Value::Null).unwrap();
+    assert_eq!(epoch, serde_json::json!({ "epoch": 1, "height": 51 }));
+    let rr = query(
+        &mut net.store,
+        "roothash.RoundResults",
+        &serde_json::json!({ "runtime": RT.to_string() }),
+    )
+    .unwrap();
+    assert_eq!(rr["round"], serde_json::json!(3));
+    assert_eq!(rr["good_compute_nodes"].as_array().unwrap().len(), 2);
     // The new committee is drawn without the frozen node.
     let next = committee(&mut net);
     assert_eq!(next.epoch.0, 1);

@@ -715,3 +715,68 @@ fn the_signing_factor_scales_the_epoch_reward_and_the_pool_caps_it() {
     let ev = Staking::new(&mut net.store).reward_epoch(Epoch(1)).unwrap();
     assert!(ev.is_empty());
 }
+
+#[test]
+fn operators_query_a_delegators_delegations_and_debondings() {
+    use atoll_consensus::query::query;
+    let mut net = Net::new(3);
+    let (d, e1, e2) = (addr(&net.keys[0]), addr(&net.keys[1]), addr(&net.keys[2]));
+    let escrow = |to, amount| Escrow {
+        account: to,
+        amount: Quantity(amount),
+    };
+    let r = net.block(vec![
+        net.tx(0, 0, methods::ADD_ESCROW, &escrow(e1, 1_000), 0, GAS),
+        net.tx(0, 1, methods::ADD_ESCROW, &escrow(e2, 500), 0, GAS),
+        net.tx(
+            0,
+            2,
+            methods::RECLAIM_ESCROW,
+            &ReclaimEscrow {
+                account: e1,
+                shares: Quantity(300),
+            },
+            0,
+            GAS,
+        ),
+    ]);
+    for i in 0..3 {
+        assert_eq!(error_of(&r, i), None);
+    }
+    let args = serde_json::json!({ "address": d.to_string() });
+    let mut got = query(&mut net.store, "staking.DelegationsFor", &args).unwrap();
+    let list = got.as_array_mut().unwrap();
+    list.sort_by_key(|v| v["escrow"].as_str().unwrap().to_owned());
+    let mut want = vec![
+        serde_json::json!({ "escrow": e1.to_string(), "shares": "700", "amount": "700" }),
+        serde_json::json!({ "escrow": e2.to_string(), "shares": "500", "amount": "500" }),
+    ];
+    want.sort_by_key(|v| v["escrow"].as_str().unwrap().to_owned());
+    assert_eq!(list, &want);
+    let deb = query(&mut net.store, "staking.DebondingDelegationsFor", &args).unwrap();
+    assert_eq!(
+        deb,
+        serde_json::json!([{
+            "escrow": e1.to_string(),
+            "shares": "300",
+            "debond_end": 2,
+            "amount": "300",
+        }])
+    );
+    // Someone who delegates nothing has none.
+    let none = query(
+        &mut net.store,
+        "staking.DelegationsFor",
+        &serde_json::json!({ "address": e2.to_string() }),
+    )
+    .unwrap();
+    assert_eq!(none, serde_json::json!([]));
+    assert!(
+        query(
+            &mut net.store,
+            "staking.DelegationsFor",
+            &serde_json::json!({ "address": 7 })
+        )
+        .is_err()
+    );
+}
