@@ -28,6 +28,8 @@ pub const METHODS: &[&str] = &[
     "staking.DelegationsFor",
     "staking.DebondingDelegationsFor",
     "staking.TotalSupply",
+    "staking.Addresses",
+    "staking.BlockFees",
     "staking.CommonPool",
     "staking.Parameters",
     "registry.Entity",
@@ -131,6 +133,15 @@ pub fn query(store: &mut dyn Store, method: &str, arguments: &Value) -> Result<V
             out(&StakingState::new(store).debondings(&a.escrow, &a.delegator)?)
         }
         "staking.TotalSupply" => out(&StakingState::new(store).total_supply()?),
+        "staking.Addresses" => {
+            let list: Vec<Address> = StakingState::new(store)
+                .accounts()?
+                .into_iter()
+                .map(|(a, _)| a)
+                .collect();
+            out(&list)
+        }
+        "staking.BlockFees" => out(&StakingState::new(store).block_fees()?),
         "staking.CommonPool" => out(&StakingState::new(store).common_pool()?),
         "staking.Parameters" => out(&StakingState::new(store).parameters()?),
         "registry.Entity" => {

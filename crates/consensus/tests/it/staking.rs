@@ -560,6 +560,29 @@ fn queries_answer_in_human_readable_forms() {
     )
     .unwrap();
     assert_eq!(supply, serde_json::json!((FUNDS * 2).to_string()));
+    let mut listed = query(
+        &mut net.store,
+        "staking.Addresses",
+        &serde_json::Value::Null,
+    )
+    .unwrap();
+    let listed = listed.as_array_mut().unwrap();
+    listed.sort_by_key(|v| v.as_str().unwrap().to_owned());
+    let mut want = vec![
+        serde_json::json!(addr(&net.keys[0]).to_string()),
+        serde_json::json!(a1.to_string()),
+    ];
+    want.sort_by_key(|v| v.as_str().unwrap().to_owned());
+    assert_eq!(listed, &want);
+    assert_eq!(
+        query(
+            &mut net.store,
+            "staking.BlockFees",
+            &serde_json::Value::Null
+        )
+        .unwrap(),
+        serde_json::json!("0")
+    );
     assert!(matches!(
         query(&mut net.store, "staking.Nope", &serde_json::Value::Null),
         Err(QueryError::UnknownMethod(_))
