@@ -229,8 +229,10 @@ impl App {
         })
     }
 
-    /// Pays the block's proposer its reward, attenuated by the share of the
-    /// current validator set's power whose signatures the block carries.
+    /// Pays the block's proposer its reward, attenuated (as Oasis does) by
+    /// the share of the current validator set's entities whose signatures
+    /// the block carries. Counted in entities, not power: the signatures
+    /// certify the previous block, whose set (and powers) may differ.
     fn reward_proposer(
         &self,
         store: &mut dyn Store,
@@ -241,8 +243,15 @@ impl App {
             return Ok(Vec::new());
         };
         let validators = scheduler::state::SchedulerState::new(store).validators()?;
-        let total: u128 = validators.iter().map(|v| u128::from(v.voting_power)).sum();
-        let signed: u128 = block.signers.iter().map(|(_, p)| u128::from(*p)).sum();
+        let set: std::collections::BTreeSet<_> = validators.iter().map(|v| v.entity).collect();
+        let signing: std::collections::BTreeSet<_> = block
+            .signers
+            .iter()
+            .map(|(a, _)| *a)
+            .filter(|a| set.contains(a))
+            .collect();
+        let total = u128::try_from(set.len()).unwrap_or(u128::MAX);
+        let signed = u128::try_from(signing.len()).unwrap_or(u128::MAX);
         let events = Staking::new(store)
             .reward_proposer(epoch, proposer, signed, total)
             .map_err(into_fatal)?;

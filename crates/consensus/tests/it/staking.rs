@@ -633,20 +633,21 @@ fn rewarding_net(tweak: impl FnOnce(&mut atoll_consensus::genesis::Genesis)) -> 
 }
 
 #[test]
-fn the_proposer_earns_its_reward_attenuated_by_the_power_that_signed() {
+fn the_proposer_earns_its_reward_attenuated_by_the_validators_that_signed() {
     use atoll_consensus::services::scheduler::state::SchedulerState;
     use atoll_consensus_types::scheduler::Validator;
     let mut net = rewarding_net(|g| {
         // Half the schedule's rate per block proposed.
         g.staking.parameters.reward_factor_block_proposed = Quantity(50_000_000);
     });
-    // Four validators of power 1; the blocks carry the three keys' signatures.
+    // Four validator entities; the blocks carry the three keys' signatures
+    // (powers do not matter: entities are counted).
     let validators: Vec<Validator> = (0..4u8)
         .map(|i| Validator {
             node_id: key(100 + i).public_key(),
             consensus_key: key(110 + i).public_key(),
             entity: addr(&key(i)),
-            voting_power: 1,
+            voting_power: 10 + u64::from(i),
         })
         .collect();
     SchedulerState::new(&mut net.store)

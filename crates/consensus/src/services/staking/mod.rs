@@ -401,23 +401,23 @@ impl<'a> Staking<'a> {
     }
 
     /// Pays a block's proposer its reward (`reward_factor_block_proposed`),
-    /// attenuated by the share of the validator set's power that signed:
-    /// `signed_power / total_power`.
+    /// attenuated by the share of the validator set that signed:
+    /// `signed / total` (Oasis counts entities).
     pub fn reward_proposer(
         &mut self,
         epoch: Epoch,
         proposer: &Address,
-        signed_power: u128,
-        total_power: u128,
+        signed: u128,
+        total: u128,
     ) -> Result<Vec<Event>, Failure> {
         let params = self.state.parameters()?;
-        if params.reward_factor_block_proposed.is_zero() || total_power == 0 {
+        if params.reward_factor_block_proposed.is_zero() || total == 0 {
             return Ok(Vec::new());
         }
         self.add_rewards(
             epoch,
             params.reward_factor_block_proposed,
-            (signed_power.min(total_power), total_power),
+            (signed.min(total), total),
             &[*proposer],
             RewardKind::Proposer,
         )
