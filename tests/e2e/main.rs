@@ -40,3 +40,4 @@ mod localnet;
 mod metrics;
 mod network;
 mod paratime;
+mod rewards;
