@@ -34,7 +34,9 @@ use atoll_localnet::RuntimePlan;
 use atoll_localnet::harness::Network;
 use atoll_runtime_sdk::RuntimeGenesis;
 use atoll_runtime_sdk::crypto::{TxSigner, sign_transaction, tx_signature_context};
-use atoll_runtime_sdk::modules::consensus_accounts::{Delegate, DelegationInfo, DelegationQuery};
+use atoll_runtime_sdk::modules::consensus_accounts::{
+    Delegate, DelegationInfo, DelegationQuery, Undelegate, UndelegationInfo, UndelegationsQuery,
+};
 use atoll_runtime_sdk::modules::{accounts, core};
 use atoll_runtime_sdk::types::{BaseUnits, Denomination, SignerInfo, Transaction};
 use atoll_types::{Epoch, Namespace, Quantity, cbor};
@@ -110,6 +112,9 @@ fn start() -> (tempfile::TempDir, Network, Namespace) {
             p.reward_factor_block_proposed = Quantity(FACTOR_PROPOSED);
             p.reward_factor_epoch_election_any = Quantity(FACTOR_ELECTION);
             p.allow_escrow_messages = true;
+            // Long enough that the undelegation is still debonding when
+            // the test looks (epochs are two seconds here).
+            p.debonding_interval = 10_000;
             g.staking.common_pool.0 += POOL;
             g.staking.total_supply.0 += POOL;
         })
@@ -174,6 +179,42 @@ fn balance(net: &Network, id: &Namespace, who: Address) -> u128 {
     runtimes::balance(net.rpc("compute-0").unwrap(), id, who).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A ParaTime query on compute-0 (`None` when it fails).
+fn runtime_query<T: serde::de::DeserializeOwned>(
+    net: &Network,
+    id: &Namespace,
+    method: &str,
+    args: &impl serde::Serialize,
+) -> Option<T> {
+    let args = b64(&cbor::to_vec(args).unwrap());
+    let r = call(
+        net.rpc("compute-0").ok()?,
+        "runtime_query",
+        json!([id.to_string(), method, args]),
+    )
+    .ok()?;
+    let raw = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        r["cbor"].as_str()?,
+    )
+    .ok()?;
+    cbor::from_slice(&raw).ok()
+}
+
+/// Runs `atoll ARGS`: its JSON output, or its error output.
+fn cli(args: &[&str]) -> Result<Value, String> {
+    let out = std::process::Command::new(atoll())
+        .args(args)
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout))))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
 fn entity_of(net: &Network, node: &str) -> Address {
     let n = consensus(net, "registry.Node", json!({ "id": node }), None);
     let pk: PublicKey = n["entity_id"].as_str().unwrap().parse().unwrap();
@@ -217,7 +258,7 @@ fn scenario(net: &Network, id: Namespace) {
             &id,
             &runtime_tx(net, &id, nonce, "accounts.Transfer", body, 0),
         );
-        assert!(r["result"].get("result").is_some(), "{r}");
+        assert!(r["result"]["result"].get("ok").is_some(), "{r}");
         fees_paid += fee;
     }
     // A zero fee is refused: the gas price is not zero.
@@ -260,27 +301,19 @@ fn scenario(net: &Network, id: Namespace) {
         &id,
         &runtime_tx(net, &id, 3, "consensus.Delegate", body, 1),
     );
-    assert!(r["result"].get("result").is_some(), "{r}");
+    assert!(r["result"]["result"].get("ok").is_some(), "{r}");
     fees_paid += fee;
     let runtime_account = Address::from_runtime_id(id.as_bytes());
     let held = wait_for("the delegation's result to reach the ParaTime", || {
-        let args = b64(&cbor::to_vec(&DelegationQuery {
-            from: alice().address(),
-            to: validator,
-        })
-        .unwrap());
-        let r = call(
-            net.rpc("compute-0").ok()?,
-            "runtime_query",
-            json!([id.to_string(), "consensus.Delegation", args]),
-        )
-        .ok()?;
-        let raw = base64::Engine::decode(
-            &base64::engine::general_purpose::STANDARD,
-            r["cbor"].as_str()?,
-        )
-        .ok()?;
-        let d: DelegationInfo = cbor::from_slice(&raw).ok()?;
+        let d: DelegationInfo = runtime_query(
+            net,
+            &id,
+            "consensus.Delegation",
+            &DelegationQuery {
+                from: alice().address(),
+                to: validator,
+            },
+        )?;
         (!d.shares.is_zero()).then_some(d.shares)
     });
     let in_consensus = consensus(
@@ -296,6 +329,142 @@ fn scenario(net: &Network, id: Namespace) {
         balance(net, &id, alice().address()),
         RUNTIME_FUNDS - 3 * 1_000 - fees_paid - DELEGATED
     );
+
+    // Garbage for a delegation: a typed failure, the fee is paid, nothing
+    // else changes.
+    let r = submit(
+        net,
+        &id,
+        &runtime_tx(
+            net,
+            &id,
+            4,
+            "consensus.Delegate",
+            cbor::Value::Text("garbage".into()),
+            1,
+        ),
+    );
+    assert_eq!(r["result"]["result"]["fail"]["module"], "core", "{r}");
+    fees_paid += fee;
+    // Undelegating more shares than held: refused by the ParaTime.
+    let too_many = cbor::to_value(&Undelegate {
+        from: validator,
+        shares: Quantity(held.0 + 1),
+        receipt: false,
+    })
+    .unwrap();
+    let r = submit(
+        net,
+        &id,
+        &runtime_tx(net, &id, 5, "consensus.Undelegate", too_many, 1),
+    );
+    assert_eq!(
+        r["result"]["result"]["fail"]["module"], "consensus_accounts",
+        "{r}"
+    );
+    fees_paid += fee;
+    // Half of them: the debonding shows in consensus as the runtime's, and
+    // in the ParaTime as alice's.
+    let half = Quantity(held.0 / 2);
+    let body = cbor::to_value(&Undelegate {
+        from: validator,
+        shares: half,
+        receipt: true,
+    })
+    .unwrap();
+    let r = submit(
+        net,
+        &id,
+        &runtime_tx(net, &id, 6, "consensus.Undelegate", body, 1),
+    );
+    assert!(r["result"]["result"].get("ok").is_some(), "{r}");
+    fees_paid += fee;
+    let undelegations: Vec<UndelegationInfo> = wait_for("the undelegation's result", || {
+        let v: Vec<UndelegationInfo> = runtime_query(
+            net,
+            &id,
+            "consensus.Undelegations",
+            &UndelegationsQuery {
+                to: alice().address(),
+            },
+        )?;
+        (!v.is_empty()).then_some(v)
+    });
+    assert_eq!(undelegations.len(), 1);
+    let debonding = consensus(
+        net,
+        "staking.DebondingDelegationsFor",
+        json!({ "address": runtime_account.to_string() }),
+        None,
+    );
+    assert_eq!(debonding.as_array().unwrap().len(), 1, "{debonding}");
+    assert_eq!(amount(&debonding[0]["shares"]), undelegations[0].shares.0);
+    assert_eq!(debonding[0]["debond_end"], json!(undelegations[0].epoch));
+    let left: DelegationInfo = runtime_query(
+        net,
+        &id,
+        "consensus.Delegation",
+        &DelegationQuery {
+            from: alice().address(),
+            to: validator,
+        },
+    )
+    .unwrap();
+    assert_eq!(left.shares.0, held.0 - half.0);
+
+    // --- The operator commands, and what they refuse.
+    let node = format!("http://{}", net.rpc("validator-0").unwrap());
+    let epoch = cli(&["network", "epoch", "--json", "--node", &node]).unwrap();
+    assert!(epoch["height"].as_u64().unwrap() >= 1, "{epoch}");
+    let account = runtime_account.to_string();
+    let d = cli(&[
+        "network",
+        "delegations",
+        &account,
+        "--json",
+        "--node",
+        &node,
+    ])
+    .unwrap();
+    assert_eq!(
+        d["delegations"][0]["escrow"],
+        json!(validator.to_string()),
+        "{d}"
+    );
+    assert_eq!(d["debonding"].as_array().unwrap().len(), 1, "{d}");
+    let rid = id.to_string();
+    let rr = cli(&["network", "round-results", &rid, "--json", "--node", &node]).unwrap();
+    let good: Vec<String> = rr["round_results"]["good_compute_entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    // In address (byte) order, as consensus keeps them.
+    let want: Vec<String> = entities.iter().map(ToString::to_string).collect();
+    assert_eq!(good, want, "{rr}");
+    let worker = committee["members"][0]["node_id"].as_str().unwrap();
+    let st = cli(&["network", "node-status", worker, "--json", "--node", &node]).unwrap();
+    assert_eq!(
+        (&st["registered"], &st["frozen"]),
+        (&json!(true), &json!(false)),
+        "{st}"
+    );
+    let status = cli(&["network", "status", "--json", "--node", &node]).unwrap();
+    assert!(
+        status["paratimes"][0]["committee"]["members"].is_array(),
+        "{status}"
+    );
+    for garbage in [
+        vec!["network", "node-status", "not-a-key"],
+        vec!["network", "round-results", "zz"],
+        vec!["network", "delegations", "oasis1nope"],
+    ] {
+        let mut args = garbage.clone();
+        args.extend(["--node", node.as_str()]);
+        let e = cli(&args).unwrap_err();
+        assert!(e.contains("invalid arguments"), "{garbage:?}: {e}");
+    }
 
     // Idle rounds pay out what the last round collected: the accumulator
     // drains and the two entities hold equal halves of every fee.
