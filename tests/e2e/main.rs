@@ -42,3 +42,4 @@ mod membership;
 mod metrics;
 mod network;
 mod paratime;
+mod rewards;

@@ -25,13 +25,18 @@ pub const METHODS: &[&str] = &[
     "staking.Account",
     "staking.Delegations",
     "staking.DebondingDelegations",
+    "staking.DelegationsFor",
+    "staking.DebondingDelegationsFor",
     "staking.TotalSupply",
+    "staking.Addresses",
+    "staking.BlockFees",
     "staking.CommonPool",
     "staking.Parameters",
     "registry.Entity",
     "registry.Entities",
     "registry.Node",
     "registry.Nodes",
+    "registry.NodeStatus",
     "registry.Runtime",
     "registry.Runtimes",
     "scheduler.Validators",
@@ -40,6 +45,9 @@ pub const METHODS: &[&str] = &[
     "roothash.RuntimeState",
     "roothash.LatestBlock",
     "roothash.PastRoot",
+    "roothash.RoundResults",
+    "roothash.LivenessStatistics",
+    "beacon.Epoch",
     "beacon.VrfState",
 ];
 
@@ -125,6 +133,15 @@ pub fn query(store: &mut dyn Store, method: &str, arguments: &Value) -> Result<V
             out(&StakingState::new(store).debondings(&a.escrow, &a.delegator)?)
         }
         "staking.TotalSupply" => out(&StakingState::new(store).total_supply()?),
+        "staking.Addresses" => {
+            let list: Vec<Address> = StakingState::new(store)
+                .accounts()?
+                .into_iter()
+                .map(|(a, _)| a)
+                .collect();
+            out(&list)
+        }
+        "staking.BlockFees" => out(&StakingState::new(store).block_fees()?),
         "staking.CommonPool" => out(&StakingState::new(store).common_pool()?),
         "staking.Parameters" => out(&StakingState::new(store).parameters()?),
         "registry.Entity" => {
@@ -176,6 +193,127 @@ pub fn query(store: &mut dyn Store, method: &str, arguments: &Value) -> Result<V
             })?)
         }
         "beacon.VrfState" => out(&beacon::vrf_state(store)?),
+        "beacon.Epoch" => out(&crate::app::epoch_start(store)?
+            .ok_or_else(|| QueryError::NotFound("epoch (no genesis yet)".into()))?),
+        "staking.DelegationsFor" => {
+            let a: ByAddress = args(method, arguments)?;
+            operator::delegations_for(store, &a.address)
+        }
+        "staking.DebondingDelegationsFor" => {
+            let a: ByAddress = args(method, arguments)?;
+            operator::debonding_delegations_for(store, &a.address)
+        }
+        "registry.NodeStatus" => {
+            let a: ById = args(method, arguments)?;
+            operator::node_status(store, &a.id)
+        }
+        "roothash.RoundResults" => {
+            let a: ByRuntime = args(method, arguments)?;
+            let r = RoothashState::new(store).round_results(&a.runtime)?;
+            out(&r.ok_or_else(|| {
+                QueryError::NotFound(format!("a normal round of runtime {}", a.runtime))
+            })?)
+        }
+        "roothash.LivenessStatistics" => {
+            let a: ByRuntime = args(method, arguments)?;
+            out(&RoothashState::new(store).liveness(&a.runtime)?)
+        }
         other => Err(QueryError::UnknownMethod(other.to_owned())),
+    }
+}
+
+/// The queries operators ask about their own nodes and stake.
+mod operator {
+    use super::*;
+    use atoll_consensus_types::staking::pool;
+
+    /// A pool's tokens for `shares` (rounded down; zero for an empty pool).
+    fn value(
+        balance: atoll_types::Quantity,
+        shares: atoll_types::Quantity,
+        total: atoll_types::Quantity,
+    ) -> atoll_types::Quantity {
+        if total.is_zero() {
+            return atoll_types::Quantity(0);
+        }
+        pool::proportion(balance, shares.0, total.0).unwrap_or_default()
+    }
+
+    /// `staking.DelegationsFor`: every escrow `delegator` delegates to, with
+    /// its shares and their current value.
+    pub(super) fn delegations_for(
+        store: &mut dyn Store,
+        delegator: &Address,
+    ) -> Result<Value, QueryError> {
+        let st = StakingState::new(store);
+        let mut list = Vec::new();
+        for (escrow, d, del) in st.all_delegations()? {
+            if &d != delegator {
+                continue;
+            }
+            let pool = st.account(&escrow)?.escrow.active;
+            list.push(json!({
+                "escrow": escrow,
+                "shares": del.shares,
+                "amount": value(pool.balance, del.shares, pool.total_shares),
+            }));
+        }
+        Ok(Value::Array(list))
+    }
+
+    /// `staking.DebondingDelegationsFor`: every debonding delegation of
+    /// `delegator`, with its end epoch and current value.
+    pub(super) fn debonding_delegations_for(
+        store: &mut dyn Store,
+        delegator: &Address,
+    ) -> Result<Value, QueryError> {
+        let st = StakingState::new(store);
+        let mut list = Vec::new();
+        for (escrow, d, deb) in st.all_debondings()? {
+            if &d != delegator {
+                continue;
+            }
+            let pool = st.account(&escrow)?.escrow.debonding;
+            list.push(json!({
+                "escrow": escrow,
+                "shares": deb.shares,
+                "debond_end": deb.debond_end,
+                "amount": value(pool.balance, deb.shares, pool.total_shares),
+            }));
+        }
+        Ok(Value::Array(list))
+    }
+
+    /// `registry.NodeStatus`: whether a node is registered, its expiry,
+    /// roles and runtimes, whether it is frozen (and until when), and its
+    /// liveness faults per runtime.
+    pub(super) fn node_status(store: &mut dyn Store, id: &PublicKey) -> Result<Value, QueryError> {
+        let epoch = crate::app::epoch_start(store)?.map(|e| e.epoch.0);
+        let mut reg = Registry::new(store);
+        let node = reg.state().node(id)?;
+        let status = reg.state().node_status(id)?.unwrap_or_default();
+        let runtimes = reg.state().runtimes()?;
+        let mut faults = Vec::new();
+        let rh = RoothashState::new(store);
+        for rt in &runtimes {
+            let n = rh.faults(&rt.id, id)?;
+            if n > 0 {
+                faults.push(json!({ "runtime": rt.id, "faults": n }));
+            }
+        }
+        let frozen = epoch.is_some_and(|e| status.freeze_end > e);
+        Ok(json!({
+            "id": id,
+            "registered": node.is_some(),
+            "entity_id": node.as_ref().map(|n| n.entity_id),
+            "expiration": node.as_ref().map(|n| n.expiration),
+            "expired": node.as_ref().zip(epoch).map(|(n, e)| n.expiration < e),
+            "roles": node.as_ref().map(|n| n.roles),
+            "runtimes": node.as_ref().map(|n| n.runtimes.iter().map(|r| r.id).collect::<Vec<_>>()),
+            "frozen": frozen,
+            "freeze_end": status.freeze_end,
+            "epoch": epoch,
+            "liveness_faults": faults,
+        }))
     }
 }

@@ -175,6 +175,10 @@ impl RuntimePlan {
                 round_timeout: 20,
                 max_messages: 128,
                 max_nodes_per_entity: 0,
+                min_live_rounds_percent: 0,
+                max_missed_proposals_percent: 0,
+                min_live_rounds_eval: 0,
+                max_liveness_fails: 0,
             },
             txn_scheduler: TxnSchedulerParameters {
                 max_batch_size: 10_000,

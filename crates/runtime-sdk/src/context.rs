@@ -1,7 +1,7 @@
 //! What a module sees while it runs: the batch's deterministic inputs, the
 //! state, the gas meter, and the events and messages it emits.
 
-use atoll_consensus_types::roothash::Message;
+use atoll_consensus_types::roothash::{Message, RoundResults};
 use atoll_crypto::context::{ChainContext, Context as SigContext};
 use atoll_crypto::secp256k1::EthAddress;
 use atoll_crypto::{Address, CryptoError, Hash};
@@ -37,6 +37,13 @@ pub struct BatchContext {
     /// consensus layer finalized it); all zeros unless set with
     /// [`BatchContext::with_previous_hash`].
     pub previous_hash: Hash,
+    /// What consensus recorded of the runtime's last normal round (the
+    /// round whose state this batch builds on): which entities' nodes
+    /// committed its results. The host adapter reads it from the consensus
+    /// state at `consensus_height` for executed batches; `None` in checks
+    /// and queries, and before the first normal round. Fees and rewards
+    /// are paid from it.
+    pub round_results: Option<RoundResults>,
     signature_context: SigContext,
 }
 
@@ -61,6 +68,7 @@ impl BatchContext {
             epoch,
             timestamp: 0,
             previous_hash: Hash::default(),
+            round_results: None,
             signature_context,
         })
     }
@@ -77,14 +85,21 @@ impl BatchContext {
         self
     }
 
+    /// The same context with the results of the last normal round.
+    pub fn with_round_results(mut self, round_results: Option<RoundResults>) -> Self {
+        self.round_results = round_results;
+        self
+    }
+
     /// The same context for another round (and consensus height and epoch);
     /// the timestamp and previous hash are kept (set them again with the
-    /// builders when they change).
+    /// builders when they change), the round results are dropped.
     pub fn at_round(&self, round: u64, consensus_height: u64, epoch: u64) -> Self {
         Self {
             round,
             consensus_height,
             epoch,
+            round_results: None,
             ..self.clone()
         }
     }

@@ -22,6 +22,7 @@ use atoll_crypto::secp256k1::EthAddress;
 use atoll_evm::Evm;
 use atoll_runtime_sdk::host::HostedRuntime;
 use atoll_runtime_sdk::modules::consensus_accounts::ConsensusAccounts;
+use atoll_runtime_sdk::modules::rewards::Rewards;
 use atoll_runtime_sdk::modules::{accounts, core};
 use atoll_runtime_sdk::types::Denomination;
 use atoll_runtime_sdk::{BuildError, Runtime, RuntimeConfig, RuntimeGenesis};
@@ -42,10 +43,11 @@ pub const MIN_GAS_PRICE: u128 = 1_000_000_000;
 /// init code and its envelope.
 pub const MAX_TX_SIZE: u32 = 160 * 1024;
 
-/// The SDK runtime: `core`, `accounts`, `consensus_accounts`, `evm`.
+/// The SDK runtime: `core`, `accounts`, `consensus_accounts`, `rewards`, `evm`.
 pub fn runtime() -> Result<Runtime, BuildError> {
     Runtime::builder()
         .module(ConsensusAccounts)
+        .module(Rewards)
         .module(Evm)
         .config(RuntimeConfig {
             max_check_nonce_future_delta: MAX_CHECK_NONCE_FUTURE_DELTA,

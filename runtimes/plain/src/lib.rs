@@ -1,6 +1,6 @@
 //! The built-in plain ParaTime of atoll.
 //!
-//! The runtime SDK's standard modules (`core`, `accounts` and
+//! The runtime SDK's standard modules (`core`, `accounts`, `rewards` and
 //! `consensus_accounts`), served over the runtime host protocol by the
 //! `atoll-runtime-plain` binary ([`cli::run`]) through the SDK's host
 //! adapter ([`atoll_runtime_sdk::host`]: command line, genesis, context,
@@ -11,6 +11,7 @@ pub mod cli;
 
 use atoll_runtime_sdk::host::HostedRuntime;
 use atoll_runtime_sdk::modules::consensus_accounts::ConsensusAccounts;
+use atoll_runtime_sdk::modules::rewards::Rewards;
 use atoll_runtime_sdk::{BuildError, Runtime, RuntimeConfig, RuntimeGenesis};
 use atoll_types::Namespace;
 
@@ -19,10 +20,11 @@ use atoll_types::Namespace;
 /// requires the exact nonce; the pool orders each sender's transactions).
 pub const MAX_CHECK_NONCE_FUTURE_DELTA: u64 = 64;
 
-/// The SDK runtime: `core`, `accounts`, `consensus_accounts`.
+/// The SDK runtime: `core`, `accounts`, `consensus_accounts`, `rewards`.
 pub fn runtime() -> Result<Runtime, BuildError> {
     Runtime::builder()
         .module(ConsensusAccounts)
+        .module(Rewards)
         .config(RuntimeConfig {
             max_check_nonce_future_delta: MAX_CHECK_NONCE_FUTURE_DELTA,
         })

@@ -440,6 +440,7 @@ async fn deposit_emits_a_withdraw_and_its_result_mints() {
             index: 0,
             module: String::new(),
             code: 0,
+            result: None,
         };
         let (_, batch) = f.execute(3, Vec::new(), &[ok]).await;
         let events: Vec<Event> = batch

@@ -182,6 +182,29 @@ pub struct ExecutorParameters {
     /// Most nodes of one entity in the committee (0: no limit).
     #[serde(default)]
     pub max_nodes_per_entity: u16,
+    /// A worker whose commitments made it into fewer than this percentage
+    /// of the epoch's rounds fails liveness (0: not checked).
+    #[serde(default, skip_serializing_if = "is_zero_u8")]
+    pub min_live_rounds_percent: u8,
+    /// A worker that missed more than this percentage of the rounds it was
+    /// to propose fails liveness (0: not checked).
+    #[serde(default, skip_serializing_if = "is_zero_u8")]
+    pub max_missed_proposals_percent: u8,
+    /// Liveness is judged only in epochs with at least this many rounds.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub min_live_rounds_eval: u64,
+    /// After this many liveness failures (net of live epochs) the node is
+    /// also slashed for `runtime-liveness` (0: never slashed).
+    #[serde(default, skip_serializing_if = "is_zero_u8")]
+    pub max_liveness_fails: u8,
+}
+
+fn is_zero_u8(v: &u8) -> bool {
+    *v == 0
+}
+
+fn is_zero_u64(v: &u64) -> bool {
+    *v == 0
 }
 
 fn default_max_messages() -> u32 {

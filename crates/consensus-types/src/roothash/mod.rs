@@ -23,6 +23,18 @@ pub mod methods {
     pub const EVIDENCE: &str = "roothash.Evidence";
 }
 
+/// The consensus state key under which the roothash keeps a runtime's
+/// [`RoundResults`] (those of its last normal round): `0x26 ‖ runtime id`.
+/// A runtime reads it at its batch's consensus height (the runtime host
+/// protocol's `ConsensusGet`) to learn which entities did the work of the
+/// round whose state it builds on.
+pub fn round_results_key(id: &atoll_types::Namespace) -> Vec<u8> {
+    atoll_state::key(ROUND_RESULTS_PREFIX, &[id.as_bytes()])
+}
+
+/// The first byte of [`round_results_key`].
+pub const ROUND_RESULTS_PREFIX: u8 = 0x26;
+
 /// The commitment context for a chain.
 pub fn commitment_context(chain: &ChainContext) -> Result<Context, atoll_crypto::CryptoError> {
     Context::for_chain(COMMITMENT_SIGNATURE_CONTEXT, chain)

@@ -1,7 +1,9 @@
 //! Roothash types: runtime blocks, executor commitments, runtime messages.
 
-use atoll_crypto::Hash;
+use std::collections::BTreeMap;
+
 use atoll_crypto::ed25519::{PublicKey, Signature};
+use atoll_crypto::{Address, Hash};
 use atoll_types::Namespace;
 use serde::{Deserialize, Serialize};
 
@@ -149,6 +151,30 @@ pub struct MessageResult {
     /// 0 on success, else the error code.
     #[serde(default)]
     pub code: u32,
+    /// What a successful escrow message produced (the runtime needs it to
+    /// account for its users' shares); absent for other messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<MessageOutcome>,
+}
+
+/// What a successful escrow message produced on the consensus layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageOutcome {
+    /// `AddEscrow`: the shares the runtime's account received.
+    AddEscrow {
+        /// Shares minted for the amount.
+        new_shares: atoll_types::Quantity,
+    },
+    /// `ReclaimEscrow`: the debonding the runtime's account started.
+    ReclaimEscrow {
+        /// Tokens now debonding.
+        amount: atoll_types::Quantity,
+        /// Shares of the escrow's debonding pool.
+        debonding_shares: atoll_types::Quantity,
+        /// The epoch at which the tokens return to the runtime's account.
+        debond_end: atoll_types::Epoch,
+    },
 }
 
 /// Body of `roothash.ExecutorCommit`.
@@ -273,6 +299,56 @@ impl Default for Parameters {
     }
 }
 
+/// One worker's record in a runtime's committee during the current epoch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeLiveness {
+    /// Rounds decided (finalized or failed) while it was a worker.
+    pub rounds: u64,
+    /// Rounds whose finalized results it had committed to.
+    pub live_rounds: u64,
+    /// Rounds it was the scheduler of the finalized batch.
+    pub finalized_proposals: u64,
+    /// Rounds it was to propose (ranked ahead of the scheduler that won,
+    /// or the first-ranked of a failed round) and did not.
+    pub missed_proposals: u64,
+}
+
+/// A runtime's liveness statistics for the current epoch (reset at each
+/// epoch change, after they are judged).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LivenessStatistics {
+    /// Rounds decided in the epoch (normal and failed).
+    pub total_rounds: u64,
+    /// Each worker's record, by node.
+    #[serde(default)]
+    pub nodes: BTreeMap<PublicKey, NodeLiveness>,
+}
+
+/// What the last normal round of a runtime did, for operators and for the
+/// runtime's fee disbursement: the entities whose nodes committed the
+/// finalized results and those whose nodes committed other results.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundResults {
+    /// The round.
+    pub round: u64,
+    /// Entities of the workers that committed the finalized results, in
+    /// address order.
+    #[serde(default)]
+    pub good_compute_entities: Vec<Address>,
+    /// Entities of the members that committed results that differed.
+    #[serde(default)]
+    pub bad_compute_entities: Vec<Address>,
+    /// The nodes behind `good_compute_entities`, in key order.
+    #[serde(default)]
+    pub good_compute_nodes: Vec<PublicKey>,
+    /// The nodes behind `bad_compute_entities`, in key order.
+    #[serde(default)]
+    pub bad_compute_nodes: Vec<PublicKey>,
+    /// Results of the round's messages.
+    #[serde(default)]
+    pub messages: Vec<MessageResult>,
+}
+
 /// Roothash events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -292,6 +368,21 @@ pub enum Event {
         runtime: Namespace,
         /// The round.
         round: u64,
+    },
+    /// A worker failed the epoch's liveness check: frozen until
+    /// `frozen_until`, and slashed once its failures reached the runtime's
+    /// `max_liveness_fails`.
+    LivenessFailure {
+        /// The runtime.
+        runtime: Namespace,
+        /// The node.
+        node: PublicKey,
+        /// Its liveness failures so far (net of live epochs).
+        faults: u64,
+        /// The epoch from which it may be elected again.
+        frozen_until: u64,
+        /// Whether it was slashed for `runtime-liveness`.
+        slashed: bool,
     },
     /// A runtime message was executed.
     Message {

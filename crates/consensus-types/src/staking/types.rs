@@ -283,6 +283,39 @@ pub struct Parameters {
     /// See `signing_reward_threshold_numerator`.
     #[serde(default = "default_threshold_denominator")]
     pub signing_reward_threshold_denominator: u64,
+    /// Factor (in 1/[`REWARD_DENOMINATOR`]) applied to the schedule's rate
+    /// for the per-epoch signing reward (Oasis's `reward_factor_epoch_signed`;
+    /// the default, one whole, pays the schedule's rate).
+    #[serde(
+        default = "default_reward_factor_epoch_signed",
+        skip_serializing_if = "is_default_reward_factor_epoch_signed"
+    )]
+    pub reward_factor_epoch_signed: Quantity,
+    /// Factor (in 1/[`REWARD_DENOMINATOR`]) applied to the schedule's rate
+    /// for the reward a block's proposer earns, attenuated by the share of
+    /// the validator set that signed (Oasis's `reward_factor_block_proposed`;
+    /// zero: none).
+    #[serde(default, skip_serializing_if = "is_zero_quantity")]
+    pub reward_factor_block_proposed: Quantity,
+    /// Factor (in 1/[`REWARD_DENOMINATOR`]) applied to the schedule's rate
+    /// for the reward of every entity with a node elected to a runtime's
+    /// executor committee, paid at the election (Oasis's
+    /// `reward_factor_epoch_election_any`, a scheduler parameter there;
+    /// zero: none).
+    #[serde(default, skip_serializing_if = "is_zero_quantity")]
+    pub reward_factor_epoch_election_any: Quantity,
+}
+
+fn is_zero_quantity(q: &Quantity) -> bool {
+    q.is_zero()
+}
+
+fn default_reward_factor_epoch_signed() -> Quantity {
+    Quantity(REWARD_DENOMINATOR)
+}
+
+fn is_default_reward_factor_epoch_signed(q: &Quantity) -> bool {
+    *q == default_reward_factor_epoch_signed()
 }
 
 fn default_threshold_numerator() -> u64 {
@@ -295,6 +328,26 @@ fn default_threshold_denominator() -> u64 {
 
 /// Rewards are in units of 1/`REWARD_DENOMINATOR` of the active escrow per epoch.
 pub const REWARD_DENOMINATOR: u128 = 100_000_000;
+
+/// What an escrow was rewarded for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RewardKind {
+    /// Its validators signed enough of the epoch's blocks.
+    #[default]
+    Signing,
+    /// Its validator proposed a block.
+    Proposer,
+    /// One of its nodes was elected to a runtime's executor committee.
+    Election,
+}
+
+impl RewardKind {
+    /// Whether this is the signing reward (the kind events omit).
+    pub fn is_signing(&self) -> bool {
+        *self == Self::Signing
+    }
+}
 
 /// A reward rate until an epoch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -333,6 +386,9 @@ impl Default for Parameters {
             reward_schedule: Vec::new(),
             signing_reward_threshold_numerator: default_threshold_numerator(),
             signing_reward_threshold_denominator: default_threshold_denominator(),
+            reward_factor_epoch_signed: default_reward_factor_epoch_signed(),
+            reward_factor_block_proposed: Quantity(0),
+            reward_factor_epoch_election_any: Quantity(0),
         }
     }
 }
@@ -413,6 +469,9 @@ pub enum Event {
         amount: Quantity,
         /// The owner's commission, delegated to the owner.
         commission: Quantity,
+        /// What the reward was for.
+        #[serde(default, skip_serializing_if = "RewardKind::is_signing")]
+        kind: RewardKind,
     },
     /// An escrow's commission schedule changed.
     CommissionScheduleAmended {

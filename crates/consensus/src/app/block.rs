@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::methods::GasTable;
 use super::pipeline::BlockEnv;
 use super::{
-    App, BEACON_PARAMETERS, Block, BlockResult, CONSENSUS_PARAMETERS, DEBUG_NETWORK, LAST_BLOCK,
-    fatal, into_fatal,
+    App, BEACON_PARAMETERS, Block, BlockResult, CONSENSUS_PARAMETERS, DEBUG_NETWORK, EPOCH_START,
+    LAST_BLOCK, fatal, into_fatal,
 };
 use crate::event::Event;
 use crate::genesis::{BeaconParameters, ConsensusParameters, Genesis};
@@ -19,6 +19,21 @@ use crate::services::staking::Staking;
 use crate::services::{beacon, scheduler};
 use atoll_consensus_types::staking::SlashReason;
 use atoll_state::{FatalError, Store, StoreExt};
+
+/// The current epoch and where it began (the `beacon.Epoch` query).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochStart {
+    /// The epoch.
+    pub epoch: Epoch,
+    /// The height of its first block.
+    pub height: u64,
+}
+
+/// The current epoch and the height of its first block (`None` before
+/// genesis was written).
+pub fn epoch_start(store: &dyn Store) -> Result<Option<EpochStart>, FatalError> {
+    store.get_typed(&[EPOCH_START])
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct LastBlock {
@@ -70,6 +85,13 @@ impl App {
         }
         let entropy = beacon::genesis_entropy(&self.chain_context);
         let epoch = genesis.epoch_at(genesis.initial_height);
+        store.put_typed(
+            &[EPOCH_START],
+            &EpochStart {
+                epoch,
+                height: genesis.initial_height,
+            },
+        )?;
         fatal(scheduler::on_epoch(
             store,
             epoch,
@@ -134,8 +156,16 @@ impl App {
             Staking::new(store)
                 .record_signing(&block.signers)
                 .map_err(into_fatal)?;
+            block_events.extend(self.reward_proposer(store, block, epoch)?);
         }
         if let Some(prev) = last.as_ref().filter(|l| l.epoch != epoch) {
+            store.put_typed(
+                &[EPOCH_START],
+                &EpochStart {
+                    epoch,
+                    height: block.height,
+                },
+            )?;
             let events = Staking::new(store)
                 .reward_epoch(prev.epoch)
                 .map_err(into_fatal)?;
@@ -148,7 +178,12 @@ impl App {
                 .expire_nodes(epoch)
                 .map_err(into_fatal)?;
             block_events.extend(events.into_iter().map(Event::from));
+            let events = Roothash::new(store, &self.commit_context)
+                .process_liveness(info)
+                .map_err(into_fatal)?;
+            block_events.extend(events.into_iter().map(Event::from));
             self.elect(store, &beacon, epoch, block)?;
+            block_events.extend(reward_election(store, epoch)?);
             let events = Roothash::new(store, &self.commit_context)
                 .on_epoch(info)
                 .map_err(into_fatal)?;
@@ -197,6 +232,35 @@ impl App {
             tx_results,
             events: block_events,
         })
+    }
+
+    /// Pays the block's proposer its reward, attenuated (as Oasis does) by
+    /// the share of the current validator set's entities whose signatures
+    /// the block carries. Counted in entities, not power: the signatures
+    /// certify the previous block, whose set (and powers) may differ.
+    fn reward_proposer(
+        &self,
+        store: &mut dyn Store,
+        block: &Block,
+        epoch: Epoch,
+    ) -> Result<Vec<Event>, FatalError> {
+        let Some(proposer) = block.proposer.as_ref() else {
+            return Ok(Vec::new());
+        };
+        let validators = scheduler::state::SchedulerState::new(store).validators()?;
+        let set: std::collections::BTreeSet<_> = validators.iter().map(|v| v.entity).collect();
+        let signing: std::collections::BTreeSet<_> = block
+            .signers
+            .iter()
+            .map(|(a, _)| *a)
+            .filter(|a| set.contains(a))
+            .collect();
+        let total = u128::try_from(set.len()).unwrap_or(u128::MAX);
+        let signed = u128::try_from(signing.len()).unwrap_or(u128::MAX);
+        let events = Staking::new(store)
+            .reward_proposer(epoch, proposer, signed, total)
+            .map_err(into_fatal)?;
+        Ok(events.into_iter().map(Event::from).collect())
     }
 
     /// Runs the epoch's elections from the beacon's output. With the VRF
@@ -250,4 +314,25 @@ impl App {
             }
         }
     }
+}
+
+/// Pays the election reward of `epoch` to the entities of the nodes just
+/// elected to a runtime's executor committee (workers and backups), each
+/// entity once, in address order.
+fn reward_election(store: &mut dyn Store, epoch: Epoch) -> Result<Vec<Event>, FatalError> {
+    let committees = scheduler::state::SchedulerState::new(store).committees()?;
+    let mut entities = std::collections::BTreeSet::new();
+    let mut reg = Registry::new(store);
+    for c in &committees {
+        for m in &c.members {
+            if let Some(node) = reg.state().node(&m.node_id)? {
+                entities.insert(atoll_crypto::Address::from_ed25519(&node.entity_id));
+            }
+        }
+    }
+    let elected: Vec<_> = entities.into_iter().collect();
+    let events = Staking::new(store)
+        .reward_election(epoch, &elected)
+        .map_err(into_fatal)?;
+    Ok(events.into_iter().map(Event::from).collect())
 }

@@ -20,6 +20,7 @@ mod block;
 mod methods;
 mod pipeline;
 
+pub use self::block::{EpochStart, epoch_start};
 pub use self::methods::GasTable;
 use self::pipeline::DecodedCache;
 
@@ -48,6 +49,8 @@ const CONSENSUS_PARAMETERS: u8 = 0x01;
 const BEACON_PARAMETERS: u8 = 0x02;
 const LAST_BLOCK: u8 = 0x03;
 const DEBUG_NETWORK: u8 = 0x04;
+/// The current epoch and the height of its first block (`EpochStart`).
+const EPOCH_START: u8 = 0x05;
 
 /// Errors of the transaction pipeline, with stable codes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

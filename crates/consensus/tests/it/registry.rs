@@ -117,6 +117,10 @@ pub(crate) fn runtime_with_id(
             round_timeout: 5,
             max_messages: 8,
             max_nodes_per_entity: 0,
+            min_live_rounds_percent: 0,
+            max_missed_proposals_percent: 0,
+            min_live_rounds_eval: 0,
+            max_liveness_fails: 0,
         },
         txn_scheduler: TxnSchedulerParameters {
             max_batch_size: 100,

@@ -58,6 +58,10 @@ fn runtime(policy: AdmissionPolicy) -> Runtime {
             round_timeout: 4,
             max_messages: 16,
             max_nodes_per_entity: 1,
+            min_live_rounds_percent: 0,
+            max_missed_proposals_percent: 0,
+            min_live_rounds_eval: 0,
+            max_liveness_fails: 0,
         },
         txn_scheduler: TxnSchedulerParameters {
             max_batch_size: 1000,
@@ -1434,4 +1438,174 @@ fn a_lapsed_node_stays_slashable_for_the_debonding_interval() {
     };
     let r = net.block(vec![net.tx(0, 1, roothash::methods::EVIDENCE, &ev, 0, GAS)]);
     assert!(r.tx_results[0].error.is_some(), "the node is gone");
+}
+
+#[test]
+fn a_silent_worker_fails_liveness_at_the_epoch_end_and_is_frozen_and_slashed() {
+    let (mut net, nodes) = network_with(6, AdmissionPolicy::AnyNode {}, |g| {
+        let ex = &mut g.registry.runtimes[0].executor;
+        ex.allowed_stragglers = 1;
+        ex.min_live_rounds_percent = 50;
+        ex.min_live_rounds_eval = 3;
+        ex.max_liveness_fails = 1;
+        g.staking.parameters.slashing.insert(
+            SlashReason::RuntimeLiveness,
+            Slash {
+                amount: Quantity(SLASH / 2),
+                freeze_interval: 0,
+            },
+        );
+    });
+    let c = committee(&mut net);
+    let workers: Vec<PublicKey> = c.workers().copied().collect();
+    let silent = workers[2];
+    let silent_stake = escrow_of(&mut net, index_of(&nodes, &silent));
+    for nonce in 0..3u64 {
+        let round = rt_state(&mut net).last_block.round + 1;
+        let scheduler = c
+            .proposer_order(round)
+            .into_iter()
+            .find(|w| w != &silent)
+            .unwrap();
+        let vote = results(&mut net, format!("state {round}").as_bytes(), &[]);
+        let commits: Vec<_> = workers
+            .iter()
+            .filter(|w| *w != &silent)
+            .map(|w| commit(&net, &nodes, w, &scheduler, &vote, vec![]))
+            .collect();
+        let r = submit(&mut net, nonce, commits);
+        assert!(
+            r.tx_results[0].error.is_none(),
+            "{:?}",
+            r.tx_results[0].error
+        );
+        assert_eq!(rt_state(&mut net).last_block.round, round, "finalized");
+        let rr = RoothashState::new(&mut net.store)
+            .round_results(&RT)
+            .unwrap()
+            .unwrap();
+        assert_eq!(rr.round, round);
+        assert_eq!(rr.good_compute_nodes.len(), 2);
+        assert!(!rr.good_compute_nodes.contains(&silent));
+        assert_eq!(rr.good_compute_entities.len(), 2);
+    }
+    let stats = RoothashState::new(&mut net.store).liveness(&RT).unwrap();
+    assert_eq!(stats.total_rounds, 3);
+    assert_eq!(stats.nodes[&silent].rounds, 3);
+    assert_eq!(stats.nodes[&silent].live_rounds, 0);
+    assert_eq!(stats.nodes[&workers[0]].live_rounds, 3);
+
+    // Run to the epoch change: the statistics are judged and reset.
+    let mut failures = Vec::new();
+    while net.genesis.epoch_at(net.height + 1).0 < 1 {
+        net.block(vec![]);
+    }
+    let r = net.block(vec![]);
+    for e in &r.events {
+        if let atoll_consensus::event::Event::Roothash(roothash::Event::LivenessFailure {
+            node,
+            faults,
+            frozen_until,
+            slashed,
+            ..
+        }) = e
+        {
+            failures.push((*node, *faults, *frozen_until, *slashed));
+        }
+    }
+    assert_eq!(failures, vec![(silent, 1, 2, true)]);
+    assert_eq!(
+        escrow_of(&mut net, index_of(&nodes, &silent)),
+        silent_stake - SLASH / 2
+    );
+    assert_eq!(
+        RoothashState::new(&mut net.store)
+            .faults(&RT, &silent)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        RoothashState::new(&mut net.store).liveness(&RT).unwrap(),
+        Default::default()
+    );
+    // Operators see it through the queries.
+    use atoll_consensus::query::query;
+    let status = query(
+        &mut net.store,
+        "registry.NodeStatus",
+        &serde_json::json!({ "id": silent.to_string() }),
+    )
+    .unwrap();
+    assert_eq!(status["registered"], serde_json::json!(true));
+    assert_eq!(status["frozen"], serde_json::json!(true));
+    assert_eq!(status["freeze_end"], serde_json::json!(2));
+    assert_eq!(status["liveness_faults"][0]["faults"], serde_json::json!(1));
+    let epoch = query(&mut net.store, "beacon.Epoch", &serde_json::Value::Null).unwrap();
+    assert_eq!(epoch, serde_json::json!({ "epoch": 1, "height": 51 }));
+    let rr = query(
+        &mut net.store,
+        "roothash.RoundResults",
+        &serde_json::json!({ "runtime": RT.to_string() }),
+    )
+    .unwrap();
+    assert_eq!(rr["round"], serde_json::json!(3));
+    assert_eq!(rr["good_compute_nodes"].as_array().unwrap().len(), 2);
+    // The new committee is drawn without the frozen node.
+    let next = committee(&mut net);
+    assert_eq!(next.epoch.0, 1);
+    assert!(!next.members.iter().any(|m| m.node_id == silent));
+    assert_eq!(net.total_tokens(), net.total_supply());
+}
+
+#[test]
+fn escrow_messages_report_their_shares_and_debonding_to_the_runtime() {
+    use atoll_consensus_types::roothash::MessageOutcome;
+    use atoll_consensus_types::staking::{Escrow, ReclaimEscrow};
+    let (mut net, nodes) = network_with(6, AdmissionPolicy::AnyNode {}, |g| {
+        g.staking.parameters.allow_escrow_messages = true;
+    });
+    let c = committee(&mut net);
+    // Round 1: the runtime delegates 1,000 to entity 0's escrow (1,000
+    // tokens in 1,000 shares already: one share per token).
+    let escrow = Address::from_ed25519(&entity_key(0).public_key());
+    let msgs = vec![Message::AddEscrow(Escrow {
+        account: escrow,
+        amount: Quantity(1_000),
+    })];
+    let scheduler = c.proposer_order(1)[0];
+    let vote = results(&mut net, b"s1", &msgs);
+    let commits = all_workers_commit(&net, &nodes, &c, &scheduler, &vote, &msgs);
+    submit(&mut net, 0, commits);
+    let rs = rt_state(&mut net);
+    assert_eq!(rs.last_block.round, 1);
+    assert_eq!(
+        rs.last_message_results[0].result,
+        Some(MessageOutcome::AddEscrow {
+            new_shares: Quantity(1_000)
+        })
+    );
+    let rr = RoothashState::new(&mut net.store)
+        .round_results(&RT)
+        .unwrap()
+        .unwrap();
+    assert_eq!(rr.messages, rs.last_message_results);
+    // Round 2: it reclaims 400 shares; they debond until epoch 0 + 2.
+    let msgs = vec![Message::ReclaimEscrow(ReclaimEscrow {
+        account: escrow,
+        shares: Quantity(400),
+    })];
+    let scheduler = c.proposer_order(2)[0];
+    let vote = results(&mut net, b"s2", &msgs);
+    let commits = all_workers_commit(&net, &nodes, &c, &scheduler, &vote, &msgs);
+    submit(&mut net, 1, commits);
+    let rs = rt_state(&mut net);
+    assert_eq!(
+        rs.last_message_results[0].result,
+        Some(MessageOutcome::ReclaimEscrow {
+            amount: Quantity(400),
+            debonding_shares: Quantity(400),
+            debond_end: atoll_types::Epoch(2),
+        })
+    );
+    assert_eq!(net.total_tokens(), net.total_supply());
 }

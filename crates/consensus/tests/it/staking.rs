@@ -12,6 +12,7 @@ use atoll_types::{Epoch, Quantity};
 use proptest::prelude::*;
 
 use crate::{FUNDS, Net, addr, key};
+use atoll_consensus::services::staking::state::StakingState;
 
 const GAS: u64 = 10_000;
 
@@ -559,6 +560,29 @@ fn queries_answer_in_human_readable_forms() {
     )
     .unwrap();
     assert_eq!(supply, serde_json::json!((FUNDS * 2).to_string()));
+    let mut listed = query(
+        &mut net.store,
+        "staking.Addresses",
+        &serde_json::Value::Null,
+    )
+    .unwrap();
+    let listed = listed.as_array_mut().unwrap();
+    listed.sort_by_key(|v| v.as_str().unwrap().to_owned());
+    let mut want = vec![
+        serde_json::json!(addr(&net.keys[0]).to_string()),
+        serde_json::json!(a1.to_string()),
+    ];
+    want.sort_by_key(|v| v.as_str().unwrap().to_owned());
+    assert_eq!(listed, &want);
+    assert_eq!(
+        query(
+            &mut net.store,
+            "staking.BlockFees",
+            &serde_json::Value::Null
+        )
+        .unwrap(),
+        serde_json::json!("0")
+    );
     assert!(matches!(
         query(&mut net.store, "staking.Nope", &serde_json::Value::Null),
         Err(QueryError::UnknownMethod(_))
@@ -579,4 +603,204 @@ fn queries_answer_in_human_readable_forms() {
         ),
         Err(QueryError::NotFound(_))
     ));
+}
+
+/// A network of three signing keys whose first key (the proposer) has an
+/// escrow of 200,000,000 and whose common pool holds 10^9, rewarding 1 % a
+/// step (`scale` 1,000,000) until epoch 100.
+fn rewarding_net(tweak: impl FnOnce(&mut atoll_consensus::genesis::Genesis)) -> Net {
+    use atoll_consensus_types::staking::{Account, Delegation, RewardStep};
+    Net::with(3, |g| {
+        g.staking.parameters.reward_schedule = vec![RewardStep {
+            until: Epoch(100),
+            scale: 1_000_000,
+        }];
+        g.staking.common_pool = Quantity(1_000_000_000);
+        g.staking.total_supply.0 += 1_000_000_000;
+        let a = addr(&key(0));
+        let acct = g.staking.ledger.entry(a).or_insert_with(Account::default);
+        acct.escrow.active.balance = Quantity(200_000_000);
+        acct.escrow.active.total_shares = Quantity(200_000_000);
+        g.staking.delegations.entry(a).or_default().insert(
+            a,
+            Delegation {
+                shares: Quantity(200_000_000),
+            },
+        );
+        g.staking.total_supply.0 += 200_000_000;
+        tweak(g);
+    })
+}
+
+#[test]
+fn the_proposer_earns_its_reward_attenuated_by_the_validators_that_signed() {
+    use atoll_consensus::services::scheduler::state::SchedulerState;
+    use atoll_consensus_types::scheduler::Validator;
+    let mut net = rewarding_net(|g| {
+        // Half the schedule's rate per block proposed.
+        g.staking.parameters.reward_factor_block_proposed = Quantity(50_000_000);
+    });
+    // Four validator entities; the blocks carry the three keys' signatures
+    // (powers do not matter: entities are counted).
+    let validators: Vec<Validator> = (0..4u8)
+        .map(|i| Validator {
+            node_id: key(100 + i).public_key(),
+            consensus_key: key(110 + i).public_key(),
+            entity: addr(&key(i)),
+            voting_power: 10 + u64::from(i),
+        })
+        .collect();
+    SchedulerState::new(&mut net.store)
+        .set_validators(&validators)
+        .unwrap();
+    let proposer = addr(&key(0));
+    // The first block certifies nothing: no reward.
+    let r = net.block(vec![]);
+    assert!(r.events.is_empty());
+    assert_eq!(net.account(&proposer).escrow.active.balance.0, 200_000_000);
+    // 200,000,000 × 1 % × 1/2 × 3/4 = 750,000.
+    let r = net.block(vec![]);
+    assert_eq!(r.events.len(), 1);
+    assert_eq!(net.account(&proposer).escrow.active.balance.0, 200_750_000);
+    // 200,750,000 × 1 % = 2,007,500; × 1/2 = 1,003,750; × 3/4 = 752,812 (floored).
+    net.block(vec![]);
+    assert_eq!(
+        net.account(&proposer).escrow.active.balance.0,
+        200_750_000 + 752_812
+    );
+    assert_eq!(
+        StakingState::new(&mut net.store).common_pool().unwrap().0,
+        1_000_000_000 - 750_000 - 752_812
+    );
+    assert_eq!(net.total_tokens(), net.total_supply());
+}
+
+#[test]
+fn election_rewards_pay_each_entity_once_from_the_common_pool() {
+    use atoll_consensus::services::staking::Staking;
+    use atoll_consensus_types::staking::{Event, RewardKind};
+    let mut net = rewarding_net(|g| {
+        // A quarter of the schedule's rate per election.
+        g.staking.parameters.reward_factor_epoch_election_any = Quantity(25_000_000);
+    });
+    let a = addr(&key(0));
+    let no_stake = addr(&key(1));
+    let events = Staking::new(&mut net.store)
+        .reward_election(Epoch(3), &[a, no_stake, a])
+        .unwrap();
+    // 200,000,000 × 1 % × 1/4 = 500,000, once; no stake, no reward.
+    assert_eq!(
+        events,
+        vec![Event::Reward {
+            escrow: a,
+            amount: Quantity(500_000),
+            commission: Quantity(0),
+            kind: RewardKind::Election,
+        }]
+    );
+    assert_eq!(net.account(&a).escrow.active.balance.0, 200_500_000);
+    assert_eq!(net.total_tokens(), net.total_supply());
+    // After the schedule's last step nothing is paid.
+    let events = Staking::new(&mut net.store)
+        .reward_election(Epoch(101), &[a])
+        .unwrap();
+    assert!(events.is_empty());
+}
+
+#[test]
+fn the_signing_factor_scales_the_epoch_reward_and_the_pool_caps_it() {
+    use atoll_consensus::services::staking::{Staking, reward_amount};
+    // Half the schedule's rate for signing; a pool of only 600,000.
+    let mut net = rewarding_net(|g| {
+        g.staking.parameters.reward_factor_epoch_signed = Quantity(50_000_000);
+        g.staking.common_pool = Quantity(600_000);
+        g.staking.total_supply.0 -= 1_000_000_000 - 600_000;
+    });
+    net.advance_to_epoch(1);
+    // Epoch 0: 200,000,000 × 1 % × 1/2 = 1,000,000, capped by the pool.
+    let a = addr(&key(0));
+    assert_eq!(net.account(&a).escrow.active.balance.0, 200_600_000);
+    assert_eq!(
+        StakingState::new(&mut net.store).common_pool().unwrap().0,
+        0
+    );
+    assert_eq!(net.total_tokens(), net.total_supply());
+    assert_eq!(
+        reward_amount(
+            Quantity(200_000_000),
+            1_000_000,
+            Quantity(50_000_000),
+            (1, 1)
+        )
+        .unwrap(),
+        Quantity(1_000_000)
+    );
+    // Nothing left to pay.
+    let ev = Staking::new(&mut net.store).reward_epoch(Epoch(1)).unwrap();
+    assert!(ev.is_empty());
+}
+
+#[test]
+fn operators_query_a_delegators_delegations_and_debondings() {
+    use atoll_consensus::query::query;
+    let mut net = Net::new(3);
+    let (d, e1, e2) = (addr(&net.keys[0]), addr(&net.keys[1]), addr(&net.keys[2]));
+    let escrow = |to, amount| Escrow {
+        account: to,
+        amount: Quantity(amount),
+    };
+    let r = net.block(vec![
+        net.tx(0, 0, methods::ADD_ESCROW, &escrow(e1, 1_000), 0, GAS),
+        net.tx(0, 1, methods::ADD_ESCROW, &escrow(e2, 500), 0, GAS),
+        net.tx(
+            0,
+            2,
+            methods::RECLAIM_ESCROW,
+            &ReclaimEscrow {
+                account: e1,
+                shares: Quantity(300),
+            },
+            0,
+            GAS,
+        ),
+    ]);
+    for i in 0..3 {
+        assert_eq!(error_of(&r, i), None);
+    }
+    let args = serde_json::json!({ "address": d.to_string() });
+    let mut got = query(&mut net.store, "staking.DelegationsFor", &args).unwrap();
+    let list = got.as_array_mut().unwrap();
+    list.sort_by_key(|v| v["escrow"].as_str().unwrap().to_owned());
+    let mut want = vec![
+        serde_json::json!({ "escrow": e1.to_string(), "shares": "700", "amount": "700" }),
+        serde_json::json!({ "escrow": e2.to_string(), "shares": "500", "amount": "500" }),
+    ];
+    want.sort_by_key(|v| v["escrow"].as_str().unwrap().to_owned());
+    assert_eq!(list, &want);
+    let deb = query(&mut net.store, "staking.DebondingDelegationsFor", &args).unwrap();
+    assert_eq!(
+        deb,
+        serde_json::json!([{
+            "escrow": e1.to_string(),
+            "shares": "300",
+            "debond_end": 2,
+            "amount": "300",
+        }])
+    );
+    // Someone who delegates nothing has none.
+    let none = query(
+        &mut net.store,
+        "staking.DelegationsFor",
+        &serde_json::json!({ "address": e2.to_string() }),
+    )
+    .unwrap();
+    assert_eq!(none, serde_json::json!([]));
+    assert!(
+        query(
+            &mut net.store,
+            "staking.DelegationsFor",
+            &serde_json::json!({ "address": 7 })
+        )
+        .is_err()
+    );
 }

@@ -32,7 +32,12 @@
 //! signed under (the hex of the consensus genesis document's hash). The node
 //! fills it from its consensus genesis. `round`, `consensus_height` and
 //! `epoch`, `timestamp` and `previous_hash` come from the [`BatchContext`]
-//! itself.
+//! itself. For an executed batch, the adapter also reads the runtime's
+//! last normal round's `RoundResults` from the consensus state at
+//! `consensus_height` (`ConsensusGet` of
+//! [`round_results_key`](atoll_consensus_types::roothash::round_results_key))
+//! into [`BatchContext::round_results`](crate::BatchContext::round_results):
+//! fees and rewards go to the entities that did that round's work.
 //!
 //! **Calls.**
 //!
@@ -66,6 +71,7 @@ use std::sync::Arc;
 
 use crate::state::Store;
 use crate::{FatalError, MessageResult, Runtime, RuntimeGenesis};
+use atoll_consensus_types::roothash::RoundResults;
 use atoll_crypto::Hash;
 use atoll_crypto::context::ChainContext;
 use atoll_runtime_host::protocol::{
@@ -264,7 +270,9 @@ impl HostedRuntime {
         storage: &mut dyn HostStorage,
         req: ExecuteBatchRequest,
     ) -> Result<BatchOutput, HostedError> {
-        let ctx = self.sdk_context(&req.ctx)?;
+        let ctx = self
+            .sdk_context(&req.ctx)?
+            .with_round_results(round_results(storage, &req.ctx)?);
         let results = req
             .message_results
             .into_iter()
@@ -348,6 +356,26 @@ fn sdk_context(
             .with_previous_hash(ctx.previous_hash)
     })
     .map_err(|e| HostedError::BadContext(e.to_string()))
+}
+
+/// What consensus recorded of the runtime's last normal round, read from
+/// the consensus state at the batch's consensus height (`None` before the
+/// first). Every committee member reads the same height, so they agree; a
+/// node that cannot read it cannot compute the batch.
+fn round_results(
+    storage: &dyn HostStorage,
+    ctx: &BatchContext,
+) -> Result<Option<RoundResults>, HostedError> {
+    let key = atoll_consensus_types::roothash::round_results_key(&ctx.runtime_id);
+    let Some(bytes) = storage
+        .consensus_get(ctx.consensus_height, &key)
+        .map_err(storage_fatal)?
+    else {
+        return Ok(None);
+    };
+    cbor::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| HostedError::BadContext(format!("round results: {e}")))
 }
 
 /// Checks a batch for the pool (the handler's and the checker's calls).

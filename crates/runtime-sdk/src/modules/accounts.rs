@@ -361,6 +361,42 @@ pub fn burn(ctx: &mut Context<'_>, from: &Address, amount: &BaseUnits) -> Result
     )
 }
 
+/// Pays out the fees the fee accumulator holds to the entities whose nodes
+/// committed the results of the runtime's last normal round
+/// ([`BatchContext::round_results`](crate::BatchContext::round_results)),
+/// in equal shares per denomination; what does not divide evenly stays in
+/// the accumulator for the next round. Without round results, or with no
+/// good entity, the fees stay. Each payment is an `accounts.Transfer`
+/// event. Runs at the start of every executed batch, so the fees of round
+/// `r` go to the entities that committed round `r`.
+pub fn disburse_fees(ctx: &mut Context<'_>) -> Result<(), Error> {
+    let Some(entities) = ctx
+        .batch()
+        .round_results
+        .as_ref()
+        .map(|r| r.good_compute_entities.clone())
+    else {
+        return Ok(());
+    };
+    let Ok(n) = u128::try_from(entities.len()) else {
+        return Ok(());
+    };
+    if n == 0 {
+        return Ok(());
+    }
+    let acc = fee_accumulator();
+    for (denom, amount) in balances(ctx.store_ref(), &acc)?.balances {
+        let share = amount.0 / n;
+        if share == 0 {
+            continue;
+        }
+        for e in &entities {
+            transfer(ctx, &acc, e, &BaseUnits::new(share, denom.clone()))?;
+        }
+    }
+    Ok(())
+}
+
 /// The `accounts` module.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Accounts;
@@ -432,6 +468,10 @@ impl Module for Accounts {
             }
             _ => Err(crate::modules::core::CoreError::InvalidMethod(method.to_owned()).into()),
         }
+    }
+
+    fn begin_block(&self, ctx: &mut Context<'_>) -> Result<(), Error> {
+        disburse_fees(ctx)
     }
 
     fn dispatch_query(

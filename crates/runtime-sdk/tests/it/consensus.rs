@@ -54,6 +54,7 @@ fn ok(index: u32) -> MessageResult {
         index,
         module: String::new(),
         code: 0,
+        result: None,
     }
 }
 
@@ -62,6 +63,7 @@ fn failed(index: u32) -> MessageResult {
         index,
         module: "staking".into(),
         code: 5,
+        result: None,
     }
 }
 
@@ -337,4 +339,232 @@ fn scaling_factor_converts_amounts() {
         )
         .unwrap();
     assert!(rt.init_genesis(&mut MemStore::new(), &bad).is_err());
+}
+
+mod delegation {
+    use super::*;
+    use atoll_consensus_types::roothash::MessageOutcome;
+    use atoll_runtime_sdk::modules::consensus_accounts::{
+        Delegate, DelegateEvent, DelegationInfo, DelegationQuery, DelegationsQuery,
+        ExtendedDelegationInfo, Undelegate, UndelegateStartEvent, UndelegationInfo,
+        UndelegationsQuery, pending_delegation,
+    };
+    use atoll_types::Epoch;
+
+    fn escrow() -> atoll_crypto::Address {
+        dave().address()
+    }
+
+    fn delegate_tx(nonce: u64, amount: u128) -> Vec<u8> {
+        let body = Delegate {
+            to: escrow(),
+            amount: BaseUnits::native(amount),
+            receipt: true,
+        };
+        sign(
+            &with_slots(
+                unsigned(&charlie(), nonce, "consensus.Delegate", &body, 20_000),
+                1,
+            ),
+            &[&charlie()],
+        )
+    }
+
+    fn undelegate_tx(nonce: u64, shares: u128) -> Vec<u8> {
+        let body = Undelegate {
+            from: escrow(),
+            shares: Quantity(shares),
+            receipt: false,
+        };
+        sign(
+            &with_slots(
+                unsigned(&charlie(), nonce, "consensus.Undelegate", &body, 30_000),
+                1,
+            ),
+            &[&charlie()],
+        )
+    }
+
+    fn query<T: serde::de::DeserializeOwned>(
+        rt: &Runtime,
+        store: &MemStore,
+        method: &str,
+        args: &impl serde::Serialize,
+    ) -> T {
+        let out = rt
+            .query(
+                &batch_ctx(9),
+                store,
+                method,
+                &atoll_types::cbor::to_vec(args).unwrap(),
+            )
+            .unwrap();
+        atoll_types::cbor::from_slice(&out).unwrap()
+    }
+
+    fn with(result: MessageResult, outcome: MessageOutcome) -> MessageResult {
+        MessageResult {
+            result: Some(outcome),
+            ..result
+        }
+    }
+
+    #[test]
+    fn a_paratime_user_delegates_and_undelegates_through_messages_with_receipts() {
+        let (rt, mut store) = setup();
+        // Charlie signs with secp256k1: delegating needs no consensus account.
+        let c = charlie().address();
+        let res = run(&rt, &mut store, 1, &[delegate_tx(0, 1_000)]);
+        assert!(
+            res.results[0].result.is_success(),
+            "{:?}",
+            res.results[0].result
+        );
+        assert_eq!(
+            res.messages,
+            vec![Message::AddEscrow(staking::Escrow {
+                account: escrow(),
+                amount: Quantity(1_000),
+            })]
+        );
+        let fee = 20_000 * MIN_GAS_PRICE;
+        assert_eq!(balance(&store, &c), CHARLIE_FUNDS - fee - 1_000);
+        assert_eq!(balance(&store, &pending_delegation()), 1_000);
+        let supply_before = supply(&store);
+
+        // Consensus escrowed it and minted 900 shares for the runtime.
+        let events = rt
+            .process_message_results(
+                &batch_ctx(2),
+                &mut store,
+                &[with(
+                    ok(0),
+                    MessageOutcome::AddEscrow {
+                        new_shares: Quantity(900),
+                    },
+                )],
+            )
+            .unwrap();
+        assert_eq!(balance(&store, &pending_delegation()), 0);
+        assert_eq!(supply(&store), supply_before - 1_000);
+        let receipt: DelegateEvent = events.last().unwrap().decode().unwrap();
+        assert_eq!(
+            receipt,
+            DelegateEvent {
+                from: c,
+                nonce: 0,
+                to: escrow(),
+                amount: BaseUnits::native(1_000),
+                shares: Quantity(900),
+                error: None,
+            }
+        );
+        let d: DelegationInfo = query(
+            &rt,
+            &store,
+            "consensus.Delegation",
+            &DelegationQuery {
+                from: c,
+                to: escrow(),
+            },
+        );
+        assert_eq!(d.shares, Quantity(900));
+        let all: Vec<ExtendedDelegationInfo> = query(
+            &rt,
+            &store,
+            "consensus.Delegations",
+            &DelegationsQuery { from: c },
+        );
+        assert_eq!(
+            all,
+            vec![ExtendedDelegationInfo {
+                to: escrow(),
+                shares: Quantity(900),
+            }]
+        );
+
+        // More shares than held: refused, nothing emitted.
+        let res = run(&rt, &mut store, 2, &[undelegate_tx(1, 901)]);
+        assert_eq!(fail_code(&res.results[0]), ("consensus_accounts".into(), 3));
+        assert!(res.messages.is_empty());
+        // 400 of them: the shares leave the delegation at once.
+        let res = run(&rt, &mut store, 3, &[undelegate_tx(2, 400)]);
+        assert!(
+            res.results[0].result.is_success(),
+            "{:?}",
+            res.results[0].result
+        );
+        assert_eq!(
+            res.messages,
+            vec![Message::ReclaimEscrow(staking::ReclaimEscrow {
+                account: escrow(),
+                shares: Quantity(400),
+            })]
+        );
+        let events = rt
+            .process_message_results(
+                &batch_ctx(4),
+                &mut store,
+                &[with(
+                    ok(0),
+                    MessageOutcome::ReclaimEscrow {
+                        amount: Quantity(444),
+                        debonding_shares: Quantity(444),
+                        debond_end: Epoch(7),
+                    },
+                )],
+            )
+            .unwrap();
+        let receipt: UndelegateStartEvent = events.last().unwrap().decode().unwrap();
+        assert_eq!(
+            (receipt.amount, receipt.debond_end, receipt.error),
+            (Quantity(444), 7, None)
+        );
+        let d: DelegationInfo = query(
+            &rt,
+            &store,
+            "consensus.Delegation",
+            &DelegationQuery {
+                from: c,
+                to: escrow(),
+            },
+        );
+        assert_eq!(d.shares, Quantity(500));
+        let u: Vec<UndelegationInfo> = query(
+            &rt,
+            &store,
+            "consensus.Undelegations",
+            &UndelegationsQuery { to: c },
+        );
+        assert_eq!(
+            u,
+            vec![UndelegationInfo {
+                from: escrow(),
+                epoch: 7,
+                shares: Quantity(444),
+            }]
+        );
+    }
+
+    #[test]
+    fn failed_escrow_messages_give_back_tokens_and_shares() {
+        let (rt, mut store) = setup();
+        let c = charlie().address();
+        run(&rt, &mut store, 1, &[delegate_tx(0, 1_000)]);
+        let before = balance(&store, &c);
+        let events = rt
+            .process_message_results(&batch_ctx(2), &mut store, &[failed(0)])
+            .unwrap();
+        assert_eq!(balance(&store, &c), before + 1_000);
+        let receipt: DelegateEvent = events.last().unwrap().decode().unwrap();
+        assert_eq!(receipt.shares, Quantity(0));
+        assert!(receipt.error.is_some());
+        // A success without the shares it must carry is a broken consensus
+        // reply: the node cannot compute the round.
+        run(&rt, &mut store, 2, &[delegate_tx(1, 1_000)]);
+        assert!(
+            rt.process_message_results(&batch_ctx(3), &mut store, &[ok(0)])
+                .is_err()
+        );
+    }
 }

@@ -109,6 +109,7 @@ proptest! {
                 index: u32::try_from(i).unwrap(),
                 module: if i % 2 == 0 { String::new() } else { "staking".into() },
                 code: u32::try_from(i % 2).unwrap(),
+                result: None,
             })
             .collect();
         let e1 = rt1.process_message_results(&batch_ctx(2), &mut s1, &results).unwrap();

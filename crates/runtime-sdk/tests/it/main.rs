@@ -11,6 +11,7 @@ mod common;
 mod consensus;
 mod determinism;
 mod encoding;
+mod rewards;
 mod rollback;
 mod secp256k1;
 mod transfers;

@@ -40,6 +40,7 @@
 //! root) under its round; the last `max_past_roots_stored` rounds are kept.
 //! Storage checks what untrusted peers hand over (checkpoints) against them.
 
+pub mod liveness;
 pub mod state;
 
 use atoll_consensus_types::roothash::*;
@@ -51,6 +52,7 @@ use atoll_crypto::ed25519::PublicKey;
 use atoll_crypto::{Address, Hash};
 use atoll_types::Namespace;
 
+use self::liveness::{RoundOutcome, Verdict};
 use self::state::RoothashState;
 use crate::services::registry::Registry;
 use crate::services::scheduler::state::SchedulerState;
@@ -443,6 +445,13 @@ impl<'a> Roothash<'a> {
                 self.state().set_runtime(&rs)?;
             }
             Some(Err(())) => {
+                self.record_liveness(
+                    id,
+                    &committee,
+                    &round.commitments,
+                    next_round,
+                    RoundOutcome::Failed,
+                )?;
                 let header = next_header(&rs.last_block, HeaderType::RoundFailed, block, None);
                 events.push(finalized_event(&header));
                 self.advance(&mut rs, header, block.height)?;
@@ -491,6 +500,15 @@ impl<'a> Roothash<'a> {
                                 result: r.clone(),
                             });
                         }
+                        self.record_round_results(
+                            id,
+                            &committee,
+                            &round.commitments,
+                            (&vote, &scheduler),
+                            &liars,
+                            next_round,
+                            &results,
+                        )?;
                         rs.last_message_results = results;
                         header
                     }
@@ -498,6 +516,15 @@ impl<'a> Roothash<'a> {
                     // result: the round fails.
                     _ => next_header(&rs.last_block, HeaderType::RoundFailed, block, None),
                 };
+                let outcome = if header.header_type == HeaderType::Normal {
+                    RoundOutcome::Finalized {
+                        vote: &vote,
+                        scheduler: &scheduler,
+                    }
+                } else {
+                    RoundOutcome::Failed
+                };
+                self.record_liveness(id, &committee, &round.commitments, next_round, outcome)?;
                 events.push(finalized_event(&header));
                 self.advance(&mut rs, header, block.height)?;
                 for node in liars {
@@ -506,6 +533,150 @@ impl<'a> Roothash<'a> {
             }
         }
         Ok(events)
+    }
+}
+
+impl Roothash<'_> {
+    /// Adds a decided round to the runtime's liveness statistics.
+    fn record_liveness(
+        &mut self,
+        id: &Namespace,
+        committee: &Committee,
+        commitments: &[ExecutorCommitment],
+        round: u64,
+        outcome: RoundOutcome<'_>,
+    ) -> Result<(), Failure> {
+        let mut stats = self.state().liveness(id)?;
+        liveness::record_round(&mut stats, committee, commitments, round, outcome);
+        self.state().set_liveness(id, &stats)
+    }
+
+    /// Records what a normal round did: the nodes (and their entities)
+    /// whose commitments carried the finalized results, those that
+    /// committed other results, and the messages' results.
+    #[allow(clippy::too_many_arguments, reason = "one record of one round's parts")]
+    fn record_round_results(
+        &mut self,
+        id: &Namespace,
+        committee: &Committee,
+        commitments: &[ExecutorCommitment],
+        (vote, scheduler): (&Vote, &PublicKey),
+        liars: &[PublicKey],
+        round: u64,
+        messages: &[MessageResult],
+    ) -> Result<(), Failure> {
+        let mut good_nodes: Vec<PublicKey> = commitments
+            .iter()
+            .filter(|c| {
+                committee.has(&c.node_id, Role::Worker)
+                    && &c.header.scheduler_id == scheduler
+                    && &c.header.vote == vote
+            })
+            .map(|c| c.node_id)
+            .collect();
+        good_nodes.sort();
+        good_nodes.dedup();
+        let mut bad_nodes = liars.to_vec();
+        bad_nodes.sort();
+        bad_nodes.dedup();
+        let good_compute_entities = self.entities_of(&good_nodes)?;
+        let bad_compute_entities = self.entities_of(&bad_nodes)?;
+        self.state().set_round_results(
+            id,
+            &RoundResults {
+                round,
+                good_compute_entities,
+                bad_compute_entities,
+                good_compute_nodes: good_nodes,
+                bad_compute_nodes: bad_nodes,
+                messages: messages.to_vec(),
+            },
+        )
+    }
+
+    /// The staking accounts of the entities of `nodes` (registered ones),
+    /// each once, in address order.
+    fn entities_of(&mut self, nodes: &[PublicKey]) -> Result<Vec<Address>, Failure> {
+        let mut out = std::collections::BTreeSet::new();
+        let mut reg = Registry::new(&mut *self.store);
+        for n in nodes {
+            if let Some(desc) = reg.state().node(n)? {
+                out.insert(Address::from_ed25519(&desc.entity_id));
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// At the end of epoch `block.epoch - 1` (before the next election):
+    /// judges each runtime's workers on the epoch's liveness statistics
+    /// ([`liveness::judge`]), then resets the statistics. A failing worker
+    /// gains a fault and is frozen until `block.epoch + 2^(faults-1)`
+    /// (at most 64 epochs), so the coming elections skip it; once its
+    /// faults reach the runtime's `max_liveness_fails` it is also slashed
+    /// for `runtime-liveness` (the staking parameters' amount and freeze).
+    /// A live worker loses a fault.
+    pub fn process_liveness(&mut self, block: BlockInfo) -> Result<Vec<Event>, Failure> {
+        let mut events = Vec::new();
+        for rs in self.state().runtimes()? {
+            let id = rs.last_block.namespace;
+            let stats = self.state().liveness(&id)?;
+            self.state()
+                .set_liveness(&id, &LivenessStatistics::default())?;
+            let Some(runtime) = Registry::new(&mut *self.store).state().runtime(&id)? else {
+                continue;
+            };
+            for (node, verdict) in liveness::judge(&stats, &runtime.executor) {
+                let faults = self.state().faults(&id, &node)?;
+                match verdict {
+                    Verdict::Live => {
+                        self.state()
+                            .set_faults(&id, &node, faults.saturating_sub(1))?;
+                    }
+                    Verdict::Failed => {
+                        let faults = faults.saturating_add(1);
+                        self.state().set_faults(&id, &node, faults)?;
+                        let until = block
+                            .epoch
+                            .0
+                            .saturating_add(liveness::freeze_epochs(faults));
+                        Registry::new(&mut *self.store)
+                            .freeze_node(&node, atoll_types::Epoch(until))?;
+                        let max = u64::from(runtime.executor.max_liveness_fails);
+                        let slashed = max > 0 && faults >= max;
+                        if slashed {
+                            self.slash_node(&node, SlashReason::RuntimeLiveness, block)?;
+                        }
+                        events.push(Event::LivenessFailure {
+                            runtime: id,
+                            node,
+                            faults,
+                            frozen_until: until,
+                            slashed,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(events)
+    }
+}
+
+/// What an escrow message's staking event tells the runtime.
+fn message_outcome(e: atoll_consensus_types::staking::Event) -> Option<MessageOutcome> {
+    use atoll_consensus_types::staking::Event as S;
+    match e {
+        S::AddEscrow { new_shares, .. } => Some(MessageOutcome::AddEscrow { new_shares }),
+        S::DebondingStart {
+            amount,
+            debonding_shares,
+            debond_end,
+            ..
+        } => Some(MessageOutcome::ReclaimEscrow {
+            amount,
+            debonding_shares,
+            debond_end,
+        }),
+        _ => None,
     }
 }
 
@@ -549,26 +720,28 @@ impl Roothash<'_> {
                     )
                     .into())
                 }
-                Message::Transfer(t) => staking.transfer(&account, t).map(|_| ()),
-                Message::Withdraw(w) => staking.withdraw(&account, w).map(|_| ()),
-                Message::AddEscrow(e) => staking.add_escrow(&account, e).map(|_| ()),
-                Message::ReclaimEscrow(r) => {
-                    staking.reclaim_escrow(&account, r, block.epoch).map(|_| ())
-                }
+                Message::Transfer(t) => staking.transfer(&account, t).map(|_| None),
+                Message::Withdraw(w) => staking.withdraw(&account, w).map(|_| None),
+                Message::AddEscrow(e) => staking.add_escrow(&account, e).map(message_outcome),
+                Message::ReclaimEscrow(r) => staking
+                    .reclaim_escrow(&account, r, block.epoch)
+                    .map(message_outcome),
             };
             match outcome {
-                Ok(()) => {
+                Ok(result) => {
                     overlay.commit()?;
                     results.push(MessageResult {
                         index,
                         module: String::new(),
                         code: 0,
+                        result,
                     });
                 }
                 Err(Failure::Tx(e)) => results.push(MessageResult {
                     index,
                     module: e.module,
                     code: e.code,
+                    result: None,
                 }),
                 Err(Failure::Fatal(e)) => return Err(e.into()),
             }

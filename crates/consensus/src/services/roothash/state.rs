@@ -6,17 +6,25 @@
 //! | `0x21` | [`Parameters`] |
 //! | `0x22 ‖ runtime id ‖ u64be round` | [`PastRoot`] of one of the runtime's last `max_past_roots_stored` rounds |
 //! | `0x23 ‖ runtime id ‖ u64be round ‖ evidence hash` | consensus height at which `roothash.Evidence` about that round was accepted (kept while the round is within `max_evidence_age`) |
+//! | `0x24 ‖ runtime id` | the epoch's [`LivenessStatistics`] |
+//! | `0x25 ‖ runtime id ‖ node id` | the node's liveness faults (`u64`, net of live epochs; absent: 0) |
+//! | `0x26 ‖ runtime id` | [`RoundResults`] of the last normal round |
 
 use atoll_crypto::Hash;
 use atoll_types::Namespace;
 
-use atoll_consensus_types::roothash::{Parameters, PastRoot, RuntimeState};
+use atoll_consensus_types::roothash::{
+    LivenessStatistics, Parameters, PastRoot, RoundResults, RuntimeState, round_results_key,
+};
+use atoll_crypto::ed25519::PublicKey;
 use atoll_state::{Failure, FatalError, StoreExt, key};
 
 const RUNTIMES: u8 = 0x20;
 const PARAMETERS: u8 = 0x21;
 const PAST_ROOTS: u8 = 0x22;
 const EVIDENCE: u8 = 0x23;
+const LIVENESS: u8 = 0x24;
+const FAULTS: u8 = 0x25;
 
 fn evidence_key(id: &Namespace, round: u64, hash: &Hash) -> Vec<u8> {
     key(
@@ -132,5 +140,51 @@ impl RoothashState<'_> {
             .store
             .scan_prefix(&key(EVIDENCE, &[id.as_bytes()]))?
             .len())
+    }
+
+    /// A runtime's liveness statistics for the current epoch.
+    pub fn liveness(&self, id: &Namespace) -> Result<LivenessStatistics, FatalError> {
+        Ok(self
+            .store
+            .get_typed(&key(LIVENESS, &[id.as_bytes()]))?
+            .unwrap_or_default())
+    }
+
+    /// Stores a runtime's liveness statistics; the empty ones delete the entry.
+    pub fn set_liveness(&mut self, id: &Namespace, s: &LivenessStatistics) -> Result<(), Failure> {
+        let k = key(LIVENESS, &[id.as_bytes()]);
+        if *s == LivenessStatistics::default() {
+            self.store.remove(&k)?;
+            return Ok(());
+        }
+        Ok(self.store.put_typed(&k, s)?)
+    }
+
+    /// A node's liveness faults in a runtime.
+    pub fn faults(&self, id: &Namespace, node: &PublicKey) -> Result<u64, FatalError> {
+        Ok(self
+            .store
+            .get_typed(&key(FAULTS, &[id.as_bytes(), node.as_bytes()]))?
+            .unwrap_or(0))
+    }
+
+    /// Stores a node's liveness faults in a runtime (0 deletes the entry).
+    pub fn set_faults(&mut self, id: &Namespace, node: &PublicKey, n: u64) -> Result<(), Failure> {
+        let k = key(FAULTS, &[id.as_bytes(), node.as_bytes()]);
+        if n == 0 {
+            self.store.remove(&k)?;
+            return Ok(());
+        }
+        Ok(self.store.put_typed(&k, &n)?)
+    }
+
+    /// What the runtime's last normal round did.
+    pub fn round_results(&self, id: &Namespace) -> Result<Option<RoundResults>, FatalError> {
+        self.store.get_typed(&round_results_key(id))
+    }
+
+    /// Records what the runtime's last normal round did.
+    pub fn set_round_results(&mut self, id: &Namespace, r: &RoundResults) -> Result<(), Failure> {
+        Ok(self.store.put_typed(&round_results_key(id), r)?)
     }
 }

@@ -376,43 +376,107 @@ impl<'a> Staking<'a> {
         self.state.set_epoch_signing(&tally)
     }
 
-    /// Pays the finished epoch's rewards from the common pool to every escrow
-    /// that signed enough of its blocks, then resets the tally. The owner's
-    /// commission is delegated to the owner; the rest raises the share value
-    /// of every delegator. Rewards stop when the common pool runs dry.
+    /// Pays the finished epoch's signing rewards from the common pool to
+    /// every escrow that signed enough of its blocks (at
+    /// `reward_factor_epoch_signed`), then resets the tally.
     pub fn reward_epoch(&mut self, finished: Epoch) -> Result<Vec<Event>, Failure> {
         let params = self.state.parameters()?;
         let tally = self.state.epoch_signing()?;
         self.state.set_epoch_signing(&EpochSigning::default())?;
-        let Some(scale) = params
-            .reward_schedule
-            .iter()
-            .find(|s| s.until >= finished)
-            .map(|s| s.scale)
-        else {
-            return Ok(Vec::new());
-        };
         let num = u128::from(params.signing_reward_threshold_numerator);
         let den = u128::from(params.signing_reward_threshold_denominator.max(1));
+        let eligible: Vec<Address> = tally
+            .signed
+            .iter()
+            .filter(|(_, signed)| u128::from(**signed) * den >= u128::from(tally.total) * num)
+            .map(|(a, _)| *a)
+            .collect();
+        self.add_rewards(
+            finished,
+            params.reward_factor_epoch_signed,
+            (1, 1),
+            &eligible,
+            RewardKind::Signing,
+        )
+    }
+
+    /// Pays a block's proposer its reward (`reward_factor_block_proposed`),
+    /// attenuated by the share of the validator set that signed:
+    /// `signed / total` (Oasis counts entities).
+    pub fn reward_proposer(
+        &mut self,
+        epoch: Epoch,
+        proposer: &Address,
+        signed: u128,
+        total: u128,
+    ) -> Result<Vec<Event>, Failure> {
+        let params = self.state.parameters()?;
+        if params.reward_factor_block_proposed.is_zero() || total == 0 {
+            return Ok(Vec::new());
+        }
+        self.add_rewards(
+            epoch,
+            params.reward_factor_block_proposed,
+            (signed.min(total), total),
+            &[*proposer],
+            RewardKind::Proposer,
+        )
+    }
+
+    /// Pays the election reward (`reward_factor_epoch_election_any`) to
+    /// every escrow in `elected` (the entities with a node in a runtime's
+    /// executor committee for `epoch`).
+    pub fn reward_election(
+        &mut self,
+        epoch: Epoch,
+        elected: &[Address],
+    ) -> Result<Vec<Event>, Failure> {
+        let params = self.state.parameters()?;
+        if params.reward_factor_epoch_election_any.is_zero() {
+            return Ok(Vec::new());
+        }
+        self.add_rewards(
+            epoch,
+            params.reward_factor_epoch_election_any,
+            (1, 1),
+            elected,
+            RewardKind::Election,
+        )
+    }
+
+    /// Pays each escrow of `escrows` (each once, in the order given) its
+    /// reward for `epoch` from the common pool: [`reward_amount`] of its
+    /// active stake, at most what the pool holds. The owner's commission is
+    /// delegated to the owner; the rest raises the share value of every
+    /// delegator. Nothing is paid after the schedule's last step.
+    pub fn add_rewards(
+        &mut self,
+        epoch: Epoch,
+        factor: Quantity,
+        attenuation: (u128, u128),
+        escrows: &[Address],
+        kind: RewardKind,
+    ) -> Result<Vec<Event>, Failure> {
+        let params = self.state.parameters()?;
+        let Some(scale) = reward_scale(&params, epoch) else {
+            return Ok(Vec::new());
+        };
         let mut events = Vec::new();
-        for (escrow_addr, signed) in &tally.signed {
-            if u128::from(*signed) * den < u128::from(tally.total) * num {
+        let mut paid = std::collections::BTreeSet::new();
+        for escrow_addr in escrows {
+            if !paid.insert(*escrow_addr) {
                 continue;
             }
             let mut acct = self.state.account(escrow_addr)?;
             let pool_balance = self.state.common_pool()?;
-            let reward = pool::proportion(
-                acct.escrow.active.balance,
-                u128::from(scale),
-                REWARD_DENOMINATOR,
-            )?;
+            let reward = reward_amount(acct.escrow.active.balance, scale, factor, attenuation)?;
             let reward = Quantity(reward.0.min(pool_balance.0));
             if reward.0 == 0 {
                 continue;
             }
             self.state
                 .set_common_pool(checked_sub(pool_balance, reward)?)?;
-            let rate = acct.escrow.commission_schedule.rate_at(finished);
+            let rate = acct.escrow.commission_schedule.rate_at(epoch);
             let commission = pool::proportion(
                 reward,
                 u128::from(rate),
@@ -432,6 +496,7 @@ impl<'a> Staking<'a> {
                 escrow: *escrow_addr,
                 amount: reward,
                 commission,
+                kind,
             });
         }
         Ok(events)
@@ -480,6 +545,29 @@ impl<'a> Staking<'a> {
         acct.general.balance = checked_add(acct.general.balance, amount)?;
         self.state.set_account(to, &acct)
     }
+}
+
+/// The reward schedule's rate for `epoch`: the first step whose `until` is
+/// at or after it; `None` after the last step.
+pub fn reward_scale(params: &Parameters, epoch: Epoch) -> Option<u64> {
+    params
+        .reward_schedule
+        .iter()
+        .find(|s| s.until >= epoch)
+        .map(|s| s.scale)
+}
+
+/// One reward: `active × scale / 10^8 × factor / 10^8 × num / den`, each
+/// step rounded down (so a reward never exceeds its exact value).
+pub fn reward_amount(
+    active: Quantity,
+    scale: u64,
+    factor: Quantity,
+    (num, den): (u128, u128),
+) -> Result<Quantity, StakingError> {
+    let at_rate = pool::proportion(active, u128::from(scale), REWARD_DENOMINATOR)?;
+    let factored = pool::proportion(at_rate, factor.0, REWARD_DENOMINATOR)?;
+    pool::proportion(factored, num, den.max(1))
 }
 
 /// Checks that an escrow's active stake covers the sum of its claims.

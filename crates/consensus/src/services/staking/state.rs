@@ -204,6 +204,17 @@ impl StakingState<'_> {
             .collect()
     }
 
+    /// Every debonding delegation in the state: `(escrow, delegator, debonding)`.
+    pub fn all_debondings(
+        &self,
+    ) -> Result<Vec<(Address, Address, DebondingDelegation)>, FatalError> {
+        self.store
+            .scan_typed::<DebondingDelegation>(&[DEBONDING])?
+            .into_iter()
+            .map(|(k, d)| Ok((address_at(&k, 1)?, address_at(&k, 1 + ADDRESS_SIZE)?, d)))
+            .collect()
+    }
+
     /// The debonding delegation maturing at `end`, if any.
     pub fn debonding(
         &self,
