@@ -160,6 +160,12 @@ pub trait ConsensusRpc {
         item = EventNotification
     )]
     async fn subscribe_events(&self) -> SubscriptionResult;
+
+    /// A committed block's transactions decoded (signer, nonce, fee,
+    /// method, body) with their results, and who certified the previous
+    /// block.
+    #[method(name = "consensus_getBlockDetails")]
+    fn get_block_details(&self, height: u64) -> RpcResult<crate::details::BlockDetails>;
 }
 
 /// `runtime_`: the runtime client API of compute nodes (see
