@@ -47,7 +47,8 @@ async function route() {
   const gen = ++generation;
   stops.forEach((f) => f());
   stops = [];
-  const path = decodeURIComponent(location.hash.replace(/^#/, '')) || '/';
+  // Match the route as written (a base64 id may hold an encoded `/`), then decode its parts.
+  const path = location.hash.replace(/^#/, '') || '/';
   const ctx = {
     live,
     /** Whether this page is still the one shown. */
@@ -60,7 +61,7 @@ async function route() {
     const m = path.match(re);
     if (!m) continue;
     try {
-      const content = await view(ctx, ...m.slice(1));
+      const content = await view(ctx, ...m.slice(1).map(decodeURIComponent));
       if (gen !== generation) return;
       main.replaceChildren(content);
     } catch (e) {
@@ -104,6 +105,7 @@ function applyTheme(theme) {
 let savedTheme = null;
 try { savedTheme = localStorage.getItem('atoll-explorer-theme'); } catch { /* storage off */ }
 applyTheme(savedTheme);
+matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => applyTheme(document.documentElement.dataset.theme || null));
 themeButton.addEventListener('click', () => {
   const next = document.documentElement.dataset.theme === 'dark' ||
     (!document.documentElement.dataset.theme && matchMedia('(prefers-color-scheme: dark)').matches) ? 'light' : 'dark';

@@ -568,6 +568,23 @@ listen = "127.0.0.1:26658"
     }
 
     #[test]
+    fn the_explorer_is_off_unless_enabled() {
+        let c = NodeConfig::parse(EXAMPLE).unwrap();
+        assert_eq!(c.explorer, None);
+        assert!(!c.explorer_enabled());
+        let on = NodeConfig::parse(&format!("{EXAMPLE}\n[explorer]\nenabled = true\n")).unwrap();
+        assert!(on.explorer_enabled());
+        assert_eq!(NodeConfig::parse(&on.to_toml().unwrap()).unwrap(), on);
+        let off = NodeConfig::parse(&format!("{EXAMPLE}\n[explorer]\n")).unwrap();
+        assert!(!off.explorer_enabled());
+        assert!(NodeConfig::parse(&format!("{EXAMPLE}\n[explorer]\nlisten = \"x\"\n")).is_err());
+        // No API, no explorer.
+        let mut no_api = on.clone();
+        no_api.rpc = None;
+        assert!(!no_api.explorer_enabled());
+    }
+
+    #[test]
     fn runtimes_may_serve_web3() {
         let text = format!(
             r#"{EXAMPLE}

@@ -116,7 +116,7 @@ export function decodeTx(b64) {
       method: c ? c.get('method') || '' : '',
       body: c ? plain(c.get('body')) : null,
       nonces: si.map((s) => s.get('nonce')),
-      fee: fee ? { amount: plain(fee.get('amount')), gas: fee.get('gas') } : null,
+      fee: fee ? { amount: readable(plain(fee.get('amount')), 'amount'), gas: fee.get('gas') } : null,
       signers: si.map((s) => plain(s.get('address_spec'))),
     };
   } catch (e) {
@@ -186,7 +186,7 @@ export async function tx(ctx, rt, hash) {
       ['Gas used', String(loc.result.gas_used)],
       ['Method', d.method || `(not an SDK transaction${d.error ? ': ' + d.error : ''})`],
       d.nonces && ['Nonce', d.nonces.join(', ')],
-      d.fee && ['Fee', `${JSON.stringify(d.fee.amount)} for up to ${d.fee.gas} gas`],
+      d.fee && ['Fee', `${Array.isArray(d.fee.amount) ? d.fee.amount.join(' ') : JSON.stringify(d.fee.amount)} for up to ${d.fee.gas} gas`],
     ]),
     d.body !== undefined ? section('Body', readable(d.body) && typeof d.body === 'object' && !Array.isArray(d.body)
       ? dl(Object.entries(readable(d.body)).map(([k, v]) => [k, typeof v === 'string' && v.startsWith('oasis1') ? link(`/paratime/${rt}/account/${v}`, v) : typeof v === 'object' ? json(v) : String(v)]))
