@@ -31,6 +31,7 @@ mod runtimes;
 mod checkpoint;
 mod cli_e2e;
 mod evm;
+mod explorer;
 mod genesis_check;
 mod hostile_edge;
 mod hostile_network;
