@@ -805,6 +805,36 @@ async fn the_explorer_is_served_beside_the_api() {
     );
     let missing = get("/explorer/nope").await.unwrap();
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    // Hostile requests: traversal, other methods, a Host header that would
+    // widen the policy; each gets a plain refusal and changes nothing.
+    let raw = |request: String| tokio::task::spawn_blocking(move || raw_http(addr, &request));
+    for path in [
+        "/explorer/../Cargo.toml",
+        "/explorer/%2e%2e/src/lib.rs",
+        "/explorer/views/../../x",
+    ] {
+        let r = raw(format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        ))
+        .await
+        .unwrap();
+        assert!(
+            r.starts_with("HTTP/1.1 404") || r.starts_with("HTTP/1.1 400"),
+            "{path}: {r}"
+        );
+        assert!(!r.contains("[package]"), "{path}: {r}");
+    }
+    let posted = raw(
+        "POST /explorer/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".into(),
+    )
+    .await
+    .unwrap();
+    assert!(posted.starts_with("HTTP/1.1 405"), "{posted}");
+    let evil =
+        raw("GET /explorer/ HTTP/1.1\r\nHost: x; script-src *\r\nConnection: close\r\n\r\n".into())
+            .await
+            .unwrap();
+    assert!(!evil.contains("script-src *"), "{evil}");
     // The API and the other GET paths are unchanged.
     let metrics = get("/metrics").await.unwrap();
     assert!(metrics.contains("atoll_height 0"), "{metrics}");
