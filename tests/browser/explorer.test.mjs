@@ -160,6 +160,14 @@ await check('entities, nodes and ParaTimes pages', async () => {
   await show('/entities');
   await sees('validator');
   await screenshots('entities');
+  // Node ids are base64 (they may hold '/' and '+'): each link still leads to its node.
+  const links = await page.locator('#main a[href^="#/node/"]').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  assert.ok(links.length >= 2, `node links: ${links}`);
+  for (const href of links) {
+    await show(href.slice(1));
+    await sees('Roles');
+    await sees('TEE capability');
+  }
   await show('/paratimes');
   await sees(facts.evm);
   await sees('EVM');
