@@ -56,6 +56,13 @@ async function route() {
     /** Calls `f(notification)` on each new block while this page is shown. */
     onBlock: (f) => { stops.push(live.listen((n) => { if (gen === generation) f(n); })); },
   };
+  // The section the page belongs to is marked current in the navigation.
+  const sectionOf = { blocks: '#/blocks', block: '#/blocks', tx: '#/blocks', account: '#/blocks', entities: '#/entities', entity: '#/entities', node: '#/entities', paratimes: '#/paratimes', paratime: '#/paratimes', evm: '#/paratimes', round: '#/paratimes' };
+  const current = sectionOf[path.split('/')[1]] || '#/';
+  for (const a of document.querySelectorAll('nav a')) {
+    if (a.getAttribute('href') === current) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
   const started = performance.now();
   for (const [re, view] of ROUTES) {
     const m = path.match(re);
