@@ -166,6 +166,12 @@ pub trait ConsensusRpc {
     /// block.
     #[method(name = "consensus_getBlockDetails")]
     fn get_block_details(&self, height: u64) -> RpcResult<crate::details::BlockDetails>;
+
+    /// The validators whose signatures certified the block before `height`
+    /// (what `consensus_getBlockDetails` says, without the transactions):
+    /// cheap enough to ask of many blocks, for uptime.
+    #[method(name = "consensus_getBlockSigners")]
+    fn get_block_signers(&self, height: u64) -> RpcResult<Vec<crate::details::BlockSigner>>;
 }
 
 /// `runtime_`: the runtime client API of compute nodes (see

@@ -19,6 +19,7 @@
 //! | `consensus_subscribeBlocks` | — | notifications `consensus_block`: [`BlockNotification`] |
 //! | `consensus_subscribeEvents` | — | notifications `consensus_event`: one per event |
 //! | `consensus_getBlockDetails` | `[height]` | [`BlockDetails`]: the transactions decoded with their results, the signers of the previous block |
+//! | `consensus_getBlockSigners` | `[height]` | the signers of the previous block ([`BlockSigner`]s), without the transactions |
 //! | `runtime_*` | | the runtime client API of compute nodes: see [`runtime`] |
 //!
 //! Batches: at most [`RpcConfig::max_batch_calls`] calls (more: one error,

@@ -746,7 +746,24 @@ async fn block_details_decode_the_committed_transactions() {
     assert_eq!(t["nonce"], 0);
     assert_eq!(t["body"]["amount"], "0x2a", "{d}");
     assert!(t["result"]["gas_used"].as_u64().unwrap() > 0);
+    let signers: Value = client
+        .request("consensus_getBlockSigners", rpc_params![height])
+        .await
+        .unwrap();
+    assert_eq!(signers, d["signers"]);
     // Unknown heights are "not found"; garbage params are refused.
+    for method in ["consensus_getBlockDetails", "consensus_getBlockSigners"] {
+        let a = tokio::task::spawn_blocking(move || {
+            let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":["x"]}}"#);
+            raw_http(addr, &format!(
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ))
+        })
+        .await
+        .unwrap();
+        assert!(a.contains("-32602"), "{method}: {a}");
+    }
     let missing = post(
         addr,
         r#"{"jsonrpc":"2.0","id":1,"method":"consensus_getBlockDetails","params":[999]}"#,

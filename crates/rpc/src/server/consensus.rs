@@ -153,4 +153,9 @@ impl ConsensusRpcServer for Handler {
         })?;
         Ok(crate::details::details(height, &body, &results.tx_results))
     }
+
+    fn get_block_signers(&self, height: u64) -> RpcResult<Vec<crate::details::BlockSigner>> {
+        let body = found(self.api.block_body(height)?, || format!("block {height}"))?;
+        Ok(crate::details::details(height, &body, &[]).signers)
+    }
 }

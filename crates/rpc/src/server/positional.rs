@@ -87,6 +87,7 @@ pub(crate) const POSITIONAL: &[(&str, Read)] = &[
     ),
     ("runtime_subscribeBlocks", Read::Subscription(runtime_id)),
     ("consensus_getBlockDetails", Read::Whole(whole::<(u64,)>)),
+    ("consensus_getBlockSigners", Read::Whole(whole::<(u64,)>)),
 ];
 
 /// Marks a request that arrived over WebSocket (set by
