@@ -92,6 +92,8 @@ await check('the network page loads (load time printed)', async () => {
   await sees('Validators');
   await sees('Committees per ParaTime');
   assert.ok(await page.locator('svg.chart').count() >= 2, 'two charts');
+  const uptime = await page.locator('#validators-table tbody tr:first-child td:last-child').textContent();
+  assert.match(uptime, /^\d+ %$/, `the validator's uptime is known: ${uptime}`);
   await screenshots('network');
 });
 

@@ -41,11 +41,11 @@ export async function network(ctx) {
     nodeSettings(),
     call('consensus_getBlockResults', [latest]),
     batch(heights.map((x) => ['consensus_getBlock', [x]])),
-    batch(heights.map((x) => ['consensus_getBlockDetails', [x]])),
+    batch(heights.map((x) => ['consensus_getBlockSigners', [x]])),
   ]);
-  const [blockList, detailList] = rest;
+  const [blockList, signerList] = rest;
   const blocks = blockList.filter((b) => b && !(b instanceof Error));
-  const details = detailList.filter((d) => d && !(d instanceof Error));
+  const details = signerList.filter((d) => Array.isArray(d)).map((signers) => ({ signers }));
 
   const ms = interval(blocks);
   const cards = h('div', { class: 'cards' },
