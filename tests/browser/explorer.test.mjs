@@ -128,6 +128,7 @@ await check('the ParaTime transfer shows on its round and transaction pages', as
   await show(`/paratime/${facts.plain}/tx/${facts.paratime_tx}`);
   await sees('accounts.Transfer');
   await sees(facts.consensus_to);
+  await sees(facts.paratime_amount_text);
   await screenshots('paratime-tx');
   await show(`/paratime/${facts.plain}/round/${facts.paratime_round}`);
   await sees('accounts.Transfer');

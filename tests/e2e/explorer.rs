@@ -254,6 +254,7 @@ fn the_explorer_in_a_browser() {
         "plain": plain["id"],
         "paratime_tx": pt["hash"],
         "paratime_round": pt["round"],
+        "paratime_amount_text": "567 native",
         "evm": evm["id"],
         "erc20_tx": moved["transactionHash"],
         "erc20_to": erc20_to,

@@ -3,7 +3,7 @@
 
 import { h, link, table, dl, section, json, problem } from '../dom.js';
 import { batch, call, maybe, nodeSettings } from '../rpc.js';
-import { short, time, base64ToBytes, cborDecode, plain, hexAmount, addressBytes, bytesToBase64, cborEncode, readable } from '../format.js';
+import { short, time, amount, base64ToBytes, cborDecode, plain, hexAmount, addressBytes, bytesToBase64, cborEncode, readable } from '../format.js';
 
 /** Whether the runtime descriptor says the ParaTime is confidential. */
 function confidential(desc) {
@@ -124,14 +124,33 @@ export function decodeTx(b64) {
   }
 }
 
+/** The SDK modules' event names, by module and code. */
+const EVENTS = {
+  accounts: { 1: 'Transfer', 2: 'Burn', 3: 'Mint' },
+  consensus_accounts: { 1: 'Deposit', 2: 'Withdraw', 3: 'Delegate', 4: 'UndelegateStart', 5: 'UndelegateDone' },
+  core: { 1: 'GasUsed' },
+  evm: { 1: 'Log' },
+};
+
+/** A field of a ParaTime body or event, as text or a link. */
+function field(rt, v) {
+  if (typeof v === 'string' && v.startsWith('oasis1')) return link(`/paratime/${rt}/account/${v}`, v, { class: 'mono' });
+  if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string') return `${amount(v[0])} ${v[1]}`;
+  if (v && typeof v === 'object') return json(v);
+  return String(v);
+}
+
+function fields(rt, value) {
+  return value && typeof value === 'object' && !Array.isArray(value)
+    ? dl(Object.entries(value).map(([k, v]) => [k, field(rt, v)]))
+    : json(value);
+}
+
 function runtimeEvent(rt, ev) {
-  const value = readable(ev.value);
+  const name = (EVENTS[ev.module] || {})[ev.code];
   return h('div', { class: 'event' },
-    h('h4', {}, `${ev.module} event ${ev.code}`),
-    value && typeof value === 'object' && !Array.isArray(value)
-      ? dl(Object.entries(value).map(([k, v]) => [k, typeof v === 'string' && v.startsWith('oasis1')
-        ? link(`/paratime/${rt}/account/${v}`, v, { class: 'mono' }) : typeof v === 'object' ? json(v) : String(v)]))
-      : json(value));
+    h('h4', {}, name ? `${ev.module}.${name}` : `${ev.module} event ${ev.code}`),
+    fields(rt, readable(ev.value)));
 }
 
 function outcome(r) {
@@ -186,11 +205,9 @@ export async function tx(ctx, rt, hash) {
       ['Gas used', String(loc.result.gas_used)],
       ['Method', d.method || `(not an SDK transaction${d.error ? ': ' + d.error : ''})`],
       d.nonces && ['Nonce', d.nonces.join(', ')],
-      d.fee && ['Fee', `${Array.isArray(d.fee.amount) ? d.fee.amount.join(' ') : JSON.stringify(d.fee.amount)} for up to ${d.fee.gas} gas`],
+      d.fee && ['Fee', [field(rt, d.fee.amount), ` for up to ${d.fee.gas} gas`]],
     ]),
-    d.body !== undefined ? section('Body', readable(d.body) && typeof d.body === 'object' && !Array.isArray(d.body)
-      ? dl(Object.entries(readable(d.body)).map(([k, v]) => [k, typeof v === 'string' && v.startsWith('oasis1') ? link(`/paratime/${rt}/account/${v}`, v) : typeof v === 'object' ? json(v) : String(v)]))
-      : json(readable(d.body))) : null,
+    d.body !== undefined ? section('Body', fields(rt, readable(d.body))) : null,
     d.signers ? section('Signers', json(d.signers)) : null,
     section('Events', loc.result.events && loc.result.events.length ? loc.result.events.map((e) => runtimeEvent(rt, e)) : h('p', {}, 'none')));
 }
