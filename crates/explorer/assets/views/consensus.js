@@ -23,8 +23,17 @@ export function event(ev) {
   return h('div', { class: 'event' },
     h('h4', {}, `${service}.${kind}`),
     fields && typeof fields === 'object' && !Array.isArray(fields)
-      ? dl(Object.entries(fields).map(([k, v]) => [k, value(v)]))
+      ? dl(Object.entries(fields).map(([k, v]) => [k, eventField(k, v, fields)]))
       : json(fields));
+}
+
+/** An event field: a ParaTime id, and its round, as links. */
+function eventField(key, v, all) {
+  if (key === 'runtime' && typeof v === 'string' && /^[0-9a-f]{64}$/.test(v)) return link(`/paratime/${v}`, v, { class: 'mono' });
+  if (key === 'round' && typeof all.runtime === 'string' && /^[0-9a-f]{64}$/.test(all.runtime) && Number.isInteger(v)) {
+    return link(`/paratime/${all.runtime}/round/${v}`, String(v));
+  }
+  return value(v);
 }
 
 function events(list, caption) {
