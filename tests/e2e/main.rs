@@ -32,6 +32,7 @@ mod checkpoint;
 mod cli_e2e;
 mod epochs;
 mod evm;
+mod explorer;
 mod genesis_check;
 mod hostile_edge;
 mod hostile_network;

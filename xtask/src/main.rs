@@ -6,7 +6,9 @@
 //! - `audit`: `cargo deny check` (licenses, bans, sources; advisories when
 //!   the RustSec database is present or reachable), per `deny.toml`.
 //! - `ci`: what `.ci/run` runs: `lint`, `doc`, `audit`, `npm ci` of the
-//!   Ethereum client tests, then `test`.
+//!   Ethereum client tests and of the explorer's browser test, then `test`
+//!   (which installs Debian's Chromium for the browser test when missing
+//!   and run as root).
 //! - `bench [cargo bench args]`: the benchmarks, every crate's (`cargo bench
 //!   --workspace`) unless the arguments name a package: the network load
 //!   benchmarks are `atoll-bench`'s (`cargo xtask bench -p atoll-bench --bench evm`).
@@ -70,8 +72,8 @@ fn test() -> Result<(), String> {
 }
 
 /// The CI gate, in the order a failure is cheapest to find: formatting and
-/// clippy, the documentation, the dependency audit, then the Ethereum
-/// client tests' npm packages (always reinstalled from the lockfile, as a
+/// clippy, the documentation, the dependency audit, then the test npm
+/// projects' packages (always reinstalled from the lockfile, as a
 /// fresh clone would) and every test.
 fn ci() -> Result<(), String> {
     lint()?;
@@ -206,41 +208,88 @@ fn host_answers(host: &str, timeout: Duration) -> bool {
     })
 }
 
-/// The npm project of the Ethereum client tests (`tests/web3-clients`).
-const JS_CLIENTS: &str = "tests/web3-clients";
+/// The npm projects of the tests: the Ethereum client tests
+/// (`tests/web3-clients`) and the explorer's browser test (`tests/browser`).
+const JS_PROJECTS: &[(&str, &str)] = &[
+    ("tests/web3-clients", "the Ethereum client tests' packages"),
+    (
+        "tests/browser",
+        "the explorer's browser test (playwright-core)",
+    ),
+];
 
-/// Installs the Ethereum client tests' npm packages from their lockfile
-/// (`npm ci`) when they are missing or older than the lockfile.
+/// Installs each test npm project's packages from its lockfile (`npm ci`)
+/// when they are missing or older than the lockfile, and Debian's Chromium
+/// for the browser test.
 fn js_clients() -> Result<(), String> {
-    let dir = repo_root().join(JS_CLIENTS);
-    let modified = |p: std::path::PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let installed = modified(dir.join("node_modules/.package-lock.json"));
-    let locked = modified(dir.join("package-lock.json"));
-    if installed.is_some() && installed >= locked {
-        return Ok(());
+    for (project, what) in JS_PROJECTS {
+        let dir = repo_root().join(project);
+        let modified = |p: std::path::PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let installed = modified(dir.join("node_modules/.package-lock.json"));
+        let locked = modified(dir.join("package-lock.json"));
+        if installed.is_some() && installed >= locked {
+            continue;
+        }
+        eprintln!("xtask: npm ci in {project}: {what} (Node.js 20 or later)");
+        run_npm_ci(project)?;
     }
-    eprintln!("xtask: npm ci in {JS_CLIENTS} (Node.js 18 or later)");
-    run_npm_ci()
+    chromium()
 }
 
-/// `npm ci` in the Ethereum client tests' folder, unconditionally.
+/// `npm ci` in every test npm project, unconditionally.
 fn npm_ci() -> Result<(), String> {
-    eprintln!(
-        "xtask: npm ci in {JS_CLIENTS}: the Ethereum client tests' packages, from their lockfile"
-    );
-    run_npm_ci()
+    for (project, what) in JS_PROJECTS {
+        eprintln!("xtask: npm ci in {project}: {what}, from the lockfile");
+        run_npm_ci(project)?;
+    }
+    Ok(())
 }
 
-fn run_npm_ci() -> Result<(), String> {
+fn run_npm_ci(project: &str) -> Result<(), String> {
     let status = Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(repo_root().join(JS_CLIENTS))
+        .current_dir(repo_root().join(project))
         .status()
-        .map_err(|e| format!("cannot run `npm` (Node.js 18 or later is needed): {e}"))?;
+        .map_err(|e| format!("cannot run `npm` (Node.js 20 or later is needed): {e}"))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`npm ci` in {JS_CLIENTS} failed ({status})"))
+        Err(format!("`npm ci` in {project} failed ({status})"))
+    }
+}
+
+/// Where the browser test finds Debian's Chromium.
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Debian's Chromium for the explorer's browser test: installed with
+/// `apt-get install -y chromium` when missing and running as root; else
+/// what is missing, said plainly.
+fn chromium() -> Result<(), String> {
+    if Path::new(CHROMIUM).is_file() {
+        return Ok(());
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root {
+        return Err(format!(
+            "the explorer's browser test needs Debian's Chromium at {CHROMIUM}; \
+             install it with `sudo apt-get install -y chromium` (xtask installs it only when run as root)"
+        ));
+    }
+    eprintln!("xtask: apt-get install -y chromium (the explorer's browser test)");
+    let status = Command::new("apt-get")
+        .args(["install", "-y", "chromium"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .map_err(|e| format!("cannot run apt-get to install chromium: {e}"))?;
+    if status.success() && Path::new(CHROMIUM).is_file() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`apt-get install -y chromium` failed ({status}); {CHROMIUM} is still missing"
+        ))
     }
 }
 

@@ -770,6 +770,14 @@ impl Summary<'_> {
             .collect()
     }
 
+    /// The explorer's URL on the node serving the most ParaTimes (it sees
+    /// their rounds and Ethereum JSON-RPC), the first node when none does.
+    fn explorer_url(&self) -> Option<String> {
+        let best =
+            (0..self.nodes.len()).max_by_key(|i| (self.served_by(*i).len(), usize::MAX - i))?;
+        Some(format!("http://{}/explorer", self.nodes[best].files.rpc))
+    }
+
     fn served_by(&self, node: usize) -> Vec<&str> {
         self.paratimes
             .iter()
@@ -863,6 +871,7 @@ impl Summary<'_> {
             "accounts": account_entries,
             "ethereum_derivation": ETH_DERIVATION,
             "ethereum_accounts": eth_entries,
+            "explorer": self.explorer_url(),
             "time_to_first_block_ms": millis(self.time_to_first_block),
             "time_to_first_round_ms": self.time_to_first_round.map(millis),
             "resumed": !self.created,
@@ -915,6 +924,10 @@ impl Summary<'_> {
             println!("  {:<14} log: {}", "", log_path(n).display());
         }
         println!();
+        if let Some(url) = self.explorer_url() {
+            println!("explorer (open in a browser): {url}");
+            println!();
+        }
         if self.paratimes.is_empty() {
             println!("ParaTimes: none");
         } else {

@@ -28,8 +28,8 @@ use atoll_crypto::{Address, Hash};
 use atoll_types::{Namespace, Quantity};
 
 use atoll_node::config::{
-    ComputeSection, ConsensusSection, GossipSection, MempoolSection, NodeConfig, Role, RpcSection,
-    RuntimeSection,
+    ComputeSection, ConsensusSection, ExplorerSection, GossipSection, MempoolSection, NodeConfig,
+    Role, RpcSection, RuntimeSection,
 };
 use atoll_node::identity::Identity;
 
@@ -499,6 +499,8 @@ impl Layout {
                 mempool: plan.mempool.clone(),
                 compute: compute_section,
                 runtimes: runtime_sections,
+                // A development network shows its explorer on every node.
+                explorer: Some(ExplorerSection { enabled: true }),
             };
             let config_path = node_dir.join("node.toml");
             std::fs::write(&config_path, config.to_toml().map_err(io)?).map_err(io)?;

@@ -27,6 +27,9 @@
 //! [rpc]                           # JSON-RPC, WebSocket, /health, /metrics
 //! listen = "127.0.0.1:26658"
 //!
+//! [explorer]                    # the explorer page at http://<rpc listen>/explorer
+//! enabled = false                # off by default; `atoll localnet` turns it on
+//!
 //! [mempool]
 //! max_txs = 50000
 //! max_bytes = 67108864
@@ -292,6 +295,27 @@ pub struct NodeConfig {
     /// ParaTimes this node serves as a compute node.
     #[serde(default, rename = "runtime", skip_serializing_if = "Vec::is_empty")]
     pub runtimes: Vec<RuntimeSection>,
+    /// The explorer page on the API's port (absent: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explorer: Option<ExplorerSection>,
+}
+
+/// `[explorer]`: the web page the node serves at `/explorer` on its API
+/// port (see `atoll_explorer`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExplorerSection {
+    /// Serve it (off by default: a validator's API need not serve pages).
+    #[serde(default)]
+    pub enabled: bool,
+}
+
+impl NodeConfig {
+    /// Whether the explorer is served (`[explorer] enabled`, and an API to
+    /// serve it on).
+    pub fn explorer_enabled(&self) -> bool {
+        self.rpc.is_some() && self.explorer.as_ref().is_some_and(|e| e.enabled)
+    }
 }
 
 /// The compute node's networking.
@@ -541,6 +565,23 @@ listen = "127.0.0.1:26658"
         assert_eq!(c.mempool, MempoolSection::default());
         let again = NodeConfig::parse(&c.to_toml().unwrap()).unwrap();
         assert_eq!(again, c);
+    }
+
+    #[test]
+    fn the_explorer_is_off_unless_enabled() {
+        let c = NodeConfig::parse(EXAMPLE).unwrap();
+        assert_eq!(c.explorer, None);
+        assert!(!c.explorer_enabled());
+        let on = NodeConfig::parse(&format!("{EXAMPLE}\n[explorer]\nenabled = true\n")).unwrap();
+        assert!(on.explorer_enabled());
+        assert_eq!(NodeConfig::parse(&on.to_toml().unwrap()).unwrap(), on);
+        let off = NodeConfig::parse(&format!("{EXAMPLE}\n[explorer]\n")).unwrap();
+        assert!(!off.explorer_enabled());
+        assert!(NodeConfig::parse(&format!("{EXAMPLE}\n[explorer]\nlisten = \"x\"\n")).is_err());
+        // No API, no explorer.
+        let mut no_api = on.clone();
+        no_api.rpc = None;
+        assert!(!no_api.explorer_enabled());
     }
 
     #[test]

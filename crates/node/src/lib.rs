@@ -289,10 +289,14 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
         Some(r) => {
             let rpc_config = RpcConfig {
                 max_request_bytes: r.max_request_bytes,
+                pages: config.explorer_enabled().then(|| explorer_pages(&web3)),
                 ..RpcConfig::default()
             };
             let server = atoll_rpc::serve(service.clone(), r.listen, rpc_config).await?;
             info!(addr = %server.local_addr(), "API listening");
+            if config.explorer_enabled() {
+                info!(url = %format!("http://{}/explorer", server.local_addr()), "explorer served");
+            }
             Some(server)
         }
         None => None,
@@ -439,4 +443,18 @@ pub async fn run(config: &NodeConfig) -> Result<(), NodeError> {
     };
     node.shutdown().await;
     outcome
+}
+
+/// The explorer's pages for a node whose EVM ParaTimes serve their
+/// Ethereum JSON-RPC through `web3`.
+fn explorer_pages(web3: &[(atoll_types::Namespace, atoll_web3::Web3Server)]) -> atoll_rpc::Pages {
+    let endpoints = web3
+        .iter()
+        .map(|(id, s)| atoll_explorer::Web3Endpoint {
+            runtime: id.to_string(),
+            port: s.local_addr().port(),
+        })
+        .collect();
+    let explorer = atoll_explorer::Explorer::new(endpoints);
+    atoll_rpc::Pages::new(move |method, path, headers| explorer.respond(method, path, headers))
 }

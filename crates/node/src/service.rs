@@ -324,6 +324,17 @@ impl NodeApi for NodeService {
         self.chain.results(height).map_err(internal)
     }
 
+    fn block_body(&self, height: u64) -> Result<Option<atoll_rpc::BlockBody>, ApiError> {
+        Ok(self
+            .chain
+            .block(height)
+            .map_err(internal)?
+            .map(|b| atoll_rpc::BlockBody {
+                txs: b.block.block.txs.iter().map(|t| t.to_vec()).collect(),
+                signers: b.block.block.signers.clone(),
+            }))
+    }
+
     fn transaction(&self, hash: &Hash) -> Result<Option<TxView>, ApiError> {
         let Some((height, index)) = self.chain.tx_location(hash).map_err(internal)? else {
             return Ok(None);

@@ -160,6 +160,18 @@ pub trait ConsensusRpc {
         item = EventNotification
     )]
     async fn subscribe_events(&self) -> SubscriptionResult;
+
+    /// A committed block's transactions decoded (signer, nonce, fee,
+    /// method, body) with their results, and who certified the previous
+    /// block.
+    #[method(name = "consensus_getBlockDetails")]
+    fn get_block_details(&self, height: u64) -> RpcResult<crate::details::BlockDetails>;
+
+    /// The validators whose signatures certified the block before `height`
+    /// (what `consensus_getBlockDetails` says, without the transactions):
+    /// cheap enough to ask of many blocks, for uptime.
+    #[method(name = "consensus_getBlockSigners")]
+    fn get_block_signers(&self, height: u64) -> RpcResult<Vec<crate::details::BlockSigner>>;
 }
 
 /// `runtime_`: the runtime client API of compute nodes (see

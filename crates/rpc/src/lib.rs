@@ -18,6 +18,8 @@
 //! | `consensus_getValidators` | `[height?]` | the validator set |
 //! | `consensus_subscribeBlocks` | — | notifications `consensus_block`: [`BlockNotification`] |
 //! | `consensus_subscribeEvents` | — | notifications `consensus_event`: one per event |
+//! | `consensus_getBlockDetails` | `[height]` | [`BlockDetails`]: the transactions decoded with their results, the signers of the previous block |
+//! | `consensus_getBlockSigners` | `[height]` | the signers of the previous block ([`BlockSigner`]s), without the transactions |
 //! | `runtime_*` | | the runtime client API of compute nodes: see [`runtime`] |
 //!
 //! Batches: at most [`RpcConfig::max_batch_calls`] calls (more: one error,
@@ -35,9 +37,11 @@
 use std::time::Duration;
 
 pub mod api;
+pub mod details;
 pub mod error;
 pub mod metrics;
 pub mod node;
+pub mod pages;
 pub mod runtime;
 pub mod runtime_types;
 mod server;
@@ -46,9 +50,11 @@ pub use api::{
     ConsensusRpcClient, ConsensusRpcServer, RuntimeRpcClient, RuntimeRpcServer, SystemRpcClient,
     SystemRpcServer,
 };
+pub use details::{BlockBody, BlockDetails, BlockSigner, DecodedTx};
 pub use error::{ApiError, CODE_NOT_FOUND, CODE_TIMEOUT, CODE_TX_REFUSED};
 pub use metrics::MetricsLayer;
 pub use node::{BlockNotification, BlockView, NodeApi, NodeStatus, TxView};
+pub use pages::{Pages, PagesLayer};
 pub use runtime::{RuntimeApi, Submitted, cbor_to_json};
 pub use runtime_types::{CheckpointSummary, RuntimeBlock, RuntimeTx, SubmitResult, TxLocation};
 pub use server::params::MAX_BULK_TXS;
@@ -69,6 +75,9 @@ pub struct RpcConfig {
     /// below geth's `BatchResponseMaxSize` of 25 MB): past it the answer is
     /// an error, `-32008`.
     pub max_response_bytes: u32,
+    /// Web pages answered on the same port before the JSON-RPC server
+    /// (the node's explorer); none by default.
+    pub pages: Option<Pages>,
 }
 
 impl Default for RpcConfig {
@@ -78,6 +87,7 @@ impl Default for RpcConfig {
             max_wait: Duration::from_secs(60),
             max_batch_calls: 1_000,
             max_response_bytes: 10_000_000,
+            pages: None,
         }
     }
 }

@@ -101,4 +101,12 @@ pub trait NodeApi: Send + Sync + 'static {
     fn runtimes(&self) -> Option<Arc<dyn RuntimeApi>> {
         None
     }
+    /// A committed block's raw transactions and signers (`None`: no such
+    /// block). A node that does not keep block bodies says so.
+    fn block_body(&self, height: u64) -> Result<Option<crate::details::BlockBody>, ApiError> {
+        let _ = height;
+        Err(ApiError::NotFound(
+            "block bodies (not kept by this node)".into(),
+        ))
+    }
 }

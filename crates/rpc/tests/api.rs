@@ -46,6 +46,7 @@ struct DevNode {
 struct Inner {
     mempool: Mempool,
     blocks: Vec<(BlockView, BlockResult)>,
+    bodies: Vec<Block>,
 }
 
 impl DevNode {
@@ -77,6 +78,7 @@ impl DevNode {
             inner: Mutex::new(Inner {
                 mempool: Mempool::new(Limits::default()),
                 blocks: Vec::new(),
+                bodies: Vec::new(),
             }),
             blocks_tx: broadcast::channel(64).0,
         })
@@ -118,6 +120,7 @@ impl DevNode {
             transactions: results.tx_results.iter().map(|r| r.hash).collect(),
         };
         inner.blocks.push((view.clone(), results.clone()));
+        inner.bodies.push(block.clone());
         let after = MkvsView::at(&self.db, height).unwrap();
         inner.mempool.recheck(&self.app, &after);
         let _ = self.blocks_tx.send(Arc::new(BlockNotification {
@@ -207,6 +210,17 @@ impl NodeApi for DevNode {
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<BlockNotification>> {
         self.blocks_tx.subscribe()
+    }
+
+    fn block_body(&self, height: u64) -> Result<Option<atoll_rpc::BlockBody>, ApiError> {
+        let inner = self.inner.lock().unwrap();
+        Ok(height
+            .checked_sub(1)
+            .and_then(|i| inner.bodies.get(i as usize))
+            .map(|b| atoll_rpc::BlockBody {
+                txs: b.txs.iter().map(|t| t.to_vec()).collect(),
+                signers: b.signers.clone(),
+            }))
     }
 
     fn metrics(&self) -> String {
@@ -702,5 +716,152 @@ async fn bad_runtime_subscription_params_carry_our_message() {
             assert!(e.data().is_none(), "{e:?}");
         }
     }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn block_details_decode_the_committed_transactions() {
+    let (node, server, ks) = start().await;
+    let addr = server.local_addr();
+    let client = HttpClientBuilder::default()
+        .build(format!("http://{addr}"))
+        .unwrap();
+    let tx = transfer(&node, &ks[0], 0, &ks[1], 42);
+    let _: Value = client
+        .request("consensus_submitTx", rpc_params![tx])
+        .await
+        .unwrap();
+    let height = node.produce();
+    let d: Value = client
+        .request("consensus_getBlockDetails", rpc_params![height])
+        .await
+        .unwrap();
+    assert_eq!(d["height"], height);
+    let t = &d["transactions"][0];
+    assert_eq!(t["method"], "staking.Transfer", "{d}");
+    assert_eq!(
+        t["signer"],
+        Address::from_ed25519(&ks[0].public_key()).to_bech32()
+    );
+    assert_eq!(t["nonce"], 0);
+    assert_eq!(t["body"]["amount"], "0x2a", "{d}");
+    assert!(t["result"]["gas_used"].as_u64().unwrap() > 0);
+    let signers: Value = client
+        .request("consensus_getBlockSigners", rpc_params![height])
+        .await
+        .unwrap();
+    assert_eq!(signers, d["signers"]);
+    // Unknown heights are "not found"; garbage params are refused.
+    for method in ["consensus_getBlockDetails", "consensus_getBlockSigners"] {
+        let a = tokio::task::spawn_blocking(move || {
+            let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":["x"]}}"#);
+            raw_http(addr, &format!(
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ))
+        })
+        .await
+        .unwrap();
+        assert!(a.contains("-32602"), "{method}: {a}");
+    }
+    let missing = post(
+        addr,
+        r#"{"jsonrpc":"2.0","id":1,"method":"consensus_getBlockDetails","params":[999]}"#,
+    )
+    .await;
+    assert_eq!(missing["error"]["code"], -32004, "{missing}");
+    for body in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"consensus_getBlockDetails","params":["x"]}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"consensus_getBlockDetails","params":[1,2]}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"consensus_getBlockDetails","params":{"height":1}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"consensus_getBlockDetails","params":[-1]}"#,
+    ] {
+        let a = post(addr, body).await;
+        assert_eq!(a["error"]["code"], -32602, "{body}: {a}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_explorer_is_served_beside_the_api() {
+    let ks = keys();
+    let node = DevNode::new(&ks);
+    let explorer = atoll_explorer::Explorer::new(Vec::new());
+    let server = serve(
+        node.clone(),
+        "127.0.0.1:0".parse().unwrap(),
+        RpcConfig {
+            pages: Some(atoll_rpc::Pages::new(move |m, p, h| {
+                explorer.respond(m, p, h)
+            })),
+            ..RpcConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addr();
+    let get = |path: &'static str| {
+        tokio::task::spawn_blocking(move || {
+            raw_http(
+                addr,
+                &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+            )
+        })
+    };
+    let page = get("/explorer/").await.unwrap();
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(
+        page.to_lowercase()
+            .contains("content-security-policy: default-src 'self'")
+    );
+    assert!(page.contains("<html"));
+    let js = get("/explorer/app.js").await.unwrap();
+    assert!(
+        js.to_lowercase().contains("content-type: text/javascript"),
+        "{js}"
+    );
+    let missing = get("/explorer/nope").await.unwrap();
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    // Hostile requests: traversal, other methods, a Host header that would
+    // widen the policy; each gets a plain refusal and changes nothing.
+    let raw = |request: String| tokio::task::spawn_blocking(move || raw_http(addr, &request));
+    for path in [
+        "/explorer/../Cargo.toml",
+        "/explorer/%2e%2e/src/lib.rs",
+        "/explorer/views/../../x",
+    ] {
+        let r = raw(format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        ))
+        .await
+        .unwrap();
+        assert!(
+            r.starts_with("HTTP/1.1 404") || r.starts_with("HTTP/1.1 400"),
+            "{path}: {r}"
+        );
+        assert!(!r.contains("[package]"), "{path}: {r}");
+    }
+    let posted = raw(
+        "POST /explorer/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".into(),
+    )
+    .await
+    .unwrap();
+    assert!(posted.starts_with("HTTP/1.1 405"), "{posted}");
+    let evil =
+        raw("GET /explorer/ HTTP/1.1\r\nHost: x; script-src *\r\nConnection: close\r\n\r\n".into())
+            .await
+            .unwrap();
+    assert!(!evil.contains("script-src *"), "{evil}");
+    // The API and the other GET paths are unchanged.
+    let metrics = get("/metrics").await.unwrap();
+    assert!(metrics.contains("atoll_height 0"), "{metrics}");
+    let health = get("/health").await.unwrap();
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let status = post(
+        addr,
+        r#"{"jsonrpc":"2.0","id":1,"method":"node_status","params":[]}"#,
+    )
+    .await;
+    assert_eq!(status["result"]["chain_id"], "rpc-test", "{status}");
     server.stop().await;
 }

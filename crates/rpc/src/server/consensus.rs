@@ -145,4 +145,17 @@ impl ConsensusRpcServer for Handler {
         .await;
         Ok(())
     }
+
+    fn get_block_details(&self, height: u64) -> RpcResult<crate::details::BlockDetails> {
+        let body = found(self.api.block_body(height)?, || format!("block {height}"))?;
+        let results = found(self.api.block_results(height)?, || {
+            format!("block {height}")
+        })?;
+        Ok(crate::details::details(height, &body, &results.tx_results))
+    }
+
+    fn get_block_signers(&self, height: u64) -> RpcResult<Vec<crate::details::BlockSigner>> {
+        let body = found(self.api.block_body(height)?, || format!("block {height}"))?;
+        Ok(crate::details::details(height, &body, &[]).signers)
+    }
 }

@@ -67,6 +67,7 @@ pub async fn serve(
     config: RpcConfig,
 ) -> Result<RpcServer, ServeError> {
     let middleware = tower::ServiceBuilder::new()
+        .layer(crate::PagesLayer::new(config.pages.clone()))
         .layer(metrics_layer(api.clone()))
         .layer(
             ProxyGetRequestLayer::new([("/health", "system_health")])

@@ -86,6 +86,8 @@ pub(crate) const POSITIONAL: &[(&str, Read)] = &[
         Read::Whole(whole::<(String, u64, u32)>),
     ),
     ("runtime_subscribeBlocks", Read::Subscription(runtime_id)),
+    ("consensus_getBlockDetails", Read::Whole(whole::<(u64,)>)),
+    ("consensus_getBlockSigners", Read::Whole(whole::<(u64,)>)),
 ];
 
 /// Marks a request that arrived over WebSocket (set by
