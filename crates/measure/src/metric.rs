@@ -13,7 +13,7 @@ pub const MAX_SUMMAND: u64 = u32::MAX as u64;
 
 /// A task's metric: which Prio3 VDAF the clients shard their measurements with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Each report is 0 or 1; the result is how many were 1.
     Count,
@@ -119,6 +119,17 @@ impl Metric {
                 Ok(())
             }
             _ => bad("wrong kind for the metric"),
+        }
+    }
+
+    /// The length in bytes of an encoded aggregate share (Count and Sum
+    /// aggregate in a 64-bit field, Histogram and SumVec in a 128-bit one).
+    pub fn aggregate_share_len(&self) -> usize {
+        match *self {
+            Metric::Count | Metric::Sum { .. } => 8,
+            Metric::Histogram { length, .. } | Metric::SumVec { length, .. } => {
+                16 * length as usize
+            }
         }
     }
 

@@ -209,6 +209,12 @@ fn commitments_bind_the_shares_and_the_batch() {
         f.submit(&r).unwrap();
     }
     let id = f.task.task_id;
+    for a in &f.facilitators {
+        assert_eq!(
+            a.aggregate_share().unwrap().bytes.len(),
+            Metric::Count.aggregate_share_len()
+        );
+    }
     assert_eq!(
         commitment::batch_digest(&id, f.facilitators[0].seen()),
         commitment::batch_digest(&id, &ids)
@@ -250,6 +256,12 @@ fn an_aggregation_resumes_from_its_stored_share() {
     f.submit(&prepare_report(&f.task, &Measurement::Histogram(3)).unwrap())
         .unwrap();
     assert_eq!(f.result(), vec![0, 0, 0, 2]);
+    for a in &f.facilitators {
+        assert_eq!(
+            a.aggregate_share().unwrap().bytes.len(),
+            f.task.metric.aggregate_share_len()
+        );
+    }
 }
 
 #[test]
