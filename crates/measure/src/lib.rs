@@ -23,8 +23,10 @@
 mod aggregation;
 pub mod commitment;
 mod error;
+pub mod fairness;
 mod metric;
 mod report;
+pub mod rss;
 pub mod seal;
 
 pub use aggregation::{AggregateShare, Aggregation, unshard};
