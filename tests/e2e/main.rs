@@ -37,6 +37,7 @@ mod hostile_network;
 mod hostile_roothash;
 mod hostile_state;
 mod localnet;
+mod measure;
 mod metrics;
 mod network;
 mod paratime;

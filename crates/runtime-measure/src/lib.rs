@@ -21,10 +21,14 @@
 //! that has not committed or revealed when the grace period ends is named by
 //! `measurement.Close`, which anyone may send.
 //!
+//! The module runs in the built-in measurement ParaTime ([`paratime`],
+//! `atoll runtime-measure`, `atoll localnet --paratimes measure`).
+//!
 //! The decisions are pure functions of a task record ([`rules`]); the
 //! module ([`module`]) reads and writes the state around them.
 
 pub mod module;
+pub mod paratime;
 pub mod rules;
 pub mod types;
 
