@@ -7,9 +7,12 @@
 //! for the facilitator processes), the input party commits its batch, the
 //! facilitators commit to and reveal their shares through transactions, and
 //! the chain publishes exactly the true histogram (the small bucket
-//! suppressed). A second task: a facilitator reveals a share that is not the
-//! one it committed to and is named on chain. Garbage bodies get typed
-//! errors. Every wait is bounded; nothing depends on this machine's speed.
+//! suppressed); `atoll measure task result` prints the same. A second task:
+//! a facilitator reveals a share that is not the one it committed to and is
+//! named on chain. A third task is registered with `atoll measure task
+//! create` from a task file and a wallet. Garbage bodies and task files get
+//! typed errors. Every wait is bounded; nothing depends on this machine's
+//! speed.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -38,6 +41,8 @@ struct Net {
     net: Network,
     id: Namespace,
     rpc: SocketAddr,
+    /// Wallets and the passphrase file of the CLI runs.
+    home: std::path::PathBuf,
 }
 
 impl Net {
@@ -108,6 +113,10 @@ impl Net {
                 "--localnet",
                 "/nonexistent",
             ])
+            .arg("--wallet-dir")
+            .arg(self.home.join("wallets"))
+            .arg("--passphrase-file")
+            .arg(self.home.join("passphrase"))
             .args(args)
             .args(["--paratime", &self.id.to_string()])
             .env_remove("ATOLL_NODE")
@@ -204,7 +213,17 @@ fn a_histogram_is_published_exactly_and_a_lying_facilitator_is_named() {
         .start(dir.path())
         .unwrap();
     let rpc = net.rpc("compute-0").unwrap();
-    let net = Net { net, id, rpc };
+    std::fs::write(
+        dir.path().join("passphrase"),
+        "correct horse battery staple\n",
+    )
+    .unwrap();
+    let net = Net {
+        net,
+        id,
+        rpc,
+        home: dir.path().to_owned(),
+    };
     runtimes::wait_for("the first round", WAIT, || (net.round() >= 1).then_some(()));
 
     let mut input = party(41);
@@ -435,6 +454,52 @@ fn a_histogram_is_published_exactly_and_a_lying_facilitator_is_named() {
     let (v, ok) = net.cli(&["measure", "task", "result", &hex::encode(b.0)]);
     assert!(
         !ok && v["error"].as_str().unwrap().contains(&liar.to_string()),
+        "{v}"
+    );
+
+    // Task C, registered with the CLI from a task file by the creator's wallet.
+    let secret = net.home.join("creator.key");
+    std::fs::write(&secret, hex::encode([40u8; 32])).unwrap();
+    let secret_arg = secret.to_str().unwrap().to_owned();
+    let out = std::process::Command::new(atoll())
+        .args(["--json", "--wallet-dir"])
+        .arg(net.home.join("wallets"))
+        .arg("--passphrase-file")
+        .arg(net.home.join("passphrase"))
+        .args(["wallet", "import", "creator", "--secret-file", &secret_arg])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = net.home.join("task.json");
+    let facilitators: Vec<Value> = facs
+        .iter()
+        .zip(&keys)
+        .map(|(p, k)| json!({"address": p.signer.address().to_string(), "hpke_key": hex::encode(k.public), "endpoint": "127.0.0.1:9"}))
+        .collect();
+    let task_file = json!({
+        "label": "from the CLI", "metric": {"histogram": {"length": 8, "chunk_length": 3}},
+        "facilitators": facilitators, "input_parties": [input.signer.address().to_string()],
+        "min_group_size": 2, "deadline_in_rounds": 20, "grace_rounds": 50,
+    });
+    std::fs::write(&file, task_file.to_string()).unwrap();
+    let file_arg = file.to_str().unwrap().to_owned();
+    let (v, ok) = net.cli(&["measure", "task", "create", &file_arg, "--from", "creator"]);
+    assert!(ok, "{v}");
+    let c = atoll_runtime_measure::rules::task_id(2);
+    assert_eq!(v["task"], json!(hex::encode(c.0)), "{v}");
+    let (v, ok) = net.cli(&["measure", "task", "status", &hex::encode(c.0)]);
+    assert!(ok, "{v}");
+    assert_eq!(v["label"], "from the CLI", "{v}");
+    assert_eq!(v["status"], json!({"open": null}), "{v}");
+    // A task file that is not one: refused before anything is sent.
+    std::fs::write(&file, r#"{"label": "x", "metric": "count", "surprise": 1}"#).unwrap();
+    let (v, ok) = net.cli(&["measure", "task", "create", &file_arg, "--from", "creator"]);
+    assert!(
+        !ok && v["error"].as_str().unwrap().contains("not a task file"),
         "{v}"
     );
 }
