@@ -57,6 +57,15 @@ impl Fixture {
     }
 
     fn result(&self) -> Vec<u128> {
+        for f in &self.facilitators {
+            let len = f.aggregate_share().unwrap().bytes.len();
+            assert_eq!(
+                len,
+                self.task.metric.aggregate_share_len(),
+                "{:?}",
+                self.task.metric
+            );
+        }
         let shares: Vec<_> = self
             .facilitators
             .iter()
