@@ -614,3 +614,83 @@ fn hostile_calls_are_refused_and_change_nothing() {
     assert!(task.commitments[1].is_none());
     assert!(s.chain.store.entries().len() > before);
 }
+
+/// Runs a whole task of `metric` over `measurements` with honest facilitators.
+fn run_task(s: &mut Setup, metric: Metric, min_group_size: u64, measurements: &[M]) -> Task {
+    let mut spec = s.spec(metric, s.chain.round + 3);
+    spec.min_group_size = min_group_size;
+    let id = s.create(&spec);
+    let (shares, ids) = aggregate(&config(id, &spec), &s.keys, measurements);
+    let digest = commitment::batch_digest(&id, &ids);
+    let count = measurements.len() as u64;
+    let party = s.party.clone();
+    s.chain.ok(
+        &party,
+        "measurement.CommitBatch",
+        &CommitBatch {
+            task: id,
+            digest,
+            report_count: count,
+        },
+    );
+    s.chain.round = spec.deadline_round + 1;
+    let fs = s.facilitators.clone();
+    for (i, f) in fs.iter().enumerate() {
+        let c = commitment::share_commitment(&id, i as u8, &shares[i]);
+        let body = CommitShare {
+            task: id,
+            batch_digest: digest,
+            report_count: count,
+            commitment: c,
+        };
+        s.chain.ok(f, "measurement.CommitShare", &body);
+    }
+    for (i, f) in fs.iter().enumerate() {
+        let body = RevealShare {
+            task: id,
+            share: shares[i].bytes.clone(),
+        };
+        s.chain.ok(f, "measurement.RevealShare", &body);
+    }
+    s.chain.task(id)
+}
+
+#[test]
+fn sums_and_vector_sums_are_published_or_suppressed_whole() {
+    let mut s = setup(2);
+    let few = run_task(
+        &mut s,
+        Metric::Sum { max: 100 },
+        5,
+        &[M::Sum(10), M::Sum(20), M::Sum(30)],
+    );
+    match few.status {
+        Status::Published {
+            result,
+            suppressed,
+            report_count,
+            ..
+        } => {
+            assert_eq!(
+                (result, suppressed, report_count),
+                (vec![Quantity(0)], vec![0], 3)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let vs: Vec<M> = (0..6u64).map(|i| M::SumVec(vec![i, 1, 7])).collect();
+    let enough = run_task(&mut s, Metric::sum_vec(7, 3), 5, &vs);
+    match enough.status {
+        Status::Published {
+            result,
+            suppressed,
+            report_count,
+            ..
+        } => {
+            assert_eq!(result, vec![Quantity(15), Quantity(6), Quantity(42)]);
+            assert!(suppressed.is_empty());
+            assert_eq!(report_count, 6);
+        }
+        other => panic!("{other:?}"),
+    }
+}
