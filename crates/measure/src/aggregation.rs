@@ -366,6 +366,13 @@ where
         .map_err(|e| MeasureError::Unshard(e.to_string()))
 }
 
+/// Whether `bytes` decode as an aggregate share of `metric` with
+/// `facilitators` facilitators (the right length, every field element in
+/// range): what the chain checks of a revealed share before combining it.
+pub fn aggregate_share_decodes(metric: &Metric, facilitators: usize, bytes: &[u8]) -> bool {
+    Vdaf::new(metric, facilitators).is_ok_and(|v| Lanes::new(v, Some(bytes)).is_ok())
+}
+
 /// The collector: every facilitator's aggregate share (in facilitator order,
 /// all over the same reports) into the result, one entry per bucket or
 /// vector entry (one entry for Count and Sum).

@@ -29,7 +29,7 @@ mod report;
 pub mod rss;
 pub mod seal;
 
-pub use aggregation::{AggregateShare, Aggregation, unshard};
+pub use aggregation::{AggregateShare, Aggregation, aggregate_share_decodes, unshard};
 pub use error::MeasureError;
 pub use metric::{Measurement, Metric};
 pub use report::{Report, ReportId, SealedShare, TaskConfig, TaskId, prepare_report};

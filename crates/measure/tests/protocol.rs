@@ -305,3 +305,31 @@ fn metric_limits() {
         Err(MeasureError::FacilitatorCount { .. })
     ));
 }
+
+#[test]
+fn revealed_shares_are_checked_for_shape() {
+    let mut f = fixture(Metric::histogram(4), 2);
+    f.submit(&prepare_report(&f.task, &Measurement::Histogram(1)).unwrap())
+        .unwrap();
+    let good = f.facilitators[0].aggregate_share().unwrap().bytes;
+    assert!(atoll_measure::aggregate_share_decodes(
+        &f.task.metric,
+        2,
+        &good
+    ));
+    assert!(!atoll_measure::aggregate_share_decodes(
+        &f.task.metric,
+        2,
+        &good[1..]
+    ));
+    assert!(!atoll_measure::aggregate_share_decodes(
+        &f.task.metric,
+        2,
+        &[0xff; 64]
+    ));
+    assert!(!atoll_measure::aggregate_share_decodes(
+        &Metric::Count,
+        2,
+        &good
+    ));
+}

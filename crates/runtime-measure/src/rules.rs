@@ -262,7 +262,9 @@ pub enum Revealed {
     Lied,
 }
 
-/// A facilitator reveals its share.
+/// A facilitator reveals its share. A share that does not match its
+/// commitment, or is not a share of the metric at all (wrong length, a field
+/// element out of range), fails the task naming its sender.
 pub fn reveal_share(
     task: &mut Task,
     facilitator: Address,
@@ -281,6 +283,11 @@ pub fn reveal_share(
         ));
     }
     let expected_len = task.spec.metric.aggregate_share_len();
+    let decodes = atoll_measure::aggregate_share_decodes(
+        &task.spec.metric,
+        task.spec.facilitators.len(),
+        share,
+    );
     let task_id = task.id;
     let c = task
         .commitments
@@ -295,7 +302,8 @@ pub fn reveal_share(
         bytes: share.to_vec(),
     };
     let matches = commitment::share_commitment(&task_id, i as u8, &revealed) == c.commitment
-        && share.len() == expected_len;
+        && share.len() == expected_len
+        && decodes;
     if !matches {
         fail(
             task,

@@ -694,3 +694,61 @@ fn sums_and_vector_sums_are_published_or_suppressed_whole() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_share_that_is_no_share_names_only_its_sender() {
+    let mut s = setup(2);
+    let spec = s.spec(Metric::Count, s.chain.round + 3);
+    let id = s.create(&spec);
+    let (shares, ids) = aggregate(&config(id, &spec), &s.keys, &[M::Count(true)]);
+    let digest = commitment::batch_digest(&id, &ids);
+    let party = s.party.clone();
+    s.chain.ok(
+        &party,
+        "measurement.CommitBatch",
+        &CommitBatch {
+            task: id,
+            digest,
+            report_count: 1,
+        },
+    );
+    s.chain.round = spec.deadline_round + 1;
+    // Facilitator 1 commits to eight 0xff bytes: the right length, but not
+    // an element of the field.
+    let junk = AggregateShare {
+        report_count: 1,
+        bytes: vec![0xff; 8],
+    };
+    let fs = s.facilitators.clone();
+    let c0 = commitment::share_commitment(&id, 0, &shares[0]);
+    let c1 = commitment::share_commitment(&id, 1, &junk);
+    for (f, c) in fs.iter().zip([c0, c1]) {
+        let body = CommitShare {
+            task: id,
+            batch_digest: digest,
+            report_count: 1,
+            commitment: c,
+        };
+        s.chain.ok(f, "measurement.CommitShare", &body);
+    }
+    s.chain.ok(
+        &fs[0],
+        "measurement.RevealShare",
+        &RevealShare {
+            task: id,
+            share: shares[0].bytes.clone(),
+        },
+    );
+    s.chain.ok(
+        &fs[1],
+        "measurement.RevealShare",
+        &RevealShare {
+            task: id,
+            share: junk.bytes,
+        },
+    );
+    match s.chain.task(id).status {
+        Status::Failed { culprits, .. } => assert_eq!(culprits, vec![fs[1].address()]),
+        other => panic!("{other:?}"),
+    }
+}
