@@ -39,6 +39,7 @@ mod hostile_network;
 mod hostile_roothash;
 mod hostile_state;
 mod localnet;
+mod measure;
 mod membership;
 mod metrics;
 mod network;

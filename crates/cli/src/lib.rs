@@ -109,7 +109,7 @@ enum Command {
         #[arg(long)]
         compute_nodes: Option<usize>,
         /// ParaTimes of a new network, comma-separated (built in: plain,
-        /// evm), or `none` [default: plain,evm].
+        /// evm, measure), or `none` [default: plain,evm].
         #[arg(long, value_delimiter = ',')]
         paratimes: Option<Vec<String>>,
         /// A new network takes its entropy from block hashes instead of the
@@ -131,6 +131,11 @@ enum Command {
     Paratime {
         #[command(subcommand)]
         command: cmd::paratime::Command,
+    },
+    /// Private-measurement tasks on the measurement ParaTime.
+    Measure {
+        #[command(subcommand)]
+        command: cmd::measure::Command,
     },
     /// Register entities, nodes and runtimes from descriptor files.
     Registry {
@@ -154,6 +159,12 @@ enum Command {
     /// host socket a node gives it; a node starts it itself (`binary =
     /// "atoll"`, `args = ["runtime-evm"]`).
     RuntimeEvm(cmd::runtime::Args),
+    /// Run the built-in measurement ParaTime (started by compute nodes).
+    ///
+    /// The plain ParaTime's modules and measurement (private-measurement
+    /// tasks), on the runtime host socket a node gives it (`binary =
+    /// "atoll"`, `args = ["runtime-measure"]`).
+    RuntimeMeasure(cmd::runtime::Args),
 }
 
 /// The `atoll` command: parses the process's command line, runs the
@@ -177,6 +188,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Genesis { command } => cmd::genesis::run(command, g.json),
         Command::RuntimePlain(args) => Ok(cmd::runtime::plain(args)),
         Command::RuntimeEvm(args) => Ok(cmd::runtime::evm(args)),
+        Command::RuntimeMeasure(args) => Ok(cmd::runtime::measure(args)),
         Command::Localnet {
             data_dir,
             validators,
@@ -198,6 +210,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wallet { command } => cmd::client(g, |c| cmd::wallet::run(c, command)),
         Command::Account { command } => cmd::client(g, |c| cmd::account::run(c, command)),
         Command::Paratime { command } => cmd::client(g, |c| cmd::paratime::run(c, command)),
+        Command::Measure { command } => cmd::client(g, |c| cmd::measure::run(c, command)),
         Command::Registry { command } => cmd::client(g, |c| cmd::registry::run(c, command)),
         Command::Network { command } => cmd::client(g, |c| cmd::network::run(c, command)),
     }

@@ -91,7 +91,8 @@ pub struct Options {
     /// Compute nodes to create (`None`: 3, 1 with `single`, or whatever the
     /// directory holds).
     pub compute_nodes: Option<usize>,
-    /// ParaTimes to create (`None`: `plain` and `evm`; `["none"]`: none).
+    /// ParaTimes to create (`None`: `plain` and `evm`; `["none"]`: none;
+    /// `measure` is built in too).
     pub paratimes: Option<Vec<String>>,
     /// Print the summary as JSON (what `localnet.json` holds) instead of text.
     pub json: bool,
@@ -103,7 +104,10 @@ pub struct Options {
 /// The ParaTime names of `--paratimes`, checked.
 fn paratime_names(options: &Options) -> anyhow::Result<Vec<String>> {
     let Some(list) = &options.paratimes else {
-        return Ok(BUILT_IN_PARATIMES.iter().map(|s| (*s).to_owned()).collect());
+        return Ok(crate::dev::DEFAULT_PARATIMES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect());
     };
     let list: Vec<String> = list
         .iter()
@@ -241,7 +245,13 @@ impl LocalParaTime {
     }
 
     fn kind(&self) -> &'static str {
-        if self.is_evm() { "evm" } else { "plain" }
+        if self.is_evm() {
+            "evm"
+        } else if self.name == "measure" {
+            "measure"
+        } else {
+            "plain"
+        }
     }
 }
 
@@ -378,6 +388,8 @@ fn open(options: &Options, derive: EthKeyDerivation) -> anyhow::Result<(Layout, 
         let nodes = (0..compute_nodes).collect();
         let mut r = if evm {
             RuntimePlan::evm(name, nodes)
+        } else if name == "measure" {
+            RuntimePlan::measure(name, nodes)
         } else {
             RuntimePlan::plain(name, nodes)
         };

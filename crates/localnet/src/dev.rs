@@ -42,8 +42,11 @@ pub const DEV_EVM_FUNDS: u128 = 10_000 * 1_000_000_000_000_000_000;
 /// The EVM ParaTime's Ethereum chain id on a localnet (0xa70c).
 pub const EVM_CHAIN_ID: u64 = 0xa70c;
 
-/// The ParaTimes `atoll localnet` can run, and runs by default.
-pub const BUILT_IN_PARATIMES: &[&str] = &["plain", "evm"];
+/// The ParaTimes `atoll localnet` can run.
+pub const BUILT_IN_PARATIMES: &[&str] = &["plain", "evm", "measure"];
+
+/// The ParaTimes `atoll localnet` runs when `--paratimes` is not given.
+pub const DEFAULT_PARATIMES: &[&str] = &["plain", "evm"];
 
 /// The domain separator of atoll's development-account derivation.
 pub(crate) const DERIVATION_CONTEXT: &[u8] = b"atoll/dev-account";

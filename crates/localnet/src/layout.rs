@@ -147,6 +147,14 @@ impl RuntimePlan {
         r
     }
 
+    /// The built-in measurement ParaTime (`atoll runtime-measure`: the
+    /// plain ParaTime's modules and `measurement`) served by `nodes`.
+    pub fn measure(name: &str, nodes: Vec<usize>) -> Self {
+        let mut r = Self::new(name, runtime_id(name), "atoll", nodes);
+        r.args = vec!["runtime-measure".into()];
+        r
+    }
+
     /// The built-in EVM ParaTime (`atoll runtime-evm`) served by `nodes`,
     /// each of them also serving its Ethereum JSON-RPC.
     pub fn evm(name: &str, nodes: Vec<usize>) -> Self {

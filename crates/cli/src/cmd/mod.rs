@@ -14,6 +14,7 @@
 pub mod account;
 pub mod genesis;
 pub mod identity;
+pub mod measure;
 pub mod network;
 pub mod node;
 pub mod paratime;

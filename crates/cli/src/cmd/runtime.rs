@@ -17,6 +17,11 @@ pub fn plain(args: Args) -> ExitCode {
     atoll_runtime_plain::cli::run(args.args)
 }
 
+/// Runs the measurement ParaTime (the plain ParaTime's modules and measurement).
+pub fn measure(args: Args) -> ExitCode {
+    atoll_runtime_measure::paratime::run(args.args)
+}
+
 /// Runs the EVM ParaTime (core, accounts, consensus_accounts, evm).
 pub fn evm(args: Args) -> ExitCode {
     atoll_runtime_evm::cli::run(args.args)
