@@ -39,4 +39,5 @@ mod hostile_state;
 mod localnet;
 mod metrics;
 mod network;
+mod oasis_clients;
 mod paratime;

@@ -206,41 +206,46 @@ fn host_answers(host: &str, timeout: Duration) -> bool {
     })
 }
 
-/// The npm project of the Ethereum client tests (`tests/web3-clients`).
-const JS_CLIENTS: &str = "tests/web3-clients";
+/// The npm projects of the client tests: the Ethereum clients
+/// (`tests/web3-clients`) and Oasis's own SDK (`tests/oasis-clients`).
+const JS_CLIENTS: &[&str] = &["tests/web3-clients", "tests/oasis-clients"];
 
-/// Installs the Ethereum client tests' npm packages from their lockfile
+/// Installs each client test project's npm packages from its lockfile
 /// (`npm ci`) when they are missing or older than the lockfile.
 fn js_clients() -> Result<(), String> {
-    let dir = repo_root().join(JS_CLIENTS);
-    let modified = |p: std::path::PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let installed = modified(dir.join("node_modules/.package-lock.json"));
-    let locked = modified(dir.join("package-lock.json"));
-    if installed.is_some() && installed >= locked {
-        return Ok(());
+    for project in JS_CLIENTS {
+        let dir = repo_root().join(project);
+        let modified = |p: std::path::PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let installed = modified(dir.join("node_modules/.package-lock.json"));
+        let locked = modified(dir.join("package-lock.json"));
+        if installed.is_some() && installed >= locked {
+            continue;
+        }
+        eprintln!("xtask: npm ci in {project} (Node.js 18 or later)");
+        run_npm_ci(project)?;
     }
-    eprintln!("xtask: npm ci in {JS_CLIENTS} (Node.js 18 or later)");
-    run_npm_ci()
+    Ok(())
 }
 
-/// `npm ci` in the Ethereum client tests' folder, unconditionally.
+/// `npm ci` in each client test project, unconditionally.
 fn npm_ci() -> Result<(), String> {
-    eprintln!(
-        "xtask: npm ci in {JS_CLIENTS}: the Ethereum client tests' packages, from their lockfile"
-    );
-    run_npm_ci()
+    for project in JS_CLIENTS {
+        eprintln!("xtask: npm ci in {project}: the client tests' packages, from their lockfile");
+        run_npm_ci(project)?;
+    }
+    Ok(())
 }
 
-fn run_npm_ci() -> Result<(), String> {
+fn run_npm_ci(project: &str) -> Result<(), String> {
     let status = Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(repo_root().join(JS_CLIENTS))
+        .current_dir(repo_root().join(project))
         .status()
         .map_err(|e| format!("cannot run `npm` (Node.js 18 or later is needed): {e}"))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`npm ci` in {JS_CLIENTS} failed ({status})"))
+        Err(format!("`npm ci` in {project} failed ({status})"))
     }
 }
 
