@@ -938,8 +938,18 @@ impl Runtime {
             cbor::decode_value(args).map_err(crate::error::invalid_argument)?
         };
         let value = if method == "core.EstimateGas" {
-            let q: EstimateGasQuery = crate::module::decode_body(args)?;
-            encode_result(&self.estimate_gas(ctx, store, &q)?)?
+            // Oasis's `core.EstimateGas` takes an optional `caller`: with one
+            // it is `core.EstimateGasForCaller`.
+            match with_caller(args) {
+                (args, true) => {
+                    let q: EstimateGasForCallerQuery = crate::module::decode_body(args)?;
+                    encode_result(&self.estimate_gas_for_caller(ctx, store, &q)?)?
+                }
+                (args, false) => {
+                    let q: EstimateGasQuery = crate::module::decode_body(args)?;
+                    encode_result(&self.estimate_gas(ctx, store, &q)?)?
+                }
+            }
         } else if method == "core.EstimateGasForCaller" {
             let q: EstimateGasForCallerQuery = crate::module::decode_body(args)?;
             encode_result(&self.estimate_gas_for_caller(ctx, store, &q)?)?
@@ -1097,4 +1107,22 @@ fn event<T: serde::Serialize>(module: &str, code: u32, value: &T) -> Result<Even
         code,
         value: cbor::to_value(value).map_err(|e| FatalError::Invariant(e.to_string()))?,
     })
+}
+
+/// Splits the optional `caller` out of `core.EstimateGas` arguments: a map
+/// with a non-null `caller` is a simulation as that caller (`true`); a
+/// `null` caller is dropped, as the SDK reads an absent one.
+fn with_caller(args: Value) -> (Value, bool) {
+    let caller = Value::Text("caller".into());
+    match args {
+        Value::Map(entries) => match entries.iter().find(|(k, _)| *k == caller) {
+            Some((_, Value::Null)) => (
+                Value::Map(entries.into_iter().filter(|(k, _)| *k != caller).collect()),
+                false,
+            ),
+            Some(_) => (Value::Map(entries), true),
+            None => (Value::Map(entries), false),
+        },
+        other => (other, false),
+    }
 }
