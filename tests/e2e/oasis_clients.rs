@@ -1,11 +1,14 @@
 //! Oasis's own clients against atoll: `atoll localnet --single --paratimes
-//! none` started as a user starts it, then `@oasisprotocol/client` from npm
-//! (`tests/oasis-clients`, installed from its lockfile by `npm ci`), unchanged,
-//! over gRPC-web against the node's Oasis gRPC API: the chain context and
-//! status, an account and nonce, a consensus transfer built and signed by the
-//! SDK and submitted with SubmitTx, and a refused transfer whose error
-//! carries Oasis's module and code. atoll's own JSON-RPC then shows the
-//! balance the SDK saw.
+//! plain` started as a user starts it, then `@oasisprotocol/client` and
+//! `@oasisprotocol/client-rt` from npm (`tests/oasis-clients`, installed from
+//! its lockfile by `npm ci`), unchanged, over gRPC-web against the compute
+//! node's Oasis gRPC API: the chain context and status, an account and nonce,
+//! a consensus transfer built and signed by the SDK and submitted with
+//! SubmitTx, a failed transfer and garbage whose errors carry Oasis's module
+//! and code; then an allowance, a deposit into the plain ParaTime, a transfer
+//! there and a withdrawal, signed by the runtime SDK client, with the
+//! balances it queries. atoll's own JSON-RPC then shows the balances the SDK
+//! saw.
 //!
 //! Every wait is bounded; no assertion depends on how fast this machine is.
 
@@ -32,9 +35,15 @@ fn oasis_typescript_sdk_over_grpc_web() {
     );
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("net");
-    let mut net = Localnet::start(&dir, &["--single", "--paratimes", "none"]);
+    let mut net = Localnet::start(&dir, &["--single", "--paratimes", "plain"]);
     let summary = net.summary();
-    let node = &summary["nodes"][0];
+    // The compute node serves the runtime client as well as consensus.
+    let node = summary["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "compute-0")
+        .unwrap_or_else(|| panic!("no compute-0 in {summary}"));
     let grpc = node["grpc_url"].as_str().unwrap().to_owned();
     let rpc = node["rpc_url"]
         .as_str()
@@ -47,6 +56,7 @@ fn oasis_typescript_sdk_over_grpc_web() {
         .as_str()
         .unwrap()
         .to_owned();
+    let runtime_id = summary["paratimes"][0]["id"].as_str().unwrap().to_owned();
 
     let out = Command::new("node")
         .current_dir(&clients)
@@ -57,8 +67,10 @@ fn oasis_typescript_sdk_over_grpc_web() {
             "--test-force-exit",
             "--test-reporter=spec",
             "consensus.test.mjs",
+            "runtime.test.mjs",
         ])
         .env("ATOLL_GRPC_WEB", &grpc)
+        .env("ATOLL_RUNTIME_ID", &runtime_id)
         .env("ATOLL_DEV_SEED", seed)
         .env("ATOLL_TO", &to)
         .output()
@@ -87,5 +99,11 @@ fn oasis_typescript_sdk_over_grpc_web() {
         account["general"]["balance"], result["to_balance"],
         "{account}"
     );
+    let rt_result: Value = report
+        .lines()
+        .find_map(|l| l.split_once("ATOLL_RT_RESULT ").map(|(_, j)| j))
+        .map(|j| serde_json::from_str(j).unwrap())
+        .unwrap_or_else(|| panic!("no runtime result line in:\n{report}"));
+    assert!(rt_result["to_rt_balance"].is_string(), "{rt_result}");
     assert!(net.terminate().success());
 }

@@ -91,6 +91,40 @@ pub async fn call(
             )?;
             out(&q)
         }
+        Method::RuntimeSubmitTx | Method::RuntimeSubmitTxNoWait => {
+            let q: request::RuntimeSubmit = request::decode(body)?;
+            let rt = runtimes(node.as_ref())?;
+            let wait = method == Method::RuntimeSubmitTx;
+            let r = rt.submit(q.runtime_id, q.data, wait).await?;
+            if !wait {
+                return out(&());
+            }
+            let loc = r.included.ok_or_else(|| {
+                MethodError::Internal(format!("transaction {} not in a round yet", r.hash))
+            })?;
+            // The node keeps the transaction's whole outcome ({hash, result,
+            // events, gas_used}); Oasis answers the call result alone.
+            let call_result = loc.result.get("result").unwrap_or(&loc.result);
+            let result = cbor::encode_value(call_result)
+                .map_err(|e| MethodError::Internal(e.to_string()))?;
+            out(&serde_bytes::ByteBuf::from(result))
+        }
+        Method::RuntimeQuery => {
+            let q: request::RuntimeQuery = request::decode(body)?;
+            let rt = runtimes(node.as_ref())?;
+            // The arguments are read by the runtime SDK's rules (canonical).
+            let args = if q.args.is_empty() {
+                cbor::Value::Null
+            } else {
+                cbor::decode_value(&q.args).map_err(|e| MethodError::BadRequest(e.to_string()))?
+            };
+            let round = (q.round != request::ROUND_LATEST).then_some(q.round);
+            let v = rt.query(q.runtime_id, round, q.method, args).await?;
+            let data = cbor::encode_value(&v).map_err(|e| MethodError::Internal(e.to_string()))?;
+            out(&QueryResponse {
+                data: serde_bytes::ByteBuf::from(data),
+            })
+        }
         Method::BeaconGetEpoch => {
             let h = match request::height_request(body)? {
                 Some(h) => h,
@@ -105,6 +139,23 @@ pub async fn call(
             out(&r.epoch)
         }
     }
+}
+
+/// `runtime/client.QueryResponse`.
+#[derive(Serialize)]
+struct QueryResponse {
+    data: serde_bytes::ByteBuf,
+}
+
+/// The node's runtime client API, when it is a compute node (as oasis-node
+/// answers a client node without the runtime).
+fn runtimes(node: &dyn NodeApi) -> Result<Arc<dyn atoll_rpc::RuntimeApi>, MethodError> {
+    node.runtimes().ok_or_else(|| MethodError::Coded {
+        module: "runtime/client".into(),
+        // runtime/client's ErrNoHostedRuntime.
+        code: 6,
+        message: "client: no hosted runtime".into(),
+    })
 }
 
 fn out<T: Serialize + ?Sized>(v: &T) -> Result<Bytes, MethodError> {

@@ -27,7 +27,9 @@ use std::sync::Arc;
 
 use atoll_rpc::NodeApi;
 pub use codec::RawCodec;
-pub use service::{BeaconService, ConsensusService, MAX_REQUEST_BYTES, StakingService};
+pub use service::{
+    BeaconService, ConsensusService, MAX_REQUEST_BYTES, RuntimeClientService, StakingService,
+};
 
 /// Why the gRPC server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +81,8 @@ pub async fn serve(addr: SocketAddr, node: Arc<dyn NodeApi>) -> Result<GrpcServe
         .layer(tonic_web::GrpcWebLayer::new())
         .add_service(ConsensusService::new(node.clone()))
         .add_service(StakingService::new(node.clone()))
-        .add_service(BeaconService::new(node));
+        .add_service(BeaconService::new(node.clone()))
+        .add_service(RuntimeClientService::new(node));
     let task = tokio::spawn(async move {
         let _ = router
             .serve_with_incoming_shutdown(incoming, async {

@@ -3,6 +3,7 @@
 //! an empty message and everything else as CBOR.
 
 use atoll_crypto::Address;
+use atoll_types::Namespace;
 use atoll_types::cbor;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -56,3 +57,30 @@ pub struct SignerNonceQuery {
     #[serde(default)]
     pub height: i64,
 }
+
+/// `runtime/client.SubmitTxRequest`.
+#[derive(Debug, Deserialize)]
+pub struct RuntimeSubmit {
+    /// The runtime.
+    pub runtime_id: Namespace,
+    /// The transaction's bytes, as signed.
+    #[serde(with = "serde_bytes")]
+    pub data: Vec<u8>,
+}
+
+/// `runtime/client.QueryRequest`.
+#[derive(Debug, Deserialize)]
+pub struct RuntimeQuery {
+    /// The runtime.
+    pub runtime_id: Namespace,
+    /// The round ([`ROUND_LATEST`] for the latest).
+    pub round: u64,
+    /// The query method.
+    pub method: String,
+    /// The arguments' CBOR (empty for none).
+    #[serde(default, with = "serde_bytes")]
+    pub args: Vec<u8>,
+}
+
+/// Oasis's `RoundLatest` of the runtime client.
+pub const ROUND_LATEST: u64 = u64::MAX;

@@ -118,3 +118,8 @@ oasis_service!(
     BeaconService,
     "oasis-core.Beacon"
 );
+oasis_service!(
+    /// `oasis-core.RuntimeClient`.
+    RuntimeClientService,
+    "oasis-core.RuntimeClient"
+);

@@ -8,6 +8,7 @@ pub const SERVICES: &[&str] = &[
     "oasis-core.Consensus",
     "oasis-core.Staking",
     "oasis-core.Beacon",
+    "oasis-core.RuntimeClient",
 ];
 
 /// A method atoll serves.
@@ -36,6 +37,15 @@ pub enum Method {
     StakingCommonPool,
     /// `Beacon/GetEpoch`: height → epoch.
     BeaconGetEpoch,
+    /// `RuntimeClient/SubmitTx`: `{runtime_id, data}` → the call result's
+    /// CBOR (as bytes) once a round includes the transaction.
+    RuntimeSubmitTx,
+    /// `RuntimeClient/SubmitTxNoWait`: `{runtime_id, data}` → `nil` once
+    /// checked and pooled.
+    RuntimeSubmitTxNoWait,
+    /// `RuntimeClient/Query`: `{runtime_id, round, method, args}` →
+    /// `{data}`.
+    RuntimeQuery,
 }
 
 /// Every method with its full path.
@@ -66,6 +76,15 @@ pub const METHODS: &[(&str, Method)] = &[
     ),
     ("/oasis-core.Staking/CommonPool", Method::StakingCommonPool),
     ("/oasis-core.Beacon/GetEpoch", Method::BeaconGetEpoch),
+    (
+        "/oasis-core.RuntimeClient/SubmitTx",
+        Method::RuntimeSubmitTx,
+    ),
+    (
+        "/oasis-core.RuntimeClient/SubmitTxNoWait",
+        Method::RuntimeSubmitTxNoWait,
+    ),
+    ("/oasis-core.RuntimeClient/Query", Method::RuntimeQuery),
 ];
 
 /// The method a request path names; `None` for any other path (gRPC's

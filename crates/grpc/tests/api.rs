@@ -568,3 +568,32 @@ async fn grpc_web_over_http1() {
     assert!(text.contains("grpc-status:0"), "{text}");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runtime_client_on_a_node_without_runtimes_answers_no_hosted_runtime() {
+    let h = start().await;
+    #[derive(Serialize)]
+    struct Submit {
+        runtime_id: atoll_types::Namespace,
+        #[serde(with = "serde_bytes")]
+        data: Vec<u8>,
+    }
+    let e = h
+        .call(
+            "/oasis-core.RuntimeClient/SubmitTx",
+            &Submit {
+                runtime_id: atoll_types::Namespace([7; 32]),
+                data: vec![0x80],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(oasis_detail(&e), Some(("runtime/client".into(), 6)));
+    // A request that is not a SubmitTxRequest: the codec's error.
+    let e = h
+        .call_raw("/oasis-core.RuntimeClient/Query", vec![0xa1, 0x01, 0x02])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Internal);
+    h.stop().await;
+}
