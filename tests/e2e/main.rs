@@ -43,5 +43,6 @@ mod measure;
 mod membership;
 mod metrics;
 mod network;
+mod oasis_clients;
 mod paratime;
 mod rewards;

@@ -209,12 +209,17 @@ fn host_answers(host: &str, timeout: Duration) -> bool {
 }
 
 /// The npm projects of the tests: the Ethereum client tests
-/// (`tests/web3-clients`) and the explorer's browser test (`tests/browser`).
+/// (`tests/web3-clients`), the explorer's browser test (`tests/browser`)
+/// and Oasis's own SDK (`tests/oasis-clients`).
 const JS_PROJECTS: &[(&str, &str)] = &[
     ("tests/web3-clients", "the Ethereum client tests' packages"),
     (
         "tests/browser",
         "the explorer's browser test (playwright-core)",
+    ),
+    (
+        "tests/oasis-clients",
+        "Oasis's TypeScript SDK (@oasisprotocol/client, client-rt)",
     ),
 ];
 

@@ -64,6 +64,21 @@ pub fn cbor_envelope(data: &[u8]) {
         let again = cbor::encode_value(&value).expect("a decoded value encodes");
         assert_eq!(again, data, "the decoder accepted a non-canonical encoding");
     }
+    // The node's decoding (oasis-core's rules for client input) reads every
+    // canonical envelope as the same value, and whatever it accepts is
+    // normalized: the re-encoding is canonical and reads back the same.
+    let relaxed = Signed::<Transaction>::from_relaxed_slice(data);
+    if let Ok(strict) = cbor::from_slice_canonical::<SignedTransaction>(data) {
+        assert_eq!(relaxed.as_ref().ok(), Some(&strict), "relaxed differs");
+    }
+    if let Ok(value) = cbor::decode_value_relaxed_with_limits(data, &cbor::DecodeLimits::DEFAULT) {
+        let canon = cbor::encode_value(&value).expect("a decoded value encodes");
+        assert_eq!(
+            cbor::decode_value(&canon).ok().as_ref(),
+            Some(&value),
+            "a relaxed value did not normalize"
+        );
+    }
 }
 
 /// The strict decoder with a `SignedTransaction`, then opening it: whatever

@@ -809,6 +809,7 @@ impl Summary<'_> {
                     "role": role_of(&n.files),
                     "rpc_url": format!("http://{}", n.files.rpc),
                     "ws_url": format!("ws://{}", n.files.rpc),
+                    "grpc_url": n.files.grpc.map(|g| format!("http://{g}")),
                     "log": log_path(n).display().to_string(),
                     "paratimes": self.served_by(i),
                 })
@@ -933,6 +934,9 @@ impl Summary<'_> {
                 },
                 rpc = n.files.rpc
             );
+            if let Some(g) = n.files.grpc {
+                println!("  {:<14} Oasis gRPC and gRPC-web: http://{g}", "");
+            }
             println!("  {:<14} log: {}", "", log_path(n).display());
         }
         println!();

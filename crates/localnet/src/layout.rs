@@ -28,8 +28,8 @@ use atoll_crypto::{Address, Hash};
 use atoll_types::{Namespace, Quantity};
 
 use atoll_node::config::{
-    ComputeSection, ConsensusSection, ExplorerSection, GossipSection, MempoolSection, NodeConfig,
-    Role, RpcSection, RuntimeSection,
+    ComputeSection, ConsensusSection, ExplorerSection, GossipSection, GrpcSection, MempoolSection,
+    NodeConfig, Role, RpcSection, RuntimeSection,
 };
 use atoll_node::identity::Identity;
 
@@ -262,6 +262,8 @@ pub struct NodeFiles {
     pub config: PathBuf,
     /// Where its API listens.
     pub rpc: SocketAddr,
+    /// Where Oasis's gRPC node API (and gRPC-web) listens, when it does.
+    pub grpc: Option<SocketAddr>,
 }
 
 /// A generated localnet.
@@ -473,6 +475,7 @@ impl Layout {
                 .collect::<Result<Vec<_>, LocalnetError>>()?;
             let others: Vec<usize> = (0..plan.validators.max(1)).filter(|j| *j != i).collect();
             let (consensus, gossip, rpc, _) = ports[i];
+            let grpc = SocketAddr::from(([127, 0, 0, 1], free_port()?));
             let config = NodeConfig {
                 data_dir: "data".into(),
                 genesis: "../genesis.json".into(),
@@ -505,6 +508,8 @@ impl Layout {
                     max_request_bytes: 16 << 20,
                 }),
                 mempool: plan.mempool.clone(),
+                // Oasis's gRPC node API (and gRPC-web) on a port of its own.
+                grpc: Some(GrpcSection { listen: grpc }),
                 compute: compute_section,
                 runtimes: runtime_sections,
                 // A development network shows its explorer on every node.
@@ -517,6 +522,7 @@ impl Layout {
                 dir: node_dir,
                 config: config_path,
                 rpc: SocketAddr::from(([127, 0, 0, 1], rpc)),
+                grpc: Some(grpc),
             });
         }
         for (who, amount) in &plan.funded {
@@ -621,6 +627,7 @@ impl Layout {
             nodes.push(NodeFiles {
                 name: config.moniker.clone(),
                 dir: node_dir,
+                grpc: config.grpc.as_ref().map(|g| g.listen),
                 config: config_path,
                 rpc,
             });

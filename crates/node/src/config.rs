@@ -29,6 +29,8 @@
 //!
 //! [explorer]                    # the explorer page at http://<rpc listen>/explorer
 //! enabled = false                # off by default; `atoll localnet` turns it on
+//! [grpc]                          # Oasis's gRPC node API and gRPC-web
+//! listen = "127.0.0.1:26660"
 //!
 //! [mempool]
 //! max_txs = 50000
@@ -222,6 +224,15 @@ fn default_request_bytes() -> u32 {
     1 << 20
 }
 
+/// Oasis's gRPC node API (CBOR codec, and gRPC-web on the same port), for
+/// the Oasis CLI, SDKs and wallets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcSection {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+}
+
 /// Mempool bounds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -288,6 +299,9 @@ pub struct NodeConfig {
     /// Mempool bounds.
     #[serde(default)]
     pub mempool: MempoolSection,
+    /// Oasis's gRPC node API (none: not served).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<GrpcSection>,
     /// Compute node: gossip among compute nodes and storage sync (required
     /// when `runtime` lists any).
     #[serde(default, skip_serializing_if = "Option::is_none")]

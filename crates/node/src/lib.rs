@@ -77,6 +77,9 @@ pub enum NodeError {
     /// The API server could not start.
     #[error(transparent)]
     Rpc(#[from] atoll_rpc::ServeError),
+    /// Oasis's gRPC API could not start.
+    #[error(transparent)]
+    Grpc(#[from] atoll_grpc::ServeError),
     /// A runtime could not be served.
     #[error("compute: {0}")]
     Compute(String),
@@ -95,6 +98,7 @@ pub(crate) fn multiaddr_p2p(s: &str) -> Result<atoll_p2p::Multiaddr, NodeError> 
 pub struct RunningNode {
     service: Arc<NodeService>,
     rpc: Option<RpcServer>,
+    grpc: Option<atoll_grpc::GrpcServer>,
     engine: EngineHandle,
     host: Option<JoinHandle<Result<(), BftError>>>,
     chain: Chain,
@@ -304,9 +308,19 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
     let workers = Some(workers::EpochWorkers::start(
         config, &genesis, &identity, &service, &own_txs,
     ));
+    let grpc = match &config.grpc {
+        Some(g) => {
+            let api: Arc<dyn atoll_rpc::NodeApi> = service.clone();
+            let server = atoll_grpc::serve(g.listen, api).await?;
+            info!(addr = %server.local_addr(), "Oasis gRPC API listening");
+            Some(server)
+        }
+        None => None,
+    };
     Ok(RunningNode {
         service,
         rpc,
+        grpc,
         engine,
         host: Some(host),
         chain,
@@ -321,6 +335,11 @@ impl RunningNode {
     /// Where the API listens.
     pub fn rpc_addr(&self) -> Option<std::net::SocketAddr> {
         self.rpc.as_ref().map(RpcServer::local_addr)
+    }
+
+    /// Where Oasis's gRPC node API listens.
+    pub fn grpc_addr(&self) -> Option<std::net::SocketAddr> {
+        self.grpc.as_ref().map(atoll_grpc::GrpcServer::local_addr)
     }
 
     /// Where the Ethereum JSON-RPC of each runtime that has one listens.
@@ -349,6 +368,9 @@ impl RunningNode {
         }
         if let Some(rpc) = self.rpc {
             rpc.stop().await;
+        }
+        if let Some(grpc) = self.grpc {
+            grpc.stop().await;
         }
         for (_, w) in self.web3 {
             w.stop().await;

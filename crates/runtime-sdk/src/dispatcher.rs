@@ -121,7 +121,7 @@ type Ed25519Proof = (
 
 impl Runtime {
     /// Decodes and authenticates the signatures of a raw transaction:
-    /// size, CBOR (bounded, canonical), version, signer count, call format,
+    /// size, CBOR (bounded; the runtime SDK's rules, see [`crate::types`]), version, signer count, call format,
     /// signatures.
     fn decode_tx(
         &self,
@@ -149,7 +149,7 @@ impl Runtime {
             max_input_len: params.max_tx_size as usize,
             ..DecodeLimits::DEFAULT
         };
-        let utx: UnverifiedTransaction = cbor::from_slice_canonical_with_limits(raw, &limits)
+        let utx: UnverifiedTransaction = cbor::from_slice_with_limits(raw, &limits)
             .map_err(|e| tx_fail(CoreError::MalformedTransaction(e.to_string())))?;
         if let [AuthProof::Module(scheme)] = utx.1.as_slice() {
             let dctx = DecodeContext {
@@ -174,7 +174,7 @@ impl Runtime {
                 module_body: Some((scheme, utx.0)),
             });
         }
-        let tx: Transaction = cbor::from_slice_canonical_with_limits(&utx.0, &limits)
+        let tx: Transaction = cbor::from_slice_with_limits(&utx.0, &limits)
             .map_err(|e| tx_fail(CoreError::MalformedTransaction(e.to_string())))?;
         validate_basic(&tx, params)?;
         if utx.1.len() != tx.auth_info.signer_info.len() {
@@ -535,8 +535,7 @@ impl Runtime {
             if cache.contains(&key) {
                 continue;
             }
-            let Ok(utx) =
-                cbor::from_slice_canonical_with_limits::<UnverifiedTransaction>(raw, &limits)
+            let Ok(utx) = cbor::from_slice_with_limits::<UnverifiedTransaction>(raw, &limits)
             else {
                 continue;
             };
@@ -544,8 +543,7 @@ impl Runtime {
                 module_txs.push((scheme.clone(), utx.0));
                 continue;
             }
-            let Ok(tx) = cbor::from_slice_canonical_with_limits::<Transaction>(&utx.0, &limits)
-            else {
+            let Ok(tx) = cbor::from_slice_with_limits::<Transaction>(&utx.0, &limits) else {
                 continue;
             };
             if tx.auth_info.signer_info.len() != utx.1.len() {
@@ -940,8 +938,18 @@ impl Runtime {
             cbor::decode_value(args).map_err(crate::error::invalid_argument)?
         };
         let value = if method == "core.EstimateGas" {
-            let q: EstimateGasQuery = crate::module::decode_body(args)?;
-            encode_result(&self.estimate_gas(ctx, store, &q)?)?
+            // Oasis's `core.EstimateGas` takes an optional `caller`: with one
+            // it is `core.EstimateGasForCaller`.
+            match with_caller(args) {
+                (args, true) => {
+                    let q: EstimateGasForCallerQuery = crate::module::decode_body(args)?;
+                    encode_result(&self.estimate_gas_for_caller(ctx, store, &q)?)?
+                }
+                (args, false) => {
+                    let q: EstimateGasQuery = crate::module::decode_body(args)?;
+                    encode_result(&self.estimate_gas(ctx, store, &q)?)?
+                }
+            }
         } else if method == "core.EstimateGasForCaller" {
             let q: EstimateGasForCallerQuery = crate::module::decode_body(args)?;
             encode_result(&self.estimate_gas_for_caller(ctx, store, &q)?)?
@@ -1099,4 +1107,22 @@ fn event<T: serde::Serialize>(module: &str, code: u32, value: &T) -> Result<Even
         code,
         value: cbor::to_value(value).map_err(|e| FatalError::Invariant(e.to_string()))?,
     })
+}
+
+/// Splits the optional `caller` out of `core.EstimateGas` arguments: a map
+/// with a non-null `caller` is a simulation as that caller (`true`); a
+/// `null` caller is dropped, as the SDK reads an absent one.
+fn with_caller(args: Value) -> (Value, bool) {
+    let caller = Value::Text("caller".into());
+    match args {
+        Value::Map(entries) => match entries.iter().find(|(k, _)| *k == caller) {
+            Some((_, Value::Null)) => (
+                Value::Map(entries.into_iter().filter(|(k, _)| *k != caller).collect()),
+                false,
+            ),
+            Some(_) => (Value::Map(entries), true),
+            None => (Value::Map(entries), false),
+        },
+        other => (other, false),
+    }
 }

@@ -1,10 +1,15 @@
 //! The wire types of runtime transactions, byte-compatible with the Oasis SDK.
 //!
 //! Everything here is canonical CBOR through `atoll_types::cbor`. Field names,
-//! optional fields (left out when they hold their default) and enum tags
-//! follow `oasis-runtime-sdk`'s `types::{transaction, token}`, so a
-//! transaction built and signed by an Oasis client decodes here to the same
-//! value and re-encodes to the same bytes.
+//! optional fields and enum tags follow `oasis-runtime-sdk`'s
+//! `types::{transaction, token}`, and so do the decoding rules (those of
+//! `oasis-cbor`): the bytes must be canonical CBOR (shortest heads, keys in
+//! canonical order, no duplicates, nothing after the item), a struct field
+//! unknown to the type is refused, and a field holding its default may be
+//! present (as `@oasisprotocol/client-rt` writes `consensus_messages: 0`) or
+//! absent (as atoll's encoder leaves it out). Amounts may carry leading zero
+//! bytes. A transaction is identified and signed by its bytes as sent, so the
+//! same value in two encodings is two transactions, as in Oasis.
 //!
 //! ```text
 //! UnverifiedTransaction = [ body: bytes (CBOR of Transaction), proofs: [AuthProof] ]
@@ -163,6 +168,7 @@ impl<'de> Deserialize<'de> for CallFormat {
 
 /// A method call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Call {
     /// The body's encoding.
     #[serde(default, skip_serializing_if = "CallFormat::is_plain")]
@@ -170,11 +176,16 @@ pub struct Call {
     /// The method, `"module.Method"`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub method: String,
-    /// The method's argument.
+    /// The method's argument (`null` when absent, as the SDK reads it).
+    #[serde(default = "null_body")]
     pub body: Value,
     /// Whether the call promises not to change state.
     #[serde(default, rename = "ro", skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+}
+
+fn null_body() -> Value {
+    Value::Null
 }
 
 /// How a signer is identified and authenticated by a single signature.
@@ -243,6 +254,7 @@ impl AddressSpec {
 
 /// One signer of a transaction and the nonce it signs with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SignerInfo {
     /// Who signs.
     pub address_spec: AddressSpec,
@@ -252,6 +264,7 @@ pub struct SignerInfo {
 
 /// The fee a transaction offers.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Fee {
     /// What the first signer pays.
     pub amount: BaseUnits,
@@ -283,6 +296,7 @@ impl Fee {
 
 /// Who signs, what they pay, and when the transaction is valid.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthInfo {
     /// The signers; the first is the caller and pays the fee.
     #[serde(rename = "si")]
@@ -299,6 +313,7 @@ pub struct AuthInfo {
 
 /// A runtime transaction (the signed body).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Transaction {
     /// The format version, [`LATEST_TRANSACTION_VERSION`].
     pub v: u16,

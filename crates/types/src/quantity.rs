@@ -13,8 +13,10 @@ pub const QUANTITY_MAX_BYTES: usize = 16;
 ///
 /// - In CBOR (and other binary formats) it is a byte string holding the
 ///   big-endian value with no leading zero bytes, so zero is the empty byte
-///   string. The decoder refuses leading zeros and anything longer than 16
-///   bytes, so each amount has one encoding.
+///   string. The decoder reads leading zero bytes as Oasis's decoders do
+///   (oasis-core's `big.Int.SetBytes`, the runtime SDK's `u128`), and, as
+///   the SDK, refuses anything longer than 16 bytes. Where one encoding per
+///   value matters (signed bodies), the canonical check refuses them.
 /// - In JSON (and other human-readable formats) it is written as a decimal
 ///   string such as `"1000000000"`; a plain JSON number below 2^64 is also
 ///   read, for hand-written genesis files.
@@ -110,6 +112,15 @@ impl Quantity {
         if bytes.first() == Some(&0) {
             return Err(QuantityError::LeadingZero);
         }
+        Self::from_be_bytes(bytes)
+    }
+
+    /// Parses big-endian bytes as Oasis's decoders read a quantity: leading
+    /// zero bytes allowed, at most 16 bytes in all.
+    pub fn from_be_bytes(bytes: &[u8]) -> Result<Self, QuantityError> {
+        if bytes.len() > QUANTITY_MAX_BYTES {
+            return Err(QuantityError::TooLong(bytes.len()));
+        }
         Ok(Self(
             bytes
                 .iter()
@@ -173,7 +184,7 @@ impl<'de> serde::Deserialize<'de> for Quantity {
             type Value = Quantity;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a quantity (minimal big-endian bytes, or a decimal string)")
+                f.write_str("a quantity (big-endian bytes, or a decimal string)")
             }
 
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Quantity, E> {
@@ -192,12 +203,9 @@ impl<'de> serde::Deserialize<'de> for Quantity {
             }
 
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Quantity, E> {
-                Quantity::from_be_bytes_minimal(v).map_err(|e| match e {
+                Quantity::from_be_bytes(v).map_err(|e| match e {
                     QuantityError::TooLong(n) => E::invalid_length(n, &"at most 16 bytes"),
-                    _ => E::invalid_value(
-                        serde::de::Unexpected::Bytes(v),
-                        &"big-endian bytes without a leading zero byte",
-                    ),
+                    _ => E::invalid_value(serde::de::Unexpected::Bytes(v), &"big-endian bytes"),
                 })
             }
         }

@@ -126,6 +126,21 @@ impl<T> Signed<T> {
             None => cbor::from_slice_canonical(bytes),
         }
     }
+
+    /// Decodes an envelope from `bytes` under oasis-core's rules for what a
+    /// client sends ([`from_slice_relaxed`](crate::cbor::from_slice_relaxed):
+    /// longer-than-needed heads and any key order accepted, duplicate keys
+    /// refused), as oasis-node decodes a submitted transaction. The canonical
+    /// layout takes the same fast path as
+    /// [`from_canonical_slice`](Self::from_canonical_slice). The signature
+    /// covers `untrusted_raw_value` as received, whatever the envelope's
+    /// encoding.
+    pub fn from_relaxed_slice(bytes: &[u8]) -> Result<Self, DecodeError> {
+        match exact_envelope(bytes) {
+            Some((raw, signature)) => Ok(Self::from_parts(raw, signature)),
+            None => cbor::from_slice_relaxed(bytes),
+        }
+    }
 }
 
 /// The canonical encoding of an envelope, byte for byte: a map of two

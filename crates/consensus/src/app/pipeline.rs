@@ -272,9 +272,15 @@ impl App {
         if let Some(hit) = self.decoded.lock().map.get(raw) {
             return Ok(hit.clone());
         }
-        let signed = SignedTransaction::from_canonical_slice(raw)
+        // oasis-core's rules for what clients send, no stricter: the
+        // signature covers the body's bytes as received, so any encoding
+        // oasis-node reads (fields at their default present or absent,
+        // unknown fields ignored, longer heads, any key order) is read here
+        // with the same meaning; duplicate keys, indefinite lengths, tags and
+        // trailing bytes are refused as there.
+        let signed = SignedTransaction::from_relaxed_slice(raw)
             .map_err(|e| ConsensusError::MalformedTransaction(e.to_string()))?;
-        let tx: Transaction = cbor::from_slice_canonical(&signed.untrusted_raw_value)
+        let tx: Transaction = cbor::from_slice_relaxed(&signed.untrusted_raw_value)
             .map_err(|e| ConsensusError::MalformedTransaction(e.to_string()))?;
         let decoded = Arc::new(DecodedTx {
             hash: Hash::digest(raw),

@@ -804,3 +804,139 @@ fn operators_query_a_delegators_delegations_and_debondings() {
         .is_err()
     );
 }
+
+/// Signs `body` (bytes laid out by hand) with key `i` and wraps it in the
+/// canonical envelope: the signature covers exactly these bytes.
+fn signed_raw(net: &Net, i: usize, body: Vec<u8>) -> Vec<u8> {
+    let signature = atoll_types::signed::SignatureBundle {
+        public_key: net.keys[i].public_key(),
+        signature: net.keys[i].sign(net.app.tx_context(), &body),
+    };
+    cbor::to_vec(&atoll_types::signed::Signed::<
+        atoll_types::transaction::Transaction,
+    >::from_parts(body, signature))
+    .unwrap()
+}
+
+/// A text key or value: `0x60 + len` then the bytes (all under 24 here).
+fn text(s: &str) -> Vec<u8> {
+    let mut out = vec![0x60 + u8::try_from(s.len()).unwrap()];
+    out.extend_from_slice(s.as_bytes());
+    out
+}
+
+/// A `staking.Transfer` of 10 to key 1 from key 0 with nonce 0, laid out as
+/// `entries` says: each entry is the encoded key and value, in that order.
+fn transfer_body(net: &Net, entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let _ = net;
+    let mut out = vec![0xa0 + u8::try_from(entries.len()).unwrap()];
+    for (k, v) in entries {
+        out.extend(text(k));
+        out.extend_from_slice(v);
+    }
+    out
+}
+
+fn transfer_value(net: &Net) -> Vec<u8> {
+    cbor::to_vec(&Transfer {
+        to: addr(&net.keys[1]),
+        amount: Quantity(10),
+    })
+    .unwrap()
+}
+
+fn fee_value() -> Vec<u8> {
+    cbor::to_vec(&atoll_types::transaction::Fee::new(Quantity::ZERO, GAS)).unwrap()
+}
+
+#[test]
+fn bodies_oasis_node_reads_are_read_with_the_same_meaning() {
+    // oasis-node decodes a client's transaction with fxamacker/cbor under
+    // oasis-core's untrusted-input options (go/common/cbor): longer integer
+    // heads, any key order, unknown fields (ignored) and explicit null
+    // bodies all decode; the signature covers the bytes as sent.
+    let mut net = Net::new(2);
+    let method = text(methods::TRANSFER);
+    // Keys out of canonical order, the nonce as a 1-byte head (0x18 0x00), an
+    // unknown field.
+    let body = transfer_body(
+        &net,
+        &[
+            ("method", method.clone()),
+            ("body", transfer_value(&net)),
+            ("nonce", vec![0x18, 0x00]),
+            ("fee", fee_value()),
+            ("memo", text("hi")),
+        ],
+    );
+    let r = net.block(vec![signed_raw(&net, 0, body)]);
+    assert_eq!(error_of(&r, 0), None);
+    assert_eq!(net.balance(1), FUNDS + 10);
+    // The Trust Wallet layout: quantities with leading zero bytes (the fee
+    // amount h'00' and the transfer amount h'000a').
+    let to = cbor::to_vec(&addr(&net.keys[1])).unwrap();
+    let mut transfer = vec![0xa2];
+    transfer.extend(text("to"));
+    transfer.extend(to);
+    transfer.extend(text("amount"));
+    transfer.extend([0x42, 0x00, 0x0a]);
+    let mut fee = vec![0xa2];
+    fee.extend(text("gas"));
+    fee.extend(cbor::to_vec(&GAS).unwrap());
+    fee.extend(text("amount"));
+    fee.extend([0x41, 0x00]);
+    let body = transfer_body(
+        &net,
+        &[
+            ("fee", fee),
+            ("body", transfer),
+            ("nonce", vec![0x01]),
+            ("method", method),
+        ],
+    );
+    let r = net.block(vec![signed_raw(&net, 0, body)]);
+    assert_eq!(error_of(&r, 0), None);
+    assert_eq!(net.balance(1), FUNDS + 20);
+}
+
+#[test]
+fn bodies_oasis_node_refuses_are_refused_and_change_nothing() {
+    let mut net = Net::new(2);
+    let before = state_without_meta(&net.store);
+    let method = text(methods::TRANSFER);
+    let good = [
+        ("fee", fee_value()),
+        ("body", transfer_value(&net)),
+        ("nonce", vec![0x00]),
+        ("method", method.clone()),
+    ];
+    // A duplicate key (also when written with a longer head: keys compare by
+    // value), an indefinite-length map, a tag, trailing bytes.
+    let mut dup = good.to_vec();
+    dup.push(("nonce", vec![0x01]));
+    let dup = transfer_body(&net, &dup);
+    let mut dup_long = transfer_body(&net, &good);
+    dup_long[0] += 1;
+    dup_long.extend([0x78, 0x05]);
+    dup_long.extend(b"nonce");
+    dup_long.push(0x01);
+    let mut indefinite = transfer_body(&net, &good);
+    indefinite[0] = 0xbf;
+    indefinite.push(0xff);
+    let mut tagged = vec![0xc0];
+    tagged.extend(transfer_body(&net, &good));
+    let mut trailing = transfer_body(&net, &good);
+    trailing.push(0x00);
+    let txs: Vec<_> = [dup, dup_long, indefinite, tagged, trailing]
+        .into_iter()
+        .map(|b| signed_raw(&net, 0, b))
+        .collect();
+    let r = net.block(txs);
+    for i in 0..5 {
+        assert_eq!(error_of(&r, i), Some(("consensus".into(), 1)), "tx {i}");
+    }
+    assert_eq!(state_without_meta(&net.store), before);
+    // The same fields once each, in any order, are fine.
+    let r = net.block(vec![signed_raw(&net, 0, transfer_body(&net, &good))]);
+    assert_eq!(error_of(&r, 0), None);
+}

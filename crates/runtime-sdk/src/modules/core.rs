@@ -198,7 +198,10 @@ pub struct Genesis {
     pub parameters: Parameters,
 }
 
-/// The argument of `core.EstimateGas`.
+/// The argument of `core.EstimateGas` without a caller. As in Oasis, the
+/// arguments may also carry `caller` (a [`CallerAddress`]): then they are
+/// read as an [`EstimateGasForCallerQuery`] and the simulation runs as that
+/// caller; a `null` caller is the same as none.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EstimateGasQuery {
     /// The transaction to simulate; its first signer is the caller. Its fee

@@ -90,12 +90,16 @@ fn non_canonical_envelope_is_malformed() {
     refused(bad, "core", 1);
 }
 
-#[test]
-fn non_canonical_body_is_malformed_even_if_signed() {
-    // A body with an explicit zero `consensus_messages`: the SDK's encoder
-    // never writes it, so it is not canonical.
+/// `tx` as a CBOR value, with `edit` applied to its `ai.fee` map, encoded
+/// canonically (keys sorted) unless `raw_order`, then signed by alice over
+/// exactly those bytes.
+fn with_fee_entries(
+    edit: impl FnOnce(&mut Vec<(cbor::Value, cbor::Value)>),
+    raw_order: bool,
+) -> Vec<u8> {
     let tx = good_transfer();
     let mut v = cbor::to_value(&tx).unwrap();
+    let mut edit = Some(edit);
     if let cbor::Value::Map(entries) = &mut v {
         for (k, val) in entries.iter_mut() {
             if *k == cbor::Value::Text("ai".into())
@@ -104,24 +108,102 @@ fn non_canonical_body_is_malformed_even_if_signed() {
                 for (k2, fee) in ai.iter_mut() {
                     if *k2 == cbor::Value::Text("fee".into())
                         && let cbor::Value::Map(f) = fee
+                        && let Some(edit) = edit.take()
                     {
-                        f.push((
-                            cbor::Value::Text("consensus_messages".into()),
-                            cbor::Value::Unsigned(0),
-                        ));
+                        edit(f);
                     }
                 }
             }
         }
     }
-    let body = cbor::encode_value(&v).unwrap();
+    let body = if raw_order {
+        raw_encode(&v)
+    } else {
+        cbor::encode_value(&v.canonicalize().unwrap()).unwrap()
+    };
     let ctx = batch_ctx(1);
     let sig = alice().sign(ctx.signature_context(), &body);
-    let raw = cbor::to_vec(&UnverifiedTransaction(
+    cbor::to_vec(&UnverifiedTransaction(
         body,
         vec![AuthProof::Signature(sig)],
     ))
-    .unwrap();
+    .unwrap()
+}
+
+/// Encodes a value keeping its maps' entries in the order given (for the
+/// out-of-order case only; texts, bytes, unsigned and maps are enough here).
+fn raw_encode(v: &cbor::Value) -> Vec<u8> {
+    fn head(out: &mut Vec<u8>, major: u8, n: usize) {
+        let n = n as u64;
+        if n < 24 {
+            out.push(major << 5 | n as u8);
+        } else if n < 256 {
+            out.extend_from_slice(&[major << 5 | 24, n as u8]);
+        } else {
+            out.push(major << 5 | 25);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+    }
+    fn go(out: &mut Vec<u8>, v: &cbor::Value) {
+        match v {
+            cbor::Value::Map(entries) => {
+                head(out, 5, entries.len());
+                for (k, val) in entries {
+                    go(out, k);
+                    go(out, val);
+                }
+            }
+            cbor::Value::Array(items) => {
+                head(out, 4, items.len());
+                for i in items {
+                    go(out, i);
+                }
+            }
+            other => out.extend_from_slice(&cbor::encode_value(other).unwrap()),
+        }
+    }
+    let mut out = Vec::new();
+    go(&mut out, v);
+    out
+}
+
+#[test]
+fn fee_fields_at_their_default_are_read_as_the_sdk_reads_them() {
+    // `@oasisprotocol/client-rt` writes `consensus_messages: 0` in every fee;
+    // the SDK (oasis-cbor) reads a present default like an absent one. This
+    // test asserted a refusal before issue 27.
+    let raw = with_fee_entries(
+        |f| {
+            f.push((
+                cbor::Value::Text("consensus_messages".into()),
+                cbor::Value::Unsigned(0),
+            ))
+        },
+        false,
+    );
+    let (rt, mut store) = setup();
+    let bob_before = balance(&store, &bob().address());
+    let r = exec_one(&rt, &mut store, raw.clone());
+    assert!(r.result.is_success(), "{:?}", r.result);
+    assert_eq!(balance(&store, &bob().address()), bob_before + 10);
+    assert_eq!(nonce(&store, &alice().address()), 1);
+    rt.check_tx(&batch_ctx(1), &setup().1, &raw).unwrap();
+}
+
+#[test]
+fn unknown_fee_fields_are_malformed_as_in_the_sdk() {
+    // oasis-cbor refuses struct fields the type does not have.
+    let raw = with_fee_entries(
+        |f| f.push((cbor::Value::Text("tip".into()), cbor::Value::Unsigned(1))),
+        false,
+    );
+    refused(raw, "core", 1);
+}
+
+#[test]
+fn fee_keys_out_of_canonical_order_are_malformed_as_in_the_sdk() {
+    // The SDK's reader refuses map keys out of canonical order, even signed.
+    let raw = with_fee_entries(|f| f.reverse(), true);
     refused(raw, "core", 1);
 }
 

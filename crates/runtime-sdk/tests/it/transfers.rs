@@ -269,3 +269,56 @@ fn a_batch_is_packed_by_gas_used_and_ends_at_the_first_transaction_that_does_not
     assert_eq!(nonce(&store, &a), 10);
     assert_eq!(balance(&store, &bob().address()), BOB_FUNDS + 10);
 }
+
+#[test]
+fn estimate_gas_takes_an_optional_caller_as_oasis_has_it() {
+    let (rt, store) = setup();
+    let ctx = batch_ctx(1);
+    let tx = unsigned(
+        &alice(),
+        0,
+        "accounts.Transfer",
+        &transfer_body(bob().address(), 10),
+        0,
+    );
+    let plain = atoll_runtime_sdk::modules::core::EstimateGasQuery {
+        tx: tx.clone(),
+        propagate_failures: true,
+    };
+    let for_caller = atoll_runtime_sdk::modules::core::EstimateGasForCallerQuery {
+        caller: atoll_runtime_sdk::modules::core::CallerAddress::Address(alice().address()),
+        tx,
+        propagate_failures: true,
+    };
+    let q = |method: &str, args: Vec<u8>| -> Result<u64, _> {
+        rt.query(&ctx, &store, method, &args)
+            .map(|b| cbor::from_slice::<u64>(&b).unwrap())
+    };
+    let by_caller = q(
+        "core.EstimateGasForCaller",
+        cbor::to_vec(&for_caller).unwrap(),
+    )
+    .unwrap();
+    // `core.EstimateGas` with `caller`: the same simulation.
+    assert_eq!(
+        q("core.EstimateGas", cbor::to_vec(&for_caller).unwrap()).unwrap(),
+        by_caller
+    );
+    // `caller: null` is no caller.
+    let mut v = cbor::to_value(&plain).unwrap();
+    if let cbor::Value::Map(entries) = &mut v {
+        entries.push((cbor::Value::Text("caller".into()), cbor::Value::Null));
+    }
+    let with_null = cbor::encode_value(&v.canonicalize().unwrap()).unwrap();
+    assert_eq!(
+        q("core.EstimateGas", with_null).unwrap(),
+        q("core.EstimateGas", cbor::to_vec(&plain).unwrap()).unwrap()
+    );
+    // A caller that is not a caller address is refused.
+    let mut v = cbor::to_value(&plain).unwrap();
+    if let cbor::Value::Map(entries) = &mut v {
+        entries.push((cbor::Value::Text("caller".into()), cbor::Value::Unsigned(7)));
+    }
+    let bad = cbor::encode_value(&v.canonicalize().unwrap()).unwrap();
+    assert!(q("core.EstimateGas", bad).is_err());
+}

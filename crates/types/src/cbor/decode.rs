@@ -7,8 +7,8 @@
 
 use std::cmp::Ordering;
 
-use super::error::DecodeError;
-use super::value::{Value, canonical_key_order};
+use super::error::{DecodeError, EncodeError};
+use super::value::{Value, canonical_key_order, sort_entries};
 
 /// The most nested arrays/maps any [`DecodeLimits`] may allow; larger
 /// `max_depth` values are clamped to it, so recursion can never exhaust the
@@ -71,6 +71,33 @@ pub fn decode_value(input: &[u8]) -> Result<Value, DecodeError> {
 /// Decodes exactly one canonical CBOR item from `input` with the given
 /// limits. Trailing bytes are an error.
 pub fn decode_value_with_limits(input: &[u8], limits: &DecodeLimits) -> Result<Value, DecodeError> {
+    decode_with_rules(input, limits, false)
+}
+
+/// Decodes exactly one CBOR item from `input` under the rules oasis-core's
+/// node applies to what clients send (its `cbor.Unmarshal`: fxamacker/cbor
+/// with duplicate map keys, indefinite lengths and tags forbidden).
+///
+/// Compared with [`decode_value_with_limits`], integers, lengths and counts
+/// may use a longer form than needed and map keys may come in any order;
+/// duplicate keys (compared by value), indefinite lengths, tags, floats,
+/// simple values other than `false`/`true`/`null`, and trailing bytes are
+/// still refused, and the same [`DecodeLimits`] apply. The returned tree is
+/// normalized (every map in canonical key order), so encoding it again gives
+/// the canonical bytes of the same value. Signatures must be checked over the
+/// bytes as received, never over that re-encoding.
+pub fn decode_value_relaxed_with_limits(
+    input: &[u8],
+    limits: &DecodeLimits,
+) -> Result<Value, DecodeError> {
+    decode_with_rules(input, limits, true)
+}
+
+fn decode_with_rules(
+    input: &[u8],
+    limits: &DecodeLimits,
+    relaxed: bool,
+) -> Result<Value, DecodeError> {
     if input.len() > limits.max_input_len {
         return Err(DecodeError::InputTooLarge {
             len: input.len(),
@@ -82,6 +109,7 @@ pub fn decode_value_with_limits(input: &[u8], limits: &DecodeLimits) -> Result<V
         pos: 0,
         max_depth: limits.max_depth.min(MAX_DEPTH_CEILING),
         max_collection_len: limits.max_collection_len,
+        relaxed,
     };
     let value = d.value(0)?;
     if d.pos != input.len() {
@@ -95,6 +123,8 @@ struct Decoder<'a> {
     pos: usize,
     max_depth: usize,
     max_collection_len: usize,
+    /// oasis-core's node rules: non-minimal heads and any key order allowed.
+    relaxed: bool,
 }
 
 impl<'a> Decoder<'a> {
@@ -132,12 +162,13 @@ impl<'a> Decoder<'a> {
     /// (at `start`) had additional information `info`, enforcing the
     /// shortest form.
     fn argument(&mut self, info: u8, start: usize, major: u8) -> Result<u64, DecodeError> {
+        let relaxed = self.relaxed;
         let non_minimal = || DecodeError::NonMinimalEncoding { offset: start };
         match info {
             0..=23 => Ok(u64::from(info)),
             24 => {
                 let v = self.byte(start)?;
-                if v < 24 {
+                if !relaxed && v < 24 {
                     Err(non_minimal())
                 } else {
                     Ok(u64::from(v))
@@ -145,7 +176,7 @@ impl<'a> Decoder<'a> {
             }
             25 => {
                 let v = u16::from_be_bytes(self.array(start)?);
-                if v <= 0xff {
+                if !relaxed && v <= 0xff {
                     Err(non_minimal())
                 } else {
                     Ok(u64::from(v))
@@ -153,7 +184,7 @@ impl<'a> Decoder<'a> {
             }
             26 => {
                 let v = u32::from_be_bytes(self.array(start)?);
-                if v <= 0xffff {
+                if !relaxed && v <= 0xffff {
                     Err(non_minimal())
                 } else {
                     Ok(u64::from(v))
@@ -161,7 +192,7 @@ impl<'a> Decoder<'a> {
             }
             27 => {
                 let v = u64::from_be_bytes(self.array(start)?);
-                if v <= 0xffff_ffff {
+                if !relaxed && v <= 0xffff_ffff {
                     Err(non_minimal())
                 } else {
                     Ok(v)
@@ -271,7 +302,9 @@ impl<'a> Decoder<'a> {
                         .ok_or(DecodeError::Truncated { offset: key_start })?;
                     // The key decoded strictly, so its bytes are its canonical
                     // encoding and can be compared directly.
-                    if let Some(prev) = prev_key {
+                    if self.relaxed {
+                        // Order is free; duplicates are found after the loop.
+                    } else if let Some(prev) = prev_key {
                         match canonical_key_order(prev, key_bytes) {
                             Ordering::Less => {}
                             Ordering::Equal => {
@@ -285,6 +318,15 @@ impl<'a> Decoder<'a> {
                     prev_key = Some(key_bytes);
                     let val = self.value(inner)?;
                     entries.push((key, val));
+                }
+                if self.relaxed {
+                    // Keys compared by value: sorting finds equal neighbours.
+                    return sort_entries(entries).map(Value::Map).map_err(|e| match e {
+                        EncodeError::DuplicateKey { .. } => {
+                            DecodeError::DuplicateKey { offset: start }
+                        }
+                        other => DecodeError::ReEncode(other),
+                    });
                 }
                 Ok(Value::Map(entries))
             }

@@ -15,6 +15,14 @@
 //! one value has exactly one accepted encoding. It is bounded by
 //! [`DecodeLimits`] before it allocates, and it never panics.
 //!
+//! What a client sends is decoded by the rules of the Oasis component that
+//! receives it, no stricter: runtime transactions by the runtime SDK's
+//! (canonical bytes as above, unknown struct fields refused, fields holding
+//! their default present or absent), consensus transactions by oasis-core's
+//! node ([`from_slice_relaxed`]: also non-minimal heads and any key order,
+//! duplicate keys still refused). Signatures are always checked over the
+//! bytes as received.
+//!
 //! Rust types go through serde. Structs become maps keyed by field name, and
 //! byte fields need `serde_bytes` or a type whose `Serialize` calls
 //! `serialize_bytes`. Enums are externally tagged: `"unit"` or
@@ -113,7 +121,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use de::from_value;
-pub use decode::{DecodeLimits, MAX_DEPTH_CEILING, decode_value, decode_value_with_limits};
+pub use decode::{
+    DecodeLimits, MAX_DEPTH_CEILING, decode_value, decode_value_relaxed_with_limits,
+    decode_value_with_limits,
+};
 pub use encode::{MAX_ENCODE_DEPTH, encode_value};
 pub use error::{DecodeError, EncodeError};
 pub use ser::to_value;
@@ -143,6 +154,25 @@ pub fn from_slice_with_limits<T: DeserializeOwned>(
     limits: &DecodeLimits,
 ) -> Result<T, DecodeError> {
     from_value(decode_value_with_limits(bytes, limits)?)
+}
+
+/// Decodes a `T` under oasis-core's rules for what a client sends to a node
+/// (see [`decode_value_relaxed_with_limits`]): longer-than-needed integer and
+/// length heads and any map key order are accepted, duplicate keys are not.
+/// Struct fields unknown to `T` are ignored unless `T` denies them, and
+/// fields that hold their default may be present or absent, as oasis-core's
+/// decoder allows. Used for consensus transactions, whose signature covers
+/// the bytes as sent.
+pub fn from_slice_relaxed_with_limits<T: DeserializeOwned>(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+) -> Result<T, DecodeError> {
+    from_value(decode_value_relaxed_with_limits(bytes, limits)?)
+}
+
+/// [`from_slice_relaxed_with_limits`] with the default limits.
+pub fn from_slice_relaxed<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    from_slice_relaxed_with_limits(bytes, &DecodeLimits::DEFAULT)
 }
 
 /// Decodes a `T` and refuses the input unless encoding that `T` again gives

@@ -5,12 +5,14 @@
 //! It pins the envelope layout, the key order of every map, and the signing
 //! scheme byte for byte. It also pins a known difference: that signer writes
 //! quantities with a leading zero byte (`h'00'` for a zero fee, `h'00989680'`
-//! for the amount), which Oasis's own encoder never produces and atoll
-//! refuses.
+//! for the amount), which Oasis's own encoder never produces but oasis-node
+//! reads (`big.Int.SetBytes`); atoll reads it the same way where it decodes
+//! what clients send, and refuses it only where one encoding per value is
+//! required (`Signed::open`).
 
 use atoll_crypto::context::{ChainContext, Context};
 use atoll_crypto::ed25519::SigningKey;
-use atoll_types::cbor::{self, DecodeError, Value};
+use atoll_types::cbor::{self, Value};
 use atoll_types::{Address, Quantity, Signed, SignedError};
 use serde::{Deserialize, Serialize};
 
@@ -68,14 +70,17 @@ fn foreign_envelope_decodes_verifies_and_re_encodes_identically() {
 }
 
 #[test]
-fn foreign_quantities_with_leading_zeros_are_refused() {
+fn foreign_quantities_with_leading_zeros_read_as_oasis_node_reads_them() {
     let signed: Signed<Tx> = cbor::from_slice(&h(SIGNED_TX)).unwrap();
+    // Where one encoding per value is required, the leading zeros are refused.
     assert!(matches!(
         signed.open(&ctx()),
-        Err(SignedError::MalformedBody(DecodeError::InvalidValue { .. }))
+        Err(SignedError::NonCanonicalBody { .. })
     ));
-    // The same transaction with canonical quantities decodes, and names the
-    // recipient in the test vector.
+    // The signature covers the bytes as sent, and the client decoding
+    // (oasis-core's rules) reads the same transfer Oasis reads.
+    signed.verify(&ctx()).unwrap();
+    let read: Tx = cbor::from_slice_relaxed(&signed.untrusted_raw_value).unwrap();
     let tx = Tx {
         nonce: 0,
         fee: Fee {
@@ -90,6 +95,8 @@ fn foreign_quantities_with_leading_zeros_are_refused() {
             amount: Quantity::from(10_000_000u64),
         },
     };
+    assert_eq!(read, tx);
+    // The same transaction with canonical quantities is two bytes shorter.
     let raw = cbor::to_vec(&tx).unwrap();
     let foreign = &signed.untrusted_raw_value;
     // Only the two quantities differ: h'00' -> h'' and h'00989680' -> h'989680'.
