@@ -495,6 +495,36 @@ fn a_histogram_is_published_exactly_and_a_lying_facilitator_is_named() {
     assert!(ok, "{v}");
     assert_eq!(v["label"], "from the CLI", "{v}");
     assert_eq!(v["status"], json!({"open": null}), "{v}");
+    // Too early to close it; once its grace period is over, closing names
+    // the three facilitators, none of whom committed.
+    let (v, ok) = net.cli(&[
+        "measure",
+        "task",
+        "close",
+        &hex::encode(c.0),
+        "--from",
+        "creator",
+    ]);
+    assert!(
+        !ok && v["error"].as_str().unwrap().contains("grace period"),
+        "{v}"
+    );
+    let end = net.task(c).spec.deadline_round + 50;
+    net.wait_round_past(end);
+    let (v, ok) = net.cli(&[
+        "measure",
+        "task",
+        "close",
+        &hex::encode(c.0),
+        "--from",
+        "creator",
+    ]);
+    assert!(ok, "{v}");
+    let named: Vec<String> = facs
+        .iter()
+        .map(|p| p.signer.address().to_string())
+        .collect();
+    assert_eq!(v["status"]["failed"]["culprits"], json!(named), "{v}");
     // A task file that is not one: refused before anything is sent.
     std::fs::write(&file, r#"{"label": "x", "metric": "count", "surprise": 1}"#).unwrap();
     let (v, ok) = net.cli(&["measure", "task", "create", &file_arg, "--from", "creator"]);

@@ -49,6 +49,17 @@ pub enum TaskCommand {
         #[command(flatten)]
         paratime: MeasureParatime,
     },
+    /// Close a task whose grace period ended without a result: the
+    /// facilitators that withheld are named on chain.
+    Close {
+        /// The task id (64 hex digits).
+        task: String,
+        /// The sending wallet (anyone may close).
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        paratime: MeasureParatime,
+    },
     /// A task's record: parties, batches, commitments and status.
     Status {
         /// The task id (64 hex digits).
@@ -97,6 +108,11 @@ pub fn run(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
                 from,
                 paratime,
             } => create(ctx, &file, &from, &paratime.paratime),
+            TaskCommand::Close {
+                task,
+                from,
+                paratime,
+            } => close(ctx, &task, &from, &paratime.paratime),
             TaskCommand::Status { task, paratime } => status(ctx, &task, &paratime.paratime),
             TaskCommand::Result { task, paratime } => result(ctx, &task, &paratime.paratime),
         },
@@ -195,6 +211,31 @@ fn create(ctx: &Ctx, file: &Path, from: &str, paratime: &str) -> anyhow::Result<
             spec.deadline_round,
             spec.deadline_round.saturating_add(spec.grace_rounds)
         );
+    });
+    Ok(())
+}
+
+fn close(ctx: &Ctx, task: &str, from: &str, paratime: &str) -> anyhow::Result<()> {
+    let id = parse_task(task)?;
+    let pt = ctx.paratime(Some(paratime))?;
+    let w = ctx.unlock(from)?;
+    let inc = submit_runtime(
+        ctx,
+        &pt,
+        &w.signer,
+        "measurement.Close",
+        &TaskRef { task: id },
+        0,
+    )?;
+    let (_, t) = load(ctx, task, paratime)?;
+    let v = json!({"task": hex::encode(id.0), "round": inc.round, "hash": inc.hash, "status": status_json(&t)["status"]});
+    ctx.out.show(&v, || {
+        say!("task {} closed in round {}", hex::encode(id.0), inc.round);
+        if let Status::Failed { culprits, .. } = &t.status {
+            for c in culprits {
+                say!("  named: {c}");
+            }
+        }
     });
     Ok(())
 }
