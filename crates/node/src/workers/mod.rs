@@ -168,10 +168,14 @@ impl Setup {
             (on_chain, frozen_until, params, known)
         };
         let vrf_state = beacon::vrf_state(&view).ok().flatten();
+        // A proof may land a block late: none in an epoch's last two blocks
+        // (one landing in the next epoch would be refused, its fee paid).
+        let landing_epoch =
+            atoll_consensus_types::epoch_at(self.initial_height, self.interval, height + 2);
         self.prove(
             m,
             height,
-            next_epoch,
+            landing_epoch,
             vrf_state,
             on_chain.as_ref(),
             frozen_until,
