@@ -159,10 +159,16 @@ impl Setup {
                 .flatten()
                 .map_or(0, |s| s.freeze_end);
             let params = st.parameters().ok();
+            let entity = on_chain.as_ref().map(|n| n.entity_id).or(self.entity);
             let known: Vec<Namespace> = self
                 .runtimes
                 .iter()
-                .filter(|id| st.runtime(id).ok().flatten().is_some())
+                .filter(|id| {
+                    st.runtime(id)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|rt| registration::admits(&rt, entity.as_ref()))
+                })
                 .copied()
                 .collect();
             (on_chain, frozen_until, params, known)
