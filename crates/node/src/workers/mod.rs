@@ -159,19 +159,29 @@ impl Setup {
                 .flatten()
                 .map_or(0, |s| s.freeze_end);
             let params = st.parameters().ok();
+            let entity = on_chain.as_ref().map(|n| n.entity_id).or(self.entity);
             let known: Vec<Namespace> = self
                 .runtimes
                 .iter()
-                .filter(|id| st.runtime(id).ok().flatten().is_some())
+                .filter(|id| {
+                    st.runtime(id)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|rt| registration::admits(&rt, entity.as_ref()))
+                })
                 .copied()
                 .collect();
             (on_chain, frozen_until, params, known)
         };
         let vrf_state = beacon::vrf_state(&view).ok().flatten();
+        // A proof may land a block late: none in an epoch's last two blocks
+        // (one landing in the next epoch would be refused, its fee paid).
+        let landing_epoch =
+            atoll_consensus_types::epoch_at(self.initial_height, self.interval, height + 2);
         self.prove(
             m,
             height,
-            next_epoch,
+            landing_epoch,
             vrf_state,
             on_chain.as_ref(),
             frozen_until,

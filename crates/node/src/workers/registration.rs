@@ -4,7 +4,9 @@
 //! registration expires; each time with a fresh descriptor that expires
 //! `max_node_expiration` epochs ahead.
 
-use atoll_consensus_types::registry::{Node, NodeRuntime, Roles, Version};
+use atoll_consensus_types::registry::{
+    AdmissionPolicy, Node, NodeRuntime, Roles, Runtime, Version,
+};
 use atoll_crypto::ed25519::PublicKey;
 use atoll_crypto::vrf::VrfPublicKey;
 use atoll_types::{Epoch, Namespace};
@@ -158,6 +160,20 @@ fn effective_roles(on_chain: &Node, w: &Wanted) -> Roles {
         on_chain.roles
     } else {
         w.roles
+    }
+}
+
+/// Whether `runtime` admits a node of `entity` at all: a node registers only
+/// the configured runtimes that do (a runtime that refuses it would make
+/// the whole registration fail, and the node lapse).
+pub fn admits(runtime: &Runtime, entity: Option<&PublicKey>) -> bool {
+    match &runtime.admission_policy {
+        AdmissionPolicy::AnyNode {} => true,
+        AdmissionPolicy::EntityWhitelist { entities } => entity.is_some_and(|e| {
+            entities
+                .get(e)
+                .is_some_and(|limits| limits.get(&Roles::COMPUTE).is_none_or(|max| *max > 0))
+        }),
     }
 }
 
@@ -405,6 +421,41 @@ mod tests {
         for (name, s, want) in table {
             assert_eq!(decide(&s), want, "{name}");
         }
+    }
+
+    #[test]
+    fn only_runtimes_that_admit_the_entity_are_registered() {
+        let mut rt: Runtime = serde_json::from_value(serde_json::json!({
+            "v": 3,
+            "id": Namespace([1; 32]).to_string(),
+            "entity_id": key(5).to_string(),
+            "kind": "compute",
+            "executor": { "group_size": 1, "group_backup_size": 1,
+                          "allowed_stragglers": 0, "round_timeout": 10 },
+            "txn_scheduler": { "max_batch_size": 1, "max_batch_size_bytes": 1,
+                               "batch_flush_timeout_ms": 1, "propose_batch_timeout_ms": 1 },
+            "storage": { "checkpoint_interval": 0, "checkpoint_num_kept": 0,
+                         "checkpoint_chunk_size": 0 },
+            "admission_policy": { "any_node": {} }
+        }))
+        .unwrap();
+        assert!(admits(&rt, None));
+        assert!(admits(&rt, Some(&key(2))));
+        let list = |max: u16| AdmissionPolicy::EntityWhitelist {
+            entities: std::collections::BTreeMap::from([(
+                key(2),
+                std::collections::BTreeMap::from([(Roles::COMPUTE, max)]),
+            )]),
+        };
+        rt.admission_policy = list(1);
+        assert!(admits(&rt, Some(&key(2))));
+        assert!(!admits(&rt, Some(&key(3))), "not on the list");
+        assert!(!admits(&rt, None));
+        rt.admission_policy = list(0);
+        assert!(
+            !admits(&rt, Some(&key(2))),
+            "on the list with no compute node"
+        );
     }
 
     #[test]

@@ -13,7 +13,8 @@ pub const RETRY_AFTER_BLOCKS: u64 = 2;
 pub struct ProveSituation {
     /// The latest committed height (a proof lands at `height + 1` or later).
     pub height: u64,
-    /// The epoch of height `height + 1`.
+    /// The epoch in which a proof submitted now may land (the loop passes
+    /// the epoch of height `height + 2`, since a proof may land a block late).
     pub next_epoch: Epoch,
     /// The VRF state's epoch and its first accepting height; `None` when
     /// the network does not use the VRF beacon.
