@@ -537,4 +537,189 @@ mod tests {
         chain.save_decided(1, &b1, &c1).unwrap();
         assert_eq!(chain.candidates().unwrap(), vec![(2, b2)]);
     }
+
+    /// Applies block `height` holding `txs` (signed by `key` from `nonce`
+    /// on) as decided.
+    fn apply_txs(
+        chain: &Chain,
+        app: &App,
+        height: u64,
+        key: &SigningKey,
+        nonce: u64,
+        calls: Vec<(&str, atoll_types::cbor::Value)>,
+    ) {
+        let prev = chain
+            .block(height - 1)
+            .unwrap()
+            .map(|b| b.hash.0)
+            .unwrap_or_default();
+        let txs = calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, (method, body))| {
+                let tx = Transaction {
+                    nonce: nonce + i as u64,
+                    fee: Some(Fee {
+                        amount: Quantity(0),
+                        gas: 200_000,
+                    }),
+                    method: method.into(),
+                    body: Some(body),
+                };
+                cbor::to_vec(&Signed::sign(key, app.tx_context(), &tx).unwrap())
+                    .unwrap()
+                    .into()
+            })
+            .collect();
+        let block = BftBlock {
+            block: Block {
+                height,
+                time: 100 + height,
+                prev_hash: prev,
+                txs,
+                ..Block::default()
+            },
+            ..BftBlock::default()
+        };
+        let bytes = block.to_bytes().unwrap();
+        let commit = WireCommit {
+            height: Height(height),
+            round: 0,
+            value: block_hash(&bytes),
+            signatures: vec![],
+        };
+        chain.save_decided(height, &bytes, &commit).unwrap();
+        let (_, result, _) = chain.apply(app, height).unwrap();
+        for r in &result.tx_results {
+            assert!(r.error.is_none(), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn each_height_has_the_set_elected_before_it_also_after_a_restart() {
+        use atoll_consensus::genesis::StakedNode;
+        use atoll_consensus_types::registry::{self, KeyAddresses, MultiSigned, Node, Roles};
+        use atoll_consensus_types::staking::{Escrow, methods as staking};
+        use atoll_crypto::context::Context;
+        use atoll_types::signed::SignatureBundle;
+
+        let dir = tempfile::tempdir().unwrap();
+        let first = SigningKey::from_seed(&[1; 32]);
+        let newcomer = user();
+        let node_keys = [20u8, 21, 22].map(|s| SigningKey::from_seed(&[s; 32]));
+        let mut g = genesis("chain-a");
+        // Epochs of 3 blocks: 1-3, 4-6, 7-9...
+        g.beacon.interval = 3;
+        g.add_staked_node(StakedNode {
+            entity: first.public_key(),
+            stake: Quantity(500),
+            node: SigningKey::from_seed(&[2; 32]).public_key(),
+            consensus: SigningKey::from_seed(&[3; 32]).public_key(),
+            p2p: SigningKey::from_seed(&[4; 32]).public_key(),
+            vrf: None,
+            roles: Roles::VALIDATOR,
+            runtimes: vec![],
+            expiration: 1_000,
+        });
+        let app = App::new(&g).unwrap();
+        let chain = Chain::open(dir.path(), &app, &g).unwrap();
+        let node = Node {
+            v: 1,
+            id: node_keys[0].public_key(),
+            entity_id: newcomer.public_key(),
+            expiration: 5,
+            p2p: KeyAddresses {
+                id: node_keys[1].public_key(),
+                addresses: vec![],
+            },
+            consensus: KeyAddresses {
+                id: node_keys[2].public_key(),
+                addresses: vec![],
+            },
+            vrf: None,
+            runtimes: vec![],
+            roles: Roles::VALIDATOR,
+            software_version: "test".into(),
+        };
+        let raw = cbor::to_vec(&node).unwrap();
+        let ctx = Context::new(registry::NODE_SIGNATURE_CONTEXT).unwrap();
+        let signed_node = MultiSigned {
+            signatures: node_keys
+                .iter()
+                .map(|k| SignatureBundle {
+                    public_key: k.public_key(),
+                    signature: k.sign(&ctx, &raw),
+                })
+                .collect(),
+            untrusted_raw_value: raw,
+        };
+        let entity = Signed::sign(
+            &newcomer,
+            &Context::new(registry::ENTITY_SIGNATURE_CONTEXT).unwrap(),
+            &registry::Entity {
+                v: 1,
+                id: newcomer.public_key(),
+                nodes: vec![node_keys[0].public_key()],
+            },
+        )
+        .unwrap();
+        let escrow = Escrow {
+            account: Address::from_ed25519(&newcomer.public_key()),
+            amount: Quantity(900),
+        };
+        // Block 2 (epoch 0): the newcomer escrows and registers.
+        let (b1, c1) = decided(&app, 1, Hash::default(), 0);
+        chain.save_decided(1, &b1, &c1).unwrap();
+        chain.apply(&app, 1).unwrap();
+        apply_txs(
+            &chain,
+            &app,
+            2,
+            &newcomer,
+            1,
+            vec![
+                (staking::ADD_ESCROW, cbor::to_value(&escrow).unwrap()),
+                (
+                    registry::methods::REGISTER_ENTITY,
+                    cbor::to_value(&entity).unwrap(),
+                ),
+                (
+                    registry::methods::REGISTER_NODE,
+                    cbor::to_value(&signed_node).unwrap(),
+                ),
+            ],
+        );
+        for h in 3..=5 {
+            apply_txs(&chain, &app, h, &newcomer, 0, vec![]);
+        }
+        let consensus_keys = |set: &ValidatorSet| -> Vec<(atoll_crypto::ed25519::PublicKey, u64)> {
+            set.validators()
+                .iter()
+                .map(|v| (v.consensus_key, v.voting_power))
+                .collect()
+        };
+        let old = vec![(SigningKey::from_seed(&[3; 32]).public_key(), 500)];
+        let new = vec![
+            (node_keys[2].public_key(), 900),
+            (SigningKey::from_seed(&[3; 32]).public_key(), 500),
+        ];
+        // Elected at block 4 (epoch 1's first block), signing from 5.
+        let sets: Vec<_> = (1..=5)
+            .map(|h| consensus_keys(&chain.validator_set(h).unwrap()))
+            .collect();
+        assert_eq!(
+            sets,
+            vec![old.clone(), old.clone(), old.clone(), old, new.clone()]
+        );
+        drop(chain);
+        // After a restart every height answers the same.
+        let chain = Chain::open(dir.path(), &app, &g).unwrap();
+        for h in 1..=5 {
+            assert_eq!(
+                consensus_keys(&chain.validator_set(h).unwrap()),
+                sets[h as usize - 1]
+            );
+        }
+        assert_eq!(consensus_keys(&chain.validator_set(6).unwrap()), new);
+    }
 }
