@@ -6,9 +6,11 @@
 //!   validator, registers itself and the node as a validator: from the
 //!   next epoch the node is in the validator set and proposes blocks that
 //!   finalize. It is stopped before the epoch change and restarted after
-//!   it, so it syncs across the change. Its registration is not renewed:
-//!   the node lapses, leaves the set at the following epoch, the entity
-//!   reclaims its whole escrow, and blocks keep finalizing without it.
+//!   it, so it syncs across the change; its registration worker renews its
+//!   registration meanwhile. Then its operator stops it: nothing renews the
+//!   registration, the node lapses, leaves the set at the following epoch,
+//!   the entity reclaims its whole escrow, and blocks keep finalizing
+//!   without it.
 //!
 //! - `paratime_registered_after_genesis`: one validator and two compute
 //!   nodes whose `node.toml` names a plain ParaTime that consensus does not
@@ -18,9 +20,10 @@
 //!   the waiting workers have started, and a transfer runs on it. The owner
 //!   then updates the descriptor to a committee of two: the epoch it was
 //!   sent in keeps one worker, the next has two, and a transfer runs again.
-//!   compute-1 then re-registers without the runtime: with too few eligible
-//!   nodes it has no committee (suspended) until compute-1 registers for it
-//!   again, and then rounds resume.
+//!   compute-1 is then stopped and re-registered without the runtime: with
+//!   too few eligible nodes it has no committee (suspended) until compute-1
+//!   starts again and its registration worker registers it for the runtime,
+//!   and then rounds resume.
 //!
 //! Every wait is bounded; no assertion depends on this machine's speed.
 
@@ -308,9 +311,23 @@ fn joins_and_leaves(net: &mut Network) {
     });
     assert_eq!(block(newcomer, proposed)["hash"], hash);
 
-    // Its registration is not renewed: it lapses after `expiration` and is
-    // not elected for the epoch after.
-    let leave_epoch = expiration + 1;
+    // The operator stops the node. While it ran, its registration worker
+    // renewed its registration by itself; stopped, nothing renews it: it
+    // lapses after the expiration it last registered and is not elected for
+    // the epoch after. The other three validators hold 3/4 of the power and
+    // keep finalizing.
+    net.procs[newcomer_proc].stop(Duration::from_secs(10));
+    let descriptor = call(
+        v0,
+        "consensus_query",
+        json!(["registry.Node", {"id": node_id}]),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let renewed = descriptor["expiration"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{descriptor}"));
+    assert!(renewed >= expiration, "{descriptor}");
+    let leave_epoch = renewed + 1;
     let left = wait_for("the epoch after the node lapses", || {
         height(v0).filter(|h| genesis.epoch_at(*h).0 >= leave_epoch)
     });
@@ -596,17 +613,27 @@ fn late_paratime(net: &mut Network) {
     assert_eq!(members, ours);
     late_transfer(net, "compute-1", 2);
 
-    // compute-1 stops serving it: with two workers required and one
-    // eligible node, the runtime has no committee from the next epoch on
-    // (suspended); when compute-1 registers for it again, the epoch after
-    // has a committee of two again and rounds resume.
+    // compute-1 stops serving it: its operator stops the node and registers
+    // it for no runtime (a running node would register itself for its
+    // `[[runtime]]`s again). With two workers required and one eligible
+    // node, the runtime has no committee from the next epoch on
+    // (suspended); when compute-1 starts again, its registration worker
+    // registers it for the runtime, the epoch after has a committee of two
+    // again and rounds resume.
+    let compute1 = net
+        .procs
+        .iter()
+        .position(|p| p.files.name == "compute-1")
+        .unwrap();
+    net.procs[compute1].stop(Duration::from_secs(10));
     let left_at = register_compute_node(net, &id1, vec![]);
     let left_epoch = genesis.epoch_at(left_at).0;
     let suspended = wait_for("an epoch after compute-1 left", || {
         height(v0).filter(|h| genesis.epoch_at(*h).0 > left_epoch)
     });
     assert_eq!(committee_at(v0, runtime, Some(suspended)), None);
-    let back_at = register_compute_node(net, &id1, vec![runtime]);
+    net.restart(compute1).unwrap();
+    let back_at = height(v0).unwrap();
     let back_epoch = genesis.epoch_at(back_at).0;
     let resumed = wait_for("the committee after compute-1 returned", || {
         committee(v0, runtime).filter(|c| c.epoch.0 > back_epoch)
